@@ -1,0 +1,159 @@
+"""Edge-agent benchmarks (issue 2): durable-queue throughput and idle footprint.
+
+1. Publish throughput of QoS 1 messages through the durable SQLite queue, divided by the
+   throughput of the same MQTT connection code publishing directly (same broker, same
+   in-flight window, same payloads, measured in the same run). Both count a message as done
+   when its PUBACK has arrived. Measured with ``synchronous=full`` (survives power loss) and
+   ``normal`` (survives a crash).
+2. Idle agent: RSS and CPU % of one core of a real agent process that only keeps its session
+   and reports health.
+
+Run: ``.venv/bin/python bench/bench_agent.py`` (about 1 minute).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from central_hub.broker import MosquittoBroker  # noqa: E402
+from edge_agent.agent import EdgeAgent  # noqa: E402
+from edge_agent.contract.configs import BusConfig, load_config  # noqa: E402
+from edge_agent.contract.payloads import Position, encode  # noqa: E402
+from edge_agent.mqtt import BrokerAddress, MqttConnection  # noqa: E402
+
+N = 20_000
+WINDOW = 100
+#: the environment the systemd units set (firmware_configs/systemd/*.service).
+DEPLOYED_ENV = {"MALLOC_ARENA_MAX": "2", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _config(tmp: Path, url: str, synchronous: str, health_s: float = 30.0) -> Path:
+    data = yaml.safe_load((ROOT / "firmware_configs/buses/bus-1234.yaml").read_text())
+    data["mqtt"] = {"broker": url}
+    data["agent"] = {"state_dir": str(tmp / f"state-{synchronous}"), "health_interval_s": health_s,
+                     "queue": {"synchronous": synchronous, "max_inflight": WINDOW}}
+    path = tmp / f"bus-{synchronous}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _fields(i: int) -> dict[str, object]:
+    return {"vehicle_id": "1234", "lat": 51.3 + i * 1e-7, "lon": 9.5, "bearing": 90.0,
+            "speed_mps": 8.0, "route_id": "4", "trip_id": "t1", "stop_id": None,
+            "stop_status": "IN_TRANSIT_TO"}
+
+
+async def direct_rate(config: BusConfig, url: str) -> float:
+    """Messages/s with the bare connection: build, encode, publish, await PUBACK."""
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    inflight = 0
+    acked = 0
+    window = asyncio.Event()
+
+    def on_puback(_mid: int, _ok: bool) -> None:
+        nonlocal inflight, acked
+        inflight -= 1
+        acked += 1
+        if inflight <= WINDOW // 2:
+            window.set()
+        if acked == N:
+            done.set()
+
+    conn = MqttConnection(client_id="bench-direct", address=BrokerAddress.parse(url),
+                          settings=config.mqtt, will=None, on_message=lambda _m: None,
+                          on_puback=on_puback, max_inflight=WINDOW)
+    await conn.connect()
+    t0 = loop.time()
+    for i in range(N):
+        while inflight >= WINDOW:
+            window.clear()
+            await window.wait()
+        payload = encode(Position(ts=int(time.time() * 1000), seq=i + 1, **_fields(i)))
+        conn.publish("kassel/v1/bus/1234/position", payload, 1, False)
+        inflight += 1
+    await done.wait()
+    elapsed = loop.time() - t0
+    conn.disconnect()
+    return N / elapsed
+
+
+async def queued_rate(config: BusConfig) -> float:
+    """Messages/s through EdgeAgent.publish: committed to SQLite, sent, PUBACK, deleted."""
+    agent = EdgeAgent(config, kind="bus", entity_id="1234")
+    runner = asyncio.create_task(agent.run())
+    while not agent.is_connected:
+        await asyncio.sleep(0.01)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    batch = 200  # concurrent producers: the queue commits them together
+    for start in range(0, N, batch):
+        await asyncio.gather(*(agent.publish("position", _fields(i))
+                               for i in range(start, start + batch)))
+    while agent.queue_state.depth > 0:
+        await asyncio.sleep(0.005)
+    elapsed = loop.time() - t0
+    agent.stop()
+    await runner
+    return N / elapsed
+
+
+def idle_footprint(config_path: Path) -> tuple[float, float]:
+    """RSS (MB) and CPU % of one core of an idle agent process over 20 s."""
+    script = (
+        "import asyncio,sys\n"
+        "from edge_agent.agent import EdgeAgent\n"
+        "from edge_agent.contract.configs import load_config\n"
+        "c = load_config(sys.argv[1])\n"
+        "a = EdgeAgent(c, kind='bus', entity_id=c.vehicle.id)\n"
+        "async def m():\n"
+        "    a.install_signal_handlers()\n"
+        "    await a.run()\n"
+        "asyncio.run(m())\n"
+    )
+    env = {**os.environ, **DEPLOYED_ENV}
+    proc = subprocess.Popen([sys.executable, "-c", script, str(config_path)], cwd=ROOT, env=env)
+    try:
+        time.sleep(5)
+        p = psutil.Process(proc.pid)
+        p.cpu_percent(None)
+        time.sleep(20)
+        cpu = p.cpu_percent(None)
+        rss = p.memory_info().rss / 1e6
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return rss, cpu
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as d, MosquittoBroker(Path(d) / "mosq") as broker:
+        tmp = Path(d)
+        results = {}
+        for sync in ("full", "normal"):
+            cfg = load_config(_config(tmp, broker.url, sync))
+            assert isinstance(cfg, BusConfig)
+            direct = await direct_rate(cfg, broker.url)
+            queued = await queued_rate(cfg)
+            results[sync] = (direct, queued)
+            print(f"synchronous={sync}: direct {direct:,.0f} msg/s, through queue "
+                  f"{queued:,.0f} msg/s, ratio {queued / direct:.2f} (goal >= 0.5)")
+        rss, cpu = idle_footprint(_config(tmp, broker.url, "full", health_s=30.0))
+        print(f"idle agent: RSS {rss:.1f} MB (goal < 40), CPU {cpu:.2f} % of one core "
+              f"(goal < 1)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,377 @@
+"""Wiring of the bus gateway: sources → domain → EdgeAgent, WLAN + portal, commands.
+
+Why one place: every loop of the router is started, named and stopped here, and nothing else
+creates a client, a socket or a task. Published (CONTRACT §2/§3):
+
+* ``position`` with every GPS fix, at most 1 Hz, with the stop state;
+* ``occupancy`` when passengers, status, quality or a source count change, else every 30 s;
+* ``wlan`` every 60 s;
+* ``srem`` request/update/cancel for the route's priority points (to the intersection's topic).
+
+Subscribed: ``ssem`` and ``spat`` of the priority points' intersections. Commands:
+``set_uplink_kbps {"kbps": int}`` (live re-rating) and ``set_trip {"trip_id": str|null}``.
+The MAC addresses the WLAN sees are hashed before occupancy sees them and never leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import socket
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any, Protocol
+
+import uvicorn
+
+from bus_gateway.clock import Clock, WallClock, now_ms
+from bus_gateway.domain.geo import distance_m
+from bus_gateway.domain.glosa import GlosaAdvice, advise
+from bus_gateway.domain.nmea import GpsFix
+from bus_gateway.domain.occupancy import OccupancyEstimate, OccupancyFusion
+from bus_gateway.domain.priority import PriorityRequester, PriorityRules, SremAction
+from bus_gateway.domain.privacy import MacHasher
+from bus_gateway.domain.stops import RouteStop, StopState, StopTracker
+from bus_gateway.doors import SimulatedDoors, make_doors
+from bus_gateway.gps import make_gps
+from bus_gateway.portal import create_portal_app
+from bus_gateway.probes import ProbeSniffer
+from bus_gateway.wlan import WlanGateway, make_wlan
+from edge_agent.agent import EdgeAgent
+from edge_agent.contract.configs import BusConfig
+from edge_agent.contract.payloads import Spat, SpatGroup, Ssem
+from edge_agent.contract.topics import TopicRef
+from edge_agent.mqtt import BrokerAddress
+
+log = logging.getLogger(__name__)
+
+POSITION_INTERVAL_MS = 1000
+OCCUPANCY_MAX_INTERVAL_S = 30.0
+WLAN_INTERVAL_S = 60.0
+WLAN_TICK_S = 2.0
+
+
+class Display(Protocol):
+    """The driver's on-board display (GLOSA advice and priority status)."""
+
+    def show(self, advice: GlosaAdvice, priority: dict[str, str | None]) -> None:
+        """Show the latest advice and the controller's answers to our requests."""
+
+
+class LogDisplay:
+    """A display that logs changes (a router without a screen; the demo)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[GlosaAdvice, tuple[tuple[str, str | None], ...]] | None = None
+
+    def show(self, advice: GlosaAdvice, priority: dict[str, str | None]) -> None:
+        """Log when something changed."""
+        state = (advice, tuple(sorted(priority.items())))
+        if state != self._last:
+            self._last = state
+            log.info("driver advice: %s %s (%s); priority %s", advice.kind,
+                     advice.speed_mps, advice.reason, priority)
+
+
+def protected_endpoints(broker_url: str) -> tuple[tuple[IPv4Address, int], ...]:
+    """The broker's IPv4 addresses and port: passengers must never reach them."""
+    addr = BrokerAddress.parse(broker_url)
+    found: set[IPv4Address] = set()
+    with contextlib.suppress(OSError):
+        for info in socket.getaddrinfo(addr.host, addr.port, socket.AF_INET, socket.SOCK_STREAM):
+            found.add(IPv4Address(info[4][0]))
+    return tuple((ip, addr.port) for ip in sorted(found))
+
+
+@dataclass
+class GatewayState:
+    """What the loops share (read by tests and the display)."""
+
+    fix: GpsFix | None = None
+    stop: StopState | None = None
+    trip_id: str | None = None
+    advice: GlosaAdvice | None = None
+    last_occupancy: OccupancyEstimate | None = None
+    spat: dict[str, Spat] = field(default_factory=dict)
+    srem_sent: list[SremAction] = field(default_factory=list)
+
+
+class BusGateway:
+    """The running router: build with a config, ``await run()``, ``stop()``."""
+
+    def __init__(
+        self,
+        config: BusConfig,
+        broker_url: str,
+        *,
+        config_dir: Path,
+        stops: Sequence[RouteStop] = (),
+        clock: Clock | None = None,
+        random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+        rng: random.Random | None = None,
+        display: Display | None = None,
+        agent: EdgeAgent | None = None,
+        portal_host: str | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or WallClock()
+        self.agent = agent or EdgeAgent(
+            config, kind="bus", entity_id=config.vehicle.id, broker_url=broker_url,
+            clock=self.clock.now,
+        )
+        self.base = config_dir
+        self.stops = list(stops)
+        self.state = GatewayState(trip_id=config.route.trip_id)
+        self.hasher = MacHasher(random_bytes)
+        self.fusion = OccupancyFusion()
+        self.tracker = StopTracker(self.stops)
+        self.priority = PriorityRequester(
+            config.vehicle.id, config.route.priority_points,
+            PriorityRules(request_eta_s=config.route.request_eta_s),
+        )
+        self.display: Display = display or LogDisplay()
+        self.rng = rng or random.Random()
+        state_dir = Path(config.agent.state_dir) / config.device_id / "wlan"
+        self.wlan: WlanGateway = make_wlan(
+            config.wlan, lambda: now_ms(self.clock), state_dir, protected_endpoints(broker_url)
+        )
+        simulated = config.wlan.backend == "simulated"
+        default_host = "127.0.0.1" if simulated else str(config.wlan.gateway.ip)
+        self.portal_host = portal_host or default_host
+        self.portal_port: int | None = None
+        self._doors = (
+            make_doors(config.occupancy.door_counters, self.clock, self.base, self.rng)
+            if config.occupancy.door_counters else None
+        )
+        self._probes = (
+            ProbeSniffer(config.occupancy.probe_source, self.hasher, self.clock, self.base)
+            if config.occupancy.probe_source else None
+        )
+        if self._doors is not None:
+            self.fusion.doors_fitted = True
+        if self._probes is not None:
+            self.fusion.probes_fitted = True
+        self._last_position_ms = 0
+        self._stopped = asyncio.Event()
+        self._register_handlers()
+
+    # --- MQTT in -------------------------------------------------------------------------
+
+    def _register_handlers(self) -> None:
+        for iid in sorted({p.intersection_id for p in self.config.route.priority_points}):
+            self.agent.subscribe("ssem", iid, self._on_ssem)
+            self.agent.subscribe("spat", iid, self._on_spat)
+        self.agent.command("set_uplink_kbps")(self._cmd_set_uplink)
+        self.agent.command("set_trip")(self._cmd_set_trip)
+
+    def _on_ssem(self, ref: TopicRef, payload: Ssem) -> None:
+        self.priority.on_ssem(ref.entity_id, payload.requests)
+
+    def _on_spat(self, ref: TopicRef, payload: Spat) -> None:
+        self.state.spat[ref.entity_id] = payload
+
+    async def _cmd_set_uplink(self, args: dict[str, object]) -> dict[str, object]:
+        kbps = args.get("kbps", args.get("uplink_kbps"))
+        if not isinstance(kbps, int) or isinstance(kbps, bool):
+            raise ValueError("args.kbps must be an integer (kbit/s)")
+        rate = await self.wlan.set_uplink_kbps(kbps)
+        return {"uplink_kbps": kbps, "per_client_kbps": rate}
+
+    async def _cmd_set_trip(self, args: dict[str, object]) -> dict[str, object]:
+        trip = args.get("trip_id")
+        if trip is not None and not isinstance(trip, str):
+            raise ValueError("args.trip_id must be a string or null")
+        await self._send_srem(self.priority.cancel_all(now_ms(self.clock)))
+        self.state.trip_id = trip
+        self.tracker.reset()
+        return {"trip_id": trip}
+
+    # --- loops ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until :meth:`stop`; the WLAN is closed again afterwards."""
+        await self.wlan.start()
+        tasks: list[asyncio.Task[Any]] = []
+        server = None
+        try:
+            server, serve = await self._start_portal()
+            tasks = [
+                asyncio.create_task(self.agent.run(), name="agent"),
+                asyncio.create_task(self._gps_loop(), name="gps"),
+                asyncio.create_task(self._occupancy_loop(), name="occupancy"),
+                asyncio.create_task(self._wlan_loop(), name="wlan-publish"),
+                asyncio.create_task(self._wlan_tick_loop(), name="wlan-tick"),
+            ]
+            if serve is not None:
+                tasks.append(asyncio.create_task(serve, name="portal"))
+            if self._probes is not None:
+                tasks.append(asyncio.create_task(self._probe_loop(), name="probes"))
+            if self._doors is not None:
+                tasks.append(asyncio.create_task(self._door_loop(), name="doors"))
+            await self._stopped.wait()
+            await self._send_srem(self.priority.cancel_all(now_ms(self.clock)))
+        finally:
+            if server is not None:
+                server.should_exit = True
+            self.agent.stop()
+            agent_task = next((t for t in tasks if t.get_name() == "agent"), None)
+            for t in tasks:
+                if t is not agent_task and t.get_name() != "portal":
+                    t.cancel()
+            for t in tasks:
+                if t is agent_task or t.get_name() == "portal":
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(t, 10)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*tasks, return_exceptions=True)
+            await self.wlan.stop()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish."""
+        self._stopped.set()
+
+    async def _start_portal(
+        self,
+    ) -> tuple[uvicorn.Server | None, Coroutine[Any, Any, None] | None]:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.portal_host, self.config.wlan.portal_port))
+        except OSError as exc:
+            sock.close()
+            if self.config.wlan.backend == "simulated":
+                log.warning("portal not started: %s:%s: %s", self.portal_host,
+                            self.config.wlan.portal_port, exc)
+                return None, None
+            raise
+        sock.listen(128)
+        self.portal_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_portal_app(self.wlan), log_level="warning", access_log=False,
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        return server, server.serve(sockets=[sock])
+
+    async def _gps_loop(self) -> None:
+        source = make_gps(self.config.gps.source, self.clock, self.stops, self.base)
+        async for fix in source.fixes():
+            await self.on_fix(fix)
+        log.info("GPS source ended (%s)", self.config.gps.source)
+
+    async def on_fix(self, fix: GpsFix) -> None:
+        """One GPS fix: stop state, priority requests, GLOSA, position (≤ 1 Hz)."""
+        st = self.tracker.update(fix.lat, fix.lon, fix.speed_mps)
+        previous = self.state.stop
+        self.state.fix, self.state.stop = fix, st
+        if st.departed:
+            self.fusion.on_departure(st.departures, fix.ts_ms, len(self.wlan.station_macs()))
+        if (
+            st.status == "STOPPED_AT"
+            and (previous is None or previous.status != "STOPPED_AT")
+            and isinstance(self._doors, SimulatedDoors)
+        ):
+            self._doors.bus_stopped()
+        actions = self.priority.update(
+            fix.ts_ms, fix.lat, fix.lon, fix.speed_mps,
+            course_deg=fix.course_deg, dwelling=st.dwelling,
+        )
+        await self._send_srem(actions)
+        self._update_advice(fix)
+        if fix.ts_ms - self._last_position_ms >= POSITION_INTERVAL_MS - 50:
+            self._last_position_ms = fix.ts_ms
+            await self.agent.publish("position", {
+                "ts": fix.ts_ms,
+                "vehicle_id": self.config.vehicle.id,
+                "lat": fix.lat,
+                "lon": fix.lon,
+                "bearing": fix.course_deg or 0.0,
+                "speed_mps": fix.speed_mps,
+                "route_id": self.config.route.route_id,
+                "trip_id": self.state.trip_id,
+                "stop_id": st.stop_id,
+                "stop_status": st.status,
+                "next_stop_id": st.next_stop_id,
+            })
+
+    def _update_advice(self, fix: GpsFix) -> None:
+        points = self.config.route.priority_points
+        if not points:
+            return
+        point = min(points, key=lambda p: distance_m(fix.lat, fix.lon, p.lat, p.lon))
+        spat = self.state.spat.get(point.intersection_id)
+        group: SpatGroup | None = None
+        if spat is not None:
+            group = next((g for g in spat.groups if g.sg == point.sg), None)
+        d = distance_m(fix.lat, fix.lon, point.lat, point.lon)
+        self.state.advice = advise(d, fix.speed_mps, group, fix.ts_ms)
+        self.display.show(self.state.advice, self.priority.statuses())
+
+    async def _send_srem(self, actions: Sequence[SremAction]) -> None:
+        for a in actions:
+            self.state.srem_sent.append(a)
+            await self.agent.publish("srem", {
+                "request_id": a.request_id,
+                "vehicle_id": self.config.vehicle.id,
+                "intersection_id": a.intersection_id,
+                "type": a.type,
+                "sg": a.sg,
+                "eta": a.eta_ms,
+                "role": "transit",
+                "route_id": self.config.route.route_id,
+            }, entity_id=a.intersection_id)
+
+    async def _probe_loop(self) -> None:
+        assert self._probes is not None
+        async for obs in self._probes.observations():
+            self.fusion.on_probe(obs)
+        log.info("probe source ended after %d frames", self._probes.frames)
+
+    async def _door_loop(self) -> None:
+        assert self._doors is not None
+        async for event in self._doors.events():
+            self.fusion.on_doors(event.boarded, event.alighted)
+
+    def occupancy(self) -> OccupancyEstimate:
+        """The current estimate (WLAN stations pseudonymised on the way in)."""
+        now = now_ms(self.clock)
+        macs = self.wlan.station_macs()
+        hashed = [self.hasher.hash(m, now) for m in macs]
+        return self.fusion.estimate(now, hashed, len(macs))
+
+    async def _occupancy_loop(self) -> None:
+        last_sent_ms = 0
+        while True:
+            est = self.occupancy()
+            now = now_ms(self.clock)
+            if est != self.state.last_occupancy or (
+                now - last_sent_ms >= OCCUPANCY_MAX_INTERVAL_S * 1000
+            ):
+                v = self.config.vehicle
+                await self.agent.publish("occupancy", {
+                    "vehicle_id": v.id,
+                    **est.payload_fields(v.capacity_seated, v.capacity_total),
+                })
+                self.state.last_occupancy, last_sent_ms = est, now
+            await self.clock.sleep(1.0)
+
+    async def _wlan_loop(self) -> None:
+        while True:
+            await self.clock.sleep(WLAN_INTERVAL_S)
+            await self.agent.publish("wlan", {
+                "vehicle_id": self.config.vehicle.id, **self.wlan.stats().payload_fields()
+            })
+
+    async def _wlan_tick_loop(self) -> None:
+        while True:
+            try:
+                await self.wlan.tick()
+            except Exception:  # upkeep must go on; the next tick retries
+                log.exception("WLAN upkeep failed")
+            await asyncio.sleep(WLAN_TICK_S)
+

@@ -1,0 +1,193 @@
+"""The kernel side of the passenger WLAN: addresses, isolation, nftables, HTB, dnsmasq.
+
+Why one class behind a small interface (:class:`bus_gateway.wlan.Dataplane`): the session
+rules in :mod:`bus_gateway.wlan` are the same for the real router and the demo; only this
+adapter touches the kernel. All netlink and ``nft`` calls run on one dedicated worker thread
+(pyroute2's socket is not shared between threads, and the event loop must keep serving the
+portal while ``nft`` runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from ipaddress import IPv4Address, IPv4Interface
+from pathlib import Path
+from typing import TypeVar
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from bus_gateway.dhcp import DnsmasqSettings, DnsmasqSupervisor
+from bus_gateway.domain.firewall import FirewallSpec
+from bus_gateway.domain.shaping import ShapingDiff
+from bus_gateway.errors import GatewayError
+from bus_gateway.nft import FirewallCounters, NftFirewall
+from bus_gateway.shaper import HtbShaper
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: neighbour states that mean "the device is on the LAN now" (REACHABLE, STALE, DELAY, PROBE).
+_PRESENT_STATES = 0x02 | 0x04 | 0x08 | 0x10
+
+
+class KernelDataplane:
+    """nftables + HTB/IFB + dnsmasq on a real (or namespaced) Linux network stack."""
+
+    def __init__(
+        self,
+        *,
+        lan: str,
+        uplink: str,
+        gateway: IPv4Interface,
+        portal_port: int,
+        walled_garden: tuple[IPv4Address, ...],
+        protected: tuple[tuple[IPv4Address, int], ...],
+        state_dir: Path,
+        uplink_kbps: int,
+        upstream_dns: tuple[str, ...] = (),
+    ) -> None:
+        self.lan = lan
+        self.gateway = gateway
+        self.uplink_kbps = uplink_kbps
+        self.firewall = NftFirewall(
+            FirewallSpec(lan, uplink, gateway, portal_port, walled_garden, protected)
+        )
+        self.dnsmasq = DnsmasqSupervisor(
+            DnsmasqSettings(lan, gateway, portal_port, state_dir, upstream_dns=upstream_dns)
+        )
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="dataplane")
+        self._ipr: IPRoute | None = None
+        self._shaper: HtbShaper | None = None
+
+    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _ip(self) -> IPRoute:
+        if self._ipr is None:
+            self._ipr = IPRoute()
+        return self._ipr
+
+    def _shape(self) -> HtbShaper:
+        if self._shaper is None:
+            self._shaper = HtbShaper(self.lan, ipr=self._ip())
+        return self._shaper
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bring the LAN up, close it with the firewall, then shaping and DHCP."""
+        await self._call(self._prepare_links)
+        await self._call(self.firewall.install)
+        await self._call(self._shape().setup, self.uplink_kbps)
+        await self.dnsmasq.start()
+
+    def _prepare_links(self) -> None:
+        ipr = self._ip()
+        found = ipr.link_lookup(ifname=self.lan)
+        if not found:
+            raise GatewayError(f"passenger interface {self.lan} does not exist")
+        idx = int(found[0])
+        have = {
+            (a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=idx)
+        }
+        if (str(self.gateway.ip), self.gateway.network.prefixlen) not in have:
+            ipr.addr("add", index=idx, address=str(self.gateway.ip),
+                     prefixlen=self.gateway.network.prefixlen)
+        ipr.link("set", index=idx, state="up")
+        Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n", encoding="ascii")
+        self._isolate_ports()
+
+    def _isolate_ports(self) -> list[int]:
+        """Bridge-port isolation: ports of the passenger bridge may not talk to each other."""
+        ipr = self._ip()
+        lan = int(ipr.link_lookup(ifname=self.lan)[0])
+        changed = []
+        for link in ipr.get_links():
+            if link.get_attr("IFLA_MASTER") != lan:
+                continue
+            info = link.get_attr("IFLA_LINKINFO")
+            slave = info.get_attr("IFLA_INFO_SLAVE_DATA") if info is not None else None
+            if slave is not None and slave.get_attr("IFLA_BRPORT_ISOLATED") == 1:
+                continue
+            ipr.brport("set", index=link["index"], isolated=1)
+            changed.append(int(link["index"]))
+        return changed
+
+    async def stop(self) -> None:
+        """Close the passenger side (nobody admitted), stop dnsmasq, remove shaping."""
+        await self.dnsmasq.stop()
+        try:
+            await self._call(self.firewall.close)
+        finally:
+            if self._shaper is not None:
+                await self._call(self._shaper.teardown)
+            if self._ipr is not None:
+                await self._call(self._ipr.close)
+            self._pool.shutdown(wait=True)
+
+    async def maintain(self) -> None:
+        """Isolate and redirect bridge ports that appeared (an access point plugged in)."""
+        new = await self._call(self._isolate_ports)
+        if new:
+            log.info("isolated new bridge ports %s", new)
+        await self._call(self._shape().sync_ports)
+
+    # --- clients -------------------------------------------------------------------------
+
+    async def admit(self, mac: str, ip: IPv4Address) -> None:
+        """Put a client into the admitted sets (traffic passes when this returns)."""
+        await self._call(self.firewall.admit, mac, ip)
+
+    async def remove(self, mac: str, ip: IPv4Address) -> None:
+        """Take a client out of the admitted sets."""
+        await self._call(self.firewall.remove, mac, ip)
+
+    async def shape(self, diff: ShapingDiff, uplink_kbps: int) -> None:
+        """Apply shaping differences."""
+        await self._call(self._shape().apply, diff, uplink_kbps)
+
+    async def counters(self) -> FirewallCounters:
+        """Per-client and total byte counters."""
+        return await self._call(self.firewall.counters)
+
+    async def stations(self) -> dict[str, str]:
+        """MAC → IP of devices present on the passenger LAN (neighbour table + leases)."""
+        return await self._call(self._stations)
+
+    def _stations(self) -> dict[str, str]:
+        ipr = self._ip()
+        found = ipr.link_lookup(ifname=self.lan)
+        out: dict[str, str] = {}
+        if not found:
+            return out
+        for n in ipr.get_neighbours(ifindex=int(found[0]), family=socket.AF_INET):
+            mac, ip = n.get_attr("NDA_LLADDR"), n.get_attr("NDA_DST")
+            if mac and ip and n["state"] & _PRESENT_STATES:
+                out[str(mac).lower()] = str(ip)
+        return out
+
+    async def lookup_mac(self, ip: IPv4Address) -> str | None:
+        """The MAC of ``ip`` on the passenger LAN: the neighbour table first, then leases."""
+        mac = await self._call(self._neighbour_mac, ip)
+        if mac is None:
+            mac = self.dnsmasq.leases().get(str(ip))
+        return mac
+
+    def _neighbour_mac(self, ip: IPv4Address) -> str | None:
+        ipr = self._ip()
+        found = ipr.link_lookup(ifname=self.lan)
+        if not found:
+            return None
+        try:
+            for n in ipr.get_neighbours(ifindex=int(found[0]), dst=str(ip)):
+                mac = n.get_attr("NDA_LLADDR")
+                if mac and n["state"] & (_PRESENT_STATES | 0x80):  # or PERMANENT
+                    return str(mac).lower()
+        except NetlinkError:
+            return None
+        return None

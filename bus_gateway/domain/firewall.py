@@ -1,0 +1,145 @@
+"""The passenger-side nftables ruleset, rendered as text for ``nft -f`` (CONTRACT §6).
+
+Why generated text in one table: the whole policy is replaced atomically in one ``nft -f``
+transaction (``table``; ``delete table``; ``table {...}``), it can be read and reviewed as one
+file, and it does not touch other tables on the router. Admission is a set of
+``MAC . IP`` pairs (a client must present both; a spoofed IP alone gets nothing) plus the
+same IPs in a second set for the download direction, both changed element by element.
+
+Layout (``LAN`` = passenger interface, a bridge or a plain interface; ``UP`` = uplink):
+
+* ``prerouting`` (nat): admitted clients and the walled garden pass; every other HTTP
+  connection (TCP 80, to any address) is redirected to the portal port on the gateway.
+* ``input``: from LAN only DHCP, DNS and the portal, on the gateway's LAN address; all other
+  services of the gateway (the broker among them) are unreachable; no IPv6.
+* ``forward``: LAN→LAN dropped (client isolation for routed traffic; on a bridge the ports are
+  isolated as well); broker endpoints dropped even for admitted clients; the walled garden is
+  open; admitted ``MAC . IP`` pairs pass to the uplink; everything else from LAN is dropped.
+  The download direction passes only replies to admitted IPs (or from the walled garden), so
+  removing a client from the sets cuts its open connections too (no blanket
+  ``established`` accept).
+* ``postrouting`` (nat): passenger addresses are masqueraded to the uplink.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface
+
+from bus_gateway.domain.privacy import parse_mac
+
+TABLE = "kassel_bus"
+FAMILY = "inet"
+_IFNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
+
+
+@dataclass(frozen=True, slots=True)
+class FirewallSpec:
+    """Everything the ruleset depends on."""
+
+    lan: str
+    uplink: str
+    gateway: IPv4Interface
+    portal_port: int
+    walled_garden: tuple[IPv4Address, ...] = ()
+    #: ``(address, tcp port)`` pairs no passenger may reach (the MQTT broker).
+    protected: tuple[tuple[IPv4Address, int], ...] = ()
+    admitted: tuple[tuple[str, IPv4Address], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        for name in (self.lan, self.uplink):
+            if not _IFNAME.match(name):
+                raise ValueError(f"not an interface name: {name!r}")
+        if self.lan == self.uplink:
+            raise ValueError("the passenger interface and the uplink must differ")
+        if not 1 <= self.portal_port <= 65535:
+            raise ValueError(f"portal port {self.portal_port} out of range")
+
+
+def mac_text(mac: str) -> str:
+    """A MAC in nft's lower-case colon form (validates it)."""
+    return ":".join(f"{b:02x}" for b in parse_mac(mac))
+
+
+def _elements(items: Iterable[str]) -> str:
+    listed = list(items)
+    return f"\t\telements = {{ {', '.join(listed)} }}\n" if listed else ""
+
+
+def render_ruleset(spec: FirewallSpec) -> str:
+    """The complete table as ``nft -f`` input; replaces an older version atomically."""
+    lan, up = f'"{spec.lan}"', f'"{spec.uplink}"'
+    gw = spec.gateway.ip
+    net = spec.gateway.network
+    pairs = [f"{mac_text(m)} . {ip}" for m, ip in spec.admitted]
+    ips = sorted({str(ip) for _, ip in spec.admitted}, key=IPv4Address)
+    garden = [str(a) for a in spec.walled_garden]
+    protected = [f"{a} . {p}" for a, p in spec.protected]
+    return (
+        f"table {FAMILY} {TABLE}\n"
+        f"delete table {FAMILY} {TABLE}\n"
+        f"table {FAMILY} {TABLE} {{\n"
+        "\tset admitted {\n\t\ttype ether_addr . ipv4_addr\n\t\tcounter\n"
+        f"{_elements(pairs)}\t}}\n"
+        "\tset admitted_ip {\n\t\ttype ipv4_addr\n\t\tcounter\n"
+        f"{_elements(ips)}\t}}\n"
+        "\tset walled_garden {\n\t\ttype ipv4_addr\n"
+        f"{_elements(garden)}\t}}\n"
+        "\tset protected {\n\t\ttype ipv4_addr . inet_service\n"
+        f"{_elements(protected)}\t}}\n"
+        "\tcounter lan_up {\n\t}\n"
+        "\tcounter lan_down {\n\t}\n"
+        "\tchain prerouting {\n"
+        "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+        f"\t\tiifname {lan} ether saddr . ip saddr @admitted return\n"
+        f"\t\tiifname {lan} ip daddr @walled_garden return\n"
+        f"\t\tiifname {lan} tcp dport 80 redirect to :{spec.portal_port}\n"
+        "\t}\n"
+        "\tchain input {\n"
+        "\t\ttype filter hook input priority filter; policy accept;\n"
+        f"\t\tiifname != {lan} accept\n"
+        "\t\tmeta nfproto ipv6 drop\n"
+        "\t\tudp sport 68 udp dport 67 accept\n"
+        f"\t\tip daddr != {gw} drop\n"
+        "\t\tmeta l4proto { tcp, udp } th dport 53 accept\n"
+        f"\t\ttcp dport {spec.portal_port} accept\n"
+        "\t\tdrop\n"
+        "\t}\n"
+        "\tchain forward {\n"
+        "\t\ttype filter hook forward priority filter; policy accept;\n"
+        f"\t\tiifname {lan} oifname {lan} drop\n"
+        f"\t\tiifname {lan} ip daddr . tcp dport @protected drop\n"
+        f"\t\tiifname {lan} oifname {up} ip daddr @walled_garden accept\n"
+        f"\t\tiifname {lan} oifname {up} ether saddr . ip saddr @admitted "
+        "counter name lan_up accept\n"
+        f"\t\tiifname {lan} drop\n"
+        f"\t\tiifname {up} oifname {lan} ct state established,related "
+        "ip daddr @admitted_ip counter name lan_down accept\n"
+        f"\t\tiifname {up} oifname {lan} ct state established,related "
+        "ip saddr @walled_garden accept\n"
+        f"\t\toifname {lan} drop\n"
+        "\t}\n"
+        "\tchain postrouting {\n"
+        "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+        f"\t\toifname {up} ip saddr {net} masquerade\n"
+        "\t}\n"
+        "}\n"
+    )
+
+
+def render_admit(mac: str, ip: IPv4Address) -> str:
+    """``nft -f`` input that adds one client to both sets in one transaction."""
+    return (
+        f"add element {FAMILY} {TABLE} admitted {{ {mac_text(mac)} . {ip} }}\n"
+        f"add element {FAMILY} {TABLE} admitted_ip {{ {ip} }}\n"
+    )
+
+
+def render_remove(mac: str, ip: IPv4Address) -> str:
+    """``nft -f`` input that removes one client from both sets in one transaction."""
+    return (
+        f"delete element {FAMILY} {TABLE} admitted {{ {mac_text(mac)} . {ip} }}\n"
+        f"delete element {FAMILY} {TABLE} admitted_ip {{ {ip} }}\n"
+    )

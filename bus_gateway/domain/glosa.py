@@ -1,0 +1,84 @@
+"""GLOSA (green light optimal speed advisory) from the SPaT of the next intersection.
+
+Why conservative times: advising a speed that arrives as the light turns red is worse than no
+advice. A green is assumed to end at its earliest possible end (``min_end``), a red to end at
+its most likely end (``likely_end``), or the latest (``max_end``) when the controller is not
+confident; the advice never leaves ``[min_speed_mps, max_speed_mps]`` and never asks to speed
+up beyond the limit. Amber means "prepare to stop". The result is consumed by the on-board
+display adapter and by the simulation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from edge_agent.contract.payloads import GREEN_STATES, SpatGroup
+
+AdviceKind = Literal["keep", "adjust", "stop", "none"]
+_RED = frozenset({"stop-And-Remain", "stop-Then-Proceed", "pre-Movement"})
+_AMBER = frozenset({"protected-clearance", "permissive-clearance"})
+
+
+@dataclass(frozen=True, slots=True)
+class GlosaAdvice:
+    """``keep``: current speed arrives in green; ``adjust``: drive ``speed_mps``;
+    ``stop``: no speed within the limits arrives in green; ``none``: no usable SPaT."""
+
+    kind: AdviceKind
+    speed_mps: float | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class GlosaLimits:
+    """Speeds the advice may ask for (city bus: 15–50 km/h)."""
+
+    min_speed_mps: float = 15 / 3.6
+    max_speed_mps: float = 50 / 3.6
+    #: below this confidence (0–100) the red's ``max_end`` is used instead of ``likely_end``.
+    min_confidence: int = 60
+
+
+def advise(
+    distance_m: float,
+    speed_mps: float,
+    group: SpatGroup | None,
+    now_ms: int,
+    limits: GlosaLimits = GlosaLimits(),
+) -> GlosaAdvice:
+    """The advice for a vehicle ``distance_m`` before the stop line of ``group``."""
+    if group is None or distance_m < 0:
+        return GlosaAdvice("none", None, "no SPaT for the signal group")
+    lo, hi = limits.min_speed_mps, limits.max_speed_mps
+    if group.state in GREEN_STATES:
+        end = group.min_end if group.min_end is not None else group.likely_end
+        if end is None:
+            return GlosaAdvice("keep", None, "green without a known end")
+        left_s = (end - now_ms) / 1000
+        if left_s <= 0:
+            return GlosaAdvice("stop", None, "green is ending")
+        needed = distance_m / left_s
+        if needed > hi:
+            return GlosaAdvice("stop", None, f"green ends in {left_s:.0f} s: not reachable")
+        if speed_mps >= needed:
+            return GlosaAdvice("keep", None, f"arrives within the green ({left_s:.0f} s left)")
+        return GlosaAdvice("adjust", max(needed, lo), f"green ends in {left_s:.0f} s")
+    if group.state in _RED:
+        if group.confidence >= limits.min_confidence and group.likely_end is not None:
+            end = group.likely_end
+        else:
+            end = group.max_end if group.max_end is not None else group.likely_end
+        if end is None:
+            return GlosaAdvice("none", None, "red without a known end")
+        wait_s = (end - now_ms) / 1000
+        if wait_s <= 0 or distance_m / hi >= wait_s:
+            # the light will be green by the time we arrive even at the limit
+            return GlosaAdvice("keep", None, "green before arrival")
+        needed = distance_m / wait_s
+        if needed < lo:
+            return GlosaAdvice("stop", None, f"red for {wait_s:.0f} s: too long to glide")
+        return GlosaAdvice("adjust", min(needed, hi), f"green in {wait_s:.0f} s")
+    if group.state in _AMBER:
+        return GlosaAdvice("stop", None, "amber")
+    return GlosaAdvice("none", None, f"state {group.state}")

@@ -1,0 +1,111 @@
+"""Fair sharing of the bus's uplink among admitted passengers.
+
+Why: an LTE uplink of a few Mbit/s is shared by everyone on board; without shaping one video
+stream starves the rest. Each admitted client gets ``min(per_client_kbps, uplink_kbps / n)``
+in each direction, recomputed whenever a client comes or goes or the uplink's capacity
+changes (measured, or the ``set_uplink_kbps`` command). The plan is computed here; the tc
+adapter (:mod:`bus_gateway.shaper`) only applies the differences, changing the rate of an
+existing HTB class in place so no connection is interrupted.
+
+Class ids: HTB minor numbers ``0x100 + slot``; a client keeps its slot for as long as it is
+admitted, so a re-rating never has to move a filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+MIN_RATE_KBPS = 8
+FIRST_CLIENT_MINOR = 0x100
+MAX_CLIENTS = 0xFFFF - FIRST_CLIENT_MINOR
+
+
+def fair_share_kbps(per_client_kbps: int, uplink_kbps: int, clients: int) -> int:
+    """The rate of each client: ``min(per_client_kbps, uplink_kbps // clients)``, at least 8."""
+    if clients <= 0:
+        return max(MIN_RATE_KBPS, per_client_kbps)
+    return max(MIN_RATE_KBPS, min(per_client_kbps, uplink_kbps // clients))
+
+
+@dataclass(frozen=True, slots=True)
+class ClientClass:
+    """One client's HTB class: its slot (minor = 0x100 + slot), IP and rate."""
+
+    ip: str
+    slot: int
+    rate_kbps: int
+
+    @property
+    def minor(self) -> int:
+        """The HTB class minor number."""
+        return FIRST_CLIENT_MINOR + self.slot
+
+
+@dataclass(frozen=True, slots=True)
+class ShapingDiff:
+    """What the adapter must do to reach the plan."""
+
+    add: tuple[ClientClass, ...]
+    change: tuple[ClientClass, ...]
+    remove: tuple[ClientClass, ...]
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to do."""
+        return not (self.add or self.change or self.remove)
+
+
+class ShapingPlan:
+    """The desired per-client classes, kept stable across changes."""
+
+    def __init__(self, per_client_kbps: int, uplink_kbps: int) -> None:
+        self.per_client_kbps = per_client_kbps
+        self.uplink_kbps = uplink_kbps
+        self._classes: dict[str, ClientClass] = {}
+
+    @property
+    def classes(self) -> dict[str, ClientClass]:
+        """Current classes by IP."""
+        return dict(self._classes)
+
+    @property
+    def rate_kbps(self) -> int:
+        """The rate every client gets now."""
+        return fair_share_kbps(self.per_client_kbps, self.uplink_kbps, len(self._classes))
+
+    def reconcile(
+        self,
+        ips: Iterable[str],
+        *,
+        uplink_kbps: int | None = None,
+        per_client_kbps: int | None = None,
+    ) -> ShapingDiff:
+        """Move to exactly ``ips`` admitted (and new rates); return the differences."""
+        if uplink_kbps is not None:
+            self.uplink_kbps = uplink_kbps
+        if per_client_kbps is not None:
+            self.per_client_kbps = per_client_kbps
+        wanted = list(dict.fromkeys(ips))
+        if len(wanted) > MAX_CLIENTS:
+            raise ValueError(f"{len(wanted)} clients exceed the {MAX_CLIENTS} HTB classes")
+        rate = fair_share_kbps(self.per_client_kbps, self.uplink_kbps, len(wanted))
+        removed = tuple(c for ip, c in self._classes.items() if ip not in wanted)
+        kept = {ip: c for ip, c in self._classes.items() if ip in wanted}
+        used = {c.slot for c in kept.values()}
+        added: list[ClientClass] = []
+        changed: list[ClientClass] = []
+        free = (s for s in range(MAX_CLIENTS) if s not in used)
+        new: dict[str, ClientClass] = {}
+        for ip in wanted:
+            old = kept.get(ip)
+            if old is None:
+                c = ClientClass(ip, next(free), rate)
+                added.append(c)
+            else:
+                c = ClientClass(ip, old.slot, rate)
+                if old.rate_kbps != rate:
+                    changed.append(c)
+            new[ip] = c
+        self._classes = new
+        return ShapingDiff(tuple(added), tuple(changed), removed)

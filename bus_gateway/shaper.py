@@ -1,0 +1,258 @@
+"""Per-client HTB shaping in both directions through pyroute2 (netlink, no ``tc`` forks).
+
+Why this layout (what this kernel offers: HTB, TBF, IFB + ``mirred``, ``u32``; no ``police``,
+no ``fw``, no CAKE/fq_codel/sfq/netem — leaves get fq_codel only where it exists):
+
+* **download** (to passengers): an HTB tree on the passenger device's egress (the bridge
+  device itself, or the plain interface). ``u32`` on the destination IP puts each client in
+  its own class.
+* **upload** (from passengers): egress shaping is the only kind HTB does, so ingress traffic
+  is redirected with ``mirred`` to an IFB device that carries the same tree, classified on
+  the source IP. On a bridge the redirect sits on every *port* (never on the bridge device:
+  redirecting the bridge's ingress broke DNAT on this kernel), and new ports are picked up by
+  :meth:`HtbShaper.sync_ports`.
+
+Tree (same on both devices)::
+
+    1:   htb, default 1:3
+    1:1  the link (gateway-local traffic may use all of it)
+    ├─ 1:2  the uplink's capacity, shared by admitted clients
+    │   └─ 1:100+slot   one per client, rate = ceil = fair share
+    └─ 1:3  everything else: portal, DNS, DHCP, not-yet-admitted clients
+
+Re-rating changes classes in place (``change-class``): no packet is dropped, no connection
+reset. Filters are one ``u32`` per client at its own priority, so one can be deleted without
+touching the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+from ipaddress import IPv4Address
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from bus_gateway.domain.shaping import ClientClass, ShapingDiff
+from bus_gateway.errors import ShaperError
+
+log = logging.getLogger(__name__)
+
+ETH_P_ALL = 0x0003
+ETH_P_IP = 0x0800
+ROOT = 0x10000
+LINK_CLASS = 0x10001
+CLIENTS_CLASS = 0x10002
+DEFAULT_MINOR = 0x3
+INGRESS = 0xFFFF0000
+FILTER_PRIO_BASE = 10
+#: packets a client's queue holds where fq_codel is missing (~100 ms of full frames at 10 Mbit/s)
+LEAF_QUEUE_PACKETS = 100
+_MTU = 1600
+
+
+def _rate(kbps: int) -> str:
+    return f"{kbps}kbit"
+
+
+def _quantum(kbps: int) -> int:
+    """HTB quantum: rate/10 bytes, kept within [MTU, 60000] (avoids kernel warnings)."""
+    return max(_MTU, min(60_000, kbps * 1000 // 8 // 10))
+
+
+def _burst(kbps: int) -> int:
+    """Bucket size: 10 ms at the rate, at least two full GSO-less frames."""
+    return max(2 * _MTU, kbps * 1000 // 8 // 100)
+
+
+class HtbShaper:
+    """Owns the HTB trees of one passenger interface and its IFB device."""
+
+    def __init__(
+        self,
+        lan: str,
+        *,
+        link_kbps: int = 1_000_000,
+        local_kbps: int = 100_000,
+        ipr: IPRoute | None = None,
+    ) -> None:
+        self.lan = lan
+        self.link_kbps = link_kbps
+        self.local_kbps = local_kbps
+        self._ipr = ipr or IPRoute()
+        self._own_ipr = ipr is None
+        self.ifb = ""
+        self._ports: set[int] = set()
+        self._leaf_qdisc: str | None = None
+        self._classes: dict[str, ClientClass] = {}
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _index(self, name: str) -> int:
+        found = self._ipr.link_lookup(ifname=name)
+        if not found:
+            raise ShaperError(f"interface {name} does not exist")
+        return int(found[0])
+
+    def _tc(self, *args: object, **kwargs: object) -> None:
+        try:
+            self._ipr.tc(*args, **kwargs)
+        except NetlinkError as exc:
+            raise ShaperError(f"tc {args[:2]} on {args[2:3]}: {exc}") from exc
+
+    def _devices(self) -> list[tuple[int, int]]:
+        """``(ifindex, IP header offset of the client address)`` for download and upload."""
+        return [(self._index(self.lan), 16), (self._index(self.ifb), 12)]
+
+    def ports(self) -> list[int]:
+        """Where passenger traffic enters: the bridge's ports, or the interface itself."""
+        lan = self._index(self.lan)
+        link = self._ipr.get_links(lan)[0]
+        info = link.get_attr("IFLA_LINKINFO")
+        kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
+        if kind != "bridge":
+            return [lan]
+        return sorted(
+            int(lk["index"]) for lk in self._ipr.get_links() if lk.get_attr("IFLA_MASTER") == lan
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def setup(self, uplink_kbps: int) -> None:
+        """Build both trees and the ingress redirects from scratch."""
+        lan = self._index(self.lan)
+        self.ifb = f"kifb{lan}"[:15]
+        if not self._ipr.link_lookup(ifname=self.ifb):
+            try:
+                self._ipr.link("add", ifname=self.ifb, kind="ifb")
+            except NetlinkError as exc:
+                raise ShaperError(f"cannot create IFB device {self.ifb}: {exc}") from exc
+        self._ipr.link("set", index=self._index(self.ifb), state="up")
+        for idx, _ in self._devices():
+            self._delete_root(idx)
+            self._tc("add", "htb", idx, ROOT, default=DEFAULT_MINOR)
+            self._add_class(idx, LINK_CLASS, ROOT, self.link_kbps, self.link_kbps)
+            self._add_class(idx, CLIENTS_CLASS, LINK_CLASS, uplink_kbps, uplink_kbps)
+            self._add_class(
+                idx, ROOT | DEFAULT_MINOR, LINK_CLASS, self.local_kbps, self.link_kbps
+            )
+            self._attach_leaf(idx, ROOT | DEFAULT_MINOR)
+        self._ports.clear()
+        self.sync_ports()
+
+    def sync_ports(self) -> list[int]:
+        """Redirect ingress of ports that appeared since the last call; return new ones."""
+        ifb = self._index(self.ifb)
+        current = set(self.ports())
+        new = sorted(current - self._ports)
+        for port in new:
+            self._delete_ingress(port)
+            self._tc("add", "ingress", port, INGRESS)
+            self._tc(
+                "add-filter", "u32", port,
+                parent=INGRESS, prio=1, protocol=ETH_P_ALL, target=0x1,
+                keys=["0x0/0x0+0"],
+                action={"kind": "mirred", "direction": "egress", "action": "redirect",
+                        "ifindex": ifb},
+            )
+        self._ports = current
+        return new
+
+    def apply(self, diff: ShapingDiff, uplink_kbps: int) -> None:
+        """Add, re-rate and remove client classes; re-rate the shared class."""
+        for idx, offset in self._devices():
+            self._change_class(idx, CLIENTS_CLASS, LINK_CLASS, uplink_kbps, uplink_kbps)
+            for c in diff.remove:
+                self._del_filter(idx, c)
+                self._del_class(idx, ROOT | c.minor)
+            for c in diff.change:
+                self._change_class(idx, ROOT | c.minor, CLIENTS_CLASS, c.rate_kbps, c.rate_kbps)
+            for c in diff.add:
+                self._add_class(idx, ROOT | c.minor, CLIENTS_CLASS, c.rate_kbps, c.rate_kbps)
+                self._attach_leaf(idx, ROOT | c.minor)
+                self._tc(
+                    "add-filter", "u32", idx,
+                    parent=ROOT, prio=FILTER_PRIO_BASE + c.slot, protocol=ETH_P_IP,
+                    target=ROOT | c.minor,
+                    keys=[f"0x{int(IPv4Address(c.ip)):08x}/0xffffffff+{offset}"],
+                )
+        for c in diff.remove:
+            self._classes.pop(c.ip, None)
+        for c in (*diff.change, *diff.add):
+            self._classes[c.ip] = c
+
+    def classes(self) -> dict[str, ClientClass]:
+        """The client classes installed now, by IP."""
+        return dict(self._classes)
+
+    def teardown(self) -> None:
+        """Remove both trees, the ingress redirects and the IFB device."""
+        for port in self._ports:
+            self._delete_ingress(port)
+        self._ports.clear()
+        for name in (self.lan, self.ifb):
+            found = self._ipr.link_lookup(ifname=name) if name else []
+            if found:
+                self._delete_root(int(found[0]))
+        if self.ifb and self._ipr.link_lookup(ifname=self.ifb):
+            self._ipr.link("del", index=self._index(self.ifb))
+        self._classes.clear()
+
+    def close(self) -> None:
+        """Release the netlink socket (the trees stay)."""
+        if self._own_ipr:
+            self._ipr.close()
+
+    # --- netlink details -----------------------------------------------------------------
+
+    def _add_class(self, idx: int, handle: int, parent: int, rate: int, ceil: int) -> None:
+        self._tc(
+            "add-class", "htb", idx, handle, parent=parent, rate=_rate(rate), ceil=_rate(ceil),
+            burst=_burst(rate), cburst=_burst(ceil), quantum=_quantum(rate),
+        )
+
+    def _change_class(self, idx: int, handle: int, parent: int, rate: int, ceil: int) -> None:
+        self._tc(
+            "change-class", "htb", idx, handle, parent=parent, rate=_rate(rate),
+            ceil=_rate(ceil), burst=_burst(rate), cburst=_burst(ceil), quantum=_quantum(rate),
+        )
+
+    def _del_class(self, idx: int, handle: int) -> None:
+        try:
+            self._ipr.tc("del-class", "htb", idx, handle, parent=CLIENTS_CLASS)
+        except NetlinkError as exc:
+            log.warning("cannot delete class %x on %d: %s", handle, idx, exc)
+
+    def _del_filter(self, idx: int, c: ClientClass) -> None:
+        try:
+            # tcm_info = prio << 16 | htons(protocol): deletes exactly this client's filter
+            info = ((FILTER_PRIO_BASE + c.slot) << 16) | socket.htons(ETH_P_IP)
+            self._ipr.tc("del-filter", index=idx, parent=ROOT, info=info)
+        except NetlinkError as exc:
+            log.warning("cannot delete filter of %s on %d: %s", c.ip, idx, exc)
+
+    def _attach_leaf(self, idx: int, handle: int) -> None:
+        """A leaf queue of its own: fq_codel where the kernel has it (a Pi does), else pfifo.
+
+        Never the default: a bridge has ``txqueuelen`` 0, and HTB's default leaf inherits it
+        as a one-packet queue, which collapses TCP to a fraction of the class's rate.
+        """
+        minor = handle & 0xFFFF
+        if self._leaf_qdisc != "pfifo":
+            try:
+                self._ipr.tc("add", "fq_codel", idx, (minor << 16), parent=handle)
+                self._leaf_qdisc = "fq_codel"
+                return
+            except NetlinkError:
+                self._leaf_qdisc = "pfifo"
+        self._tc("add", "pfifo", idx, (minor << 16), parent=handle, limit=LEAF_QUEUE_PACKETS)
+
+    def _delete_root(self, idx: int) -> None:
+        with contextlib.suppress(NetlinkError):
+            self._ipr.tc("del", index=idx, handle=0, parent=0xFFFFFFFF)
+
+    def _delete_ingress(self, idx: int) -> None:
+        with contextlib.suppress(NetlinkError):
+            self._ipr.tc("del", "ingress", idx, INGRESS)

@@ -1,0 +1,313 @@
+"""The passenger WLAN service: sessions, admission, fair shares, statistics.
+
+Why split from the kernel: :class:`WlanGateway` holds the portal's rules (who is admitted,
+until when, at what rate) on top of a :class:`Dataplane` that does the work —
+:class:`bus_gateway.dataplane.KernelDataplane` on a router (``wlan.backend: nftables``) and
+:class:`SimulatedDataplane` in the demo (``simulated``: same behaviour, no root, no kernel).
+The portal and the MQTT app only talk to :class:`WlanGateway`.
+
+Admission is fast by design: the firewall element is added first (traffic passes), shaping
+follows; on the way out it is the other way round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface
+from pathlib import Path
+from typing import Protocol
+
+from bus_gateway.dataplane import KernelDataplane
+from bus_gateway.domain.sessions import ClientSession, SessionTable
+from bus_gateway.domain.shaping import ShapingDiff, ShapingPlan
+from bus_gateway.errors import PortalError
+from bus_gateway.nft import FirewallCounters
+from edge_agent.contract.configs import WlanConfig
+
+log = logging.getLogger(__name__)
+
+
+class Dataplane(Protocol):
+    """What the session logic needs from the network (kernel or simulation)."""
+
+    async def start(self) -> None:
+        """Set up; the passenger side is closed when this returns."""
+
+    async def stop(self) -> None:
+        """Tear down, leaving the passenger side closed."""
+
+    async def maintain(self) -> None:
+        """Periodic upkeep (new bridge ports, ...)."""
+
+    async def admit(self, mac: str, ip: IPv4Address) -> None:
+        """Let ``mac`` at ``ip`` through."""
+
+    async def remove(self, mac: str, ip: IPv4Address) -> None:
+        """Stop letting ``mac`` at ``ip`` through."""
+
+    async def shape(self, diff: ShapingDiff, uplink_kbps: int) -> None:
+        """Apply per-client rate changes."""
+
+    async def counters(self) -> FirewallCounters:
+        """Byte counters per admitted IP and in total."""
+
+    async def stations(self) -> dict[str, str]:
+        """MAC → IP of the devices on the passenger LAN now."""
+
+    async def lookup_mac(self, ip: IPv4Address) -> str | None:
+        """The MAC address behind ``ip`` on the passenger LAN."""
+
+
+class SimulatedDataplane:
+    """An in-memory dataplane for the demo: stations are added by the simulation."""
+
+    def __init__(self) -> None:
+        self.admitted: dict[str, str] = {}
+        self.rates: dict[str, int] = {}
+        self.present: dict[str, str] = {}
+        self.bytes: dict[str, int] = {}
+
+    async def start(self) -> None:
+        """Nothing to set up."""
+
+    async def stop(self) -> None:
+        """Forget every admission."""
+        self.admitted.clear()
+
+    async def maintain(self) -> None:
+        """Nothing to maintain."""
+
+    async def admit(self, mac: str, ip: IPv4Address) -> None:
+        """Record the admission."""
+        self.admitted[mac] = str(ip)
+
+    async def remove(self, mac: str, ip: IPv4Address) -> None:
+        """Drop the admission."""
+        self.admitted.pop(mac, None)
+
+    async def shape(self, diff: ShapingDiff, uplink_kbps: int) -> None:
+        """Record the rates."""
+        for c in diff.remove:
+            self.rates.pop(c.ip, None)
+        for c in (*diff.add, *diff.change):
+            self.rates[c.ip] = c.rate_kbps
+
+    async def counters(self) -> FirewallCounters:
+        """The simulated byte counts."""
+        per_ip = {ip: self.bytes.get(ip, 0) for ip in self.admitted.values()}
+        total = sum(per_ip.values())
+        return FirewallCounters(per_ip, total // 4, total - total // 4)
+
+    async def stations(self) -> dict[str, str]:
+        """The simulated stations."""
+        return dict(self.present)
+
+    async def lookup_mac(self, ip: IPv4Address) -> str | None:
+        """MAC of a simulated station, or a stable made-up one (the demo's browser)."""
+        for mac, sip in self.present.items():
+            if sip == str(ip):
+                return mac
+        digest = hashlib.blake2b(str(ip).encode(), digest_size=5).digest()
+        return ":".join(f"{b:02x}" for b in b"\x02" + digest)
+
+    def station_joined(self, mac: str, ip: str) -> None:
+        """A simulated phone associated and got ``ip``."""
+        self.present[mac.lower()] = ip
+
+    def station_left(self, mac: str) -> None:
+        """A simulated phone left."""
+        self.present.pop(mac.lower(), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStatus:
+    """What the portal tells one client about itself."""
+
+    admitted: bool
+    seconds_remaining: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WlanStats:
+    """The ``wlan`` payload's fields besides ``v``, ``ts``, ``seq`` and ``vehicle_id``."""
+
+    clients_associated: int
+    clients_authenticated: int
+    rx_bytes: int
+    tx_bytes: int
+    uplink_kbps: int
+    per_client_kbps: int
+
+    def payload_fields(self) -> dict[str, object]:
+        """As a dict for ``agent.publish("wlan", ...)``."""
+        return {
+            "clients_associated": self.clients_associated,
+            "clients_authenticated": self.clients_authenticated,
+            "rx_bytes": self.rx_bytes,
+            "tx_bytes": self.tx_bytes,
+            "uplink_kbps": self.uplink_kbps,
+            "per_client_kbps": self.per_client_kbps,
+        }
+
+
+class WlanGateway:
+    """Sessions and fair shares over a :class:`Dataplane`."""
+
+    def __init__(
+        self,
+        config: WlanConfig,
+        dataplane: Dataplane,
+        clock_ms: Callable[[], int],
+    ) -> None:
+        self.config = config
+        self.dataplane = dataplane
+        self._now = clock_ms
+        self.sessions = SessionTable(
+            config.session_timeout_min * 60, config.idle_timeout_min * 60
+        )
+        self.plan = ShapingPlan(config.per_client_kbps, config.uplink_kbps)
+        self._lock = asyncio.Lock()
+        self._stations: dict[str, str] = {}
+        self._totals = (0, 0)
+        self.admissions = 0
+
+    @property
+    def gateway(self) -> IPv4Interface:
+        """The gateway's address on the passenger side."""
+        return self.config.gateway
+
+    @property
+    def portal_url(self) -> str:
+        """Where the terms page is."""
+        return f"http://{self.gateway.ip}:{self.config.portal_port}/"
+
+    async def start(self) -> None:
+        """Start the dataplane (closed: nobody admitted)."""
+        await self.dataplane.start()
+
+    async def stop(self) -> None:
+        """Stop the dataplane (closed again)."""
+        await self.dataplane.stop()
+
+    def _on_lan(self, ip: IPv4Address) -> bool:
+        return ip in self.gateway.network and ip != self.gateway.ip
+
+    async def accept(self, ip_text: str) -> ClientSession:
+        """``POST /accept`` from ``ip_text``: admit that client by MAC and IP."""
+        try:
+            ip = IPv4Address(ip_text)
+        except ValueError as exc:
+            raise PortalError(f"not an IPv4 client: {ip_text}", 400) from exc
+        if not self._on_lan(ip):
+            raise PortalError(f"{ip} is not on the passenger network", 403)
+        mac = await self.dataplane.lookup_mac(ip)
+        if mac is None:
+            raise PortalError(f"no MAC address known for {ip}", 409)
+        async with self._lock:
+            session, old_ip = self.sessions.admit(mac, str(ip), self._now())
+            if old_ip is not None:
+                await self.dataplane.remove(mac, IPv4Address(old_ip))
+            await self.dataplane.admit(mac, ip)
+            self.admissions += 1
+            await self._reshape()
+        return session
+
+    def status(self, ip_text: str) -> ClientStatus:
+        """Whether ``ip_text`` is admitted and for how long still."""
+        now = self._now()
+        for s in self.sessions.active():
+            if s.ip == ip_text:
+                left = (s.accepted_ms + self.sessions.session_ms - now) // 1000
+                return ClientStatus(True, max(0, int(left)))
+        return ClientStatus(False, None)
+
+    async def set_uplink_kbps(self, kbps: int) -> int:
+        """Live re-rating: every admitted client gets its new fair share in place."""
+        if kbps < 8:
+            raise ValueError(f"uplink_kbps must be at least 8, got {kbps}")
+        async with self._lock:
+            await self._reshape(uplink_kbps=kbps)
+        return self.plan.rate_kbps
+
+    async def _reshape(self, uplink_kbps: int | None = None) -> None:
+        diff = self.plan.reconcile(
+            [s.ip for s in self.sessions.active()], uplink_kbps=uplink_kbps
+        )
+        if not diff.empty or uplink_kbps is not None:
+            await self.dataplane.shape(diff, self.plan.uplink_kbps)
+
+    async def tick(self) -> None:
+        """Upkeep: activity, timeouts, returning clients, new ports (every few seconds)."""
+        await self.dataplane.maintain()
+        counters = await self.dataplane.counters()
+        stations = await self.dataplane.stations()
+        now = self._now()
+        async with self._lock:
+            self._stations = stations
+            self._totals = (counters.up_bytes, counters.down_bytes)
+            for s in self.sessions.active():
+                self.sessions.activity(s.mac, counters.per_ip.get(s.ip, 0), now)
+            changed = False
+            for removal in self.sessions.expire(now):
+                log.info("client removed (%s timeout)", removal.reason)
+                await self.dataplane.remove(removal.mac, IPv4Address(removal.ip))
+                changed = True
+            for mac, ip in stations.items():
+                ip_addr = IPv4Address(ip)
+                if not self._on_lan(ip_addr):
+                    continue
+                previous = self.sessions.get(mac)
+                old_ip = previous.ip if previous is not None and previous.active else None
+                back = self.sessions.seen(mac, ip, now)
+                if back is not None:
+                    if old_ip is not None and old_ip != ip:
+                        await self.dataplane.remove(mac, IPv4Address(old_ip))
+                    log.info("returning client re-admitted within its session")
+                    await self.dataplane.admit(mac, ip_addr)
+                    changed = True
+            if changed:
+                await self._reshape()
+
+    def stats(self) -> WlanStats:
+        """Counts and rates for the ``wlan`` payload."""
+        rx, tx = self._totals  # rx: from passengers (upload), tx: to passengers
+        return WlanStats(
+            clients_associated=len(self._stations),
+            clients_authenticated=len(self.sessions.active()),
+            rx_bytes=rx,
+            tx_bytes=tx,
+            uplink_kbps=self.plan.uplink_kbps,
+            per_client_kbps=self.plan.rate_kbps,
+        )
+
+    def station_macs(self) -> list[str]:
+        """MACs on the LAN now (stay in RAM: only their salted hashes reach occupancy)."""
+        return list(self._stations)
+
+
+def make_wlan(
+    config: WlanConfig,
+    clock_ms: Callable[[], int],
+    state_dir: Path,
+    protected: tuple[tuple[IPv4Address, int], ...],
+) -> WlanGateway:
+    """The gateway for ``config.backend`` (``nftables`` or ``simulated``)."""
+    dataplane: Dataplane
+    if config.backend == "nftables":
+        dataplane = KernelDataplane(
+            lan=config.interface,
+            uplink=config.uplink,
+            gateway=config.gateway,
+            portal_port=config.portal_port,
+            walled_garden=tuple(config.walled_garden),
+            protected=protected,
+            state_dir=state_dir,
+            uplink_kbps=config.uplink_kbps,
+        )
+    else:
+        dataplane = SimulatedDataplane()
+    return WlanGateway(config, dataplane, clock_ms)

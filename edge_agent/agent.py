@@ -1,0 +1,548 @@
+"""The edge-agent runtime: one MQTT 5 session per device with everything a field device needs.
+
+- Session: client id = device id, clean start off with a session expiry, keepalive, TLS and
+  credentials when configured, reconnect with exponential backoff and jitter.
+- Birth/death: every connect publishes a retained ``online`` status with a ``bdseq`` that grows
+  per connect; the Last Will is ``offline`` with the same ``bdseq``; :meth:`EdgeAgent.stop`
+  publishes ``offline`` itself.
+- Store-and-forward: QoS 1 messages are committed to SQLite before they are sent and deleted on
+  PUBACK (see :mod:`edge_agent.store`); after a reconnect the backlog drains in order and rows
+  created before the connection are marked ``historical``.
+- Inbound: payloads are validated against the contract; bad ones are counted per topic and
+  reason, logged at most once a minute, and never reach a handler or crash the agent.
+- Commands: handlers register by name; exactly one ack per command; repeated ids are acked
+  again without running twice.
+- Health every ``agent.health_interval_s``.
+
+See ``docs/agent-api.md`` for how applications use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import signal
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import paho.mqtt.client as paho
+
+from edge_agent import __version__
+from edge_agent.backoff import Backoff
+from edge_agent.contract.configs import DeviceConfig
+from edge_agent.contract.payloads import (
+    Command,
+    DeviceKind,
+    SequencedPayload,
+    Status,
+    decode,
+    encode,
+)
+from edge_agent.contract.topics import SPEC_BY_NAME, TopicName, TopicRef, Topics
+from edge_agent.errors import PayloadError, QueueError
+from edge_agent.health import HealthSampler
+from edge_agent.mqtt import BrokerAddress, MqttConnection, MqttError, Will
+from edge_agent.store import AgentStore, NewMessage, QueueState
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TopicRef, Any], Awaitable[None] | None]
+CommandResult = Mapping[str, object] | None
+CommandHandler = Callable[[dict[str, object]], Awaitable[CommandResult] | CommandResult]
+H = TypeVar("H", bound=CommandHandler)
+
+#: rows read from the queue per round trip to the database thread.
+DRAIN_CHUNK = 500
+#: QoS 0 ``seq`` counters are persisted in blocks, so restarts never reuse a number.
+SEQ_BLOCK = 1000
+REJECT_LOG_INTERVAL_S = 60.0
+_HISTORICAL = b'"historical"'
+
+
+def _mark_historical(payload: bytes) -> bytes:
+    """Add ``"historical": true`` to a JSON object produced by :func:`encode`."""
+    if _HISTORICAL in payload or not payload.endswith(b"}"):
+        return payload
+    return payload[:-1] + (b',"historical":true}' if len(payload) > 2 else b'"historical":true}')
+
+
+async def _first(*aws: Awaitable[Any]) -> None:
+    """Wait until the first of ``aws`` is done; cancel the others it created."""
+    futs = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(futs, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for f, a in zip(futs, aws, strict=True):
+            if f is not a and not f.done():
+                f.cancel()
+
+
+class EdgeAgent:
+    """The runtime of one field device; see the module docstring and ``docs/agent-api.md``."""
+
+    def __init__(
+        self,
+        config: DeviceConfig,
+        *,
+        kind: DeviceKind,
+        entity_id: str | None = None,
+        broker_url: str | None = None,
+        clock: Callable[[], float] = time.time,
+        password: str | None = None,
+        sw: str = __version__,
+    ) -> None:
+        self.config = config
+        self.device_id = config.device_id
+        self.kind: DeviceKind = kind
+        self.entity_id = entity_id or config.device_id
+        self.topics = Topics(config.mqtt.topic_root)
+        self.address = BrokerAddress.parse(broker_url or config.mqtt.broker)
+        self.health_interval_s = config.agent.health_interval_s
+        self._clock = clock
+        self._sw = sw
+        self._password = password
+        if password is None and config.mqtt.password_file:
+            self._password = Path(config.mqtt.password_file).read_text(encoding="utf-8").strip()
+        queue = config.agent.queue
+        self.max_inflight = queue.max_inflight
+        state_dir = Path(config.agent.state_dir) / self.device_id
+        self._store = AgentStore(
+            state_dir / "agent.db",
+            max_messages=queue.max_messages,
+            max_bytes=queue.max_bytes,
+            synchronous=queue.synchronous,
+        )
+        self._db = ThreadPoolExecutor(1, thread_name_prefix=f"db-{self.device_id}")
+        stored = self._store.counters()
+        self._seq = {k: v for k, v in stored.items() if not k.startswith("$")}
+        self._seq_hwm = dict(self._seq)
+        self.queue_state: QueueState = self._store.state()
+        self._health = HealthSampler(config.agent.state_dir, config.agent.uplink_iface)
+
+        #: inbound payloads rejected, by (topic name, reason).
+        self.rejected: Counter[tuple[str, str]] = Counter()
+        self.handler_errors = 0
+        self.dropped_qos0 = 0
+        self.broker_rejected = 0
+        self._last_reject_log: dict[tuple[str, str], float] = {}
+        self._handlers: dict[tuple[str, str], Handler] = {}
+        self._sub_filters: dict[str, int] = {}
+        self._commands: dict[str, CommandHandler] = {}
+
+        self._conn: MqttConnection | None = None
+        self._inflight: dict[int, int] = {}
+        self._special_acks: dict[int, asyncio.Future[bool]] = {}
+        self._pending: list[NewMessage] = []
+        self._pending_counters: dict[str, int] = {}
+        self._acked: list[int] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_requested = False
+        self.bdseq = 0
+        self._command_lock: asyncio.Lock | None = None
+        self.subscribe("cmd", self.device_id, self._on_command)
+
+    # --- public API ------------------------------------------------------------------------
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether a session with the broker is up right now."""
+        return self._conn is not None and not self._conn.closed.done()
+
+    def subscribe(self, name: TopicName, entity_id: str, handler: Handler) -> None:
+        """Deliver validated payloads of contract row ``name`` for ``entity_id`` (``+``: all)."""
+        self._handlers[(name, entity_id)] = handler
+        self._sub_filters[self.topics.filter(name, entity_id)] = SPEC_BY_NAME[name].qos
+        if self._conn is not None:
+            self._conn.subscribe([(self.topics.filter(name, entity_id), SPEC_BY_NAME[name].qos)])
+
+    def command(self, name: str) -> Callable[[H], H]:
+        """Decorator registering the handler of command ``name``."""
+
+        def register(handler: H) -> H:
+            self._commands[name] = handler
+            return handler
+
+        return register
+
+    async def publish(
+        self, name: TopicName, fields: Mapping[str, object], *, entity_id: str | None = None
+    ) -> bytes:
+        """Publish a contract message; returns the encoded payload (see ``docs/agent-api.md``)."""
+        spec = SPEC_BY_NAME[name]
+        if entity_id is None:
+            entity_id = self.device_id if spec.prefix == "device" else self.entity_id
+        topic = self.topics.topic(name, entity_id)
+        now_ms = self.now_ms()
+        values = dict(fields)
+        values.setdefault("ts", now_ms)
+        seq = None
+        if issubclass(spec.model, SequencedPayload):
+            seq = self._seq.get(topic, 0) + 1
+            values["seq"] = seq
+        payload = encode(spec.model(**values))
+        if seq is not None:
+            self._seq[topic] = seq
+        if spec.qos == 0:
+            if seq is not None and seq > self._seq_hwm.get(topic, 0):
+                self._seq_hwm[topic] = seq + SEQ_BLOCK
+                self._pending_counters[topic] = seq + SEQ_BLOCK
+                await self._commit_wait()
+            conn = self._conn
+            if (
+                conn is None
+                or conn.closed.done()
+                or conn.publish(topic, payload, 0, spec.retain) is None
+            ):
+                self.dropped_qos0 += 1
+            return payload
+        await self.enqueue(topic, payload, retain=spec.retain, counter=(topic, seq))
+        return payload
+
+    async def enqueue(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        retain: bool = False,
+        counter: tuple[str, int | None] | None = None,
+    ) -> None:
+        """Commit a QoS 1 message to the durable queue; it is sent in order from there."""
+        self._pending.append(NewMessage(topic, payload, 1, retain, self.now_ms()))
+        if counter is not None and counter[1] is not None:
+            self._pending_counters[counter[0]] = counter[1]
+        await self._commit_wait()
+
+    def now_ms(self) -> int:
+        """The injected clock in integer milliseconds."""
+        return int(self._clock() * 1000)
+
+    def stop(self) -> None:
+        """Ask for a clean shutdown: ``offline`` status, DISCONNECT, queue closed."""
+        self._stop_requested = True
+        if self._stopping is not None:
+            self._stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the agent cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+
+    async def run(self) -> None:
+        """Run until :meth:`stop`: session, queue drain, health."""
+        self._ensure_started()
+        assert self._stopping is not None
+        session = self._spawn(self._session_loop(), "session")
+        health = self._spawn(self._health_loop(), "health")
+        try:
+            await self._stopping.wait()
+            await session
+        finally:
+            health.cancel()
+            session.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await session
+            await self._commit_wait()
+            for task in list(self._tasks):
+                task.cancel()
+            self._db.submit(self._store.close).result()
+            self._db.shutdown(wait=True)
+
+    # --- durable queue ---------------------------------------------------------------------
+
+    _stopping: asyncio.Event | None = None
+    _flush_wanted: asyncio.Event | None = None
+    _appended: asyncio.Event | None = None
+    _window: asyncio.Event | None = None
+
+    def _ensure_started(self) -> None:
+        if self._loop is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        if self._stop_requested:
+            self._stopping.set()
+        self._flush_wanted = asyncio.Event()
+        self._appended = asyncio.Event()
+        self._window = asyncio.Event()
+        self._command_lock = asyncio.Lock()
+        self._spawn(self._flush_loop(), "flush")
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(f"{self.device_id}-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _commit_wait(self) -> None:
+        self._ensure_started()
+        assert self._loop is not None and self._flush_wanted is not None
+        fut: asyncio.Future[None] = self._loop.create_future()
+        self._waiters.append(fut)
+        self._flush_wanted.set()
+        await fut
+
+    async def _flush_loop(self) -> None:
+        assert self._loop is not None and self._flush_wanted is not None
+        assert self._appended is not None
+        while True:
+            await self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            messages, self._pending = self._pending, []
+            counters, self._pending_counters = self._pending_counters, {}
+            acked, self._acked = self._acked, []
+            waiters, self._waiters = self._waiters, []
+            try:
+                self.queue_state = await self._loop.run_in_executor(
+                    self._db, self._store.commit, messages, counters, acked
+                )
+            except QueueError as exc:
+                log.error("%s: %s", self.device_id, exc)
+                for w in waiters:
+                    if not w.done():
+                        w.set_exception(exc)
+                continue
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+            if messages:
+                self._appended.set()
+
+    async def _drain_loop(self, conn: MqttConnection, connected_ms: int) -> None:
+        """Send queued rows in order over ``conn``; at most ``max_inflight`` unacknowledged."""
+        assert self._loop is not None and self._appended is not None
+        assert self._window is not None
+        cursor = 0
+        low_water = self.max_inflight // 2
+        while not conn.closed.done():
+            self._appended.clear()
+            rows = await self._loop.run_in_executor(
+                self._db, self._store.read_after, cursor, DRAIN_CHUNK
+            )
+            if not rows:
+                await _first(self._appended.wait(), conn.closed)
+                continue
+            for row in rows:
+                while len(self._inflight) >= self.max_inflight:
+                    self._window.clear()
+                    await _first(self._window.wait(), conn.closed)
+                    if conn.closed.done():
+                        return
+                    if len(self._inflight) > low_water:
+                        continue
+                payload = (
+                    row.payload if row.created_ms >= connected_ms else _mark_historical(row.payload)
+                )
+                mid = conn.publish(row.topic, payload, row.qos, row.retain)
+                if mid is None:
+                    return
+                self._inflight[mid] = row.id
+                cursor = row.id
+
+    def _on_puback(self, mid: int, ok: bool) -> None:
+        special = self._special_acks.pop(mid, None)
+        if special is not None:
+            if not special.done():
+                special.set_result(ok)
+            return
+        row_id = self._inflight.pop(mid, None)
+        if row_id is None:
+            return
+        if not ok:
+            self.broker_rejected += 1
+        self._acked.append(row_id)
+        assert self._flush_wanted is not None and self._window is not None
+        self._flush_wanted.set()
+        if len(self._inflight) <= self.max_inflight // 2:
+            self._window.set()
+
+    # --- session ---------------------------------------------------------------------------
+
+    def _status(self, state: str, bdseq: int) -> bytes:
+        return encode(
+            Status(
+                ts=self.now_ms(),
+                device_id=self.device_id,
+                kind=self.kind,
+                state="online" if state == "online" else "offline",
+                bdseq=bdseq,
+                sw=self._sw,
+            )
+        )
+
+    async def _session_loop(self) -> None:
+        assert self._loop is not None and self._stopping is not None
+        backoff = Backoff(self.config.mqtt.reconnect_min_s, self.config.mqtt.reconnect_max_s)
+        status_topic = self.topics.topic("status", self.device_id)
+        while not self._stopping.is_set():
+            self.bdseq = await self._loop.run_in_executor(self._db, self._store.next_bdseq)
+            conn = MqttConnection(
+                client_id=self.device_id,
+                address=self.address,
+                settings=self.config.mqtt,
+                will=Will(status_topic, self._status("offline", self.bdseq)),
+                on_message=self._on_message,
+                on_puback=self._on_puback,
+                max_inflight=self.max_inflight,
+                password=self._password,
+            )
+            try:
+                await conn.connect()
+            except MqttError as exc:
+                delay = backoff.next_delay()
+                log.warning("%s: %s; retrying in %.1f s", self.device_id, exc, delay)
+                await _first(self._stopping.wait(), asyncio.sleep(delay))
+                continue
+            backoff.reset()
+            connected_ms = self.now_ms()
+            conn.publish(status_topic, self._status("online", self.bdseq), 1, True)
+            conn.subscribe(list(self._sub_filters.items()))
+            self._conn = conn
+            drain = self._spawn(self._drain_loop(conn, connected_ms), "drain")
+            self._spawn(self._publish_health(), "health-now")
+            log.info(
+                "%s: connected to %s (bdseq %d)", self.device_id, self.address.host, self.bdseq
+            )
+            await _first(conn.closed, self._stopping.wait())
+            if self._stopping.is_set() and not conn.closed.done():
+                await self._goodbye(conn, status_topic)
+            drain.cancel()
+            self._conn = None
+            self._inflight.clear()
+            if not self._stopping.is_set():
+                delay = backoff.next_delay()
+                log.warning(
+                    "%s: connection lost (%s); reconnecting in %.1f s",
+                    self.device_id,
+                    conn.closed.result(),
+                    delay,
+                )
+                await _first(self._stopping.wait(), asyncio.sleep(delay))
+
+    async def _goodbye(self, conn: MqttConnection, status_topic: str) -> None:
+        """Clean shutdown: let in-flight rows be acked briefly, publish ``offline``, leave."""
+        assert self._loop is not None
+        deadline = self._loop.time() + 1.0
+        while self._inflight and self._loop.time() < deadline and not conn.closed.done():
+            await asyncio.sleep(0.02)
+        mid = conn.publish(status_topic, self._status("offline", self.bdseq), 1, True)
+        if mid is not None:
+            ack: asyncio.Future[bool] = self._loop.create_future()
+            self._special_acks[mid] = ack
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_first(ack, conn.closed), 2.0)
+        conn.disconnect()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(conn.closed), 2.0)
+        if not conn.closed.done():
+            conn.abort()
+
+    # --- inbound ---------------------------------------------------------------------------
+
+    def _on_message(self, msg: paho.MQTTMessage) -> None:
+        ref = self.topics.parse(msg.topic)
+        if ref is None:
+            self._reject("unknown", "unknown_topic", msg.topic)
+            return
+        handler = self._handlers.get((ref.spec.name, ref.entity_id)) or self._handlers.get(
+            (ref.spec.name, "+")
+        )
+        if handler is None:
+            self._reject(ref.spec.name, "not_subscribed", msg.topic)
+            return
+        try:
+            payload = decode(ref.spec.model, msg.payload)
+        except PayloadError as exc:
+            self._reject(ref.spec.name, exc.reason, f"{msg.topic}: {exc.detail}")
+            return
+        try:
+            result = handler(ref, payload)
+        except Exception:
+            self.handler_errors += 1
+            log.exception("%s: handler for %s failed", self.device_id, msg.topic)
+            return
+        if inspect.isawaitable(result):
+            self._spawn(self._guard(result, msg.topic), "handler")
+
+    async def _guard(self, awaitable: Awaitable[Any], topic: str) -> None:
+        try:
+            await awaitable
+        except Exception:
+            self.handler_errors += 1
+            log.exception("%s: handler for %s failed", self.device_id, topic)
+
+    def _reject(self, topic_name: str, reason: str, detail: str) -> None:
+        key = (topic_name, reason)
+        self.rejected[key] += 1
+        now = time.monotonic()
+        if now - self._last_reject_log.get(key, -REJECT_LOG_INTERVAL_S) >= REJECT_LOG_INTERVAL_S:
+            self._last_reject_log[key] = now
+            log.warning(
+                "%s: rejected %s payload (%s, %d so far): %s",
+                self.device_id,
+                topic_name,
+                reason,
+                self.rejected[key],
+                detail[:200],
+            )
+
+    # --- commands --------------------------------------------------------------------------
+
+    async def _on_command(self, _ref: TopicRef, cmd: Command) -> None:
+        assert self._loop is not None and self._command_lock is not None
+        ack_topic = self.topics.topic("cmd_ack", self.device_id)
+        async with self._command_lock:
+            earlier = await self._loop.run_in_executor(self._db, self._store.command_ack, cmd.id)
+            if earlier is not None:
+                await self.enqueue(ack_topic, earlier)
+                return
+            ok, error, result = await self._execute(cmd)
+            payload = await self.publish(
+                "cmd_ack", {"id": cmd.id, "ok": ok, "error": error, "result": result}
+            )
+            await self._loop.run_in_executor(
+                self._db, self._store.record_command, cmd.id, payload, self.now_ms()
+            )
+
+    async def _execute(self, cmd: Command) -> tuple[bool, str | None, dict[str, object] | None]:
+        handler = self._commands.get(cmd.name)
+        if handler is None:
+            return False, f"unknown command {cmd.name!r}", None
+        try:
+            outcome = handler(dict(cmd.args))
+            if inspect.isawaitable(outcome):
+                outcome = await outcome
+        except Exception as exc:
+            log.warning("%s: command %s failed: %s", self.device_id, cmd.name, exc)
+            return False, f"{type(exc).__name__}: {exc}", None
+        return True, None, None if outcome is None else dict(outcome)
+
+    # --- health ----------------------------------------------------------------------------
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.health_interval_s)
+            await self._publish_health()
+
+    async def _publish_health(self) -> None:
+        if not self.is_connected:
+            return
+        q = self.queue_state
+        oldest = (
+            0.0
+            if q.oldest_created_ms is None
+            else max(0.0, (self.now_ms() - q.oldest_created_ms) / 1000)
+        )
+        fields = self._health.sample()
+        fields["queue"] = {"depth": q.depth, "dropped": q.dropped, "oldest_age_s": oldest}
+        fields["rejected"] = {f"{t}:{r}": n for (t, r), n in self.rejected.items()}
+        await self.publish("health", fields)

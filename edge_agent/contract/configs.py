@@ -1,0 +1,403 @@
+"""Config file models of CONTRACT §5 (intersection), §6 (bus) and §8 (hub).
+
+Configs are YAML files in ``firmware_configs/``. :func:`load_config` reads one, picks the model
+by its ``kind`` and raises :class:`ConfigError` naming the file, the field and the problem.
+Unknown keys are refused (``extra="forbid"``): a typo in a safety-relevant setting must not be
+silently ignored. Checks that need signal-engineering knowledge (intergreens against a plan)
+live in :mod:`signal_controller.domain.plan_check`; these models check structure and references.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edge_agent.contract.ids import Id, Latitude, Longitude
+from edge_agent.contract.payloads import GroupKind
+from edge_agent.contract.topics import DEFAULT_ROOT
+from edge_agent.errors import ConfigError
+
+PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class ConfigModel(BaseModel):
+    """Base of config sections: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+# --- runtime sections shared by every device -------------------------------------------------
+
+
+class TlsConfig(ConfigModel):
+    """TLS material for the broker connection (CONTRACT §4: devices log in over TLS)."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure: bool = False
+
+
+class MqttConfig(ConfigModel):
+    """Broker connection; ``--broker``/``KASSEL_BROKER`` override ``broker``."""
+
+    broker: str = Field(default="mqtt://localhost:1883", pattern=r"^mqtts?://")
+    topic_root: str = Field(default=DEFAULT_ROOT, pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+    keepalive_s: Annotated[int, Field(ge=2, le=3600)] = 30
+    session_expiry_s: Annotated[int, Field(ge=0, le=2**32 - 1)] = 3600
+    username: str | None = None
+    password_file: str | None = None
+    tls: TlsConfig | None = None
+    reconnect_min_s: PositiveFloat = 1.0
+    reconnect_max_s: PositiveFloat = 60.0
+
+
+class QueueConfig(ConfigModel):
+    """Bounds and durability of the store-and-forward queue."""
+
+    max_messages: Annotated[int, Field(ge=1)] = 200_000
+    max_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
+    #: ``full`` fsyncs every commit (survives power loss), ``normal`` survives a crash.
+    synchronous: Literal["full", "normal"] = "full"
+    max_inflight: Annotated[int, Field(ge=1, le=65535)] = 100
+
+
+class AgentConfig(ConfigModel):
+    """Where the agent keeps its state and how often it reports health."""
+
+    state_dir: str = "/var/lib/kassel"
+    health_interval_s: PositiveFloat = 30.0
+    uplink_iface: str | None = None
+    queue: QueueConfig = QueueConfig()
+
+
+class Location(ConfigModel):
+    """A WGS-84 position."""
+
+    lat: Latitude
+    lon: Longitude
+
+
+class DeviceConfig(ConfigModel):
+    """Fields every device config has."""
+
+    device_id: Id
+    mqtt: MqttConfig = MqttConfig()
+    agent: AgentConfig = AgentConfig()
+
+
+# --- intersection (CONTRACT §5) --------------------------------------------------------------
+
+
+class SignalGroupConfig(ConfigModel):
+    """One signal group with its own minimum green, amber and red-amber times."""
+
+    sg: Id
+    kind: GroupKind
+    approach: str
+    min_green_s: PositiveFloat
+    amber_s: NonNegFloat
+    red_amber_s: NonNegFloat
+    lanes: Annotated[int, Field(ge=0)] = 1
+    protected: bool = True
+
+
+class StageConfig(ConfigModel):
+    """Compatible groups served together under actuated control."""
+
+    id: Id
+    groups: Annotated[list[Id], Field(min_length=1)]
+    min_green_s: PositiveFloat
+    max_green_s: PositiveFloat
+    gap_s: PositiveFloat = 3.0
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> StageConfig:
+        if self.min_green_s > self.max_green_s:
+            raise ValueError(
+                f"stage {self.id}: min_green_s {self.min_green_s} > max_green_s {self.max_green_s}"
+            )
+        return self
+
+
+GreenWindow = tuple[NonNegFloat, NonNegFloat]
+
+
+class ControlConfig(ConfigModel):
+    """Fixed-time windows and/or actuated stages, and the active mode."""
+
+    mode: Literal["fixed_time", "actuated"]
+    cycle_s: PositiveFloat | None = None
+    greens: dict[Id, list[GreenWindow]] | None = None
+    stages: list[StageConfig] | None = None
+
+    @model_validator(mode="after")
+    def _mode_has_its_plan(self) -> ControlConfig:
+        if self.mode == "fixed_time" and (self.cycle_s is None or not self.greens):
+            raise ValueError("mode fixed_time needs cycle_s and greens")
+        if self.mode == "actuated" and not self.stages:
+            raise ValueError("mode actuated needs stages")
+        if self.greens is not None and self.cycle_s is not None:
+            for sg, windows in self.greens.items():
+                for start, end in windows:
+                    if not (0 <= start < self.cycle_s and 0 <= end <= self.cycle_s):
+                        raise ValueError(
+                            f"greens.{sg}: window [{start}, {end}] is outside the cycle "
+                            f"[0, {self.cycle_s}]"
+                        )
+        return self
+
+
+class DetectorConfig(ConfigModel):
+    """A loop or push button calling or extending the stage that serves ``sg``."""
+
+    id: Id
+    sg: Id
+    kind: Literal["loop", "button"]
+
+
+class PriorityConfig(ConfigModel):
+    """Transit signal priority limits."""
+
+    enabled: bool = False
+    max_extension_s: NonNegFloat = 0.0
+    max_early_s: NonNegFloat = 0.0
+    groups: list[Id] = Field(default_factory=list)
+
+
+class IntersectionConfig(DeviceConfig):
+    """A signalised intersection: groups, intergreen matrix, control plan, detectors."""
+
+    kind: Literal["intersection"]
+    name: str
+    location: Location
+    signal_groups: Annotated[list[SignalGroupConfig], Field(min_length=1)]
+    #: clearing -> entering -> seconds; a listed pair conflicts, both directions are listed.
+    intergreen_s: dict[Id, dict[Id, NonNegFloat]]
+    control: ControlConfig
+    detectors: list[DetectorConfig] = Field(default_factory=list)
+    priority: PriorityConfig = PriorityConfig()
+
+    @model_validator(mode="after")
+    def _references_are_known(self) -> IntersectionConfig:
+        problems: list[str] = []
+        names = [g.sg for g in self.signal_groups]
+        known = set(names)
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            problems.append(f"signal_groups: duplicate sg {', '.join(dupes)}")
+        for a, row in self.intergreen_s.items():
+            for b in row:
+                if a not in known or b not in known:
+                    problems.append(f"intergreen_s.{a}.{b}: unknown signal group")
+                elif a == b:
+                    problems.append(f"intergreen_s.{a}.{b}: a group cannot conflict with itself")
+                elif a not in self.intergreen_s.get(b, {}):
+                    problems.append(
+                        f"intergreen_s.{b}.{a}: missing; {a} and {b} conflict "
+                        f"({a}->{b} = {row[b]} s), so both directions must be listed"
+                    )
+        for sg in self.control.greens or {}:
+            if sg not in known:
+                problems.append(f"control.greens.{sg}: unknown signal group")
+        stage_ids = [s.id for s in self.control.stages or []]
+        for stage in self.control.stages or []:
+            problems.extend(
+                f"control.stages.{stage.id}.groups: unknown signal group {sg}"
+                for sg in stage.groups
+                if sg not in known
+            )
+            if stage_ids.count(stage.id) > 1:
+                problems.append(f"control.stages.{stage.id}: duplicate stage id")
+        det_ids = [d.id for d in self.detectors]
+        for det in self.detectors:
+            if det.sg not in known:
+                problems.append(f"detectors.{det.id}.sg: unknown signal group {det.sg}")
+            if det_ids.count(det.id) > 1:
+                problems.append(f"detectors.{det.id}: duplicate detector id")
+        problems.extend(
+            f"priority.groups: unknown signal group {sg}"
+            for sg in self.priority.groups
+            if sg not in known
+        )
+        if problems:
+            raise ValueError("; ".join(dict.fromkeys(problems)))
+        return self
+
+    def group(self, sg: str) -> SignalGroupConfig:
+        """The group named ``sg``."""
+        for g in self.signal_groups:
+            if g.sg == sg:
+                return g
+        raise KeyError(sg)
+
+
+# --- bus (CONTRACT §6) -----------------------------------------------------------------------
+
+
+class VehicleConfig(ConfigModel):
+    """The vehicle's public id and capacities."""
+
+    id: Id
+    capacity_seated: Annotated[int, Field(ge=0)]
+    capacity_total: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _total_covers_seats(self) -> VehicleConfig:
+        if self.capacity_total < self.capacity_seated:
+            raise ValueError(
+                f"capacity_total {self.capacity_total} < capacity_seated {self.capacity_seated}"
+            )
+        return self
+
+
+class WlanConfig(ConfigModel):
+    """Free passenger WLAN: interfaces, portal and fair-share shaping."""
+
+    backend: Literal["nftables", "simulated"]
+    interface: str
+    uplink: str
+    gateway: IPv4Interface = IPv4Interface("10.77.0.1/24")
+    portal_port: Port = 8080
+    per_client_kbps: Annotated[int, Field(ge=8)]
+    uplink_kbps: Annotated[int, Field(ge=8)]
+    session_timeout_min: PositiveFloat = 240
+    idle_timeout_min: PositiveFloat = 30
+    walled_garden: list[IPv4Address] = Field(default_factory=list)
+
+
+SourceSpec = Annotated[str, Field(pattern=r"^(iface|pcap|sim|serial|file):.+$|^sim$")]
+
+
+class OccupancyConfig(ConfigModel):
+    """Where probe requests and door counts come from (``None``: not fitted)."""
+
+    probe_source: SourceSpec | None = None
+    door_counters: SourceSpec | None = None
+
+
+class GpsConfig(ConfigModel):
+    """GPS source: ``nmea:/dev/ttyUSB0`` (serial), ``nmea:file.nmea`` (replay) or ``sim``."""
+
+    source: Annotated[str, Field(pattern=r"^(nmea:.+|sim)$")]
+
+
+class PriorityPoint(ConfigModel):
+    """A stop line where the bus asks the controller for priority."""
+
+    intersection_id: Id
+    sg: Id
+    lat: Latitude
+    lon: Longitude
+
+
+class RouteConfig(ConfigModel):
+    """The route the vehicle serves and its priority points."""
+
+    route_id: str
+    trip_id: str | None = None
+    priority_points: list[PriorityPoint] = Field(default_factory=list)
+    request_eta_s: PositiveFloat = 30.0
+
+
+class BusConfig(DeviceConfig):
+    """The router of a bus or tram."""
+
+    kind: Literal["bus"]
+    vehicle: VehicleConfig
+    wlan: WlanConfig
+    occupancy: OccupancyConfig = OccupancyConfig()
+    gps: GpsConfig
+    route: RouteConfig
+
+
+# --- hub (CONTRACT §8) -----------------------------------------------------------------------
+
+
+class HttpConfig(ConfigModel):
+    """Where the hub's HTTP API and dashboard listen."""
+
+    host: str = "127.0.0.1"
+    port: Port = 8000
+
+
+class GtfsConfig(ConfigModel):
+    """The static GTFS feed the realtime feeds refer to."""
+
+    static: str | None = None
+
+
+class HubConfig(DeviceConfig):
+    """The central hub."""
+
+    kind: Literal["hub"]
+    http: HttpConfig = HttpConfig()
+    database: str = "sqlite:///var/lib/kassel/hub.db"
+    gtfs: GtfsConfig = GtfsConfig()
+
+
+CONFIG_KINDS: dict[str, type[DeviceConfig]] = {
+    "bus": BusConfig,
+    "intersection": IntersectionConfig,
+    "hub": HubConfig,
+}
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """``('signal_groups', 0, 'min_green_s')`` -> ``signal_groups[0].min_green_s``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in CONFIG_KINDS:  # the discriminator's branch name adds nothing
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def parse_config(data: object, path: str) -> BusConfig | IntersectionConfig | HubConfig:
+    """Validate already-parsed YAML ``data`` read from ``path``."""
+    if not isinstance(data, dict):
+        raise ConfigError(path, [("", "the file must hold a YAML mapping")])
+    kind = data.get("kind")
+    if kind not in CONFIG_KINDS:
+        raise ConfigError(
+            path, [("kind", f"must be one of {', '.join(CONFIG_KINDS)}, got {kind!r}")]
+        )
+    try:
+        return CONFIG_KINDS[kind].model_validate(data)  # type: ignore[return-value]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            problems.append((field_path(tuple(err["loc"])), msg))
+        raise ConfigError(path, problems) from exc
+
+
+def load_config(path: str | Path) -> BusConfig | IntersectionConfig | HubConfig:
+    """Read and validate one config file; :class:`ConfigError` names file, field and problem."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(name, [("", f"cannot read: {exc.strerror or exc}")]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(name, [("", f"not valid YAML: {where}{problem}")]) from exc
+    return parse_config(data, name)
+
+
+def config_schemas() -> dict[str, dict[str, object]]:
+    """JSON Schema of every config kind (``kassel config schema``)."""
+    return {kind: model.model_json_schema() for kind, model in CONFIG_KINDS.items()}

@@ -1,0 +1,20 @@
+"""Identifier and time types of CONTRACT §1, shared by payload and config models."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+#: device, vehicle, intersection and signal-group ids: ``[A-Za-z0-9_-]{1,64}``.
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+#: milliseconds since the Unix epoch, UTC.
+TimestampMs = Annotated[int, Field(ge=0, lt=2**63)]
+#: per device and topic, only grows (64-bit).
+Seq = Annotated[int, Field(ge=0, lt=2**64)]
+Latitude = Annotated[float, Field(ge=-90.0, le=90.0)]
+Longitude = Annotated[float, Field(ge=-180.0, le=180.0)]
+NonNegFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+NonNegInt = Annotated[int, Field(ge=0)]

@@ -1,0 +1,375 @@
+"""Pydantic models of every MQTT payload in CONTRACT §3.
+
+Producers build these models and serialise them with :func:`encode`; consumers validate raw
+bytes with :func:`decode`, which enforces the contract's rejection rules (not JSON, missing
+field, wrong type, over 64 KiB) and ignores unknown fields. Models are strict (no ``"5"`` for
+``5``) and frozen, so a validated message cannot be changed on its way through a service.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from edge_agent.contract.ids import (
+    Id,
+    Latitude,
+    Longitude,
+    NonNegFloat,
+    NonNegInt,
+    Seq,
+    TimestampMs,
+)
+from edge_agent.errors import PayloadError
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+#: validation context of payloads that arrive over the wire (``v`` must then be present).
+WIRE: dict[str, bool] = {"wire": True}
+
+
+class Payload(BaseModel):
+    """Base of every payload: schema version 1, unknown fields ignored, strict types."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
+
+    v: Literal[1] = 1
+    #: set on messages replayed from the store-and-forward queue.
+    historical: bool = Field(default=False, exclude_if=lambda flag: not flag)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_required_on_wire(cls, data: object, info: ValidationInfo) -> object:
+        # Producers may omit ``v`` (it defaults to 1); a received payload must carry it.
+        if info.context is WIRE and isinstance(data, dict) and "v" not in data:
+            raise PydanticCustomError("missing", "Field required: v")
+        return data
+
+
+class SequencedPayload(Payload):
+    """A payload that carries a ``seq`` the hub de-duplicates on."""
+
+    ts: TimestampMs
+    seq: Seq
+
+
+# --- device ---------------------------------------------------------------------------------
+
+DeviceKind = Literal["bus", "intersection", "hub"]
+
+
+class Status(Payload):
+    """Birth (``online``) and death (``offline``, also the Last Will) of a device."""
+
+    ts: TimestampMs
+    device_id: Id
+    kind: DeviceKind
+    state: Literal["online", "offline"]
+    bdseq: NonNegInt
+    sw: str
+
+
+class QueueStats(BaseModel):
+    """State of the store-and-forward queue as reported in health."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
+
+    depth: NonNegInt
+    dropped: NonNegInt
+    oldest_age_s: NonNegFloat
+
+
+class UplinkStats(BaseModel):
+    """The uplink interface (LTE modem, Ethernet) as reported in health."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
+
+    iface: str
+    up: bool
+    rx_bps: NonNegFloat
+    tx_bps: NonNegFloat
+
+
+class Health(SequencedPayload):
+    """Health telemetry every 30 s (QoS 0)."""
+
+    cpu_pct: Annotated[float, Field(ge=0.0, le=100.0)]
+    mem_pct: Annotated[float, Field(ge=0.0, le=100.0)]
+    rss_mb: NonNegFloat
+    disk_pct: Annotated[float, Field(ge=0.0, le=100.0)]
+    uptime_s: NonNegFloat
+    queue: QueueStats
+    uplink: UplinkStats
+    temp_c: float | None = None
+    agent_uptime_s: NonNegFloat | None = None
+    #: inbound payloads rejected since start, by ``topic:reason``.
+    rejected: dict[str, int] | None = None
+
+
+class Command(Payload):
+    """A remote command from the hub; ``name`` selects a registered handler."""
+
+    id: Annotated[str, Field(min_length=1, max_length=128)]
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    args: dict[str, object] = Field(default_factory=dict)
+
+
+class CommandAck(Payload):
+    """Exactly one acknowledgement per command id."""
+
+    ts: TimestampMs
+    id: Annotated[str, Field(min_length=1, max_length=128)]
+    ok: bool
+    error: str | None
+    result: dict[str, object] | None = None
+
+
+# --- bus ------------------------------------------------------------------------------------
+
+StopStatus = Literal["INCOMING_AT", "STOPPED_AT", "IN_TRANSIT_TO"]
+OccupancyStatus = Literal[
+    "EMPTY",
+    "MANY_SEATS_AVAILABLE",
+    "FEW_SEATS_AVAILABLE",
+    "STANDING_ROOM_ONLY",
+    "CRUSHED_STANDING_ROOM_ONLY",
+    "FULL",
+    "NOT_ACCEPTING_PASSENGERS",
+]
+Quality = Literal["HIGH", "MODERATE", "LOW", "ERROR"]
+
+
+class Position(SequencedPayload):
+    """GPS position of a vehicle at 1 Hz with its stop state."""
+
+    vehicle_id: Id
+    lat: Latitude
+    lon: Longitude
+    bearing: Annotated[float, Field(ge=0.0, le=360.0)]
+    speed_mps: NonNegFloat
+    route_id: str | None
+    trip_id: str | None
+    stop_id: str | None
+    stop_status: StopStatus
+
+
+class OccupancySources(BaseModel):
+    """The raw counts occupancy was fused from (no MAC or hash ever)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
+
+    door_in: NonNegInt
+    door_out: NonNegInt
+    wlan_clients: NonNegInt
+    probe_devices: NonNegInt
+
+
+class Occupancy(SequencedPayload):
+    """Passenger load of a vehicle, on change and at least every 30 s."""
+
+    vehicle_id: Id
+    passengers: NonNegInt
+    capacity_seated: NonNegInt
+    capacity_total: Annotated[int, Field(ge=1)]
+    occupancy_percentage: NonNegInt
+    occupancy_status: OccupancyStatus
+    quality: Quality
+    sources: OccupancySources
+
+
+def occupancy_status_for(passengers: int, capacity_seated: int) -> OccupancyStatus:
+    """GTFS-Realtime occupancy status from the load relative to seats (CONTRACT §3)."""
+    if capacity_seated <= 0:
+        return "STANDING_ROOM_ONLY" if passengers > 0 else "MANY_SEATS_AVAILABLE"
+    load = 100 * passengers / capacity_seated
+    if load <= 70:
+        return "MANY_SEATS_AVAILABLE"
+    if load <= 99:
+        return "FEW_SEATS_AVAILABLE"
+    if load <= 114:
+        return "STANDING_ROOM_ONLY"
+    if load <= 130:
+        return "CRUSHED_STANDING_ROOM_ONLY"
+    return "FULL"
+
+
+class Wlan(SequencedPayload):
+    """Passenger WLAN statistics every 60 s."""
+
+    vehicle_id: Id
+    clients_associated: NonNegInt
+    clients_authenticated: NonNegInt
+    rx_bytes: NonNegInt
+    tx_bytes: NonNegInt
+    uplink_kbps: NonNegInt
+    per_client_kbps: NonNegInt
+
+
+# --- signal ---------------------------------------------------------------------------------
+
+MovementPhaseState = Literal[
+    "unavailable",
+    "dark",
+    "stop-Then-Proceed",
+    "stop-And-Remain",
+    "pre-Movement",
+    "permissive-Movement-Allowed",
+    "protected-Movement-Allowed",
+    "permissive-clearance",
+    "protected-clearance",
+    "caution-Conflicting-Traffic",
+]
+GREEN_STATES: frozenset[str] = frozenset(
+    {"permissive-Movement-Allowed", "protected-Movement-Allowed"}
+)
+SignalStatus = Literal["operational", "fixed_time", "flashing", "dark", "fault"]
+
+
+class SpatGroup(BaseModel):
+    """State and timing of one signal group."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
+
+    sg: Id
+    state: MovementPhaseState
+    min_end: TimestampMs | None
+    max_end: TimestampMs | None
+    likely_end: TimestampMs | None
+    confidence: Annotated[int, Field(ge=0, le=100)]
+
+
+class Spat(SequencedPayload):
+    """Signal phase and timing, 10 Hz per intersection (QoS 0)."""
+
+    intersection_id: Id
+    revision: NonNegInt
+    status: SignalStatus
+    groups: list[SpatGroup]
+
+
+GroupKind = Literal["vehicle", "bus", "tram", "bicycle", "pedestrian"]
+
+
+class MapGroup(BaseModel):
+    """Topology of one signal group in the MAP message."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
+
+    sg: Id
+    kind: GroupKind
+    approach: str
+    lanes: NonNegInt
+
+
+class Map(Payload):
+    """Intersection topology, retained, on start and on change."""
+
+    ts: TimestampMs
+    intersection_id: Id
+    revision: NonNegInt
+    name: str
+    lat: Latitude
+    lon: Longitude
+    groups: list[MapGroup]
+    conflicts: dict[str, dict[str, NonNegFloat]]
+
+
+class Srem(Payload):
+    """Signal request (priority) from a bus: request, update or cancel."""
+
+    ts: TimestampMs
+    request_id: Annotated[str, Field(min_length=1, max_length=128)]
+    vehicle_id: Id
+    intersection_id: Id
+    type: Literal["request", "update", "cancel"]
+    sg: Id
+    eta: TimestampMs
+    role: Literal["transit", "emergency"]
+    route_id: str | None
+
+
+RequestStatus = Literal[
+    "requested",
+    "processing",
+    "watchOtherTraffic",
+    "granted",
+    "rejected",
+    "maxPresence",
+    "reserviceLocked",
+]
+
+
+class SsemRequest(BaseModel):
+    """Status of one priority request."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
+
+    request_id: Annotated[str, Field(min_length=1, max_length=128)]
+    vehicle_id: Id
+    sg: Id
+    status: RequestStatus
+
+
+class Ssem(SequencedPayload):
+    """Signal status message: every request's status, on any change."""
+
+    intersection_id: Id
+    requests: list[SsemRequest]
+
+
+class Detector(Payload):
+    """A loop or push-button state change from the field bus or a simulation."""
+
+    ts: TimestampMs
+    detector: Id
+    occupied: bool
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+def encode(payload: BaseModel) -> bytes:
+    """Serialise a payload to compact UTF-8 JSON."""
+    return payload.__pydantic_serializer__.to_json(payload)
+
+
+def decode(model: type[P], data: bytes | bytearray | memoryview) -> P:
+    """Validate raw bytes against ``model`` or raise :class:`PayloadError` with a reason.
+
+    Reasons are counted by consumers: ``too_large``, ``not_json``, ``missing_field``,
+    ``wrong_type``, ``invalid_value``.
+    """
+    raw = bytes(data)
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise PayloadError("too_large", f"{len(raw)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        return model.model_validate_json(raw, context=WIRE)
+    except ValidationError as exc:
+        raise PayloadError(_reason(exc), _describe(exc)) from exc
+
+
+def _reason(exc: ValidationError) -> str:
+    kinds = {str(err["type"]) for err in exc.errors()}
+    if "json_invalid" in kinds or "model_type" in kinds:
+        return "not_json" if "json_invalid" in kinds else "not_object"
+    if "missing" in kinds:
+        return "missing_field"
+    if any(k.endswith(("_type", "_parsing")) for k in kinds):
+        return "wrong_type"
+    return "invalid_value"
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)

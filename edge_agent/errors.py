@@ -1,0 +1,48 @@
+"""The project's exception tree, so callers can catch our failures without catching everything.
+
+    KasselError
+    ├── ConfigError            a config file is unreadable or breaks its model (names file+field)
+    ├── PayloadError           an MQTT payload breaks the contract (carries a counted reason)
+    ├── QueueError             the durable store-and-forward queue cannot be used
+    └── BrokerError            a private Mosquitto could not be started or stopped
+
+Third-party exceptions are mapped at the adapter boundary and chained with ``from exc``.
+"""
+
+from __future__ import annotations
+
+
+class KasselError(Exception):
+    """Root of every error this project raises on purpose."""
+
+
+class ConfigError(KasselError):
+    """A config file is missing, not YAML, or breaks its model.
+
+    ``problems`` holds one ``(field, message)`` pair per problem; ``str()`` names the file too.
+    """
+
+    def __init__(self, path: str, problems: list[tuple[str, str]]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = [
+            f"{path}: {field}: {msg}" if field else f"{path}: {msg}" for field, msg in problems
+        ]
+        super().__init__("\n".join(lines))
+
+
+class PayloadError(KasselError):
+    """An inbound payload breaks the contract; ``reason`` is the label it is counted under."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}")
+
+
+class QueueError(KasselError):
+    """The durable queue's database cannot be opened or written."""
+
+
+class BrokerError(KasselError):
+    """A private Mosquitto broker could not be started, reloaded or stopped."""

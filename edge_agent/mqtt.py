@@ -1,0 +1,287 @@
+"""A thin asyncio adapter over paho-mqtt 2 (MQTT 5).
+
+paho does the protocol; asyncio drives its socket (``add_reader``/``add_writer`` and a
+once-a-second ``loop_misc`` for keepalive), so hundreds of sessions share one thread and no
+lock is needed. The blocking TCP/TLS connect runs in an executor so a slow LTE link never stalls
+a signal controller's tick loop. Callbacks do no business logic: they resolve futures or call
+the owner's ``on_message``/``on_puback`` functions, which only enqueue.
+
+One :class:`MqttConnection` is one connect attempt; the agent makes a new one for every
+reconnect (the Last Will carries that attempt's ``bdseq``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge_agent.contract.configs import MqttConfig, TlsConfig
+
+log = logging.getLogger(__name__)
+
+
+class MqttError(Exception):
+    """A connect attempt failed or the connection was lost (``reason`` says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where and how to reach the broker, from ``mqtt://user:pass@host:port`` or ``mqtts://``."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """Parse a broker URL; a ``ValueError`` names what is wrong."""
+        parts = urlsplit(url)
+        if parts.scheme not in {"mqtt", "mqtts"}:
+            raise ValueError(f"broker URL must start with mqtt:// or mqtts://: {url!r}")
+        if not parts.hostname:
+            raise ValueError(f"broker URL has no host: {url!r}")
+        tls = parts.scheme == "mqtts"
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError as exc:
+            raise ValueError(f"broker URL has a bad port: {url!r}") from exc
+        return cls(
+            host=parts.hostname,
+            port=port,
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    """Last Will message set on the CONNECT packet."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+def _tls_context(tls: TlsConfig | None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=tls.ca_file if tls else None)
+    if tls and tls.cert_file:
+        ctx.load_cert_chain(tls.cert_file, tls.key_file)
+    if tls and tls.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class MqttConnection:
+    """One MQTT 5 connection driven by the running asyncio loop."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        address: BrokerAddress,
+        settings: MqttConfig,
+        will: Will | None,
+        on_message: Callable[[paho.MQTTMessage], None],
+        on_puback: Callable[[int, bool], None],
+        max_inflight: int = 100,
+        password: str | None = None,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._address = address
+        self._settings = settings
+        self._connected: asyncio.Future[None] = self._loop.create_future()
+        self.closed: asyncio.Future[str] = self._loop.create_future()
+        self._misc_task: asyncio.Task[None] | None = None
+        self._on_message = on_message
+        self._on_puback = on_puback
+        self.session_present = False
+        c = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv5,
+            reconnect_on_failure=False,
+        )
+        c.max_inflight_messages_set(max_inflight)
+        c.max_queued_messages_set(0)
+        user = address.username or settings.username
+        secret = address.password or password
+        if user is not None:
+            c.username_pw_set(user, secret)
+        if address.tls or settings.tls is not None:
+            c.tls_set_context(_tls_context(settings.tls))
+        if will is not None:
+            c.will_set(will.topic, will.payload, will.qos, will.retain)
+        c.on_connect = self._handle_connect
+        c.on_disconnect = self._handle_disconnect
+        c.on_message = self._handle_message
+        c.on_publish = self._handle_publish
+        c.on_socket_open = self._socket_open
+        c.on_socket_close = self._socket_close
+        c.on_socket_register_write = self._socket_register_write
+        c.on_socket_unregister_write = self._socket_unregister_write
+        self._client = c
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def connect(self, timeout: float = 10.0) -> bool:
+        """Connect with clean start off; return whether the broker still had our session."""
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self._settings.session_expiry_s
+        try:
+            await asyncio.wait_for(
+                self._loop.run_in_executor(
+                    None,
+                    lambda: self._client.connect(
+                        self._address.host,
+                        self._address.port,
+                        keepalive=self._settings.keepalive_s,
+                        clean_start=False,
+                        properties=props,
+                    ),
+                ),
+                timeout,
+            )
+            await asyncio.wait_for(asyncio.shield(self._connected), timeout)
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            self._teardown()
+            raise MqttError(
+                f"cannot connect to {self._address.host}:{self._address.port}: "
+                f"{exc or type(exc).__name__}"
+            ) from exc
+        except MqttError:
+            self._teardown()
+            raise
+        return self.session_present
+
+    def disconnect(self) -> None:
+        """Send DISCONNECT (no Last Will) and close."""
+        self._client.disconnect()
+
+    def abort(self) -> None:
+        """Drop the socket without DISCONNECT (the broker will publish the Last Will)."""
+        self._teardown()
+
+    def _teardown(self) -> None:
+        sock = self._client.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._loop.remove_reader(sock)
+                self._loop.remove_writer(sock)
+            with contextlib.suppress(OSError):
+                sock.close()
+        if self._misc_task is not None:
+            self._misc_task.cancel()
+        if not self.closed.done():
+            self.closed.set_result("aborted")
+
+    # --- operations ------------------------------------------------------------------------
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> int | None:
+        """Hand a message to paho; the mid for QoS 1 (PUBACK arrives via ``on_puback``),
+        ``None`` when not connected."""
+        info = self._client.publish(topic, payload, qos, retain)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            return None
+        return info.mid
+
+    def subscribe(self, topics: list[tuple[str, int]]) -> None:
+        """Subscribe to ``(filter, qos)`` pairs (fire and forget; the broker keeps them)."""
+        if topics:
+            self._client.subscribe(topics)
+
+    # --- paho callbacks (loop thread, or the executor during connect) ---------------------
+
+    def _handle_connect(
+        self, _c: paho.Client, _u: Any, flags: paho.ConnectFlags, rc: ReasonCode, _p: Any
+    ) -> None:
+        def resolve() -> None:
+            if self._connected.done():
+                return
+            if rc.is_failure:
+                self._connected.set_exception(MqttError(f"broker refused: {rc}"))
+            else:
+                self.session_present = bool(flags.session_present)
+                self._connected.set_result(None)
+
+        self._loop.call_soon_threadsafe(resolve)
+
+    def _handle_disconnect(
+        self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any
+    ) -> None:
+        def resolve() -> None:
+            if not self._connected.done():
+                self._connected.set_exception(MqttError(f"disconnected during connect: {rc}"))
+            if not self.closed.done():
+                self.closed.set_result(str(rc))
+            if self._misc_task is not None:
+                self._misc_task.cancel()
+
+        self._loop.call_soon_threadsafe(resolve)
+
+    def _handle_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        self._on_message(msg)
+
+    def _handle_publish(self, _c: paho.Client, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
+        self._on_puback(mid, not rc.is_failure)
+
+    def _socket_open(self, client: paho.Client, _u: Any, sock: Any) -> None:
+        def start() -> None:
+            self._loop.add_reader(sock, self._read)
+            self._misc_task = self._loop.create_task(self._misc_loop(), name="mqtt-misc")
+
+        self._loop.call_soon_threadsafe(start)
+
+    def _read(self) -> None:
+        while True:
+            rc = self._client.loop_read()
+            if rc != paho.MQTT_ERR_SUCCESS:
+                log.debug("mqtt read ended: %s", rc)
+                return
+            sock = self._client.socket()
+            # TLS sockets may hold decoded bytes that select() does not announce.
+            pending = getattr(sock, "pending", None)
+            if pending is None or pending() == 0:
+                return
+
+    def _socket_close(self, _c: paho.Client, _u: Any, sock: Any) -> None:
+        def stop() -> None:
+            with contextlib.suppress(ValueError, OSError):
+                self._loop.remove_reader(sock)
+                self._loop.remove_writer(sock)
+            if self._misc_task is not None:
+                self._misc_task.cancel()
+            if not self.closed.done():
+                self.closed.set_result("socket closed")
+
+        self._loop.call_soon_threadsafe(stop)
+
+    def _socket_register_write(self, _c: paho.Client, _u: Any, sock: Any) -> None:
+        self._loop.call_soon_threadsafe(self._loop.add_writer, sock, self._client.loop_write)
+
+    def _socket_unregister_write(self, _c: paho.Client, _u: Any, sock: Any) -> None:
+        def stop() -> None:
+            with contextlib.suppress(ValueError, OSError):
+                self._loop.remove_writer(sock)
+
+        self._loop.call_soon_threadsafe(stop)
+
+    async def _misc_loop(self) -> None:
+        while self._client.loop_misc() == paho.MQTT_ERR_SUCCESS:
+            await asyncio.sleep(1.0)

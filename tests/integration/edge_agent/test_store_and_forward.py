@@ -1,0 +1,117 @@
+"""Store-and-forward against a real Mosquitto: outages, kill -9, a full queue."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from central_hub.broker import MosquittoBroker
+from edge_agent.agent import EdgeAgent
+from edge_agent.contract.configs import load_config
+from tests.support.agents import AgentProcess, write_bus_config
+from tests.support.mqtt_probe import MqttProbe
+
+POSITION = "kassel/v1/bus/1234/position"
+
+
+def _positions(probe: MqttProbe) -> list[dict[str, object]]:
+    return [m.json() for m in probe.on("/position")]
+
+
+def _dedup_in_order(items: list[dict[str, object]]) -> list[dict[str, object]]:
+    seen: set[object] = set()
+    out = []
+    for item in items:
+        if item["seq"] not in seen:
+            seen.add(item["seq"])
+            out.append(item)
+    return out
+
+
+@pytest.mark.slow
+def test_60s_outage_with_kill9_loses_nothing_and_keeps_order(
+    tmp_path: Path, broker: MosquittoBroker
+) -> None:
+    probe = MqttProbe(broker.url, "hub-probe", persistent=True)
+    probe.subscribe(POSITION, qos=1)
+    agent = AgentProcess(write_bus_config(tmp_path, broker.url), rate_hz=5)
+    try:
+        agent.start()
+        assert probe.wait_for(lambda _m: len(_positions(probe)) >= 10, 20)
+        live_since_ms = time.time() * 1000  # connected by now: what follows is sent live
+        time.sleep(2)
+        outage_start_ms = time.time() * 1000
+        broker.stop()
+        time.sleep(25)
+        agent.kill9()  # during the outage, with a backlog in its queue
+        agent.start()
+        time.sleep(35)
+        broker.start()
+        outage_end_ms = time.time() * 1000
+        time.sleep(3)
+        assert agent.terminate() == 0
+        last_seq = agent.counter(POSITION)
+        assert last_seq >= 5 * 55  # ~5 Hz for ~60 s, minus the restart
+        assert probe.wait_for(
+            lambda _m: {p["seq"] for p in _positions(probe)} >= set(range(1, last_seq + 1)), 30
+        )
+    finally:
+        agent.cleanup()
+        probe.close()
+    received = _dedup_in_order(_positions(probe))
+    seqs = [p["seq"] for p in received]
+    assert seqs == list(range(1, last_seq + 1)), "every message once, in order"
+    during = [p for p in received if outage_start_ms + 500 < p["ts"] < outage_end_ms - 500]
+    assert len(during) >= 5 * 50
+    assert all(p.get("historical") is True for p in during)
+    before = [p for p in received if live_since_ms <= p["ts"] < outage_start_ms - 500]
+    assert before
+    assert not any(p.get("historical") for p in before)
+    with agent.state_db() as db:
+        assert db.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+
+
+def test_full_queue_drops_the_oldest_and_reports_the_count(tmp_path: Path) -> None:
+    broker = MosquittoBroker(tmp_path / "mosq")
+    broker.start()
+    probe = MqttProbe(broker.url, "hub-probe", persistent=True)
+    probe.subscribe(POSITION, qos=1)
+    probe.subscribe("kassel/v1/device/bus-1234/health", qos=0)
+    broker.stop()
+    config = load_config(write_bus_config(
+        tmp_path, broker.url,
+        agent={"queue": {"max_messages": 5}, "health_interval_s": 0.5},
+    ))
+
+    async def scenario() -> EdgeAgent:
+        agent = EdgeAgent(config, kind="bus", entity_id="1234")
+        runner = asyncio.create_task(agent.run())
+        for i in range(20):
+            await agent.publish("position", {
+                "vehicle_id": "1234", "lat": 51.0 + i / 1000, "lon": 9.5, "bearing": 0.0,
+                "speed_mps": 1.0, "route_id": "4", "trip_id": None, "stop_id": None,
+                "stop_status": "IN_TRANSIT_TO"})
+        assert agent.queue_state.depth == 5
+        assert agent.queue_state.dropped == 15
+        await asyncio.to_thread(broker.start)
+        for _ in range(200):
+            if agent.queue_state.depth == 0 and len(probe.on("/health")) >= 1:
+                break
+            await asyncio.sleep(0.05)
+        agent.stop()
+        await runner
+        return agent
+
+    try:
+        agent = asyncio.run(scenario())
+        assert probe.wait_for(lambda _m: len(_positions(probe)) >= 5, 10)
+    finally:
+        probe.close()
+        broker.stop()
+    assert [p["seq"] for p in _dedup_in_order(_positions(probe))] == [16, 17, 18, 19, 20]
+    assert agent.queue_state.dropped == 15
+    health = probe.on("/health")[-1].json()
+    assert health["queue"]["dropped"] == 15

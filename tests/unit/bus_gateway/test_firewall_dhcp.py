@@ -1,0 +1,84 @@
+"""Rendering of the nftables ruleset and the dnsmasq configuration."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface
+from pathlib import Path
+
+import pytest
+
+from bus_gateway.dhcp import DnsmasqSettings, dhcp_range, read_leases, render_conf
+from bus_gateway.domain.firewall import FirewallSpec, render_admit, render_remove, render_ruleset
+from bus_gateway.errors import DhcpError
+
+GW = IPv4Interface("10.77.0.1/24")
+
+
+def spec(**kw):
+    base = {"lan": "br-pax", "uplink": "wwan0", "gateway": GW, "portal_port": 8080,
+            "walled_garden": (IPv4Address("10.0.0.5"),),
+            "protected": ((IPv4Address("192.0.2.7"), 1883),)}
+    base.update(kw)
+    return FirewallSpec(**base)
+
+
+def test_ruleset_replaces_table_atomically_and_holds_the_policy():
+    text = render_ruleset(spec(admitted=(("02:AA:00:00:00:01", IPv4Address("10.77.0.20")),)))
+    lines = text.splitlines()
+    assert lines[:2] == ["table inet kassel_bus", "delete table inet kassel_bus"]
+    assert "elements = { 02:aa:00:00:00:01 . 10.77.0.20 }" in text
+    assert "elements = { 192.0.2.7 . 1883 }" in text
+    assert 'iifname "br-pax" tcp dport 80 redirect to :8080' in text
+    assert 'iifname "br-pax" oifname "br-pax" drop' in text
+    assert 'oifname "wwan0" ip saddr 10.77.0.0/24 masquerade' in text
+    assert "ip daddr != 10.77.0.1 drop" in text
+    # the broker rule comes before anything that accepts forwarded traffic
+    fwd = text[text.index("chain forward"):]
+    assert fwd.index("@protected drop") < fwd.index("@walled_garden accept")
+    assert fwd.index("@protected drop") < fwd.index("@admitted counter")
+    # no blanket accept of established traffic: removal cuts open connections
+    assert "ct state established,related accept" not in text
+
+
+def test_element_changes_touch_both_sets():
+    add = render_admit("02:AA:00:00:00:01", IPv4Address("10.77.0.20"))
+    assert add.count("add element") == 2 and "02:aa:00:00:00:01 . 10.77.0.20" in add
+    rm = render_remove("02:aa:00:00:00:01", IPv4Address("10.77.0.20"))
+    assert rm.count("delete element") == 2
+
+
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"lan": 'br0"; flush ruleset'}, "interface name"),
+        ({"uplink": "br-pax"}, "must differ"),
+        ({"portal_port": 0}, "out of range"),
+    ],
+)
+def test_spec_refuses_unsafe_values(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        spec(**kw)
+
+
+def test_dnsmasq_conf_has_captive_portal_option(tmp_path: Path):
+    s = DnsmasqSettings("br-pax", GW, 8080, tmp_path)
+    conf = render_conf(s)
+    assert 'dhcp-option=114,"http://10.77.0.1:8080/api/captive"' in conf
+    assert "dhcp-range=10.77.0.11,10.77.0.254,255.255.255.0,3600s" in conf
+    assert "interface=br-pax" in conf and "bind-interfaces" in conf
+    assert "no-resolv" not in conf
+    conf = render_conf(DnsmasqSettings("br-pax", GW, 8080, tmp_path, upstream_dns=("9.9.9.9",)))
+    assert "no-resolv" in conf and "server=9.9.9.9" in conf
+
+
+def test_dhcp_range_needs_room():
+    assert dhcp_range(IPv4Interface("10.77.0.1/24")) == ("10.77.0.11", "10.77.0.254")
+    with pytest.raises(DhcpError, match="too small"):
+        dhcp_range(IPv4Interface("10.77.0.1/29"))
+
+
+def test_lease_file_parsing(tmp_path: Path):
+    leases = tmp_path / "l"
+    leases.write_text("1767225600 02:AA:00:00:00:01 10.77.0.20 phone 01:02\n\nbroken\n")
+    assert read_leases(leases) == {"10.77.0.20": "02:aa:00:00:00:01"}
+    assert read_leases(tmp_path / "missing") == {}

@@ -1,0 +1,55 @@
+"""GLOSA advice from SPaT timing."""
+
+from __future__ import annotations
+
+import pytest
+
+from bus_gateway.domain.glosa import GlosaLimits, advise
+from edge_agent.contract.payloads import SpatGroup
+
+NOW = 1_767_225_600_000
+
+
+def group(state, min_end=None, max_end=None, likely_end=None, confidence=90):
+    return SpatGroup(sg="K1", state=state, min_end=min_end, max_end=max_end,
+                     likely_end=likely_end, confidence=confidence)
+
+
+def test_green_reachable_keeps_speed():
+    a = advise(100, 10.0, group("protected-Movement-Allowed", min_end=NOW + 20_000), NOW)
+    assert a.kind == "keep"
+
+
+def test_green_needs_a_faster_but_legal_speed():
+    a = advise(200, 8.0, group("protected-Movement-Allowed", min_end=NOW + 20_000), NOW)
+    assert a.kind == "adjust" and a.speed_mps == pytest.approx(10.0)
+
+
+def test_green_not_reachable_within_limit_says_stop():
+    a = advise(400, 10.0, group("permissive-Movement-Allowed", min_end=NOW + 20_000), NOW)
+    assert a.kind == "stop"
+
+
+def test_red_glide_to_arrive_at_green():
+    g = group("stop-And-Remain", min_end=NOW + 10_000, max_end=NOW + 40_000,
+              likely_end=NOW + 20_000)
+    a = advise(200, 12.0, g, NOW)
+    assert a.kind == "adjust" and a.speed_mps == pytest.approx(10.0)
+
+
+def test_low_confidence_uses_latest_end():
+    g = group("stop-And-Remain", max_end=NOW + 40_000, likely_end=NOW + 20_000, confidence=20)
+    a = advise(200, 12.0, g, NOW)
+    assert a.kind == "adjust" and a.speed_mps == pytest.approx(5.0)
+
+
+def test_red_too_long_and_amber_say_stop_and_unknown_says_none():
+    assert advise(20, 10.0, group("stop-And-Remain", likely_end=NOW + 60_000), NOW).kind == "stop"
+    assert advise(50, 10.0, group("protected-clearance"), NOW).kind == "stop"
+    assert advise(50, 10.0, None, NOW).kind == "none"
+    assert advise(50, 10.0, group("dark"), NOW).kind == "none"
+
+
+def test_red_ending_before_arrival_at_limit_keeps():
+    g = group("pre-Movement", likely_end=NOW + 1_000)
+    assert advise(300, 10.0, g, NOW, GlosaLimits()).kind == "keep"

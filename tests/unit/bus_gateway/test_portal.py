@@ -1,0 +1,116 @@
+"""The captive portal over the simulated dataplane: pages, probes, RFC 8908, accept."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bus_gateway.portal import create_portal_app
+from bus_gateway.wlan import SimulatedDataplane, WlanGateway
+from edge_agent.contract.configs import WlanConfig
+
+PHONE_MAC = "02:aa:bb:cc:dd:01"
+PHONE_IP = "10.77.0.23"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.ms = 1_767_225_600_000
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+@pytest.fixture
+def wlan():
+    cfg = WlanConfig(backend="simulated", interface="wlan0", uplink="wwan0",
+                     per_client_kbps=2000, uplink_kbps=3000, session_timeout_min=60,
+                     idle_timeout_min=5)
+    dp = SimulatedDataplane()
+    dp.station_joined(PHONE_MAC, PHONE_IP)
+    return WlanGateway(cfg, dp, Clock())
+
+
+@pytest.fixture
+def phone(wlan):
+    return TestClient(create_portal_app(wlan), base_url="http://10.77.0.1:8080",
+                      client=(PHONE_IP, 50000))
+
+
+def test_terms_page_in_both_languages_for_phones(phone):
+    de = phone.get("/", headers={"Accept-Language": "de-DE,de;q=0.9"})
+    assert de.status_code == 200
+    assert 'name="viewport"' in de.text and "Nutzungsbedingungen" in de.text
+    assert 'action="/accept"' in de.text and "2000 kbit/s" in de.text
+    en = phone.get("/?lang=en")
+    assert "terms of use" in en.text and 'lang="en"' in en.text
+
+
+@pytest.mark.parametrize("path", ["/generate_204", "/hotspot-detect.html", "/connecttest.txt"])
+def test_os_probes_redirect_until_accepted(phone, path):
+    r = phone.get(path, headers={"Host": "connectivitycheck.example"}, follow_redirects=False)
+    assert r.status_code == 302
+    assert r.headers["location"].startswith("http://10.77.0.1:8080/?next=")
+
+
+def test_intercepted_http_redirects_to_portal(phone):
+    r = phone.get("/news/today", headers={"Host": "example.org"}, follow_redirects=False)
+    assert r.status_code == 302
+    assert r.headers["location"].startswith("http://10.77.0.1:8080/")
+    assert phone.get("/nope", follow_redirects=False).status_code == 404
+
+
+def test_accept_admits_by_mac_and_ip_and_probes_then_succeed(phone, wlan):
+    api = phone.get("/api/captive")
+    assert api.headers["content-type"].startswith("application/captive+json")
+    assert api.json() == {"captive": True, "user-portal-url": "http://10.77.0.1:8080/"}
+    r = phone.post("/accept", data={"accept": "yes", "lang": "en",
+                                    "next": "http://example.org/"})
+    assert r.status_code == 200 and "You are online" in r.text
+    assert "http://example.org/" in r.text
+    assert wlan.dataplane.admitted == {PHONE_MAC: PHONE_IP}
+    assert wlan.dataplane.rates == {PHONE_IP: 2000}
+    api = phone.get("/api/captive").json()
+    assert api["captive"] is False and api["seconds-remaining"] == 3600
+    assert phone.get("/generate_204").status_code == 204
+    assert phone.get("/hotspot-detect.html").text.count("Success") == 2
+    assert phone.get("/connecttest.txt").text == "Microsoft Connect Test"
+
+
+def test_accept_from_outside_the_passenger_lan_is_refused(wlan):
+    client = TestClient(create_portal_app(wlan), base_url="http://10.77.0.1:8080",
+                        client=("192.168.1.5", 40000))
+    r = client.post("/accept", headers={"Accept": "application/json"})
+    assert r.status_code == 403 and r.json()["admitted"] is False
+    assert wlan.dataplane.admitted == {}
+
+
+def test_fair_share_rerating_and_timeouts(wlan):
+    dp = wlan.dataplane
+    dp.station_joined("02:aa:bb:cc:dd:02", "10.77.0.24")
+
+    async def scenario():
+        await wlan.accept(PHONE_IP)
+        await wlan.accept("10.77.0.24")
+        assert dp.rates == {PHONE_IP: 1500, "10.77.0.24": 1500}
+        assert await wlan.set_uplink_kbps(10_000) == 2000
+        assert dp.rates == {PHONE_IP: 2000, "10.77.0.24": 2000}
+        await wlan.tick()
+        assert wlan.stats().clients_associated == 2
+        assert wlan.stats().clients_authenticated == 2
+        wlan._now.ms += 5 * 60_000  # idle timeout
+        dp.station_left("02:aa:bb:cc:dd:02")
+        dp.station_left(PHONE_MAC)
+        await wlan.tick()
+        assert dp.admitted == {} and dp.rates == {}
+        dp.station_joined(PHONE_MAC, "10.77.0.30")  # returns within its session
+        await wlan.tick()
+        assert dp.admitted == {PHONE_MAC: "10.77.0.30"}
+        wlan._now.ms += 60 * 60_000  # session over
+        await wlan.tick()
+        assert dp.admitted == {}
+        assert wlan.status("10.77.0.30").admitted is False
+
+    asyncio.run(scenario())

@@ -1,0 +1,126 @@
+"""Config files: models, error messages naming file and field, and the CLI's exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edge_agent.cli import main
+from edge_agent.contract.configs import BusConfig, IntersectionConfig, load_config
+from edge_agent.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[3]
+CONFIGS = ROOT / "firmware_configs"
+
+INTERSECTION = {
+    "device_id": "ks-0042",
+    "kind": "intersection",
+    "name": "Holländischer Platz",
+    "location": {"lat": 51.3227, "lon": 9.5067},
+    "signal_groups": [
+        {"sg": "K1", "kind": "vehicle", "approach": "N", "min_green_s": 5, "amber_s": 3,
+         "red_amber_s": 1},
+        {"sg": "K2", "kind": "vehicle", "approach": "E", "min_green_s": 5, "amber_s": 3,
+         "red_amber_s": 1},
+    ],
+    "intergreen_s": {"K1": {"K2": 5}, "K2": {"K1": 4}},
+    "control": {"mode": "fixed_time", "cycle_s": 60, "greens": {"K1": [[0, 20]],
+                                                                 "K2": [[30, 50]]}},
+}
+
+
+def _write(tmp_path: Path, data: object, name: str = "c.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_every_shipped_config_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    files = sorted(CONFIGS.rglob("*.yaml"))
+    assert any("intersections" in str(f) for f in files)
+    assert any("buses" in str(f) for f in files)
+    assert main(["config", "validate", str(CONFIGS)]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": ok") == len(files)
+
+
+def test_a_valid_intersection_loads(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, INTERSECTION))
+    assert isinstance(cfg, IntersectionConfig)
+    assert cfg.group("K2").min_green_s == 5
+    assert cfg.mqtt.topic_root == "kassel/v1"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (lambda d: d.pop("name"), "name", "Field required"),
+        (lambda d: d["signal_groups"][0].update(min_green_s=-1), "signal_groups[0].min_green_s",
+         "greater than 0"),
+        (lambda d: d["intergreen_s"]["K2"].pop("K1"), "intergreen_s.K2.K1",
+         "both directions"),
+        (lambda d: d["intergreen_s"]["K1"].update(X9=3), "intergreen_s.K1.X9",
+         "unknown signal group"),
+        (lambda d: d["control"].update(greens={"K1": [[0, 90]]}), "greens.K1", "outside"),
+        (lambda d: d.update(typo_field=1), "typo_field", "Extra inputs"),
+        (lambda d: d.update(device_id="bad id"), "device_id", "pattern"),
+        (lambda d: d.update(kind="toaster"), "kind", "must be one of"),
+    ],
+)
+def test_broken_intersection_names_file_and_field(
+    tmp_path: Path, change: object, field: str, words: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data = json.loads(json.dumps(INTERSECTION))
+    change(data)  # type: ignore[operator]
+    path = _write(tmp_path, data, "broken.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert str(path) in text
+    assert field in text
+    assert words in text
+    assert main(["config", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err
+    assert field in err
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("device_id: x\nkind: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML: line \d+"):
+        load_config(path)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_bus_config_checks_capacities(tmp_path: Path) -> None:
+    data = yaml.safe_load((CONFIGS / "buses" / "bus-1234.yaml").read_text(encoding="utf-8"))
+    assert isinstance(load_config(_write(tmp_path, data)), BusConfig)
+    data["vehicle"]["capacity_total"] = 10
+    with pytest.raises(ConfigError, match=r"vehicle: .*capacity_total 10 < capacity_seated 40"):
+        load_config(_write(tmp_path, data))
+
+
+def test_schema_command_prints_every_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "schema"]) == 0
+    schemas = json.loads(capsys.readouterr().out)
+    assert set(schemas) == {"bus", "intersection", "hub"}
+    assert "signal_groups" in schemas["intersection"]["properties"]
+
+
+def test_validate_without_files_is_bad_usage(tmp_path: Path) -> None:
+    assert main(["config", "validate", str(tmp_path)]) == 2
+
+
+def test_unknown_subcommand_exits_2() -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["no-such-command"])
+    assert info.value.code == 2

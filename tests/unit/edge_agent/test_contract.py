@@ -1,0 +1,171 @@
+"""The contract module: topics, payload decoding and its rejection reasons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_agent.contract.asyncapi import build_asyncapi, render
+from edge_agent.contract.payloads import (
+    MAX_PAYLOAD_BYTES,
+    Detector,
+    Position,
+    Spat,
+    decode,
+    encode,
+    occupancy_status_for,
+)
+from edge_agent.contract.topics import SPECS, Topics
+from edge_agent.errors import PayloadError
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_every_topic_round_trips_through_parse() -> None:
+    topics = Topics("city/x")
+    for spec in SPECS:
+        topic = topics.topic(spec.name, "ks-0042")
+        ref = topics.parse(topic)
+        assert ref is not None
+        assert ref.spec is spec
+        assert ref.entity_id == "ks-0042"
+
+
+def test_topics_match_the_contract_table() -> None:
+    t = Topics()
+    assert t.topic("cmd_ack", "bus-1") == "kassel/v1/device/bus-1/cmd/ack"
+    assert t.topic("spat", "ks-1") == "kassel/v1/signal/ks-1/spat"
+    assert t.filter("srem") == "kassel/v1/signal/+/srem"
+    assert t.shared("hub", "position") == "$share/hub/kassel/v1/bus/+/position"
+    assert {(s.name, s.qos, s.retain) for s in SPECS if s.retain} == {
+        ("status", 1, True),
+        ("map", 1, True),
+    }
+
+
+@pytest.mark.parametrize("bad", ["", "a/b", "x" * 65, "bus 1", "+", "#"])
+def test_topic_ids_are_checked(bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid id"):
+        Topics().topic("position", bad)
+
+
+@pytest.mark.parametrize(
+    "topic",
+    ["other/v1/bus/1/position", "kassel/v1/bus/1/unknown", "kassel/v1/bus/a+b/position",
+     "kassel/v1/bus/1", "kassel/v1/device/x/cmd/ack/extra"],
+)
+def test_non_contract_topics_parse_to_none(topic: str) -> None:
+    assert Topics().parse(topic) is None
+
+
+def _detector(**over: object) -> bytes:
+    body: dict[str, object] = {"v": 1, "ts": 1, "detector": "D1", "occupied": True}
+    body.update(over)
+    return json.dumps({k: v for k, v in body.items() if v is not ...}).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"not json", "not_json"),
+        (b"[1, 2]", "not_object"),
+        (_detector(v=...), "missing_field"),
+        (_detector(occupied=...), "missing_field"),
+        (_detector(ts="5"), "wrong_type"),
+        (_detector(occupied=1), "wrong_type"),
+        (_detector(v=2), "invalid_value"),
+        (_detector(detector="has space"), "invalid_value"),
+        (_detector(ts=-1), "invalid_value"),
+        (b" " * (MAX_PAYLOAD_BYTES + 1), "too_large"),
+    ],
+)
+def test_decode_rejects_with_a_counted_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(PayloadError) as info:
+        decode(Detector, raw)
+    assert info.value.reason == reason
+
+
+def test_unknown_fields_are_ignored_and_historical_only_when_set() -> None:
+    d = decode(Detector, _detector(extra={"x": 1}))
+    assert d.detector == "D1"
+    assert b"historical" not in encode(d)
+    assert b'"historical":true' in encode(d.model_copy(update={"historical": True}))
+
+
+def test_encode_decode_round_trip_of_a_spat() -> None:
+    spat = Spat(
+        ts=1, seq=2, intersection_id="ks-1", revision=3, status="operational",
+        groups=[{"sg": "K1", "state": "protected-Movement-Allowed", "min_end": 10,
+                 "max_end": 20, "likely_end": 15, "confidence": 80}],
+    )
+    assert decode(Spat, encode(spat)) == spat
+
+
+def test_position_checks_ranges() -> None:
+    base = {"v": 1, "ts": 1, "seq": 1, "vehicle_id": "1", "lat": 51.0, "lon": 9.0,
+            "bearing": 90.0, "speed_mps": 3.0, "route_id": "4", "trip_id": None,
+            "stop_id": None, "stop_status": "IN_TRANSIT_TO"}
+    assert decode(Position, json.dumps(base).encode()).lat == 51.0
+    for field, value in [("lat", 91), ("bearing", 361), ("speed_mps", -1),
+                         ("stop_status", "PARKED")]:
+        with pytest.raises(PayloadError):
+            decode(Position, json.dumps({**base, field: value}).encode())
+
+
+@pytest.mark.parametrize(
+    ("passengers", "status"),
+    [(0, "MANY_SEATS_AVAILABLE"), (28, "MANY_SEATS_AVAILABLE"), (29, "FEW_SEATS_AVAILABLE"),
+     (39, "FEW_SEATS_AVAILABLE"), (40, "STANDING_ROOM_ONLY"), (45, "STANDING_ROOM_ONLY"),
+     (46, "CRUSHED_STANDING_ROOM_ONLY"), (52, "CRUSHED_STANDING_ROOM_ONLY"), (53, "FULL")],
+)
+def test_occupancy_status_thresholds_relative_to_seats(passengers: int, status: str) -> None:
+    assert occupancy_status_for(passengers, 40) == status
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.binary(max_size=512))
+def test_random_bytes_only_ever_raise_payload_error(raw: bytes) -> None:
+    for spec in SPECS:
+        try:
+            decode(spec.model, raw)
+        except PayloadError as exc:
+            assert exc.reason
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                   max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=st.dictionaries(st.sampled_from(["v", "ts", "seq", "sg", "groups", "id", "name",
+                                            "args", "detector", "occupied", "x"]),
+                           json_values, max_size=8))
+def test_random_json_only_ever_raises_payload_error(doc: dict[str, object]) -> None:
+    raw = json.dumps(doc, allow_nan=True).encode()
+    for spec in SPECS:
+        try:
+            decode(spec.model, raw)
+        except PayloadError as exc:
+            assert exc.reason in {"not_json", "not_object", "missing_field", "wrong_type",
+                                  "invalid_value", "too_large"}
+
+
+def test_asyncapi_document_agrees_with_the_models() -> None:
+    committed = (ROOT / "docs" / "asyncapi.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(committed) == build_asyncapi()
+    assert committed == render()
+    doc = build_asyncapi()
+    assert set(doc["channels"]) == {s.name for s in SPECS}
+    for spec in SPECS:
+        schema = doc["components"]["schemas"][spec.model.__name__]
+        assert "v" in schema["required"]
+        assert set(spec.model.model_fields) <= set(schema["properties"])
