@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -97,6 +98,9 @@ class MosquittoBroker:
         """Write ``mosquitto.conf`` for the current settings and return its path."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         lines = [
+            # Started as root, Mosquitto would switch to the "mosquitto" user and could not
+            # read our temp dir; keep the identity we were started with.
+            f"user {pwd.getpwuid(os.getuid()).pw_name}",
             f"listener {self.port} {self.host}",
             "persistence true",
             f"persistence_location {self.workdir}/",
