@@ -122,6 +122,7 @@ class EdgeAgent:
         stored = self._store.counters()
         self._seq = {k: v for k, v in stored.items() if not k.startswith("$")}
         self._seq_hwm = dict(self._seq)
+        self._seq_persisted = dict(self._seq)
         self.queue_state: QueueState = self._store.state()
         self._health = HealthSampler(config.agent.state_dir, config.agent.uplink_iface)
 
@@ -191,10 +192,8 @@ class EdgeAgent:
         if seq is not None:
             self._seq[topic] = seq
         if spec.qos == 0:
-            if seq is not None and seq > self._seq_hwm.get(topic, 0):
-                self._seq_hwm[topic] = seq + SEQ_BLOCK
-                self._pending_counters[topic] = seq + SEQ_BLOCK
-                await self._commit_wait()
+            if seq is not None:
+                await self._reserve_seq(topic, seq)
             conn = self._conn
             if (
                 conn is None
@@ -205,6 +204,23 @@ class EdgeAgent:
             return payload
         await self.enqueue(topic, payload, retain=spec.retain, counter=(topic, seq))
         return payload
+
+    async def _reserve_seq(self, topic: str, seq: int) -> None:
+        """Keep QoS 0 ``seq`` numbers at or below a high-water mark that is on disk.
+
+        The next block is requested when half of the current one is used, without waiting,
+        so a 10 Hz loop waits for the disk only for the very first message of a topic.
+        """
+        requested = self._seq_hwm.get(topic, 0)
+        if seq > requested - SEQ_BLOCK // 2:
+            mark = max(requested, seq) + SEQ_BLOCK
+            self._seq_hwm[topic] = mark
+            self._pending_counters[topic] = mark
+            self._ensure_started()
+            assert self._flush_wanted is not None
+            self._flush_wanted.set()
+        while seq > self._seq_persisted.get(topic, 0):
+            await self._commit_wait()
 
     async def enqueue(
         self,
@@ -311,6 +327,8 @@ class EdgeAgent:
                     if not w.done():
                         w.set_exception(exc)
                 continue
+            for name, value in counters.items():
+                self._seq_persisted[name] = max(value, self._seq_persisted.get(name, 0))
             for w in waiters:
                 if not w.done():
                     w.set_result(None)

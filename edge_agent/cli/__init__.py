@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 #: modules whose ``register(subparsers)`` adds subcommands, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
+    "simulations.demo.cli",
     "simulations.cli",
     "central_hub.cli",
     "central_hub.kita.cli",
@@ -38,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:  # the package has no commands yet
-                continue
+            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+                continue  # that package is not installed on this device
             raise
         module.register(sub)
     return parser

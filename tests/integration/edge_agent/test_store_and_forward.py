@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -115,3 +116,30 @@ def test_full_queue_drops_the_oldest_and_reports_the_count(tmp_path: Path) -> No
     assert agent.queue_state.dropped == 15
     health = probe.on("/health")[-1].json()
     assert health["queue"]["dropped"] == 15
+
+
+def test_seq_only_grows_across_restarts_for_qos0_and_qos1(tmp_path: Path) -> None:
+    broker = MosquittoBroker(tmp_path / "mosq")  # never started: the agent stays offline
+    config = load_config(write_bus_config(tmp_path, broker.url))
+    health = {"cpu_pct": 1.0, "mem_pct": 1.0, "rss_mb": 1.0, "disk_pct": 1.0, "uptime_s": 1.0,
+              "queue": {"depth": 0, "dropped": 0, "oldest_age_s": 0.0},
+              "uplink": {"iface": "", "up": False, "rx_bps": 0.0, "tx_bps": 0.0}}
+    position = {"vehicle_id": "1234", "lat": 51.0, "lon": 9.5, "bearing": 0.0,
+                "speed_mps": 1.0, "route_id": "4", "trip_id": None, "stop_id": None,
+                "stop_status": "IN_TRANSIT_TO"}
+
+    async def session(n: int) -> tuple[list[int], list[int]]:
+        agent = EdgeAgent(config, kind="bus", entity_id="1234")
+        runner = asyncio.create_task(agent.run())
+        qos0 = [json.loads(await agent.publish("health", health))["seq"] for _ in range(n)]
+        qos1 = [json.loads(await agent.publish("position", position))["seq"] for _ in range(3)]
+        agent.stop()
+        await runner
+        return qos0, qos1
+
+    first0, first1 = asyncio.run(session(700))
+    second0, second1 = asyncio.run(session(5))
+    assert first0 == list(range(1, 701))
+    assert second0[0] > first0[-1]
+    assert second0 == list(range(second0[0], second0[0] + 5))
+    assert second1 == [first1[-1] + 1, first1[-1] + 2, first1[-1] + 3]

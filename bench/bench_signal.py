@@ -1,0 +1,280 @@
+"""Signal-controller benchmarks (issue 3): CPU and RSS per controller, controllers per process,
+and the quality of SPaT predictions under simulated actuated traffic.
+
+    .venv/bin/python bench/bench_signal.py all            # everything (a few minutes)
+    .venv/bin/python bench/bench_signal.py scale --counts 1 100 300 400 --seconds 20
+    .venv/bin/python bench/bench_signal.py predict --hours 6
+
+``scale`` runs N full controllers (domain + edge agent + MQTT) in one asyncio process against a
+private Mosquitto, publishing SPaT at 10 Hz each, and reports process CPU (% of one core), RSS,
+the share of ticks that ran late (> 100 ms behind their slot) and the worst lag. ``predict``
+drives the pure controller with a queueing traffic model (Poisson arrivals, 2 s saturation
+headway, stop-line loops) on the shipped 4-arm junction and scores every tick's ``likely_end``
+against the real switch, and every switch against the announced [min_end, max_end].
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from central_hub.broker import MosquittoBroker  # noqa: E402
+from edge_agent.agent import EdgeAgent  # noqa: E402
+from edge_agent.contract.configs import IntersectionConfig, parse_config  # noqa: E402
+from signal_controller.app import SignalController  # noqa: E402
+from signal_controller.domain.controller import (  # noqa: E402
+    DetectorEvent,
+    Inputs,
+    Outputs,
+    initial_state,
+    step,
+)
+from signal_controller.domain.lamps import Lamp  # noqa: E402
+from tests.unit.signal_controller.oracle import Oracle  # noqa: E402
+
+CONFIG = ROOT / "firmware_configs" / "intersections" / "ks-0042.yaml"
+
+
+def load(device_id: str, state_dir: Path) -> IntersectionConfig:
+    data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    data["device_id"] = device_id
+    data["agent"] = {"state_dir": str(state_dir), "health_interval_s": 30,
+                     "queue": {"synchronous": "normal"}}
+    cfg = parse_config(data, str(CONFIG))
+    assert isinstance(cfg, IntersectionConfig)
+    return cfg
+
+
+# --- scale ------------------------------------------------------------------------------------
+
+
+async def _scale_run(
+    n: int, seconds: float, url: str, state: Path, shared: bool
+) -> dict[str, float]:
+    proc = psutil.Process()
+    rss0 = proc.memory_info().rss
+    agent = None
+    tasks = []
+    if shared:  # one MQTT session and queue for all intersections (like the demo)
+        agent = EdgeAgent(load("ks-host", state), kind="intersection", broker_url=url)
+        tasks.append(asyncio.create_task(agent.run()))
+    controllers = [
+        SignalController(load(f"ks-b{i:04}", state), broker_url=url, agent=agent)
+        for i in range(n)
+    ]
+    tasks += [asyncio.create_task(c.run()) for c in controllers]
+    await asyncio.sleep(min(20.0, 3.0 + n / 40))  # connect, MAP, start-up all-red
+    for c in controllers:
+        c.late_ticks, c.ticks, c.max_lag_ms = 0, 0, 0
+    cpu0, t0 = proc.cpu_times(), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu1, t1 = proc.cpu_times(), time.monotonic()
+    rss = proc.memory_info().rss
+    ticks = sum(c.ticks for c in controllers)
+    late = sum(c.late_ticks for c in controllers)
+    faults = sum(1 for c in controllers if c.state.kernel.failed)
+    max_lag = max(c.max_lag_ms for c in controllers)
+    for c in controllers:
+        c.stop()
+    if agent is not None:
+        agent.stop()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    wall = t1 - t0
+    cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / wall * 100
+    return {
+        "controllers": n, "cpu_pct": cpu, "cpu_pct_per_controller": cpu / n,
+        "rss_mb": rss / 2**20, "rss_mb_per_controller": (rss - rss0) / 2**20 / n,
+        "tick_rate_hz": ticks / wall / n, "late_ticks": late, "late_share": late / max(1, ticks),
+        "faults": faults, "max_lag": max_lag,
+    }
+
+
+def scale(counts: list[int], seconds: float, shared: bool) -> list[dict[str, float]]:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    results = []
+    with tempfile.TemporaryDirectory() as tmp, MosquittoBroker(
+        Path(tmp) / "mq", extra_conf="max_connections -1\n"
+    ) as broker:
+        for n in counts:
+            state = Path(tmp) / f"state-{n}"
+            r = asyncio.run(_scale_run(n, seconds, broker.url, state, shared))
+            results.append(r)
+            print(
+                f"{'shared' if shared else 'own'} agent, {n:4d} controllers: "
+                f"CPU {r['cpu_pct']:6.1f} % of a core "
+                f"({r['cpu_pct_per_controller']:.2f} %/controller), RSS {r['rss_mb']:.0f} MB "
+                f"(+{r['rss_mb_per_controller']:.2f} MB/controller), tick rate "
+                f"{r['tick_rate_hz']:.2f} Hz, late ticks {int(r['late_ticks'])} "
+                f"({100 * r['late_share']:.3f} %), worst lag {int(r['max_lag'])} ms, "
+                f"fail-safe {int(r['faults'])}",
+                flush=True,
+            )
+    return results
+
+
+# --- prediction quality -----------------------------------------------------------------------
+
+
+@dataclass
+class Approach:
+    """A queue at a stop-line loop: Poisson arrivals, 2 s headway departures on green."""
+
+    det: str
+    sg: str
+    queue: int = 0
+    next_departure: int = 0
+    occupied_until: int = 0
+
+
+@dataclass
+class Score:
+    errors_green: list[float] = field(default_factory=list)
+    errors_red: list[float] = field(default_factory=list)
+    switches: int = 0
+    rows: int = 0
+    predicted: int = 0
+
+
+def _rate(hour: float) -> float:
+    """Vehicles per second per approach over the day (peaks at 8 h and 17 h)."""
+    return 0.08 + 0.12 * max(0.0, 1 - abs(hour - 8) / 2) + 0.14 * max(0.0, 1 - abs(hour - 17) / 2)
+
+
+def predict(hours: float, seed: int = 7, warmup_h: float = 0.5) -> dict[str, float]:
+    rnd = random.Random(seed)
+    cfg = parse_config(yaml.safe_load(CONFIG.read_text(encoding="utf-8")), str(CONFIG))
+    assert isinstance(cfg, IntersectionConfig)
+    start = 1_750_000_000_000 - 1_750_000_000_000 % 86_400_000 + 6 * 3_600_000  # 06:00 UTC
+    now = start
+    state = initial_state(cfg, now)
+    oracle = Oracle(cfg)
+    loops = [Approach(d.id, d.sg) for d in cfg.detectors if d.kind == "loop"]
+    buttons = [d for d in cfg.detectors if d.kind == "button"]
+    pending: dict[str, list[tuple[int, str, int]]] = {g.sg: [] for g in cfg.signal_groups}
+    score = Score()
+    prev: Outputs | None = None
+    occupied: set[str] = set()
+    ticks = int(hours * 36_000)
+    for _ in range(ticks):
+        now += 100
+        hour = ((now - start) / 3_600_000 + 6) % 24
+        lam = _rate(hour)
+        events: list[DetectorEvent] = []
+        lamps = prev.lamps if prev else {}
+        for a in loops:
+            if rnd.random() < lam * 0.1:
+                a.queue += 1
+            green = lamps.get(a.sg) is Lamp.GREEN
+            if green and a.queue and now >= a.next_departure:
+                a.queue -= 1
+                a.next_departure = now + 2_000
+                a.occupied_until = now + 600
+            busy = (a.queue > 0 and not green) or now < a.occupied_until
+            if busy != (a.det in occupied):
+                (occupied.add if busy else occupied.discard)(a.det)
+                events.append(DetectorEvent(a.det, busy))
+        for b in buttons:
+            if rnd.random() < lam * 0.02:
+                events.append(DetectorEvent(b.id, True))
+        state, out = step(state, Inputs(detectors=tuple(events)), now)
+        oracle.feed(out)
+        warm = now - start >= warmup_h * 3_600_000
+        for g in out.groups:
+            sg = g.sg
+            if prev is not None and out.lamps[sg] is not prev.lamps[sg]:
+                if warm:
+                    for _t, kind, likely in pending[sg]:
+                        err = abs(likely - now) / 1000
+                        (score.errors_green if kind == "green" else score.errors_red).append(err)
+                    score.switches += 1
+                pending[sg] = []
+            if g.lamp in (Lamp.GREEN, Lamp.RED) and warm:
+                score.rows += 1
+                score.predicted += g.likely_end is not None
+            if g.likely_end is not None and g.lamp in (Lamp.GREEN, Lamp.RED):
+                pending[sg].append((now, "green" if g.lamp is Lamp.GREEN else "red",
+                                    g.likely_end))
+        prev = out
+    allerr = score.errors_green + score.errors_red
+    checks = oracle.honest_checks
+    bad = sum(1 for v in oracle.violations if "min_end" in v or "max_end" in v)
+    result = {
+        "hours": hours, "switches": score.switches,
+        "mae_green_s": statistics.fmean(score.errors_green),
+        "mae_red_s": statistics.fmean(score.errors_red),
+        "mae_all_s": statistics.fmean(allerr),
+        "within_1s_share": sum(e <= 1 for e in allerr) / len(allerr),
+        "bounded_share": 1 - bad / max(1, checks), "bound_checks": checks,
+        "violations": len(oracle.violations),
+        "coverage": score.predicted / max(1, score.rows),
+    }
+    print(
+        f"predict {hours} h: {score.switches} switches, likely_end MAE green->amber "
+        f"{result['mae_green_s']:.2f} s, red->red-amber {result['mae_red_s']:.2f} s, all "
+        f"{result['mae_all_s']:.2f} s ({100 * result['within_1s_share']:.1f} % within 1 s, "
+        f"likely_end given on {100 * result['coverage']:.1f} % of red/green rows); "
+        f"switches inside [min_end, max_end]: {100 * result['bounded_share']:.3f} % of "
+        f"{checks}; safety violations {len(oracle.violations)}",
+        flush=True,
+    )
+    return result
+
+
+def domain_speed(seconds: float = 600) -> float:
+    cfg = load("ks-speed", Path(tempfile.gettempdir()))
+    now = 1_750_000_000_000
+    state = initial_state(cfg, now)
+    rnd = random.Random(1)
+    t0 = time.perf_counter()
+    n = int(seconds * 10)
+    for _ in range(n):
+        now += 100
+        ev = (DetectorEvent(rnd.choice(["D2", "D4", "D5"]), rnd.random() < 0.5),) \
+            if rnd.random() < 0.05 else ()
+        state, _ = step(state, Inputs(detectors=ev), now)
+    us = (time.perf_counter() - t0) / n * 1e6
+    print(f"domain step: {us:.1f} µs per tick (4-arm junction, 10 groups)", flush=True)
+    return us
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="what", required=True)
+    s = sub.add_parser("scale")
+    s.add_argument("--counts", type=int, nargs="+", default=[1, 100, 300, 400])
+    s.add_argument("--seconds", type=float, default=20.0)
+    s.add_argument("--shared", action="store_true", help="one edge agent for all controllers")
+    pr = sub.add_parser("predict")
+    pr.add_argument("--hours", type=float, default=6.0)
+    sub.add_parser("speed")
+    a = sub.add_parser("all")
+    a.add_argument("--seconds", type=float, default=20.0)
+    args = p.parse_args()
+    if args.what in ("speed", "all"):
+        domain_speed()
+    if args.what in ("predict", "all"):
+        predict(getattr(args, "hours", 6.0))
+    if args.what == "scale":
+        scale(args.counts, args.seconds, args.shared)
+    if args.what == "all":
+        scale([1, 100, 200], args.seconds, shared=False)
+        scale([100, 300, 400, 500], args.seconds, shared=True)
+
+
+if __name__ == "__main__":
+    main()

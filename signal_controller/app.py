@@ -1,0 +1,305 @@
+"""The controller service: the pure domain wired to the edge agent (MQTT) and the lamp port.
+
+Why this shape: all decisions are in :mod:`signal_controller.domain`; this adapter only
+(1) keeps logical time — ticks on the 100 ms grid of the wall clock, each missed tick run in
+order, its lateness and any wall-clock jump (against the monotonic clock) handed to the
+domain's watchdog; (2) moves inputs in — SREM and detector payloads (already validated by the
+agent) into bounded queues that the next tick drains, so a flood cannot grow memory or stall
+the tick; commands run between ticks; and (3) moves outputs out — lamp aspects to
+:class:`~signal_controller.heads.SignalHeads`, SPaT every tick (QoS 0), MAP retained at start
+and on a plan change, SSEM on every status change (QoS 1, from its own task so a slow disk
+commit never delays a tick). Fail-safe raises the alarm through SPaT ``status: flashing``
+(the hub's alarm engine treats it as critical) and a log line naming the rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from edge_agent.agent import EdgeAgent
+from edge_agent.contract.configs import IntersectionConfig
+from edge_agent.contract.payloads import Detector, Srem
+from edge_agent.contract.topics import TopicRef
+from signal_controller.domain.controller import (
+    ControllerState,
+    DetectorEvent,
+    Inputs,
+    Outputs,
+    apply_command,
+    fail_safe,
+    initial_state,
+    step,
+)
+from signal_controller.domain.intersection import TICK_MS, ceil_tick
+from signal_controller.domain.lamps import Lamp
+from signal_controller.domain.priority import PriorityMessage
+from signal_controller.heads import SignalHeads
+
+log = logging.getLogger(__name__)
+
+#: inputs buffered between two ticks; more are dropped and counted.
+MAX_DETECTOR_EVENTS = 1024
+MAX_REQUESTS = 256
+#: a wall clock that moves this far against the monotonic clock is a clock jump.
+CLOCK_JUMP_MS = 200
+#: beyond this lateness the loop re-anchors instead of replaying every missed tick.
+MAX_CATCH_UP_MS = 5_000
+COMMANDS = ("resume", "flash", "set_mode", "set_plan", "status")
+
+
+class LoggingSignalHeads:
+    """Default lamp port without hardware: keeps the current aspects, logs changes (DEBUG)."""
+
+    def __init__(self, device_id: str) -> None:
+        self.device_id = device_id
+        self.lamps: dict[str, Lamp] = {}
+
+    def show(self, lamps: Mapping[str, Lamp], now_ms: int) -> None:
+        """Remember ``lamps`` and log the groups that changed."""
+        for sg, lamp in lamps.items():
+            if self.lamps.get(sg) is not lamp:
+                log.debug("%s %s -> %s at %d", self.device_id, sg, lamp.value, now_ms)
+        self.lamps = dict(lamps)
+
+
+def spat_fields(out: Outputs, intersection_id: str) -> dict[str, object]:
+    """The SPaT payload fields (without ``v``/``seq``) of one tick."""
+    return {
+        "ts": out.now,
+        "intersection_id": intersection_id,
+        "revision": out.revision,
+        "status": out.status,
+        "groups": [
+            {"sg": g.sg, "state": g.state, "min_end": g.min_end, "max_end": g.max_end,
+             "likely_end": g.likely_end, "confidence": g.confidence}
+            for g in out.groups
+        ],
+    }
+
+
+def map_fields(config: IntersectionConfig, revision: int) -> dict[str, object]:
+    """The MAP payload fields: topology and the intergreen matrix."""
+    return {
+        "intersection_id": config.device_id,
+        "revision": revision,
+        "name": config.name,
+        "lat": config.location.lat,
+        "lon": config.location.lon,
+        "groups": [
+            {"sg": g.sg, "kind": g.kind, "approach": g.approach, "lanes": g.lanes}
+            for g in config.signal_groups
+        ],
+        "conflicts": {a: dict(row) for a, row in config.intergreen_s.items()},
+    }
+
+
+class SignalController:
+    """One intersection's controller process: see the module docstring."""
+
+    def __init__(
+        self,
+        config: IntersectionConfig,
+        *,
+        heads: SignalHeads | None = None,
+        agent: EdgeAgent | None = None,
+        broker_url: str | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self._mono = monotonic
+        self.agent = agent or EdgeAgent(
+            config, kind="intersection", broker_url=broker_url, clock=clock
+        )
+        self.heads: SignalHeads = heads or LoggingSignalHeads(config.device_id)
+        self.state: ControllerState = initial_state(config, ceil_tick(self._wall_ms()))
+        self.map_revision = 1
+        self.dropped: Counter[str] = Counter()
+        self.late_ticks = 0
+        self.max_lag_ms = 0
+        self.ticks = 0
+        self.last_outputs: Outputs | None = None
+        self._detector_q: deque[DetectorEvent] = deque()
+        self._request_q: deque[PriorityMessage] = deque()
+        self._ssem_q: asyncio.Queue[dict[str, object]] | None = None
+        self._stopped = False
+        #: the id in signal/{id}/... topics; an agent may host several intersections (the demo,
+        #: the benchmark), then only the one named like the agent's device takes commands.
+        self.entity_id = config.device_id
+        self.agent.subscribe("srem", self.entity_id, self._on_srem)
+        self.agent.subscribe("detector", self.entity_id, self._on_detector)
+        self.owns_agent = agent is None
+        if self.agent.device_id == config.device_id:
+            for name in COMMANDS:
+                self.agent.command(name)(self._command_handler(name))
+
+    # --- inbound ---------------------------------------------------------------------------
+
+    def _on_srem(self, _ref: TopicRef, msg: Srem) -> None:
+        if len(self._request_q) >= MAX_REQUESTS:
+            self.dropped["srem_queue_full"] += 1
+            return
+        self._request_q.append(PriorityMessage(
+            request_id=msg.request_id, vehicle_id=msg.vehicle_id,
+            intersection_id=msg.intersection_id, type=msg.type, sg=msg.sg, eta=msg.eta,
+            role=msg.role, ts=msg.ts, route_id=msg.route_id,
+        ))
+
+    def _on_detector(self, _ref: TopicRef, msg: Detector) -> None:
+        if len(self._detector_q) >= MAX_DETECTOR_EVENTS:
+            self.dropped["detector_queue_full"] += 1
+            return
+        self._detector_q.append(DetectorEvent(msg.detector, msg.occupied))
+
+    def _command_handler(self, name: str) -> Callable[[dict[str, object]], dict[str, object]]:
+        def handle(args: dict[str, object]) -> dict[str, object]:
+            if name == "status":
+                return self.status()
+            now = self.state.kernel.last_tick + TICK_MS  # takes effect at the next tick
+            before = self.state.config
+            self.state, result = apply_command(self.state, name, args, now)
+            if self.state.config is not before:
+                self.config = self.state.config
+                self.map_revision += 1
+                self._spawn_map()
+            log.info("%s: command %s %s -> %s", self.config.device_id, name, args, result)
+            return result
+
+        return handle
+
+    def status(self) -> dict[str, object]:
+        """What the ``status`` command answers: program, fault, counters."""
+        st = self.state
+        fault = st.kernel.fault
+        return {
+            "program": type(st.program).__name__,
+            "mode": st.mode,
+            "revision": st.revision,
+            "fault": None if fault is None else {"rule": fault.rule, "message": fault.message},
+            "priority_counts": dict(st.priority.counts),
+            "counts": dict(st.counts),
+            "dropped": dict(self.dropped),
+            "late_ticks": self.late_ticks,
+            "ticks": self.ticks,
+        }
+
+    # --- the tick --------------------------------------------------------------------------
+
+    def _wall_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def tick(self, now: int, lag_ms: int = 0, clock_jump: bool = False) -> Outputs:
+        """Run one logical tick at ``now`` and publish its outputs."""
+        detectors = tuple(self._detector_q)
+        self._detector_q.clear()
+        requests = tuple(self._request_q)
+        self._request_q.clear()
+        inputs = Inputs(detectors, requests, lag_ms, clock_jump)
+        self.state, out = step(self.state, inputs, now)
+        self.ticks += 1
+        if out.changed or self.last_outputs is None:
+            try:
+                self.heads.show(out.lamps, now)
+            except Exception as exc:  # a lamp driver failure is a safety fault
+                log.exception("%s: lamp output failed", self.config.device_id)
+                self.state, out = fail_safe(self.state, f"lamp output failed: {exc}", now)
+                self.heads.show(out.lamps, now)
+        if out.fault is not None:
+            log.error(
+                "%s: ALARM fail-safe (%s): %s",
+                self.config.device_id, out.fault.rule, out.fault.message,
+            )
+        self.last_outputs = out
+        await self.agent.publish(
+            "spat", spat_fields(out, self.config.device_id), entity_id=self.entity_id
+        )
+        if out.ssem is not None and self._ssem_q is not None:
+            self._ssem_q.put_nowait({
+                "ts": now,
+                "intersection_id": self.config.device_id,
+                "requests": [
+                    {"request_id": r, "vehicle_id": v, "sg": sg, "status": s}
+                    for r, v, sg, s in out.ssem
+                ],
+            })
+        return out
+
+    async def _tick_loop(self) -> None:
+        offset = self._clock() - self._mono()
+        next_tick = ceil_tick(self._wall_ms()) + TICK_MS
+        if self.ticks == 0:
+            # Power up now, not when the object was built (start-up may have taken seconds).
+            self.state = initial_state(self.config, next_tick - TICK_MS)
+        while not self._stopped:
+            delay = (next_tick - self._wall_ms()) / 1000
+            if delay > 0:
+                await asyncio.sleep(delay)
+            new_offset = self._clock() - self._mono()
+            jump = abs(new_offset - offset) * 1000 > CLOCK_JUMP_MS
+            offset = new_offset
+            wall = self._wall_ms()
+            if jump or wall - next_tick > MAX_CATCH_UP_MS or next_tick - wall > MAX_CATCH_UP_MS:
+                next_tick = ceil_tick(wall)
+            lag = max(0, wall - next_tick)
+            self.max_lag_ms = max(self.max_lag_ms, lag)
+            if lag > TICK_MS:
+                self.late_ticks += 1
+            await self.tick(next_tick, lag, jump)
+            next_tick += TICK_MS
+
+    async def _ssem_loop(self) -> None:
+        assert self._ssem_q is not None
+        while True:
+            fields = await self._ssem_q.get()
+            await self.agent.publish("ssem", fields, entity_id=self.entity_id)
+
+    def _spawn_map(self) -> None:
+        task = asyncio.ensure_future(self.agent.publish(
+            "map", map_fields(self.config, self.map_revision), entity_id=self.entity_id
+        ))
+        task.add_done_callback(_log_failure)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Publish MAP, then tick and serve MQTT until :meth:`stop`.
+
+        With a shared agent (passed in), the caller runs the agent; this only ticks.
+        """
+        self._ssem_q = asyncio.Queue()
+        await self.agent.publish(
+            "map", map_fields(self.config, self.map_revision), entity_id=self.entity_id
+        )
+        name = self.config.device_id
+        tasks = [
+            asyncio.create_task(self._tick_loop(), name=f"{name}-tick"),
+            asyncio.create_task(self._ssem_loop(), name=f"{name}-ssem"),
+        ]
+        try:
+            if self.owns_agent:
+                await self.agent.run()
+            else:
+                while not self._stopped:
+                    await asyncio.sleep(0.5)
+        finally:
+            self._stopped = True
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def stop(self) -> None:
+        """Stop ticking and shut its own agent down cleanly (``offline`` status)."""
+        self._stopped = True
+        if self.owns_agent:
+            self.agent.stop()
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("MAP publish failed: %s", task.exception())

@@ -1,0 +1,63 @@
+"""The issue's goals for run (c) against the baseline (a), and whether a run reached them.
+
+Why data: the report must state the goals next to what was reached, honestly, and the same
+table is checked by tests; so the goals are a list here, not prose in a template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from simulations.evaluation.domain.metrics import change_pct
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """``metric`` of (c) must change by at most ``limit_pct`` percent against (a)."""
+
+    metric: str
+    label: str
+    limit_pct: float
+    #: published reference figures for context.
+    reference: str = ""
+
+
+GOALS: tuple[Goal, ...] = (
+    Goal("bus_signal_delay_s", "bus delay at signals", -30.0,
+         "published transit-priority deployments: -33 to -39 %"),
+    Goal("bus_signal_stops", "bus stops at signals", -30.0),
+    Goal("bus_co2_g", "bus CO2", -10.0),
+    Goal("car_delay_s", "car delay", 5.0, "no worse than +5 %"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GoalResult:
+    """One goal with the change reached (``None`` when a value is missing)."""
+
+    goal: Goal
+    before: float | None
+    after: float | None
+    change_pct: float | None
+
+    @property
+    def reached(self) -> bool:
+        """Whether the change is at or below the goal's limit."""
+        return self.change_pct is not None and self.change_pct <= self.goal.limit_pct
+
+
+def _num(run: Mapping[str, object], key: str) -> float | None:
+    value = run.get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def evaluate_goals(
+    baseline: Mapping[str, object], candidate: Mapping[str, object]
+) -> list[GoalResult]:
+    """Every goal of :data:`GOALS` for ``candidate`` (run c) against ``baseline`` (run a)."""
+    out = []
+    for g in GOALS:
+        before, after = _num(baseline, g.metric), _num(candidate, g.metric)
+        out.append(GoalResult(g, before, after, change_pct(before, after)))
+    return out

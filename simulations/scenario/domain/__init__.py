@@ -1,0 +1,1 @@
+"""Pure scenario data: network geometry, signal plans and seeded demand (no I/O)."""

@@ -1,0 +1,147 @@
+"""Bus priority: policy over many simultaneous requests, locks, rejections, and its effect."""
+
+from __future__ import annotations
+
+from edge_agent.contract.configs import IntersectionConfig
+from signal_controller.domain.controller import ActRun, DetectorEvent, Inputs, initial_state
+from signal_controller.domain.intersection import Intersection
+from signal_controller.domain.lamps import Lamp
+from signal_controller.domain.priority import (
+    FLOOD_MESSAGES,
+    PriorityMessage,
+    PriorityState,
+    StageView,
+    evaluate,
+    receive,
+)
+from tests.unit.signal_controller.scenarios import EPOCH
+from tests.unit.signal_controller.test_controller import lamp_changes, run
+
+NOW = EPOCH + 60_000
+
+
+def msg(rid: str, sg: str = "K1", eta: int = NOW + 20_000, **kw: object) -> PriorityMessage:
+    fields: dict[str, object] = {"vehicle_id": f"v-{rid}", "intersection_id": "ks-1",
+                                 "type": "request", "role": "transit", "ts": NOW}
+    fields.update(kw)
+    return PriorityMessage(request_id=rid, sg=sg, eta=eta, **fields)  # type: ignore[arg-type]
+
+
+def view(stage: int = 1, cycle: int = 5) -> StageView:
+    return StageView(stage=stage, cycle=cycle, hold_limit=NOW + 60_000,
+                     serving=frozenset({"K2", "F2"}) if stage == 1 else frozenset({"K1"}))
+
+
+def test_twenty_simultaneous_requests_follow_the_policy(two_phase: IntersectionConfig) -> None:
+    model = Intersection.from_config(two_phase)
+    st = PriorityState()
+    for i in range(20):  # 20 buses for K1 and K2, ETAs spread, one emergency, lateness ties
+        sg = "K1" if i % 2 else "K2"
+        st = receive(st, model, msg(f"r{i:02}", sg, NOW + 5_000 + (i // 2) * 3_000,
+                                    delay_s=float(i)),
+                     NOW, accepting=True, cycle=5)
+    st = receive(st, model, msg("amb", "K1", NOW + 50_000, role="emergency"), NOW,
+                 accepting=True, cycle=5)
+    assert sum(1 for r in st.requests.values() if r.status == "processing") == 21
+    st, wish = evaluate(st, model, view(stage=1), NOW)
+    statuses = {rid: r.status for rid, r in st.requests.items()}
+    # The emergency vehicle ranks first: early green for its stage S1 (K1).
+    assert statuses["amb"] == "granted" and wish.early_stage == 0
+    assert all(statuses[f"r{i:02}"] == "granted" for i in range(1, 20, 2))  # same stage
+    assert all(statuses[f"r{i:02}"] == "watchOtherTraffic" for i in range(0, 20, 2))
+    assert len(st.ssem()) == 21
+
+
+def test_earliest_eta_then_latest_bus_wins(two_phase: IntersectionConfig) -> None:
+    model = Intersection.from_config(two_phase)
+    st = PriorityState()
+    st = receive(st, model, msg("a", "K1", NOW + 9_000, delay_s=60.0), NOW, accepting=True,
+                 cycle=5)
+    st = receive(st, model, msg("b", "K2", NOW + 9_000, delay_s=300.0), NOW, accepting=True,
+                 cycle=5)
+    st, wish = evaluate(st, model, view(stage=0), NOW)
+    assert st.requests["b"].status == "granted" and st.requests["a"].status == "watchOtherTraffic"
+    assert wish.early_stage == 1
+
+
+def test_reservice_lock_protects_cross_traffic(two_phase: IntersectionConfig) -> None:
+    model = Intersection.from_config(two_phase)
+    st = PriorityState()
+    st = receive(st, model, msg("a", "K1"), NOW, accepting=True, cycle=5)
+    st, _ = evaluate(st, model, view(stage=0), NOW)
+    assert st.requests["a"].status == "granted"
+    st = receive(st, model, msg("a", "K1", type="cancel"), NOW, accepting=True, cycle=5)
+    assert st.served_cycle["N"] == 5
+    st = receive(st, model, msg("b", "K1"), NOW, accepting=True, cycle=6)
+    st, wish = evaluate(st, model, view(stage=0, cycle=6), NOW)
+    assert st.requests["b"].status == "reserviceLocked" and wish.hold_until is None
+    st = receive(st, model, msg("c", "K1", role="emergency"), NOW, accepting=True, cycle=6)
+    st, _ = evaluate(st, model, view(stage=0, cycle=6), NOW)
+    assert st.requests["c"].status == "granted"  # emergency vehicles are never locked
+    st, _ = evaluate(st, model, view(stage=0, cycle=7), NOW)
+    assert st.requests["b"].status == "granted"  # a cycle later the lock is gone
+
+
+def test_bad_requests_are_rejected_and_counted(two_phase: IntersectionConfig) -> None:
+    model = Intersection.from_config(two_phase)
+    st = PriorityState()
+    cases = [msg("u", "K9"), msg("n", "F2"), msg("s", "K1", NOW - 60_000),
+             msg("o", "K1", ts=NOW - 120_000), msg("w", "K1", intersection_id="ks-2")]
+    for m in cases:
+        st = receive(st, model, m, NOW, accepting=True, cycle=1)
+    for i in range(FLOOD_MESSAGES + 5):
+        st = receive(st, model, msg(f"f{i}", vehicle_id="flood"), NOW, accepting=True, cycle=1)
+    st = receive(st, model, msg("x", "K1"), NOW, accepting=False, cycle=1)
+    c = st.counts
+    assert c["rejected_unknown_group"] == 1 and c["rejected_not_priority_group"] == 1
+    assert c["rejected_stale_eta"] == 2 and c["rejected_wrong_intersection"] == 1
+    assert c["rejected_too_many_per_vehicle"] >= 1 and c["rejected_flood"] >= 1
+    assert c["rejected_not_actuated"] == 1
+    assert st.requests["u"].status == "rejected"
+    assert sum(1 for r in st.requests.values() if r.vehicle_id == "flood"
+               and r.status != "rejected") == 4
+
+
+def test_max_presence_ends_a_forgotten_request(two_phase: IntersectionConfig) -> None:
+    model = Intersection.from_config(two_phase)
+    st = receive(PriorityState(), model, msg("a", "K1", NOW + 1_000), NOW, accepting=True,
+                 cycle=1)
+    st, _ = evaluate(st, model, view(stage=0), NOW + 40_000)
+    assert st.requests["a"].status == "maxPresence"
+    st, _ = evaluate(st, model, view(stage=0), NOW + 50_000)
+    assert "a" not in st.requests
+
+
+def bus(rid: str, sg: str, eta: int, now: int) -> PriorityMessage:
+    return PriorityMessage(rid, "77", "ks-1", "request", sg, eta, "transit", now)
+
+
+def test_extension_holds_green_until_the_bus_passed(two_phase: IntersectionConfig) -> None:
+    state, _ = run(initial_state(two_phase, EPOCH), 30)
+    assert isinstance(state.program, ActRun) and state.program.stage == 0
+    t = state.kernel.last_tick + 100
+    eta = t + 12_000
+    state, outs = run(state, 40, lambda now: Inputs(
+        detectors=(DetectorEvent("D2", True),),
+        requests=(bus("b1", "K1", eta, now),) if now == t else ()))
+    end = next(tt for tt, lamp in lamp_changes(outs, "K1") if lamp is Lamp.AMBER)
+    assert end == eta + 2_000  # without the bus K1 would gap out right away
+    assert any(o.ssem and o.ssem[0][3] == "granted" for o in outs)
+    k1 = [next(g for g in o.groups if g.sg == "K1") for o in outs if o.now < end]
+    assert all(g.max_end is not None and end <= g.max_end for g in k1[1:])
+
+
+def test_early_green_truncates_the_conflicting_stage(two_phase: IntersectionConfig) -> None:
+    state, _ = run(initial_state(two_phase, EPOCH), 20)
+    t0 = state.kernel.last_tick + 100
+    # Serve the side road with a busy loop (it would run to its 20 s maximum).
+    state, _ = run(state, 14, lambda now: Inputs(detectors=(DetectorEvent("D2", True),))
+                   if now == t0 else Inputs())
+    assert isinstance(state.program, ActRun) and state.program.stage == 1
+    s2_start = state.program.start
+    t = state.kernel.last_tick + 100
+    state, outs = run(state, 30, lambda now: Inputs(
+        requests=(bus("b2", "K1", now + 30_000, now),) if now == t else (),
+        detectors=(DetectorEvent("D1", True),) if now == t else ()))
+    end = next(tt for tt, lamp in lamp_changes(outs, "K2") if lamp is Lamp.AMBER)
+    assert end == max(s2_start + 8_000, s2_start + 20_000 - 10_000, t)  # max - max_early
