@@ -38,7 +38,7 @@ from bus_gateway.domain.priority import PriorityRequester, PriorityRules, SremAc
 from bus_gateway.domain.privacy import MacHasher
 from bus_gateway.domain.stops import RouteStop, StopState, StopTracker
 from bus_gateway.doors import SimulatedDoors, make_doors
-from bus_gateway.gps import make_gps
+from bus_gateway.gps import GpsSource, make_gps
 from bus_gateway.portal import create_portal_app
 from bus_gateway.probes import ProbeSniffer
 from bus_gateway.wlan import WlanGateway, make_wlan
@@ -117,8 +117,10 @@ class BusGateway:
         display: Display | None = None,
         agent: EdgeAgent | None = None,
         portal_host: str | None = None,
+        gps: GpsSource | None = None,
     ) -> None:
         self.config = config
+        self._gps = gps
         self.clock: Clock = clock or WallClock()
         self.agent = agent or EdgeAgent(
             config, kind="bus", entity_id=config.vehicle.id, broker_url=broker_url,
@@ -259,7 +261,7 @@ class BusGateway:
         return server, server.serve(sockets=[sock])
 
     async def _gps_loop(self) -> None:
-        source = make_gps(self.config.gps.source, self.clock, self.stops, self.base)
+        source = self._gps or make_gps(self.config.gps.source, self.clock, self.stops, self.base)
         async for fix in source.fixes():
             await self.on_fix(fix)
         log.info("GPS source ended (%s)", self.config.gps.source)

@@ -2,9 +2,12 @@
 
 Why one class behind a small interface (:class:`bus_gateway.wlan.Dataplane`): the session
 rules in :mod:`bus_gateway.wlan` are the same for the real router and the demo; only this
-adapter touches the kernel. All netlink and ``nft`` calls run on one dedicated worker thread
-(pyroute2's socket is not shared between threads, and the event loop must keep serving the
-portal while ``nft`` runs).
+adapter touches the kernel. Netlink and ``nft`` calls run on two dedicated worker threads,
+each with its own pyroute2 socket (a socket is never shared between threads, and the event loop
+must keep serving the portal while ``nft`` runs): one for links, neighbours and the firewall,
+one for shaping. A shaping pass re-rates every client's classes and takes a while on a full
+bus; on a thread of its own it never holds up the firewall element of a passenger who has just
+accepted the terms.
 """
 
 from __future__ import annotations
@@ -61,21 +64,26 @@ class KernelDataplane:
             DnsmasqSettings(lan, gateway, portal_port, state_dir, upstream_dns=upstream_dns)
         )
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="dataplane")
+        self._shape_pool = ThreadPoolExecutor(1, thread_name_prefix="shaper")
         self._ipr: IPRoute | None = None
         self._shaper: HtbShaper | None = None
 
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
+    async def _shape_call(self, fn: Callable[[HtbShaper], T]) -> T:
+        def run() -> T:
+            if self._shaper is None:
+                # its own netlink socket, made and used on the shaping thread only
+                self._shaper = HtbShaper(self.lan)
+            return fn(self._shaper)
+
+        return await asyncio.get_running_loop().run_in_executor(self._shape_pool, run)
+
     def _ip(self) -> IPRoute:
         if self._ipr is None:
             self._ipr = IPRoute()
         return self._ipr
-
-    def _shape(self) -> HtbShaper:
-        if self._shaper is None:
-            self._shaper = HtbShaper(self.lan, ipr=self._ip())
-        return self._shaper
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -83,7 +91,7 @@ class KernelDataplane:
         """Bring the LAN up, close it with the firewall, then shaping and DHCP."""
         await self._call(self._prepare_links)
         await self._call(self.firewall.install)
-        await self._call(self._shape().setup, self.uplink_kbps)
+        await self._shape_call(lambda shaper: shaper.setup(self.uplink_kbps))
         await self.dnsmasq.start()
 
     def _prepare_links(self) -> None:
@@ -124,18 +132,22 @@ class KernelDataplane:
         try:
             await self._call(self.firewall.close)
         finally:
-            if self._shaper is not None:
-                await self._call(self._shaper.teardown)
-            if self._ipr is not None:
-                await self._call(self._ipr.close)
-            self._pool.shutdown(wait=True)
+            try:
+                if self._shaper is not None:
+                    await self._shape_call(HtbShaper.teardown)
+                    await self._shape_call(HtbShaper.close)
+            finally:
+                if self._ipr is not None:
+                    await self._call(self._ipr.close)
+                self._shape_pool.shutdown(wait=True)
+                self._pool.shutdown(wait=True)
 
     async def maintain(self) -> None:
         """Isolate and redirect bridge ports that appeared (an access point plugged in)."""
         new = await self._call(self._isolate_ports)
         if new:
             log.info("isolated new bridge ports %s", new)
-        await self._call(self._shape().sync_ports)
+        await self._shape_call(HtbShaper.sync_ports)
 
     # --- clients -------------------------------------------------------------------------
 
@@ -149,7 +161,7 @@ class KernelDataplane:
 
     async def shape(self, diff: ShapingDiff, uplink_kbps: int) -> None:
         """Apply shaping differences."""
-        await self._call(self._shape().apply, diff, uplink_kbps)
+        await self._shape_call(lambda shaper: shaper.apply(diff, uplink_kbps))
 
     async def counters(self) -> FirewallCounters:
         """Per-client and total byte counters."""
@@ -184,7 +196,9 @@ class KernelDataplane:
         if not found:
             return None
         try:
-            for n in ipr.get_neighbours(ifindex=int(found[0]), dst=str(ip)):
+            # one entry asked for by address: a dump of the whole table costs ~9 ms of Python
+            # with 100 passengers, and this sits between ``POST /accept`` and traffic passing
+            for n in ipr.neigh("get", dst=str(ip), ifindex=int(found[0])):
                 mac = n.get_attr("NDA_LLADDR")
                 if mac and n["state"] & (_PRESENT_STATES | 0x80):  # or PERMANENT
                     return str(mac).lower()

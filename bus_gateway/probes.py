@@ -1,71 +1,113 @@
-"""Probe-request sniffing with scapy, from a monitor-mode interface or a pcap file.
+"""Probe-request sniffing from a monitor-mode interface (live) or a pcap file (replays).
 
 Why a kernel BPF filter: a busy street produces thousands of 802.11 frames per second; the
-filter ``type mgt subtype probe-req`` lets the kernel (or libpcap for files) drop everything
-else, so Python only sees the few probe requests and a Pi keeps up. Each frame is reduced to
-a :class:`~bus_gateway.domain.occupancy.ProbeObservation` at once: the source MAC becomes a
-salted pseudonym (:class:`~bus_gateway.domain.privacy.MacHasher`), only the locally
-administered bit, the sequence number, an IE fingerprint and the RSSI are kept. The raw
-frame is never stored.
+filter ``type mgt subtype probe-req`` (:data:`~bus_gateway.domain.dot11.PROBE_REQUEST_BPF`,
+what libpcap compiles for it) lets the kernel drop everything else, so Python only sees the
+few probe requests and a Pi keeps up. Why no scapy on the live path: dissecting each frame
+with scapy cost ~3 ms of CPU (17 % of a core at 50 probe requests/s, measured by
+``bench/bench_gateway.py``) and importing it ~20 MB; the live path is one ``AF_PACKET`` socket
+with that filter attached and :func:`~bus_gateway.domain.dot11.parse_probe_request` on the
+raw bytes. Pcap files (replays, tests) are still read with scapy (``sniff(offline=...)`` with
+the same filter), then go through the same parser.
+
+Each frame is reduced to a :class:`~bus_gateway.domain.occupancy.ProbeObservation` at once:
+the source MAC becomes a salted pseudonym (:class:`~bus_gateway.domain.privacy.MacHasher`),
+only the locally administered bit, the sequence number, an IE fingerprint and the RSSI are
+kept. The raw frame is never stored.
 """
 
-# ruff: noqa: PLC0415  (scapy costs ~40 MB and a second to import: only when sniffing)
+# ruff: noqa: PLC0415  (scapy costs ~20 MB and a second to import: only for pcap files)
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
+import socket
+import struct
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from bus_gateway.clock import Clock, sleep_until
+from bus_gateway.domain.dot11 import (
+    LINKTYPE_FOR_ARPHRD,
+    PROBE_REQUEST_BPF,
+    parse_probe_request,
+)
 from bus_gateway.domain.occupancy import ProbeObservation, ie_fingerprint
 from bus_gateway.domain.privacy import MacHasher, is_locally_administered, is_multicast
 from bus_gateway.errors import SourceError
 
 log = logging.getLogger(__name__)
 
+#: for pcap files; the live path attaches the same filter as BPF code
 BPF_PROBE_REQUESTS = "type mgt subtype probe-req"
+ETH_P_ALL = 0x0003
+SO_ATTACH_FILTER = 26
+SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_PROMISC = 1
+PACKET_OUTGOING = 4
+#: a frame is at most 7,991 bytes (A-MSDU) plus radiotap
+SNAPLEN = 9000
+#: seconds a blocked read waits before it looks at the stop flag
+POLL_S = 1.0
+
+Frame = tuple[float, bytes, int]  # (capture time in epoch seconds, frame, pcap link type)
 
 
-def observation_from_packet(
-    pkt: Any, hasher: MacHasher, ts_ms: int | None = None
+def observation_from_frame(
+    frame: bytes, linktype: int, hasher: MacHasher, ts_ms: int
 ) -> ProbeObservation | None:
-    """Reduce a scapy packet to an observation; ``None`` if it is not a usable probe."""
-    from scapy.layers.dot11 import Dot11, Dot11Elt, Dot11ProbeReq, RadioTap
-
-    if not pkt.haslayer(Dot11ProbeReq):
+    """Reduce a raw frame to an observation; ``None`` if it is not a usable probe request."""
+    probe = parse_probe_request(frame, linktype)
+    if probe is None or is_multicast(probe.source):
         return None
-    dot11 = pkt[Dot11]
-    mac = dot11.addr2
-    if not mac:
-        return None
-    try:
-        if is_multicast(mac):
-            return None
-        randomized = is_locally_administered(mac)
-    except ValueError:
-        return None
-    when = ts_ms if ts_ms is not None else int(float(pkt.time) * 1000)
-    seq = int(dot11.SC) >> 4 if dot11.SC is not None else None
-    elements: list[tuple[int, bytes]] = []
-    elt = pkt.getlayer(Dot11Elt)
-    while elt is not None and isinstance(elt, Dot11Elt):
-        elements.append((int(elt.ID), bytes(elt.info or b"")))
-        elt = elt.payload.getlayer(Dot11Elt) if elt.payload else None
-    rssi: int | None = None
-    if pkt.haslayer(RadioTap):
-        value = getattr(pkt[RadioTap], "dBm_AntSignal", None)
-        rssi = int(value) if value is not None else None
     return ProbeObservation(
-        ts_ms=when,
-        device=hasher.hash(mac, when),
-        randomized=randomized,
-        seq=seq,
-        fingerprint=ie_fingerprint(elements),
-        rssi_dbm=rssi,
+        ts_ms=ts_ms,
+        device=hasher.hash(probe.source, ts_ms),
+        randomized=is_locally_administered(probe.source),
+        seq=probe.seq,
+        fingerprint=ie_fingerprint(probe.elements),
+        rssi_dbm=probe.rssi_dbm,
     )
+
+
+def open_monitor_socket(iface: str) -> tuple[socket.socket, int]:
+    """An ``AF_PACKET`` socket on ``iface`` that only receives probe requests; its link type.
+
+    The filter is attached before the socket is bound to a protocol, so not one unfiltered
+    frame is queued.
+    """
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    try:
+        sock.bind((iface, 0))  # protocol 0: nothing is received yet
+        hatype = sock.getsockname()[3]
+        linktype = LINKTYPE_FOR_ARPHRD.get(hatype)
+        if linktype is None:
+            raise SourceError(
+                f"{iface} is not an 802.11 monitor interface (device type {hatype}); "
+                "expected radiotap (803) or 802.11 (801)"
+            )
+        program = PROBE_REQUEST_BPF[linktype]
+        code = b"".join(struct.pack("HBBI", *insn) for insn in program)
+        buf = ctypes.create_string_buffer(code, len(code))
+        fprog = struct.pack("HP", len(program), ctypes.addressof(buf))
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        ifindex = socket.if_nametoindex(iface)
+        mreq = struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b"")
+        sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+        sock.bind((iface, ETH_P_ALL))
+        sock.settimeout(POLL_S)
+    except OSError as exc:
+        sock.close()
+        raise SourceError(f"probe source iface:{iface}: {exc}") from exc
+    except BaseException:
+        sock.close()
+        raise
+    return sock, linktype
 
 
 class ProbeSniffer:
@@ -83,24 +125,39 @@ class ProbeSniffer:
         self.frames = 0
         self._stop = threading.Event()
 
-    def _sniff(self, deliver: Callable[[Any], None]) -> None:
+    def _sniff_iface(self, deliver: Callable[[Frame], None]) -> None:
+        sock, linktype = open_monitor_socket(self.target)
+        try:
+            while not self._stop.is_set():
+                try:
+                    frame, addr = sock.recvfrom(SNAPLEN)
+                except TimeoutError:
+                    continue
+                if addr[2] != PACKET_OUTGOING:  # frames this router injects itself
+                    deliver((time.time(), frame, linktype))
+        except OSError as exc:  # the interface went away
+            raise SourceError(f"probe source iface:{self.target}: {exc}") from exc
+        finally:
+            sock.close()
+
+    def _sniff_pcap(self, deliver: Callable[[Frame], None]) -> None:
+        from scapy.config import conf
         from scapy.sendrecv import sniff
+
+        def one(pkt: Any) -> None:
+            linktype = conf.l2types.layer2num.get(type(pkt))
+            frame = getattr(pkt, "original", None) or bytes(pkt)
+            if linktype is not None:
+                deliver((float(pkt.time), bytes(frame), linktype))
 
         def stop_filter(_pkt: Any) -> bool:
             return self._stop.is_set()
 
         try:
-            if self.kind == "pcap":
-                sniff(offline=self.target, filter=BPF_PROBE_REQUESTS, prn=deliver,
-                      store=False, stop_filter=stop_filter)
-            else:
-                while not self._stop.is_set():
-                    sniff(iface=self.target, filter=BPF_PROBE_REQUESTS, prn=deliver,
-                          store=False, timeout=1.0, stop_filter=stop_filter)
-        except (OSError, ValueError) as exc:  # scapy raises Scapy_Exception(Exception) too
-            raise SourceError(f"probe source {self.kind}:{self.target}: {exc}") from exc
-        except Exception as exc:
-            raise SourceError(f"probe source {self.kind}:{self.target}: {exc}") from exc
+            sniff(offline=self.target, filter=BPF_PROBE_REQUESTS, prn=one, store=False,
+                  stop_filter=stop_filter)
+        except Exception as exc:  # OSError, ValueError, Scapy_Exception(Exception)
+            raise SourceError(f"probe source pcap:{self.target}: {exc}") from exc
 
     async def observations(self) -> AsyncIterator[ProbeObservation]:
         """Observations; pcap frames are delivered when the clock reaches their time."""
@@ -108,17 +165,20 @@ class ProbeSniffer:
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=10_000)
         done = object()
 
-        def deliver(pkt: Any) -> None:
-            loop.call_soon_threadsafe(_put, pkt)
+        def deliver(item: Frame) -> None:
+            loop.call_soon_threadsafe(_put, item)
 
-        def _put(item: Any) -> None:
+        def _put(item: Frame) -> None:
             if queue.full():
                 return  # overload: drop rather than grow without bound
             queue.put_nowait(item)
 
         def run() -> None:
             try:
-                self._sniff(deliver)
+                if self.kind == "pcap":
+                    self._sniff_pcap(deliver)
+                else:
+                    self._sniff_iface(deliver)
             except SourceError as exc:
                 log.error("%s", exc)
             finally:
@@ -128,14 +188,15 @@ class ProbeSniffer:
         thread.start()
         try:
             while True:
-                pkt = await queue.get()
-                if pkt is done:
+                item = await queue.get()
+                if item is done:
                     return
                 self.frames += 1
-                ts_ms = int(float(pkt.time) * 1000)
+                ts, frame, linktype = item
+                ts_ms = int(ts * 1000)
                 if self.kind == "pcap":
                     await sleep_until(self.clock, ts_ms)
-                obs = observation_from_packet(pkt, self.hasher, ts_ms)
+                obs = observation_from_frame(frame, linktype, self.hasher, ts_ms)
                 if obs is not None:
                     yield obs
         finally:
