@@ -78,7 +78,8 @@ class Will:
     retain: bool = True
 
 
-def _tls_context(tls: TlsConfig | None) -> ssl.SSLContext:
+def tls_context(tls: TlsConfig | None) -> ssl.SSLContext:
+    """The TLS context for ``mqtts://`` or ``mqtt.tls``: system CAs unless ``ca_file``."""
     ctx = ssl.create_default_context(cafile=tls.ca_file if tls else None)
     if tls and tls.cert_file:
         ctx.load_cert_chain(tls.cert_file, tls.key_file)
@@ -125,7 +126,7 @@ class MqttConnection:
         if user is not None:
             c.username_pw_set(user, secret)
         if address.tls or settings.tls is not None:
-            c.tls_set_context(_tls_context(settings.tls))
+            c.tls_set_context(tls_context(settings.tls))
         if will is not None:
             c.will_set(will.topic, will.payload, will.qos, will.retain)
         c.on_connect = self._handle_connect

@@ -1,0 +1,1 @@
+"""The hub's HTTP API (full-stack-fastapi-template layout: ``deps.py`` and ``routes/*``)."""

@@ -1,0 +1,1 @@
+"""One module per resource; :mod:`central_hub.app` includes every router."""

@@ -1,0 +1,57 @@
+"""``GET /`` (the dashboard), its static assets, and the JSON it draws the map from.
+
+WHY no tile server: the hub runs where the internet may not be; the map is drawn from the
+GTFS shapes and stops and the intersections' MAP positions, all served by the hub itself.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+
+from central_hub.api.deps import HubDep
+
+router = APIRouter(tags=["dashboard"])
+
+
+class NetworkOut(BaseModel):
+    """Routes (with their shapes) and stops of the static GTFS feed."""
+
+    routes: list[dict[str, Any]]
+    stops: list[dict[str, Any]]
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=True)
+def dashboard() -> HTMLResponse:
+    """The traffic engineers' dashboard (a single page, live over ``/ws/live``)."""
+    html = resources.files("central_hub").joinpath("static/dashboard.html").read_text("utf-8")
+    return HTMLResponse(html)
+
+
+@router.get("/api/v1/network", response_model=NetworkOut, tags=["feeds"])
+def network(hub: HubDep) -> NetworkOut:
+    """The static network for the map: route shapes and stops."""
+    sch = hub.schedule
+    if sch is None:
+        return NetworkOut(routes=[], stops=[])
+    shapes_of: dict[str, set[str]] = {}
+    for trip in sch.trips.values():
+        if trip.shape_id:
+            shapes_of.setdefault(trip.route_id, set()).add(trip.shape_id)
+    routes = [{"route_id": r.route_id, "short_name": r.short_name, "color": r.color,
+               "shapes": [list(map(list, sch.shapes[s])) for s in sorted(shapes_of.get(
+                   r.route_id, ())) if s in sch.shapes]}
+              for r in sorted(sch.routes.values(), key=lambda r: r.route_id)]
+    stops = [{"stop_id": s.stop_id, "name": s.name, "lat": s.lat, "lon": s.lon}
+             for s in sorted(sch.stops.values(), key=lambda s: s.stop_id)]
+    return NetworkOut(routes=routes, stops=stops)
+
+
+@router.get("/api/v1/ingest", tags=["operations"])
+def ingest_stats(hub: HubDep) -> dict[str, Any]:
+    """Ingest counters: received, stored, duplicates, dropped, rejected per topic and reason."""
+    return hub.ingest_stats()

@@ -1,0 +1,144 @@
+"""Device registry and remote commands.
+
+``GET /api/v1/devices`` (CONTRACT §8) merges the registry with what the live feed knows
+(online, health); registering, rotating credentials and removing need the admin role, and
+commands the engineer role.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from central_hub.api.deps import AdminDep, EngineerDep, HubDep
+from central_hub.commands import CommandTimeoutError
+from central_hub.registry import RegistryError
+from edge_agent.contract.ids import ID_PATTERN, Id
+from edge_agent.contract.payloads import CommandAck, Health
+
+router = APIRouter(prefix="/api/v1/devices", tags=["operations"])
+DeviceId = Annotated[str, Path(pattern=ID_PATTERN, description="device id (broker login)")]
+
+
+class DeviceOut(BaseModel):
+    """A device: registry entry (if registered) and live state (if heard of)."""
+
+    device_id: str
+    kind: str | None
+    entity_id: str | None
+    registered: bool
+    online: bool | None
+    sw: str | None
+    last_seen_ms: int | None
+    health: Health | None
+
+
+class DeviceIn(BaseModel):
+    """A device to register; ``entity_id`` is the id in its topics (vehicle id of a bus)."""
+
+    device_id: Id
+    kind: Literal["bus", "intersection", "hub"]
+    entity_id: Id | None = None
+    label: Annotated[str, Field(max_length=200)] = ""
+
+
+class CredentialsOut(BaseModel):
+    """Broker credentials, shown once."""
+
+    device_id: str
+    kind: str
+    entity_id: str
+    username: str
+    password: str
+
+
+class CommandIn(BaseModel):
+    """A command to send (CONTRACT §3 ``cmd``) and how long to wait for the ack."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    args: dict[str, Any] = Field(default_factory=dict)
+    timeout_s: Annotated[float, Field(gt=0, le=60)] | None = None
+
+
+class CommandOut(BaseModel):
+    """The command id and the device's ack."""
+
+    id: str
+    device_id: str
+    ack: CommandAck
+
+
+@router.get("", response_model=list[DeviceOut])
+async def list_devices(hub: HubDep) -> list[DeviceOut]:
+    """Registered devices and devices seen on the broker."""
+    registered = {d.device_id: d for d in await run_in_threadpool(hub.registry.records)}
+    live = hub.state.devices
+    out = []
+    for did in sorted(set(registered) | set(live)):
+        r, d = registered.get(did), live.get(did)
+        out.append(DeviceOut(
+            device_id=did, kind=(r.kind if r else d.kind if d else None),
+            entity_id=r.entity_id if r else None, registered=r is not None,
+            online=d.online if d else None, sw=d.sw if d else None,
+            last_seen_ms=(max(d.last_seen_ms, d.status_ms) or None) if d else None,
+            health=d.health if d else None))
+    return out
+
+
+@router.post("", response_model=CredentialsOut, status_code=status.HTTP_201_CREATED,
+             responses={409: {"description": "already registered"}})
+async def register_device(body: DeviceIn, hub: HubDep, _: AdminDep) -> CredentialsOut:
+    """Register a device, issue its password, regenerate the broker files, reload (admin)."""
+    try:
+        password = await run_in_threadpool(hub.registry.register, body.device_id, body.kind,
+                                           body.entity_id, body.label)
+    except RegistryError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    entity = body.entity_id or body.device_id
+    hub.state.entity_device[entity] = body.device_id
+    return CredentialsOut(device_id=body.device_id, kind=body.kind, entity_id=entity,
+                          username=body.device_id, password=password)
+
+
+@router.post("/{device_id}/credentials", response_model=CredentialsOut,
+             responses={404: {"description": "not registered"}})
+async def rotate_credentials(device_id: DeviceId, hub: HubDep, _: AdminDep) -> CredentialsOut:
+    """Issue a new password (the old one stops working at the broker reload) (admin)."""
+    try:
+        password = await run_in_threadpool(hub.registry.rotate, device_id)
+    except RegistryError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    rec = await run_in_threadpool(hub.registry.get, device_id)
+    assert rec is not None
+    return CredentialsOut(device_id=device_id, kind=rec.kind, entity_id=rec.entity_id,
+                          username=device_id, password=password)
+
+
+@router.delete("/{device_id}", status_code=status.HTTP_204_NO_CONTENT,
+               responses={404: {"description": "not registered"}})
+async def remove_device(device_id: DeviceId, hub: HubDep, _: AdminDep) -> None:
+    """Remove a device; it can no longer log in after the reload (admin)."""
+    if not await run_in_threadpool(hub.registry.remove, device_id):
+        raise HTTPException(404, f"device {device_id} is not registered")
+
+
+@router.post("/{device_id}/commands", response_model=CommandOut,
+             responses={404: {"description": "unknown device"},
+                        504: {"description": "no ack before the timeout"}})
+async def send_command(device_id: DeviceId, body: CommandIn, hub: HubDep,
+                       _: EngineerDep) -> CommandOut:
+    """Send ``cmd`` to a device and wait for its ``cmd/ack`` (engineer)."""
+    known = device_id in hub.state.devices or await run_in_threadpool(
+        hub.registry.get, device_id) is not None
+    if not known:
+        raise HTTPException(404, f"unknown device {device_id}")
+    timeout = body.timeout_s or hub.runtime.settings.command_timeout_s
+    try:
+        cmd_id, ack = await hub.live.commands.send(device_id, body.name, body.args, timeout)
+    except CommandTimeoutError as exc:
+        raise HTTPException(504, f"no ack from {device_id} within {timeout} s "
+                            f"(command {exc.args[0]})") from exc
+    return CommandOut(id=cmd_id, device_id=device_id, ack=ack)

@@ -1,0 +1,1 @@
+"""Settings and security shared by the hub's services (full-stack-fastapi-template's ``core``)."""

@@ -1,0 +1,134 @@
+"""The hub's settings: the contract's :class:`HubConfig` file plus hub-only tunables.
+
+WHY two layers: ``firmware_configs/hub.yaml`` is validated by the contract's model, which
+refuses unknown keys, so hub-internal knobs (queue sizes, retention, tokens, registry paths)
+come from ``KASSEL_HUB_*`` environment variables through pydantic-settings, with defaults
+that suit the demo. Nothing is read at import time: :func:`load_settings` is called by the
+CLI or a test, and the result is handed to :func:`central_hub.app.create_app`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from edge_agent.contract.configs import HubConfig
+from edge_agent.errors import ConfigError
+from edge_agent.mqtt import BrokerAddress
+
+
+class IngestSettings(BaseModel):
+    """Shared-subscription ingest: bounded queue, batching, in-flight window."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group: str = Field(default="hub", pattern=r"^[A-Za-z0-9_-]+$")
+    #: MQTT client id of this worker's persistent session; defaults to ``<device_id>-ingest-0``.
+    client_id: str | None = None
+    queue_size: Annotated[int, Field(ge=10)] = 20_000
+    #: keep well below the broker's in-flight window (Mosquitto: 1000) so that receiving the
+    #: next batch overlaps with committing this one; 400 measured best (BENCHMARKS.md)
+    batch_max: Annotated[int, Field(ge=1)] = 400
+    batch_wait_ms: Annotated[int, Field(ge=1)] = 5
+    #: MQTT 5 Receive Maximum: unacknowledged QoS 1 messages the broker may send us.
+    receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 4_000
+    window: Annotated[int, Field(ge=16)] = 4096
+
+
+class RetentionSettings(BaseModel):
+    """Tiered retention in days (``None`` keeps the tier for ever) and the job's period."""
+
+    model_config = ConfigDict(frozen=True)
+
+    raw_days: float | None = 14.0
+    minute_days: float | None = 90.0
+    hour_days: float | None = None
+    interval_s: Annotated[float, Field(gt=0)] = 60.0
+
+
+class AlarmSettings(BaseModel):
+    """Alarm thresholds (see :class:`central_hub.domain.alarms.Thresholds`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cpu_pct: float = 90.0
+    mem_pct: float = 90.0
+    disk_pct: float = 90.0
+    queue_depth: int = 10_000
+    spat_stale_ms: int = 1_000
+    tick_ms: Annotated[int, Field(ge=10)] = 250
+
+
+class RegistrySettings(BaseModel):
+    """Where the generated Mosquitto files go and how the broker is told to re-read them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    password_file: str | None = None
+    acl_file: str | None = None
+    #: a pid file of the broker: SIGHUP is sent to that pid after the files changed.
+    broker_pid_file: str | None = None
+
+
+class HubSettings(BaseSettings):
+    """Hub-only tunables from ``KASSEL_HUB_*`` (nested with ``__``, e.g.
+    ``KASSEL_HUB_INGEST__QUEUE_SIZE=50000``)."""
+
+    model_config = SettingsConfigDict(env_prefix="KASSEL_HUB_", env_nested_delimiter="__",
+                                      frozen=True, extra="ignore")
+
+    ingest: IngestSettings = IngestSettings()
+    retention: RetentionSettings = RetentionSettings()
+    alarms: AlarmSettings = AlarmSettings()
+    registry: RegistrySettings = RegistrySettings()
+    #: run the MQTT ingest worker in this process.
+    run_ingest: bool = True
+    #: run alarms, retention and roll-ups here (one primary per deployment).
+    primary: bool = True
+    admin_token: str | None = None
+    engineer_token: str | None = None
+    command_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    spat_history_s: Annotated[int, Field(ge=10, le=3600)] = 300
+    live_queue_size: Annotated[int, Field(ge=100)] = 50_000
+    ws_client_queue: Annotated[int, Field(ge=10)] = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class HubRuntime:
+    """Everything :func:`central_hub.app.create_app` needs, resolved once."""
+
+    config: HubConfig
+    settings: HubSettings
+    broker: BrokerAddress
+
+    @property
+    def topic_root(self) -> str:
+        return self.config.mqtt.topic_root
+
+
+def resolve(config: HubConfig, settings: HubSettings | None = None,
+            broker_url: str | None = None) -> HubRuntime:
+    """Combine the config file, the settings and a ``--broker`` override.
+
+    The hub's own broker password may come from ``mqtt.password_file`` when the URL has none.
+    """
+    settings = settings if settings is not None else HubSettings()
+    url = broker_url or config.mqtt.broker
+    try:
+        address = BrokerAddress.parse(url)
+    except ValueError as exc:
+        raise ConfigError("--broker" if broker_url else "mqtt.broker", [("", str(exc))]) from exc
+    username = address.username or config.mqtt.username
+    password = address.password
+    if password is None and config.mqtt.password_file:
+        try:
+            password = Path(config.mqtt.password_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(config.mqtt.password_file,
+                              [("mqtt.password_file", f"cannot read: {exc}")]) from exc
+    address = BrokerAddress(address.host, address.port, address.tls, username, password)
+    return HubRuntime(config, settings, address)

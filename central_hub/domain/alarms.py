@@ -1,0 +1,144 @@
+"""Alarm rules as a pure state machine: events in, raised/cleared transitions out.
+
+WHY a transducer: the same rules run in the hub, in unit tests with a fake clock and in the
+benchmark, and an alarm is emitted only on a transition, so a 10 Hz SPaT stream does not write
+10 rows a second. The adapter (:mod:`central_hub.alarms`) persists and broadcasts what comes out.
+Times are the hub's own receive clock in ms (device clocks may be off; staleness is about when
+the hub last heard something).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from edge_agent.contract.payloads import Health
+
+Severity = Literal["critical", "warning"]
+
+DEGRADED_SIGNAL = {"flashing": "critical", "fault": "critical", "dark": "critical"}
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Health limits; a report above a limit raises, one at or below clears."""
+
+    cpu_pct: float = 90.0
+    mem_pct: float = 90.0
+    disk_pct: float = 90.0
+    queue_depth: int = 10_000
+    spat_stale_ms: int = 1_000
+    hub_queue_fill: float = 0.8
+    dropped_clear_ms: int = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmChange:
+    """An alarm became active (``active``) or cleared."""
+
+    kind: str
+    device_id: str
+    active: bool
+    severity: Severity
+    message: str
+    at_ms: int
+
+
+@dataclass(slots=True)
+class AlarmEngine:
+    """Holds which alarms are active and when each device and intersection was last heard."""
+
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    active: dict[tuple[str, str], AlarmChange] = field(default_factory=dict)
+    _last_spat: dict[str, int] = field(default_factory=dict)
+    _device_dropped: dict[str, int] = field(default_factory=dict)
+    _hub_dropped: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def _set(self, kind: str, device: str, on: bool, severity: Severity, message: str, *,
+             now: int) -> list[AlarmChange]:
+        key = (kind, device)
+        if on == (key in self.active):
+            return []
+        change = AlarmChange(kind, device, on, severity, message, now)
+        if on:
+            self.active[key] = change
+        else:
+            del self.active[key]
+        return [change]
+
+    def on_status(self, device_id: str, state: str, now: int) -> list[AlarmChange]:
+        """Birth and death (Last Will) messages."""
+        offline = state == "offline"
+        return self._set("device_offline", device_id, offline, "critical",
+                         f"{device_id} is offline (Last Will)" if offline
+                         else f"{device_id} is back online", now=now)
+
+    def on_spat(self, intersection_id: str, status: str, now: int) -> list[AlarmChange]:
+        """Every SPaT: refreshes staleness and checks the controller's status."""
+        self._last_spat[intersection_id] = now
+        if status not in DEGRADED_SIGNAL and not self.active:  # the 10 Hz common case
+            return []
+        out = self._set("spat_stale", intersection_id, False, "critical",
+                        f"SPaT of {intersection_id} flows again", now=now)
+        bad = status in DEGRADED_SIGNAL
+        out += self._set("signal_degraded", intersection_id, bad, "critical",
+                         f"controller {intersection_id} reports {status}" if bad
+                         else f"controller {intersection_id} is {status} again", now=now)
+        return out
+
+    def forget_intersection(self, intersection_id: str) -> None:
+        """Stop watching an intersection's SPaT (decommissioned)."""
+        self._last_spat.pop(intersection_id, None)
+
+    def on_health(self, device_id: str, health: Health, now: int) -> list[AlarmChange]:
+        """A device's health report against the thresholds."""
+        t = self.thresholds
+        cpu_pct, mem_pct, disk_pct = health.cpu_pct, health.mem_pct, health.disk_pct
+        queue_depth, queue_dropped = health.queue.depth, health.queue.dropped
+        out: list[AlarmChange] = []
+        for kind, value, limit in (("health_cpu", cpu_pct, t.cpu_pct),
+                                   ("health_mem", mem_pct, t.mem_pct),
+                                   ("health_disk", disk_pct, t.disk_pct)):
+            over = value > limit
+            out += self._set(kind, device_id, over, "warning",
+                             f"{device_id}: {kind[7:]} {value:.0f} % > {limit:.0f} %" if over
+                             else f"{device_id}: {kind[7:]} {value:.0f} % back to normal", now=now)
+        backlog = queue_depth > t.queue_depth
+        out += self._set("device_queue_backlog", device_id, backlog, "warning",
+                         f"{device_id}: {queue_depth} messages queued on the device" if backlog
+                         else f"{device_id}: queue drained", now=now)
+        before = self._device_dropped.get(device_id)
+        self._device_dropped[device_id] = queue_dropped
+        grew = before is not None and queue_dropped > before
+        out += self._set("device_queue_dropped", device_id, grew, "warning",
+                         f"{device_id}: dropped {queue_dropped - (before or 0)} queued messages"
+                         if grew else f"{device_id}: no more drops", now=now)
+        return out
+
+    def on_hub_queue(self, name: str, depth: int, capacity: int, dropped: int, *,
+                     now: int) -> list[AlarmChange]:
+        """The hub's own bounded queues: backlog (fill ratio) and drops (a growing counter)."""
+        t = self.thresholds
+        full = capacity > 0 and depth >= t.hub_queue_fill * capacity
+        out = self._set("hub_queue_backlog", name, full, "warning",
+                        f"hub queue {name}: {depth}/{capacity}" if full
+                        else f"hub queue {name}: drained", now=now)
+        last_count, last_grew_at = self._hub_dropped.get(name, (dropped, -(10**18)))
+        if dropped > last_count:
+            last_grew_at = now
+        self._hub_dropped[name] = (dropped, last_grew_at)
+        recent = now - last_grew_at < t.dropped_clear_ms
+        out += self._set("hub_queue_dropped", name, recent, "warning",
+                         f"hub queue {name}: {dropped} messages dropped so far" if recent
+                         else f"hub queue {name}: no drops for a minute", now=now)
+        return out
+
+    def tick(self, now: int) -> list[AlarmChange]:
+        """Periodic check: SPaT that has not arrived for ``spat_stale_ms``."""
+        out: list[AlarmChange] = []
+        limit = self.thresholds.spat_stale_ms
+        for ix, last in self._last_spat.items():
+            if now - last > limit and ("spat_stale", ix) not in self.active:
+                out += self._set("spat_stale", ix, True, "critical",
+                                 f"no SPaT from {ix} for {(now - last) / 1000:.1f} s", now=now)
+        return out

@@ -1,0 +1,211 @@
+"""The hub's services wired together, started and stopped by the app's lifespan.
+
+WHY one container object: ``create_app`` builds it, the lifespan starts and stops it, the API
+dependencies read from it, and tests build it with fakes (a reload callable, a fixed engine);
+nothing is created at import time (STYLE.md). Background loops are named tasks
+(``_<verb>_loop``) that the container cancels on stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import time
+from collections import deque
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from central_hub.alarms import AlarmService, AlarmStore
+from central_hub.core.config import HubRuntime
+from central_hub.core.security import Role, TokenStore
+from central_hub.domain.alarms import AlarmEngine, Thresholds
+from central_hub.domain.live_state import LiveState, SignalChange
+from central_hub.domain.rollups import RetentionPolicy
+from central_hub.domain.schedule import Schedule
+from central_hub.gtfs_static import load_schedule
+from central_hub.ingest.worker import IngestWorker
+from central_hub.live.broadcast import Broadcaster
+from central_hub.live.dashboard_feed import DashboardFeed
+from central_hub.live.feed import LiveFeed
+from central_hub.registry import DeviceRegistry, Reload, pid_file_reload
+from central_hub.storage.db import insert_ignore, make_engine
+from central_hub.storage.maintenance import Maintenance
+from central_hub.storage.schema import signal_changes
+
+log = logging.getLogger(__name__)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Hub:
+    """Every long-lived service of one hub process."""
+
+    def __init__(self, runtime: HubRuntime, *, engine: Engine | None = None,
+                 reload_broker: Reload | None = None) -> None:
+        cfg, s = runtime.config, runtime.settings
+        self.runtime = runtime
+        self.engine = engine if engine is not None else make_engine(cfg.database)
+        self.schedule: Schedule | None = load_schedule(cfg.gtfs.static) if cfg.gtfs.static \
+            else None
+        self.state = LiveState(history_ms=s.spat_history_s * 1000)
+        self.spat = Broadcaster(s.ws_client_queue)
+        self.dashboard = DashboardFeed(self.state)
+        a = s.alarms
+        self.alarm_store = AlarmStore(self.engine)
+        self.alarms: AlarmService | None = AlarmService(
+            AlarmEngine(Thresholds(cpu_pct=a.cpu_pct, mem_pct=a.mem_pct, disk_pct=a.disk_pct,
+                                   queue_depth=a.queue_depth, spat_stale_ms=a.spat_stale_ms)),
+            self.alarm_store) if s.primary else None
+        self._signal_buffer: deque[SignalChange] = deque(maxlen=100_000)
+        self.live = LiveFeed(runtime, self.state, self.spat, self.dashboard, alarms=self.alarms,
+                             on_signal_changes=self._signal_buffer.extend if s.primary else None)
+        self.ingest = IngestWorker(runtime, self.engine) if s.run_ingest else None
+        reg = s.registry
+        if reload_broker is None and reg.broker_pid_file:
+            reload_broker = pid_file_reload(reg.broker_pid_file)
+        self.registry = DeviceRegistry(self.engine, self.live.topics, reg.password_file,
+                                       reg.acl_file, reload_broker)
+        self.maintenance = Maintenance(self.engine, RetentionPolicy(
+            s.retention.raw_days, s.retention.minute_days, s.retention.hour_days))
+        self.tokens = TokenStore(self._tokens())
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _tokens(self) -> dict[str, Role]:
+        s = self.runtime.settings
+        tokens = {}
+        if s.engineer_token:
+            tokens[s.engineer_token] = Role.ENGINEER
+        if s.admin_token:
+            tokens[s.admin_token] = Role.ADMIN
+        if not tokens:  # generate one so the hub is never open for writes by accident
+            admin = secrets.token_urlsafe(24)
+            tokens[admin] = Role.ADMIN
+            path = Path(self.runtime.config.agent.state_dir) / "hub-admin-token"
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(admin + "\n", encoding="utf-8")
+                os.chmod(path, 0o600)
+                log.warning("no KASSEL_HUB_ADMIN_TOKEN set: generated one in %s", path)
+            except OSError:
+                log.warning("no KASSEL_HUB_ADMIN_TOKEN set and %s is not writable: "
+                            "state changes are impossible until a token is configured", path)
+        return tokens
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))
+
+    async def start(self) -> None:
+        """Start ingest, the live feed and (on the primary) alarms and maintenance."""
+        self.state.entity_device.update(await asyncio.to_thread(self.registry.entity_map))
+        if self.ingest is not None:
+            self.ingest.start()
+        await self.live.start()
+        self._spawn(self._dashboard_loop(), "dashboard_loop")
+        if self.alarms is not None:
+            await asyncio.to_thread(self.alarm_store.close_all_open, _now_ms())
+            self._spawn(self._alarm_loop(), "alarm_loop")
+            self._spawn(self._history_loop(), "history_loop")
+            self._spawn(self._maintain_loop(), "maintain_loop")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.live.stop()
+        if self.ingest is not None:
+            await asyncio.to_thread(self.ingest.stop)
+        if self.alarms is not None:
+            await asyncio.to_thread(self.alarm_store.apply, self.alarms.take())
+        await asyncio.to_thread(self._write_history)
+
+    # --- loops --------------------------------------------------------------------------
+
+    async def _dashboard_loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            self.dashboard.flush(_now_ms())
+
+    async def _alarm_loop(self) -> None:
+        assert self.alarms is not None
+        period = self.runtime.settings.alarms.tick_ms / 1000
+        engine = self.alarms.engine
+        while True:
+            await asyncio.sleep(period)
+            now = _now_ms()
+            changes = engine.tick(now)
+            if self.ingest is not None:
+                changes += engine.on_hub_queue("ingest", self.ingest.depth, self.ingest.capacity,
+                                               self.ingest.stats.dropped, now=now)
+            changes += engine.on_hub_queue("live", self.live.depth, self.live.capacity,
+                                           self.live.dropped, now=now)
+            self.alarms.submit(changes)
+            pending = self.alarms.take()
+            if pending:
+                self.dashboard.alarms(pending)
+                try:
+                    await asyncio.to_thread(self.alarm_store.apply, pending)
+                except Exception:
+                    log.exception("could not store %d alarm changes", len(pending))
+
+    def _write_history(self) -> None:
+        buf = self._signal_buffer
+        if not buf:
+            return
+        rows = [{"intersection_id": c.intersection_id, "sg": c.sg, "state": c.state,
+                 "start_ms": c.start_ms} for c in (buf.popleft() for _ in range(len(buf)))]
+        with self.engine.begin() as conn:
+            conn.execute(insert_ignore(self.engine, signal_changes), rows)
+
+    async def _history_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await asyncio.to_thread(self._write_history)
+            except Exception:
+                log.exception("could not store signal history")
+
+    async def _maintain_loop(self) -> None:
+        period = self.runtime.settings.retention.interval_s
+        while True:
+            await asyncio.sleep(period)
+            try:
+                report = await asyncio.to_thread(self.maintenance.run, _now_ms())
+                log.info("maintenance: %s", json.dumps(report.deleted))
+            except Exception:
+                log.exception("maintenance failed")
+
+    # --- views used by the API ----------------------------------------------------------
+
+    def ingest_stats(self) -> dict[str, Any]:
+        """Counters of the ingest worker (if any) and the live path."""
+        out: dict[str, Any] = {
+            "live": {"received": self.live.received, "dropped": self.live.dropped,
+                     "depth": self.live.depth,
+                     "rejected": [{"topic": t, "reason": r, "count": n}
+                                  for (t, r), n in sorted(self.live.rejected.items())],
+                     "gaps": self.state.gaps.gaps},
+        }
+        if self.ingest is not None:
+            st = self.ingest.stats
+            out["ingest"] = {
+                "connected": st.connected, "received": st.received, "stored": st.stored,
+                "duplicates": st.duplicates, "dropped": st.dropped, "batches": st.batches,
+                "write_errors": st.write_errors, "depth": self.ingest.depth,
+                "capacity": self.ingest.capacity,
+                "rejected": [{"topic": t, "reason": r, "count": n}
+                             for (t, r), n in sorted(st.rejected.items())]}
+        return out

@@ -1,0 +1,1 @@
+"""MQTT ingest: shared subscription -> bounded inbox -> validate -> batched commit -> ack."""

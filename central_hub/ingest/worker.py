@@ -1,0 +1,236 @@
+"""One ingest worker: an MQTT 5 shared subscription feeding batched, acknowledged writes.
+
+WHY this shape (at-least-once delivery + idempotent storage = exactly once in storage):
+
+* a persistent session (clean_start off, session expiry) in group ``$share/<group>/...``: the
+  broker splits messages over the workers and keeps what a dead worker did not acknowledge;
+* ``manual_ack``: a QoS 1 message is acknowledged only after the batch holding it committed,
+  so ``kill -9`` loses nothing; the broker redelivers and the unique key drops the repeat;
+* a bounded inbox: when it is full, paho's callback blocks for QoS 1 (paho stops reading the
+  socket, TCP pushes back to the broker, which queues in the session) and drops QoS 0 with a
+  counter, so memory stays flat under overload; the broker's in-flight window is capped by our
+  Receive Maximum;
+* paho's callback only appends to a deque; the writer thread validates and writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+from sqlalchemy import Engine
+
+from central_hub.core.config import HubRuntime
+from central_hub.domain.intake import INGESTED, Intake, Rejected, Row
+from central_hub.domain.streams import SeqTracker
+from central_hub.mqtt import connect_properties, make_client
+from central_hub.storage.writer import BatchWriter
+from edge_agent.contract.topics import Topics
+
+log = logging.getLogger(__name__)
+
+_Item = tuple[int, int, int, str, bytes]  # (generation, mid, qos, topic, payload)
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Counters a worker exposes (API, alarms, benchmark)."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dropped: int = 0
+    batches: int = 0
+    write_errors: int = 0
+    rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
+    connected: bool = False
+
+
+class RejectLog:
+    """Logs each (topic, reason) at most once a minute (CONTRACT §1)."""
+
+    def __init__(self, period_s: float = 60.0) -> None:
+        self.period_s = period_s
+        self._last: dict[tuple[str, str], float] = {}
+
+    def __call__(self, rej: Rejected, count: int) -> None:
+        key = (rej.topic, rej.reason)
+        now = time.monotonic()
+        if now - self._last.get(key, -1e18) >= self.period_s:
+            self._last[key] = now
+            log.warning("rejected %s payload (%s, %d so far): %s", rej.topic, rej.reason, count,
+                        rej.detail[:200])
+
+
+class IngestWorker:
+    """Receives the shared subscription and writes batches; :meth:`start`/:meth:`stop`."""
+
+    def __init__(self, runtime: HubRuntime, engine: Engine, client_id: str | None = None) -> None:
+        s = runtime.settings.ingest
+        self.runtime = runtime
+        self.topics = Topics(runtime.topic_root)
+        self.client_id = client_id or s.client_id or f"{runtime.config.device_id}-ingest-0"
+        self.capacity = s.queue_size
+        self.batch_max = s.batch_max
+        self.batch_wait_s = s.batch_wait_ms / 1000
+        self.stats = IngestStats()
+        self.intake = Intake(self.topics, SeqTracker(window=s.window))
+        self.writer = BatchWriter(engine)
+        self._inbox: deque[_Item] = deque()
+        self._cond = threading.Condition()
+        self._running = False
+        self._generation = 0
+        self._thread: threading.Thread | None = None
+        self._reject_log = RejectLog()
+        self._db_duplicates = 0
+        self._client = make_client(runtime.broker, self.client_id, manual_ack=True,
+                                   tls=runtime.config.mqtt.tls)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self.subscribed = threading.Event()
+
+    # --- paho thread: enqueue only -------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: ReasonCode,
+                    _p: object) -> None:
+        if reason.is_failure:
+            log.error("ingest %s: broker refused the connection: %s", self.client_id, reason)
+            return
+        with self._cond:
+            self._generation += 1
+            self.stats.connected = True
+        group = self.runtime.settings.ingest.group
+        client.subscribe([(self.topics.shared(group, name), 1) for name in INGESTED])  # type: ignore[arg-type]
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: object, _mid: int, reasons: list[ReasonCode],
+                      _p: object) -> None:
+        bad = [r for r in reasons if r.is_failure]
+        if bad:
+            log.error("ingest %s: subscription refused: %s", self.client_id, bad)
+            return
+        self.subscribed.set()
+        log.info("ingest %s: subscribed", self.client_id)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode,
+                       _p: object) -> None:
+        self.stats.connected = False
+        if self._running:
+            log.warning("ingest %s: disconnected (%s), reconnecting", self.client_id, reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            topic = ""
+        inbox = self._inbox
+        if len(inbox) >= self.capacity:
+            if msg.qos == 0:
+                self.stats.dropped += 1
+                return
+            with self._cond:  # backpressure: paho stops reading until the writer drains
+                while len(inbox) >= self.capacity and self._running:
+                    self._cond.wait(0.5)
+        inbox.append((self._generation, msg.mid, msg.qos, topic, bytes(msg.payload)))
+        if len(inbox) == 1:
+            with self._cond:
+                self._cond.notify_all()
+
+    # --- writer thread ------------------------------------------------------------------------
+
+    def _take_batch(self) -> list[_Item]:
+        inbox = self._inbox
+        with self._cond:
+            if not inbox:
+                self._cond.wait(0.2)
+        if not inbox:
+            return []
+        if len(inbox) < self.batch_max // 4:  # linger a little so a batch fills up
+            time.sleep(self.batch_wait_s)
+        n = min(len(inbox), self.batch_max)
+        batch = [inbox.popleft() for _ in range(n)]
+        with self._cond:
+            self._cond.notify_all()
+        return batch
+
+    def process(self, batch: list[_Item]) -> list[Row]:
+        """Validate and de-duplicate a batch (the pure part; also used by the benchmark)."""
+        rows: list[Row] = []
+        now = int(time.time() * 1000)
+        accept = self.intake.accept
+        for _gen, _mid, _qos, topic, payload in batch:
+            out = accept(topic, payload, now)
+            if type(out) is Row:
+                rows.append(out)
+            elif isinstance(out, Rejected):
+                self._reject_log(out, self.intake.rejected[(out.topic, out.reason)])
+        return rows
+
+    def _write_loop(self) -> None:
+        while self._running or self._inbox:
+            batch = self._take_batch()
+            if not batch:
+                continue
+            rows = self.process(batch)
+            while True:
+                try:
+                    inserted = self.writer.write(rows) if rows else 0
+                    break
+                except Exception:  # the database is down: keep the batch, retry, do not ack
+                    self.stats.write_errors += 1
+                    log.exception("ingest %s: write failed, retrying", self.client_id)
+                    if not self._running:
+                        return
+                    time.sleep(1.0)
+            st = self.stats
+            st.received += len(batch)
+            st.stored += inserted
+            self._db_duplicates += len(rows) - inserted
+            st.duplicates = self.intake.duplicates + self._db_duplicates
+            st.batches += 1
+            st.rejected = self.intake.rejected
+            gen = self._generation
+            ack = self._client.ack
+            for g, mid, qos, _t, _p in batch:
+                if qos and g == gen:  # an old connection's mid means nothing now: redelivered
+                    ack(mid, qos)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def depth(self) -> int:
+        """Messages waiting in the inbox."""
+        return len(self._inbox)
+
+    def start(self) -> None:
+        """Connect (persistent session) and start the writer thread."""
+        self._running = True
+        self._thread = threading.Thread(target=self._write_loop, name=f"ingest-{self.client_id}",
+                                        daemon=True)
+        self._thread.start()
+        mc = self.runtime.config.mqtt
+        self._client.connect_async(
+            self.runtime.broker.host, self.runtime.broker.port, keepalive=mc.keepalive_s,
+            clean_start=False,
+            properties=connect_properties(mc.session_expiry_s,
+                                          self.runtime.settings.ingest.receive_maximum))
+        self._client.loop_start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Drain what was received, acknowledge it, then disconnect (session kept)."""
+        deadline = time.monotonic() + timeout
+        while self._inbox and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._running = False
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(max(0.1, deadline - time.monotonic()))
+        self._client.disconnect()
+        self._client.loop_stop()

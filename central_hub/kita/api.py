@@ -1,0 +1,645 @@
+"""The hub's HTTP API for the Kita allocation: families apply, city staff allocate.
+
+WHY a router factory reading a service from ``app.state``: the hub builds its services in
+the lifespan (nothing at import time, STYLE.md), so the router holds no engine or token; each
+request finds the :class:`~central_hub.kita.service.KitaService` on ``request.app.state.kita``.
+Tests build an app with just this router and a service on SQLite or PostgreSQL.
+
+Mounting in the hub (``central_hub/app.py``)::
+
+    from central_hub.kita.api import RedactChildIds, create_kita_router
+    from central_hub.kita.service import KitaService
+
+    # in the lifespan, after ``hub = Hub(...)`` (creates the kita_* tables; reads the staff
+    # token from KASSEL_HUB_KITA_STAFF_TOKEN):
+    app.state.kita = KitaService.from_env(hub.engine)
+
+    # in create_app, beside the other routers:
+    app.include_router(create_kita_router(), prefix="/api/v1/kita")
+
+    # once per process where uvicorn is started (child ids appear in request paths):
+    logging.getLogger("uvicorn.access").addFilter(RedactChildIds())
+
+Roles: *public* lists Kitas and the period and registers a family; a *family* (bearer token
+from ``POST /families``) submits, edits and withdraws its own applications until the deadline,
+reads their results and answers offers — another family's child is always 404, never 403, so
+nobody learns that it exists; *staff* (``KASSEL_HUB_KITA_STAFF_TOKEN``) manage Kitas and the
+deadline, run rounds, read every application and result and export ``R.csv``. No token or an
+unknown one: 401; the wrong role: 403. Bodies are validated strictly (unknown fields, wrong
+types, broken allocation rules: 422 naming the field). Responses to authenticated requests
+carry ``Cache-Control: no-store``. Nothing personal is logged here or in the service; child
+ids do appear in request paths, hence :class:`RedactChildIds` on the ``uvicorn.access``
+logger (or no access log at all). Endpoints and policy: ``docs/kita.md``, *HTTP API*.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from central_hub.kita.domain import (
+    MAX_CHOICES,
+    Cutoff,
+    Decision,
+    Explanation,
+    KitaPlaces,
+    Priority,
+)
+from central_hub.kita.service import (
+    MAX_SEED,
+    AllocationFailedError,
+    ApplicationInput,
+    ChildResult,
+    ConflictError,
+    Family,
+    InvalidRequestError,
+    KitaService,
+    NotFoundError,
+    Principal,
+    RoundOutcome,
+    Staff,
+    Status,
+)
+from central_hub.kita.store import (
+    AGE_GROUP_LENGTH,
+    ID_LENGTH,
+    NAME_LENGTH,
+    RoundRow,
+    StoredApplication,
+)
+
+_STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+KitaId = Annotated[str, Field(min_length=1, max_length=ID_LENGTH)]
+AgeGroup = Annotated[str, Field(min_length=1, max_length=AGE_GROUP_LENGTH)]
+KitaIdPath = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
+AgeGroupPath = Annotated[str, Path(min_length=1, max_length=AGE_GROUP_LENGTH)]
+ChildIdPath = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
+RoundPath = Annotated[int, Path(ge=1)]
+
+_CHOICE_FIELD = re.compile(r"choice([0-9]+)")
+
+
+# -- request and response bodies -----------------------------------------------------------
+
+
+class KitaIn(BaseModel):
+    """A Kita's places for one age group; id and age group come from the path."""
+
+    model_config = _STRICT
+
+    name: Annotated[str, Field(max_length=NAME_LENGTH)] = ""
+    capacity: int
+    lat: float
+    lon: float
+    catchment_km: float
+
+
+class KitaOut(BaseModel):
+    """A Kita's public data: no personal data, anybody may list it."""
+
+    kita_id: str
+    name: str
+    age_group: str
+    capacity: int
+    lat: float
+    lon: float
+    catchment_km: float
+
+    @classmethod
+    def of(cls, kita: KitaPlaces) -> KitaOut:
+        """From the domain record."""
+        return cls(
+            kita_id=kita.kita_id,
+            name=kita.name,
+            age_group=kita.age_group,
+            capacity=kita.capacity,
+            lat=kita.lat,
+            lon=kita.lon,
+            catchment_km=kita.catchment_km,
+        )
+
+
+class PeriodIn(BaseModel):
+    """The application deadline, with a time zone (ISO 8601, e.g. ``2026-03-01T00:00:00+01:00``)."""
+
+    model_config = _STRICT
+
+    deadline: Annotated[AwareDatetime, Field(strict=False)]
+
+
+class PeriodOut(BaseModel):
+    """The deadline, whether applications are open, and how many rounds have run."""
+
+    deadline: datetime | None
+    open: bool
+    rounds: int
+
+
+class RegistrationOut(BaseModel):
+    """A new family's id and bearer token; the token is shown only this once."""
+
+    family_id: str
+    token: str
+
+
+class ApplicationIn(BaseModel):
+    """One child's application: ranked Kita ids (best first) and the priority facts.
+
+    ``lat``/``lon`` are the child's home (WGS84); they decide the catchment criterion.
+    """
+
+    model_config = _STRICT
+
+    child_name: Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
+    age_group: AgeGroup
+    choices: Annotated[list[KitaId], Field(min_length=1, max_length=MAX_CHOICES)]
+    sibling_kita: KitaId | None = None
+    hardship: bool = False
+    lat: float
+    lon: float
+
+    def to_input(self) -> ApplicationInput:
+        """As the service's input."""
+        return ApplicationInput(
+            child_name=self.child_name,
+            age_group=self.age_group,
+            choices=tuple(self.choices),
+            sibling_kita=self.sibling_kita,
+            hardship=self.hardship,
+            lat=self.lat,
+            lon=self.lon,
+        )
+
+
+class ApplicationOut(BaseModel):
+    """A stored application, as its family (or staff) submitted it."""
+
+    child_id: str
+    family_id: str
+    child_name: str
+    age_group: str
+    choices: list[str]
+    sibling_kita: str | None
+    hardship: bool
+    lat: float
+    lon: float
+    submitted_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, app: StoredApplication) -> ApplicationOut:
+        """From the stored application."""
+        return cls(
+            child_id=app.child_id,
+            family_id=app.family_id,
+            child_name=app.child_name,
+            age_group=app.age_group,
+            choices=list(app.choices),
+            sibling_kita=app.sibling_kita,
+            hardship=app.hardship,
+            lat=app.lat,
+            lon=app.lon,
+            submitted_at=app.submitted_at,
+            updated_at=app.updated_at,
+        )
+
+
+class PriorityOut(BaseModel):
+    """A standing in the published criteria: sibling, hardship, catchment, lottery number."""
+
+    sibling: bool
+    hardship: bool
+    in_catchment: bool
+    lottery: int
+
+    @classmethod
+    def of(cls, priority: Priority) -> PriorityOut:
+        """From the domain value."""
+        return cls(
+            sibling=priority.sibling,
+            hardship=priority.hardship,
+            in_catchment=priority.in_catchment,
+            lottery=priority.lottery,
+        )
+
+
+class ExplanationOut(BaseModel):
+    """Why a choice was not obtained: the child's own priority there and the Kita's cutoff.
+
+    ``cutoff`` is the priority of the last child admitted, ``null`` when places stayed free.
+    """
+
+    choice_rank: int
+    kita_id: str
+    reason: str
+    priority: PriorityOut
+    cutoff: PriorityOut | None
+
+    @classmethod
+    def of(cls, row: Explanation) -> ExplanationOut:
+        """From the domain's explanation row."""
+        return cls(
+            choice_rank=row.choice_rank,
+            kita_id=row.kita_id,
+            reason=row.reason.value,
+            priority=PriorityOut.of(row.priority),
+            cutoff=None if row.cutoff is None else PriorityOut.of(row.cutoff),
+        )
+
+
+class RoundOutcomeOut(BaseModel):
+    """One round a child took part in: the offer (or none), the answer, the explanations."""
+
+    round: int
+    kita_id: str | None
+    choice_rank: int | None
+    decision: Decision | None
+    explanations: list[ExplanationOut]
+
+    @classmethod
+    def of(cls, outcome: RoundOutcome) -> RoundOutcomeOut:
+        """From the service's outcome."""
+        return cls(
+            round=outcome.number,
+            kita_id=outcome.kita_id,
+            choice_rank=outcome.choice_rank,
+            decision=outcome.decision,
+            explanations=[ExplanationOut.of(row) for row in outcome.explanations],
+        )
+
+
+class ResultSummaryOut(BaseModel):
+    """A child's standing: status, current offer or accepted place, lottery number."""
+
+    child_id: str
+    status: Status
+    kita_id: str | None
+    choice_rank: int | None
+    lottery: int | None
+
+    @classmethod
+    def of(cls, result: ChildResult) -> ResultSummaryOut:
+        """From the service's result, without the rounds."""
+        return cls(
+            child_id=result.child_id,
+            status=result.status,
+            kita_id=result.kita_id,
+            choice_rank=result.choice_rank,
+            lottery=result.lottery,
+        )
+
+
+class ResultOut(ResultSummaryOut):
+    """A child's standing with every round it took part in and its explanations."""
+
+    rounds: list[RoundOutcomeOut]
+
+    @classmethod
+    def of(cls, result: ChildResult) -> ResultOut:
+        """From the service's result."""
+        return cls(
+            child_id=result.child_id,
+            status=result.status,
+            kita_id=result.kita_id,
+            choice_rank=result.choice_rank,
+            lottery=result.lottery,
+            rounds=[RoundOutcomeOut.of(outcome) for outcome in result.rounds],
+        )
+
+
+class DecisionIn(BaseModel):
+    """A family's answer to its offer in the latest round; final once given."""
+
+    model_config = _STRICT
+
+    decision: Literal["accept", "decline"]
+
+
+class RoundIn(BaseModel):
+    """Options of a round: the lottery seed, for round 1 only (random when omitted)."""
+
+    model_config = _STRICT
+
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
+
+
+class RoundOut(BaseModel):
+    """A round's summary; ``seed`` is the published seed of round 1's lottery."""
+
+    number: int
+    seed: int | None
+    lottery_descending: bool
+    run_at: datetime
+    participants: int
+    offers: int
+
+    @classmethod
+    def of(cls, row: RoundRow) -> RoundOut:
+        """From the stored round."""
+        return cls(
+            number=row.number,
+            seed=row.seed,
+            lottery_descending=row.lottery_descending,
+            run_at=row.run_at,
+            participants=row.participants,
+            offers=row.offers,
+        )
+
+
+class CutoffOut(BaseModel):
+    """A Kita's outcome in one round: places, children admitted, the last one's priority."""
+
+    kita_id: str
+    age_group: str
+    places: int
+    admitted: int
+    last_admitted: PriorityOut | None
+
+    @classmethod
+    def of(cls, cutoff: Cutoff) -> CutoffOut:
+        """From the domain's cutoff."""
+        return cls(
+            kita_id=cutoff.kita_id,
+            age_group=cutoff.age_group,
+            places=cutoff.places,
+            admitted=cutoff.admitted,
+            last_admitted=(
+                None if cutoff.last_admitted is None else PriorityOut.of(cutoff.last_admitted)
+            ),
+        )
+
+
+# -- errors, logging ------------------------------------------------------------------------
+
+
+def _location(field: str, request: Request) -> list[str | int]:
+    if field in request.path_params:
+        return ["path", field]
+    choice = _CHOICE_FIELD.fullmatch(field)
+    if choice is not None:
+        return ["body", "choices", int(choice.group(1)) - 1]
+    return ["body", field]
+
+
+class _KitaRoute(APIRoute):
+    """Maps the service's errors to status codes, shaped like FastAPI's own 422s.
+
+    A route class rather than app-wide exception handlers, so the router brings its error
+    mapping along wherever it is mounted. Messages go to the caller only, never to the log.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except InvalidRequestError as exc:
+                detail = [
+                    {"type": "value_error", "loc": _location(p.field, request), "msg": p.message}
+                    for p in exc.problems
+                ]
+                response = JSONResponse({"detail": detail}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+            except NotFoundError as exc:
+                response = JSONResponse({"detail": str(exc)}, status.HTTP_404_NOT_FOUND)
+            except ConflictError as exc:
+                response = JSONResponse({"detail": str(exc)}, status.HTTP_409_CONFLICT)
+            except AllocationFailedError as exc:
+                response = JSONResponse({"detail": str(exc)}, status.HTTP_500_INTERNAL_SERVER_ERROR)
+            if "authorization" in request.headers:
+                response.headers["Cache-Control"] = "no-store"
+            return response
+
+        return guarded
+
+
+class RedactChildIds(logging.Filter):
+    """Replaces child ids in logged Kita request paths by ``{child_id}``.
+
+    Attach it to ``uvicorn.access``: the access log prints every path, and a child id is
+    personal data.
+    """
+
+    _PATH = re.compile(r"(/applications/)[^/?#\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message arguments; never drops a record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._PATH.sub(r"\1{child_id}", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = self._PATH.sub(r"\1{child_id}", record.msg)
+        return True
+
+
+# -- dependencies ---------------------------------------------------------------------------
+
+_bearer = HTTPBearer(
+    scheme_name="KitaBearer",
+    description="a family's token (from POST /families) or the Kita staff token",
+    auto_error=False,
+)
+
+
+def get_kita_service(request: Request) -> KitaService:
+    """The :class:`KitaService` the hub's lifespan put on ``app.state.kita``."""
+    service: KitaService = request.app.state.kita
+    return service
+
+
+ServiceDep = Annotated[KitaService, Depends(get_kita_service)]
+
+
+def get_caller(
+    service: ServiceDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """Staff or family behind the bearer token; ``None`` without one or for an unknown one."""
+    return service.authenticate(credentials.credentials if credentials is not None else None)
+
+
+CallerDep = Annotated[Principal | None, Depends(get_caller)]
+
+
+def _unauthorized() -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "a family or staff token is required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def require_member(caller: CallerDep) -> Principal:
+    """A family or staff member (401 otherwise)."""
+    if caller is None:
+        raise _unauthorized()
+    return caller
+
+
+def require_family(caller: CallerDep) -> Family:
+    """A family (401 without a token, 403 for staff)."""
+    if caller is None:
+        raise _unauthorized()
+    if not isinstance(caller, Family):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a family token is required")
+    return caller
+
+
+def require_staff(caller: CallerDep) -> Staff:
+    """City staff (401 without a token, 403 for a family)."""
+    if caller is None:
+        raise _unauthorized()
+    if not isinstance(caller, Staff):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the staff token is required")
+    return caller
+
+
+MemberDep = Annotated[Principal, Depends(require_member)]
+FamilyDep = Annotated[Family, Depends(require_family)]
+StaffDep = Annotated[Staff, Depends(require_staff)]
+
+
+# -- the router -----------------------------------------------------------------------------
+
+
+def create_kita_router() -> APIRouter:
+    """The Kita API's routes; mount with ``prefix="/api/v1/kita"`` (see the module docstring)."""
+    router = APIRouter(tags=["kita"], route_class=_KitaRoute)
+
+    @router.get("/kitas")
+    def list_kitas(service: ServiceDep) -> list[KitaOut]:
+        """Every Kita's places per age group (public: no personal data)."""
+        return [KitaOut.of(kita) for kita in service.kitas()]
+
+    @router.put("/kitas/{kita_id}/{age_group}", responses={201: {"model": KitaOut}})
+    def put_kita(
+        kita_id: KitaIdPath,
+        age_group: AgeGroupPath,
+        body: KitaIn,
+        service: ServiceDep,
+        _: StaffDep,
+        response: Response,
+    ) -> KitaOut:
+        """Create (201) or change (200) a Kita's places for an age group; before round 1."""
+        kita = KitaPlaces(
+            kita_id, body.name, age_group, body.capacity, body.lat, body.lon, body.catchment_km
+        )
+        if service.save_kita(kita):
+            response.status_code = status.HTTP_201_CREATED
+        return KitaOut.of(kita)
+
+    @router.delete("/kitas/{kita_id}/{age_group}", status_code=status.HTTP_204_NO_CONTENT)
+    def delete_kita(
+        kita_id: KitaIdPath, age_group: AgeGroupPath, service: ServiceDep, _: StaffDep
+    ) -> None:
+        """Remove a Kita's places for an age group, unless an application names them."""
+        service.delete_kita(kita_id, age_group)
+
+    @router.get("/period")
+    def get_period(service: ServiceDep) -> PeriodOut:
+        """The application deadline and whether applications are open (public)."""
+        view = service.period()
+        return PeriodOut(deadline=view.deadline, open=view.open, rounds=view.rounds)
+
+    @router.put("/period")
+    def put_period(body: PeriodIn, service: ServiceDep, _: StaffDep) -> PeriodOut:
+        """Open, extend or close the application period (a past deadline closes it)."""
+        view = service.set_deadline(body.deadline)
+        return PeriodOut(deadline=view.deadline, open=view.open, rounds=view.rounds)
+
+    @router.post("/families", status_code=status.HTTP_201_CREATED)
+    def register_family(service: ServiceDep) -> RegistrationOut:
+        """Register a family; the returned token is its only key and is not shown again."""
+        registration = service.register_family()
+        return RegistrationOut(family_id=registration.family_id, token=registration.token)
+
+    @router.get("/applications")
+    def list_applications(service: ServiceDep, caller: MemberDep) -> list[ApplicationOut]:
+        """A family's own applications; staff get every application."""
+        return [ApplicationOut.of(app) for app in service.applications(caller)]
+
+    @router.post("/applications", status_code=status.HTTP_201_CREATED)
+    def submit_application(
+        body: ApplicationIn, service: ServiceDep, family: FamilyDep
+    ) -> ApplicationOut:
+        """Submit an application for one child until the deadline (409 after it)."""
+        return ApplicationOut.of(service.submit(family, body.to_input()))
+
+    @router.get("/applications/{child_id}")
+    def get_application(
+        child_id: ChildIdPath, service: ServiceDep, caller: MemberDep
+    ) -> ApplicationOut:
+        """One application: a family's own, or any for staff (404 otherwise)."""
+        return ApplicationOut.of(service.application(caller, child_id))
+
+    @router.put("/applications/{child_id}")
+    def update_application(
+        child_id: ChildIdPath, body: ApplicationIn, service: ServiceDep, family: FamilyDep
+    ) -> ApplicationOut:
+        """Replace the family's application until the deadline (409 after it)."""
+        return ApplicationOut.of(service.update(family, child_id, body.to_input()))
+
+    @router.delete("/applications/{child_id}", status_code=status.HTTP_204_NO_CONTENT)
+    def withdraw_application(child_id: ChildIdPath, service: ServiceDep, family: FamilyDep) -> None:
+        """Withdraw and delete the family's application until the deadline (409 after it)."""
+        service.withdraw(family, child_id)
+
+    @router.get("/applications/{child_id}/result")
+    def get_result(child_id: ChildIdPath, service: ServiceDep, caller: MemberDep) -> ResultOut:
+        """The child's status, offers and, per round, why better choices were missed."""
+        return ResultOut.of(service.result(caller, child_id))
+
+    @router.put("/applications/{child_id}/decision")
+    def decide(
+        child_id: ChildIdPath, body: DecisionIn, service: ServiceDep, caller: MemberDep
+    ) -> ResultOut:
+        """Accept or decline the offer of the latest round (final; staff may record it)."""
+        return ResultOut.of(service.decide(caller, child_id, Decision(body.decision)))
+
+    @router.get("/results")
+    def list_results(service: ServiceDep, _: StaffDep) -> list[ResultSummaryOut]:
+        """Every child's status and current offer or place (staff)."""
+        return [ResultSummaryOut.of(result) for result in service.results()]
+
+    @router.get("/rounds")
+    def list_rounds(service: ServiceDep, _: StaffDep) -> list[RoundOut]:
+        """Every round run so far (staff)."""
+        return [RoundOut.of(row) for row in service.rounds()]
+
+    @router.post("/rounds", status_code=status.HTTP_201_CREATED)
+    def run_round(service: ServiceDep, _: StaffDep, body: RoundIn | None = None) -> RoundOut:
+        """Run the next round: round 1 after the deadline, later ones once offers are answered."""
+        seed = body.seed if body is not None else None
+        return RoundOut.of(service.run_round(seed))
+
+    @router.get("/rounds/{number}/cutoffs")
+    def get_cutoffs(number: RoundPath, service: ServiceDep, _: StaffDep) -> list[CutoffOut]:
+        """Every Kita's cutoff in a round (staff)."""
+        return [CutoffOut.of(cutoff) for cutoff in service.cutoffs(number)]
+
+    @router.get(
+        "/rounds/{number}/results.csv",
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+    def export_results(number: RoundPath, service: ServiceDep, _: StaffDep) -> Response:
+        """A round's results as ``R.csv`` (``child_id,kita_id,choice_rank,lottery``)."""
+        return Response(
+            service.results_csv(number),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="R-round{number}.csv"'},
+        )
+
+    return router

@@ -1,0 +1,767 @@
+"""The Kita allocation's use cases for families and city staff, free of HTTP.
+
+WHY a service between the API and the domain: the rules about *when* something may happen
+(applications only until the deadline, Kitas and deadline fixed once the allocation started,
+a further round only when every offer is answered) and *who* may see what (a family only its
+own children) must hold for any adapter, and tests check them without a web server. The
+allocation itself stays in :mod:`central_hub.kita.domain`; this module only feeds it stored
+records and stores what it returns.
+
+Rounds are stored (seed, lottery, placements, decisions) and, when a family asks for its
+explanation, *replayed* from the stored input: the domain is deterministic, the input is
+frozen once round 1 ran, and the replay is compared with the stored placements, so a
+mismatch is caught instead of published. The replay is cached per number of rounds.
+
+Nothing personal is logged — no names, homes, child or family ids, tokens — only counts.
+
+Error tree (the API maps each to one status code)::
+
+    KitaError
+    └── KitaServiceError
+        ├── NotFoundError          404: no such record, or not the caller's (never told apart)
+        ├── ConflictError          409: not now (deadline passed, allocation started, ...)
+        ├── InvalidRequestError    422: a rule of the domain is broken, per field
+        └── AllocationFailedError  500: the stability check or the replay failed (a bug)
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import ParamSpec
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from central_hub.kita import store
+from central_hub.kita.csv_io import RESULT_COLUMNS
+from central_hub.kita.domain import (
+    Application,
+    Cutoff,
+    Decision,
+    Explanation,
+    KitaPlaces,
+    Placement,
+    Problem,
+    Round,
+    cutoffs,
+    draw_lottery,
+    explain,
+    find_problems,
+    first_round,
+    next_round,
+)
+from central_hub.kita.errors import KitaError
+from central_hub.kita.store import RoundRow, StoredApplication
+
+log = logging.getLogger(__name__)
+
+_P = ParamSpec("_P")
+
+#: the environment variable holding the city staff's bearer token.
+STAFF_TOKEN_ENV = "KASSEL_HUB_KITA_STAFF_TOKEN"
+#: seeds are stored as signed 64-bit integers.
+MAX_SEED = 2**63 - 1
+
+
+class KitaServiceError(KitaError):
+    """A use case refused a request; the subclass says why."""
+
+
+class NotFoundError(KitaServiceError):
+    """No such record for this caller — also when it exists but belongs to another family."""
+
+
+class ConflictError(KitaServiceError):
+    """The request is well-formed but not allowed in the procedure's current state."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One broken rule in a request: the domain's field name and a message for people.
+
+    Field names are those of the domain and the CSV formats (``choice2``, ``lat``,
+    ``capacity``), so the same words appear in files, forms and documentation.
+    """
+
+    field: str
+    message: str
+
+
+class InvalidRequestError(KitaServiceError):
+    """A Kita or application breaks a rule of the domain; ``problems`` names every field."""
+
+    def __init__(self, problems: Sequence[FieldProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in self.problems))
+
+
+class AllocationFailedError(KitaServiceError):
+    """The stability check or the replay of a stored round failed: a bug, nothing is published."""
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """City staff: manage Kitas, the deadline and rounds, and see every application."""
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A registered family: sees and edits only the applications it submitted."""
+
+    family_id: str
+
+
+#: who is calling, once a bearer token has been recognised.
+Principal = Staff | Family
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A new family's id and token; the token is shown once and only its digest is kept."""
+
+    family_id: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationInput:
+    """What a family states for one child; the id, family and lottery are not theirs to set."""
+
+    child_name: str
+    age_group: str
+    choices: tuple[str, ...]
+    sibling_kita: str | None
+    hardship: bool
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodView:
+    """The application deadline, whether applications are open, and rounds run so far."""
+
+    deadline: datetime | None
+    open: bool
+    rounds: int
+
+
+class Status(StrEnum):
+    """Where a child stands in the procedure."""
+
+    #: no round has been run yet.
+    PENDING = "pending"
+    #: offered a place in the latest round; the family has not answered yet.
+    OFFERED = "offered"
+    #: the family accepted an offer: the place is final.
+    ACCEPTED = "accepted"
+    #: the family declined an offer and left the procedure.
+    DECLINED = "declined"
+    #: no offer in the latest round; takes part in the next one.
+    WAITING = "waiting"
+
+
+@dataclass(frozen=True, slots=True)
+class RoundOutcome:
+    """One round a child took part in: its offer, the answer, and why it missed better choices."""
+
+    number: int
+    kita_id: str | None
+    choice_rank: int | None
+    decision: Decision | None
+    explanations: tuple[Explanation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChildResult:
+    """A child's standing: status, current offer or place, lottery number and every round."""
+
+    child_id: str
+    status: Status
+    kita_id: str | None
+    choice_rank: int | None
+    lottery: int | None
+    rounds: tuple[RoundOutcome, ...]
+
+
+def token_digest(token: str) -> str:
+    """Hex SHA-256 of a bearer token: what is stored and compared, never the token.
+
+    Tokens carry 256 random bits, so an unsalted hash is enough to make a leaked table
+    useless without slowing every request down like a password hash would.
+    """
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _History:
+    """Every round replayed from the stored input, indexed by child for quick answers."""
+
+    rounds: tuple[Round, ...]
+    placements: tuple[dict[str, Placement], ...]
+    explanations: tuple[dict[str, tuple[Explanation, ...]], ...]
+
+    def extend(self, round_: Round) -> _History:
+        by_child: dict[str, list[Explanation]] = {}
+        for row in explain(round_):
+            by_child.setdefault(row.child_id, []).append(row)
+        return _History(
+            (*self.rounds, round_),
+            (*self.placements, {p.child_id: p for p in round_.placements}),
+            (*self.explanations, {child: tuple(rows) for child, rows in by_child.items()}),
+        )
+
+
+_NO_HISTORY = _History((), (), ())
+
+
+def _record(app: StoredApplication, lottery: int) -> Application:
+    return Application(
+        app.child_id,
+        app.family_id,
+        app.age_group,
+        app.choices,
+        app.sibling_kita,
+        app.hardship,
+        app.lat,
+        app.lon,
+        lottery,
+    )
+
+
+def _too_long(field: str, value: str | None, limit: int) -> list[FieldProblem]:
+    if value is not None and len(value) > limit:
+        return [FieldProblem(field, f"at most {limit} characters, got {len(value)}")]
+    return []
+
+
+def _kita_problems(kita: KitaPlaces) -> list[FieldProblem]:
+    problems = [
+        *_too_long("kita_id", kita.kita_id, store.ID_LENGTH),
+        *_too_long("age_group", kita.age_group, store.AGE_GROUP_LENGTH),
+        *_too_long("name", kita.name, store.NAME_LENGTH),
+    ]
+    problems.extend(FieldProblem(p.field, p.message) for p in find_problems([kita], []))
+    return problems
+
+
+def _application_problems(
+    kitas: Sequence[KitaPlaces], record: Application, child_name: str
+) -> list[FieldProblem]:
+    problems = []
+    if not child_name.strip():
+        problems.append(FieldProblem("child_name", "must not be empty"))
+    problems += _too_long("child_name", child_name, store.NAME_LENGTH)
+    problems += _too_long("age_group", record.age_group, store.AGE_GROUP_LENGTH)
+    problems += _too_long("sibling_kita", record.sibling_kita, store.ID_LENGTH)
+    problems.extend(
+        FieldProblem(p.field, p.message)
+        for p in find_problems(kitas, [record])
+        if p.kind == "application"
+    )
+    return problems
+
+
+def _describe(problem: Problem, kitas: Sequence[KitaPlaces], records: Sequence[Application]) -> str:
+    if problem.kind == "kita":
+        kita = kitas[problem.index]
+        where = f"Kita {kita.kita_id!r} ({kita.age_group})"
+    else:
+        where = f"application {records[problem.index].child_id}"
+    return f"{where}: {problem.field}: {problem.message}"
+
+
+class KitaService:
+    """The Kita allocation of one hub: families, applications, Kitas, deadline and rounds.
+
+    Build one per process in the app's lifespan (:meth:`from_env`) and keep it on
+    ``app.state.kita``; it creates its tables on construction. ``clock`` is injected so
+    tests can put the deadline behind them without waiting.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        staff_token_digests: Iterable[str] = (),
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        store.create_schema(engine)
+        self._engine = engine
+        self._staff = tuple(bytes.fromhex(digest) for digest in staff_token_digests)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._history = _NO_HISTORY
+
+    @classmethod
+    def from_env(
+        cls,
+        engine: Engine,
+        environ: Mapping[str, str] | None = None,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> KitaService:
+        """A service whose staff token comes from ``KASSEL_HUB_KITA_STAFF_TOKEN``.
+
+        Without the variable nobody is staff: every staff request is refused (and a warning
+        says so at start), which is safer than a default token.
+        """
+        token = (os.environ if environ is None else environ).get(STAFF_TOKEN_ENV, "")
+        if not token:
+            log.warning("%s is not set: every Kita staff request will be refused", STAFF_TOKEN_ENV)
+        return cls(engine, staff_token_digests=[token_digest(token)] if token else [], clock=clock)
+
+    # -- who is calling ------------------------------------------------------------------
+
+    def authenticate(self, token: str | None) -> Principal | None:
+        """The staff or family a bearer token belongs to; ``None`` for none or an unknown one."""
+        if not token:
+            return None
+        digest = token_digest(token)
+        raw = bytes.fromhex(digest)
+        if any(hmac.compare_digest(raw, staff) for staff in self._staff):
+            return Staff()
+        with self._engine.connect() as conn:
+            family_id = store.family_of(conn, digest)
+        return None if family_id is None else Family(family_id)
+
+    def register_family(self) -> Registration:
+        """Create a family with a fresh random token; only the token's digest is stored."""
+        token = secrets.token_urlsafe(32)
+        family_id = "F-" + secrets.token_hex(8)
+        with self._engine.begin() as conn:
+            store.add_family(conn, family_id, token_digest(token), self._clock())
+        log.info("kita: a family registered")
+        return Registration(family_id, token)
+
+    # -- Kitas and the application period (staff) ------------------------------------------
+
+    def kitas(self) -> list[KitaPlaces]:
+        """Every Kita's places per age group (public information)."""
+        with self._engine.connect() as conn:
+            return store.load_kitas(conn)
+
+    def save_kita(self, kita: KitaPlaces) -> bool:
+        """Create or change one Kita's places for an age group; ``True`` when created.
+
+        Refused once the allocation has started: the rounds are replayed from these values.
+        """
+        problems = _kita_problems(kita)
+        if problems:
+            raise InvalidRequestError(problems)
+        with self._engine.begin() as conn:
+            store.lock_period(conn)
+            self._require_no_rounds(conn, "Kitas and capacities are fixed")
+            created = store.save_kita(conn, kita)
+        log.info("kita: places of a Kita saved (%d places)", kita.capacity)
+        return created
+
+    def delete_kita(self, kita_id: str, age_group: str) -> None:
+        """Remove one Kita's places for an age group, unless an application depends on them."""
+        with self._engine.begin() as conn:
+            store.lock_period(conn)
+            self._require_no_rounds(conn, "Kitas and capacities are fixed")
+            kitas = store.load_kitas(conn)
+            remaining = [k for k in kitas if (k.kita_id, k.age_group) != (kita_id, age_group)]
+            if len(remaining) == len(kitas):
+                raise NotFoundError(f"no Kita {kita_id!r} with places for {age_group!r}")
+            apps = store.load_applications(conn)
+            records = [_record(app, number) for number, app in enumerate(apps)]
+            broken = {p.index for p in find_problems(remaining, records) if p.kind != "kita"}
+            if broken:
+                raise ConflictError(
+                    f"{len(broken)} applications choose Kita {kita_id!r} for {age_group!r} or "
+                    "name it as a sibling's Kita; they must change before it can be removed"
+                )
+            store.delete_kita(conn, kita_id, age_group)
+        log.info("kita: places of a Kita removed")
+
+    def period(self) -> PeriodView:
+        """The deadline and whether applications are open now."""
+        with self._engine.connect() as conn:
+            deadline = store.read_period(conn).deadline
+            rounds = len(store.load_rounds(conn))
+        is_open = deadline is not None and rounds == 0 and self._clock() < deadline
+        return PeriodView(deadline, is_open, rounds)
+
+    def set_deadline(self, deadline: datetime) -> PeriodView:
+        """Open, extend or close the application period (before the first round only)."""
+        if deadline.tzinfo is None:
+            raise InvalidRequestError([FieldProblem("deadline", "must carry a time zone")])
+        with self._engine.begin() as conn:
+            store.lock_period(conn)
+            self._require_no_rounds(conn, "the deadline is fixed")
+            store.set_deadline(conn, deadline)
+        log.info("kita: the application deadline was set")
+        return self.period()
+
+    # -- applications (families) -----------------------------------------------------------
+
+    def submit(self, family: Family, data: ApplicationInput) -> StoredApplication:
+        """Store a new application for one child of ``family`` while applications are open."""
+        child_id = "C-" + secrets.token_hex(8)
+        with self._engine.begin() as conn:
+            self._require_open(conn, store.lock_period(conn))
+            now = self._clock()
+            app = self._checked(
+                conn,
+                data,
+                child_id=child_id,
+                family_id=family.family_id,
+                submitted_at=now,
+                updated_at=now,
+            )
+            store.add_application(conn, app)
+        log.info("kita: an application was submitted")
+        return app
+
+    def update(self, family: Family, child_id: str, data: ApplicationInput) -> StoredApplication:
+        """Replace an application of ``family`` while applications are open."""
+        with self._engine.begin() as conn:
+            period = store.lock_period(conn)
+            current = self._visible(conn, family, child_id)
+            self._require_open(conn, period)
+            app = self._checked(
+                conn,
+                data,
+                child_id=child_id,
+                family_id=family.family_id,
+                submitted_at=current.submitted_at,
+                updated_at=self._clock(),
+            )
+            store.replace_application(conn, app)
+        log.info("kita: an application was changed")
+        return app
+
+    def withdraw(self, family: Family, child_id: str) -> None:
+        """Delete an application of ``family`` while applications are open; nothing is kept."""
+        with self._engine.begin() as conn:
+            period = store.lock_period(conn)
+            self._visible(conn, family, child_id)
+            self._require_open(conn, period)
+            store.delete_application(conn, child_id)
+        log.info("kita: an application was withdrawn")
+
+    def applications(self, viewer: Principal) -> list[StoredApplication]:
+        """A family's own applications, or every application for staff."""
+        family_id = viewer.family_id if isinstance(viewer, Family) else None
+        with self._engine.connect() as conn:
+            return store.load_applications(conn, family_id)
+
+    def application(self, viewer: Principal, child_id: str) -> StoredApplication:
+        """One application, if the viewer may see it (:class:`NotFoundError` otherwise)."""
+        with self._engine.connect() as conn:
+            return self._visible(conn, viewer, child_id)
+
+    # -- rounds, results, decisions ----------------------------------------------------------
+
+    def run_round(self, seed: int | None = None) -> RoundRow:
+        """Run the next round and store it.
+
+        Round 1 needs the deadline passed; it draws the lottery from ``seed`` (a random one
+        when ``None``), stores seed and numbers, and allocates everybody. Later rounds take
+        no seed; they need an answer to every offer of the previous round and at least one
+        child still waiting.
+        """
+        if seed is not None and not 0 <= seed <= MAX_SEED:
+            raise InvalidRequestError([FieldProblem("seed", f"must be in 0..{MAX_SEED}")])
+        try:
+            with self._engine.begin() as conn:
+                store.lock_period(conn)
+                done = store.load_rounds(conn)
+                now = self._clock()
+                if done:
+                    if seed is not None:
+                        msg = "only the first round draws the lottery; later rounds reverse it"
+                        raise InvalidRequestError([FieldProblem("seed", msg)])
+                    history = self._replay(conn, done)
+                    round_ = self._next_round(conn, history.rounds[-1])
+                    used_seed = None
+                else:
+                    history = _NO_HISTORY
+                    round_, used_seed = self._first_round(conn, seed, now)
+                offers = len(round_.offers())
+                row = RoundRow(
+                    round_.number,
+                    used_seed,
+                    round_.lottery_descending,
+                    now,
+                    len(round_.placements),
+                    offers,
+                )
+                store.add_round(conn, row, round_.placements)
+        except IntegrityError as exc:
+            raise ConflictError("another round was stored at the same moment") from exc
+        self._remember(history, round_)
+        log.info(
+            "kita round %d: %d children took part, %d offers, %d without an offer",
+            row.number,
+            row.participants,
+            row.offers,
+            row.participants - row.offers,
+        )
+        return row
+
+    def rounds(self) -> list[RoundRow]:
+        """Every round run so far."""
+        with self._engine.connect() as conn:
+            return store.load_rounds(conn)
+
+    def cutoffs(self, round_number: int) -> list[Cutoff]:
+        """Every Kita's cutoff in one round (the priority of the last child it admitted)."""
+        with self._engine.connect() as conn:
+            history = self._replay(conn, store.load_rounds(conn))
+        if not 1 <= round_number <= len(history.rounds):
+            raise NotFoundError(f"no round {round_number}")
+        return cutoffs(history.rounds[round_number - 1])
+
+    def result(self, viewer: Principal, child_id: str) -> ChildResult:
+        """A child's standing, offers and explanations in every round it took part in."""
+        with self._engine.connect() as conn:
+            self._visible(conn, viewer, child_id)
+            history = self._replay(conn, store.load_rounds(conn))
+            decisions = store.decisions_of(conn, child_id)
+        return _child_result(child_id, history, decisions)
+
+    def results(self) -> list[ChildResult]:
+        """Every child's standing (staff), in order of submission."""
+        with self._engine.connect() as conn:
+            apps = store.load_applications(conn)
+            rows = store.load_rounds(conn)
+            history = self._replay(conn, rows)
+            by_round = {row.number: store.load_decisions(conn, row.number) for row in rows}
+        return [
+            _child_result(
+                app.child_id,
+                history,
+                {
+                    number: decisions[app.child_id]
+                    for number, decisions in by_round.items()
+                    if app.child_id in decisions
+                },
+            )
+            for app in apps
+        ]
+
+    def decide(self, viewer: Principal, child_id: str, decision: Decision) -> ChildResult:
+        """Record the answer to the child's offer in the latest round; answers are final."""
+        with self._engine.begin() as conn:
+            store.lock_period(conn)
+            self._visible(conn, viewer, child_id)
+            rows = store.load_rounds(conn)
+            if not rows:
+                raise ConflictError("no round has been run yet: there is no offer to answer")
+            number = rows[-1].number
+            if store.offer_of(conn, number, child_id) is None:
+                raise ConflictError(f"no offer in round {number} to answer")
+            earlier = store.decisions_of(conn, child_id).get(number)
+            if earlier is None:
+                store.add_decision(conn, number, child_id, decision, self._clock())
+            elif earlier is not decision:
+                raise ConflictError(
+                    f"the offer was already answered ({earlier}); answers are final"
+                )
+        log.info("kita round %d: an offer was answered", number)
+        return self.result(viewer, child_id)
+
+    def results_csv(self, round_number: int) -> str:
+        """A round's results in the ``R.csv`` format of :mod:`~central_hub.kita.csv_io`."""
+        with self._engine.connect() as conn:
+            if round_number not in {row.number for row in store.load_rounds(conn)}:
+                raise NotFoundError(f"no round {round_number}")
+            placements = store.load_placements(conn, round_number)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(RESULT_COLUMNS)
+        writer.writerows(
+            (
+                p.child_id,
+                p.kita_id or "",
+                "" if p.choice_rank is None else p.choice_rank,
+                p.lottery,
+            )
+            for p in placements
+        )
+        return out.getvalue()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _visible(self, conn: Connection, viewer: Principal, child_id: str) -> StoredApplication:
+        app = store.load_application(conn, child_id)
+        if app is None or (isinstance(viewer, Family) and app.family_id != viewer.family_id):
+            raise NotFoundError("no such application")
+        return app
+
+    def _require_no_rounds(self, conn: Connection, what: str) -> None:
+        if store.load_rounds(conn):
+            raise ConflictError(f"the allocation has started: {what}")
+
+    def _require_open(self, conn: Connection, period: store.Period) -> None:
+        deadline = period.deadline
+        if deadline is None:
+            raise ConflictError("no application period is open")
+        if self._clock() >= deadline or store.load_rounds(conn):
+            raise ConflictError(
+                f"the application deadline {deadline.isoformat()} has passed: "
+                "applications can no longer be submitted, changed or withdrawn"
+            )
+
+    def _checked(
+        self,
+        conn: Connection,
+        data: ApplicationInput,
+        *,
+        child_id: str,
+        family_id: str,
+        submitted_at: datetime,
+        updated_at: datetime,
+    ) -> StoredApplication:
+        app = StoredApplication(
+            child_id=child_id,
+            family_id=family_id,
+            child_name=data.child_name,
+            age_group=data.age_group,
+            choices=data.choices,
+            sibling_kita=data.sibling_kita,
+            hardship=data.hardship,
+            lat=data.lat,
+            lon=data.lon,
+            submitted_at=submitted_at,
+            updated_at=updated_at,
+        )
+        problems = _application_problems(store.load_kitas(conn), _record(app, 0), data.child_name)
+        if problems:
+            raise InvalidRequestError(problems)
+        return app
+
+    def _first_round(self, conn: Connection, seed: int | None, now: datetime) -> tuple[Round, int]:
+        deadline = store.read_period(conn).deadline
+        if deadline is None:
+            raise ConflictError("no application deadline is set: the first round runs after it")
+        if now < deadline:
+            raise ConflictError(
+                f"applications are open until {deadline.isoformat()}: "
+                "the first round runs after the deadline"
+            )
+        used_seed = secrets.randbelow(MAX_SEED + 1) if seed is None else seed
+        apps = store.load_applications(conn)
+        numbers = draw_lottery([app.child_id for app in apps], used_seed)
+        records = [_record(app, number) for app, number in zip(apps, numbers, strict=True)]
+        kitas = store.load_kitas(conn)
+        problems = find_problems(kitas, records)
+        if problems:
+            shown = "; ".join(_describe(p, kitas, records) for p in problems[:25])
+            raise ConflictError(f"the stored data break {len(problems)} rules: {shown}")
+        round_ = _allocate(first_round, kitas, records)
+        store.save_lottery(
+            conn, ((app.child_id, number) for app, number in zip(apps, numbers, strict=True))
+        )
+        return round_, used_seed
+
+    def _next_round(self, conn: Connection, last: Round) -> Round:
+        decisions = store.load_decisions(conn, last.number)
+        offers = last.offers()
+        missing = sum(1 for child_id in offers if child_id not in decisions)
+        if missing:
+            raise ConflictError(
+                f"{missing} of {len(offers)} offers of round {last.number} await an answer"
+            )
+        if all(p.kita_id is not None for p in last.placements):
+            raise ConflictError(f"no child is waiting for a place after round {last.number}")
+        return _allocate(next_round, last, decisions)
+
+    def _replay(self, conn: Connection, rows: Sequence[RoundRow]) -> _History:
+        with self._lock:
+            cached = self._history
+        if len(cached.rounds) == len(rows):
+            return cached
+        history = _NO_HISTORY
+        if rows:
+            kitas = store.load_kitas(conn)
+            lottery = store.load_lottery(conn)
+            records = [
+                _record(app, lottery[app.child_id])
+                for app in store.load_applications(conn)
+                if app.child_id in lottery
+            ]
+            history = history.extend(_allocate(first_round, kitas, records))
+            for row in rows[1:]:
+                decisions = store.load_decisions(conn, row.number - 1)
+                history = history.extend(_allocate(next_round, history.rounds[-1], decisions))
+            for row, round_ in zip(rows, history.rounds, strict=True):
+                if store.load_placements(conn, row.number) != list(round_.placements):
+                    log.error(
+                        "kita round %d: the stored result differs from its replay", row.number
+                    )
+                    raise AllocationFailedError(
+                        f"round {row.number} as stored differs from its replay"
+                    )
+        with self._lock:
+            if len(history.rounds) > len(self._history.rounds):
+                self._history = history
+        return history
+
+    def _remember(self, before: _History, round_: Round) -> None:
+        with self._lock:
+            if len(self._history.rounds) == len(before.rounds):
+                self._history = before.extend(round_)
+
+
+def _allocate(run: Callable[_P, Round], *args: _P.args, **kwargs: _P.kwargs) -> Round:
+    """Run a domain allocation; its errors become :class:`AllocationFailedError`.
+
+    The domain's messages name children, so they are neither logged nor chained: the log
+    gets the kind of failure only.
+    """
+    try:
+        return run(*args, **kwargs)
+    except KitaError as exc:
+        log.error("kita: allocation withheld (%s)", type(exc).__name__)
+        raise AllocationFailedError(
+            f"allocation withheld: {type(exc).__name__}; see the stability check"
+        ) from None
+
+
+def _child_result(
+    child_id: str, history: _History, decisions: Mapping[int, Decision]
+) -> ChildResult:
+    outcomes = []
+    for round_, placements, explanations in zip(
+        history.rounds, history.placements, history.explanations, strict=True
+    ):
+        placement = placements.get(child_id)
+        if placement is not None:
+            outcomes.append(
+                RoundOutcome(
+                    round_.number,
+                    placement.kita_id,
+                    placement.choice_rank,
+                    decisions.get(round_.number),
+                    explanations.get(child_id, ()),
+                )
+            )
+    if not outcomes:
+        return ChildResult(child_id, Status.PENDING, None, None, None, ())
+    last = outcomes[-1]
+    if last.kita_id is None:
+        status = Status.WAITING
+    elif last.decision is None:
+        status = Status.OFFERED
+    else:
+        status = Status.ACCEPTED if last.decision is Decision.ACCEPT else Status.DECLINED
+    lottery = history.placements[0][child_id].lottery
+    return ChildResult(child_id, status, last.kita_id, last.choice_rank, lottery, tuple(outcomes))

@@ -1,0 +1,1 @@
+"""The live path: a non-shared subscription feeding in-memory state, WebSockets and alarms."""

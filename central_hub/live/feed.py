@@ -1,0 +1,210 @@
+"""The live subscription: every hub process sees every message (no shared group).
+
+WHY a second, non-shared connection: the shared ingest subscription gives each worker only a
+part of the stream, but each HTTP process must serve the latest SPaT of every intersection,
+forward every SPaT to its WebSocket clients, see every command ack it waits for, and the
+primary must see every status, SPaT and health message to raise alarms. The session is not
+persistent: after a restart the retained status and MAP messages rebuild the picture and
+live data catches up within a second.
+
+Latency path: paho thread appends to a bounded deque and wakes the event loop only when the
+deque was empty; the drain task validates and fans out. No per-message thread hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+
+from central_hub.alarms import AlarmService
+from central_hub.commands import CommandBus
+from central_hub.core.config import HubRuntime
+from central_hub.domain.live_state import LiveState, SignalChange
+from central_hub.live.broadcast import Broadcaster
+from central_hub.live.dashboard_feed import DashboardFeed
+from central_hub.mqtt import connect_properties, make_client
+from edge_agent.contract.payloads import (
+    CommandAck,
+    Health,
+    Map,
+    Occupancy,
+    Position,
+    Spat,
+    Status,
+    decode,
+)
+from edge_agent.contract.topics import Topics
+from edge_agent.errors import PayloadError
+
+log = logging.getLogger(__name__)
+
+#: (topic name, QoS) of the live subscription.
+LIVE_TOPICS: tuple[tuple[str, int], ...] = (
+    ("status", 1), ("health", 0), ("position", 0), ("occupancy", 0), ("spat", 0),
+    ("map", 1), ("cmd_ack", 1),
+)
+_ID_FIELD = {"position": "vehicle_id", "occupancy": "vehicle_id", "spat": "intersection_id",
+             "map": "intersection_id", "status": "device_id"}
+
+
+class LiveFeed:
+    """Non-shared MQTT subscription -> :class:`LiveState`, WebSockets, alarms, commands."""
+
+    def __init__(self, runtime: HubRuntime, state: LiveState, spat: Broadcaster,
+                 dashboard: DashboardFeed, *, commands_factory: Callable[[Topics], CommandBus]
+                 | None = None, alarms: AlarmService | None = None,
+                 on_signal_changes: Callable[[list[SignalChange]], None] | None = None) -> None:
+        self.runtime = runtime
+        self.topics = Topics(runtime.topic_root)
+        self.state = state
+        self.spat = spat
+        self.dashboard = dashboard
+        self.alarms = alarms
+        self.on_signal_changes = on_signal_changes
+        self.rejected: Counter[tuple[str, str]] = Counter()
+        self.received = 0
+        self.dropped = 0
+        self.capacity = runtime.settings.live_queue_size
+        self._inbox: deque[tuple[str, bytes]] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        client_id = f"{runtime.config.device_id}-live-{uuid.uuid4().hex[:8]}"
+        self._client = make_client(runtime.broker, client_id, tls=runtime.config.mqtt.tls)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self.commands = (commands_factory or (lambda t: CommandBus(t, self.publish)))(self.topics)
+
+    # --- paho thread ---------------------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: ReasonCode,
+                    _p: object) -> None:
+        if reason.is_failure:
+            log.error("live: broker refused the connection: %s", reason)
+            return
+        client.subscribe([(self.topics.filter(n), q) for n, q in LIVE_TOPICS])  # type: ignore[arg-type]
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.connected.set)
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        inbox = self._inbox
+        if len(inbox) >= self.capacity:
+            self.dropped += 1
+            return
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            topic = ""
+        inbox.append((topic, bytes(msg.payload)))
+        if len(inbox) == 1 and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    # --- event loop ----------------------------------------------------------------------
+
+    async def _drain_loop(self) -> None:
+        inbox = self._inbox
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            n = 0
+            while inbox:
+                topic, payload = inbox.popleft()
+                try:
+                    self.handle(topic, payload, int(time.time() * 1000))
+                except Exception:  # a bug must not stop the live path
+                    log.exception("live: failed to handle a message on %r", topic)
+                n += 1
+                if n % 256 == 0:
+                    await asyncio.sleep(0)
+
+    def handle(self, topic: str, payload: bytes, now: int) -> None:
+        """Validate one message and apply it everywhere it matters."""
+        self.received += 1
+        ref = self.topics.parse(topic)
+        if ref is None:
+            self.rejected[("unknown", "unknown_topic")] += 1
+            return
+        name = ref.spec.name
+        try:
+            msg = decode(ref.spec.model, payload)
+        except PayloadError as exc:
+            self.rejected[(name, exc.reason)] += 1
+            return
+        id_field = _ID_FIELD.get(name)
+        if id_field is not None and getattr(msg, id_field) != ref.entity_id:
+            self.rejected[(name, "id_mismatch")] += 1
+            return
+        st = self.state
+        alarms = self.alarms
+        if name == "spat":
+            assert isinstance(msg, Spat)
+            text = payload.decode()
+            self.spat.publish(msg.intersection_id, text)
+            changes = st.apply_spat(msg, payload, now)
+            self.dashboard.spat(msg.intersection_id)
+            if changes and self.on_signal_changes is not None:
+                self.on_signal_changes(changes)
+            if alarms is not None:
+                alarms.submit(alarms.engine.on_spat(msg.intersection_id, msg.status, now))
+        elif name == "position":
+            assert isinstance(msg, Position)
+            st.apply_position(msg, payload, now)
+            self.dashboard.vehicle(msg.vehicle_id)
+        elif name == "occupancy":
+            assert isinstance(msg, Occupancy)
+            st.apply_occupancy(msg, payload, now)
+            self.dashboard.vehicle(msg.vehicle_id)
+        elif name == "status":
+            assert isinstance(msg, Status)
+            if st.apply_status(msg, now):
+                self.dashboard.device(msg.device_id)
+                if alarms is not None:
+                    alarms.submit(alarms.engine.on_status(msg.device_id, msg.state, now))
+        elif name == "health":
+            assert isinstance(msg, Health)
+            st.apply_health(ref.entity_id, msg, now)
+            self.dashboard.device(ref.entity_id)
+            if alarms is not None:
+                alarms.submit(alarms.engine.on_health(ref.entity_id, msg, now))
+        elif name == "map":
+            assert isinstance(msg, Map)
+            st.apply_map(msg, now)
+            self.dashboard.map(msg.intersection_id)
+        elif name == "cmd_ack":
+            assert isinstance(msg, CommandAck)
+            self.commands.on_ack(ref.entity_id, msg)
+
+    def publish(self, topic: str, payload: bytes, qos: int) -> None:
+        """Publish through the live connection (commands)."""
+        self._client.publish(topic, payload, qos=qos)
+
+    @property
+    def depth(self) -> int:
+        return len(self._inbox)
+
+    async def start(self) -> None:
+        """Connect and start draining (returns at once; see :attr:`connected`)."""
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._drain_loop(), name="live_drain_loop")
+        mc = self.runtime.config.mqtt
+        self._client.connect_async(self.runtime.broker.host, self.runtime.broker.port,
+                                   keepalive=mc.keepalive_s, clean_start=True,
+                                   properties=connect_properties(0))
+        self._client.loop_start()
+
+    async def stop(self) -> None:
+        self._client.disconnect()
+        await asyncio.to_thread(self._client.loop_stop)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

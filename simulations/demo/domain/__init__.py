@@ -1,0 +1,1 @@
+"""Pure planning of the demo city (no I/O)."""

@@ -1,0 +1,112 @@
+"""The CONTRACT §8 paths against a real hub on a real broker."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+
+from central_hub.broker import MosquittoBroker
+from edge_agent.contract.payloads import Command, CommandAck, decode, encode
+from tests.integration.central_hub.helpers import (
+    ADMIN,
+    ENGINEER,
+    TOPICS,
+    HubServer,
+    client,
+    occupancy,
+    position,
+    spat,
+    status,
+    wait_for,
+)
+
+
+def test_contract_paths_serve_latest_payloads_as_received(hub: HubServer,
+                                                          broker: MosquittoBroker) -> None:
+    pub = client(broker, "dev-pub")
+    pos = position("1234", 1)
+    occ = occupancy("1234", 1, 30)
+    sp = spat("ks-0042", 7)
+    pub.publish(TOPICS.topic("status", "ks-0042"), status("ks-0042", "online"), qos=1,
+                retain=True).wait_for_publish()
+    pub.publish(TOPICS.topic("position", "1234"), pos, qos=1).wait_for_publish()
+    pub.publish(TOPICS.topic("occupancy", "1234"), occ, qos=1).wait_for_publish()
+    pub.publish(TOPICS.topic("spat", "ks-0042"), sp, qos=0).wait_for_publish()
+    with httpx.Client(base_url=hub.url, timeout=10) as http:
+        wait_for(lambda: http.get("/api/v1/intersections/ks-0042/spat").status_code == 200,
+                 what="spat")
+        assert http.get("/api/v1/intersections/ks-0042/spat").content == sp
+        wait_for(lambda: any(v["occupancy"] for v in http.get("/api/v1/vehicles").json()),
+                 what="vehicle")
+        (veh,) = http.get("/api/v1/vehicles").json()
+        assert veh["vehicle_id"] == "1234"
+        assert veh["position"]["seq"] == 1 and veh["occupancy"]["passengers"] == 30
+        assert veh["online"] is True
+        (ix,) = http.get("/api/v1/intersections").json()
+        assert ix == {"intersection_id": "ks-0042", "name": "ks-0042", "status": "operational",
+                      "online": True, "lat": None, "lon": None}
+        assert http.get("/api/v1/intersections/nope/spat").status_code == 404
+        assert http.get("/api/v1/alarms").status_code == 200
+        devices = http.get("/api/v1/devices").json()
+        assert [d["device_id"] for d in devices] == ["ks-0042"]
+        assert devices[0]["online"] is True
+        assert "Kassel" in http.get("/").text
+        paths = http.get("/openapi.json").json()["paths"]
+        assert {"/api/v1/vehicles", "/api/v1/intersections",
+                "/api/v1/intersections/{intersection_id}/spat", "/api/v1/alarms",
+                "/api/v1/devices", "/gtfs-rt/vehicle-positions", "/gtfs-rt/trip-updates",
+                "/"} <= set(paths)
+        wait_for(lambda: hub.hub.ingest is not None and hub.hub.ingest.stats.stored >= 3,
+                 what="storage")
+    pub.disconnect()
+    pub.loop_stop()
+
+
+def test_state_changes_need_a_role(hub: HubServer) -> None:
+    with httpx.Client(base_url=hub.url, timeout=10) as http:
+        body = {"device_id": "bus-9", "kind": "bus", "entity_id": "9"}
+        assert http.post("/api/v1/devices", json=body).status_code == 401
+        eng = {"Authorization": f"Bearer {ENGINEER}"}
+        assert http.post("/api/v1/devices", json=body, headers=eng).status_code == 403
+        adm = {"Authorization": f"Bearer {ADMIN}"}
+        r = http.post("/api/v1/devices", json=body, headers=adm)
+        assert r.status_code == 201
+        assert r.json()["username"] == "bus-9" and len(r.json()["password"]) >= 20
+        assert http.post("/api/v1/devices", json=body, headers=adm).status_code == 409
+        assert http.post("/api/v1/alarms/1/ack").status_code == 401
+        assert http.post("/api/v1/devices/bus-9/commands", json={"name": "ping"}).status_code \
+            == 401
+
+
+def test_command_waits_for_the_ack(hub: HubServer, broker: MosquittoBroker) -> None:
+    dev = client(broker, "dev-ks-7")
+    silent = threading.Event()
+
+    def on_message(c: object, _u: object, msg: object) -> None:
+        if silent.is_set():  # a device that hangs: receives, never acks
+            return
+        cmd = decode(Command, msg.payload)  # type: ignore[attr-defined]
+        ack = CommandAck(ts=1, id=cmd.id, ok=cmd.name == "ping",
+                         error=None if cmd.name == "ping" else "unknown command")
+        dev.publish(TOPICS.topic("cmd_ack", "ks-7"), encode(ack), qos=1)
+
+    dev.on_message = on_message
+    dev.subscribe(TOPICS.topic("cmd", "ks-7"), qos=1)
+    dev.publish(TOPICS.topic("status", "ks-7"), status("ks-7", "online"), qos=1).wait_for_publish()
+    eng = {"Authorization": f"Bearer {ENGINEER}"}
+    with httpx.Client(base_url=hub.url, timeout=20) as http:
+        wait_for(lambda: "ks-7" in hub.hub.state.devices, what="device seen")
+        r = http.post("/api/v1/devices/ks-7/commands", json={"name": "ping"}, headers=eng)
+        assert r.status_code == 200, r.text
+        assert r.json()["ack"]["ok"] is True
+        r = http.post("/api/v1/devices/ks-7/commands", json={"name": "dance"}, headers=eng)
+        assert r.json()["ack"] == {**r.json()["ack"], "ok": False, "error": "unknown command"}
+        silent.set()
+        r = http.post("/api/v1/devices/ks-7/commands", json={"name": "ping", "timeout_s": 0.5},
+                      headers=eng)
+        assert r.status_code == 504
+        assert http.post("/api/v1/devices/ghost/commands", json={"name": "ping"},
+                         headers=eng).status_code == 404
+    dev.disconnect()
+    dev.loop_stop()

@@ -1,0 +1,81 @@
+"""`kassel demo` runs the whole city: every bus and intersection is live at the hub."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from central_hub.broker import free_port
+from edge_agent.contract.payloads import Position, Spat
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_demo_for_30_s_has_every_bus_and_intersection_live(tmp_path: Path) -> None:
+    port = free_port()
+    buses, intersections = 8, 5
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge_agent.cli", "demo", "--buses", str(buses),
+         "--intersections", str(intersections), "--http-port", str(port), "--duration", "30",
+         "--workdir", str(tmp_path / "demo")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 25
+        vehicles: list[dict[str, object]] = []
+        crossings: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            try:
+                vehicles = httpx.get(f"{base}/api/v1/vehicles").json()
+                crossings = httpx.get(f"{base}/api/v1/intersections").json()
+            except httpx.HTTPError:
+                continue
+            if (sum(1 for v in vehicles if v["online"] and v["position"]) == buses
+                    and sum(1 for c in crossings if c["online"]) == intersections):
+                break
+        assert len(vehicles) == buses
+        for v in vehicles:
+            assert v["online"] is True
+            assert Position.model_validate(v["position"]).vehicle_id == v["vehicle_id"]
+        assert len(crossings) == intersections
+        for c in crossings:
+            assert c["online"] is True
+            spat = Spat.model_validate(httpx.get(
+                f"{base}/api/v1/intersections/{c['intersection_id']}/spat").json())
+            assert spat.intersection_id == c["intersection_id"]
+            assert spat.groups
+            assert time.time() * 1000 - spat.ts < 5_000
+        assert httpx.get(f"{base}/").status_code == 200
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out
+    assert f"dashboard: http://127.0.0.1:{port}/" in out
+    assert "stopped" in out
+
+
+def test_demo_refuses_a_taken_port(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "edge_agent.cli", "demo", "--http-port", str(port),
+             "--duration", "1", "--workdir", str(tmp_path)],
+            check=False, cwd=ROOT, capture_output=True, text=True, timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    assert result.returncode == 2
+    assert f"HTTP port {port}" in result.stderr
+    assert "--http-port" in result.stderr

@@ -1,0 +1,62 @@
+"""Alarm rules: transitions only, with a fake clock."""
+
+from __future__ import annotations
+
+from central_hub.domain.alarms import AlarmEngine, Thresholds
+from edge_agent.contract.payloads import Health, QueueStats, UplinkStats
+
+
+def _health(cpu: float = 5.0, depth: int = 0, dropped: int = 0) -> Health:
+    return Health(ts=1, seq=1, cpu_pct=cpu, mem_pct=5.0, rss_mb=1.0, disk_pct=5.0, uptime_s=1.0,
+                  queue=QueueStats(depth=depth, dropped=dropped, oldest_age_s=0.0),
+                  uplink=UplinkStats(iface="e", up=True, rx_bps=0.0, tx_bps=0.0))
+
+
+def test_offline_raises_once_and_online_clears() -> None:
+    e = AlarmEngine()
+    (raised,) = e.on_status("bus-1", "offline", 10)
+    assert (raised.kind, raised.active, raised.severity) == ("device_offline", True, "critical")
+    assert e.on_status("bus-1", "offline", 11) == []
+    (cleared,) = e.on_status("bus-1", "online", 12)
+    assert not cleared.active
+    assert e.on_status("bus-2", "online", 13) == []
+
+
+def test_spat_stale_after_the_limit_and_cleared_by_the_next_spat() -> None:
+    e = AlarmEngine(Thresholds(spat_stale_ms=1000))
+    e.on_spat("ks-1", "operational", 0)
+    assert e.tick(1000) == []
+    (stale,) = e.tick(1001)
+    assert stale.kind == "spat_stale" and stale.active
+    assert e.tick(5000) == []
+    changes = e.on_spat("ks-1", "operational", 5001)
+    assert [(c.kind, c.active) for c in changes] == [("spat_stale", False)]
+
+
+def test_flashing_and_fault_are_alarms() -> None:
+    e = AlarmEngine()
+    assert [(c.kind, c.active) for c in e.on_spat("ks-1", "flashing", 0)] == [
+        ("signal_degraded", True)]
+    assert e.on_spat("ks-1", "fault", 1) == []
+    assert [(c.kind, c.active) for c in e.on_spat("ks-1", "operational", 2)] == [
+        ("signal_degraded", False)]
+
+
+def test_health_thresholds_backlog_and_drops() -> None:
+    e = AlarmEngine(Thresholds(cpu_pct=90, queue_depth=100))
+    assert e.on_health("b", _health(), 0) == []
+    kinds = {c.kind for c in e.on_health("b", _health(cpu=95, depth=500, dropped=3), 1)}
+    assert kinds == {"health_cpu", "device_queue_backlog", "device_queue_dropped"}
+    cleared = e.on_health("b", _health(dropped=3), 2)
+    assert {c.kind for c in cleared if not c.active} == kinds
+
+
+def test_hub_queue_backlog_and_drops_clear_after_a_quiet_minute() -> None:
+    e = AlarmEngine(Thresholds(hub_queue_fill=0.8, dropped_clear_ms=60_000))
+    assert e.on_hub_queue("ingest", 10, 100, 0, now=0) == []
+    kinds = {(c.kind, c.active) for c in e.on_hub_queue("ingest", 90, 100, 5, now=1)}
+    assert kinds == {("hub_queue_backlog", True), ("hub_queue_dropped", True)}
+    assert {(c.kind, c.active) for c in e.on_hub_queue("ingest", 0, 100, 5, now=30_000)} == {
+        ("hub_queue_backlog", False)}
+    assert {(c.kind, c.active) for c in e.on_hub_queue("ingest", 0, 100, 5, now=60_002)} == {
+        ("hub_queue_dropped", False)}

@@ -1,0 +1,43 @@
+"""Broker URLs and the resolution of config, settings and ``--broker``."""
+
+from __future__ import annotations
+
+import pytest
+
+from central_hub.core.config import HubSettings, resolve
+from central_hub.core.security import Role, TokenStore
+from edge_agent.contract.configs import HubConfig
+from edge_agent.errors import ConfigError
+
+
+def test_broker_url_parsing() -> None:
+    cfg = HubConfig.model_validate({"device_id": "hub-1", "kind": "hub"})
+    rt = resolve(cfg, HubSettings(), "mqtt://hub-1:p%40ss@broker:1884")
+    assert (rt.broker.host, rt.broker.port, rt.broker.username, rt.broker.password,
+            rt.broker.tls) == ("broker", 1884, "hub-1", "p@ss", False)
+    assert resolve(cfg, HubSettings(), "mqtts://h").broker.port == 8883
+    with pytest.raises(ConfigError, match="--broker"):
+        resolve(cfg, HubSettings(), "http://h")
+
+
+def test_override_and_password_file(tmp_path: pytest.TempPathFactory) -> None:
+    pw = tmp_path / "pw"  # type: ignore[operator]
+    pw.write_text("s3cret\n")
+    cfg = HubConfig.model_validate({"device_id": "hub-1", "kind": "hub", "mqtt": {
+        "broker": "mqtt://a:1", "username": "hub-1", "password_file": str(pw)}})
+    rt = resolve(cfg, HubSettings(), "mqtt://b:2")
+    assert (rt.broker.host, rt.broker.port, rt.broker.username, rt.broker.password) == (
+        "b", 2, "hub-1", "s3cret")
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KASSEL_HUB_INGEST__QUEUE_SIZE", "1234")
+    monkeypatch.setenv("KASSEL_HUB_RETENTION__RAW_DAYS", "3")
+    s = HubSettings()
+    assert s.ingest.queue_size == 1234 and s.retention.raw_days == 3
+
+
+def test_tokens_grant_roles() -> None:
+    store = TokenStore({"a": Role.ADMIN, "e": Role.ENGINEER})
+    assert [store.role_of(t) for t in ("a", "e", "x", None)] == [
+        Role.ADMIN, Role.ENGINEER, Role.PUBLIC, Role.PUBLIC]
