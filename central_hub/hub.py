@@ -30,6 +30,7 @@ from central_hub.domain.live_state import LiveState, SignalChange
 from central_hub.domain.rollups import RetentionPolicy
 from central_hub.domain.schedule import Schedule
 from central_hub.gtfs_static import load_schedule
+from central_hub.ingest.influx import InfluxSink
 from central_hub.ingest.worker import IngestWorker
 from central_hub.live.broadcast import Broadcaster
 from central_hub.live.dashboard_feed import DashboardFeed
@@ -69,6 +70,9 @@ class Hub:
         self.live = LiveFeed(runtime, self.state, self.spat, self.dashboard, alarms=self.alarms,
                              on_signal_changes=self._signal_buffer.extend if s.primary else None)
         self.ingest = IngestWorker(runtime, self.engine) if s.run_ingest else None
+        self.influx = InfluxSink(s.influx) if s.influx.enabled else None
+        if self.influx is not None and self.ingest is not None:
+            self.ingest.on_committed = self.influx.submit_rows
         reg = s.registry
         if reload_broker is None and reg.broker_pid_file:
             reload_broker = pid_file_reload(reg.broker_pid_file)
@@ -108,6 +112,8 @@ class Hub:
     async def start(self) -> None:
         """Start ingest, the live feed and (on the primary) alarms and maintenance."""
         self.state.entity_device.update(await asyncio.to_thread(self.registry.entity_map))
+        if self.influx is not None:
+            await asyncio.to_thread(self.influx.start)
         if self.ingest is not None:
             self.ingest.start()
         await self.live.start()
@@ -117,6 +123,8 @@ class Hub:
             self._spawn(self._alarm_loop(), "alarm_loop")
             self._spawn(self._history_loop(), "history_loop")
             self._spawn(self._maintain_loop(), "maintain_loop")
+            if self.influx is not None:
+                self._spawn(self._influx_spat_loop(), "influx_spat_loop")
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -128,6 +136,8 @@ class Hub:
         await self.live.stop()
         if self.ingest is not None:
             await asyncio.to_thread(self.ingest.stop)
+        if self.influx is not None:
+            await asyncio.to_thread(self.influx.stop)
         if self.alarms is not None:
             await asyncio.to_thread(self.alarm_store.apply, self.alarms.take())
         await asyncio.to_thread(self._write_history)
@@ -152,6 +162,10 @@ class Hub:
                                                self.ingest.stats.dropped, now=now)
             changes += engine.on_hub_queue("live", self.live.depth, self.live.capacity,
                                            self.live.dropped, now=now)
+            if self.influx is not None:
+                changes += engine.on_hub_queue("influx", self.influx.depth,
+                                               self.influx.capacity, self.influx.stats.dropped,
+                                               now=now)
             self.alarms.submit(changes)
             pending = self.alarms.take()
             if pending:
@@ -188,6 +202,20 @@ class Hub:
             except Exception:
                 log.exception("maintenance failed")
 
+    async def _influx_spat_loop(self) -> None:
+        """SPaT (10 Hz, live path only) goes to InfluxDB as a summary: each intersection's
+        latest message, sampled every ``influx.spat_interval_s`` when it changed."""
+        assert self.influx is not None
+        period = self.runtime.settings.influx.spat_interval_s
+        last: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(period)
+            for iid, it in list(self.state.intersections.items()):
+                if it.spat is None or it.spat_raw is None or last.get(iid) == it.spat.ts:
+                    continue
+                last[iid] = it.spat.ts
+                self.influx.submit("spat", iid, it.spat_raw)
+
     # --- views used by the API ----------------------------------------------------------
 
     def ingest_stats(self) -> dict[str, Any]:
@@ -208,4 +236,14 @@ class Hub:
                 "capacity": self.ingest.capacity,
                 "rejected": [{"topic": t, "reason": r, "count": n}
                              for (t, r), n in sorted(st.rejected.items())]}
+        if self.influx is not None:
+            i = self.influx.stats
+            influx = {"queued": i.queued, "dropped": i.dropped, "written": i.written,
+                      "batches": i.batches, "write_errors": i.write_errors,
+                      "failed_points": i.failed_points, "skipped": i.skipped,
+                      "depth": self.influx.depth, "capacity": self.influx.capacity}
+            if "ingest" in out:
+                out["ingest"]["influx"] = influx
+            else:  # no ingest worker here: only the SPaT summaries feed the sink
+                out["influx"] = influx
         return out

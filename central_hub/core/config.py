@@ -74,6 +74,30 @@ class RegistrySettings(BaseModel):
     broker_pid_file: str | None = None
 
 
+class InfluxSettings(BaseModel):
+    """Optional InfluxDB v2 sink (``central_hub/ingest/influx.py``); enabled when ``url`` is set,
+    e.g. ``KASSEL_HUB_INFLUX__URL=http://influx:8086``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str | None = None
+    org: str = "kassel"
+    bucket: str = "kassel"
+    token: str | None = None
+    batch_size: Annotated[int, Field(ge=1)] = 5_000
+    flush_interval_ms: Annotated[int, Field(ge=10)] = 1_000
+    gzip: bool = True
+    #: points waiting for the writer; beyond this they are dropped and counted.
+    queue_size: Annotated[int, Field(ge=10)] = 50_000
+    timeout_ms: Annotated[int, Field(ge=100)] = 10_000
+    #: the primary samples each intersection's latest SPaT this often (SPaT is not ingested).
+    spat_interval_s: Annotated[float, Field(gt=0)] = 1.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
 class HubSettings(BaseSettings):
     """Hub-only tunables from ``KASSEL_HUB_*`` (nested with ``__``, e.g.
     ``KASSEL_HUB_INGEST__QUEUE_SIZE=50000``)."""
@@ -85,6 +109,7 @@ class HubSettings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     alarms: AlarmSettings = AlarmSettings()
     registry: RegistrySettings = RegistrySettings()
+    influx: InfluxSettings = InfluxSettings()
     #: run the MQTT ingest worker in this process.
     run_ingest: bool = True
     #: run alarms, retention and roll-ups here (one primary per deployment).

@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -95,6 +96,8 @@ class IngestWorker:
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
         self.subscribed = threading.Event()
+        #: called with the rows of each committed batch (the InfluxDB sink); must not block.
+        self.on_committed: Callable[[list[Row]], None] | None = None
 
     # --- paho thread: enqueue only -------------------------------------------------------
 
@@ -200,6 +203,11 @@ class IngestWorker:
             for g, mid, qos, _t, _p in batch:
                 if qos and g == gen:  # an old connection's mid means nothing now: redelivered
                     ack(mid, qos)
+            if rows and self.on_committed is not None:
+                try:
+                    self.on_committed(rows)
+                except Exception:
+                    log.exception("ingest %s: on_committed hook failed", self.client_id)
 
     # --- lifecycle ----------------------------------------------------------------------------
 

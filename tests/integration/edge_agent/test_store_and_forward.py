@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -20,6 +21,17 @@ POSITION = "kassel/v1/bus/1234/position"
 
 def _positions(probe: MqttProbe) -> list[dict[str, object]]:
     return [m.json() for m in probe.on("/position")]
+
+
+def _wait_until_drained(agent: AgentProcess, timeout: float) -> bool:
+    """Wait until the agent's durable queue is empty (it reconnected and got every PUBACK)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        with contextlib.closing(agent.state_db()) as db:
+            if db.execute("SELECT count(*) FROM outbox").fetchone() == (0,):
+                return True
+    return False
 
 
 def _dedup_in_order(items: list[dict[str, object]]) -> list[dict[str, object]]:
@@ -52,7 +64,7 @@ def test_60s_outage_with_kill9_loses_nothing_and_keeps_order(
         time.sleep(35)
         broker.start()
         outage_end_ms = time.time() * 1000
-        time.sleep(3)
+        assert _wait_until_drained(agent, 60), "the backlog did not drain"
         assert agent.terminate() == 0
         last_seq = agent.counter(POSITION)
         assert last_seq >= 5 * 55  # ~5 Hz for ~60 s, minus the restart
