@@ -38,7 +38,7 @@ import logging
 import re
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 from fastapi.responses import JSONResponse
@@ -52,7 +52,6 @@ from central_hub.kita.domain import (
     Decision,
     Explanation,
     KitaPlaces,
-    Priority,
 )
 from central_hub.kita.service import (
     MAX_SEED,
@@ -73,8 +72,6 @@ from central_hub.kita.store import (
     AGE_GROUP_LENGTH,
     ID_LENGTH,
     NAME_LENGTH,
-    RoundRow,
-    StoredApplication,
 )
 
 _STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
@@ -92,6 +89,17 @@ _CHOICE_FIELD = re.compile(r"choice([0-9]+)")
 # -- request and response bodies -----------------------------------------------------------
 
 
+class _FromDomain(BaseModel):
+    """A response model read field by field from a domain or stored record of the same shape."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, record: object) -> Self:
+        """From the record (same field names)."""
+        return cls.model_validate(record)
+
+
 class KitaIn(BaseModel):
     """A Kita's places for one age group; id and age group come from the path."""
 
@@ -104,7 +112,7 @@ class KitaIn(BaseModel):
     catchment_km: float
 
 
-class KitaOut(BaseModel):
+class KitaOut(_FromDomain):
     """A Kita's public data: no personal data, anybody may list it."""
 
     kita_id: str
@@ -115,18 +123,6 @@ class KitaOut(BaseModel):
     lon: float
     catchment_km: float
 
-    @classmethod
-    def of(cls, kita: KitaPlaces) -> KitaOut:
-        """From the domain record."""
-        return cls(
-            kita_id=kita.kita_id,
-            name=kita.name,
-            age_group=kita.age_group,
-            capacity=kita.capacity,
-            lat=kita.lat,
-            lon=kita.lon,
-            catchment_km=kita.catchment_km,
-        )
 
 
 class PeriodIn(BaseModel):
@@ -181,7 +177,7 @@ class ApplicationIn(BaseModel):
         )
 
 
-class ApplicationOut(BaseModel):
+class ApplicationOut(_FromDomain):
     """A stored application, as its family (or staff) submitted it."""
 
     child_id: str
@@ -196,25 +192,9 @@ class ApplicationOut(BaseModel):
     submitted_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def of(cls, app: StoredApplication) -> ApplicationOut:
-        """From the stored application."""
-        return cls(
-            child_id=app.child_id,
-            family_id=app.family_id,
-            child_name=app.child_name,
-            age_group=app.age_group,
-            choices=list(app.choices),
-            sibling_kita=app.sibling_kita,
-            hardship=app.hardship,
-            lat=app.lat,
-            lon=app.lon,
-            submitted_at=app.submitted_at,
-            updated_at=app.updated_at,
-        )
 
 
-class PriorityOut(BaseModel):
+class PriorityOut(_FromDomain):
     """A standing in the published criteria: sibling, hardship, catchment, lottery number."""
 
     sibling: bool
@@ -222,15 +202,6 @@ class PriorityOut(BaseModel):
     in_catchment: bool
     lottery: int
 
-    @classmethod
-    def of(cls, priority: Priority) -> PriorityOut:
-        """From the domain value."""
-        return cls(
-            sibling=priority.sibling,
-            hardship=priority.hardship,
-            in_catchment=priority.in_catchment,
-            lottery=priority.lottery,
-        )
 
 
 class ExplanationOut(BaseModel):
@@ -333,7 +304,7 @@ class RoundIn(BaseModel):
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
 
 
-class RoundOut(BaseModel):
+class RoundOut(_FromDomain):
     """A round's summary; ``seed`` is the published seed of round 1's lottery."""
 
     number: int
@@ -343,17 +314,6 @@ class RoundOut(BaseModel):
     participants: int
     offers: int
 
-    @classmethod
-    def of(cls, row: RoundRow) -> RoundOut:
-        """From the stored round."""
-        return cls(
-            number=row.number,
-            seed=row.seed,
-            lottery_descending=row.lottery_descending,
-            run_at=row.run_at,
-            participants=row.participants,
-            offers=row.offers,
-        )
 
 
 class CutoffOut(BaseModel):
