@@ -1,22 +1,24 @@
 """Signal-controller benchmarks (issue 3): CPU and RSS per controller, controllers per process,
 and the quality of SPaT predictions under simulated actuated traffic.
 
-    .venv/bin/python bench/bench_signal.py all            # everything (a few minutes)
+    .venv/bin/python bench/bench_signal.py all            # everything (about 8 minutes)
     .venv/bin/python bench/bench_signal.py scale --counts 1 100 300 400 --seconds 20
     .venv/bin/python bench/bench_signal.py predict --hours 6
 
-``scale`` runs N full controllers (domain + edge agent + MQTT) in one asyncio process against a
-private Mosquitto, publishing SPaT at 10 Hz each, and reports process CPU (% of one core), RSS,
-the share of ticks that ran late (> 100 ms behind their slot) and the worst lag. ``predict``
-drives the pure controller with a queueing traffic model (Poisson arrivals, 2 s saturation
-headway, stop-line loops) on the shipped 4-arm junction and scores every tick's ``likely_end``
-against the real switch, and every switch against the announced [min_end, max_end].
+``scale`` runs N full controllers (domain + edge agent + MQTT, one TickScheduler) in one
+asyncio process against a private Mosquitto, publishing SPaT at 10 Hz each, and reports
+process CPU (% of one core), RSS, the share of ticks that ran late (> 100 ms behind their
+slot) and the worst lag. ``predict`` drives the pure controller with a queueing traffic model
+(Poisson arrivals, 2 s saturation headway, stop-line loops) on the shipped 4-arm junction and
+scores every tick's ``likely_end`` against the real switch, and every switch against the
+announced [min_end, max_end].
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
 import resource
 import statistics
@@ -35,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from central_hub.broker import MosquittoBroker  # noqa: E402
 from edge_agent.agent import EdgeAgent  # noqa: E402
 from edge_agent.contract.configs import IntersectionConfig, parse_config  # noqa: E402
-from signal_controller.app import SignalController  # noqa: E402
+from signal_controller.app import SignalController, TickScheduler  # noqa: E402
 from signal_controller.domain.controller import (  # noqa: E402
     DetectorEvent,
     Inputs,
@@ -72,12 +74,17 @@ async def _scale_run(
     if shared:  # one MQTT session and queue for all intersections (like the demo)
         agent = EdgeAgent(load("ks-host", state), kind="intersection", broker_url=url)
         tasks.append(asyncio.create_task(agent.run()))
+    scheduler = TickScheduler()  # one timer ticks every controller of the process
     controllers = [
-        SignalController(load(f"ks-b{i:04}", state), broker_url=url, agent=agent)
+        SignalController(load(f"ks-b{i:04}", state), broker_url=url, agent=agent,
+                         scheduler=scheduler)
         for i in range(n)
     ]
+    gc.collect()
+    gc.freeze()  # like `kassel signal`: configs and models leave the collector's scans
     tasks += [asyncio.create_task(c.run()) for c in controllers]
     await asyncio.sleep(min(20.0, 3.0 + n / 40))  # connect, MAP, start-up all-red
+    gc.freeze()
     for c in controllers:
         c.late_ticks, c.ticks, c.max_lag_ms = 0, 0, 0
     cpu0, t0 = proc.cpu_times(), time.monotonic()
@@ -145,6 +152,10 @@ class Approach:
 class Score:
     errors_green: list[float] = field(default_factory=list)
     errors_red: list[float] = field(default_factory=list)
+    #: errors by how far ahead the prediction was made: <= 10 s, 10-30 s, > 30 s.
+    by_horizon: dict[str, list[float]] = field(
+        default_factory=lambda: {"<=10s": [], "10-30s": [], ">30s": []}
+    )
     switches: int = 0
     rows: int = 0
     predicted: int = 0
@@ -198,9 +209,14 @@ def predict(hours: float, seed: int = 7, warmup_h: float = 0.5) -> dict[str, flo
             sg = g.sg
             if prev is not None and out.lamps[sg] is not prev.lamps[sg]:
                 if warm:
-                    for _t, kind, likely in pending[sg]:
+                    for t, kind, likely in pending[sg]:
                         err = abs(likely - now) / 1000
                         (score.errors_green if kind == "green" else score.errors_red).append(err)
+                        ahead = now - t
+                        band = "<=10s" if ahead <= 10_000 else (
+                            "10-30s" if ahead <= 30_000 else ">30s"
+                        )
+                        score.by_horizon[band].append(err)
                     score.switches += 1
                 pending[sg] = []
             if g.lamp in (Lamp.GREEN, Lamp.RED) and warm:
@@ -222,6 +238,7 @@ def predict(hours: float, seed: int = 7, warmup_h: float = 0.5) -> dict[str, flo
         "bounded_share": 1 - bad / max(1, checks), "bound_checks": checks,
         "violations": len(oracle.violations),
         "coverage": score.predicted / max(1, score.rows),
+        **{f"mae_{band}": statistics.fmean(v) for band, v in score.by_horizon.items() if v},
     }
     print(
         f"predict {hours} h: {score.switches} switches, likely_end MAE green->amber "
@@ -229,7 +246,11 @@ def predict(hours: float, seed: int = 7, warmup_h: float = 0.5) -> dict[str, flo
         f"{result['mae_all_s']:.2f} s ({100 * result['within_1s_share']:.1f} % within 1 s, "
         f"likely_end given on {100 * result['coverage']:.1f} % of red/green rows); "
         f"switches inside [min_end, max_end]: {100 * result['bounded_share']:.3f} % of "
-        f"{checks}; safety violations {len(oracle.violations)}",
+        f"{checks}; safety violations {len(oracle.violations)}; MAE by how far ahead: "
+        + ", ".join(
+            f"{band} {statistics.fmean(v):.2f} s ({100 * len(v) / len(allerr):.0f} % of rows)"
+            for band, v in score.by_horizon.items() if v
+        ),
         flush=True,
     )
     return result

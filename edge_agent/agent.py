@@ -205,20 +205,63 @@ class EdgeAgent:
         await self.enqueue(topic, payload, retain=spec.retain, counter=(topic, seq))
         return payload
 
+    def publish_encoded(
+        self,
+        name: TopicName,
+        build: Callable[[int | None], bytes],
+        *,
+        entity_id: str | None = None,
+    ) -> bytes | None:
+        """Publish a QoS 0 message the caller encodes itself, without awaiting (hot paths).
+
+        ``build(seq)`` gets the row's next ``seq`` (``None`` for unsequenced rows) and returns
+        the complete payload, which must be valid against the row's model: no model is built
+        or validated here. Topic and ``seq`` are as in :meth:`publish`. Returns the payload, or
+        ``None`` when it was dropped (counted in ``dropped_qos0``): while offline, and for the
+        first messages of a topic until its first ``seq`` block is on disk (a few ms; the
+        block is requested by that first call). QoS 1 rows must use :meth:`publish`.
+        """
+        spec = SPEC_BY_NAME[name]
+        if spec.qos != 0:
+            raise ValueError(f"publish_encoded is for QoS 0 rows; {name} is QoS {spec.qos}")
+        if entity_id is None:
+            entity_id = self.device_id if spec.prefix == "device" else self.entity_id
+        topic = self.topics.topic(name, entity_id)
+        seq = None
+        if issubclass(spec.model, SequencedPayload):
+            seq = self._seq.get(topic, 0) + 1
+            if seq > self._seq_hwm.get(topic, 0) - SEQ_BLOCK // 2:
+                self._request_seq_block(topic, seq)
+            if seq > self._seq_persisted.get(topic, 0):
+                self.dropped_qos0 += 1
+                return None
+            self._seq[topic] = seq
+        payload = build(seq)
+        conn = self._conn
+        if (
+            conn is None
+            or conn.closed.done()
+            or conn.publish(topic, payload, 0, spec.retain) is None
+        ):
+            self.dropped_qos0 += 1
+        return payload
+
+    def _request_seq_block(self, topic: str, seq: int) -> None:
+        mark = max(self._seq_hwm.get(topic, 0), seq) + SEQ_BLOCK
+        self._seq_hwm[topic] = mark
+        self._pending_counters[topic] = mark
+        self._ensure_started()
+        assert self._flush_wanted is not None
+        self._flush_wanted.set()
+
     async def _reserve_seq(self, topic: str, seq: int) -> None:
         """Keep QoS 0 ``seq`` numbers at or below a high-water mark that is on disk.
 
         The next block is requested when half of the current one is used, without waiting,
         so a 10 Hz loop waits for the disk only for the very first message of a topic.
         """
-        requested = self._seq_hwm.get(topic, 0)
-        if seq > requested - SEQ_BLOCK // 2:
-            mark = max(requested, seq) + SEQ_BLOCK
-            self._seq_hwm[topic] = mark
-            self._pending_counters[topic] = mark
-            self._ensure_started()
-            assert self._flush_wanted is not None
-            self._flush_wanted.set()
+        if seq > self._seq_hwm.get(topic, 0) - SEQ_BLOCK // 2:
+            self._request_seq_block(topic, seq)
         while seq > self._seq_persisted.get(topic, 0):
             await self._commit_wait()
 

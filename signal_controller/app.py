@@ -15,6 +15,8 @@ commit never delays a tick). Fail-safe raises the alarm through SPaT ``status: f
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
 import time
 from collections import Counter, deque
@@ -28,6 +30,7 @@ from edge_agent.contract.topics import TopicRef
 from signal_controller.domain.controller import (
     ControllerState,
     DetectorEvent,
+    GroupTiming,
     Inputs,
     Outputs,
     apply_command,
@@ -82,6 +85,48 @@ def spat_fields(out: Outputs, intersection_id: str) -> dict[str, object]:
     }
 
 
+class SpatEncoder:
+    """SPaT payload bytes straight from the domain's rows, byte-identical to
+    ``encode(Spat(seq=..., **spat_fields(...)))`` (tested), without building a model.
+
+    The domain's rows are already valid (typed, ids from the validated config, literal states,
+    confidence 0-100); only ``ts``, ``seq``, ``revision`` and ``status`` vary per tick, and the
+    encoded ``groups`` array is reused while the domain hands out the same rows tuple (its
+    prediction cache), which is most ticks.
+    """
+
+    def __init__(self, intersection_id: str) -> None:
+        self._mid = (',"intersection_id":' + json.dumps(intersection_id) + ',"revision":').encode()
+        self._rows: tuple[GroupTiming, ...] | None = None
+        self._groups = b"[]"
+
+    def encode(self, out: Outputs, seq: int | None) -> bytes:
+        """The payload of ``out`` with ``seq``."""
+        if seq is None:
+            raise ValueError("SPaT is a sequenced payload")
+        if out.groups is not self._rows:
+            self._rows = out.groups
+            self._groups = _groups_json(out.groups)
+        return b"".join((
+            b'{"v":1,"ts":%d,"seq":%d' % (out.now, seq), self._mid,
+            b'%d,"status":"%s","groups":' % (out.revision, out.status.encode()),
+            self._groups, b"}",
+        ))
+
+
+def _json_int(value: int | None) -> str:
+    return "null" if value is None else str(value)
+
+
+def _groups_json(rows: tuple[GroupTiming, ...]) -> bytes:
+    return ("[" + ",".join(
+        f'{{"sg":{json.dumps(g.sg)},"state":"{g.state}","min_end":{_json_int(g.min_end)},'
+        f'"max_end":{_json_int(g.max_end)},"likely_end":{_json_int(g.likely_end)},'
+        f'"confidence":{g.confidence}}}'
+        for g in rows
+    ) + "]").encode()
+
+
 def map_fields(config: IntersectionConfig, revision: int) -> dict[str, object]:
     """The MAP payload fields: topology and the intergreen matrix."""
     return {
@@ -110,6 +155,7 @@ class SignalController:
         broker_url: str | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        scheduler: TickScheduler | None = None,
     ) -> None:
         self.config = config
         self._clock = clock
@@ -129,6 +175,13 @@ class SignalController:
         self._request_q: deque[PriorityMessage] = deque()
         self._ssem_q: asyncio.Queue[dict[str, object]] | None = None
         self._stopped = False
+        self._stop_event = asyncio.Event()
+        self._next_tick = 0
+        self._spat = SpatEncoder(config.device_id)
+        #: ticks this controller; shared by many controllers of one process (same clock).
+        self.scheduler = (
+            scheduler if scheduler is not None else TickScheduler(clock=clock, monotonic=monotonic)
+        )
         #: the id in signal/{id}/... topics; an agent may host several intersections (the demo,
         #: the benchmark), then only the one named like the agent's device takes commands.
         self.entity_id = config.device_id
@@ -194,8 +247,8 @@ class SignalController:
     def _wall_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    async def tick(self, now: int, lag_ms: int = 0, clock_jump: bool = False) -> Outputs:
-        """Run one logical tick at ``now`` and publish its outputs."""
+    def tick(self, now: int, lag_ms: int = 0, clock_jump: bool = False) -> Outputs:
+        """Run one logical tick at ``now`` and publish its outputs (SPaT without awaiting)."""
         detectors = tuple(self._detector_q)
         self._detector_q.clear()
         requests = tuple(self._request_q)
@@ -216,8 +269,8 @@ class SignalController:
                 self.config.device_id, out.fault.rule, out.fault.message,
             )
         self.last_outputs = out
-        await self.agent.publish(
-            "spat", spat_fields(out, self.config.device_id), entity_id=self.entity_id
+        self.agent.publish_encoded(
+            "spat", functools.partial(self._spat.encode, out), entity_id=self.entity_id
         )
         if out.ssem is not None and self._ssem_q is not None:
             self._ssem_q.put_nowait({
@@ -230,28 +283,32 @@ class SignalController:
             })
         return out
 
-    async def _tick_loop(self) -> None:
-        offset = self._clock() - self._mono()
-        next_tick = ceil_tick(self._wall_ms()) + TICK_MS
+    def _power_up(self, wall_ms: int) -> None:
+        """Called by the scheduler when it takes this controller on."""
+        self._next_tick = ceil_tick(wall_ms) + TICK_MS
         if self.ticks == 0:
             # Power up now, not when the object was built (start-up may have taken seconds).
-            self.state = initial_state(self.config, next_tick - TICK_MS)
-        while not self._stopped:
-            delay = (next_tick - self._wall_ms()) / 1000
-            if delay > 0:
-                await asyncio.sleep(delay)
-            new_offset = self._clock() - self._mono()
-            jump = abs(new_offset - offset) * 1000 > CLOCK_JUMP_MS
-            offset = new_offset
-            wall = self._wall_ms()
-            if jump or wall - next_tick > MAX_CATCH_UP_MS or next_tick - wall > MAX_CATCH_UP_MS:
-                next_tick = ceil_tick(wall)
+            self.state = initial_state(self.config, self._next_tick - TICK_MS)
+
+    def _run_due(self, wall: int, jump: bool) -> None:
+        """Run every logical tick that is due at wall time ``wall`` (in order: catch-up)."""
+        next_tick = self._next_tick
+        if jump or abs(wall - next_tick) > MAX_CATCH_UP_MS:
+            next_tick = ceil_tick(wall)  # re-anchor, and run one tick now
+        elif next_tick > wall:
+            return
+        while True:
             lag = max(0, wall - next_tick)
             self.max_lag_ms = max(self.max_lag_ms, lag)
             if lag > TICK_MS:
                 self.late_ticks += 1
-            await self.tick(next_tick, lag, jump)
+            self.tick(next_tick, lag, jump)
+            jump = False
             next_tick += TICK_MS
+            if next_tick > wall:
+                break
+            wall = self._wall_ms()
+        self._next_tick = next_tick
 
     async def _ssem_loop(self) -> None:
         assert self._ssem_q is not None
@@ -277,27 +334,89 @@ class SignalController:
             "map", map_fields(self.config, self.map_revision), entity_id=self.entity_id
         )
         name = self.config.device_id
-        tasks = [
-            asyncio.create_task(self._tick_loop(), name=f"{name}-tick"),
-            asyncio.create_task(self._ssem_loop(), name=f"{name}-ssem"),
-        ]
+        ssem = asyncio.create_task(self._ssem_loop(), name=f"{name}-ssem")
+        if not self._stopped:
+            self.scheduler.add(self)
         try:
             if self.owns_agent:
                 await self.agent.run()
             else:
-                while not self._stopped:
-                    await asyncio.sleep(0.5)
+                await self._stop_event.wait()
         finally:
             self._stopped = True
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            self.scheduler.discard(self)
+            ssem.cancel()
+            await asyncio.gather(ssem, return_exceptions=True)
 
     def stop(self) -> None:
         """Stop ticking and shut its own agent down cleanly (``offline`` status)."""
         self._stopped = True
+        self._stop_event.set()
+        self.scheduler.discard(self)
         if self.owns_agent:
             self.agent.stop()
+
+
+class TickScheduler:
+    """One task that ticks any number of controllers on the shared 100 ms grid.
+
+    Why not a task per controller: at Kassel's scale (hundreds of intersections in one process,
+    e.g. the demo or a cabinet hosting several) a sleeping task per controller costs a timer,
+    a wake-up and a task switch per tick each, several times the domain step. Here one timer
+    fires per grid instant and the due controllers are ticked in a plain loop; each still
+    keeps its own logical time, lateness (the watchdog's input), catch-up and re-anchoring
+    exactly as a controller alone would. All controllers must share the scheduler's clock.
+    The task starts with the first controller added and ends when the last one leaves.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        self._mono = monotonic
+        self._controllers: dict[int, SignalController] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._controllers)
+
+    def add(self, controller: SignalController) -> None:
+        """Start ticking ``controller`` at the next grid instant (powering it up first)."""
+        controller._power_up(self._wall_ms())
+        self._controllers[id(controller)] = controller
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._tick_loop(), name="signal-ticks")
+
+    def discard(self, controller: SignalController) -> None:
+        """Stop ticking ``controller`` (no-op if it is not ticked here)."""
+        self._controllers.pop(id(controller), None)
+
+    def _wall_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def _tick_loop(self) -> None:
+        offset = self._clock() - self._mono()
+        while self._controllers:
+            due = min(c._next_tick for c in self._controllers.values())
+            delay = (due - self._wall_ms()) / 1000
+            if delay > 0:  # an added controller never needs an earlier wake-up (same grid)
+                await asyncio.sleep(delay)
+            new_offset = self._clock() - self._mono()
+            jump = abs(new_offset - offset) * 1000 > CLOCK_JUMP_MS
+            offset = new_offset
+            for controller in tuple(self._controllers.values()):
+                if controller._stopped:
+                    continue
+                wall = self._wall_ms()
+                try:
+                    controller._run_due(wall, jump)
+                except Exception:  # one broken adapter must not stop the others' ticks
+                    log.exception("%s: tick failed", controller.config.device_id)
+                    controller._next_tick = ceil_tick(wall) + TICK_MS
+        self._task = None
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:

@@ -139,6 +139,8 @@ class ActRun:
     #: committed latest end of this stage once other demand existed (published max_end).
     deadline: int | None
     cycle: int
+    #: the stage's queue proxy when it was chosen (see :func:`_stage_wait`), for predictions.
+    wait: int = 0
 
 
 Program = Halted | Clearing | FixedRun | ActRun
@@ -152,6 +154,8 @@ class Detectors:
     last_off: Mapping[str, int] = field(default_factory=dict)
     #: indices of stages with a latched call (cleared when the stage is served).
     calls: frozenset[int] = frozenset()
+    #: when each loop last became occupied (while red: the first waiting vehicle's arrival).
+    last_on: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,20 +295,29 @@ def _step(state: ControllerState, inputs: Inputs, now: int) -> tuple[ControllerS
         kernel, _ = safety.apply(kernel, model, {}, now)
     else:
         if isinstance(program, Clearing):
-            program = _clearing(model, kernel, program, now)
-        targets: Mapping[str, tuple[bool, int]]
-        if isinstance(program, FixedRun):
-            targets = _fixed_targets(model, program, now)
-        elif isinstance(program, ActRun):
-            program, history, dets = _actuated(model, kernel, history, wish, program, dets, now)
-            targets = _act_targets(model, program)
-        else:
-            targets = _ALL_RED
+            program = _clearing(model, kernel, program, dets, now)
         heads = kernel.heads
-        requested = {}
-        for g in model.groups:
-            want, at = targets.get(g.sg, (False, 0))
-            requested[g.sg] = _drive(heads[g.sg], g, want, at, now)
+        # Only aspects that change are requested (the kernel keeps the others as they are).
+        requested: dict[str, Lamp] = {}
+        if isinstance(program, ActRun):
+            program, history, dets = _actuated(model, kernel, history, wish, program, dets, now)
+            greens = model.stages[program.stage].groups
+            entering, start = program.entering, program.start
+            for g in model.groups:
+                head = heads[g.sg]
+                lamp = _drive(head, g, g.sg in greens, entering.get(g.sg, start), now)
+                if lamp is not head.lamp:
+                    requested[g.sg] = lamp
+        else:
+            targets: Mapping[str, tuple[bool, int]] = (
+                _fixed_targets(model, program, now) if isinstance(program, FixedRun) else _ALL_RED
+            )
+            for g in model.groups:
+                head = heads[g.sg]
+                want, at = targets.get(g.sg, (False, 0))
+                lamp = _drive(head, g, want, at, now)
+                if lamp is not head.lamp:
+                    requested[g.sg] = lamp
         kernel, violation = safety.apply(kernel, model, requested, now)
         if violation is not None:
             failed = replace(
@@ -319,7 +332,10 @@ def _step(state: ControllerState, inputs: Inputs, now: int) -> tuple[ControllerS
                 cache=None,
             )
             return _finish(failed, before, now, violation)
+        before_calls = dets.calls
         dets = _settle_calls(model, kernel, program, dets, pulses)
+        for idx in dets.calls - before_calls:
+            history = history.record_call(model.stages[idx].id, now)
     new = ControllerState(
         config=state.config,
         model=model,
@@ -341,6 +357,8 @@ def _step(state: ControllerState, inputs: Inputs, now: int) -> tuple[ControllerS
 
 _ALL_RED: Mapping[str, tuple[bool, int]] = {}
 LIKELY_REFRESH_MS = 500
+#: a running gap timer this close to gap-out is predicted to complete.
+GAP_OUT_LIKELY_MS = 1000
 
 
 def _drive(head: safety.Head, g: Group, want_green: bool, green_at: int, now: int) -> Lamp:
@@ -372,18 +390,24 @@ def _take_detectors(
         return dets, 0, frozenset()
     occupied = set(dets.occupied)
     last_off = dict(dets.last_off)
+    last_on = dets.last_on
     unknown = 0
     seen: set[str] = set()
     for ev in events:
         if ev.detector not in model.detectors:
             unknown += 1
         elif ev.occupied:
+            if ev.detector not in occupied and model.detectors[ev.detector][1] == "loop":
+                if last_on is dets.last_on:
+                    last_on = dict(last_on)
+                last_on[ev.detector] = now  # type: ignore[index]  # copied just above
             occupied.add(ev.detector)  # a button press stays latched until the tick ends
             seen.add(ev.detector)
         elif ev.detector in occupied and model.detectors[ev.detector][1] == "loop":
             occupied.discard(ev.detector)
             last_off[ev.detector] = now
-    return Detectors(frozenset(occupied), last_off, dets.calls), unknown, frozenset(seen)
+    new = Detectors(frozenset(occupied), last_off, dets.calls, last_on)
+    return new, unknown, frozenset(seen)
 
 
 def _settle_calls(
@@ -410,7 +434,7 @@ def _settle_calls(
     buttons = frozenset(d for d in dets.occupied if model.detectors[d][1] == "button")
     if not buttons and calls is dets.calls:
         return dets
-    return Detectors(dets.occupied - buttons, dets.last_off, calls)
+    return Detectors(dets.occupied - buttons, dets.last_off, calls, dets.last_on)
 
 
 # --- clearing and fixed time ----------------------------------------------------------------
@@ -420,7 +444,9 @@ def _all_red(kernel: KernelState) -> bool:
     return all(h.lamp is Lamp.RED for h in kernel.heads.values())
 
 
-def _clearing(model: Intersection, kernel: KernelState, program: Clearing, now: int) -> Program:
+def _clearing(
+    model: Intersection, kernel: KernelState, program: Clearing, dets: Detectors, now: int
+) -> Program:
     if not _all_red(kernel) or now < kernel.hold_red_until:
         return program
     if program.target == "fixed_time" and model.plan is not None:
@@ -441,7 +467,7 @@ def _clearing(model: Intersection, kernel: KernelState, program: Clearing, now: 
             amber_ends={},
             hold_red_until=kernel.hold_red_until,
         )
-        return ActRun(0, start, entering, None, 0)
+        return ActRun(0, start, entering, None, 0, _stage_wait(model, dets, 0, now))
     return program
 
 
@@ -492,6 +518,16 @@ def _gap_ref(model: Intersection, stage: Stage, dets: Detectors, start: int) -> 
         if off is not None and off > ref:
             ref = off
     return False, ref
+
+
+def _stage_wait(model: Intersection, dets: Detectors, stage: int, t: int) -> int:
+    """Queue proxy of a stage at ``t``: how long its longest-occupied loop has been occupied
+    (for a red stage, the waiting time of its first vehicle), 0 if none is occupied."""
+    wait = 0
+    for det in model.stage_loops[stage]:
+        if det in dets.occupied:
+            wait = max(wait, t - dets.last_on.get(det, t))
+    return wait
 
 
 def _should_end(
@@ -569,17 +605,11 @@ def _actuated(  # noqa: PLR0917 - the pieces of state one actuated tick needs
         amber_ends=ambers,
         hold_red_until=kernel.hold_red_until,
     )
-    history = history.record(stage.id, run.start, now - run.start)
+    history = history.record(stage.id, run.start, now - run.start, run.wait)
     cycle = run.cycle + (1 if nxt <= run.stage else 0)
     new_dets = replace(dets, calls=dets.calls - {nxt})
-    return ActRun(nxt, start, entering, None, cycle), history, new_dets
-
-
-def _act_targets(model: Intersection, run: ActRun) -> dict[str, tuple[bool, int]]:
-    groups = model.stages[run.stage].groups
-    return {
-        g.sg: (g.sg in groups, run.entering.get(g.sg, run.start)) for g in model.groups
-    }
+    wait = _stage_wait(model, dets, nxt, now)
+    return ActRun(nxt, start, entering, None, cycle, wait), history, new_dets
 
 
 # --- outputs and predictions ----------------------------------------------------------------
@@ -671,7 +701,7 @@ _UNKNOWN: Timing = (None, None, None, 0)
 
 def _same_key(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
     """Identity for the state parts (immutable, replaced on change), equality for numbers."""
-    return all(x is y for x, y in zip(a[:2], b[:2], strict=True)) and a[2:] == b[2:]
+    return a[0] is b[0] and a[1] is b[1] and a[2:] == b[2:]
 
 
 def _predict(
@@ -743,17 +773,18 @@ def _walk(
     state: ControllerState,
     run: ActRun,
     x_end: int,
-    duration: Callable[[Stage], int | None],
+    duration: Callable[[Stage, int], int | None],
     *,
     stop_at: int | None = None,
     hypothetical: frozenset[int] = frozenset(),
 ) -> _Walk:
     """Simulate the stage sequence after the current stage ends at ``x_end``.
 
-    ``duration(stage)`` gives how long a served stage stays fully green, or ``None`` to skip
-    it. Transitions use :func:`plan_transition`, exactly like the running controller. For
-    stages in ``hypothetical``, every member group not yet entered gets the green instant it
-    would have if it entered there (the upper bound's worst case).
+    ``duration(stage, chosen)`` gives how long a served stage chosen at ``chosen`` (the end
+    of the stage before it) stays fully green, or ``None`` to skip it. Transitions use
+    :func:`plan_transition`, exactly like the running controller. For stages in
+    ``hypothetical``, every member group not yet entered gets the green instant it would have
+    if it entered there (the upper bound's worst case).
     """
     model = state.model
     kernel = state.kernel
@@ -772,7 +803,7 @@ def _walk(
     initial_green = green
     for k in range(1, n):
         y = stages[(run.stage + k) % n]
-        d = duration(y)
+        d = duration(y, t_end)
         if d is None:
             continue
         entering, ending, start = plan_transition(
@@ -810,7 +841,7 @@ def _likely_stage_end(
     stage = model.stages[run.stage]
     dets = state.detectors
     elapsed = max(0, now - run.start)
-    est = state.history.estimate(stage.id, now, elapsed)
+    est = state.history.estimate(stage.id, now, elapsed, run.wait)
     if run.deadline is None:
         if est is None:
             return None, 0
@@ -826,7 +857,9 @@ def _likely_stage_end(
         gap_end = now + stage.gap if occupied else ref + stage.gap
         cand = max(min_end, gap_end)
         conf = 30
-        if est is not None:
+        # No gap-out before ``gap_end``: condition the history on lasting at least that long.
+        est = state.history.estimate(stage.id, now, max(elapsed, cand - run.start - 1), run.wait)
+        if est is not None and (occupied or gap_end - now > GAP_OUT_LIKELY_MS):
             # History of this stage at this hour says how long traffic keeps extending it.
             cand = max(cand, run.start + est.duration)
             conf = est.confidence
@@ -843,22 +876,23 @@ def _likely_stage_end(
     return cand, conf
 
 
-def _likely_duration(state: ControllerState, stage: Stage, now: int) -> int:
-    """Learned typical green of a future stage (median), within its limits."""
+def _likely_duration(state: ControllerState, stage: Stage, now: int, chosen: int) -> int:
+    """Learned typical green of a future stage chosen at ``chosen`` (conditional median given
+    the wait its loops will show then), within its limits."""
     model = state.model
-    samples = state.history.samples(stage.id, now)
-    if samples:
-        ordered = sorted(samples)
-        med = ordered[len(ordered) // 2]
+    wait = _stage_wait(model, state.detectors, stage.index, chosen)
+    est = state.history.estimate(stage.id, now, 0, wait)
+    if est is not None:
+        med = est.duration
     else:
         med = stage.min_green + (stage.max_green - stage.min_green) // 3
     return min(max(med, stage.min_green), stage.max_green + _ext_budget(model, stage))
 
 
-def _min_duration(served: frozenset[int]) -> Callable[[Stage], int | None]:
+def _min_duration(served: frozenset[int]) -> Callable[[Stage, int], int | None]:
     """Durations of the lower-bound walk: ``served`` stages at minimum green, others skipped."""
 
-    def duration(stage: Stage) -> int | None:
+    def duration(stage: Stage, _chosen: int) -> int | None:
         return stage.min_green if stage.index in served else None
 
     return duration
@@ -875,7 +909,7 @@ def _actuated_bounds(state: ControllerState, run: ActRun, now: int) -> dict[str,
     max_walk = None
     if x_max is not None:
         max_walk = _walk(
-            state, run, x_max, lambda y: y.max_green + _ext_budget(model, y), hypothetical=must
+            state, run, x_max, lambda y, _t: y.max_green + _ext_budget(model, y), hypothetical=must
         )
     min_walks: dict[int, _Walk] = {}
     out: dict[str, Bounds] = {}
@@ -922,7 +956,11 @@ def _actuated_likely(
             state,
             run,
             x_likely,
-            lambda y: _likely_duration(state, y, now) if y.index in demanded else None,
+            lambda y, t: (
+                _likely_duration(state, y, now, t)
+                if y.index in demanded or state.history.likely_called(y.id, t)
+                else None
+            ),
         )
     out: dict[str, tuple[int | None, int]] = {}
     for g in model.groups:
@@ -1014,7 +1052,9 @@ def _set_plan(
         config=config,
         model=model,
         mode=mode,
-        detectors=Detectors(state.detectors.occupied, state.detectors.last_off),
+        detectors=Detectors(
+            state.detectors.occupied, state.detectors.last_off, last_on=state.detectors.last_on
+        ),
     )
     if isinstance(state.program, Halted):
         return new, {"mode": mode, "stages": len(model.stages)}

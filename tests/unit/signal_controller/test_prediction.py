@@ -37,4 +37,29 @@ def test_history_is_bounded() -> None:
     for i in range(3 * MAX_SAMPLES):
         h = h.record("S1", T, 1000 + i)
     assert len(h.by_stage["S1"]) == MAX_SAMPLES
-    assert h.by_stage["S1"][-1] == 1000 + 3 * MAX_SAMPLES - 1
+    assert h.by_stage["S1"][-1] == (1000 + 3 * MAX_SAMPLES - 1, 0)
+
+
+def test_the_wait_selects_the_nearest_greens() -> None:
+    """Long waits (long queues) come with long greens: the k nearest waits decide."""
+    h = History()
+    for i in range(40):
+        short = i % 2 == 0
+        wait = 5_000 + 100 * i if short else 60_000 + 100 * i
+        h = h.record("S1", T, 10_000 if short else 35_000, wait)
+    queue = h.estimate("S1", T, 0, wait_ms=58_000)
+    empty = h.estimate("S1", T, 0, wait_ms=4_000)
+    assert queue is not None and queue.duration == 35_000 and queue.confidence == 100
+    assert empty is not None and empty.duration == 10_000
+    unconditional = h.estimate("S1", T, 0)
+    assert unconditional is not None and unconditional.confidence == 50
+
+
+def test_call_delays_say_when_an_uncalled_stage_will_be_called() -> None:
+    h = History().record("S2", T, 8_000)  # S2's green ended at T + 8 s
+    assert not h.likely_called("S2", T + 60_000)  # no call delays learned yet
+    for delay in (3_000, 4_000, 5_000, 6_000, 30_000):
+        h = h.record_call("S2", T + 8_000 + delay)
+    assert not h.likely_called("S2", T + 8_000 + 4_000)
+    assert h.likely_called("S2", T + 8_000 + 5_000)  # the median delay has passed
+    assert History().record_call("S9", T) == History()  # never served: nothing to learn
