@@ -38,10 +38,6 @@ from tests.integration.central_hub.helpers import (
 
 VM_BIN = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
 
-pytestmark = pytest.mark.skipif(not Path(VM_BIN).exists(),
-                                reason="apt-get install victoria-metrics")
-
-
 @dataclass
 class Victoria:
     url: str
