@@ -249,7 +249,7 @@ class RoundOutcomeOut(BaseModel):
         )
 
 
-class ResultSummaryOut(BaseModel):
+class ResultSummaryOut(_FromDomain):
     """A child's standing: status, current offer or accepted place, lottery number."""
 
     child_id: str
@@ -258,17 +258,6 @@ class ResultSummaryOut(BaseModel):
     choice_rank: int | None
     lottery: int | None
 
-    @classmethod
-    def of(cls, result: ChildResult) -> ResultSummaryOut:
-        """From the service's result, without the rounds."""
-        return cls(
-            child_id=result.child_id,
-            status=result.status,
-            kita_id=result.kita_id,
-            choice_rank=result.choice_rank,
-            lottery=result.lottery,
-        )
-
 
 class ResultOut(ResultSummaryOut):
     """A child's standing with every round it took part in and its explanations."""
@@ -276,14 +265,10 @@ class ResultOut(ResultSummaryOut):
     rounds: list[RoundOutcomeOut]
 
     @classmethod
-    def of(cls, result: ChildResult) -> ResultOut:
+    def with_rounds(cls, result: ChildResult) -> Self:
         """From the service's result."""
         return cls(
-            child_id=result.child_id,
-            status=result.status,
-            kita_id=result.kita_id,
-            choice_rank=result.choice_rank,
-            lottery=result.lottery,
+            **ResultSummaryOut.of(result).model_dump(),
             rounds=[RoundOutcomeOut.of(outcome) for outcome in result.rounds],
         )
 
@@ -559,14 +544,14 @@ def create_kita_router() -> APIRouter:
     @router.get("/applications/{child_id}/result")
     def get_result(child_id: ChildIdPath, service: ServiceDep, caller: MemberDep) -> ResultOut:
         """The child's status, offers and, per round, why better choices were missed."""
-        return ResultOut.of(service.result(caller, child_id))
+        return ResultOut.with_rounds(service.result(caller, child_id))
 
     @router.put("/applications/{child_id}/decision")
     def decide(
         child_id: ChildIdPath, body: DecisionIn, service: ServiceDep, caller: MemberDep
     ) -> ResultOut:
         """Accept or decline the offer of the latest round (final; staff may record it)."""
-        return ResultOut.of(service.decide(caller, child_id, Decision(body.decision)))
+        return ResultOut.with_rounds(service.decide(caller, child_id, Decision(body.decision)))
 
     @router.get("/results")
     def list_results(service: ServiceDep, _: StaffDep) -> list[ResultSummaryOut]:
