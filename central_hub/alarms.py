@@ -8,7 +8,6 @@ until its clear transition; acknowledging does not clear it (the condition may p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Engine, and_, select, update
 
@@ -30,9 +29,6 @@ class AlarmRecord:
     acked_ms: int | None
     acked_by: str | None
     active: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self.__slots__}
 
 
 class AlarmStore:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from central_hub.api.deps import EngineerDep, HubDep
 from edge_agent.contract.ids import ID_PATTERN
@@ -17,6 +17,8 @@ router = APIRouter(prefix="/api/v1/alarms", tags=["operations"])
 
 class AlarmOut(BaseModel):
     """One alarm; ``active`` until the condition clears, ``acked_ms`` once acknowledged."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: int
     kind: str
@@ -39,7 +41,7 @@ async def list_alarms(
 ) -> list[AlarmOut]:
     """Alarms newest first; ``state=all`` is the history."""
     rows = await run_in_threadpool(hub.alarm_store.list, state, limit, device_id)
-    return [AlarmOut(**r.as_dict()) for r in rows]
+    return [AlarmOut.model_validate(r) for r in rows]
 
 
 @router.post("/{alarm_id}/ack", response_model=AlarmOut,
@@ -51,4 +53,4 @@ async def ack_alarm(alarm_id: Annotated[int, Path(ge=1, le=2**62)], hub: HubDep,
                                   int(time.time() * 1000))
     if rec is None:
         raise HTTPException(404, f"no alarm {alarm_id}")
-    return AlarmOut(**rec.as_dict())
+    return AlarmOut.model_validate(rec)
