@@ -1,10 +1,11 @@
-"""paho-mqtt client construction for the hub's two connections (ingest and live).
+"""paho-mqtt client construction for the hub's live connection.
 
-WHY paho and not aiomqtt for ingest: aiomqtt runs on paho too, so it can only add cost per
-message (a future per message, an unbounded asyncio queue unless capped); the hub needs paho's
-network thread reading the socket while another thread validates and writes a batch, and
-``manual_ack`` so a QoS 1 message is acknowledged only after its batch is committed. Callbacks
-only enqueue (STYLE.md); all logic runs outside paho's thread.
+WHY paho here (and not for ingest): the live connection publishes commands, waits for their
+acks and needs reconnect handling with callbacks; its rate is what the dashboards and apps see
+(SPaT at 10 Hz per intersection), which paho handles with room to spare (BENCHMARKS.md). The
+ingest workers, which must outrun a bare paho subscriber, use their own receive path
+(:mod:`central_hub.ingest.subscriber`). Callbacks only enqueue (STYLE.md); all logic runs
+outside paho's thread.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any
 
 from central_hub.domain.streams import SeqTracker, Verdict
 from edge_agent.contract.payloads import decode
-from edge_agent.contract.topics import Topics
+from edge_agent.contract.topics import TopicName, Topics
 from edge_agent.errors import PayloadError
 
 #: topics whose payloads carry ``seq`` and go to the time-series table.
@@ -23,7 +23,7 @@ SEQUENCED = frozenset({"position", "occupancy", "wlan", "health", "ssem"})
 #: topics stored as events, de-duplicated by a natural key instead of ``seq``.
 EVENTS = frozenset({"status", "map", "srem", "cmd_ack"})
 #: what the ingest worker subscribes to (SPaT is handled by the live path: 10 Hz x 300).
-INGESTED: tuple[str, ...] = ("position", "occupancy", "wlan", "health", "ssem",
+INGESTED: tuple[TopicName, ...] = ("position", "occupancy", "wlan", "health", "ssem",
                              "status", "map", "srem", "cmd_ack")
 MAX_SEQ = 2**63 - 1  # a signed 64-bit column; a counter at 10 Hz never gets there
 

@@ -10,57 +10,7 @@ from central_hub.broker import MosquittoBroker
 from edge_agent.agent import EdgeAgent
 from edge_agent.contract.configs import load_config
 from tests.support.agents import write_bus_config
-
-
-def _make_ca_and_server_cert(d: Path) -> None:
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    run(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=test-ca",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-    )
-    run(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    )
-    (d / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run(
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-        "-out",
-        "server.crt",
-    )
+from tests.support.pki import make_ca_and_server_cert
 
 
 async def _connects(config_path: Path, broker_url: str, seconds: float) -> EdgeAgent:
@@ -83,7 +33,7 @@ async def _connects(config_path: Path, broker_url: str, seconds: float) -> EdgeA
 def test_tls_with_password_connects_and_wrong_password_is_refused(tmp_path: Path) -> None:
     pki = tmp_path / "pki"
     pki.mkdir()
-    _make_ca_and_server_cert(pki)
+    make_ca_and_server_cert(pki)
     passwd = tmp_path / "passwd"
     subprocess.run(
         ["mosquitto_passwd", "-b", "-c", str(passwd), "bus-1234", "s3cret"],

@@ -1,0 +1,119 @@
+"""The MQTT 5 codec against the specification's byte layouts, and stream splitting."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_agent import wire
+
+
+@pytest.mark.parametrize(("n", "encoded"), [
+    (0, b"\x00"), (127, b"\x7f"), (128, b"\x80\x01"), (16_383, b"\xff\x7f"),
+    (16_384, b"\x80\x80\x01"), (2_097_151, b"\xff\xff\x7f"), (2_097_152, b"\x80\x80\x80\x01"),
+    (268_435_455, b"\xff\xff\xff\x7f"),
+])
+def test_varint_matches_the_specification_table(n: int, encoded: bytes) -> None:
+    # MQTT 5.0 §1.5.5, table 1-1
+    assert wire.varint(n) == encoded
+
+
+def test_varint_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        wire.varint(268_435_456)
+
+
+def test_connect_layout() -> None:
+    pkt = wire.connect("hub-1", keepalive_s=30, clean_start=False, session_expiry_s=3600,
+                       receive_maximum=4000, username="hub", password="pw")
+    body = (b"\x00\x04MQTT\x05"  # protocol name and level 5
+            + bytes((0x80 | 0x40,))  # username + password, clean start off
+            + b"\x00\x1e"  # keepalive 30
+            + b"\x08\x11\x00\x00\x0e\x10\x21\x0f\xa0"  # session expiry 3600, receive max 4000
+            + b"\x00\x05hub-1" + b"\x00\x03hub" + b"\x00\x02pw")
+    assert pkt == b"\x10" + bytes((len(body),)) + body
+
+
+def test_connect_with_will_sets_flags_and_payload() -> None:
+    pkt = wire.connect("c", keepalive_s=10, clean_start=True,
+                       will=wire.WillMessage("t/x", b"off", qos=1, retain=True))
+    flags = pkt[2 + 7]
+    assert flags == 0x02 | 0x04 | 0x08 | 0x20
+    assert pkt.endswith(b"\x00\x01c" + b"\x00" + b"\x00\x03t/x" + b"\x00\x03off")
+
+
+def test_subscribe_and_pubacks_layout() -> None:
+    assert wire.subscribe(7, [("a/#", 1), ("b", 0)]) == (
+        b"\x82\x0d\x00\x07\x00" + b"\x00\x03a/#\x01" + b"\x00\x01b\x00")
+    assert wire.pubacks([1, 258]) == b"\x40\x02\x00\x01\x40\x02\x01\x02"
+    assert wire.pubacks([]) == b""
+
+
+def _publish_with_properties(topic: bytes, payload: bytes, mid: int) -> bytes:
+    # a QoS 1 PUBLISH as a broker forwards it with properties (content type, user property)
+    props = b"\x03\x00\x10application/json" + b"\x26\x00\x01k\x00\x01v"
+    body = len(topic).to_bytes(2, "big") + topic + mid.to_bytes(2, "big")
+    body += wire.varint(len(props)) + props + payload
+    return b"\x32" + wire.varint(len(body)) + body
+
+
+def test_splitter_reads_publish_with_and_without_properties() -> None:
+    s = wire.Splitter()
+    s.feed(wire.publish("kassel/v1/bus/1/position", b'{"a":1}', qos=0)
+           + _publish_with_properties(b"kassel/v1/bus/2/wlan", b"{}", 513)
+           + b"\xd0\x00")
+    assert s.messages == [(0, 0, "kassel/v1/bus/1/position", b'{"a":1}'),
+                          (1, 513, "kassel/v1/bus/2/wlan", b"{}")]
+    assert s.controls == [(wire.PINGRESP, None)]
+
+
+def test_splitter_decodes_connack_suback_and_disconnect() -> None:
+    s = wire.Splitter()
+    s.feed(b"\x20\x03\x01\x00\x00" + b"\x90\x05\x00\x07\x00\x01\x87" + b"\xe0\x02\x8b\x00")
+    (k1, connack), (k2, suback), (k3, disc) = s.controls
+    assert (k1, k2, k3) == (wire.CONNACK, wire.SUBACK, wire.DISCONNECT)
+    assert connack is not None and connack.session_present and not connack.failed
+    assert suback is not None and suback.reason_codes == (0x01, 0x87) and suback.failed
+    assert disc is not None and disc.reason_codes == (0x8B,)
+
+
+@pytest.mark.parametrize(("data", "match"), [
+    (b"\x34\x05\x00\x01t\x00\x01", "QoS 2"),
+    (b"\x30\xff\xff\xff\xff\x01", "four bytes"),
+    (b"\x30\x04\x00\x01t\x05", "properties run past"),
+    (b"\x50\x02\x00\x01", "unexpected packet type"),
+    (b"\x20\x00", "short CONNACK"),
+])
+def test_splitter_refuses_malformed_packets(data: bytes, match: str) -> None:
+    with pytest.raises(wire.ProtocolError, match=match):
+        wire.Splitter().feed(data)
+
+
+def test_splitter_refuses_oversized_packets_before_buffering_them() -> None:
+    s = wire.Splitter(max_packet=100)
+    with pytest.raises(wire.ProtocolError, match="exceeds"):
+        s.feed(b"\x30" + wire.varint(101) + b"\x00")
+
+
+_messages = st.lists(st.tuples(
+    st.integers(0, 1), st.integers(1, 0xFFFF),
+    st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40),
+    st.binary(max_size=300)), max_size=20)
+
+
+@settings(max_examples=200)
+@given(_messages, st.lists(st.integers(1, 64), min_size=1, max_size=30))
+def test_any_chunking_of_a_stream_gives_the_same_messages(
+        msgs: list[tuple[int, int, str, bytes]], cuts: list[int]) -> None:
+    stream = b"".join(wire.publish(t, p, q, m if q else 0) for q, m, t, p in msgs)
+    s = wire.Splitter()
+    pos = 0
+    i = 0
+    while pos < len(stream):
+        step = cuts[i % len(cuts)]
+        s.feed(stream[pos:pos + step])
+        pos += step
+        i += 1
+    assert s.messages == [(q, m if q else 0, t, p) for q, m, t, p in msgs]
+    assert s._rest == b""
