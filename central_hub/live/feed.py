@@ -7,8 +7,10 @@ primary must see every status, SPaT and health message to raise alarms. The sess
 persistent: after a restart the retained status and MAP messages rebuild the picture and
 live data catches up within a second.
 
-Latency path: paho thread appends to a bounded deque and wakes the event loop only when the
-deque was empty; the drain task validates and fans out. No per-message thread hop.
+Latency path: the session thread (:class:`~central_hub.mqtt.WireSubscriber`) appends each
+socket read's messages to a bounded deque at once and wakes the event loop only when the deque
+was empty; the drain task validates and fans out. No per-message thread hop. QoS 1 messages
+(status, MAP, acks) are acknowledged as soon as they are queued: this path stores nothing.
 """
 
 from __future__ import annotations
@@ -21,16 +23,13 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.reasoncodes import ReasonCode
-
 from central_hub.alarms import AlarmService
 from central_hub.commands import CommandBus
 from central_hub.core.config import HubRuntime
 from central_hub.domain.live_state import LiveState, SignalChange
 from central_hub.live.broadcast import Broadcaster
 from central_hub.live.dashboard_feed import DashboardFeed
-from central_hub.mqtt import connect_properties, make_client
+from central_hub.mqtt import Message, SessionOptions, WireSubscriber
 from edge_agent.contract.payloads import (
     CommandAck,
     Health,
@@ -41,13 +40,13 @@ from edge_agent.contract.payloads import (
     Status,
     decode,
 )
-from edge_agent.contract.topics import Topics
+from edge_agent.contract.topics import TopicName, Topics
 from edge_agent.errors import PayloadError
 
 log = logging.getLogger(__name__)
 
 #: (topic name, QoS) of the live subscription.
-LIVE_TOPICS: tuple[tuple[str, int], ...] = (
+LIVE_TOPICS: tuple[tuple[TopicName, int], ...] = (
     ("status", 1), ("health", 0), ("position", 0), ("occupancy", 0), ("spat", 0),
     ("map", 1), ("cmd_ack", 1),
 )
@@ -79,33 +78,31 @@ class LiveFeed:
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         client_id = f"{runtime.config.device_id}-live-{uuid.uuid4().hex[:8]}"
-        self._client = make_client(runtime.broker, client_id, tls=runtime.config.mqtt.tls)
-        self._client.on_connect = self._on_connect
-        self._client.on_message = self._on_message
+        mc = runtime.config.mqtt
+        self._session = WireSubscriber(
+            runtime.broker,
+            SessionOptions(client_id=client_id,
+                           filters=tuple((self.topics.filter(n), q) for n, q in LIVE_TOPICS),
+                           keepalive_s=mc.keepalive_s, session_expiry_s=0, clean_start=True,
+                           receive_maximum=65535, auto_ack=True, label="live"),
+            on_messages=self._on_messages, on_connected=self._on_connected, tls=mc.tls)
         self.commands = (commands_factory or (lambda t: CommandBus(t, self.publish)))(self.topics)
 
-    # --- paho thread ---------------------------------------------------------------------
+    # --- session thread -----------------------------------------------------------------
 
-    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: ReasonCode,
-                    _p: object) -> None:
-        if reason.is_failure:
-            log.error("live: broker refused the connection: %s", reason)
-            return
-        client.subscribe([(self.topics.filter(n), q) for n, q in LIVE_TOPICS])  # type: ignore[arg-type]
+    def _on_connected(self, _generation: int) -> None:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.connected.set)
 
-    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+    def _on_messages(self, _generation: int, messages: list[Message]) -> None:
         inbox = self._inbox
-        if len(inbox) >= self.capacity:
-            self.dropped += 1
-            return
-        try:
-            topic = msg.topic
-        except UnicodeDecodeError:
-            topic = ""
-        inbox.append((topic, bytes(msg.payload)))
-        if len(inbox) == 1 and self._loop is not None:
+        room = self.capacity - len(inbox)
+        if room < len(messages):
+            self.dropped += len(messages) - max(0, room)
+            messages = messages[:max(0, room)]
+        was_empty = not inbox
+        inbox.extend([(topic, payload) for _q, _m, topic, payload in messages])
+        if was_empty and inbox and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     # --- event loop ----------------------------------------------------------------------
@@ -184,8 +181,9 @@ class LiveFeed:
             self.commands.on_ack(ref.entity_id, msg)
 
     def publish(self, topic: str, payload: bytes, qos: int) -> None:
-        """Publish through the live connection (commands)."""
-        self._client.publish(topic, payload, qos=qos)
+        """Publish through the live connection (commands); ``ConnectionError`` when it is down."""
+        if not self._session.publish(topic, payload, qos):
+            raise ConnectionError("the hub is not connected to the broker")
 
     @property
     def depth(self) -> int:
@@ -195,15 +193,10 @@ class LiveFeed:
         """Connect and start draining (returns at once; see :attr:`connected`)."""
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._drain_loop(), name="live_drain_loop")
-        mc = self.runtime.config.mqtt
-        self._client.connect_async(self.runtime.broker.host, self.runtime.broker.port,
-                                   keepalive=mc.keepalive_s, clean_start=True,
-                                   properties=connect_properties(0))
-        self._client.loop_start()
+        self._session.start()
 
     async def stop(self) -> None:
-        self._client.disconnect()
-        await asyncio.to_thread(self._client.loop_stop)
+        await asyncio.to_thread(self._session.stop)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -127,6 +127,7 @@ async def remove_device(device_id: DeviceId, hub: HubDep, _: AdminDep) -> None:
 
 @router.post("/{device_id}/commands", response_model=CommandOut,
              responses={404: {"description": "unknown device"},
+                        503: {"description": "the hub is not connected to the broker"},
                         504: {"description": "no ack before the timeout"}})
 async def send_command(device_id: DeviceId, body: CommandIn, hub: HubDep,
                        _: EngineerDep) -> CommandOut:
@@ -141,4 +142,6 @@ async def send_command(device_id: DeviceId, body: CommandIn, hub: HubDep,
     except CommandTimeoutError as exc:
         raise HTTPException(504, f"no ack from {device_id} within {timeout} s "
                             f"(command {exc.args[0]})") from exc
+    except ConnectionError as exc:
+        raise HTTPException(503, str(exc)) from exc
     return CommandOut(id=cmd_id, device_id=device_id, ack=ack)

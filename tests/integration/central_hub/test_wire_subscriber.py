@@ -15,7 +15,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from central_hub.broker import MosquittoBroker
-from central_hub.ingest.subscriber import Message, SessionOptions, WireSubscriber
+from central_hub.mqtt import Message, SessionOptions, WireSubscriber
 from edge_agent.contract.configs import TlsConfig
 from edge_agent.mqtt import BrokerAddress
 from tests.integration.central_hub.helpers import client, wait_for
