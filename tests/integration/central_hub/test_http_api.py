@@ -108,5 +108,9 @@ def test_command_waits_for_the_ack(hub: HubServer, broker: MosquittoBroker) -> N
         assert r.status_code == 504
         assert http.post("/api/v1/devices/ghost/commands", json={"name": "ping"},
                          headers=eng).status_code == 404
-    dev.disconnect()
-    dev.loop_stop()
+        dev.disconnect()
+        dev.loop_stop()
+        broker.stop()  # the hub cannot reach the broker: refused at once, not a timeout
+        wait_for(lambda: not hub.hub.live._session.connected, what="hub disconnected")
+        r = http.post("/api/v1/devices/ks-7/commands", json={"name": "ping"}, headers=eng)
+        assert r.status_code == 503 and "not connected" in r.text
