@@ -28,6 +28,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.contract.configs import MqttConfig, TlsConfig
+from edge_agent.wire import Will
+
+__all__ = ["BrokerAddress", "MqttConnection", "MqttError", "Will", "tls_context"]
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +69,6 @@ class BrokerAddress:
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Will:
-    """Last Will message set on the CONNECT packet."""
-
-    topic: str
-    payload: bytes
-    qos: int = 1
-    retain: bool = True
 
 
 def tls_context(tls: TlsConfig | None) -> ssl.SSLContext:

@@ -61,8 +61,8 @@ def _packet(first: int, body: bytes) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class WillMessage:
-    """The Last Will of a CONNECT."""
+class Will:
+    """The Last Will of a CONNECT (the agents' paho sessions set the same)."""
 
     topic: str
     payload: bytes
@@ -73,7 +73,7 @@ class WillMessage:
 def connect(client_id: str, *, keepalive_s: int, clean_start: bool,
             session_expiry_s: int = 0, receive_maximum: int | None = None,
             max_packet_size: int | None = None, username: str | None = None,
-            password: str | None = None, will: WillMessage | None = None) -> bytes:
+            password: str | None = None, will: Will | None = None) -> bytes:
     """A CONNECT packet (§3.1)."""
     flags = 0x02 if clean_start else 0
     props = bytearray()

@@ -37,7 +37,7 @@ def test_connect_layout() -> None:
 
 def test_connect_with_will_sets_flags_and_payload() -> None:
     pkt = wire.connect("c", keepalive_s=10, clean_start=True,
-                       will=wire.WillMessage("t/x", b"off", qos=1, retain=True))
+                       will=wire.Will("t/x", b"off", qos=1, retain=True))
     flags = pkt[2 + 7]
     assert flags == 0x02 | 0x04 | 0x08 | 0x20
     assert pkt.endswith(b"\x00\x01c" + b"\x00" + b"\x00\x03t/x" + b"\x00\x03off")
