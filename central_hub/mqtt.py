@@ -145,7 +145,8 @@ class WireSubscriber:
                 self._session(backoff)
             except (OSError, wire.ProtocolError, ConnectionError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
-                self.last_error = reason
+                if self._running:  # not the socket shutdown of our own stop()
+                    self.last_error = reason
             finally:
                 sock, self._sock = self._sock, None
                 if sock is not None:
