@@ -3,7 +3,7 @@ and the quality of SPaT predictions under simulated actuated traffic.
 
     .venv/bin/python bench/bench_signal.py all            # everything (about 8 minutes)
     .venv/bin/python bench/bench_signal.py scale --counts 1 100 300 400 --seconds 20
-    .venv/bin/python bench/bench_signal.py predict --hours 6
+    .venv/bin/python bench/bench_signal.py predict --hours 6 --seed 7 11
 
 ``scale`` runs N full controllers (domain + edge agent + MQTT, one TickScheduler) in one
 asyncio process against a private Mosquitto, publishing SPaT at 10 Hz each, and reports
@@ -241,7 +241,7 @@ def predict(hours: float, seed: int = 7, warmup_h: float = 0.5) -> dict[str, flo
         **{f"mae_{band}": statistics.fmean(v) for band, v in score.by_horizon.items() if v},
     }
     print(
-        f"predict {hours} h: {score.switches} switches, likely_end MAE green->amber "
+        f"predict {hours} h, seed {seed}: {score.switches} switches, likely_end MAE green->amber "
         f"{result['mae_green_s']:.2f} s, red->red-amber {result['mae_red_s']:.2f} s, all "
         f"{result['mae_all_s']:.2f} s ({100 * result['within_1s_share']:.1f} % within 1 s, "
         f"likely_end given on {100 * result['coverage']:.1f} % of red/green rows); "
@@ -282,6 +282,8 @@ def main() -> None:
     s.add_argument("--shared", action="store_true", help="one edge agent for all controllers")
     pr = sub.add_parser("predict")
     pr.add_argument("--hours", type=float, default=6.0)
+    pr.add_argument("--seed", type=int, nargs="+", default=[7],
+                    help="traffic seeds (the MAE is deterministic for a seed)")
     sub.add_parser("speed")
     a = sub.add_parser("all")
     a.add_argument("--seconds", type=float, default=20.0)
@@ -289,7 +291,8 @@ def main() -> None:
     if args.what in ("speed", "all"):
         domain_speed()
     if args.what in ("predict", "all"):
-        predict(getattr(args, "hours", 6.0))
+        for seed in getattr(args, "seed", [7]):
+            predict(getattr(args, "hours", 6.0), seed=seed)
     if args.what == "scale":
         scale(args.counts, args.seconds, args.shared)
     if args.what == "all":

@@ -28,7 +28,12 @@ from signal_controller.domain import fixed_time, safety
 from signal_controller.domain.intersection import TICK_MS, Group, Intersection, Stage
 from signal_controller.domain.lamps import Lamp, phase_state
 from signal_controller.domain.plan_check import check_model
-from signal_controller.domain.prediction import History
+from signal_controller.domain.prediction import (
+    Flow,
+    History,
+    gap_out_median,
+    gap_out_median_from,
+)
 from signal_controller.domain.priority import (
     NO_WISH,
     PriorityMessage,
@@ -141,6 +146,10 @@ class ActRun:
     cycle: int
     #: the stage's queue proxy when it was chosen (see :func:`_stage_wait`), for predictions.
     wait: int = 0
+    #: per loop of the stage when it was chosen: ``(loop, queue since, vehicles seen)`` — the
+    #: first waiting vehicle's arrival (or the choice instant without one) and the loop's
+    #: vehicle count then, so that departures in green can be counted against the queue.
+    queues: tuple[tuple[str, int, int], ...] = ()
 
 
 Program = Halted | Clearing | FixedRun | ActRun
@@ -156,6 +165,8 @@ class Detectors:
     calls: frozenset[int] = frozenset()
     #: when each loop last became occupied (while red: the first waiting vehicle's arrival).
     last_on: Mapping[str, int] = field(default_factory=dict)
+    #: arrival rates, saturation headway and occupancy learned from the loops.
+    flow: Flow = field(default_factory=Flow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,8 +368,6 @@ def _step(state: ControllerState, inputs: Inputs, now: int) -> tuple[ControllerS
 
 _ALL_RED: Mapping[str, tuple[bool, int]] = {}
 LIKELY_REFRESH_MS = 500
-#: a running gap timer this close to gap-out is predicted to complete.
-GAP_OUT_LIKELY_MS = 1000
 
 
 def _drive(head: safety.Head, g: Group, want_green: bool, green_at: int, now: int) -> Lamp:
@@ -391,22 +400,26 @@ def _take_detectors(
     occupied = set(dets.occupied)
     last_off = dict(dets.last_off)
     last_on = dets.last_on
+    flow = dets.flow
     unknown = 0
     seen: set[str] = set()
     for ev in events:
-        if ev.detector not in model.detectors:
+        det = ev.detector
+        if det not in model.detectors:
             unknown += 1
         elif ev.occupied:
-            if ev.detector not in occupied and model.detectors[ev.detector][1] == "loop":
+            if det not in occupied and model.detectors[det][1] == "loop":
+                flow = flow.on(det, now, last_on.get(det), last_off.get(det))
                 if last_on is dets.last_on:
                     last_on = dict(last_on)
-                last_on[ev.detector] = now  # type: ignore[index]  # copied just above
-            occupied.add(ev.detector)  # a button press stays latched until the tick ends
-            seen.add(ev.detector)
-        elif ev.detector in occupied and model.detectors[ev.detector][1] == "loop":
-            occupied.discard(ev.detector)
-            last_off[ev.detector] = now
-    new = Detectors(frozenset(occupied), last_off, dets.calls, last_on)
+                last_on[det] = now  # type: ignore[index]  # copied just above
+            occupied.add(det)  # a button press stays latched until the tick ends
+            seen.add(det)
+        elif det in occupied and model.detectors[det][1] == "loop":
+            occupied.discard(det)
+            last_off[det] = now
+            flow = flow.off(last_on.get(det), now)
+    new = Detectors(frozenset(occupied), last_off, dets.calls, last_on, flow)
     return new, unknown, frozenset(seen)
 
 
@@ -434,7 +447,7 @@ def _settle_calls(
     buttons = frozenset(d for d in dets.occupied if model.detectors[d][1] == "button")
     if not buttons and calls is dets.calls:
         return dets
-    return Detectors(dets.occupied - buttons, dets.last_off, calls, dets.last_on)
+    return Detectors(dets.occupied - buttons, dets.last_off, calls, dets.last_on, dets.flow)
 
 
 # --- clearing and fixed time ----------------------------------------------------------------
@@ -467,7 +480,8 @@ def _clearing(
             amber_ends={},
             hold_red_until=kernel.hold_red_until,
         )
-        return ActRun(0, start, entering, None, 0, _stage_wait(model, dets, 0, now))
+        wait = _stage_wait(model, dets, 0, now)
+        return ActRun(0, start, entering, None, 0, wait, _queues(model, dets, 0, now))
     return program
 
 
@@ -528,6 +542,32 @@ def _stage_wait(model: Intersection, dets: Detectors, stage: int, t: int) -> int
         if det in dets.occupied:
             wait = max(wait, t - dets.last_on.get(det, t))
     return wait
+
+
+def _carry_over(dets: Detectors, run: ActRun, now: int) -> Flow:
+    """The flow after the current stage's green ends at ``now``: each of its loops still
+    discharging a queue (no empty spell longer than the saturation headway since the green
+    began) carries at least the vehicles it served into its next green."""
+    flow = dets.flow
+    headway = flow.headway
+    for det, _since, seen in run.queues:
+        lf = flow.loops.get(det)
+        free = lf is not None and lf.free_at is not None and lf.free_at >= run.start
+        if not free and det not in dets.occupied:
+            off = dets.last_off.get(det)
+            free = off is None or now - off > headway
+        flow = flow.green_ended(det, 0.0 if free else float(flow.count(det) - seen + 1))
+    return flow
+
+
+def _queues(
+    model: Intersection, dets: Detectors, stage: int, t: int
+) -> tuple[tuple[str, int, int], ...]:
+    """Per loop of ``stage`` chosen at ``t``: ``(loop, queue since, vehicles seen)``."""
+    return tuple(
+        (det, dets.last_on.get(det, t) if det in dets.occupied else t, dets.flow.count(det))
+        for det in model.stage_loops[stage]
+    )
 
 
 def _should_end(
@@ -607,9 +647,10 @@ def _actuated(  # noqa: PLR0917 - the pieces of state one actuated tick needs
     )
     history = history.record(stage.id, run.start, now - run.start, run.wait)
     cycle = run.cycle + (1 if nxt <= run.stage else 0)
-    new_dets = replace(dets, calls=dets.calls - {nxt})
+    new_dets = replace(dets, calls=dets.calls - {nxt}, flow=_carry_over(dets, run, now))
     wait = _stage_wait(model, dets, nxt, now)
-    return ActRun(nxt, start, entering, None, cycle, wait), history, new_dets
+    queues = _queues(model, dets, nxt, now)
+    return ActRun(nxt, start, entering, None, cycle, wait, queues), history, new_dets
 
 
 # --- outputs and predictions ----------------------------------------------------------------
@@ -855,15 +896,19 @@ def _likely_stage_end(
     else:
         occupied, ref = _gap_ref(model, stage, dets, run.start)
         gap_end = now + stage.gap if occupied else ref + stage.gap
+        modelled, conf, queued = _queue_model_end(state, run, now)
         cand = max(min_end, gap_end)
-        conf = 30
-        # No gap-out before ``gap_end``: condition the history on lasting at least that long.
-        est = state.history.estimate(stage.id, now, max(elapsed, cand - run.start - 1), run.wait)
-        if est is not None and (occupied or gap_end - now > GAP_OUT_LIKELY_MS):
-            # History of this stage at this hour says how long traffic keeps extending it.
-            cand = max(cand, run.start + est.duration)
-            conf = est.confidence
-        cand = min(cand, natural_max)
+        if queued:
+            # While a queue discharges, the spread of its length dominates and the learned
+            # greens (given the wait and lasting at least until ``cand``) predict better than
+            # the model's point estimate (benchmarked); the model stays the floor.
+            est = state.history.estimate(
+                stage.id, now, max(elapsed, cand - run.start - 1), run.wait
+            )
+            if est is not None:
+                cand = max(cand, run.start + est.duration)
+                conf = est.confidence
+        cand = min(max(cand, modelled), natural_max)
     wish = state.wish
     if wish.early_stage is not None and wish.early_stage != run.stage:
         trunc = max(run.start + stage.min_green, natural_max - model.priority.max_early)
@@ -887,6 +932,62 @@ def _likely_duration(state: ControllerState, stage: Stage, now: int, chosen: int
     else:
         med = stage.min_green + (stage.max_green - stage.min_green) // 3
     return min(max(med, stage.min_green), stage.max_green + _ext_budget(model, stage))
+
+
+def _discharge_ms(queue: float, lam: float, headway: int, occ: int) -> float:
+    """From the first departure until the last queued vehicle has left the loop (ms), for
+    ``queue`` vehicles at saturation ``headway`` with arrivals ``lam``/s joining meanwhile."""
+    eff = queue / max(0.2, 1.0 - lam * headway / 1000.0)
+    if eff >= 1.0:
+        return (eff - 1.0) * headway + occ
+    return eff * occ
+
+
+def _queue_model_end(state: ControllerState, run: ActRun, now: int) -> tuple[int, int, bool]:
+    """Median end of the current loop stage's green from the queue model, and the
+    confidence (0-100) that gap-out comes within ±1 s of it.
+
+    Departures counted since the stage was chosen are taken off each loop's estimated queue;
+    a loop that has been empty for longer than the saturation headway since green began has
+    no queue left. Without a queue the gap timer's current state decides (the conditional
+    median of the remaining gap-out time).
+    """
+    model = state.model
+    stage = model.stages[run.stage]
+    dets = state.detectors
+    flow = dets.flow
+    headway = flow.headway
+    occ = flow.occupancy
+    base = max(now, run.start)
+    total = 0.0
+    last_departure: float | None = None
+    for det, since, seen in run.queues:
+        lam = flow.rate(det, now)
+        total += lam
+        lf = flow.loops.get(det)
+        if lf is not None and lf.free_at is not None and lf.free_at >= run.start:
+            continue  # a vehicle came after an empty spell: the queue is gone
+        if det not in dets.occupied:
+            off = dets.last_off.get(det)
+            if off is None or now - off > headway:
+                continue
+        arrived = lam * (base - since) / 1000.0
+        if lf is not None and lf.carry:  # oversaturated: at least the carried queue
+            arrived = max(arrived, lf.carry - 1.0 + lam * max(0, base - run.start) / 1000.0)
+        residual = arrived - (flow.count(det) - seen)
+        if now < run.start:
+            residual += 1.0  # the first vehicle has not left yet
+        end = base + _discharge_ms(max(residual, 0.0), lam, headway, occ)
+        last_departure = end if last_departure is None else max(last_departure, end)
+    if last_departure is not None:
+        return round(last_departure) + gap_out_median(total, stage.gap, occ), 30, True
+    occupied, ref = _gap_ref(model, stage, dets, run.start)
+    if occupied:
+        on = max((dets.last_on.get(d, now) for d in model.stage_loops[stage.index]
+                  if d in dets.occupied), default=now)
+        return now + max(0, occ - (now - on)) + gap_out_median(total, stage.gap, occ), 30, False
+    start = max(ref, run.start)
+    return now + gap_out_median_from(total, stage.gap, occ, max(0, now - start)), 50, False
 
 
 def _min_duration(served: frozenset[int]) -> Callable[[Stage, int], int | None]:
@@ -1053,7 +1154,10 @@ def _set_plan(
         model=model,
         mode=mode,
         detectors=Detectors(
-            state.detectors.occupied, state.detectors.last_off, last_on=state.detectors.last_on
+            state.detectors.occupied,
+            state.detectors.last_off,
+            last_on=state.detectors.last_on,
+            flow=state.detectors.flow,
         ),
     )
     if isinstance(state.program, Halted):

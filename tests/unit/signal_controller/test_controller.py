@@ -219,3 +219,45 @@ def test_spat_rows_are_valid_contract_payloads(two_phase: IntersectionConfig) ->
     for o in outs[::37]:
         spat = Spat(seq=1, **spat_fields(o, "ks-1"))  # type: ignore[arg-type]
         assert spat.groups[0].sg == "K1"
+
+
+def test_likely_end_follows_the_gap_timer_once_the_queue_is_gone(
+    two_phase: IntersectionConfig,
+) -> None:
+    """Sparse traffic on the main road (one vehicle every 20 s, learned from the loop): when
+    the side road calls just after a vehicle left D1 in a fresh green, the most likely end of
+    K1 is the gap-out instant, and the green ends there."""
+    state, _ = run(initial_state(two_phase, EPOCH), 30)
+    first = state.kernel.last_tick + 100
+    calls: set[int] = set()
+
+    def traffic(now: int) -> Inputs:
+        k = (now - first) % 20_000
+        events = []
+        if k == 0:
+            events.append(DetectorEvent("D1", True))
+        elif k == 600:
+            events.append(DetectorEvent("D1", False))
+        if now in calls:
+            events += [DetectorEvent("D2", True), DetectorEvent("D2", False)]
+        return Inputs(detectors=tuple(events))
+
+    state, _ = run(state, 600, traffic)  # ten minutes to learn the arrival rate
+    assert 0.04 < state.detectors.flow.rate("D1", state.kernel.last_tick) < 0.06
+    calls.add(state.kernel.last_tick + 100)  # K1 (resting past max green) ends, K2 served
+    for _ in range(60):  # ... until a D1 vehicle has called K1 back
+        state, _ = run(state, 1, traffic)
+        if isinstance(state.program, ActRun) and state.program.stage == 0:
+            break
+    assert isinstance(state.program, ActRun) and state.program.stage == 0
+    # The first vehicle leaving D1 at least 8 s (min green) into this green: call K2 then.
+    t_off = state.program.start + 8_000
+    t_off += (first + 600 - t_off) % 20_000
+    assert t_off > state.kernel.last_tick
+    state, _ = run(state, (t_off - state.kernel.last_tick) / 1000, traffic)
+    calls.add(t_off + 100)
+    state, outs = run(state, 10, traffic)
+    end = next(t for t, lamp in lamp_changes(outs, "K1") if lamp is Lamp.AMBER)
+    assert end == t_off + 3_000  # gap-out
+    rows = [next(g for g in o.groups if g.sg == "K1") for o in outs if o.now < end]
+    assert rows[-1].likely_end == end and rows[1].likely_end == end

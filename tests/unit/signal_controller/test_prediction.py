@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from signal_controller.domain.prediction import HOUR_MS, MAX_SAMPLES, History
+import math
+
+from signal_controller.domain.prediction import (
+    DEFAULT_HEADWAY_MS,
+    HOUR_MS,
+    MAX_SAMPLES,
+    Flow,
+    History,
+    gap_out_cdf,
+    gap_out_median,
+    gap_out_median_from,
+)
 
 T = 1_750_000_000_000 - 1_750_000_000_000 % (24 * HOUR_MS)  # midnight UTC
 
@@ -63,3 +74,67 @@ def test_call_delays_say_when_an_uncalled_stage_will_be_called() -> None:
     assert not h.likely_called("S2", T + 8_000 + 4_000)
     assert h.likely_called("S2", T + 8_000 + 5_000)  # the median delay has passed
     assert History().record_call("S9", T) == History()  # never served: nothing to learn
+
+
+# --- the loop-flow learner and the gap-out model --------------------------------------------
+
+
+def test_gap_out_mean_matches_the_closed_form() -> None:
+    """From a loop going free, E[T] = (exp(λ·gap) - 1)·(1/λ + occupancy) for Poisson
+    arrivals; the tick-grid table must agree within the grid's resolution."""
+    for rate in (0.05, 0.16, 0.4):
+        cdf = gap_out_cdf(round(rate * 1000), 3000, 600)
+        mean_s = sum(1.0 - c for c in cdf) * 0.1
+        closed = (math.exp(rate * 3.0) - 1.0) * (1.0 / rate + 0.6)
+        assert abs(mean_s - closed) / closed < 0.05, (rate, mean_s, closed)
+        assert cdf[-1] > 0.999 and len(cdf) <= 1201
+    # Rates are shared in 0.005 veh/s steps, occupancies in ticks: few tables per process.
+    assert gap_out_median(0.1612, 3000, 640) == gap_out_median(0.16, 3000, 600)
+
+
+def test_gap_out_median() -> None:
+    # Sparse traffic: the gap most likely completes undisturbed.
+    assert gap_out_median(0.05, 3000, 600) == 3000
+    assert gap_out_median_from(0.05, 3000, 600, 2000) == 1000
+    assert gap_out_median_from(0.05, 3000, 600, 5000) == 0
+    # Dense traffic: the median lies beyond the undisturbed gap and grows with the rate.
+    dense = [gap_out_median(r, 3000, 600) for r in (0.3, 0.5, 0.8)]
+    assert 3000 < dense[0] < dense[1] < dense[2]
+    fresh = gap_out_median_from(0.5, 3000, 600, 0)
+    assert fresh == dense[1]
+    assert gap_out_median_from(0.5, 3000, 600, 2500) < fresh
+
+
+def test_flow_learns_rate_headway_and_occupancy() -> None:
+    f = Flow()
+    t = T
+    last_on: int | None = None
+    last_off: int | None = None
+    # 40 min of one vehicle every 5 s (0.2 veh/s), each on the loop for 600 ms.
+    for _ in range(480):
+        f = f.on("D1", t, last_on, last_off)
+        last_on = t
+        f = f.off(t, t + 600)
+        last_off = t + 600
+        t += 5000
+    assert abs(f.rate("D1", t) - 0.2) < 0.02
+    assert f.occupancy == 600 and f.count("D1") == 480
+    assert f.headway == DEFAULT_HEADWAY_MS  # no closely following vehicles seen yet
+    free = f.loops["D1"].free_at
+    assert free == t - 5000  # every vehicle came after a long empty spell
+    # A discharging queue: on-edges 2 s apart teach the saturation headway.
+    for _ in range(10):
+        f = f.on("D1", t, last_on, last_off)
+        last_on, last_off = t, t + 600
+        f = f.off(t, t + 600)
+        t += 2000
+    assert f.headway == 2000
+    assert f.loops["D1"].free_at == free + 5000  # queued vehicles are not free arrivals
+    assert f.rate("D9", t) == 0.0 and f.count("D9") == 0
+
+
+def test_flow_carries_an_uncleared_queue() -> None:
+    f = Flow().green_ended("D1", 8.0)
+    assert f.loops["D1"].carry == 8.0
+    assert f.green_ended("D1", 8.0) is f
+    assert f.green_ended("D1", 0.0).loops["D1"].carry == 0.0
