@@ -10,6 +10,8 @@ creates a client, a socket or a task. Published (CONTRACT §2/§3):
 
 Subscribed: ``ssem`` and ``spat`` of the priority points' intersections. Commands:
 ``set_uplink_kbps {"kbps": int}`` (live re-rating) and ``set_trip {"trip_id": str|null}``.
+With ``wlan.uplink_autorate`` the uplink's capacity is measured (:mod:`bus_gateway.uplink`)
+and the command only sets the figure the estimate continues from.
 The MAC addresses the WLAN sees are hashed before occupancy sees them and never leave.
 """
 
@@ -30,6 +32,7 @@ from typing import Any, Protocol
 import uvicorn
 
 from bus_gateway.clock import Clock, WallClock, now_ms
+from bus_gateway.domain.autorate import AutorateSettings, CapacityEstimator
 from bus_gateway.domain.geo import distance_m
 from bus_gateway.domain.glosa import GlosaAdvice, advise
 from bus_gateway.domain.nmea import GpsFix
@@ -41,6 +44,7 @@ from bus_gateway.doors import SimulatedDoors, make_doors
 from bus_gateway.gps import GpsSource, make_gps
 from bus_gateway.portal import create_portal_app
 from bus_gateway.probes import ProbeSniffer
+from bus_gateway.uplink import UplinkMonitor, parse_endpoint
 from bus_gateway.wlan import WlanGateway, make_wlan
 from edge_agent.agent import EdgeAgent
 from edge_agent.contract.configs import BusConfig
@@ -154,6 +158,7 @@ class BusGateway:
             ProbeSniffer(config.occupancy.probe_source, self.hasher, self.clock, self.base)
             if config.occupancy.probe_source else None
         )
+        self.uplink = self._make_uplink_monitor(broker_url)
         if self._doors is not None:
             self.fusion.doors_fitted = True
         if self._probes is not None:
@@ -161,6 +166,27 @@ class BusGateway:
         self._last_position_ms = 0
         self._stopped = asyncio.Event()
         self._register_handlers()
+
+    def _make_uplink_monitor(self, broker_url: str) -> UplinkMonitor | None:
+        """The measured uplink capacity, when configured (real kernel only)."""
+        wlan = self.config.wlan
+        auto = wlan.uplink_autorate
+        if auto is None or wlan.backend != "nftables":
+            return None
+        if auto.reflector is not None:
+            reflector = parse_endpoint(auto.reflector)
+        else:
+            broker = BrokerAddress.parse(broker_url)
+            reflector = (broker.host, broker.port)
+        estimator = CapacityEstimator(AutorateSettings(
+            base_kbps=wlan.uplink_kbps, min_kbps=auto.min_kbps, max_kbps=auto.max_kbps,
+            delay_threshold_ms=auto.delay_threshold_ms,
+        ))
+        return UplinkMonitor(
+            interface=wlan.uplink, reflector=reflector, estimator=estimator,
+            apply_kbps=self.wlan.set_uplink_kbps, applied_kbps=lambda: self.wlan.plan.uplink_kbps,
+            interval_s=auto.interval_s, hysteresis=auto.hysteresis_pct / 100,
+        )
 
     # --- MQTT in -------------------------------------------------------------------------
 
@@ -181,6 +207,8 @@ class BusGateway:
         kbps = args.get("kbps", args.get("uplink_kbps"))
         if not isinstance(kbps, int) or isinstance(kbps, bool):
             raise ValueError("args.kbps must be an integer (kbit/s)")
+        if self.uplink is not None:  # measured: the estimate continues from the operator's figure
+            kbps = self.uplink.estimator.set_rate(kbps)
         rate = await self.wlan.set_uplink_kbps(kbps)
         return {"uplink_kbps": kbps, "per_client_kbps": rate}
 
@@ -215,6 +243,8 @@ class BusGateway:
                 tasks.append(asyncio.create_task(self._probe_loop(), name="probes"))
             if self._doors is not None:
                 tasks.append(asyncio.create_task(self._door_loop(), name="doors"))
+            if self.uplink is not None:
+                tasks.append(asyncio.create_task(self.uplink.run(), name="uplink-autorate"))
             await self._stopped.wait()
             await self._send_srem(self.priority.cancel_all(now_ms(self.clock)))
         finally:

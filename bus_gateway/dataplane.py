@@ -2,12 +2,14 @@
 
 Why one class behind a small interface (:class:`bus_gateway.wlan.Dataplane`): the session
 rules in :mod:`bus_gateway.wlan` are the same for the real router and the demo; only this
-adapter touches the kernel. Netlink and ``nft`` calls run on two dedicated worker threads,
+adapter touches the kernel. Netlink and nftables calls run on two dedicated worker threads,
 each with its own pyroute2 socket (a socket is never shared between threads, and the event loop
-must keep serving the portal while ``nft`` runs): one for links, neighbours and the firewall,
+must keep serving the portal while nftables runs): one for links, neighbours and the firewall,
 one for shaping. A shaping pass re-rates every client's classes and takes a while on a full
 bus; on a thread of its own it never holds up the firewall element of a passenger who has just
-accepted the terms.
+accepted the terms. Firewall changes go through a :class:`GroupCommit`: those that arrive
+while a transaction runs are merged into the next one (ten passengers accepting at one stop
+cost two transactions, not ten in a row).
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from bus_gateway.dhcp import DnsmasqSettings, DnsmasqSupervisor
-from bus_gateway.domain.firewall import FirewallSpec
+from bus_gateway.domain.firewall import AdmissionChange, FirewallSpec
 from bus_gateway.domain.shaping import ShapingDiff
-from bus_gateway.errors import GatewayError
+from bus_gateway.errors import FirewallError, GatewayError
+from bus_gateway.groupcommit import GroupCommit
+from bus_gateway.hostapd import HostapdStations
 from bus_gateway.nft import FirewallCounters, NftFirewall
 from bus_gateway.shaper import HtbShaper
 
@@ -53,6 +57,7 @@ class KernelDataplane:
         state_dir: Path,
         uplink_kbps: int,
         upstream_dns: tuple[str, ...] = (),
+        hostapd_ctrl_dir: Path = Path("/var/run/hostapd"),
     ) -> None:
         self.lan = lan
         self.gateway = gateway
@@ -62,6 +67,10 @@ class KernelDataplane:
         )
         self.dnsmasq = DnsmasqSupervisor(
             DnsmasqSettings(lan, gateway, portal_port, state_dir, upstream_dns=upstream_dns)
+        )
+        self.hostapd = HostapdStations(hostapd_ctrl_dir)
+        self._commits: GroupCommit[AdmissionChange] = GroupCommit(
+            self._apply_changes, name="firewall-commit"
         )
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="dataplane")
         self._shape_pool = ThreadPoolExecutor(1, thread_name_prefix="shaper")
@@ -130,6 +139,7 @@ class KernelDataplane:
         """Close the passenger side (nobody admitted), stop dnsmasq, remove shaping."""
         await self.dnsmasq.stop()
         try:
+            await self._commits.drain()
             await self._call(self.firewall.close)
         finally:
             try:
@@ -137,8 +147,10 @@ class KernelDataplane:
                     await self._shape_call(HtbShaper.teardown)
                     await self._shape_call(HtbShaper.close)
             finally:
+                await self._call(self.hostapd.close)
                 if self._ipr is not None:
                     await self._call(self._ipr.close)
+                await self._call(self.firewall.release)
                 self._shape_pool.shutdown(wait=True)
                 self._pool.shutdown(wait=True)
 
@@ -151,13 +163,18 @@ class KernelDataplane:
 
     # --- clients -------------------------------------------------------------------------
 
-    async def admit(self, mac: str, ip: IPv4Address) -> None:
-        """Put a client into the admitted sets (traffic passes when this returns)."""
-        await self._call(self.firewall.admit, mac, ip)
+    def submit(self, change: AdmissionChange) -> asyncio.Future[None]:
+        """Queue a change of the admitted sets (group commit, in call order).
 
-    async def remove(self, mac: str, ip: IPv4Address) -> None:
-        """Take a client out of the admitted sets."""
-        await self._call(self.firewall.remove, mac, ip)
+        The future is done when the change is in the kernel (traffic passes), or carries the
+        :class:`FirewallError` that refused it.
+        """
+        return self._commits.submit(change)
+
+    async def _apply_changes(
+        self, changes: list[AdmissionChange]
+    ) -> list[FirewallError | None]:
+        return await self._call(self.firewall.apply, changes)
 
     async def shape(self, diff: ShapingDiff, uplink_kbps: int) -> None:
         """Apply shaping differences."""
@@ -167,14 +184,27 @@ class KernelDataplane:
         """Per-client and total byte counters."""
         return await self._call(self.firewall.counters)
 
-    async def stations(self) -> dict[str, str]:
-        """MAC → IP of devices present on the passenger LAN (neighbour table + leases)."""
+    async def stations(self) -> dict[str, str | None]:
+        """MAC → IP (``None`` while unknown) of the associated devices.
+
+        From hostapd's control interface when the access point is hostapd (its station list
+        is authoritative: associated now, whether or not the phone sent traffic lately), with
+        addresses from the neighbour table and the leases; else the neighbour table alone.
+        """
         return await self._call(self._stations)
 
-    def _stations(self) -> dict[str, str]:
+    def _stations(self) -> dict[str, str | None]:
+        neighbours = self._neighbour_stations()
+        if not self.hostapd.available():
+            return neighbours
+        associated = self.hostapd.poll()
+        by_lease = {mac.lower(): ip for ip, mac in self.dnsmasq.leases().items()}
+        return {mac: neighbours.get(mac) or by_lease.get(mac) for mac in associated}
+
+    def _neighbour_stations(self) -> dict[str, str | None]:
         ipr = self._ip()
         found = ipr.link_lookup(ifname=self.lan)
-        out: dict[str, str] = {}
+        out: dict[str, str | None] = {}
         if not found:
             return out
         for n in ipr.get_neighbours(ifindex=int(found[0]), family=socket.AF_INET):

@@ -161,14 +161,15 @@ class HtbShaper:
         return new
 
     def apply(self, diff: ShapingDiff, uplink_kbps: int) -> None:
-        """Add, re-rate and remove client classes; re-rate the shared class."""
-        for idx, offset in self._devices():
-            self._change_class(idx, CLIENTS_CLASS, LINK_CLASS, uplink_kbps, uplink_kbps)
+        """Remove and add client classes first, then re-rate the others and the shared class.
+
+        New passengers get their own class before the (longer) re-rating of everybody else.
+        """
+        devices = self._devices()
+        for idx, offset in devices:
             for c in diff.remove:
                 self._del_filter(idx, c)
                 self._del_class(idx, ROOT | c.minor)
-            for c in diff.change:
-                self._change_class(idx, ROOT | c.minor, CLIENTS_CLASS, c.rate_kbps, c.rate_kbps)
             for c in diff.add:
                 self._add_class(idx, ROOT | c.minor, CLIENTS_CLASS, c.rate_kbps, c.rate_kbps)
                 self._attach_leaf(idx, ROOT | c.minor)
@@ -178,6 +179,10 @@ class HtbShaper:
                     target=ROOT | c.minor,
                     keys=[f"0x{int(IPv4Address(c.ip)):08x}/0xffffffff+{offset}"],
                 )
+        for idx, _ in devices:
+            self._change_class(idx, CLIENTS_CLASS, LINK_CLASS, uplink_kbps, uplink_kbps)
+            for c in diff.change:
+                self._change_class(idx, ROOT | c.minor, CLIENTS_CLASS, c.rate_kbps, c.rate_kbps)
         for c in diff.remove:
             self._classes.pop(c.ip, None)
         for c in (*diff.change, *diff.add):

@@ -6,13 +6,15 @@ until when, at what rate) on top of a :class:`Dataplane` that does the work —
 :class:`SimulatedDataplane` in the demo (``simulated``: same behaviour, no root, no kernel).
 The portal and the MQTT app only talk to :class:`WlanGateway`.
 
-Admission is fast by design: the firewall element is added first (traffic passes), shaping
-follows; on the way out it is the other way round. Sessions and the firewall are guarded by one
-lock, shaping by another: re-rating every client's classes when one more arrives cost 130–190 ms
-of CPU per admission while a bus filled up to 90 passengers (``bench/bench_gateway.py``), and
-a passenger posting ``/accept`` must not wait behind someone else's re-rating before its own
-traffic passes. Concurrent admissions share shaping passes: with ten at once, the first pass
-serves the first one and the second pass all the others.
+Admission is fast by design: the firewall element is added first (traffic passes) and the
+portal answers "online" right then; shaping follows in the background (the new client's class
+first, then the others' re-rating). Session changes and the order of firewall changes are
+guarded by one lock, but the lock is not held while the kernel works: a change is submitted to
+the dataplane's group commit under the lock and awaited outside it, so passengers accepting at
+the same moment share one nftables transaction. Shaping has its own lock and background task:
+re-rating every client's classes when one more arrives costs tens of milliseconds of CPU on a
+full bus (``bench/bench_gateway.py``), and neither the firewall element nor the HTTP answer of
+a passenger posting ``/accept`` waits for it. Concurrent session changes share shaping passes.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from pathlib import Path
 from typing import Protocol
 
 from bus_gateway.dataplane import KernelDataplane
+from bus_gateway.domain.firewall import AdmissionChange, pair
 from bus_gateway.domain.sessions import ClientSession, SessionTable
 from bus_gateway.domain.shaping import ShapingDiff, ShapingPlan
-from bus_gateway.errors import PortalError
+from bus_gateway.errors import FirewallError, PortalError
 from bus_gateway.nft import FirewallCounters
 from edge_agent.contract.configs import WlanConfig
 
@@ -48,11 +51,8 @@ class Dataplane(Protocol):
     async def maintain(self) -> None:
         """Periodic upkeep (new bridge ports, ...)."""
 
-    async def admit(self, mac: str, ip: IPv4Address) -> None:
-        """Let ``mac`` at ``ip`` through."""
-
-    async def remove(self, mac: str, ip: IPv4Address) -> None:
-        """Stop letting ``mac`` at ``ip`` through."""
+    def submit(self, change: AdmissionChange) -> asyncio.Future[None]:
+        """Queue a firewall change (applied in call order); the future is done when it is."""
 
     async def shape(self, diff: ShapingDiff, uplink_kbps: int) -> None:
         """Apply per-client rate changes."""
@@ -60,8 +60,8 @@ class Dataplane(Protocol):
     async def counters(self) -> FirewallCounters:
         """Byte counters per admitted IP and in total."""
 
-    async def stations(self) -> dict[str, str]:
-        """MAC → IP of the devices on the passenger LAN now."""
+    async def stations(self) -> dict[str, str | None]:
+        """MAC → IP (``None`` while unknown) of the devices associated to the WLAN now."""
 
     async def lookup_mac(self, ip: IPv4Address) -> str | None:
         """The MAC address behind ``ip`` on the passenger LAN."""
@@ -86,13 +86,16 @@ class SimulatedDataplane:
     async def maintain(self) -> None:
         """Nothing to maintain."""
 
-    async def admit(self, mac: str, ip: IPv4Address) -> None:
-        """Record the admission."""
-        self.admitted[mac] = str(ip)
-
-    async def remove(self, mac: str, ip: IPv4Address) -> None:
-        """Drop the admission."""
-        self.admitted.pop(mac, None)
+    def submit(self, change: AdmissionChange) -> asyncio.Future[None]:
+        """Record the change at once."""
+        for mac, ip in change.remove:
+            if self.admitted.get(mac) == str(ip):
+                del self.admitted[mac]
+        for mac, ip in change.admit:
+            self.admitted[mac] = str(ip)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
     async def shape(self, diff: ShapingDiff, uplink_kbps: int) -> None:
         """Record the rates."""
@@ -107,7 +110,7 @@ class SimulatedDataplane:
         total = sum(per_ip.values())
         return FirewallCounters(per_ip, total // 4, total - total // 4)
 
-    async def stations(self) -> dict[str, str]:
+    async def stations(self) -> dict[str, str | None]:
         """The simulated stations."""
         return dict(self.present)
 
@@ -179,7 +182,8 @@ class WlanGateway:
         self._shape_lock = asyncio.Lock()  # the shaping plan and its classes
         self._shape_wanted = 0  # session changes that need a shaping pass …
         self._shape_done = 0  # … and how many of them the passes so far covered
-        self._stations: dict[str, str] = {}
+        self._shape_task: asyncio.Task[None] | None = None
+        self._stations: dict[str, str | None] = {}
         self._totals = (0, 0)
         self.admissions = 0
 
@@ -199,7 +203,10 @@ class WlanGateway:
 
     async def stop(self) -> None:
         """Stop the dataplane (closed again)."""
-        await self.dataplane.stop()
+        try:
+            await self.shaped()
+        finally:
+            await self.dataplane.stop()
 
     def _on_lan(self, ip: IPv4Address) -> bool:
         return ip in self.gateway.network and ip != self.gateway.ip
@@ -217,11 +224,20 @@ class WlanGateway:
             raise PortalError(f"no MAC address known for {ip}", 409)
         async with self._lock:
             session, old_ip = self.sessions.admit(mac, str(ip), self._now())
-            if old_ip is not None:
-                await self.dataplane.remove(mac, IPv4Address(old_ip))
-            await self.dataplane.admit(mac, ip)
+            old = (pair(mac, old_ip),) if old_ip is not None else ()
+            done = self.dataplane.submit(AdmissionChange(admit=(pair(mac, ip),), remove=old))
             self.admissions += 1
-        await self._reshape_for_sessions()
+        try:
+            await done  # merged with whoever else is being admitted right now
+        except FirewallError as exc:
+            log.error("admission refused by the firewall: %s", exc)
+            async with self._lock:
+                current = self.sessions.get(mac)
+                if current is not None and current.ip == str(ip):
+                    self.sessions.revoke(mac)  # the passenger may simply try again
+            raise PortalError("the network cannot admit you right now; please retry",
+                              503) from exc
+        self._request_shaping()
         return session
 
     def status(self, ip_text: str) -> ClientStatus:
@@ -241,28 +257,41 @@ class WlanGateway:
             await self._reshape(uplink_kbps=kbps)
         return self.plan.rate_kbps
 
-    async def _reshape_for_sessions(self) -> None:
-        """Bring the classes in line with the sessions, sharing passes with concurrent callers.
+    def _request_shaping(self) -> None:
+        """Bring the classes in line with the sessions soon, in the background.
 
-        Returns once a pass that started after this call has finished: with ten passengers
-        accepting at once, the first pass serves the first one, the second all the others.
+        Session changes that arrive while a pass runs share the next pass.
         """
         self._shape_wanted += 1
-        mine = self._shape_wanted
-        async with self._shape_lock:
-            if self._shape_done >= mine:
-                return
-            await self._reshape()
+        if self._shape_task is None or self._shape_task.done():
+            self._shape_task = asyncio.create_task(self._shaping_loop(), name="wlan-shaping")
+
+    async def _shaping_loop(self) -> None:
+        while self._shape_done < self._shape_wanted:
+            async with self._shape_lock:
+                if self._shape_done >= self._shape_wanted:
+                    return
+                try:
+                    await self._reshape()
+                except Exception:  # the next session change or tick tries again
+                    log.exception("shaping pass failed")
+
+    async def shaped(self) -> None:
+        """Wait until the classes reflect every session change made so far."""
+        while self._shape_task is not None and not self._shape_task.done():
+            await asyncio.shield(self._shape_task)
 
     async def _reshape(self, uplink_kbps: int | None = None) -> None:
         """One shaping pass over the current sessions (hold ``_shape_lock``)."""
         covers = self._shape_wanted  # every session change counted so far is in the sessions
-        diff = self.plan.reconcile(
-            [s.ip for s in self.sessions.active()], uplink_kbps=uplink_kbps
-        )
-        if not diff.empty or uplink_kbps is not None:
-            await self.dataplane.shape(diff, self.plan.uplink_kbps)
-        self._shape_done = max(self._shape_done, covers)
+        try:
+            diff = self.plan.reconcile(
+                [s.ip for s in self.sessions.active()], uplink_kbps=uplink_kbps
+            )
+            if not diff.empty or uplink_kbps is not None:
+                await self.dataplane.shape(diff, self.plan.uplink_kbps)
+        finally:
+            self._shape_done = max(self._shape_done, covers)
 
     async def tick(self) -> None:
         """Upkeep: activity, timeouts, returning clients, new ports (every few seconds)."""
@@ -270,17 +299,19 @@ class WlanGateway:
         counters = await self.dataplane.counters()
         stations = await self.dataplane.stations()
         now = self._now()
+        submitted: list[asyncio.Future[None]] = []
         async with self._lock:
             self._stations = stations
             self._totals = (counters.up_bytes, counters.down_bytes)
             for s in self.sessions.active():
                 self.sessions.activity(s.mac, counters.per_ip.get(s.ip, 0), now)
-            changed = False
             for removal in self.sessions.expire(now):
                 log.info("client removed (%s timeout)", removal.reason)
-                await self.dataplane.remove(removal.mac, IPv4Address(removal.ip))
-                changed = True
+                gone = (pair(removal.mac, removal.ip),)
+                submitted.append(self.dataplane.submit(AdmissionChange(remove=gone)))
             for mac, ip in stations.items():
+                if ip is None:
+                    continue  # associated, but no address yet: the next tick sees it
                 ip_addr = IPv4Address(ip)
                 if not self._on_lan(ip_addr):
                     continue
@@ -288,13 +319,15 @@ class WlanGateway:
                 old_ip = previous.ip if previous is not None and previous.active else None
                 back = self.sessions.seen(mac, ip, now)
                 if back is not None:
-                    if old_ip is not None and old_ip != ip:
-                        await self.dataplane.remove(mac, IPv4Address(old_ip))
                     log.info("returning client re-admitted within its session")
-                    await self.dataplane.admit(mac, ip_addr)
-                    changed = True
-        if changed:
-            await self._reshape_for_sessions()
+                    old = (pair(mac, old_ip),) if old_ip is not None and old_ip != ip else ()
+                    change = AdmissionChange(admit=(pair(mac, ip_addr),), remove=old)
+                    submitted.append(self.dataplane.submit(change))
+        if submitted:
+            for result in await asyncio.gather(*submitted, return_exceptions=True):
+                if isinstance(result, BaseException):
+                    log.error("firewall change of the upkeep failed: %s", result)
+            self._request_shaping()
 
     def stats(self) -> WlanStats:
         """Counts and rates for the ``wlan`` payload."""
@@ -331,6 +364,7 @@ def make_wlan(
             protected=protected,
             state_dir=state_dir,
             uplink_kbps=config.uplink_kbps,
+            hostapd_ctrl_dir=Path(config.hostapd_ctrl_dir),
         )
     else:
         dataplane = SimulatedDataplane()

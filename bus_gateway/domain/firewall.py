@@ -129,17 +129,82 @@ def render_ruleset(spec: FirewallSpec) -> str:
     )
 
 
-def render_admit(mac: str, ip: IPv4Address) -> str:
-    """``nft -f`` input that adds one client to both sets in one transaction."""
-    return (
-        f"add element {FAMILY} {TABLE} admitted {{ {mac_text(mac)} . {ip} }}\n"
-        f"add element {FAMILY} {TABLE} admitted_ip {{ {ip} }}\n"
-    )
+Pair = tuple[str, IPv4Address]
 
 
-def render_remove(mac: str, ip: IPv4Address) -> str:
-    """``nft -f`` input that removes one client from both sets in one transaction."""
-    return (
-        f"delete element {FAMILY} {TABLE} admitted {{ {mac_text(mac)} . {ip} }}\n"
-        f"delete element {FAMILY} {TABLE} admitted_ip {{ {ip} }}\n"
+def pair(mac: str, ip: IPv4Address | str) -> Pair:
+    """A client as the ``admitted`` set holds it: nft's MAC spelling and the IPv4 address."""
+    return mac_text(mac), IPv4Address(ip)
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionChange:
+    """One client's change of the admitted sets, applied as a unit (``remove`` first).
+
+    A passenger who moved to a new address leaves with the old pair and enters with the new
+    one in the same change, so no transaction can hold only half of it.
+    """
+
+    admit: tuple[Pair, ...] = ()
+    remove: tuple[Pair, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ElementDelta:
+    """What one transaction changes in the ``admitted`` and ``admitted_ip`` sets."""
+
+    add_pairs: tuple[Pair, ...] = ()
+    delete_pairs: tuple[Pair, ...] = ()
+    add_ips: tuple[IPv4Address, ...] = ()
+    delete_ips: tuple[IPv4Address, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to send to the kernel."""
+        return not (self.add_pairs or self.delete_pairs or self.add_ips or self.delete_ips)
+
+
+def merge_changes(
+    current: Iterable[Pair], changes: Iterable[AdmissionChange]
+) -> tuple[ElementDelta, frozenset[Pair]]:
+    """Fold ``changes`` (in order) onto ``current``; return the net delta and the new set.
+
+    Why net: group commit merges whatever arrived while the previous transaction ran, so a
+    client may be admitted and removed in the same batch; only the end state goes to the
+    kernel, and an element is deleted only when the table holds it (``delete element`` of a
+    missing element would fail the whole transaction). ``admitted_ip`` follows the pairs: an
+    address stays while any admitted pair still uses it.
+    """
+    before = frozenset(current)
+    state = set(before)
+    for change in changes:
+        state.difference_update(change.remove)
+        state.update(change.admit)
+    after = frozenset(state)
+    ips_before = {ip for _, ip in before}
+    ips_after = {ip for _, ip in after}
+    delta = ElementDelta(
+        add_pairs=tuple(sorted(after - before)),
+        delete_pairs=tuple(sorted(before - after)),
+        add_ips=tuple(sorted(ips_after - ips_before)),
+        delete_ips=tuple(sorted(ips_before - ips_after)),
     )
+    return delta, after
+
+
+def render_delta(delta: ElementDelta) -> str:
+    """``nft -f`` input for ``delta``: one transaction, all elements or none."""
+
+    def stmt(verb: str, set_name: str, items: list[str]) -> str:
+        return f"{verb} element {FAMILY} {TABLE} {set_name} {{ {', '.join(items)} }}\n"
+
+    out = ""
+    if delta.delete_pairs:
+        out += stmt("delete", "admitted", [f"{m} . {ip}" for m, ip in delta.delete_pairs])
+    if delta.delete_ips:
+        out += stmt("delete", "admitted_ip", [str(ip) for ip in delta.delete_ips])
+    if delta.add_pairs:
+        out += stmt("add", "admitted", [f"{m} . {ip}" for m, ip in delta.add_pairs])
+    if delta.add_ips:
+        out += stmt("add", "admitted_ip", [str(ip) for ip in delta.add_ips])
+    return out

@@ -257,6 +257,21 @@ class VehicleConfig(ConfigModel):
         return self
 
 
+class UplinkAutorateConfig(ConfigModel):
+    """Measured uplink capacity (bus gateway, cake-autorate style); absent: fixed ``uplink_kbps``.
+
+    ``uplink_kbps`` is the base rate the estimate starts from and decays back to when idle.
+    ``reflector`` (``host:port``) answers the RTT probes (TCP connects); default: the broker.
+    """
+
+    min_kbps: Annotated[int, Field(ge=8)] = 1000
+    max_kbps: Annotated[int, Field(ge=8)] = 100_000
+    interval_s: Annotated[float, Field(ge=0.05, le=60.0)] = 0.5
+    reflector: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]+:[0-9]{1,5}$")
+    delay_threshold_ms: PositiveFloat = 30.0
+    hysteresis_pct: Annotated[float, Field(ge=0.0, le=50.0)] = 10.0
+
+
 class WlanConfig(ConfigModel):
     """Free passenger WLAN: interfaces, portal and fair-share shaping."""
 
@@ -270,6 +285,19 @@ class WlanConfig(ConfigModel):
     session_timeout_min: PositiveFloat = 240
     idle_timeout_min: PositiveFloat = 30
     walled_garden: list[IPv4Address] = Field(default_factory=list)
+    uplink_autorate: UplinkAutorateConfig | None = None
+    #: hostapd's control sockets (one per access-point radio); neighbour table when none
+    hostapd_ctrl_dir: str = "/var/run/hostapd"
+
+    @model_validator(mode="after")
+    def _base_within_autorate_bounds(self) -> WlanConfig:
+        a = self.uplink_autorate
+        if a is not None and not a.min_kbps <= self.uplink_kbps <= a.max_kbps:
+            raise ValueError(
+                f"uplink_kbps {self.uplink_kbps} must lie within uplink_autorate's "
+                f"[{a.min_kbps}, {a.max_kbps}]"
+            )
+        return self
 
 
 SourceSpec = Annotated[str, Field(pattern=r"^(iface|pcap|sim|serial|file):.+$|^sim$")]

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from bus_gateway.dhcp import DnsmasqSettings, dhcp_range, read_leases, render_conf
-from bus_gateway.domain.firewall import FirewallSpec, render_admit, render_remove, render_ruleset
+from bus_gateway.domain.firewall import (
+    AdmissionChange,
+    FirewallSpec,
+    merge_changes,
+    pair,
+    render_delta,
+    render_ruleset,
+)
 from bus_gateway.errors import DhcpError
 
 GW = IPv4Interface("10.77.0.1/24")
@@ -40,11 +47,51 @@ def test_ruleset_replaces_table_atomically_and_holds_the_policy():
     assert "ct state established,related accept" not in text
 
 
+A = pair("02:AA:00:00:00:01", "10.77.0.20")
+B = pair("02:aa:00:00:00:02", "10.77.0.21")
+C = pair("02:aa:00:00:00:03", "10.77.0.22")
+
+
 def test_element_changes_touch_both_sets():
-    add = render_admit("02:AA:00:00:00:01", IPv4Address("10.77.0.20"))
+    delta, after = merge_changes(set(), [AdmissionChange(admit=(A,))])
+    add = render_delta(delta)
     assert add.count("add element") == 2 and "02:aa:00:00:00:01 . 10.77.0.20" in add
-    rm = render_remove("02:aa:00:00:00:01", IPv4Address("10.77.0.20"))
-    assert rm.count("delete element") == 2
+    assert after == {A}
+    delta, after = merge_changes(after, [AdmissionChange(remove=(A,))])
+    assert render_delta(delta).count("delete element") == 2 and after == set()
+
+
+def test_merged_changes_are_one_transaction_with_the_net_delta():
+    changes = [
+        AdmissionChange(admit=(B,)),
+        AdmissionChange(admit=(C,)),
+        AdmissionChange(remove=(A,)),
+        AdmissionChange(remove=(C,)),  # admitted and removed in the same batch: net nothing
+    ]
+    delta, after = merge_changes({A}, changes)
+    assert after == {B}
+    assert delta.add_pairs == (B,) and delta.delete_pairs == (A,)
+    text = render_delta(delta)
+    # one statement per set and verb, deletions first, no element of C anywhere
+    assert text.splitlines() == [
+        "delete element inet kassel_bus admitted { 02:aa:00:00:00:01 . 10.77.0.20 }",
+        "delete element inet kassel_bus admitted_ip { 10.77.0.20 }",
+        "add element inet kassel_bus admitted { 02:aa:00:00:00:02 . 10.77.0.21 }",
+        "add element inet kassel_bus admitted_ip { 10.77.0.21 }",
+    ]
+
+
+def test_moving_client_and_shared_address_keep_admitted_ip_consistent():
+    moved = pair("02:aa:00:00:00:01", "10.77.0.30")
+    delta, after = merge_changes({A}, [AdmissionChange(admit=(moved,), remove=(A,))])
+    assert after == {moved}
+    assert delta.delete_ips == (IPv4Address("10.77.0.20"),)
+    assert delta.add_ips == (IPv4Address("10.77.0.30"),)
+    # a stale pair with the same IP keeps that IP in admitted_ip when the other pair leaves
+    twin = pair("02:aa:00:00:00:09", "10.77.0.20")
+    delta, after = merge_changes({A, twin}, [AdmissionChange(remove=(A,))])
+    assert delta.delete_pairs == (A,) and delta.delete_ips == ()
+    assert merge_changes({A}, [AdmissionChange(admit=(A,))])[0].empty
 
 
 @pytest.mark.parametrize(

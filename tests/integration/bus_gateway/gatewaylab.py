@@ -1,0 +1,139 @@
+"""``kassel bus`` running in a ``NetLab``, and throughput helpers, shared by the gateway's
+namespace tests (portal, shaping, measured uplink, hostapd stations).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests.integration.bus_gateway.netlab import INTERNET_BROKER, INTERNET_WEB, NetLab
+
+BULK = Path(__file__).with_name("bulk.py")
+PER_CLIENT_KBPS = 2000
+
+
+def wait_for(check, what: str, timeout: float = 20.0, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+class Gateway:
+    """A lab with ``kassel bus`` running in the gateway namespace."""
+
+    def __init__(self, tmp: Path, *, passengers: int, bridge: bool,
+                 session_timeout_min: float = 240,
+                 wlan_extra: dict[str, object] | None = None) -> None:
+        self.lab = NetLab(tmp, passengers=passengers, bridge=bridge)
+        self.tmp = tmp
+        self.device_id = f"bus-{self.lab.id}"
+        self.wlan_extra = wlan_extra or {}
+        try:
+            self._start(session_timeout_min)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, session_timeout_min: float) -> None:
+        lab, tmp = self.lab, self.tmp
+        (tmp / "www").mkdir()
+        (tmp / "www" / "index.html").write_text("hello-internet")
+        lab.spawn(lab.inet, sys.executable, "-m", "http.server", "80", "--bind", INTERNET_WEB,
+                  "--directory", str(tmp / "www"))
+        lab.spawn(lab.inet, sys.executable, "-m", "http.server", "8081", "--bind", INTERNET_WEB,
+                  "--directory", str(tmp / "www"))
+        conf = tmp / "mosquitto.conf"
+        conf.write_text(f"listener 1883 {INTERNET_BROKER}\nallow_anonymous true\n"
+                        "persistence false\n")
+        lab.spawn(lab.inet, "mosquitto", "-c", str(conf), log=tmp / "mosquitto.log")
+        # a service on the gateway itself that passengers must not reach either
+        lab.spawn(lab.gw, sys.executable, "-c",
+                  "import socket,time\ns=socket.socket()\n"
+                  "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                  "s.bind(('0.0.0.0', 1883)); s.listen(); time.sleep(3600)")
+        (tmp / "empty.nmea").write_text("")
+        config = {
+            "device_id": self.device_id,
+            "kind": "bus",
+            "vehicle": {"id": f"t{self.lab.id}", "capacity_seated": 40, "capacity_total": 90},
+            "agent": {"state_dir": str(tmp / "state")},
+            "wlan": {
+                "backend": "nftables", "interface": lab.lan, "uplink": "wwan0",
+                "portal_port": 8080, "per_client_kbps": PER_CLIENT_KBPS,
+                "uplink_kbps": 20000, "session_timeout_min": session_timeout_min,
+                "idle_timeout_min": 30, **self.wlan_extra,
+            },
+            "gps": {"source": f"nmea:{tmp / 'empty.nmea'}"},
+            "route": {"route_id": "T"},
+        }
+        cfg = tmp / "bus.yaml"
+        cfg.write_text(json.dumps(config))  # JSON is YAML
+        self.log = tmp / "gateway.log"
+        self.proc = lab.spawn(
+            lab.gw, sys.executable, "-m", "edge_agent.cli", "bus", "--config", str(cfg),
+            "--broker", f"mqtt://{INTERNET_BROKER}:1883", log=self.log,
+        )
+        wait_for(self._portal_up, "the portal to answer", timeout=30)
+
+    def _portal_up(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"gateway exited:\n{self.log.read_text()}")
+        res = self.lab.ns(self.lab.gw, "curl", "-s", "-m", "1",
+                          "http://10.77.0.1:8080/api/captive", check=False)
+        return '"captive"' in res.stdout
+
+    def accept(self, index: int) -> tuple[int, str, str]:
+        return self.lab.http(index, "http://10.77.0.1:8080/accept", "-X", "POST",
+                             "-H", "Accept: application/json")
+
+    def command(self, name: str, args: dict[str, object]) -> None:
+        msg = json.dumps({"v": 1, "id": f"c{time.time_ns()}", "name": name, "args": args})
+        self.lab.ns(self.lab.inet, "mosquitto_pub", "-h", INTERNET_BROKER, "-q", "1",
+                    "-t", f"kassel/v1/device/{self.device_id}/cmd", "-m", msg)
+
+    def close(self) -> None:
+        self.lab.close()
+
+
+class Receiver:
+    """Reads ``time bytes`` lines of a bulk receiver."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.samples: list[tuple[float, int]] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            parts = line.split()
+            if len(parts) == 2:
+                self.samples.append((float(parts[0]), int(parts[1])))
+
+    def kbps(self, start: float, end: float) -> float:
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        assert len(inside) >= 2, f"no samples between {start} and {end}"
+        (t0, b0), (t1, b1) = inside[0], inside[-1]
+        return (b1 - b0) * 8 / 1000 / (t1 - t0)
+
+
+def class_rate(lab: NetLab, dev: str) -> str:
+    out = lab.ns(lab.gw, "tc", "class", "show", "dev", dev).stdout
+    return next((ln for ln in out.splitlines() if "1:100 " in ln), "")
+
+
+def measure(rx: Receiver, settle: float = 1.5, window: float = 3.0) -> float:
+    time.sleep(settle)  # TCP slow start and the queues settle
+    t0 = time.time()
+    time.sleep(window)
+    return rx.kbps(t0, time.time())
