@@ -17,7 +17,8 @@ from central_hub.storage.schema import alarms
 
 @dataclass(frozen=True, slots=True)
 class AlarmRecord:
-    """One alarm row as the API returns it."""
+    """One alarm as stored and as the API returns it: ``active`` until the condition clears,
+    ``acked_ms`` once acknowledged."""
 
     id: int
     kind: str

@@ -194,13 +194,7 @@ class EdgeAgent:
         if spec.qos == 0:
             if seq is not None:
                 await self._reserve_seq(topic, seq)
-            conn = self._conn
-            if (
-                conn is None
-                or conn.closed.done()
-                or conn.publish(topic, payload, 0, spec.retain) is None
-            ):
-                self.dropped_qos0 += 1
+            self._send_qos0(topic, payload, spec.retain)
             return payload
         await self.enqueue(topic, payload, retain=spec.retain, counter=(topic, seq))
         return payload
@@ -237,14 +231,14 @@ class EdgeAgent:
                 return None
             self._seq[topic] = seq
         payload = build(seq)
-        conn = self._conn
-        if (
-            conn is None
-            or conn.closed.done()
-            or conn.publish(topic, payload, 0, spec.retain) is None
-        ):
-            self.dropped_qos0 += 1
+        self._send_qos0(topic, payload, spec.retain)
         return payload
+
+    def _send_qos0(self, topic: str, payload: bytes, retain: bool) -> None:
+        """Hand a QoS 0 message to the connection; counted as dropped while offline."""
+        conn = self._conn
+        if conn is None or conn.closed.done() or conn.publish(topic, payload, 0, retain) is None:
+            self.dropped_qos0 += 1
 
     def _request_seq_block(self, topic: str, seq: int) -> None:
         mark = max(self._seq_hwm.get(topic, 0), seq) + SEQ_BLOCK

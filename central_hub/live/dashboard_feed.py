@@ -47,62 +47,61 @@ class DashboardFeed:
         """The frame for everything changed since the last call, or ``None`` when nothing did."""
         if not (self._spat or self._maps or self._vehicles or self._devices or self._alarms):
             return None
-        st = self.state
         parts = [f'"t":{now_ms}']
-        spat, maps = [], []
-        for i in sorted(self._spat):
-            raw = st.intersections[i].spat_raw if i in st.intersections else None
-            if raw is not None:
-                spat.append(f'"{i}":{raw.decode()}')
-        if spat:
-            parts.append('"spat":{' + ",".join(spat) + "}")
-        for i in sorted(self._maps):
-            m = st.intersections[i].map if i in st.intersections else None
-            if m is not None:
-                maps.append(f'"{i}":{m.model_dump_json()}')
-        if maps:
-            parts.append('"maps":{' + ",".join(maps) + "}")
-        vehicles = []
-        for vid in sorted(self._vehicles):
-            v = st.vehicles.get(vid)
-            if v is None:
-                continue
-            pos = v.position_raw.decode() if v.position_raw else "null"
-            occ = v.occupancy_raw.decode() if v.occupancy_raw else "null"
-            online = "true" if st.online(vid, now_ms) else "false"
-            vehicles.append(f'"{vid}":{{"position":{pos},"occupancy":{occ},"online":{online}}}')
-        if vehicles:
-            parts.append('"vehicles":{' + ",".join(vehicles) + "}")
-        devices = []
-        for did in sorted(self._devices):
-            d = st.devices.get(did)
-            if d is None:
-                continue
-            health = d.health.model_dump_json() if d.health is not None else "null"
-            devices.append(f'"{did}":{{"online":{json.dumps(d.online)},"kind":'
-                           f'{json.dumps(d.kind)},"health":{health}}}')
-        if devices:
-            parts.append('"devices":{' + ",".join(devices) + "}")
+        for name, ids, render in (("spat", self._spat, self._spat_json),
+                                  ("maps", self._maps, self._map_json),
+                                  ("vehicles", self._vehicles,
+                                   lambda vid: self._vehicle_json(vid, now_ms)),
+                                  ("devices", self._devices, self._device_json)):
+            entries = [f'"{key}":{text}' for key in sorted(ids)
+                       if (text := render(key)) is not None]
+            if entries:
+                parts.append(f'"{name}":{{' + ",".join(entries) + "}")
         if self._alarms:
             parts.append('"alarms":' + json.dumps([
                 {"kind": a.kind, "device_id": a.device_id, "active": a.active,
                  "severity": a.severity, "message": a.message, "at_ms": a.at_ms}
                 for a in self._alarms]))
+        self._clear()
+        return "{" + ",".join(parts) + "}"
+
+    # one JSON value per changed entity, from what the live state holds (None: gone)
+
+    def _spat_json(self, iid: str) -> str | None:
+        it = self.state.intersections.get(iid)
+        return it.spat_raw.decode() if it is not None and it.spat_raw is not None else None
+
+    def _map_json(self, iid: str) -> str | None:
+        it = self.state.intersections.get(iid)
+        return it.map.model_dump_json() if it is not None and it.map is not None else None
+
+    def _vehicle_json(self, vid: str, now_ms: int) -> str | None:
+        v = self.state.vehicles.get(vid)
+        if v is None:
+            return None
+        pos = v.position_raw.decode() if v.position_raw else "null"
+        occ = v.occupancy_raw.decode() if v.occupancy_raw else "null"
+        online = "true" if self.state.online(vid, now_ms) else "false"
+        return f'{{"position":{pos},"occupancy":{occ},"online":{online}}}'
+
+    def _device_json(self, did: str) -> str | None:
+        d = self.state.devices.get(did)
+        if d is None:
+            return None
+        health = d.health.model_dump_json() if d.health is not None else "null"
+        return f'{{"online":{json.dumps(d.online)},"kind":{json.dumps(d.kind)},"health":{health}}}'
+
+    def _clear(self) -> None:
         self._spat.clear()
         self._maps.clear()
         self._vehicles.clear()
         self._devices.clear()
         self._alarms.clear()
-        return "{" + ",".join(parts) + "}"
 
     def flush(self, now_ms: int) -> None:
         """Render and send a frame to every dashboard client (if anything changed)."""
         if self.clients.count == 0:
-            self._spat.clear()
-            self._vehicles.clear()
-            self._devices.clear()
-            self._maps.clear()
-            self._alarms.clear()
+            self._clear()
             return
         frame = self.render(now_ms)
         if frame is not None:
