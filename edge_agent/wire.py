@@ -183,15 +183,19 @@ class Splitter:
             kind = first & 0xF0
             if kind == PUBLISH:
                 qos = (first >> 1) & 0x03
+                if qos >= 2:
+                    raise ProtocolError(f"PUBLISH with QoS {qos} on a QoS ≤ 1 session")
+                if length < 3:
+                    raise ProtocolError("PUBLISH shorter than its topic length")
                 tlen = (buf[i] << 8) | buf[i + 1]
                 t_end = i + 2 + tlen
+                if t_end + (3 if qos else 1) > end:
+                    raise ProtocolError("PUBLISH topic runs past the packet")
                 try:
                     topic = buf[i + 2:t_end].decode()
                 except UnicodeDecodeError:
                     topic = ""  # counted as an unknown topic by the intake
                 if qos:
-                    if qos >= 2:
-                        raise ProtocolError(f"PUBLISH with QoS {qos} on a QoS ≤ 1 session")
                     mid = (buf[t_end] << 8) | buf[t_end + 1]
                     t_end += 2
                 else:
@@ -201,7 +205,7 @@ class Splitter:
                 if plen < 0x80:
                     start = t_end + 1 + plen
                 else:
-                    plen, used = _read_varint(buf, t_end)
+                    plen, used = _read_varint(buf[:end], t_end)
                     start = t_end + used + plen
                 if start > end:
                     raise ProtocolError("PUBLISH properties run past the packet")
@@ -215,6 +219,8 @@ class Splitter:
 def _read_varint(buf: bytes, i: int) -> tuple[int, int]:
     value = 0
     for k in range(4):
+        if i + k >= len(buf):
+            raise ProtocolError("variable byte integer runs past the packet")
         b = buf[i + k]
         value |= (b & 0x7F) << (7 * k)
         if not b & 0x80:

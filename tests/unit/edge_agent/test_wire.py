@@ -117,3 +117,16 @@ def test_any_chunking_of_a_stream_gives_the_same_messages(
         i += 1
     assert s.messages == [(q, m if q else 0, t, p) for q, m, t, p in msgs]
     assert s._rest == b""
+
+
+@settings(max_examples=2000)
+@given(st.binary(max_size=200), st.integers(1, 50))
+def test_random_bytes_only_ever_raise_protocol_error(data: bytes, step: int) -> None:
+    s = wire.Splitter(max_packet=1000)
+    try:
+        for k in range(0, len(data), step):
+            s.feed(data[k:k + step])
+    except wire.ProtocolError:
+        return
+    for _qos, _mid, topic, payload in s.messages:
+        assert isinstance(topic, str) and isinstance(payload, bytes)
