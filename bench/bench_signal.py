@@ -156,6 +156,9 @@ class Score:
     by_horizon: dict[str, list[float]] = field(
         default_factory=lambda: {"<=10s": [], "10-30s": [], ">30s": []}
     )
+    #: the figure comparable to published predictors (e.g. TRR 2024, "within a period of the
+    #: next 30 s"): every tick's prediction made at most 30 s before the switch.
+    within_30s: list[float] = field(default_factory=list)
     switches: int = 0
     rows: int = 0
     predicted: int = 0
@@ -217,6 +220,8 @@ def predict(hours: float, seed: int = 7, warmup_h: float = 0.5) -> dict[str, flo
                             "10-30s" if ahead <= 30_000 else ">30s"
                         )
                         score.by_horizon[band].append(err)
+                        if ahead <= 30_000:
+                            score.within_30s.append(err)
                     score.switches += 1
                 pending[sg] = []
             if g.lamp in (Lamp.GREEN, Lamp.RED) and warm:
@@ -234,6 +239,8 @@ def predict(hours: float, seed: int = 7, warmup_h: float = 0.5) -> dict[str, flo
         "mae_green_s": statistics.fmean(score.errors_green),
         "mae_red_s": statistics.fmean(score.errors_red),
         "mae_all_s": statistics.fmean(allerr),
+        "mae_le30s": statistics.fmean(score.within_30s),
+        "le30s_share": len(score.within_30s) / len(allerr),
         "within_1s_share": sum(e <= 1 for e in allerr) / len(allerr),
         "bounded_share": 1 - bad / max(1, checks), "bound_checks": checks,
         "violations": len(oracle.violations),
@@ -243,7 +250,9 @@ def predict(hours: float, seed: int = 7, warmup_h: float = 0.5) -> dict[str, flo
     print(
         f"predict {hours} h, seed {seed}: {score.switches} switches, likely_end MAE green->amber "
         f"{result['mae_green_s']:.2f} s, red->red-amber {result['mae_red_s']:.2f} s, all "
-        f"{result['mae_all_s']:.2f} s ({100 * result['within_1s_share']:.1f} % within 1 s, "
+        f"{result['mae_all_s']:.2f} s (every tick, the headline), made <= 30 s before the "
+        f"switch {result['mae_le30s']:.2f} s ({100 * result['le30s_share']:.0f} % of rows; "
+        f"comparable to published predictors) ({100 * result['within_1s_share']:.1f} % within 1 s, "
         f"likely_end given on {100 * result['coverage']:.1f} % of red/green rows); "
         f"switches inside [min_end, max_end]: {100 * result['bounded_share']:.3f} % of "
         f"{checks}; safety violations {len(oracle.violations)}; MAE by how far ahead: "

@@ -127,6 +127,16 @@ def _groups_json(rows: tuple[GroupTiming, ...]) -> bytes:
     ) + "]").encode()
 
 
+def priority_message(msg: Srem) -> PriorityMessage:
+    """The domain form of a received SREM (``delay_s``, the contract addition, may be absent:
+    ``None``, ranked like a bus on time)."""
+    return PriorityMessage(
+        request_id=msg.request_id, vehicle_id=msg.vehicle_id,
+        intersection_id=msg.intersection_id, type=msg.type, sg=msg.sg, eta=msg.eta,
+        role=msg.role, ts=msg.ts, route_id=msg.route_id, delay_s=msg.delay_s,
+    )
+
+
 def map_fields(config: IntersectionConfig, revision: int) -> dict[str, object]:
     """The MAP payload fields: topology and the intergreen matrix."""
     return {
@@ -198,11 +208,7 @@ class SignalController:
         if len(self._request_q) >= MAX_REQUESTS:
             self.dropped["srem_queue_full"] += 1
             return
-        self._request_q.append(PriorityMessage(
-            request_id=msg.request_id, vehicle_id=msg.vehicle_id,
-            intersection_id=msg.intersection_id, type=msg.type, sg=msg.sg, eta=msg.eta,
-            role=msg.role, ts=msg.ts, route_id=msg.route_id,
-        ))
+        self._request_q.append(priority_message(msg))
 
     def _on_detector(self, _ref: TopicRef, msg: Detector) -> None:
         if len(self._detector_q) >= MAX_DETECTOR_EVENTS:

@@ -32,6 +32,8 @@ from edge_agent.contract.ids import (
 from edge_agent.errors import PayloadError
 
 MAX_PAYLOAD_BYTES = 64 * 1024
+#: bound of a bus's reported schedule deviation (``Srem.delay_s``), seconds either way.
+MAX_DELAY_S = 86_400
 #: validation context of payloads that arrive over the wire (``v`` must then be present).
 WIRE: dict[str, bool] = {"wire": True}
 
@@ -294,6 +296,15 @@ class Srem(Payload):
     eta: TimestampMs
     role: Literal["transit", "emergency"]
     route_id: str | None
+    #: contract addition (optional, default null): seconds behind schedule, negative when
+    #: early. The controller ranks transit requests with equal ETAs by it (later bus first).
+    delay_s: Annotated[int, Field(ge=-MAX_DELAY_S, le=MAX_DELAY_S)] | None = Field(
+        default=None,
+        description=(
+            "Optional (contract addition): seconds behind schedule, negative when early; "
+            "breaks ties of equal ETA in the controller's priority policy (later bus first)."
+        ),
+    )
 
 
 RequestStatus = Literal[

@@ -689,7 +689,9 @@ def _finish(
     same_b = cache is not None and _same_key(cache.bkey, bkey)
     same_l = cache is not None and cache.lkey[0] is lkey[0] and cache.lkey[1] == lkey[1]
     if cache is None or not same_b or (not same_l and now >= cache.computed + LIKELY_REFRESH_MS):
-        timings, bounds = _predict(state, now, cache.bounds if cache and same_b else None)
+        timings, bounds, alt = _predict(state, now, cache.bounds if cache and same_b else None)
+        if alt is not None:
+            state = replace(state, history=state.history.observe(now, *alt))
         rows, valid_until = _rows(model, kernel, timings, floor)
         lamps = {r.sg: r.lamp for r in rows}
         cache = _Cache(bkey, lkey, now, bounds, timings, rows, valid_until, lamps)
@@ -747,7 +749,7 @@ def _same_key(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
 
 def _predict(
     state: ControllerState, now: int, bounds: Mapping[str, Bounds] | None
-) -> tuple[dict[str, Timing], Mapping[str, Bounds]]:
+) -> tuple[dict[str, Timing], Mapping[str, Bounds], tuple[int, int] | None]:
     """Timing of every group; actuated bounds are reused from ``bounds`` when given."""
     program = state.program
     kernel = state.kernel
@@ -760,7 +762,7 @@ def _predict(
         elif head.lamp is Lamp.RED_AMBER:
             out[g.sg] = _exact(head.since + g.red_amber)
     if isinstance(program, Halted):
-        return {}, {}
+        return {}, {}, None
     if isinstance(program, Clearing):
         for g in model.groups:
             head = kernel.heads[g.sg]
@@ -768,7 +770,7 @@ def _predict(
                 out[g.sg] = _exact(max(head.since + g.min_green, now + TICK_MS))
             elif head.lamp is Lamp.RED:
                 out[g.sg] = (max(now, kernel.hold_red_until), None, None, 0)
-        return out, {}
+        return out, {}, None
     if isinstance(program, FixedRun):
         plan = model.plan
         assert plan is not None  # FixedRun only exists with a plan
@@ -780,7 +782,7 @@ def _predict(
             elif head.lamp is Lamp.RED:
                 nxt = fixed_time.next_green(plan, g, program.start, now)
                 out[g.sg] = _exact(nxt - g.red_amber) if nxt is not None else _UNKNOWN
-        return out, {}
+        return out, {}, None
     x = model.stages[program.stage]
     for sg in x.groups:
         g = model.by_sg[sg]
@@ -788,12 +790,12 @@ def _predict(
             out[sg] = _exact(program.entering.get(sg, program.start) - g.red_amber)
     if bounds is None:
         bounds = _actuated_bounds(state, program, now)
-    likely = _actuated_likely(state, program, now)
+    likely, alt = _actuated_likely(state, program, now)
     for sg, (lo, hi) in bounds.items():
         if sg not in out:
             li, conf = likely.get(sg, (None, 0))
             out[sg] = (lo, hi, li, conf)
-    return out, bounds
+    return out, bounds, alt
 
 
 def _exact(t: int) -> Timing:
@@ -876,8 +878,9 @@ def _walk(
 
 def _likely_stage_end(
     state: ControllerState, run: ActRun, min_end: int, now: int
-) -> tuple[int | None, int]:
-    """Most likely end of the current stage and the confidence (0-100) in it."""
+) -> tuple[int | None, int, tuple[int, int] | None]:
+    """Most likely end of the current stage, the confidence (0-100) in it, and, while a queue
+    discharges, the two competing predictions ``(queue model, history)`` to be scored."""
     model = state.model
     stage = model.stages[run.stage]
     dets = state.detectors
@@ -885,10 +888,11 @@ def _likely_stage_end(
     est = state.history.estimate(stage.id, now, elapsed, run.wait)
     if run.deadline is None:
         if est is None:
-            return None, 0
-        return max(min_end, run.start + est.duration), est.confidence
+            return None, 0, None
+        return max(min_end, run.start + est.duration), est.confidence, None
     kind = model.stage_kinds[run.stage]
     natural_max = run.start + stage.max_green
+    alt: tuple[int, int] | None = None
     if kind == "buttons":
         cand, conf = min_end, 90
     elif kind == "none":
@@ -900,25 +904,41 @@ def _likely_stage_end(
         cand = max(min_end, gap_end)
         if queued:
             # While a queue discharges, the spread of its length dominates and the learned
-            # greens (given the wait and lasting at least until ``cand``) predict better than
-            # the model's point estimate (benchmarked); the model stays the floor.
+            # greens (given the wait and lasting at least until ``cand``) usually predict
+            # better than the model's point estimate; the model stays the floor. Both are
+            # scored on every green, and the model is taken where it has recently been closer.
+            by_model = min(max(cand, modelled), natural_max)
             est = state.history.estimate(
                 stage.id, now, max(elapsed, cand - run.start - 1), run.wait
             )
             if est is not None:
                 cand = max(cand, run.start + est.duration)
                 conf = est.confidence
-        cand = min(max(cand, modelled), natural_max)
-    wish = state.wish
-    if wish.early_stage is not None and wish.early_stage != run.stage:
-        trunc = max(run.start + stage.min_green, natural_max - model.priority.max_early)
-        cand = min(cand, trunc)
-    if wish.hold_until is not None:
-        cand = max(cand, wish.hold_until)
-    cand = min(max(cand, min_end), run.deadline)
+            cand = min(max(cand, modelled), natural_max)
+            m_end = _clamp_stage_end(state, run, by_model, min_end)
+            alt = (m_end, _clamp_stage_end(state, run, cand, min_end))
+            if state.history.prefer_model(stage.id, m_end - now):
+                cand = by_model
+        else:
+            cand = min(max(cand, modelled), natural_max)
+    cand = _clamp_stage_end(state, run, cand, min_end)
     if cand == run.deadline or cand == min_end == run.deadline:
         conf = max(conf, 90)
-    return cand, conf
+    return cand, conf, alt
+
+
+def _clamp_stage_end(state: ControllerState, run: ActRun, cand: int, min_end: int) -> int:
+    """``cand`` adjusted for a priority truncation or hold, within [min_end, deadline]."""
+    model = state.model
+    stage = model.stages[run.stage]
+    wish = state.wish
+    if wish.early_stage is not None and wish.early_stage != run.stage:
+        natural_max = run.start + stage.max_green
+        cand = min(cand, max(run.start + stage.min_green, natural_max - model.priority.max_early))
+    if wish.hold_until is not None:
+        cand = max(cand, wish.hold_until)
+    assert run.deadline is not None
+    return min(max(cand, min_end), run.deadline)
 
 
 def _likely_duration(state: ControllerState, stage: Stage, now: int, chosen: int) -> int:
@@ -1043,13 +1063,14 @@ def _actuated_bounds(state: ControllerState, run: ActRun, now: int) -> dict[str,
 
 def _actuated_likely(
     state: ControllerState, run: ActRun, now: int
-) -> dict[str, tuple[int | None, int]]:
-    """``(likely_end, confidence)`` of every group whose aspect is not known exactly."""
+) -> tuple[dict[str, tuple[int | None, int]], tuple[int, int] | None]:
+    """``(likely_end, confidence)`` of every group whose aspect is not known exactly, and
+    the current stage's competing predictions to score (see :func:`_likely_stage_end`)."""
     model = state.model
     kernel = state.kernel
     x = model.stages[run.stage]
     x_min = max(_stage_min_end(model, run, kernel), now + TICK_MS)
-    x_likely, x_conf = _likely_stage_end(state, run, x_min, now)
+    x_likely, x_conf, alt = _likely_stage_end(state, run, x_min, now)
     demanded = _must_serve(model, state.detectors) | state.wish.calls
     walk = None
     if x_likely is not None:
@@ -1083,7 +1104,7 @@ def _actuated_likely(
         else:
             conf = x_conf if walk.steps.get(sg) == 1 else x_conf // 2
             out[sg] = (entry - g.red_amber, conf)
-    return out
+    return out, alt
 
 
 # --- commands -------------------------------------------------------------------------------

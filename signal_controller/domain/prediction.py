@@ -42,6 +42,21 @@ WINDOW_MS = 1000  # the contract's ±1 s for confidence
 Sample = tuple[int, int]
 
 
+#: scoring of the competing predictions: one a second, weight of a new error, and how many
+#: scored predictions a band needs before the model may replace the history there.
+OBSERVE_EVERY_MS = 1000
+MAX_PENDING = 64
+ERROR_ALPHA = 0.01
+MIN_SCORED = 30
+#: upper limits (ms) of the horizon bands: <= 10 s, 10-30 s, > 30 s.
+BANDS = (10_000, 30_000)
+
+
+def horizon_band(remaining_ms: int) -> int:
+    """0, 1 or 2 for a predicted remaining time of <= 10 s, 10-30 s, > 30 s."""
+    return 0 if remaining_ms <= BANDS[0] else 1 if remaining_ms <= BANDS[1] else 2
+
+
 def hour_bucket(now_ms: int) -> int:
     """Hour of day (UTC) of ``now_ms``."""
     return (now_ms // HOUR_MS) % DAY_HOURS
@@ -64,6 +79,12 @@ class History:
     #: per stage: when its latest green ended, and how long after such an end calls arrived.
     last_end: Mapping[str, int] = field(default_factory=dict)
     call_delays: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    #: the running green's competing predictions, at most one a second:
+    #: ``(made at, queue-model end, history end)``, scored when the green ends.
+    pending: tuple[tuple[int, int, int], ...] = ()
+    #: per ``(stage, band)``: exponentially weighted absolute error (ms) of the queue model
+    #: and of the history, and the number of scored predictions (see :meth:`prefer_model`).
+    errors: Mapping[tuple[str, int], tuple[float, float, int]] = field(default_factory=dict)
 
     def record(self, stage: str, started_ms: int, duration_ms: int, wait_ms: int = 0) -> History:
         """A history that also knows one realised green of ``stage``."""
@@ -73,17 +94,51 @@ class History:
         hours[key] = (*hours.get(key, ())[-(MAX_SAMPLES - 1):], sample)
         stages = dict(self.by_stage)
         stages[stage] = (*stages.get(stage, ())[-(MAX_SAMPLES - 1):], sample)
-        ends = {**self.last_end, stage: started_ms + duration_ms}
-        return History(hours, stages, ends, self.call_delays)
+        end = started_ms + duration_ms
+        ends = {**self.last_end, stage: end}
+        errors = self.errors
+        if self.pending:
+            errors = dict(errors)
+            for made, modelled, learned in self.pending:
+                if made < started_ms:
+                    continue  # left over from an earlier program
+                bkey = (stage, horizon_band(modelled - made))
+                em, eh, n = errors.get(bkey, (0.0, 0.0, 0))
+                a = max(ERROR_ALPHA, 1.0 / (n + 1))
+                em += a * (abs(modelled - end) - em)
+                eh += a * (abs(learned - end) - eh)
+                errors[bkey] = (em, eh, n + 1)
+        return History(hours, stages, ends, self.call_delays, (), errors)
+
+    def observe(self, now_ms: int, modelled: int, learned: int) -> History:
+        """Remember the two competing predictions of the running green made at ``now_ms``."""
+        if self.pending and now_ms - self.pending[-1][0] < OBSERVE_EVERY_MS:
+            return self
+        pending = (*self.pending[-(MAX_PENDING - 1):], (now_ms, modelled, learned))
+        return replace(self, pending=pending)
+
+    def prefer_model(self, stage: str, remaining_ms: int) -> bool:
+        """Whether the queue model has recently been closer than the history for greens of
+        ``stage`` with ``remaining_ms`` (<= 30 s) left as the model sees it.
+
+        Why track it: the model is far better close to the switch and worse for long queues
+        (its point estimate misses the spread of queue lengths); which wins depends on the
+        junction, the hour and the band, so the controller scores both on every green. Never
+        beyond 30 s: there the end also feeds the walk of the later stages, where taking the
+        model made the red groups' predictions worse (benchmarked).
+        """
+        if remaining_ms > BANDS[1]:
+            return False
+        e = self.errors.get((stage, horizon_band(remaining_ms)))
+        return e is not None and e[2] >= MIN_SCORED and e[0] < e[1]
 
     def record_call(self, stage: str, now_ms: int) -> History:
         """A call on ``stage`` was latched at ``now_ms``: learn its delay after the last green."""
         end = self.last_end.get(stage)
         if end is None:
             return self
-        delays = dict(self.call_delays)
-        delays[stage] = (*delays.get(stage, ())[-(MAX_SAMPLES - 1):], now_ms - end)
-        return History(self.by_hour, self.by_stage, self.last_end, delays)
+        delays = (*self.call_delays.get(stage, ())[-(MAX_SAMPLES - 1):], now_ms - end)
+        return replace(self, call_delays={**self.call_delays, stage: delays})
 
     def likely_called(self, stage: str, at_ms: int) -> bool:
         """Whether ``stage``, not called now, more likely than not has a call by ``at_ms``:

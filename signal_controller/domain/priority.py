@@ -61,7 +61,8 @@ class PriorityMessage:
     role: Literal["transit", "emergency"]
     ts: int
     route_id: str | None = None
-    #: how late the bus runs (s); the contract's srem has no such field yet, so usually None.
+    #: how late the bus runs (s, negative when early): the srem's optional ``delay_s``
+    #: (a contract addition); ``None`` when the bus does not send it, ranked as on time.
     delay_s: float | None = None
 
 

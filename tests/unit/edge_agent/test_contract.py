@@ -16,6 +16,7 @@ from edge_agent.contract.payloads import (
     Detector,
     Position,
     Spat,
+    Srem,
     decode,
     encode,
     occupancy_status_for,
@@ -95,6 +96,27 @@ def test_unknown_fields_are_ignored_and_historical_only_when_set() -> None:
     assert d.detector == "D1"
     assert b"historical" not in encode(d)
     assert b'"historical":true' in encode(d.model_copy(update={"historical": True}))
+
+
+def _srem(**delay: object) -> bytes:
+    """A srem as a bus sends it; ``delay`` adds ``delay_s`` (the contract addition)."""
+    doc = {"v": 1, "ts": 1_750_000_000_000, "request_id": "r1", "vehicle_id": "1234",
+           "intersection_id": "ks-0042", "type": "request", "sg": "K1",
+           "eta": 1_750_000_020_000, "role": "transit", "route_id": "4", **delay}
+    return json.dumps(doc).encode()
+
+
+def test_srem_delay_is_optional_and_an_integer() -> None:
+    assert decode(Srem, _srem()).delay_s is None  # payloads without the field stay valid
+    assert decode(Srem, _srem(delay_s=None)).delay_s is None
+    assert decode(Srem, _srem(delay_s=95)).delay_s == 95
+    assert decode(Srem, _srem(delay_s=-40)).delay_s == -40  # early
+    for bad, reason in ((12.5, "wrong_type"), ("95", "wrong_type"), (True, "wrong_type"),
+                        (10**9, "invalid_value")):
+        with pytest.raises(PayloadError) as info:
+            decode(Srem, _srem(delay_s=bad))
+        assert info.value.reason == reason, bad
+    assert b"delay_s" in encode(decode(Srem, _srem(delay_s=3)))
 
 
 def test_encode_decode_round_trip_of_a_spat() -> None:

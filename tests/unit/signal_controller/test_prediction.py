@@ -8,11 +8,13 @@ from signal_controller.domain.prediction import (
     DEFAULT_HEADWAY_MS,
     HOUR_MS,
     MAX_SAMPLES,
+    MIN_SCORED,
     Flow,
     History,
     gap_out_cdf,
     gap_out_median,
     gap_out_median_from,
+    horizon_band,
 )
 
 T = 1_750_000_000_000 - 1_750_000_000_000 % (24 * HOUR_MS)  # midnight UTC
@@ -138,3 +140,30 @@ def test_flow_carries_an_uncleared_queue() -> None:
     assert f.loops["D1"].carry == 8.0
     assert f.green_ended("D1", 8.0) is f
     assert f.green_ended("D1", 0.0).loops["D1"].carry == 0.0
+
+
+def test_competing_predictions_are_scored_and_the_closer_one_is_preferred() -> None:
+    """While a queue discharges, the queue model and the history both predict; every green
+    scores them (per stage and horizon band) and the model is taken where it was closer."""
+    h = History()
+    for i in range(MIN_SCORED // 3 + 2):
+        start = T + i * 60_000
+        # one prediction a second; the model (25 s) is right, the history (29 s) is not.
+        for k in range(3):
+            made = start + k * 1000
+            h = h.observe(made, start + 25_000, start + 29_000)
+            h = h.observe(made + 400, start + 25_000, start + 29_000)  # throttled
+        assert len(h.pending) == 3
+        if 3 * i < MIN_SCORED:
+            assert not h.prefer_model("S1", 20_000)  # too few scored predictions yet
+        h = h.record("S1", start, 25_000)
+        assert h.pending == ()
+    assert h.prefer_model("S1", 20_000) and h.prefer_model("S1", 24_000)
+    assert not h.prefer_model("S1", 5_000)  # the <= 10 s band has its own score (none yet)
+    assert not h.prefer_model("S2", 20_000)  # so has another stage
+    assert not h.prefer_model("S1", 31_000)  # beyond 30 s the history always predicts
+    em, eh, n = h.errors[("S1", horizon_band(25_000))]
+    assert n == 3 * (MIN_SCORED // 3 + 2) and em == 0.0 and eh == 4_000.0
+    # predictions made before the green started (an earlier program) are not scored
+    stale = History().observe(T - 5_000, T + 1_000, T + 2_000).record("S1", T, 1_000)
+    assert stale.errors == {}

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from edge_agent.contract.configs import IntersectionConfig
+from edge_agent.contract.payloads import Srem, decode
+from signal_controller.app import priority_message
 from signal_controller.domain.controller import ActRun, DetectorEvent, Inputs, initial_state
 from signal_controller.domain.intersection import Intersection
 from signal_controller.domain.lamps import Lamp
@@ -145,3 +151,34 @@ def test_early_green_truncates_the_conflicting_stage(two_phase: IntersectionConf
         detectors=(DetectorEvent("D1", True),) if now == t else ()))
     end = next(tt for tt, lamp in lamp_changes(outs, "K2") if lamp is Lamp.AMBER)
     assert end == max(s2_start + 8_000, s2_start + 20_000 - 10_000, t)  # max - max_early
+
+
+@pytest.mark.parametrize(
+    ("delay_a", "delay_b", "winner"),
+    [(None, 120, "b"), (60, None, "a"), (-30, None, "b"), (None, None, "a")],
+)
+def test_srem_delay_breaks_an_eta_tie(
+    two_phase: IntersectionConfig, delay_a: int | None, delay_b: int | None, winner: str
+) -> None:
+    """Two buses (K1 now green, K2 red) with the same ETA: the later one by the srem's
+    ``delay_s`` gets priority; no report counts as on time; an early bus yields; without any
+    report the earlier request wins, as before."""
+    model = Intersection.from_config(two_phase)
+
+    def wire(rid: str, sg: str, delay: int | None) -> PriorityMessage:
+        doc: dict[str, object] = {
+            "v": 1, "ts": NOW, "request_id": rid, "vehicle_id": f"v-{rid}",
+            "intersection_id": "ks-1", "type": "request", "sg": sg, "eta": NOW + 9_000,
+            "role": "transit", "route_id": "4",
+        }
+        if delay is not None:
+            doc["delay_s"] = delay
+        return priority_message(decode(Srem, json.dumps(doc).encode()))
+
+    st = PriorityState()
+    st = receive(st, model, wire("a", "K1", delay_a), NOW, accepting=True, cycle=5)
+    st = receive(st, model, wire("b", "K2", delay_b), NOW + 100, accepting=True, cycle=5)
+    st, _ = evaluate(st, model, view(stage=0), NOW + 100)
+    loser = "b" if winner == "a" else "a"
+    assert st.requests[winner].status == "granted"
+    assert st.requests[loser].status == "watchOtherTraffic"
