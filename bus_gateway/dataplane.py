@@ -5,16 +5,17 @@ rules in :mod:`bus_gateway.wlan` are the same for the real router and the demo; 
 adapter touches the kernel. Netlink and nftables calls run on two dedicated worker threads,
 each with its own pyroute2 socket (a socket is never shared between threads, and the event loop
 must keep serving the portal while nftables runs): one for links, neighbours and the firewall,
-one for shaping. A shaping pass re-rates every client's classes and takes a while on a full
-bus; on a thread of its own it never holds up the firewall element of a passenger who has just
-accepted the terms. Firewall changes go through a :class:`GroupCommit`: those that arrive
-while a transaction runs are merged into the next one (ten passengers accepting at one stop
-cost two transactions, not ten in a row).
+one for shaping. A shaping pass re-rates every client's classes (in bulk, see
+:mod:`bus_gateway.netlinkbatch`); on a thread of its own it never holds up the firewall
+element of a passenger who has just accepted the terms. Firewall changes go through a
+:class:`GroupCommit`: those that arrive while a transaction runs are merged into the next one
+(ten passengers accepting at one stop cost two transactions, not ten in a row).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import socket
 from collections.abc import Callable
@@ -75,6 +76,7 @@ class KernelDataplane:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="dataplane")
         self._shape_pool = ThreadPoolExecutor(1, thread_name_prefix="shaper")
         self._ipr: IPRoute | None = None
+        self._lan_index: int | None = None  # resolved by _prepare_links
         self._shaper: HtbShaper | None = None
 
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
@@ -116,6 +118,7 @@ class KernelDataplane:
             ipr.addr("add", index=idx, address=str(self.gateway.ip),
                      prefixlen=self.gateway.network.prefixlen)
         ipr.link("set", index=idx, state="up")
+        self._lan_index = idx
         Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n", encoding="ascii")
         self._isolate_ports()
 
@@ -222,16 +225,21 @@ class KernelDataplane:
 
     def _neighbour_mac(self, ip: IPv4Address) -> str | None:
         ipr = self._ip()
-        found = ipr.link_lookup(ifname=self.lan)
-        if not found:
-            return None
+        if self._lan_index is None:
+            found = ipr.link_lookup(ifname=self.lan)
+            if not found:
+                return None
+            self._lan_index = int(found[0])
         try:
-            # one entry asked for by address: a dump of the whole table costs ~9 ms of Python
-            # with 100 passengers, and this sits between ``POST /accept`` and traffic passing
-            for n in ipr.neigh("get", dst=str(ip), ifindex=int(found[0])):
+            # one entry asked for by address (a dump of the whole table costs ~9 ms of Python
+            # with 100 passengers) on the LAN's index resolved at start (a name lookup is one
+            # more round trip): this sits between ``POST /accept`` and traffic passing
+            for n in ipr.neigh("get", dst=str(ip), ifindex=self._lan_index):
                 mac = n.get_attr("NDA_LLADDR")
                 if mac and n["state"] & (_PRESENT_STATES | 0x80):  # or PERMANENT
                     return str(mac).lower()
-        except NetlinkError:
+        except NetlinkError as exc:
+            if exc.code == errno.ENODEV:  # the LAN device was recreated: look it up again
+                self._lan_index = None
             return None
         return None

@@ -116,3 +116,103 @@ def test_fair_share_rerating_and_timeouts(wlan):
         assert wlan.status("10.77.0.30").admitted is False
 
     asyncio.run(scenario())
+
+
+async def until(condition, steps=100):
+    """Let other tasks run until ``condition()`` holds (no clock involved)."""
+    for _ in range(steps):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
+
+
+class GatedDataplane(SimulatedDataplane):
+    """Counts shaping passes; a pass waits for ``gate`` (a slow kernel)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passes = 0
+        self.gate = asyncio.Event()
+
+    async def shape(self, diff, uplink_kbps):
+        self.passes += 1
+        await self.gate.wait()
+        await super().shape(diff, uplink_kbps)
+
+
+def test_admissions_during_a_shaping_pass_share_one_more_pass_and_converge():
+    cfg = WlanConfig(backend="simulated", interface="wlan0", uplink="wwan0",
+                     per_client_kbps=2000, uplink_kbps=3000, session_timeout_min=60,
+                     idle_timeout_min=5)
+    dp = GatedDataplane()
+    ips = [f"10.77.0.{100 + k}" for k in range(10)]
+    for k, ip in enumerate(ips):
+        dp.station_joined(f"02:00:00:00:00:{k:02x}", ip)
+    wlan = WlanGateway(cfg, dp, Clock())
+
+    async def scenario():
+        await wlan.accept(ips[0])
+        await until(lambda: dp.passes == 1)  # the first pass waits in the "kernel"
+        await asyncio.gather(*(wlan.accept(ip) for ip in ips[1:]))  # boarding at a stop
+        assert sorted(dp.admitted.values()) == sorted(ips)  # admitted before shaping ends
+        dp.gate.set()
+        await wlan.shaped()
+        assert dp.passes == 2  # not ten: the nine share the pass after the running one
+        assert dp.rates == dict.fromkeys(ips, 300)  # everybody at uplink / n
+
+    asyncio.run(scenario())
+
+
+class SlowLookupDataplane(GatedDataplane):
+    """The MAC lookup of ``slow_ip`` waits for ``lookup_gate`` (an admission in flight)."""
+
+    def __init__(self, slow_ip: str) -> None:
+        super().__init__()
+        self.gate.set()
+        self.slow_ip = slow_ip
+        self.lookup_gate = asyncio.Event()
+
+    async def lookup_mac(self, ip):
+        if str(ip) == self.slow_ip:
+            await self.lookup_gate.wait()
+        return await super().lookup_mac(ip)
+
+
+def test_shaping_waits_for_admissions_in_flight_then_covers_them_in_one_pass(wlan):
+    dp = SlowLookupDataplane("10.77.0.24")
+    dp.station_joined(PHONE_MAC, PHONE_IP)
+    dp.station_joined("02:aa:bb:cc:dd:02", "10.77.0.24")
+    wlan.dataplane = dp
+
+    async def scenario():
+        second = asyncio.create_task(wlan.accept("10.77.0.24"))
+        await asyncio.sleep(0)  # its MAC lookup is under way
+        await wlan.accept(PHONE_IP)  # admitted at once, its shaping is due
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert dp.passes == 0  # the pass holds back while the other admission runs
+        dp.lookup_gate.set()
+        await second
+        await wlan.shaped()
+        assert dp.passes == 1
+        assert dp.rates == {PHONE_IP: 1500, "10.77.0.24": 1500}
+
+    asyncio.run(scenario())
+
+
+def test_a_stream_of_admissions_does_not_starve_shaping(wlan, monkeypatch):
+    monkeypatch.setattr("bus_gateway.wlan.ADMISSIONS_FIRST_S", 0.01)
+    dp = SlowLookupDataplane("10.77.0.24")  # this admission never finishes
+    dp.station_joined(PHONE_MAC, PHONE_IP)
+    wlan.dataplane = dp
+
+    async def scenario():
+        stuck = asyncio.create_task(wlan.accept("10.77.0.24"))
+        await asyncio.sleep(0)
+        await wlan.accept(PHONE_IP)
+        await asyncio.wait_for(wlan.shaped(), 1.0)
+        assert dp.passes == 1 and dp.rates == {PHONE_IP: 2000}
+        stuck.cancel()
+
+    asyncio.run(scenario())
