@@ -9,7 +9,11 @@ creates a client, a socket or a task. Published (CONTRACT §2/§3):
 * ``srem`` request/update/cancel for the route's priority points (to the intersection's topic).
 
 Subscribed: ``ssem`` and ``spat`` of the priority points' intersections. Commands:
-``set_uplink_kbps {"kbps": int}`` (live re-rating) and ``set_trip {"trip_id": str|null}``.
+``set_uplink_kbps {"kbps": int}`` (live re-rating), ``set_trip {"trip_id": str|null,
+"delay_s": int|null}`` and ``set_delay {"delay_s": int|null}``: the schedule deviation the
+operator's dispatch system (ITCS) or the hub reports, sent with every ``srem`` as
+``delay_s`` (CONTRACT addition, see docs/signal_controller.md) so that a late bus wins an ETA
+tie; a figure older than :data:`DELAY_MAX_AGE_MS` is not sent.
 With ``wlan.uplink_autorate`` the uplink's capacity is measured (:mod:`bus_gateway.uplink`)
 and the command only sets the figure the estimate continues from.
 The MAC addresses the WLAN sees are hashed before occupancy sees them and never leave.
@@ -48,7 +52,7 @@ from bus_gateway.uplink import UplinkMonitor, parse_endpoint
 from bus_gateway.wlan import WlanGateway, make_wlan
 from edge_agent.agent import EdgeAgent
 from edge_agent.contract.configs import BusConfig
-from edge_agent.contract.payloads import Spat, SpatGroup, Ssem
+from edge_agent.contract.payloads import MAX_DELAY_S, Spat, SpatGroup, Ssem
 from edge_agent.contract.topics import TopicRef
 from edge_agent.mqtt import BrokerAddress
 
@@ -92,6 +96,20 @@ def protected_endpoints(broker_url: str) -> tuple[tuple[IPv4Address, int], ...]:
     return tuple((ip, addr.port) for ip in sorted(found))
 
 
+#: a schedule deviation older than this is stale and not sent with ``srem`` (ms)
+DELAY_MAX_AGE_MS = 10 * 60_000
+
+
+def _delay_arg(args: dict[str, object]) -> int | None:
+    """``args.delay_s`` of ``set_trip``/``set_delay``: whole seconds within a day, or null."""
+    delay = args.get("delay_s")
+    if delay is None:
+        return None
+    if not isinstance(delay, int) or isinstance(delay, bool) or abs(delay) > MAX_DELAY_S:
+        raise ValueError(f"args.delay_s must be an integer within ±{MAX_DELAY_S} s or null")
+    return delay
+
+
 @dataclass
 class GatewayState:
     """What the loops share (read by tests and the display)."""
@@ -99,6 +117,9 @@ class GatewayState:
     fix: GpsFix | None = None
     stop: StopState | None = None
     trip_id: str | None = None
+    #: schedule deviation (s, negative = early) and when it was reported (ms)
+    delay_s: int | None = None
+    delay_at_ms: int = 0
     advice: GlosaAdvice | None = None
     last_occupancy: OccupancyEstimate | None = None
     spat: dict[str, Spat] = field(default_factory=dict)
@@ -196,6 +217,7 @@ class BusGateway:
             self.agent.subscribe("spat", iid, self._on_spat)
         self.agent.command("set_uplink_kbps")(self._cmd_set_uplink)
         self.agent.command("set_trip")(self._cmd_set_trip)
+        self.agent.command("set_delay")(self._cmd_set_delay)
 
     def _on_ssem(self, ref: TopicRef, payload: Ssem) -> None:
         self.priority.on_ssem(ref.entity_id, payload.requests)
@@ -216,10 +238,27 @@ class BusGateway:
         trip = args.get("trip_id")
         if trip is not None and not isinstance(trip, str):
             raise ValueError("args.trip_id must be a string or null")
+        delay = _delay_arg(args)
         await self._send_srem(self.priority.cancel_all(now_ms(self.clock)))
         self.state.trip_id = trip
+        self._set_delay(delay)  # a new trip's deviation is unknown unless given with it
         self.tracker.reset()
-        return {"trip_id": trip}
+        return {"trip_id": trip, "delay_s": delay}
+
+    async def _cmd_set_delay(self, args: dict[str, object]) -> dict[str, object]:
+        delay = _delay_arg(args)
+        self._set_delay(delay)
+        return {"delay_s": delay}
+
+    def _set_delay(self, delay: int | None) -> None:
+        self.state.delay_s = delay
+        self.state.delay_at_ms = now_ms(self.clock)
+
+    def _current_delay(self) -> int | None:
+        st = self.state
+        if st.delay_s is None or now_ms(self.clock) - st.delay_at_ms > DELAY_MAX_AGE_MS:
+            return None
+        return st.delay_s
 
     # --- loops ---------------------------------------------------------------------------
 
@@ -345,6 +384,7 @@ class BusGateway:
         self.display.show(self.state.advice, self.priority.statuses())
 
     async def _send_srem(self, actions: Sequence[SremAction]) -> None:
+        delay = self._current_delay()
         for a in actions:
             self.state.srem_sent.append(a)
             await self.agent.publish("srem", {
@@ -356,6 +396,7 @@ class BusGateway:
                 "eta": a.eta_ms,
                 "role": "transit",
                 "route_id": self.config.route.route_id,
+                "delay_s": delay,
             }, entity_id=a.intersection_id)
 
     async def _probe_loop(self) -> None:

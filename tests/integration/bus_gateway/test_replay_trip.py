@@ -143,9 +143,15 @@ def test_replayed_trip_positions_priority_occupancy_and_privacy(broker, tmp_path
     sub.on_connect = lambda c, *_: c.subscribe("kassel/v1/#", qos=1)
     sub.on_subscribe = lambda *_: subscribed.set()
 
-    def on_message(_c: object, _u: object, msg: paho.MQTTMessage) -> None:
+    def on_message(c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
         with lock:
             received.append((msg.topic, msg.payload))
+        if msg.topic.endswith("/device/bus-replay/status") and b'"online"' in msg.payload:
+            # the dispatch system reports the schedule deviation: bad args first, then 95 s late
+            for cid, delay in (("d1", '"soon"'), ("d2", "95")):
+                c.publish("kassel/v1/device/bus-replay/cmd",
+                          f'{{"v":1,"ts":{T0},"id":"{cid}","name":"set_delay",'
+                          f'"args":{{"delay_s":{delay}}}}}'.encode(), qos=1)
 
     sub.on_message = on_message
     sub.connect(broker.host, broker.port)
@@ -198,6 +204,14 @@ def test_replayed_trip_positions_priority_occupancy_and_privacy(broker, tmp_path
     assert len({s["request_id"] for s in srem}) == 2
     assert srem[-1]["request_id"] == srem[2]["request_id"]
     assert all(s["vehicle_id"] == "4711" and s["sg"] == "K1" for s in srem)
+    # the deviation rides on every srem sent after the command was acknowledged
+    acks = {json.loads(p)["id"]: (i, json.loads(p)) for i, (t, p) in enumerate(received)
+            if t.endswith("/device/bus-replay/cmd/ack")}
+    assert acks["d1"][1]["ok"] is False and "delay_s" in acks["d1"][1]["error"]
+    assert acks["d2"][1]["ok"] is True and acks["d2"][1]["result"] == {"delay_s": 95}
+    after = [json.loads(p) for i, (t, p) in enumerate(received)
+             if t.endswith("/srem") and i > acks["d2"][0]]
+    assert len(after) >= 3 and all(s["delay_s"] == 95 for s in after)
 
     occupancy = payloads("/bus/4711/occupancy")
     last = occupancy[-1]
