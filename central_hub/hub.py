@@ -221,7 +221,9 @@ class Hub:
     def ingest_stats(self) -> dict[str, Any]:
         """Counters of the ingest worker (if any) and the live path."""
         out: dict[str, Any] = {
-            "live": {"received": self.live.received, "dropped": self.live.dropped,
+            "live": {"connected": self.live.session_connected,
+                     "last_error": self.live.last_error,
+                     "received": self.live.received, "dropped": self.live.dropped,
                      "depth": self.live.depth,
                      "rejected": [{"topic": t, "reason": r, "count": n}
                                   for (t, r), n in sorted(self.live.rejected.items())],
@@ -230,7 +232,8 @@ class Hub:
         if self.ingest is not None:
             st = self.ingest.stats
             out["ingest"] = {
-                "connected": st.connected, "received": st.received, "stored": st.stored,
+                "connected": st.connected, "last_error": self.ingest.last_error,
+                "received": st.received, "stored": st.stored,
                 "duplicates": st.duplicates, "dropped": st.dropped, "batches": st.batches,
                 "write_errors": st.write_errors, "depth": self.ingest.depth,
                 "capacity": self.ingest.capacity,

@@ -200,6 +200,11 @@ class IngestWorker:
         """Messages waiting in the inbox."""
         return len(self._inbox)
 
+    @property
+    def last_error(self) -> str | None:
+        """Why the session's last connection attempt or connection ended, if it did."""
+        return self._session.last_error
+
     def start(self) -> None:
         """Connect (persistent session) and start the writer thread."""
         self._running = True

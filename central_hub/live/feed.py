@@ -189,6 +189,16 @@ class LiveFeed:
     def depth(self) -> int:
         return len(self._inbox)
 
+    @property
+    def session_connected(self) -> bool:
+        """The live session is connected to the broker right now."""
+        return self._session.connected
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the live session's last connection attempt or connection ended, if it did."""
+        return self._session.last_error
+
     async def start(self) -> None:
         """Connect and start draining (returns at once; see :attr:`connected`)."""
         self._loop = asyncio.get_running_loop()

@@ -111,6 +111,8 @@ def test_command_waits_for_the_ack(hub: HubServer, broker: MosquittoBroker) -> N
         dev.disconnect()
         dev.loop_stop()
         broker.stop()  # the hub cannot reach the broker: refused at once, not a timeout
-        wait_for(lambda: not hub.hub.live._session.connected, what="hub disconnected")
+        wait_for(lambda: not hub.hub.live.session_connected, what="hub disconnected")
         r = http.post("/api/v1/devices/ks-7/commands", json={"name": "ping"}, headers=eng)
         assert r.status_code == 503 and "not connected" in r.text
+        live = http.get("/api/v1/ingest").json()["live"]  # operators see why
+        assert live["connected"] is False and live["last_error"]
