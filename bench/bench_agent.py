@@ -98,10 +98,13 @@ async def queued_rate(config: BusConfig) -> float:
         await asyncio.sleep(0.01)
     loop = asyncio.get_running_loop()
     t0 = loop.time()
-    batch = 200  # concurrent producers: the queue commits them together
-    for start in range(0, N, batch):
-        await asyncio.gather(*(agent.publish("position", _fields(i))
-                               for i in range(start, start + batch)))
+    producers = 200  # long-lived concurrent producers (like an app's loops): committed together
+
+    async def produce(first: int) -> None:
+        for i in range(first, N, producers):
+            await agent.publish("position", _fields(i))
+
+    await asyncio.gather(*(produce(k) for k in range(producers)))
     while agent.queue_state.depth > 0:
         await asyncio.sleep(0.005)
     elapsed = loop.time() - t0
