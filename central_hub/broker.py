@@ -136,6 +136,9 @@ class MosquittoBroker:
             [binary, "-c", str(self.conf_path)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # its own session: a terminal's Ctrl-C reaches the whole foreground process group,
+            # but the owner stops the broker itself, after its clients (``kassel demo``)
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
