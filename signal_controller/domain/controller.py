@@ -549,15 +549,22 @@ def _carry_over(dets: Detectors, run: ActRun, now: int) -> Flow:
     discharging a queue (no empty spell longer than the saturation headway since the green
     began) carries at least the vehicles it served into its next green."""
     flow = dets.flow
-    headway = flow.headway
     for det, _since, seen in run.queues:
-        lf = flow.loops.get(det)
-        free = lf is not None and lf.free_at is not None and lf.free_at >= run.start
-        if not free and det not in dets.occupied:
-            off = dets.last_off.get(det)
-            free = off is None or now - off > headway
+        free = _queue_gone(dets, run, det, now)
         flow = flow.green_ended(det, 0.0 if free else float(flow.count(det) - seen + 1))
     return flow
+
+
+def _queue_gone(dets: Detectors, run: ActRun, det: str, now: int) -> bool:
+    """Loop ``det`` has no queue left in this green: a vehicle came after an empty spell, or
+    the loop has been empty for longer than the saturation headway."""
+    lf = dets.flow.loops.get(det)
+    if lf is not None and lf.free_at is not None and lf.free_at >= run.start:
+        return True
+    if det in dets.occupied:
+        return False
+    off = dets.last_off.get(det)
+    return off is None or now - off > dets.flow.headway
 
 
 def _queues(
@@ -984,13 +991,9 @@ def _queue_model_end(state: ControllerState, run: ActRun, now: int) -> tuple[int
     for det, since, seen in run.queues:
         lam = flow.rate(det, now)
         total += lam
+        if _queue_gone(dets, run, det, now):
+            continue
         lf = flow.loops.get(det)
-        if lf is not None and lf.free_at is not None and lf.free_at >= run.start:
-            continue  # a vehicle came after an empty spell: the queue is gone
-        if det not in dets.occupied:
-            off = dets.last_off.get(det)
-            if off is None or now - off > headway:
-                continue
         arrived = lam * (base - since) / 1000.0
         if lf is not None and lf.carry:  # oversaturated: at least the carried queue
             arrived = max(arrived, lf.carry - 1.0 + lam * max(0, base - run.start) / 1000.0)
