@@ -110,13 +110,11 @@ class WireSubscriber:
         sock = self._sock
         if sock is None or not self.connected:
             return False
-        with self._send_lock:
-            self._packet_id = self._packet_id % 0xFFFF + 1
-            try:
-                sock.sendall(wire.publish(topic, payload, qos, self._packet_id, retain))
-            except OSError:
-                return False
-            self._last_send = time.monotonic()
+        packet_id = self._next_packet_id() if qos else 0
+        try:
+            self._send(sock, wire.publish(topic, payload, qos, packet_id, retain))
+        except OSError:
+            return False
         return True
 
     def ack(self, generation: int, packet_ids: list[int]) -> bool:
@@ -131,6 +129,12 @@ class WireSubscriber:
         return True
 
     # --- thread -------------------------------------------------------------------------------
+
+    def _next_packet_id(self) -> int:
+        """1…65535, wrapping (publishes come from the caller's thread, SUBSCRIBE from ours)."""
+        with self._send_lock:
+            self._packet_id = self._packet_id % 0xFFFF + 1
+            return self._packet_id
 
     def _send(self, sock: socket.socket, data: bytes) -> None:
         with self._send_lock:
@@ -192,10 +196,7 @@ class WireSubscriber:
         backoff.reset()
         if self.on_connected is not None:
             self.on_connected(generation)
-        with self._send_lock:
-            self._packet_id = self._packet_id % 0xFFFF + 1
-            sub_id = self._packet_id
-        self._send(sock, wire.subscribe(sub_id, list(o.filters)))
+        self._send(sock, wire.subscribe(self._next_packet_id(), list(o.filters)))
         if splitter.messages:  # a persistent session's backlog may follow CONNACK at once
             self._hand_over(generation, splitter)
         sock.settimeout(min(1.0, o.keepalive_s / 2))

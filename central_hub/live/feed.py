@@ -72,7 +72,7 @@ class LiveFeed:
         self.received = 0
         self.dropped = 0
         self.capacity = runtime.settings.live_queue_size
-        self._inbox: deque[tuple[str, bytes]] = deque()
+        self._inbox: deque[Message] = deque()  # (qos, packet id, topic, payload) as read
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -101,7 +101,7 @@ class LiveFeed:
             self.dropped += len(messages) - max(0, room)
             messages = messages[:max(0, room)]
         was_empty = not inbox
-        inbox.extend([(topic, payload) for _q, _m, topic, payload in messages])
+        inbox.extend(messages)
         if was_empty and inbox and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
@@ -114,7 +114,7 @@ class LiveFeed:
             self._wake.clear()
             n = 0
             while inbox:
-                topic, payload = inbox.popleft()
+                _qos, _mid, topic, payload = inbox.popleft()
                 try:
                     self.handle(topic, payload, int(time.time() * 1000))
                 except Exception:  # a bug must not stop the live path
