@@ -15,7 +15,8 @@ and this is the same idea:
 Each sample is classified and the rate moved:
 
 1. **bufferbloat** — the RTT exceeded the baseline by ``delay_threshold_ms`` in at least
-  ``detection_count`` of the last ``detection_window`` samples: capacity was exceeded.
+  ``detection_count`` of the last ``detection_window`` samples, the latest among them:
+  capacity was exceeded.
   The rate drops to ``achieved × down_factor`` when that is between the minimum and
   ``rate × down_factor``, else to ``rate × down_factor`` — what actually got through is the
   best estimate of the capacity. Then no further drop for ``bufferbloat_refractory_ms``
@@ -143,7 +144,10 @@ class CapacityEstimator:
             return RateDecision(self.rate_kbps, self.state, 0, delta)
         achieved = max(rx, tx) * 8 / (sample.ts_ms - previous.ts_ms)  # bytes/ms → kbit/s
         now = sample.ts_ms
-        bloated = sum(self._bloat) >= s.detection_count
+        # the latest probe must still see the delay: once the RTT is back at the baseline the
+        # queue has drained, and a cut on older evidence would take the rate down again on an
+        # achieved rate that only shows TCP backing off from the previous cut
+        bloated = bool(self._bloat) and self._bloat[-1] and sum(self._bloat) >= s.detection_count
         if bloated:
             self.state = "bufferbloat"
             if self._last_drop_ms is None or now - self._last_drop_ms >= (

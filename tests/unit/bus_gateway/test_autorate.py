@@ -138,3 +138,30 @@ def test_hysteresis():
     assert not should_apply(3000, 3200, 0.1)
     assert should_apply(3000, 3400, 0.1) and should_apply(3000, 2600, 0.1)
     assert should_apply(0, 10, 0.1)
+
+
+def test_no_cut_once_the_delay_is_gone_even_with_delayed_samples_in_the_window():
+    # seen in a namespace test: after a cut the deep queue drained (RTT back at the baseline)
+    # while two delayed samples were still in the window, and TCP, backing off from the cut,
+    # delivered little in that interval; cutting again on that took 2154 kbit/s to 630
+    est = CapacityEstimator(settings(base_kbps=2200, min_kbps=500))
+    t = 0
+
+    def sample(rx_kbit: float, rtt: float) -> LinkSample:
+        nonlocal t, rx
+        t += STEP_MS
+        rx += int(rx_kbit * 1000 / 8)
+        return LinkSample(t, rx, 0, rtt)
+
+    rx = 0
+    est.observe(sample(0, 40.0))
+    est.observe(sample(750, 40.0))
+    est.observe(sample(750, 300.0))  # the queue builds up …
+    est.observe(sample(750, 290.0))  # … two of four delayed: a cut
+    cut = est.rate_kbps
+    assert cut < 2200
+    for _ in range(4):  # refractory time passes while the queue drains
+        est.observe(sample(750, 250.0))
+    before = est.observe(sample(750, 40.0)).rate_kbps  # drained: two delayed still in window
+    decision = est.observe(sample(175, 40.0))  # TCP backed off for a moment
+    assert decision.state != "bufferbloat" and decision.rate_kbps >= before
