@@ -14,6 +14,7 @@ revision while the status is not ``flashing``.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -827,6 +828,7 @@ def _walk(
     *,
     stop_at: int | None = None,
     hypothetical: frozenset[int] = frozenset(),
+    cycles: int = 1,
 ) -> _Walk:
     """Simulate the stage sequence after the current stage ends at ``x_end``.
 
@@ -834,7 +836,8 @@ def _walk(
     of the stage before it) stays fully green, or ``None`` to skip it. Transitions use
     :func:`plan_transition`, exactly like the running controller. For stages in
     ``hypothetical``, every member group not yet entered gets the green instant it would have
-    if it entered there (the upper bound's worst case).
+    if it entered there (the upper bound's worst case). The walk covers one cycle, or up to
+    ``cycles`` while some group has not entered yet (a stage expected to be skipped now).
     """
     model = state.model
     kernel = state.kernel
@@ -851,7 +854,7 @@ def _walk(
     result = _Walk()
     t_end = x_end
     initial_green = green
-    for k in range(1, n):
+    for k in range(1, cycles * n):
         y = stages[(run.stage + k) % n]
         d = duration(y, t_end)
         if d is None:
@@ -880,6 +883,8 @@ def _walk(
         t_end = start + d
         if stop_at is not None and y.index == stop_at:
             break
+        if k >= n and len(result.entries) >= len(model.groups):
+            break  # later cycles only for groups not reached yet
     return result
 
 
@@ -1013,6 +1018,25 @@ def _queue_model_end(state: ControllerState, run: ActRun, now: int) -> tuple[int
     return now + gap_out_median_from(total, stage.gap, occ, max(0, now - start)), 50, False
 
 
+def _likely_called(state: ControllerState, stage: Stage, now: int, at: int) -> bool:
+    """Whether ``stage``, not called now, more likely than not has a call by ``at``.
+
+    A stage called only by loops is called by its first arrival: with the loops' Poisson
+    rates ``Λ`` that is more likely than not once ``Λ·(at - now) >= ln 2``. Stages with push
+    buttons fall back to the learned delay of calls after their last green (buttons give no
+    rate).
+    """
+    model = state.model
+    if model.loop_called[stage.index]:
+        flow = state.detectors.flow
+        rate = sum(flow.rate(d, now) for d in model.stage_loops[stage.index])
+        return rate * max(0, at - now) >= _LN2_MS
+    return state.history.likely_called(stage.id, at)
+
+
+_LN2_MS = 1000.0 * math.log(2)
+
+
 def _min_duration(served: frozenset[int]) -> Callable[[Stage, int], int | None]:
     """Durations of the lower-bound walk: ``served`` stages at minimum green, others skipped."""
 
@@ -1083,9 +1107,10 @@ def _actuated_likely(
             x_likely,
             lambda y, t: (
                 _likely_duration(state, y, now, t)
-                if y.index in demanded or state.history.likely_called(y.id, t)
+                if y.index in demanded or _likely_called(state, y, now, t)
                 else None
             ),
+            cycles=4,  # a group whose stage is likely skipped now enters in a later cycle
         )
     out: dict[str, tuple[int | None, int]] = {}
     for g in model.groups:

@@ -130,6 +130,9 @@ class Intersection:
     stage_kinds: tuple[str, ...] = ()
     #: per stage, the loop detectors of its groups.
     stage_loops: tuple[tuple[str, ...], ...] = ()
+    #: per stage, whether only loops call it (no push button): its calls follow the loops'
+    #: arrival rates.
+    loop_called: tuple[bool, ...] = ()
 
     @classmethod
     def from_config(cls, cfg: IntersectionConfig) -> Intersection:
@@ -220,6 +223,11 @@ class Intersection:
             recall=recall,
             stage_kinds=tuple(kinds),
             stage_loops=loops,
+            loop_called=tuple(
+                bool(loops[s.index])
+                and not any(k == "button" and sg in s.groups for sg, k in detectors.values())
+                for s in stages
+            ),
         )
 
     def stages_with(self, sg: str) -> tuple[Stage, ...]:

@@ -261,3 +261,47 @@ def test_likely_end_follows_the_gap_timer_once_the_queue_is_gone(
     assert end == t_off + 3_000  # gap-out
     rows = [next(g for g in o.groups if g.sg == "K1") for o in outs if o.now < end]
     assert rows[-1].likely_end == end and rows[1].likely_end == end
+
+
+def test_an_uncalled_loop_stage_is_expected_by_its_arrival_rate() -> None:
+    """A left-turn-like stage S3 (loop D3 only) sees one vehicle a minute: a walk that
+    reaches it within seconds expects no call yet, one that reaches it a minute ahead does;
+    its red group K3 gets a likely green even when the walk skips S3 in this cycle."""
+    data = two_phase_data()
+    data["signal_groups"].append({"sg": "K3", "kind": "vehicle", "approach": "S",
+                                  "min_green_s": 5, "amber_s": 3, "red_amber_s": 1})
+    data["intergreen_s"]["K3"] = {"K1": 4, "K2": 4}
+    data["intergreen_s"]["K1"]["K3"] = 4
+    data["intergreen_s"]["K2"]["K3"] = 4
+    data["control"]["stages"].insert(1, {"id": "S3", "groups": ["K3"], "min_green_s": 5,
+                                         "max_green_s": 20, "gap_s": 3})
+    data["detectors"].append({"id": "D3", "sg": "K3", "kind": "loop"})
+    cfg = config_of(data)
+    state, _ = run(initial_state(cfg, EPOCH), 30)
+    first = state.kernel.last_tick + 100
+    periods = (("D1", 20_000), ("D2", 30_000), ("D3", 60_000))
+
+    def traffic(now: int) -> Inputs:
+        events = [DetectorEvent(det, k == 5_000) for det, period in periods
+                  if (k := (now - first) % period) in (5_000, 5_600)]
+        return Inputs(detectors=tuple(events))
+
+    state, _ = run(state, 1000, traffic)
+    s3 = state.model.stages[1]
+    checked = 0
+    for _ in range(3000):  # five more minutes: check every tick that K1 rests in green
+        state, out = step(state, traffic(state.kernel.last_tick + 100),
+                          state.kernel.last_tick + 100)
+        now = out.now
+        run_ = state.program
+        if not (isinstance(run_, ActRun) and run_.stage == 0 and run_.deadline is None
+                and out.lamps["K1"] is Lamp.GREEN and 1 not in state.detectors.calls):
+            continue
+        assert 0.012 < state.detectors.flow.rate("D3", now) < 0.022
+        assert not ctl._likely_called(state, s3, now, now + 10_000)  # P(call) ≈ 15 %
+        assert ctl._likely_called(state, s3, now, now + 60_000)  # P(call) ≈ 63 %
+        row = {g.sg: g for g in out.groups}
+        k3 = row["K3"].likely_end
+        assert k3 is not None and row["K3"].lamp is Lamp.RED
+        checked += 1
+    assert checked > 100
