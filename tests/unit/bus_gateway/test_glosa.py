@@ -37,9 +37,15 @@ def test_red_glide_to_arrive_at_green():
     assert a.kind == "adjust" and a.speed_mps == pytest.approx(10.0)
 
 
-def test_low_confidence_uses_latest_end():
+def test_a_red_is_expected_at_its_likely_end_whatever_the_confidence():
     g = group("stop-And-Remain", max_end=NOW + 40_000, likely_end=NOW + 20_000, confidence=20)
     a = advise(200, 12.0, g, NOW)
+    assert a.kind == "adjust" and a.speed_mps == pytest.approx(10.0)
+
+
+def test_a_confidence_gate_falls_back_to_the_latest_end():
+    g = group("stop-And-Remain", max_end=NOW + 40_000, likely_end=NOW + 20_000, confidence=20)
+    a = advise(200, 12.0, g, NOW, GlosaLimits(min_confidence=60))
     assert a.kind == "adjust" and a.speed_mps == pytest.approx(5.0)
 
 
