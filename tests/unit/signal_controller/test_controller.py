@@ -114,16 +114,23 @@ def test_a_busy_loop_extends_up_to_max_green(two_phase: IntersectionConfig) -> N
     assert k1_rows[-1].max_end == start + 30_000 + 10_000
 
 
-def test_skipping_stages_without_demand() -> None:
+def three_stage() -> IntersectionConfig:
+    """The two-phase junction plus a left-turn-like stage S3 (K3, loop D3 only) between S1
+    and S2, conflicting with both."""
     data = two_phase_data()
     data["signal_groups"].append({"sg": "K3", "kind": "vehicle", "approach": "S",
                                   "min_green_s": 5, "amber_s": 3, "red_amber_s": 1})
-    data["intergreen_s"]["K3"] = {"K1": 4}
+    data["intergreen_s"]["K3"] = {"K1": 4, "K2": 4}
     data["intergreen_s"]["K1"]["K3"] = 4
+    data["intergreen_s"]["K2"]["K3"] = 4
     data["control"]["stages"].insert(1, {"id": "S3", "groups": ["K3"], "min_green_s": 5,
                                          "max_green_s": 20, "gap_s": 3})
     data["detectors"].append({"id": "D3", "sg": "K3", "kind": "loop"})
-    cfg = config_of(data)
+    return config_of(data)
+
+
+def test_skipping_stages_without_demand() -> None:
+    cfg = three_stage()
     state, _ = run(initial_state(cfg, EPOCH), 30)
     t_call = state.kernel.last_tick + 100
     state, outs = run(state, 30, lambda now: Inputs(
@@ -267,17 +274,7 @@ def test_an_uncalled_loop_stage_is_expected_by_its_arrival_rate() -> None:
     """A left-turn-like stage S3 (loop D3 only) sees one vehicle a minute: a walk that
     reaches it within seconds expects no call yet, one that reaches it a minute ahead does;
     its red group K3 gets a likely green even when the walk skips S3 in this cycle."""
-    data = two_phase_data()
-    data["signal_groups"].append({"sg": "K3", "kind": "vehicle", "approach": "S",
-                                  "min_green_s": 5, "amber_s": 3, "red_amber_s": 1})
-    data["intergreen_s"]["K3"] = {"K1": 4, "K2": 4}
-    data["intergreen_s"]["K1"]["K3"] = 4
-    data["intergreen_s"]["K2"]["K3"] = 4
-    data["control"]["stages"].insert(1, {"id": "S3", "groups": ["K3"], "min_green_s": 5,
-                                         "max_green_s": 20, "gap_s": 3})
-    data["detectors"].append({"id": "D3", "sg": "K3", "kind": "loop"})
-    cfg = config_of(data)
-    state, _ = run(initial_state(cfg, EPOCH), 30)
+    state, _ = run(initial_state(three_stage(), EPOCH), 30)
     first = state.kernel.last_tick + 100
     periods = (("D1", 20_000), ("D2", 30_000), ("D3", 60_000))
 
