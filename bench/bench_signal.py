@@ -315,9 +315,8 @@ def predict(
                 if warm:
                     for t, kind, likely, floor in pending[sg]:
                         err = abs(likely - now) / 1000
-                        if floor is not None:
+                        if floor is not None:  # a row the oracle also predicted
                             score.paired.append((now - t, err, abs(floor - now) / 1000))
-                            continue  # an oracle row, scored separately
                         (score.errors_green if kind == "green" else score.errors_red).append(err)
                         ahead = now - t
                         band = "<=10s" if ahead <= 10_000 else (
@@ -333,9 +332,7 @@ def predict(
                 score.predicted += g.likely_end is not None
             if g.likely_end is not None and g.lamp in (Lamp.GREEN, Lamp.RED):
                 kind = "green" if g.lamp is Lamp.GREEN else "red"
-                pending[sg].append((now, kind, g.likely_end, None))
-                if sg in best:
-                    pending[sg].append((now, kind, g.likely_end, best[sg]))
+                pending[sg].append((now, kind, g.likely_end, best.get(sg)))
         prev = out
     allerr = score.errors_green + score.errors_red
     checks = oracle.honest_checks

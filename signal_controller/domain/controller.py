@@ -914,12 +914,12 @@ def _likely_stage_end(
         gap_end = now + stage.gap if occupied else ref + stage.gap
         modelled, conf, queued = _queue_model_end(state, run, now)
         cand = max(min_end, gap_end)
+        by_model = min(max(cand, modelled), natural_max)
         if queued:
             # While a queue discharges, the spread of its length dominates and the learned
             # greens (given the wait and lasting at least until ``cand``) usually predict
             # better than the model's point estimate; the model stays the floor. Both are
             # scored on every green, and the model is taken where it has recently been closer.
-            by_model = min(max(cand, modelled), natural_max)
             est = state.history.estimate(
                 stage.id, now, max(elapsed, cand - run.start - 1), run.wait
             )
@@ -932,7 +932,7 @@ def _likely_stage_end(
             if state.history.prefer_model(stage.id, m_end - now):
                 cand = by_model
         else:
-            cand = min(max(cand, modelled), natural_max)
+            cand = by_model
     cand = _clamp_stage_end(state, run, cand, min_end)
     if cand == run.deadline or cand == min_end == run.deadline:
         conf = max(conf, 90)
@@ -1018,6 +1018,10 @@ def _queue_model_end(state: ControllerState, run: ActRun, now: int) -> tuple[int
     return now + gap_out_median_from(total, stage.gap, occ, max(0, now - start)), 50, False
 
 
+#: ln 2 in the units of ``rate (1/s) × Δt (ms)``: the median of the first arrival.
+_LN2_MS = 1000.0 * math.log(2)
+
+
 def _likely_called(state: ControllerState, stage: Stage, now: int, at: int) -> bool:
     """Whether ``stage``, not called now, more likely than not has a call by ``at``.
 
@@ -1033,8 +1037,6 @@ def _likely_called(state: ControllerState, stage: Stage, now: int, at: int) -> b
         return rate * max(0, at - now) >= _LN2_MS
     return state.history.likely_called(stage.id, at)
 
-
-_LN2_MS = 1000.0 * math.log(2)
 
 
 def _min_duration(served: frozenset[int]) -> Callable[[Stage, int], int | None]:
