@@ -85,12 +85,26 @@ class AlarmStore:
 
 
 class AlarmService:
-    """The engine plus a buffer of transitions waiting to be written."""
+    """The engine, the transitions not yet broadcast, and a bounded backlog not yet written.
 
-    def __init__(self, engine: AlarmEngine, store: AlarmStore) -> None:
+    WHY a backlog: the alarm rows live in the hub's database, so while it is down (the very
+    time ``hub_storage_down`` is active) they cannot be written. Transitions whose write
+    failed stay in :attr:`unwritten`, in order, and are written when the database returns;
+    it keeps the newest ``max_unwritten`` and counts what it had to drop. Meanwhile the
+    engine's :attr:`AlarmEngine.active` is what the API shows (``GET /api/v1/alarms``).
+    """
+
+    def __init__(self, engine: AlarmEngine, store: AlarmStore,
+                 max_unwritten: int = 10_000) -> None:
         self.engine = engine
         self.store = store
+        self.max_unwritten = max_unwritten
+        #: transitions since the last :meth:`take` (to broadcast, then to write)
         self.pending: list[AlarmChange] = []
+        #: transitions waiting to be written, oldest first
+        self.unwritten: list[AlarmChange] = []
+        #: transitions dropped from :attr:`unwritten` because it was full
+        self.dropped = 0
 
     def submit(self, changes: list[AlarmChange]) -> None:
         if changes:
@@ -98,4 +112,22 @@ class AlarmService:
 
     def take(self) -> list[AlarmChange]:
         out, self.pending = self.pending, []
+        return out
+
+    def hold(self, changes: list[AlarmChange], *, first: bool = False) -> None:
+        """Keep transitions to write later: after the backlog, or ahead of it (``first``,
+        for a batch whose write just failed)."""
+        if not changes:
+            return
+        if first:
+            self.unwritten[:0] = changes
+        else:
+            self.unwritten.extend(changes)
+        over = len(self.unwritten) - self.max_unwritten
+        if over > 0:
+            del self.unwritten[:over]
+            self.dropped += over
+
+    def take_unwritten(self) -> list[AlarmChange]:
+        out, self.unwritten = self.unwritten, []
         return out

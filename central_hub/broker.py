@@ -66,6 +66,8 @@ class MosquittoBroker:
         password_file: Path | None = None,
         acl_file: Path | None = None,
         max_queued_messages: int = 1_000_000,
+        autosave_interval: int = 1,
+        autosave_on_changes: bool = False,
         extra_conf: str = "",
     ) -> None:
         self.workdir = Path(workdir)
@@ -74,6 +76,12 @@ class MosquittoBroker:
         self.password_file = password_file
         self.acl_file = acl_file
         self.max_queued_messages = max_queued_messages
+        #: Mosquitto writes its in-memory state (sessions, queued messages) only at these
+        #: saves: every ``autosave_interval`` s (in whole seconds and strictly after, so in
+        #: practice every interval + 1 s), or with ``autosave_on_changes`` after that many
+        #: changes. A SIGKILL loses what changed since the last save (docs/reliability.md).
+        self.autosave_interval = autosave_interval
+        self.autosave_on_changes = autosave_on_changes
         self.extra_conf = extra_conf
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -104,7 +112,8 @@ class MosquittoBroker:
             f"listener {self.port} {self.host}",
             "persistence true",
             f"persistence_location {self.workdir}/",
-            "autosave_interval 1",
+            f"autosave_interval {self.autosave_interval}",
+            f"autosave_on_changes {'true' if self.autosave_on_changes else 'false'}",
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",

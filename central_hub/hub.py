@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from central_hub.alarms import AlarmService, AlarmStore
 from central_hub.core.config import HubRuntime
@@ -37,10 +38,16 @@ from central_hub.live.dashboard_feed import DashboardFeed
 from central_hub.live.feed import LiveFeed
 from central_hub.registry import DeviceRegistry, Reload, pid_file_reload
 from central_hub.storage.db import insert_ignore, make_engine
+from central_hub.storage.health import StorageHealth
 from central_hub.storage.maintenance import Maintenance
 from central_hub.storage.schema import signal_changes
 
 log = logging.getLogger(__name__)
+
+#: what a write raises when the database cannot be reached (kept and retried, not dropped)
+UNREACHABLE = (OperationalError, InterfaceError)
+#: how often pending alarm rows are retried while the database is down
+ALARM_RETRY_S = 1.0
 
 
 def _now_ms() -> int:
@@ -62,6 +69,8 @@ class Hub:
         self.dashboard = DashboardFeed(self.state)
         a = s.alarms
         self.alarm_store = AlarmStore(self.engine)
+        #: the outcome of the latest database write of any writer (``hub_storage_down``)
+        self.storage = StorageHealth()
         self.alarms: AlarmService | None = AlarmService(
             AlarmEngine(Thresholds(cpu_pct=a.cpu_pct, mem_pct=a.mem_pct, disk_pct=a.disk_pct,
                                    queue_depth=a.queue_depth, spat_stale_ms=a.spat_stale_ms)),
@@ -69,7 +78,8 @@ class Hub:
         self._signal_buffer: deque[SignalChange] = deque(maxlen=100_000)
         self.live = LiveFeed(runtime, self.state, self.spat, self.dashboard, alarms=self.alarms,
                              on_signal_changes=self._signal_buffer.extend if s.primary else None)
-        self.ingest = IngestWorker(runtime, self.engine) if s.run_ingest else None
+        self.ingest = IngestWorker(runtime, self.engine, health=self.storage) \
+            if s.run_ingest else None
         self.influx = InfluxSink(s.influx) if s.influx.enabled else None
         if self.influx is not None and self.ingest is not None:
             self.ingest.on_committed = self.influx.submit_rows
@@ -138,9 +148,13 @@ class Hub:
             await asyncio.to_thread(self.ingest.stop)
         if self.influx is not None:
             await asyncio.to_thread(self.influx.stop)
-        if self.alarms is not None:
-            await asyncio.to_thread(self.alarm_store.apply, self.alarms.take())
-        await asyncio.to_thread(self._write_history)
+        try:
+            if self.alarms is not None:
+                self.alarms.hold(self.alarms.take())
+                await asyncio.to_thread(self.alarm_store.apply, self.alarms.take_unwritten())
+            await asyncio.to_thread(self._write_history)
+        except UNREACHABLE:
+            log.exception("could not store the last alarm changes and signal history at stop")
 
     # --- loops --------------------------------------------------------------------------
 
@@ -153,6 +167,7 @@ class Hub:
         assert self.alarms is not None
         period = self.runtime.settings.alarms.tick_ms / 1000
         engine = self.alarms.engine
+        retry_at = 0.0
         while True:
             await asyncio.sleep(period)
             now = _now_ms()
@@ -166,29 +181,61 @@ class Hub:
                 changes += engine.on_hub_queue("influx", self.influx.depth,
                                                self.influx.capacity, self.influx.stats.dropped,
                                                now=now)
+            changes += engine.on_hub_session("live", self.live.session_connected,
+                                             reason=self.live.last_error, now=now)
+            if self.ingest is not None:
+                changes += engine.on_hub_session("ingest", self.ingest.stats.connected,
+                                                 reason=self.ingest.last_error, now=now)
+            changes += engine.on_hub_storage(self.storage.error, now=now)
             self.alarms.submit(changes)
             pending = self.alarms.take()
             if pending:
                 self.dashboard.alarms(pending)
-                try:
-                    await asyncio.to_thread(self.alarm_store.apply, pending)
-                except Exception:
-                    log.exception("could not store %d alarm changes", len(pending))
+                self.alarms.hold(pending)
+            if self.alarms.unwritten and time.monotonic() >= retry_at:
+                retry_at = await self._write_alarms()
+
+    async def _write_alarms(self) -> float:
+        """Write the alarm backlog; on a database outage keep it and say when to retry."""
+        assert self.alarms is not None
+        batch = self.alarms.take_unwritten()
+        try:
+            await asyncio.to_thread(self.alarm_store.apply, batch)
+        except UNREACHABLE as exc:
+            self.alarms.hold(batch, first=True)
+            if self.storage.failed("alarms", exc):
+                log.warning("could not store %d alarm changes (kept, retrying): %s",
+                            len(batch), exc)
+            return time.monotonic() + ALARM_RETRY_S
+        except Exception:
+            log.exception("could not store %d alarm changes", len(batch))
+        else:
+            self.storage.succeeded()
+        return 0.0
 
     def _write_history(self) -> None:
         buf = self._signal_buffer
         if not buf:
             return
+        taken = [buf.popleft() for _ in range(len(buf))]
         rows = [{"intersection_id": c.intersection_id, "sg": c.sg, "state": c.state,
-                 "start_ms": c.start_ms} for c in (buf.popleft() for _ in range(len(buf)))]
-        with self.engine.begin() as conn:
-            conn.execute(insert_ignore(self.engine, signal_changes), rows)
+                 "start_ms": c.start_ms} for c in taken]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert_ignore(self.engine, signal_changes), rows)
+        except UNREACHABLE:
+            buf.extendleft(reversed(taken))  # kept (bounded by the deque) for the next try
+            raise
+        self.storage.succeeded()
 
     async def _history_loop(self) -> None:
         while True:
             await asyncio.sleep(1.0)
             try:
                 await asyncio.to_thread(self._write_history)
+            except UNREACHABLE as exc:
+                if self.storage.failed("history", exc):
+                    log.warning("could not store signal history (kept, retrying): %s", exc)
             except Exception:
                 log.exception("could not store signal history")
 
@@ -199,6 +246,10 @@ class Hub:
             try:
                 report = await asyncio.to_thread(self.maintenance.run, _now_ms())
                 log.info("maintenance: %s", json.dumps(report.deleted))
+                self.storage.succeeded()
+            except UNREACHABLE as exc:
+                if self.storage.failed("maintenance", exc):
+                    log.warning("maintenance could not reach the database: %s", exc)
             except Exception:
                 log.exception("maintenance failed")
 
@@ -229,6 +280,13 @@ class Hub:
                                   for (t, r), n in sorted(self.live.rejected.items())],
                      "gaps": self.state.gaps.gaps},
         }
+        out["storage"] = {"ok": self.storage.ok, "last_error": self.storage.error,
+                          "down_since_ms": self.storage.down_since_ms,
+                          "failures": self.storage.failures}
+        if self.alarms is not None:
+            out["alarms"] = {"active": len(self.alarms.engine.active),
+                             "unwritten": len(self.alarms.unwritten),
+                             "dropped": self.alarms.dropped}
         if self.ingest is not None:
             st = self.ingest.stats
             out["ingest"] = {

@@ -55,6 +55,10 @@ class SessionOptions:
     auto_ack: bool = False
     #: names the session in log lines (``<label> <client id>: ...``)
     label: str = "ingest"
+    #: reconnect backoff (jittered, doubling from min to max): the hub has a handful of
+    #: sessions, so unlike a fleet of devices it can retry quickly after a broker restart
+    reconnect_min_s: float = 0.1
+    reconnect_max_s: float = 1.0
 
 
 class WireSubscriber:
@@ -142,7 +146,7 @@ class WireSubscriber:
             self._last_send = time.monotonic()
 
     def _run(self) -> None:
-        backoff = Backoff(min_s=0.5, max_s=30.0)
+        backoff = Backoff(min_s=self.options.reconnect_min_s, max_s=self.options.reconnect_max_s)
         while self._running:
             reason = "closed"
             try:

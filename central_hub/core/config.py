@@ -26,6 +26,13 @@ class IngestSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    #: subscribe through the shared subscription ``$share/<group>/...`` so that several
+    #: workers split the stream. Off by default: Mosquitto 2.0 does not persist shared
+    #: subscriptions, so after a broker restart the messages published before a worker has
+    #: subscribed again find no subscriber and are lost (the device already had its PUBACK);
+    #: a plain subscription of a persistent session is restored and queues them
+    #: (docs/reliability.md). Turn on only to run more than one worker.
+    shared: bool = False
     group: str = Field(default="hub", pattern=r"^[A-Za-z0-9_-]+$")
     #: MQTT client id of this worker's persistent session; defaults to ``<device_id>-ingest-0``.
     client_id: str | None = None
@@ -120,6 +127,10 @@ class HubSettings(BaseSettings):
     spat_history_s: Annotated[int, Field(ge=10, le=3600)] = 300
     live_queue_size: Annotated[int, Field(ge=100)] = 50_000
     ws_client_queue: Annotated[int, Field(ge=10)] = 2_000
+    #: reconnect backoff of the hub's own broker sessions (ingest, live), jittered and doubling
+    #: from min to max: a few sessions, so the hub is back within a second of a broker restart
+    reconnect_min_s: Annotated[float, Field(gt=0)] = 0.1
+    reconnect_max_s: Annotated[float, Field(gt=0)] = 1.0
 
 
 @dataclass(frozen=True, slots=True)

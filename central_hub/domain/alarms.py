@@ -30,6 +30,9 @@ class Thresholds:
     spat_stale_ms: int = 1_000
     hub_queue_fill: float = 0.8
     dropped_clear_ms: int = 60_000
+    #: a hub broker session down this long raises ``hub_broker_down`` (a reconnect, or the
+    #: first connect at start, takes well under a second when the broker is up)
+    broker_down_ms: int = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,7 @@ class AlarmEngine:
     _last_spat: dict[str, int] = field(default_factory=dict)
     _device_dropped: dict[str, int] = field(default_factory=dict)
     _hub_dropped: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _session_down_since: dict[str, int] = field(default_factory=dict)
 
     def _set(self, kind: str, device: str, on: bool, severity: Severity, message: str, *,
              now: int) -> list[AlarmChange]:
@@ -132,6 +136,34 @@ class AlarmEngine:
                          f"hub queue {name}: {dropped} messages dropped so far" if recent
                          else f"hub queue {name}: no drops for a minute", now=now)
         return out
+
+    def on_hub_session(self, name: str, connected: bool, *, reason: str | None = None,
+                       now: int) -> list[AlarmChange]:
+        """One of the hub's own broker sessions (``live``, ``ingest``), sampled every tick:
+        ``hub_broker_down`` once it has been disconnected for ``broker_down_ms``, cleared when
+        it is connected again. While it is down the hub hears nothing from any device, so
+        every device alarm would be blind: this is the alarm that says so."""
+        if connected:
+            self._session_down_since.pop(name, None)
+            return self._set("hub_broker_down", name, False, "critical",
+                             f"hub {name} session connected to the broker again", now=now)
+        since = self._session_down_since.setdefault(name, now)
+        if now - since < self.thresholds.broker_down_ms:
+            return []
+        why = f" ({reason})" if reason else ""
+        return self._set("hub_broker_down", name, True, "critical",
+                         f"hub {name} session has no broker for {(now - since) / 1000:.1f} s"
+                         f"{why}", now=now)
+
+    def on_hub_storage(self, error: str | None, *, now: int) -> list[AlarmChange]:
+        """The hub's database, after each write attempt's outcome (``error`` of the last
+        failed write, ``None`` once a write succeeded): ``hub_storage_down`` at the first
+        failure, cleared by the first success. Ingest stops acknowledging meanwhile, so the
+        broker keeps the messages; the alarm says that storage, not the devices, is late."""
+        down = error is not None
+        return self._set("hub_storage_down", "database", down, "critical",
+                         f"hub database unreachable: {error}" if down
+                         else "hub database writable again", now=now)
 
     def tick(self, now: int) -> list[AlarmChange]:
         """Periodic check: SPaT that has not arrived for ``spat_stale_ms``."""

@@ -2,8 +2,11 @@
 
 WHY this shape (at-least-once delivery + idempotent storage = exactly once in storage):
 
-* a persistent session (clean_start off, session expiry) in group ``$share/<group>/...``: the
-  broker splits messages over the workers and keeps what a dead worker did not acknowledge;
+* a persistent session (clean_start off, session expiry): the broker keeps what a dead worker
+  did not acknowledge. With ``ingest.shared`` the subscription is ``$share/<group>/...`` and
+  the broker splits messages over several workers; by default it is a plain subscription,
+  because Mosquitto 2.0 does not persist shared subscriptions and would drop what devices
+  publish between a broker restart and the workers' return (docs/reliability.md);
 * a QoS 1 message is acknowledged only after the batch holding it committed, so ``kill -9``
   loses nothing; the broker redelivers and the unique key drops the repeat;
 * a bounded inbox: when it is full, the session thread stops reading for QoS 1 (TCP pushes
@@ -29,6 +32,7 @@ from central_hub.core.config import HubRuntime
 from central_hub.domain.intake import INGESTED, Intake, Rejected, Row
 from central_hub.domain.streams import SeqTracker
 from central_hub.mqtt import Message, SessionOptions, WireSubscriber
+from central_hub.storage.health import StorageHealth
 from central_hub.storage.writer import BatchWriter
 from edge_agent.contract.topics import Topics
 
@@ -70,7 +74,8 @@ class RejectLog:
 class IngestWorker:
     """Receives the shared subscription and writes batches; :meth:`start`/:meth:`stop`."""
 
-    def __init__(self, runtime: HubRuntime, engine: Engine, client_id: str | None = None) -> None:
+    def __init__(self, runtime: HubRuntime, engine: Engine, client_id: str | None = None, *,
+                 health: StorageHealth | None = None) -> None:
         s = runtime.settings.ingest
         self.runtime = runtime
         self.topics = Topics(runtime.topic_root)
@@ -81,6 +86,8 @@ class IngestWorker:
         self.stats = IngestStats()
         self.intake = Intake(self.topics, SeqTracker(window=s.window))
         self.writer = BatchWriter(engine)
+        #: the outcome of the latest write (shared with the hub's other writers)
+        self.health = health if health is not None else StorageHealth()
         self._inbox: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._running = False
@@ -88,15 +95,18 @@ class IngestWorker:
         self._thread: threading.Thread | None = None
         self._reject_log = RejectLog()
         self._db_duplicates = 0
-        group = runtime.settings.ingest.group
+        group = s.group if s.shared else None
         mc = runtime.config.mqtt
         self._session = WireSubscriber(
             runtime.broker,
             SessionOptions(client_id=self.client_id,
-                           filters=tuple((self.topics.shared(group, name), 1)
+                           filters=tuple((self.topics.shared(group, name) if group
+                                          else self.topics.filter(name), 1)
                                          for name in INGESTED),
                            keepalive_s=mc.keepalive_s, session_expiry_s=mc.session_expiry_s,
-                           receive_maximum=s.receive_maximum),
+                           receive_maximum=s.receive_maximum,
+                           reconnect_min_s=runtime.settings.reconnect_min_s,
+                           reconnect_max_s=runtime.settings.reconnect_max_s),
             on_messages=self._on_messages, on_connected=self._on_connected,
             on_disconnected=self._on_disconnected, tls=mc.tls)
         self.subscribed = self._session.subscribed
@@ -171,12 +181,18 @@ class IngestWorker:
                 try:
                     inserted = self.writer.write(rows) if rows else 0
                     break
-                except Exception:  # the database is down: keep the batch, retry, do not ack
+                except Exception as exc:  # the database is down: keep the batch, do not ack
                     self.stats.write_errors += 1
-                    log.exception("ingest %s: write failed, retrying", self.client_id)
+                    if self.health.failed("ingest", exc):
+                        log.exception("ingest %s: write failed, retrying every second until "
+                                      "the database is back", self.client_id)
                     if not self._running:
                         return
                     time.sleep(1.0)
+            if rows:
+                if not self.health.ok:
+                    log.warning("ingest %s: database writable again", self.client_id)
+                self.health.succeeded()
             st = self.stats
             st.received += len(batch)
             st.stored += inserted

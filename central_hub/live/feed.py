@@ -84,7 +84,9 @@ class LiveFeed:
             SessionOptions(client_id=client_id,
                            filters=tuple((self.topics.filter(n), q) for n, q in LIVE_TOPICS),
                            keepalive_s=mc.keepalive_s, session_expiry_s=0, clean_start=True,
-                           receive_maximum=65535, auto_ack=True, label="live"),
+                           receive_maximum=65535, auto_ack=True, label="live",
+                           reconnect_min_s=runtime.settings.reconnect_min_s,
+                           reconnect_max_s=runtime.settings.reconnect_max_s),
             on_messages=self._on_messages, on_connected=self._on_connected, tls=mc.tls)
         self.commands = (commands_factory or (lambda t: CommandBus(t, self.publish)))(self.topics)
 

@@ -25,7 +25,7 @@ VEHICLES = 500
 
 
 def _worker(cfg: Path, client_id: str, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
+    env = {**os.environ, "KASSEL_HUB_INGEST__SHARED": "true"}  # two workers split the stream
     return subprocess.Popen(
         [sys.executable, "-m", "edge_agent.cli", "hub", "--config", str(cfg), "--ingest-only",
          "--client-id", client_id],

@@ -60,3 +60,34 @@ def test_hub_queue_backlog_and_drops_clear_after_a_quiet_minute() -> None:
         ("hub_queue_backlog", False)}
     assert {(c.kind, c.active) for c in e.on_hub_queue("ingest", 0, 100, 5, now=60_002)} == {
         ("hub_queue_dropped", False)}
+
+
+def test_hub_broker_down_after_the_grace_and_cleared_on_reconnect() -> None:
+    e = AlarmEngine(Thresholds(broker_down_ms=1000))
+    assert e.on_hub_session("live", False, now=0) == []  # a start or a reconnect: not yet
+    assert e.on_hub_session("live", False, now=999) == []
+    (down,) = e.on_hub_session("live", False, reason="ConnectionRefusedError", now=1000)
+    assert (down.kind, down.device_id, down.active, down.severity) == (
+        "hub_broker_down", "live", True, "critical")
+    assert "ConnectionRefusedError" in down.message
+    assert e.on_hub_session("live", False, now=5000) == []
+    (up,) = e.on_hub_session("live", True, now=5001)
+    assert (up.kind, up.active) == ("hub_broker_down", False)
+    assert e.on_hub_session("live", True, now=5002) == []
+    # a short blip (reconnected within the grace) raises nothing, and the timer starts afresh
+    assert e.on_hub_session("ingest", False, now=6000) == []
+    assert e.on_hub_session("ingest", True, now=6500) == []
+    assert e.on_hub_session("ingest", False, now=7000) == []
+    assert e.on_hub_session("ingest", False, now=7999) == []
+
+
+def test_hub_storage_down_at_the_first_failed_write_cleared_by_the_first_success() -> None:
+    e = AlarmEngine()
+    assert e.on_hub_storage(None, now=0) == []
+    (down,) = e.on_hub_storage("ingest: OperationalError: connection refused", now=1)
+    assert (down.kind, down.device_id, down.active, down.severity) == (
+        "hub_storage_down", "database", True, "critical")
+    assert "connection refused" in down.message
+    assert e.on_hub_storage("alarms: OperationalError: connection refused", now=2) == []
+    (up,) = e.on_hub_storage(None, now=3)
+    assert (up.kind, up.active) == ("hub_storage_down", False)
