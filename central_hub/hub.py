@@ -73,7 +73,8 @@ class Hub:
         self.storage = StorageHealth()
         self.alarms: AlarmService | None = AlarmService(
             AlarmEngine(Thresholds(cpu_pct=a.cpu_pct, mem_pct=a.mem_pct, disk_pct=a.disk_pct,
-                                   queue_depth=a.queue_depth, spat_stale_ms=a.spat_stale_ms)),
+                                   queue_depth=a.queue_depth, spat_stale_ms=a.spat_stale_ms,
+                                   broker_down_ms=a.broker_down_ms)),
             self.alarm_store) if s.primary else None
         self._signal_buffer: deque[SignalChange] = deque(maxlen=100_000)
         self.live = LiveFeed(runtime, self.state, self.spat, self.dashboard, alarms=self.alarms,

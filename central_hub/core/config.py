@@ -67,6 +67,8 @@ class AlarmSettings(BaseModel):
     disk_pct: float = 90.0
     queue_depth: int = 10_000
     spat_stale_ms: int = 1_000
+    #: a hub broker session down this long raises ``hub_broker_down``
+    broker_down_ms: Annotated[int, Field(ge=0)] = 1_000
     tick_ms: Annotated[int, Field(ge=10)] = 250
 
 
