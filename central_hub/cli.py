@@ -2,7 +2,8 @@
 
 WHY the options beyond the contract: a deployment runs one primary (HTTP, live feeds, alarms,
 retention) and any number of extra ingest workers on the same shared subscription
-(``--ingest-only --client-id hub-1-ingest-2``); each worker's client id names its persistent
+(``--ingest-only --client-id hub-1-ingest-2``, with ``KASSEL_HUB_INGEST__SHARED=true`` in every
+process, see :mod:`central_hub.ingest.worker`); each worker's client id names its persistent
 session, so a restarted worker resumes its own unacknowledged messages.
 
 The hub's modules are imported inside the handlers: ``kassel`` builds its parser from every

@@ -7,7 +7,9 @@ import time
 
 import httpx
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy.exc import OperationalError
 
 from central_hub.broker import MosquittoBroker
 from tests.integration.central_hub.helpers import (
@@ -63,3 +65,24 @@ def test_stale_flashing_and_last_will_raise_alarms(hub: HubServer,
         assert cleared["active"] is False and cleared["cleared_ms"] >= cleared["raised_ms"]
         back.disconnect()
         back.loop_stop()
+
+
+def test_alarms_are_listed_from_memory_while_the_table_is_unreadable(
+        hub: HubServer, broker: MosquittoBroker, monkeypatch: pytest.MonkeyPatch) -> None:
+    dev = client(broker, "ks-8-test")
+    dev.publish(TOPICS.topic("status", "ks-8"), status("ks-8", "offline", bdseq=1), qos=1,
+                retain=True).wait_for_publish()
+    with httpx.Client(base_url=hub.url, timeout=10) as http:
+        wait_for(lambda: ("device_offline", "ks-8") in _open(http), what="offline alarm")
+        assert http.get("/api/v1/alarms").headers["x-alarms-source"] == "database"
+
+        def unreachable(*_a: object) -> None:
+            raise OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
+
+        monkeypatch.setattr(hub.hub.alarm_store, "list", unreachable)
+        r = http.get("/api/v1/alarms", params={"state": "all", "device_id": "ks-8"})
+        assert r.status_code == 200 and r.headers["x-alarms-source"] == "memory"
+        (rec,) = r.json()
+        assert (rec["id"], rec["kind"], rec["active"]) == (0, "device_offline", True)
+    dev.disconnect()
+    dev.loop_stop()
