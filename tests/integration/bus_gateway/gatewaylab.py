@@ -33,11 +33,13 @@ class Gateway:
 
     def __init__(self, tmp: Path, *, passengers: int, bridge: bool,
                  session_timeout_min: float = 240,
-                 wlan_extra: dict[str, object] | None = None) -> None:
+                 wlan_extra: dict[str, object] | None = None,
+                 config_extra: dict[str, object] | None = None) -> None:
         self.lab = NetLab(tmp, passengers=passengers, bridge=bridge)
         self.tmp = tmp
         self.device_id = f"bus-{self.lab.id}"
         self.wlan_extra = wlan_extra or {}
+        self.config_extra = config_extra or {}  # top-level sections (gps, mqtt, agent, ...)
         try:
             self._start(session_timeout_min)
         except BaseException:
@@ -75,6 +77,7 @@ class Gateway:
             },
             "gps": {"source": f"nmea:{tmp / 'empty.nmea'}"},
             "route": {"route_id": "T"},
+            **self.config_extra,
         }
         cfg = tmp / "bus.yaml"
         cfg.write_text(json.dumps(config))  # JSON is YAML
