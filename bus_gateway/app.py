@@ -9,13 +9,15 @@ creates a client, a socket or a task. Published (CONTRACT §2/§3):
 * ``srem`` request/update/cancel for the route's priority points (to the intersection's topic).
 
 Subscribed: ``ssem`` and ``spat`` of the priority points' intersections. Commands:
-``set_uplink_kbps {"kbps": int}`` (live re-rating), ``set_trip {"trip_id": str|null,
+``set_uplink_kbps {"kbps": int}`` (live re-rating: the operator's figure is the uplink's
+capacity from now on, a cap that a later command replaces), ``set_trip {"trip_id": str|null,
 "delay_s": int|null}`` and ``set_delay {"delay_s": int|null}``: the schedule deviation the
 operator's dispatch system (ITCS) or the hub reports, sent with every ``srem`` as
 ``delay_s`` (CONTRACT addition, see docs/signal_controller.md) so that a late bus wins an ETA
 tie; a figure older than :data:`DELAY_MAX_AGE_MS` is not sent.
-With ``wlan.uplink_autorate`` the uplink's capacity is measured (:mod:`bus_gateway.uplink`)
-and the command only sets the figure the estimate continues from.
+With ``wlan.uplink_autorate`` the uplink's capacity is measured (:mod:`bus_gateway.uplink`):
+the command's figure is the estimate's ceiling and start — the measurement may lower the rate
+when the link is congested, never raise it above the figure.
 The MAC addresses the WLAN sees are hashed before occupancy sees them and never leave.
 """
 
@@ -229,10 +231,11 @@ class BusGateway:
         kbps = args.get("kbps", args.get("uplink_kbps"))
         if not isinstance(kbps, int) or isinstance(kbps, bool):
             raise ValueError("args.kbps must be an integer (kbit/s)")
-        if self.uplink is not None:  # measured: the estimate continues from the operator's figure
-            kbps = self.uplink.estimator.set_rate(kbps)
-        rate = await self.wlan.set_uplink_kbps(kbps)
-        return {"uplink_kbps": kbps, "per_client_kbps": rate}
+        if self.uplink is not None:  # measured: the figure caps the estimate, which starts there
+            kbps = await self.uplink.set_cap(kbps)
+        else:
+            await self.wlan.set_uplink_kbps(kbps)
+        return {"uplink_kbps": kbps, "per_client_kbps": self.wlan.plan.rate_kbps}
 
     async def _cmd_set_trip(self, args: dict[str, object]) -> dict[str, object]:
         trip = args.get("trip_id")

@@ -5,11 +5,13 @@ rules in :mod:`bus_gateway.wlan` are the same for the real router and the demo; 
 adapter touches the kernel. Netlink and nftables calls run on two dedicated worker threads,
 each with its own pyroute2 socket (a socket is never shared between threads, and the event loop
 must keep serving the portal while nftables runs): one for links, neighbours and the firewall,
-one for shaping. A shaping pass re-rates every client's classes (in bulk, see
-:mod:`bus_gateway.netlinkbatch`); on a thread of its own it never holds up the firewall
-element of a passenger who has just accepted the terms. Firewall changes go through a
+one for shaping. Shaping requests (:meth:`KernelDataplane.shape`) are handed to the shaping
+thread the moment they are made and applied in that order, so the caller's plan and the
+kernel never disagree about which request came first. Firewall changes go through a
 :class:`GroupCommit`: those that arrive while a transaction runs are merged into the next one
-(ten passengers accepting at one stop cost two transactions, not ten in a row).
+(ten passengers accepting at one stop cost two transactions, not ten in a row). A change that
+admits a client names the shaping request that puts the client's class (``after``); the
+transaction waits for it, and a change whose class could not be put is refused on its own.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from bus_gateway.dhcp import DnsmasqSettings, DnsmasqSupervisor
 from bus_gateway.domain.firewall import AdmissionChange, FirewallSpec
 from bus_gateway.domain.shaping import ShapingDiff
-from bus_gateway.errors import FirewallError, GatewayError
+from bus_gateway.errors import GatewayError, ShaperError
 from bus_gateway.groupcommit import GroupCommit
 from bus_gateway.hostapd import HostapdStations
 from bus_gateway.nft import FirewallCounters, NftFirewall
@@ -70,8 +72,8 @@ class KernelDataplane:
             DnsmasqSettings(lan, gateway, portal_port, state_dir, upstream_dns=upstream_dns)
         )
         self.hostapd = HostapdStations(hostapd_ctrl_dir)
-        self._commits: GroupCommit[AdmissionChange] = GroupCommit(
-            self._apply_changes, name="firewall-commit"
+        self._commits: GroupCommit[tuple[AdmissionChange, asyncio.Future[None] | None]] = (
+            GroupCommit(self._apply_changes, name="firewall-commit")
         )
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="dataplane")
         self._shape_pool = ThreadPoolExecutor(1, thread_name_prefix="shaper")
@@ -83,13 +85,18 @@ class KernelDataplane:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def _shape_call(self, fn: Callable[[HtbShaper], T]) -> T:
+        return await self._shape_queue(fn)
+
+    def _shape_queue(self, fn: Callable[[HtbShaper], T]) -> asyncio.Future[T]:
+        """Hand ``fn`` to the shaping thread now (in call order); its future."""
+
         def run() -> T:
             if self._shaper is None:
                 # its own netlink socket, made and used on the shaping thread only
                 self._shaper = HtbShaper(self.lan)
             return fn(self._shaper)
 
-        return await asyncio.get_running_loop().run_in_executor(self._shape_pool, run)
+        return asyncio.get_running_loop().run_in_executor(self._shape_pool, run)
 
     def _ip(self) -> IPRoute:
         if self._ipr is None:
@@ -166,22 +173,44 @@ class KernelDataplane:
 
     # --- clients -------------------------------------------------------------------------
 
-    def submit(self, change: AdmissionChange) -> asyncio.Future[None]:
+    def submit(
+        self, change: AdmissionChange, after: asyncio.Future[None] | None = None
+    ) -> asyncio.Future[None]:
         """Queue a change of the admitted sets (group commit, in call order).
 
-        The future is done when the change is in the kernel (traffic passes), or carries the
-        :class:`FirewallError` that refused it.
+        ``after`` is the shaping request that puts the admitted client's class; the change
+        is applied once it is done. The future is done when the change is in the kernel
+        (traffic passes), or carries the :class:`ShaperError` of ``after`` (not applied) or
+        the :class:`FirewallError` that refused it.
         """
-        return self._commits.submit(change)
+        return self._commits.submit((change, after))
 
     async def _apply_changes(
-        self, changes: list[AdmissionChange]
-    ) -> list[FirewallError | None]:
-        return await self._call(self.firewall.apply, changes)
+        self, items: list[tuple[AdmissionChange, asyncio.Future[None] | None]]
+    ) -> list[BaseException | None]:
+        results: list[BaseException | None] = [None] * len(items)
+        ready: list[int] = []
+        for i, (_, after) in enumerate(items):
+            if after is not None:
+                # in order on one thread: by the time the first is done, most of the others are
+                await asyncio.wait([after])
+                if after.cancelled():
+                    results[i] = ShaperError("the client's class was not put (cancelled)")
+                    continue
+                error = after.exception()
+                if error is not None:
+                    results[i] = error
+                    continue
+            ready.append(i)
+        if ready:
+            applied = await self._call(self.firewall.apply, [items[i][0] for i in ready])
+            for i, result in zip(ready, applied, strict=True):
+                results[i] = result
+        return results
 
-    async def shape(self, diff: ShapingDiff, uplink_kbps: int) -> None:
-        """Apply shaping differences."""
-        await self._shape_call(lambda shaper: shaper.apply(diff, uplink_kbps))
+    def shape(self, diff: ShapingDiff, uplink_kbps: int) -> asyncio.Future[None]:
+        """Queue shaping differences (handed to the shaping thread now, applied in order)."""
+        return self._shape_queue(lambda shaper: shaper.apply(diff, uplink_kbps))
 
     async def counters(self) -> FirewallCounters:
         """Per-client and total byte counters."""

@@ -25,22 +25,43 @@ reset. Every client has the same rate, so one pass encodes the message once per 
 sends patched copies in bulk (:mod:`bus_gateway.netlinkbatch`): 180 classes cost 1–2 ms of
 Python instead of 45–95 ms through one pyroute2 call each. Filters are one ``u32`` per client
 at its own priority, so one can be deleted without touching the others.
+
+A new client's class, leaf queue and filter are *put* the same way (:meth:`HtbShaper.apply`):
+templates encoded once per device (the class's once per rate), patched per client, sent in one
+batch — a fraction of a millisecond, which is what lets the gateway create the class before the
+firewall admits the client. Putting is idempotent (the filter at the client's priority is
+deleted first, the class is created or changed, the leaf replaced), so a put repeated after a
+failed pass converges instead of failing on what the earlier attempt left behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from ipaddress import IPv4Address
 
 from pyroute2 import IPBatch, IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from bus_gateway.domain.shaping import ClientClass, ShapingDiff
+from bus_gateway.domain.shaping import FIRST_CLIENT_MINOR, ClientClass, ShapingDiff
 from bus_gateway.errors import ShaperError
-from bus_gateway.netlinkbatch import RtnlBatch, with_handle
+from bus_gateway.netlinkbatch import (
+    NLM_F_ACK,
+    NLM_F_CREATE,
+    NLM_F_EXCL,
+    NLM_F_REPLACE,
+    NLM_F_REQUEST,
+    RtnlBatch,
+    find_word,
+    tc_request,
+    with_handle,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +76,30 @@ FILTER_PRIO_BASE = 10
 #: packets a client's queue holds where fq_codel is missing (~100 ms of full frames at 10 Mbit/s)
 LEAF_QUEUE_PACKETS = 100
 _MTU = 1600
+
+
+#: a put creates the class or changes the one a failed pass left behind
+_PUT_CLASS = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE
+_PUT_LEAF = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE
+_ADD_FILTER = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+_DEL_FILTER = NLM_F_REQUEST | NLM_F_ACK
+#: values no real request carries, to find where the filter template holds them
+_SENTINEL_CLASSID = 0x7EADBEEF
+_SENTINEL_ADDRESS = 0xC6336401
+
+
+def _filter_info(slot: int) -> int:
+    """``tcm_info`` of a client's filter: its priority and ``htons(ETH_P_IP)``."""
+    return ((FILTER_PRIO_BASE + slot) << 16) | socket.htons(ETH_P_IP)
+
+
+@dataclass(frozen=True, slots=True)
+class _FilterTemplate:
+    """An encoded ``u32`` client filter and where its class id and address sit."""
+
+    message: bytes
+    classid_at: int
+    address_at: int
 
 
 def _rate(kbps: int) -> str:
@@ -95,6 +140,10 @@ class HtbShaper:
         self._indexes: dict[str, int] = {}
         self._encoder: IPBatch | None = None
         self._batch: RtnlBatch | None = None
+        self._class_templates: dict[tuple[int, int], bytes] = {}  # (ifindex, rate)
+        self._leaf_templates: dict[int, bytes] = {}
+        self._filter_templates: dict[tuple[int, int], _FilterTemplate] = {}  # (ifindex, offset)
+        self._unfilter_templates: dict[int, bytes] = {}
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -138,6 +187,7 @@ class HtbShaper:
     def setup(self, uplink_kbps: int) -> None:
         """Build both trees and the ingress redirects from scratch."""
         self._indexes.clear()
+        self._forget_templates()
         self._clients_kbps = None
         lan = self._index(self.lan)
         self.ifb = f"kifb{lan}"[:15]
@@ -179,33 +229,151 @@ class HtbShaper:
         return new
 
     def apply(self, diff: ShapingDiff, uplink_kbps: int) -> None:
-        """Remove and add client classes first, then re-rate the others and the shared class.
+        """Remove and put client classes first, then re-rate the others and the shared class.
 
         New passengers get their own class before the (longer) re-rating of everybody else.
         """
         devices = self._devices()
-        for idx, offset in devices:
+        for idx, _ in devices:
             for c in diff.remove:
                 self._del_filter(idx, c)
                 self._del_class(idx, ROOT | c.minor)
-            for c in diff.add:
-                self._add_class(idx, ROOT | c.minor, CLIENTS_CLASS, c.rate_kbps, c.rate_kbps)
-                self._attach_leaf(idx, ROOT | c.minor)
-                self._tc(
-                    "add-filter", "u32", idx,
-                    parent=ROOT, prio=FILTER_PRIO_BASE + c.slot, protocol=ETH_P_IP,
-                    target=ROOT | c.minor,
-                    keys=[f"0x{int(IPv4Address(c.ip)):08x}/0xffffffff+{offset}"],
-                )
+        for c in diff.remove:
+            self._classes.pop(c.ip, None)
+        self._put(devices, diff.add)
         if uplink_kbps != self._clients_kbps:
             for idx, _ in devices:
                 self._change_class(idx, CLIENTS_CLASS, LINK_CLASS, uplink_kbps, uplink_kbps)
             self._clients_kbps = uplink_kbps
         self._rerate(devices, diff.change)
-        for c in diff.remove:
-            self._classes.pop(c.ip, None)
-        for c in (*diff.change, *diff.add):
+        for c in diff.change:
             self._classes[c.ip] = c
+
+    def _put(self, devices: list[tuple[int, int]], added: tuple[ClientClass, ...]) -> None:
+        """Class, leaf queue and filter of every client in ``added`` on both devices, in bulk.
+
+        Per client and device: delete whatever filter holds its priority (nothing, normally),
+        create (or change) its class, replace the class's leaf queue, add its filter — in that
+        order, which the kernel keeps within one batch.
+        """
+        if not added:
+            return
+        batch = self._bulk()
+        requests: list[bytes] = []
+        what: dict[int, tuple[str, int, ClientClass]] = {}
+        for idx, offset in devices:
+            for c in added:
+                for step, build in self._put_steps(idx, offset, c):
+                    seq = batch.next_seq()
+                    requests.append(build(seq))
+                    what[seq] = (step, idx, c)
+        failed = {
+            seq: err for seq, err in batch.run(requests).items()
+            if not (what[seq][0] == "unfilter" and err in (errno.ENOENT, errno.EINVAL))
+        }
+        if failed:
+            refused = {what[seq][2].ip for seq in failed}
+            for c in added:
+                if c.ip not in refused:
+                    self._classes[c.ip] = c
+            seq, err = next(iter(failed.items()))
+            step, idx, c = what[seq]
+            raise ShaperError(
+                f"{len(failed)} of {len(requests)} requests to put {len(added)} client classes "
+                f"refused; first: {step} of class {ROOT | c.minor:x} ({c.ip}) on {idx}: "
+                f"{os.strerror(err)}"
+            )
+        for c in added:
+            self._classes[c.ip] = c
+
+    def _put_steps(
+        self, idx: int, offset: int, c: ClientClass
+    ) -> list[tuple[str, Callable[[int], bytes]]]:
+        """The requests that put ``c`` on device ``idx``, each as a function of its seq."""
+        handle = ROOT | c.minor
+        info = _filter_info(c.slot)
+        filt = self._filter_template(idx, offset)
+        words = ((filt.classid_at, "=I", handle), (filt.address_at, "!I", int(IPv4Address(c.ip))))
+        return [
+            ("unfilter", partial(tc_request, self._unfilter_template(idx), flags=_DEL_FILTER,
+                                 info=info)),
+            ("class", partial(tc_request, self._class_template(idx, c.rate_kbps),
+                              flags=_PUT_CLASS, handle=handle)),
+            ("leaf", partial(tc_request, self._leaf_template(idx), flags=_PUT_LEAF,
+                             handle=c.minor << 16, parent=handle)),
+            ("filter", partial(tc_request, filt.message, flags=_ADD_FILTER, info=info,
+                               words=words)),
+        ]
+
+    # --- templates for bulk requests ---------------------------------------------------------
+
+    def _bulk(self) -> RtnlBatch:
+        if self._encoder is None:
+            self._encoder = IPBatch()  # encodes, never sends
+            self._batch = RtnlBatch()
+        assert self._batch is not None
+        return self._batch
+
+    def _encode(self, *args: object, **kwargs: object) -> bytes:
+        assert self._encoder is not None
+        self._encoder.reset()
+        self._encoder.tc(*args, **kwargs)
+        return bytes(self._encoder.batch)
+
+    def _forget_templates(self) -> None:
+        """Templates carry the ifindex: a rebuilt tree may sit on re-created devices."""
+        self._class_templates.clear()
+        self._leaf_templates.clear()
+        self._filter_templates.clear()
+        self._unfilter_templates.clear()
+
+    def _class_template(self, idx: int, kbps: int) -> bytes:
+        key = (idx, kbps)
+        template = self._class_templates.get(key)
+        if template is None:
+            if len(self._class_templates) > 64:  # the fair share moves with every client
+                self._class_templates.clear()
+            template = self._class_templates[key] = self._encode(
+                "add-class", "htb", idx, ROOT | FIRST_CLIENT_MINOR,
+                **self._htb_params(CLIENTS_CLASS, kbps, kbps),
+            )
+        return template
+
+    def _leaf_template(self, idx: int) -> bytes:
+        template = self._leaf_templates.get(idx)
+        if template is None:
+            minor = FIRST_CLIENT_MINOR
+            if self._leaf_qdisc == "fq_codel":
+                template = self._encode("add", "fq_codel", idx, minor << 16, parent=ROOT | minor)
+            else:
+                template = self._encode("add", "pfifo", idx, minor << 16, parent=ROOT | minor,
+                                        limit=LEAF_QUEUE_PACKETS)
+            self._leaf_templates[idx] = template
+        return template
+
+    def _filter_template(self, idx: int, offset: int) -> _FilterTemplate:
+        key = (idx, offset)
+        template = self._filter_templates.get(key)
+        if template is None:
+            message = self._encode(
+                "add-filter", "u32", idx, parent=ROOT, prio=FILTER_PRIO_BASE,
+                protocol=ETH_P_IP, target=_SENTINEL_CLASSID,
+                keys=[f"0x{_SENTINEL_ADDRESS:08x}/0xffffffff+{offset}"],
+            )
+            template = self._filter_templates[key] = _FilterTemplate(
+                message,
+                find_word(message, "=I", _SENTINEL_CLASSID),
+                find_word(message, "!I", _SENTINEL_ADDRESS),
+            )
+        return template
+
+    def _unfilter_template(self, idx: int) -> bytes:
+        template = self._unfilter_templates.get(idx)
+        if template is None:
+            template = self._unfilter_templates[idx] = self._encode(
+                "del-filter", index=idx, parent=ROOT, info=_filter_info(0)
+            )
+        return template
 
     def _rerate(self, devices: list[tuple[int, int]], changed: tuple[ClientClass, ...]) -> None:
         """``change-class`` for every class in ``changed`` on both devices, in bulk.
@@ -215,10 +383,8 @@ class HtbShaper:
         """
         if not changed:
             return
-        if self._encoder is None:
-            self._encoder = IPBatch()  # encodes, never sends
-            self._batch = RtnlBatch()
-        assert self._batch is not None
+        batch = self._bulk()
+        assert self._encoder is not None
         requests: list[bytes] = []
         what: dict[int, tuple[int, ClientClass]] = {}
         for idx, _ in devices:
@@ -230,10 +396,10 @@ class HtbShaper:
                     self._encoder.tc("change-class", "htb", idx, ROOT | c.minor,
                                      **self._htb_params(CLIENTS_CLASS, c.rate_kbps, c.rate_kbps))
                     template = templates[c.rate_kbps] = bytes(self._encoder.batch)
-                seq = self._batch.next_seq()
+                seq = batch.next_seq()
                 requests.append(with_handle(template, seq, ROOT | c.minor))
                 what[seq] = (idx, c)
-        failed = self._batch.run(requests)
+        failed = batch.run(requests)
         if failed:
             seq, errno = next(iter(failed.items()))
             idx, c = what[seq]
@@ -259,6 +425,7 @@ class HtbShaper:
             self._ipr.link("del", index=self._index(self.ifb))
         self._classes.clear()
         self._indexes.clear()
+        self._forget_templates()
         self._clients_kbps = None
 
     def close(self) -> None:

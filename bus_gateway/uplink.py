@@ -9,6 +9,11 @@ same queues as the passengers' traffic. When the estimate moves by more than the
 it calls the gateway's normal re-rating path (``WlanGateway.set_uplink_kbps``), which changes
 every client's HTB class in place: nobody is disconnected.
 
+The operator's ``set_uplink_kbps`` goes through :meth:`UplinkMonitor.set_cap` (the estimator's
+ceiling from then on). The figure a sample applies is read from the estimator under the same
+lock as the command, so a sample taken just before a command can never re-apply its older,
+higher estimate after the command's figure.
+
 Probe connections are closed with a reset (``SO_LINGER`` 0), so they leave no ``TIME_WAIT``
 behind; a dedicated reflector keeps them out of the broker's log.
 """
@@ -67,6 +72,7 @@ class UplinkMonitor:
         self._address: tuple[str, int] | None = None
         self.last: RateDecision | None = None
         self.rerates = 0
+        self._applying = asyncio.Lock()  # a sample's re-rating and the operator's command
 
     def counters(self) -> tuple[int, int]:
         """``(rx_bytes, tx_bytes)`` of the uplink interface."""
@@ -125,14 +131,24 @@ class UplinkMonitor:
             LinkSample(int(time.monotonic() * 1000), rx, tx, rtt)
         )
         self.last = decision
-        applied = self._applied()
-        if should_apply(applied, decision.rate_kbps, self.hysteresis):
-            log.info("uplink capacity %d → %d kbit/s (%s, achieved %d kbit/s, RTT +%s ms)",
-                     applied, decision.rate_kbps, decision.state, decision.achieved_kbps,
-                     "?" if decision.rtt_delta_ms is None else f"{decision.rtt_delta_ms:.0f}")
-            await self._apply(decision.rate_kbps)
-            self.rerates += 1
+        async with self._applying:
+            applied = self._applied()
+            estimate = self.estimator.rate_kbps  # not the decision's: a command may be newer
+            if should_apply(applied, estimate, self.hysteresis):
+                log.info("uplink capacity %d → %d kbit/s (%s, achieved %d kbit/s, RTT +%s ms)",
+                         applied, estimate, decision.state, decision.achieved_kbps,
+                         "?" if decision.rtt_delta_ms is None
+                         else f"{decision.rtt_delta_ms:.0f}")
+                await self._apply(estimate)
+                self.rerates += 1
         return decision
+
+    async def set_cap(self, kbps: int) -> int:
+        """The operator's figure: the estimator's ceiling and start, applied at once."""
+        async with self._applying:
+            rate = self.estimator.set_cap(kbps)
+            await self._apply(rate)
+            return rate
 
     async def run(self) -> None:
         """Sample every ``interval_s`` until cancelled."""

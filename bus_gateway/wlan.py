@@ -6,18 +6,30 @@ until when, at what rate) on top of a :class:`Dataplane` that does the work —
 :class:`SimulatedDataplane` in the demo (``simulated``: same behaviour, no root, no kernel).
 The portal and the MQTT app only talk to :class:`WlanGateway`.
 
-Admission is fast by design: the firewall element is added first (traffic passes) and the
-portal answers "online" right then; shaping follows in the background (the new client's class
-first, then the others' re-rating). Session changes and the order of firewall changes are
-guarded by one lock, but the lock is not held while the kernel works: a change is submitted to
-the dataplane's group commit under the lock and awaited outside it, so passengers accepting at
-the same moment share one nftables transaction. Shaping has its own lock and background task:
-re-rating every client's classes when one more arrives costs tens of milliseconds of CPU on a
-full bus (``bench/bench_gateway.py``), and neither the firewall element nor the HTTP answer of
-a passenger posting ``/accept`` waits for it. Concurrent session changes share shaping passes,
-and a pass waits (at most :data:`ADMISSIONS_FIRST_S`) while admissions are in flight: on two
-cores its Python would compete with theirs for the GIL, and ten passengers boarding at once
-then cost one pass after the last of them instead of two passes in their way.
+Admission is deterministic about shaping and still fast: an admitted passenger's traffic is
+never forwarded outside a class capped at a fair share. The new client's class is queued on
+the dataplane's shaping queue first (:meth:`ShapingPlan.place`: its own slot, at the fair share
+that counts it) and its firewall element is submitted *after* it — the firewall change waits
+for the class, so by the time traffic passes the class and its filter exist on both devices.
+Putting one class is a single bulk netlink round trip (``bus_gateway/shaper.py``), about what
+the old background add cost, so the portal's "online" answer is a fraction of a millisecond
+later than before. The re-rating of everybody else follows in the background.
+
+Shaping requests are applied in the order they are made (one queue, one worker), and a plan
+change and its request are made together, with no ``await`` between them: a placement and a
+pass can never overtake each other in the kernel. Session changes and the order of firewall
+changes are guarded by one lock, but the lock is not held while the kernel works: a change is
+submitted to the dataplane's group commit under the lock and awaited outside it, so passengers
+accepting at the same moment share one nftables transaction. Re-rating has its own lock and
+background task: neither the firewall element nor the HTTP answer of a passenger posting
+``/accept`` waits for it. Concurrent session changes share shaping passes, and a pass waits (at
+most :data:`ADMISSIONS_FIRST_S`) while admissions are in flight: on two cores its Python would
+compete with theirs for the GIL, and ten passengers boarding at once then cost one pass after
+the last of them instead of two passes in their way. A shaping request that fails puts the
+plan in doubt (:meth:`ShapingPlan.resync`): the next pass, at the latest at the next upkeep
+tick, puts every class again.
+
+Fair shares count the *admitted* clients (see :mod:`bus_gateway.domain.shaping`).
 """
 
 from __future__ import annotations
@@ -36,7 +48,7 @@ from bus_gateway.dataplane import KernelDataplane
 from bus_gateway.domain.firewall import AdmissionChange, pair
 from bus_gateway.domain.sessions import ClientSession, SessionTable
 from bus_gateway.domain.shaping import ShapingDiff, ShapingPlan
-from bus_gateway.errors import FirewallError, PortalError
+from bus_gateway.errors import FirewallError, PortalError, ShaperError
 from bus_gateway.nft import FirewallCounters
 from edge_agent.contract.configs import WlanConfig
 
@@ -58,11 +70,17 @@ class Dataplane(Protocol):
     async def maintain(self) -> None:
         """Periodic upkeep (new bridge ports, ...)."""
 
-    def submit(self, change: AdmissionChange) -> asyncio.Future[None]:
-        """Queue a firewall change (applied in call order); the future is done when it is."""
+    def submit(
+        self, change: AdmissionChange, after: asyncio.Future[None] | None = None
+    ) -> asyncio.Future[None]:
+        """Queue a firewall change (applied in call order, and not before ``after`` is done).
 
-    async def shape(self, diff: ShapingDiff, uplink_kbps: int) -> None:
-        """Apply per-client rate changes."""
+        The future is done when the change is in the kernel; it carries ``after``'s error (the
+        change is then not applied) or the firewall's.
+        """
+
+    def shape(self, diff: ShapingDiff, uplink_kbps: int) -> asyncio.Future[None]:
+        """Queue per-client class changes, applied in call order; done when they are."""
 
     async def counters(self) -> FirewallCounters:
         """Byte counters per admitted IP and in total."""
@@ -93,23 +111,39 @@ class SimulatedDataplane:
     async def maintain(self) -> None:
         """Nothing to maintain."""
 
-    def submit(self, change: AdmissionChange) -> asyncio.Future[None]:
-        """Record the change at once."""
-        for mac, ip in change.remove:
-            if self.admitted.get(mac) == str(ip):
-                del self.admitted[mac]
-        for mac, ip in change.admit:
-            self.admitted[mac] = str(ip)
+    def submit(
+        self, change: AdmissionChange, after: asyncio.Future[None] | None = None
+    ) -> asyncio.Future[None]:
+        """Record the change once ``after`` is done (at once when it is)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
+
+        def apply(_: object = None) -> None:
+            error = _failure(after)
+            if error is not None:
+                done.set_exception(error)
+                return
+            for mac, ip in change.remove:
+                if self.admitted.get(mac) == str(ip):
+                    del self.admitted[mac]
+            for mac, ip in change.admit:
+                self.admitted[mac] = str(ip)
+            done.set_result(None)
+
+        if after is None or after.done():
+            apply()
+        else:
+            after.add_done_callback(apply)
         return done
 
-    async def shape(self, diff: ShapingDiff, uplink_kbps: int) -> None:
-        """Record the rates."""
+    def shape(self, diff: ShapingDiff, uplink_kbps: int) -> asyncio.Future[None]:
+        """Record the rates at once."""
         for c in diff.remove:
             self.rates.pop(c.ip, None)
         for c in (*diff.add, *diff.change):
             self.rates[c.ip] = c.rate_kbps
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
     async def counters(self) -> FirewallCounters:
         """The simulated byte counts."""
@@ -136,6 +170,15 @@ class SimulatedDataplane:
     def station_left(self, mac: str) -> None:
         """A simulated phone left."""
         self.present.pop(mac.lower(), None)
+
+
+def _failure(future: asyncio.Future[None] | None) -> BaseException | None:
+    """The error of a finished ``future`` (``None``: none, or no future)."""
+    if future is None:
+        return None
+    if future.cancelled():
+        return ShaperError("the client's class was not put in place (cancelled)")
+    return future.exception()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +233,7 @@ class WlanGateway:
         self._shape_wanted = 0  # session changes that need a shaping pass …
         self._shape_done = 0  # … and how many of them the passes so far covered
         self._shape_task: asyncio.Task[None] | None = None
+        self.shaping_failures = 0
         self._admitting = 0  # ``accept`` calls between the MAC lookup and the firewall
         self._no_admissions = asyncio.Event()
         self._no_admissions.set()
@@ -232,13 +276,11 @@ class WlanGateway:
         self._admitting += 1
         self._no_admissions.clear()
         try:
-            session = await self._admit(ip)
+            return await self._admit(ip)
         finally:
             self._admitting -= 1
             if self._admitting == 0:
                 self._no_admissions.set()
-        self._request_shaping()
-        return session
 
     async def _admit(self, ip: IPv4Address) -> ClientSession:
         mac = await self.dataplane.lookup_mac(ip)
@@ -246,20 +288,41 @@ class WlanGateway:
             raise PortalError(f"no MAC address known for {ip}", 409)
         async with self._lock:
             session, old_ip = self.sessions.admit(mac, str(ip), self._now())
+            classed = self._place(str(ip))  # the class first: the firewall change waits for it
             old = (pair(mac, old_ip),) if old_ip is not None else ()
-            done = self.dataplane.submit(AdmissionChange(admit=(pair(mac, ip),), remove=old))
+            change = AdmissionChange(admit=(pair(mac, ip),), remove=old)
+            done = self.dataplane.submit(change, after=classed)
             self.admissions += 1
         try:
             await done  # merged with whoever else is being admitted right now
-        except FirewallError as exc:
-            log.error("admission refused by the firewall: %s", exc)
+        except (FirewallError, ShaperError) as exc:
+            log.error("admission refused: %s", exc)
             async with self._lock:
                 current = self.sessions.get(mac)
                 if current is not None and current.ip == str(ip):
                     self.sessions.revoke(mac)  # the passenger may simply try again
             raise PortalError("the network cannot admit you right now; please retry",
                               503) from exc
+        finally:
+            self._request_shaping()  # the others' re-rating, or the refused client's class
         return session
+
+    def _place(self, ip: str) -> asyncio.Future[None]:
+        """Queue the class of a client about to enter the firewall set (no ``await`` here)."""
+        return self._shape(self.plan.place(ip))
+
+    def _shape(self, diff: ShapingDiff) -> asyncio.Future[None]:
+        """Hand ``diff`` to the dataplane's shaping queue right after the plan changed."""
+        done = self.dataplane.shape(diff, self.plan.uplink_kbps)
+        done.add_done_callback(self._shaping_finished)
+        return done
+
+    def _shaping_finished(self, done: asyncio.Future[None]) -> None:
+        error = _failure(done)
+        if error is not None:  # what the kernel holds is in doubt: put everything next pass
+            self.shaping_failures += 1
+            self.plan.resync()
+            log.error("shaping request failed (all classes are put again): %s", error)
 
     def status(self, ip_text: str) -> ClientStatus:
         """Whether ``ip_text`` is admitted and for how long still."""
@@ -307,14 +370,14 @@ class WlanGateway:
             await asyncio.shield(self._shape_task)
 
     async def _reshape(self, uplink_kbps: int | None = None) -> None:
-        """One shaping pass over the current sessions (hold ``_shape_lock``)."""
+        """One shaping pass over the admitted sessions (hold ``_shape_lock``)."""
         covers = self._shape_wanted  # every session change counted so far is in the sessions
         try:
             diff = self.plan.reconcile(
                 [s.ip for s in self.sessions.active()], uplink_kbps=uplink_kbps
             )
             if not diff.empty or uplink_kbps is not None:
-                await self.dataplane.shape(diff, self.plan.uplink_kbps)
+                await self._shape(diff)  # queued before anything else can change the plan
         finally:
             self._shape_done = max(self._shape_done, covers)
 
@@ -325,6 +388,7 @@ class WlanGateway:
         stations = await self.dataplane.stations()
         now = self._now()
         submitted: list[asyncio.Future[None]] = []
+        returning: list[tuple[str, str, asyncio.Future[None]]] = []
         async with self._lock:
             self._stations = stations
             self._totals = (counters.up_bytes, counters.down_bytes)
@@ -347,11 +411,19 @@ class WlanGateway:
                     log.info("returning client re-admitted within its session")
                     old = (pair(mac, old_ip),) if old_ip is not None and old_ip != ip else ()
                     change = AdmissionChange(admit=(pair(mac, ip_addr),), remove=old)
-                    submitted.append(self.dataplane.submit(change))
+                    back_in = self.dataplane.submit(change, after=self._place(ip))
+                    returning.append((mac, ip, back_in))
+                    submitted.append(back_in)
         if submitted:
-            for result in await asyncio.gather(*submitted, return_exceptions=True):
+            results = await asyncio.gather(*submitted, return_exceptions=True)
+            for result in results:
                 if isinstance(result, BaseException):
                     log.error("firewall change of the upkeep failed: %s", result)
+            async with self._lock:  # not back in after all: the next sighting tries again
+                for mac, ip, back_in in returning:
+                    if _failure(back_in) is not None:
+                        self.sessions.suspend(mac, ip)
+        if submitted or self.plan.in_doubt:
             self._request_shaping()
 
     def stats(self) -> WlanStats:

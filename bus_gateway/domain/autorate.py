@@ -29,9 +29,15 @@ Each sample is classified and the rate moved:
   ``decay_refractory_ms``: an idle link tells nothing about its capacity, and the base is the
   configured expectation.
 
-The rate always stays within ``[min_kbps, max_kbps]``. The baseline follows decreases of the
-RTT quickly (``baseline_alpha_down``) and increases slowly (``baseline_alpha_up``, and only
-while no bufferbloat is seen), so a standing queue is never mistaken for the path's delay.
+The rate always stays within ``[min_kbps, ceiling]``. The ceiling is ``max_kbps`` until the
+operator sends a figure (``set_uplink_kbps``, :meth:`CapacityEstimator.set_cap`): that figure
+is a cap, not a starting point the controller may probe away from. The estimate starts there,
+may go lower when the delay says the link carries less, and never goes above it; idle decay
+aims at ``min(base, cap)``. A later command replaces the cap, upwards or downwards, and the
+estimate starts again from it. A cap below ``min_kbps`` is obeyed too (the operator knows the
+contract's rate; the floor then equals the cap). The baseline follows decreases of the RTT
+quickly (``baseline_alpha_down``) and increases slowly (``baseline_alpha_up``, and only while
+no bufferbloat is seen), so a standing queue is never mistaken for the path's delay.
 
 One figure for both directions: the gateway shapes download and upload with the same fair
 share (:mod:`bus_gateway.domain.shaping`), so the load is the busier direction's; an RTT probe
@@ -113,6 +119,7 @@ class CapacityEstimator:
         self._last: LinkSample | None = None
         self._last_drop_ms: int | None = None
         self._last_decay_ms: int | None = None
+        self._cap: int | None = None
         self.state: LoadState = "start"
 
     @property
@@ -125,10 +132,31 @@ class CapacityEstimator:
         """The tracked no-load RTT."""
         return self._baseline_ms
 
-    def set_rate(self, kbps: int) -> int:
-        """An operator's figure (``set_uplink_kbps``): start from there, within the bounds."""
-        s = self.settings
-        self._rate = float(min(s.max_kbps, max(s.min_kbps, kbps)))
+    @property
+    def cap_kbps(self) -> int | None:
+        """The operator's figure in force (``None``: none given, ``max_kbps`` bounds)."""
+        return self._cap
+
+    @property
+    def ceiling_kbps(self) -> int:
+        """The highest rate allowed now: the operator's cap, else ``max_kbps``."""
+        return self.settings.max_kbps if self._cap is None else self._cap
+
+    @property
+    def floor_kbps(self) -> int:
+        """The lowest rate allowed now: ``min_kbps``, or a lower cap."""
+        return min(self.settings.min_kbps, self.ceiling_kbps)
+
+    def set_cap(self, kbps: int) -> int:
+        """An operator's figure (``set_uplink_kbps``): the ceiling from now on, and the start.
+
+        Replaces an earlier figure (raising or lowering it); at least 8 kbit/s, and at most
+        ``max_kbps`` — the configured bound stays the bound.
+        """
+        if kbps < 8:
+            raise ValueError(f"uplink_kbps must be at least 8, got {kbps}")
+        self._cap = min(self.settings.max_kbps, kbps)
+        self._rate = float(self._cap)
         return self.rate_kbps
 
     def observe(self, sample: LinkSample) -> RateDecision:
@@ -156,7 +184,7 @@ class CapacityEstimator:
                 from_achieved = achieved * s.down_factor
                 from_rate = self._rate * s.down_factor
                 self._rate = (
-                    from_achieved if s.min_kbps < from_achieved < from_rate else from_rate
+                    from_achieved if self.floor_kbps < from_achieved < from_rate else from_rate
                 )
                 self._last_drop_ms = now
         elif achieved >= s.high_load * self._rate:
@@ -169,11 +197,12 @@ class CapacityEstimator:
             self.state = "low_load"
             if self._last_decay_ms is None or now - self._last_decay_ms >= s.decay_refractory_ms:
                 self._last_decay_ms = now
-                if self._rate > s.base_kbps:
-                    self._rate = max(float(s.base_kbps), self._rate * s.decay_factor)
-                elif self._rate < s.base_kbps:
-                    self._rate = min(float(s.base_kbps), self._rate / s.decay_factor)
-        self._rate = min(float(s.max_kbps), max(float(s.min_kbps), self._rate))
+                base = min(s.base_kbps, self.ceiling_kbps)
+                if self._rate > base:
+                    self._rate = max(float(base), self._rate * s.decay_factor)
+                elif self._rate < base:
+                    self._rate = min(float(base), self._rate / s.decay_factor)
+        self._rate = min(float(self.ceiling_kbps), max(float(self.floor_kbps), self._rate))
         return RateDecision(self.rate_kbps, self.state, round(achieved), delta)
 
     def _track_delay(self, rtt_ms: float | None) -> float | None:

@@ -55,7 +55,11 @@ class SessionTable:
         return self._by_mac.get(mac.lower())
 
     def active(self) -> list[ClientSession]:
-        """Sessions whose client is in the firewall set now."""
+        """The admitted clients: accepted the terms, neither timed out nor dormant.
+
+        They are (or are about to be) in the firewall set, and they are the clients the
+        uplink's fair share is divided among, busy or not.
+        """
         return [s for s in self._by_mac.values() if s.active]
 
     def admit(self, mac: str, ip: str, now_ms: int) -> tuple[ClientSession, str | None]:
@@ -86,6 +90,12 @@ class SessionTable:
             return None
         s.ip, s.active, s.last_active_ms = ip, True, now_ms
         return s
+
+    def suspend(self, mac: str, ip: str) -> None:
+        """Re-admitting ``mac`` at ``ip`` failed: dormant again, so the next sighting retries."""
+        s = self._by_mac.get(mac.lower())
+        if s is not None and s.active and s.ip == ip:
+            s.active = False
 
     def activity(self, mac: str, counter: int, now_ms: int) -> None:
         """Traffic counter of an active client; a change means it is not idle."""

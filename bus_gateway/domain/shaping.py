@@ -7,6 +7,19 @@ changes (measured, or the ``set_uplink_kbps`` command). The plan is computed her
 adapter (:mod:`bus_gateway.shaper`) only applies the differences, changing the rate of an
 existing HTB class in place so no connection is interrupted.
 
+``n`` counts the *admitted* clients — sessions that accepted the terms and have not timed out
+(idle or session timeout) — whether or not they send anything right now. A client's rate is
+its class's rate *and* ceiling, so it never borrows what silent clients leave unused: the
+share is reserved, every passenger gets the same figure however busy the others are, and the
+figure does not move with the traffic (the alternative, sharing among the momentarily busy,
+would re-rate on every burst and give a passenger who starts a download seconds later a
+different rate than one who started it earlier).
+
+Every admitted client has its class *before* the firewall lets it through:
+:meth:`ShapingPlan.place` gives a newly admitted client its slot at the fair share that counts
+it (the others are re-rated by the next :meth:`ShapingPlan.reconcile`), so no admitted traffic
+is ever forwarded outside a class capped at a fair share.
+
 Class ids: HTB minor numbers ``0x100 + slot``; a client keeps its slot for as long as it is
 admitted, so a re-rating never has to move a filter.
 """
@@ -63,6 +76,12 @@ class ShapingPlan:
         self.per_client_kbps = per_client_kbps
         self.uplink_kbps = uplink_kbps
         self._classes: dict[str, ClientClass] = {}
+        self._in_doubt = False
+
+    @property
+    def in_doubt(self) -> bool:
+        """A request failed since the last :meth:`reconcile`: the next one re-puts everything."""
+        return self._in_doubt
 
     @property
     def classes(self) -> dict[str, ClientClass]:
@@ -73,6 +92,35 @@ class ShapingPlan:
     def rate_kbps(self) -> int:
         """The rate every client gets now."""
         return fair_share_kbps(self.per_client_kbps, self.uplink_kbps, len(self._classes))
+
+    def place(self, ip: str) -> ShapingDiff:
+        """A class for ``ip`` now, ahead of the next full pass; empty when it has one.
+
+        The new class gets the fair share among the clients planned so far plus this one
+        (possibly a little less than the next pass gives, when a leaver is still planned: a
+        cap is never above the fair share). The others keep their rates until
+        :meth:`reconcile` moves them all.
+        """
+        if ip in self._classes:
+            return ShapingDiff((), (), ())
+        if len(self._classes) >= MAX_CLIENTS:
+            raise ValueError(f"{len(self._classes) + 1} clients exceed the {MAX_CLIENTS} HTB "
+                             "classes")
+        used = {c.slot for c in self._classes.values()}
+        slot = next(s for s in range(MAX_CLIENTS) if s not in used)
+        rate = fair_share_kbps(self.per_client_kbps, self.uplink_kbps, len(self._classes) + 1)
+        c = ClientClass(ip, slot, rate)
+        self._classes[ip] = c
+        return ShapingDiff((c,), (), ())
+
+    def resync(self) -> None:
+        """The kernel's classes are in doubt (a shaping request failed part-way).
+
+        The next :meth:`reconcile` lists every wanted class under ``add`` again, in its own
+        slot, so the adapter puts them all (its put is idempotent) instead of assuming they
+        are there; leavers are removed as usual.
+        """
+        self._in_doubt = True
 
     def reconcile(
         self,
@@ -104,8 +152,11 @@ class ShapingPlan:
                 added.append(c)
             else:
                 c = ClientClass(ip, old.slot, rate)
-                if old.rate_kbps != rate:
+                if self._in_doubt:
+                    added.append(c)
+                elif old.rate_kbps != rate:
                     changed.append(c)
             new[ip] = c
         self._classes = new
+        self._in_doubt = False
         return ShapingDiff(tuple(added), tuple(changed), removed)

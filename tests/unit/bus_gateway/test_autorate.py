@@ -83,14 +83,14 @@ def test_follows_the_capacity_down_and_back_up():
 
 def test_idle_link_decays_to_the_base_and_bounds_hold():
     est = CapacityEstimator(settings())
-    est.set_rate(15000)
+    est.set_cap(15000)  # the operator's figure: the start and the ceiling
     link = BloatedLink(50000)
     rates = drive(est, link, 200, demand_kbps=100)  # two phones reading mail
     assert rates[-1] == 8000 and all(r <= 15000 for r in rates)
-    est.set_rate(100)
-    assert est.rate_kbps == 500  # an operator's figure is clamped too
-    rates = drive(est, link, 400, demand_kbps=100)  # back up by 3 % a second
-    assert rates[-1] == 8000 and min(rates) >= 500
+    est.set_cap(30000)  # above max_kbps: the configured bound stays the bound
+    assert est.rate_kbps == 20000 and est.ceiling_kbps == 20000
+    rates = drive(est, link, 400, demand_kbps=100)  # down by 3 % a second to the base
+    assert rates[-1] == 8000 and min(rates) >= 8000
     # severe bloat that no rate cures (someone else's traffic): never below the minimum
     jam = BloatedLink(50000)
     for _ in range(200):
