@@ -34,6 +34,19 @@ FIRST_CLIENT_MINOR = 0x100
 MAX_CLIENTS = 0xFFFF - FIRST_CLIENT_MINOR
 
 
+def placement_kbps(share_kbps: int) -> int:
+    """A placed class's rate: ``share_kbps`` rounded *down* to two significant figures.
+
+    Still capped at the fair share; and passengers boarding together (shares 219, 217, 215 …
+    kbit/s) get a handful of distinct rates (210, 200), so the adapter encodes a handful of
+    class messages instead of one per passenger. The next pass sets the exact share.
+    """
+    if share_kbps < 100:
+        return share_kbps
+    step = 10 ** (len(str(share_kbps)) - 2)
+    return share_kbps - share_kbps % step
+
+
 def fair_share_kbps(per_client_kbps: int, uplink_kbps: int, clients: int) -> int:
     """The rate of each client: ``min(per_client_kbps, uplink_kbps // clients)``, at least 8."""
     if clients <= 0:
@@ -96,10 +109,9 @@ class ShapingPlan:
     def place(self, ip: str) -> ShapingDiff:
         """A class for ``ip`` now, ahead of the next full pass; empty when it has one.
 
-        The new class gets the fair share among the clients planned so far plus this one
-        (possibly a little less than the next pass gives, when a leaver is still planned: a
-        cap is never above the fair share). The others keep their rates until
-        :meth:`reconcile` moves them all.
+        The new class gets the fair share among the clients planned so far plus this one,
+        rounded down (:func:`placement_kbps`) — possibly a little less than the next pass
+        gives, never more. The others keep their rates until :meth:`reconcile` moves them all.
         """
         if ip in self._classes:
             return ShapingDiff((), (), ())
@@ -108,8 +120,8 @@ class ShapingPlan:
                              "classes")
         used = {c.slot for c in self._classes.values()}
         slot = next(s for s in range(MAX_CLIENTS) if s not in used)
-        rate = fair_share_kbps(self.per_client_kbps, self.uplink_kbps, len(self._classes) + 1)
-        c = ClientClass(ip, slot, rate)
+        share = fair_share_kbps(self.per_client_kbps, self.uplink_kbps, len(self._classes) + 1)
+        c = ClientClass(ip, slot, placement_kbps(share))
         self._classes[ip] = c
         return ShapingDiff((c,), (), ())
 

@@ -16,7 +16,7 @@ import pytest
 
 from bus_gateway.domain.autorate import AutorateSettings, CapacityEstimator, LinkSample
 from bus_gateway.domain.sessions import SessionTable
-from bus_gateway.domain.shaping import ShapingPlan
+from bus_gateway.domain.shaping import ShapingPlan, fair_share_kbps, placement_kbps
 from bus_gateway.errors import PortalError, ShaperError
 from bus_gateway.uplink import UplinkMonitor
 from bus_gateway.wlan import SimulatedDataplane, WlanGateway
@@ -56,6 +56,15 @@ def test_a_placed_class_is_capped_at_the_share_that_counts_it():
     assert not plan.place(IPS[1]).add  # placed once
     diff = plan.reconcile(IPS[:2])
     assert [(c.ip, c.rate_kbps) for c in diff.change] == [(IPS[0], 1500)] and not diff.add
+
+
+def test_placement_rates_are_rounded_down_to_two_significant_figures():
+    assert [placement_kbps(k) for k in (8, 99, 100, 219, 1333, 2000, 2050, 19999)] == [
+        8, 99, 100, 210, 1300, 2000, 2000, 19000]
+    # boarding at a stop: ten shares, two distinct rates to encode, none above its share
+    shares = [fair_share_kbps(2000, 20000, n) for n in range(91, 101)]
+    placed = [placement_kbps(k) for k in shares]
+    assert set(placed) == {210, 200} and all(p <= k for p, k in zip(placed, shares, strict=True))
 
 
 def test_a_failed_request_makes_the_next_pass_put_every_class_in_its_own_slot():
@@ -126,7 +135,7 @@ def test_two_passengers_at_2000_after_set_uplink_4000_and_classes_before_admissi
         await wlan.accept(IPS[2])
         admitted = dp.events.index(("admit", IPS[2], 0))
         placed = [e for e in dp.events[:admitted] if e[1] == IPS[2]]
-        assert placed == [("class", IPS[2], 1333)]
+        assert placed == [("class", IPS[2], 1300)]  # ≤ the share of three, rounded down
         await wlan.shaped()
         assert dp.rates == dict.fromkeys(IPS[:3], 1333)
 
