@@ -43,7 +43,7 @@ def placement_kbps(share_kbps: int) -> int:
     """
     if share_kbps < 100:
         return share_kbps
-    step = 10 ** (len(str(share_kbps)) - 2)
+    step: int = 10 ** (len(str(share_kbps)) - 2)
     return share_kbps - share_kbps % step
 
 
