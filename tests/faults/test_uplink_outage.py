@@ -17,6 +17,7 @@ message. The link goes down for 120 s and comes up again; then:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import threading
@@ -91,6 +92,16 @@ class AgentState:
         return {k: v for k, v in self._counters().items() if not k.startswith("$")}
 
 
+def log_times_ms(gw: Gateway, marker: str) -> list[int]:
+    """When the gateway logged lines containing ``marker`` (ms since the epoch)."""
+    out = []
+    for line in gw.log.read_text().splitlines():
+        if marker in line:
+            stamp = dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+            out.append(int(stamp.timestamp() * 1000))
+    return out
+
+
 def admitted_pairs(gw: Gateway) -> str:
     lab = gw.lab
     return lab.ns(lab.gw, "nft", "list", "set", "inet", "kassel_bus", "admitted").stdout
@@ -158,6 +169,7 @@ def test_two_minute_uplink_outage_keeps_passengers_and_loses_no_message(gateway:
 
     # --- after -------------------------------------------------------------------------------
     wait_for(lambda: state.depth() == 0, "the queue to drain", timeout=60, interval=0.5)
+    drained_ms = int(time.time() * 1000)
     final = {t: n for t, n in state.seqs().items() if t.rsplit("/", 1)[1] in QOS1_SEQUENCED}
 
     def complete() -> bool:
@@ -184,6 +196,11 @@ def test_two_minute_uplink_outage_keeps_passengers_and_loses_no_message(gateway:
     assert not missing, f"missing seqs: {missing}"
     positions = [p for t, p in outage_msgs if t.endswith("/position")]
     received_during = sub.arrived_between(down_ms + 1000, up_ms)
+    lost = [t for t in log_times_ms(gw, "connection lost") if t >= down_ms]
+    back = [t for t in log_times_ms(gw, "connected to") if t >= up_ms]
+    print(f"outage noticed after {(lost[0] - down_ms) / 1000:.1f} s; reconnected "
+          f"{(back[0] - up_ms) / 1000:.1f} s after the link returned; queue empty "
+          f"{(drained_ms - up_ms) / 1000:.1f} s after it" if lost and back else "no reconnect?")
     print(f"received while the link was down: {received_during}; produced during the outage "
           f"and delivered after it: {len(outage_msgs)} ({len(positions)} positions); "
           f"final seqs {final}")

@@ -1,4 +1,5 @@
-"""Bulk re-rating on a real kernel: every client's HTB class on both devices gets the new rate.
+"""Bulk re-rating on a real kernel: every client's HTB class on both devices gets the new rate;
+after a refused change, a resync pass puts every class again (idempotently) in its slot.
 
 The shaper runs inside the gateway namespace of a ``NetLab`` (this file doubles as the script
 that runs there); ``tc -j class show`` is the judge, not the shaper's own bookkeeping.
@@ -28,6 +29,17 @@ def _rates(dev: str) -> dict[str, int]:
     return rates
 
 
+def _filters(dev: str) -> dict[str, str]:
+    """Client address (hex) → class id of every ``u32`` filter on ``dev``."""
+    out = subprocess.run(["tc", "filter", "show", "dev", dev], capture_output=True,
+                         text=True, check=True).stdout
+    found: dict[str, str] = {}
+    for m in re.finditer(r"flowid 1:([0-9a-f]+) .*?\n\s+match ([0-9a-f]{8})/ffffffff", out):
+        assert m[2] not in found, f"two filters for {m[2]} on {dev}"
+        found[m[2]] = m[1]
+    return found
+
+
 def _in_namespace(lan: str) -> dict[str, object]:
     from bus_gateway.domain.shaping import ShapingPlan  # noqa: PLC0415
     from bus_gateway.errors import ShaperError  # noqa: PLC0415
@@ -55,9 +67,16 @@ def _in_namespace(lan: str) -> dict[str, object]:
     except ShaperError as exc:
         error = str(exc)
     after_error = {"lan": _rates(lan), "ifb": _rates(shaper.ifb)}
+    # the failure put the plan in doubt: the next pass puts every class again, in its slot
+    plan.resync()
+    shaper.apply(plan.reconcile(ips[:-1]), plan.uplink_kbps)
+    resynced = {"lan": _rates(lan), "ifb": _rates(shaper.ifb),
+                "filters": [_filters(lan), _filters(shaper.ifb)],
+                "slots": sorted(f"{c.minor:x}" for c in plan.classes.values())}
     shaper.teardown()
     shaper.close()
-    return {"added": added, "rerated": rerated, "error": error, "after_error": after_error}
+    return {"added": added, "rerated": rerated, "error": error, "after_error": after_error,
+            "resynced": resynced}
 
 
 def test_rerating_reaches_every_class_on_both_devices_and_reports_refusals(tmp_path: Path):
@@ -83,6 +102,11 @@ def test_rerating_reaches_every_class_on_both_devices_and_reports_refusals(tmp_p
     assert len(r["after_error"]["ifb"]) == CLIENTS - 1
     for dev in ("lan", "ifb"):  # every other class did get 3000 kbit/s / 59
         assert set(r["after_error"][dev].values()) == {KBIT * (3000 // 59)}
+    # after the resync pass: the lost class is back, nothing is doubled, every slot unchanged
+    for dev, filters in zip(("lan", "ifb"), r["resynced"]["filters"], strict=True):
+        assert set(r["resynced"][dev]) == set(r["resynced"]["slots"])
+        assert set(r["resynced"][dev].values()) == {KBIT * (3000 // 59)}
+        assert len(filters) == CLIENTS - 1 and set(filters.values()) == set(r["resynced"]["slots"])
 
 
 if __name__ == "__main__":
