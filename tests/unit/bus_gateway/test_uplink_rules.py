@@ -164,6 +164,35 @@ def test_a_client_whose_class_cannot_be_put_is_not_admitted_and_everything_is_pu
     asyncio.run(scenario())
 
 
+def test_a_returning_client_gets_its_class_before_its_element_and_retries_when_refused():
+    dp = RecordingDataplane()
+    now = [T0]
+    cfg = WlanConfig(backend="simulated", interface="wlan0", uplink="wwan0",
+                     per_client_kbps=2000, uplink_kbps=20000, session_timeout_min=60,
+                     idle_timeout_min=5)
+    wlan = WlanGateway(cfg, dp, lambda: now[0])
+
+    async def scenario():
+        dp.station_joined(MACS[0], IPS[0])
+        await wlan.accept(IPS[0])
+        dp.station_left(MACS[0])  # off the bus at a stop …
+        now[0] += 6 * 60_000  # … for longer than the idle timeout: dormant
+        await wlan.tick()
+        await wlan.shaped()
+        assert dp.admitted == {} and dp.rates == {}
+        dp.events.clear()
+        dp.station_joined(MACS[0], IPS[0])  # back within its session …
+        dp.fail_shaping = 1  # … but its class cannot be put this time
+        await wlan.tick()
+        assert dp.admitted == {} and not wlan.sessions.active()  # dormant again: retried
+        await wlan.shaped()
+        await wlan.tick()  # the next sighting
+        assert dp.admitted == {MACS[0]: IPS[0]}
+        assert dp.events.index(("class", IPS[0], 2000)) < dp.events.index(("admit", IPS[0], 0))
+
+    asyncio.run(scenario())
+
+
 # --- 3. the operator's figure caps the measured rate -------------------------------------------
 
 
