@@ -63,7 +63,7 @@ async def direct_rate(config: BusConfig, url: str) -> float:
     acked = 0
     window = asyncio.Event()
 
-    def on_puback(_mid: int, _ok: bool) -> None:
+    def on_puback(_mid: int, _code: int) -> None:
         nonlocal inflight, acked
         inflight -= 1
         acked += 1

@@ -2,9 +2,10 @@
 
 - Session: client id = device id, clean start off with a session expiry, keepalive, TLS and
   credentials when configured, reconnect with exponential backoff and jitter.
-- Birth/death: every connect publishes a retained ``online`` status with a ``bdseq`` that grows
-  per connect; the Last Will is ``offline`` with the same ``bdseq``; :meth:`EdgeAgent.stop`
-  publishes ``offline`` itself.
+- Birth/death: every connect subscribes, waits for the SUBACK, and only then publishes a
+  retained ``online`` status with a ``bdseq`` that grows per connect (so a command sent in
+  reaction to the birth is never lost); the Last Will is ``offline`` with the same ``bdseq``;
+  :meth:`EdgeAgent.stop` publishes ``offline`` itself.
 - Store-and-forward: QoS 1 messages are committed to SQLite before they are sent and deleted on
   PUBACK (see :mod:`edge_agent.store`); after a reconnect the backlog drains in order and rows
   created before the connection are marked ``historical``.
@@ -48,7 +49,7 @@ from edge_agent.contract.topics import SPEC_BY_NAME, TopicName, TopicRef, Topics
 from edge_agent.errors import PayloadError, QueueError
 from edge_agent.health import HealthSampler
 from edge_agent.mqtt import BrokerAddress, MqttConnection, MqttError, Will
-from edge_agent.store import AgentStore, NewMessage, QueueState
+from edge_agent.store import AgentStore, NewMessage, QueueState, StoreReset
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,12 @@ DRAIN_CHUNK = 500
 #: QoS 0 ``seq`` counters are persisted in blocks, so restarts never reuse a number.
 SEQ_BLOCK = 1000
 REJECT_LOG_INTERVAL_S = 60.0
+#: PUBACK reason code: accepted, but no subscription matched (nobody will read it).
+NO_MATCHING_SUBSCRIBERS = 0x10
+#: how long a new connection waits for the broker's SUBACK before it tries again.
+SUBACK_TIMEOUT_S = 10.0
+#: how long a clean stop keeps sending the queue before it says ``offline``.
+GOODBYE_DRAIN_S = 2.0
 _HISTORICAL = b'"historical"'
 
 
@@ -120,17 +127,29 @@ class EdgeAgent:
         )
         self._db = ThreadPoolExecutor(1, thread_name_prefix=f"db-{self.device_id}")
         stored = self._store.counters()
+        #: where every topic's ``seq`` starts (above all old ones after a store reset).
+        self._seq_floor = stored.get("$seq_floor", 0)
         self._seq = {k: v for k, v in stored.items() if not k.startswith("$")}
         self._seq_hwm = dict(self._seq)
         self._seq_persisted = dict(self._seq)
         self.queue_state: QueueState = self._store.state()
+        #: the newest reset of the state file (reported in health, alarmed by the hub).
+        self.store_reset: StoreReset | None = self._store.last_reset()
+        #: QoS 1 messages that could not be written (disk full), not yet in ``$dropped``.
+        self._unwritten = 0
+        #: whether the last commit failed: QoS 0 then runs on in-memory ``seq`` numbers.
+        self.store_failing = False
+        self._last_store_log = -REJECT_LOG_INTERVAL_S
         self._health = HealthSampler(config.agent.state_dir, config.agent.uplink_iface)
 
         #: inbound payloads rejected, by (topic name, reason).
         self.rejected: Counter[tuple[str, str]] = Counter()
         self.handler_errors = 0
         self.dropped_qos0 = 0
+        #: QoS 1 messages the broker refused (PUBACK reason code >= 0x80).
         self.broker_rejected = 0
+        #: QoS 1 messages the broker took but nobody was subscribed to (reason code 0x10).
+        self.unrouted = 0
         self._last_reject_log: dict[tuple[str, str], float] = {}
         self._handlers: dict[tuple[str, str], Handler] = {}
         self._sub_filters: dict[str, int] = {}
@@ -146,7 +165,7 @@ class EdgeAgent:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
-        self.bdseq = 0
+        self.bdseq = stored.get("$bdseq", 0)
         self._command_lock: asyncio.Lock | None = None
         self.subscribe("cmd", self.device_id, self._on_command)
 
@@ -186,7 +205,7 @@ class EdgeAgent:
         values.setdefault("ts", now_ms)
         seq = None
         if issubclass(spec.model, SequencedPayload):
-            seq = self._seq.get(topic, 0) + 1
+            seq = self._seq.get(topic, self._seq_floor) + 1
             values["seq"] = seq
         payload = encode(spec.model(**values))
         if seq is not None:
@@ -223,10 +242,10 @@ class EdgeAgent:
         topic = self.topics.topic(name, entity_id)
         seq = None
         if issubclass(spec.model, SequencedPayload):
-            seq = self._seq.get(topic, 0) + 1
-            if seq > self._seq_hwm.get(topic, 0) - SEQ_BLOCK // 2:
+            seq = self._seq.get(topic, self._seq_floor) + 1
+            if seq > self._seq_hwm.get(topic, self._seq_floor) - SEQ_BLOCK // 2:
                 self._request_seq_block(topic, seq)
-            if seq > self._seq_persisted.get(topic, 0):
+            if seq > self._seq_persisted.get(topic, self._seq_floor) and not self.store_failing:
                 self.dropped_qos0 += 1
                 return None
             self._seq[topic] = seq
@@ -241,7 +260,7 @@ class EdgeAgent:
             self.dropped_qos0 += 1
 
     def _request_seq_block(self, topic: str, seq: int) -> None:
-        mark = max(self._seq_hwm.get(topic, 0), seq) + SEQ_BLOCK
+        mark = max(self._seq_hwm.get(topic, self._seq_floor), seq) + SEQ_BLOCK
         self._seq_hwm[topic] = mark
         self._pending_counters[topic] = mark
         self._ensure_started()
@@ -254,9 +273,9 @@ class EdgeAgent:
         The next block is requested when half of the current one is used, without waiting,
         so a 10 Hz loop waits for the disk only for the very first message of a topic.
         """
-        if seq > self._seq_hwm.get(topic, 0) - SEQ_BLOCK // 2:
+        if seq > self._seq_hwm.get(topic, self._seq_floor) - SEQ_BLOCK // 2:
             self._request_seq_block(topic, seq)
-        while seq > self._seq_persisted.get(topic, 0):
+        while seq > self._seq_persisted.get(topic, self._seq_floor) and not self.store_failing:
             await self._commit_wait()
 
     async def enqueue(
@@ -354,23 +373,62 @@ class EdgeAgent:
             counters, self._pending_counters = self._pending_counters, {}
             acked, self._acked = self._acked, []
             waiters, self._waiters = self._waiters, []
+            lost = self._unwritten
             try:
                 self.queue_state = await self._loop.run_in_executor(
-                    self._db, self._store.commit, messages, counters, acked
+                    self._db, self._store.commit, messages, counters, acked, lost
                 )
             except QueueError as exc:
-                log.error("%s: %s", self.device_id, exc)
-                for w in waiters:
+                self._commit_failed(exc, messages, counters, acked)
+                for w in waiters:  # the callers go on: what was lost is counted
                     if not w.done():
-                        w.set_exception(exc)
+                        w.set_result(None)
                 continue
+            self._unwritten -= lost
+            if self.store_failing:
+                self.store_failing = False
+                log.warning("%s: the state database is writable again", self.device_id)
             for name, value in counters.items():
-                self._seq_persisted[name] = max(value, self._seq_persisted.get(name, 0))
+                old = self._seq_persisted.get(name, self._seq_floor)
+                self._seq_persisted[name] = max(value, old)
             for w in waiters:
                 if not w.done():
                     w.set_result(None)
             if messages:
                 self._appended.set()
+
+    def _commit_failed(
+        self,
+        exc: QueueError,
+        messages: list[NewMessage],
+        counters: dict[str, int],
+        acked: list[int],
+    ) -> None:
+        """A commit failed (typically: the state disk is full). The agent keeps running.
+
+        The new messages cannot be stored, so they are dropped (newest first: what is queued
+        already stays and is sent) and counted into ``queue.dropped``; their ``seq`` numbers
+        stay used, so the hub sees the gap. Acks and counters are kept and retried every
+        second until a commit succeeds.
+        """
+        assert self._loop is not None and self._flush_wanted is not None
+        self.store_failing = True
+        self._unwritten += len(messages)
+        self._acked[:0] = acked
+        for name, value in counters.items():
+            self._pending_counters[name] = max(value, self._pending_counters.get(name, 0))
+        now = time.monotonic()
+        if now - self._last_store_log >= REJECT_LOG_INTERVAL_S:
+            self._last_store_log = now
+            log.error("%s: %s; dropping new messages (%d so far) until it is writable",
+                      self.device_id, exc, self._unwritten)
+        self._loop.call_later(1.0, self._flush_wanted.set)
+
+    @property
+    def dropped(self) -> int:
+        """QoS 1 messages dropped so far: queue overflow (oldest first) and unwritable store
+        (newest first), across restarts as far as the store could record them."""
+        return self.queue_state.dropped + self._unwritten
 
     async def _drain_loop(self, conn: MqttConnection, connected_ms: int) -> None:
         """Send queued rows in order over ``conn``; at most ``max_inflight`` unacknowledged."""
@@ -403,7 +461,8 @@ class EdgeAgent:
                 self._inflight[mid] = row.id
                 cursor = row.id
 
-    def _on_puback(self, mid: int, ok: bool) -> None:
+    def _on_puback(self, mid: int, code: int) -> None:
+        ok = code < 0x80
         special = self._special_acks.pop(mid, None)
         if special is not None:
             if not special.done():
@@ -414,6 +473,8 @@ class EdgeAgent:
             return
         if not ok:
             self.broker_rejected += 1
+        elif code == NO_MATCHING_SUBSCRIBERS:
+            self.unrouted += 1
         self._acked.append(row_id)
         assert self._flush_wanted is not None and self._window is not None
         self._flush_wanted.set()
@@ -439,7 +500,11 @@ class EdgeAgent:
         backoff = Backoff(self.config.mqtt.reconnect_min_s, self.config.mqtt.reconnect_max_s)
         status_topic = self.topics.topic("status", self.device_id)
         while not self._stopping.is_set():
-            self.bdseq = await self._loop.run_in_executor(self._db, self._store.next_bdseq)
+            try:
+                self.bdseq = await self._loop.run_in_executor(self._db, self._store.next_bdseq)
+            except QueueError as exc:  # disk full: the birth sequence still grows in memory
+                self.bdseq += 1
+                log.warning("%s: %s; bdseq %d not persisted", self.device_id, exc, self.bdseq)
             conn = MqttConnection(
                 client_id=self.device_id,
                 address=self.address,
@@ -457,10 +522,23 @@ class EdgeAgent:
                 log.warning("%s: %s; retrying in %.1f s", self.device_id, exc, delay)
                 await _first(self._stopping.wait(), asyncio.sleep(delay))
                 continue
+            try:
+                # subscriptions first, acknowledged: whoever reacts to the birth (the hub
+                # sending a command) must find them in place, on a new session too
+                refused = await conn.subscribe_acked(
+                    list(self._sub_filters.items()), SUBACK_TIMEOUT_S
+                )
+            except MqttError as exc:
+                conn.abort()
+                delay = backoff.next_delay()
+                log.warning("%s: %s; reconnecting in %.1f s", self.device_id, exc, delay)
+                await _first(self._stopping.wait(), asyncio.sleep(delay))
+                continue
+            if refused:
+                log.error("%s: the broker refused subscriptions %s", self.device_id, refused)
             backoff.reset()
             connected_ms = self.now_ms()
             conn.publish(status_topic, self._status("online", self.bdseq), 1, True)
-            conn.subscribe(list(self._sub_filters.items()))
             self._conn = conn
             drain = self._spawn(self._drain_loop(conn, connected_ms), "drain")
             self._spawn(self._publish_health(), "health-now")
@@ -484,10 +562,14 @@ class EdgeAgent:
                 await _first(self._stopping.wait(), asyncio.sleep(delay))
 
     async def _goodbye(self, conn: MqttConnection, status_topic: str) -> None:
-        """Clean shutdown: let in-flight rows be acked briefly, publish ``offline``, leave."""
+        """Clean shutdown: send what is queued (for at most ``GOODBYE_DRAIN_S``), publish
+        ``offline``, leave. Whatever is still queued then stays on disk for the next start."""
         assert self._loop is not None
-        deadline = self._loop.time() + 1.0
-        while self._inflight and self._loop.time() < deadline and not conn.closed.done():
+        deadline = self._loop.time() + GOODBYE_DRAIN_S
+        while self._loop.time() < deadline and not conn.closed.done():
+            await self._commit_wait()  # acks so far are applied: the depth is current
+            if not self._inflight and self.queue_state.depth == 0:
+                break
             await asyncio.sleep(0.02)
         mid = conn.publish(status_topic, self._status("offline", self.bdseq), 1, True)
         if mid is not None:
@@ -564,9 +646,12 @@ class EdgeAgent:
             payload = await self.publish(
                 "cmd_ack", {"id": cmd.id, "ok": ok, "error": error, "result": result}
             )
-            await self._loop.run_in_executor(
-                self._db, self._store.record_command, cmd.id, payload, self.now_ms()
-            )
+            try:
+                await self._loop.run_in_executor(
+                    self._db, self._store.record_command, cmd.id, payload, self.now_ms()
+                )
+            except QueueError as exc:  # acked already; only its de-duplication is lost
+                log.warning("%s: command %s not recorded: %s", self.device_id, cmd.id, exc)
 
     async def _execute(self, cmd: Command) -> tuple[bool, str | None, dict[str, object] | None]:
         handler = self._commands.get(cmd.name)
@@ -598,6 +683,11 @@ class EdgeAgent:
             else max(0.0, (self.now_ms() - q.oldest_created_ms) / 1000)
         )
         fields = self._health.sample()
-        fields["queue"] = {"depth": q.depth, "dropped": q.dropped, "oldest_age_s": oldest}
+        fields["queue"] = {"depth": q.depth, "dropped": self.dropped, "oldest_age_s": oldest,
+                           "writable": not self.store_failing, "refused": self.broker_rejected,
+                           "unrouted": self.unrouted}
+        if self.store_reset is not None:
+            r = self.store_reset
+            fields["store_reset"] = {"at_ms": r.at_ms, "moved_to": r.moved_to, "reason": r.reason}
         fields["rejected"] = {f"{t}:{r}": n for (t, r), n in self.rejected.items()}
         await self.publish("health", fields)

@@ -41,7 +41,11 @@ class PayloadError(KasselError):
 
 
 class QueueError(KasselError):
-    """The durable queue's database cannot be opened or written."""
+    """The durable queue's database cannot be opened or written (``full``: the disk is full)."""
+
+    def __init__(self, message: str, *, full: bool = False) -> None:
+        self.full = full
+        super().__init__(message)
 
 
 class BrokerError(KasselError):

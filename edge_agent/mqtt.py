@@ -93,7 +93,7 @@ class MqttConnection:
         settings: MqttConfig,
         will: Will | None,
         on_message: Callable[[paho.MQTTMessage], None],
-        on_puback: Callable[[int, bool], None],
+        on_puback: Callable[[int, int], None],
         max_inflight: int = 100,
         password: str | None = None,
     ) -> None:
@@ -105,6 +105,7 @@ class MqttConnection:
         self._misc_task: asyncio.Task[None] | None = None
         self._on_message = on_message
         self._on_puback = on_puback
+        self._subacks: dict[int, asyncio.Future[list[ReasonCode]]] = {}
         self.session_present = False
         c = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -126,6 +127,7 @@ class MqttConnection:
         c.on_disconnect = self._handle_disconnect
         c.on_message = self._handle_message
         c.on_publish = self._handle_publish
+        c.on_subscribe = self._handle_subscribe
         c.on_socket_open = self._socket_open
         c.on_socket_close = self._socket_close
         c.on_socket_register_write = self._socket_register_write
@@ -188,7 +190,8 @@ class MqttConnection:
     # --- operations ------------------------------------------------------------------------
 
     def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> int | None:
-        """Hand a message to paho; the mid for QoS 1 (PUBACK arrives via ``on_puback``),
+        """Hand a message to paho; the mid for QoS 1 (PUBACK and its reason code arrive via
+        ``on_puback``),
         ``None`` when not connected."""
         info = self._client.publish(topic, payload, qos, retain)
         if info.rc != paho.MQTT_ERR_SUCCESS:
@@ -199,6 +202,35 @@ class MqttConnection:
         """Subscribe to ``(filter, qos)`` pairs (fire and forget; the broker keeps them)."""
         if topics:
             self._client.subscribe(topics)
+
+    async def subscribe_acked(self, topics: list[tuple[str, int]], timeout: float) -> list[str]:
+        """Subscribe and wait for the broker's SUBACK; return the filters it refused.
+
+        A device announces itself only after this returns, so a command sent in reaction to
+        its birth always finds the subscription in place. :class:`MqttError` when no SUBACK
+        comes within ``timeout`` or the connection ends first.
+        """
+        if not topics:
+            return []
+        rc, mid = self._client.subscribe(topics)
+        if rc != paho.MQTT_ERR_SUCCESS or mid is None:
+            raise MqttError(f"cannot subscribe: {paho.error_string(rc)}")
+        fut: asyncio.Future[list[ReasonCode]] = self._loop.create_future()
+        self._subacks[mid] = fut
+        try:
+            waiting: set[asyncio.Future[Any]] = {fut, self.closed}
+            done, _ = await asyncio.wait(
+                waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            self._subacks.pop(mid, None)
+        if fut not in done:
+            why = f"connection closed ({self.closed.result()})" if self.closed.done() else (
+                f"no SUBACK within {timeout:.0f} s"
+            )
+            raise MqttError(f"subscribe failed: {why}")
+        codes = fut.result()
+        return [f for (f, _q), rc in zip(topics, codes, strict=False) if rc.is_failure]
 
     # --- paho callbacks (loop thread, or the executor during connect) ---------------------
 
@@ -232,8 +264,15 @@ class MqttConnection:
     def _handle_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         self._on_message(msg)
 
+    def _handle_subscribe(
+        self, _c: paho.Client, _u: Any, mid: int, codes: list[ReasonCode], _p: Any
+    ) -> None:
+        fut = self._subacks.get(mid)
+        if fut is not None and not fut.done():
+            fut.set_result(list(codes))
+
     def _handle_publish(self, _c: paho.Client, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
-        self._on_puback(mid, not rc.is_failure)
+        self._on_puback(mid, int(rc.value))
 
     def _socket_open(self, client: paho.Client, _u: Any, sock: Any) -> None:
         def start() -> None:

@@ -6,17 +6,29 @@ database keeps the per-topic ``seq`` counters, the birth/death sequence ``bdseq`
 of commands already executed. The queue is bounded in messages and bytes; when full the oldest
 rows are dropped and counted. Depth and size are kept by triggers, so they are exact and cheap.
 
+A file that is not a usable SQLite database (a corrupt or foreign file where the state should
+be) is never fatal: it is moved aside next to itself (``agent.db.unusable-<ms>``), a fresh
+store starts, and the reset is recorded (:class:`StoreReset`) so the agent can report it. The
+fresh store's counters start at the reset's wall-clock milliseconds, above any ``seq`` or
+``bdseq`` the lost file can have held (one message per millisecond since 1970 is far beyond any
+device), so the hub never mistakes new messages for repeats.
+
 All methods are blocking and must be called from one thread (the agent uses a single-thread
 executor), which is how SQLite is used safely and without a lock.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.errors import QueueError
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -29,8 +41,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS commands (id TEXT PRIMARY KEY, ack BLOB NOT NULL, ts INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS resets (at_ms INTEGER PRIMARY KEY, moved_to TEXT NOT NULL,
+    reason TEXT NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('$depth', 0), ('$bytes', 0),
-    ('$dropped', 0), ('$bdseq', 0);
+    ('$dropped', 0), ('$bdseq', 0), ('$seq_floor', 0);
 CREATE TRIGGER IF NOT EXISTS outbox_ins AFTER INSERT ON outbox BEGIN
     UPDATE counters SET value = value + 1 WHERE name = '$depth';
     UPDATE counters SET value = value + length(NEW.payload) WHERE name = '$bytes';
@@ -67,6 +81,15 @@ class NewMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreReset:
+    """The state file was unusable and was moved aside; a fresh store took its place."""
+
+    at_ms: int
+    moved_to: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class QueueState:
     """Depth, size and drop count of the queue after a commit."""
 
@@ -86,19 +109,81 @@ class AgentStore:
         max_messages: int,
         max_bytes: int,
         synchronous: str = "full",
+        now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self.path = Path(path)
         self.max_messages = max_messages
         self.max_bytes = max_bytes
+        self._synchronous = "FULL" if synchronous == "full" else "NORMAL"
+        #: set when this start found an unusable file and moved it aside.
+        self.reset: StoreReset | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA cache_size=-512")  # KiB: the queue is small and hot
-            self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
+            raise QueueError(f"cannot create the state directory {self.path.parent}: {exc}") \
+                from exc
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:  # not a database, malformed, unreadable schema
+            self.reset = self._move_aside(str(exc), now_ms())
+            try:
+                self._db = self._open()
+                with self._tx():
+                    self._db.execute(
+                        "UPDATE counters SET value = ? WHERE name IN ('$seq_floor', '$bdseq')",
+                        (self.reset.at_ms,),
+                    )
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO resets (at_ms, moved_to, reason) VALUES (?, ?, ?)",
+                        (self.reset.at_ms, self.reset.moved_to, self.reset.reason),
+                    )
+            except (OSError, sqlite3.Error) as exc2:
+                raise QueueError(f"cannot open the state database {self.path}: {exc2}") from exc2
+        except OSError as exc:
             raise QueueError(f"cannot open the state database {self.path}: {exc}") from exc
+
+    def _open(self) -> sqlite3.Connection:
+        """Open, configure and check the file; ``sqlite3.DatabaseError`` if it is unusable."""
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA cache_size=-512")  # KiB: the queue is small and hot
+            db.execute(f"PRAGMA synchronous={self._synchronous}")
+            (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {verdict}")
+            db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self, reason: str, at_ms: int) -> StoreReset:
+        """Rename the unusable file (and its WAL and shared-memory files) out of the way."""
+        moved = self.path.with_name(f"{self.path.name}.unusable-{at_ms}")
+        try:
+            for suffix in ("-wal", "-shm"):
+                side = self.path.with_name(self.path.name + suffix)
+                if side.exists():
+                    side.rename(moved.with_name(moved.name + suffix))
+            self.path.rename(moved)
+        except OSError as exc:
+            raise QueueError(
+                f"the state database {self.path} is unusable ({reason}) and cannot be moved "
+                f"aside: {exc}"
+            ) from exc
+        log.error(
+            "the state database %s is unusable (%s): moved it to %s and started a fresh one",
+            self.path, reason, moved,
+        )
+        return StoreReset(at_ms, str(moved), reason)
+
+    def last_reset(self) -> StoreReset | None:
+        """The newest recorded reset of this store (kept across restarts)."""
+        row = self._db.execute(
+            "SELECT at_ms, moved_to, reason FROM resets ORDER BY at_ms DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else StoreReset(int(row[0]), str(row[1]), str(row[2]))
 
     def close(self) -> None:
         """Close the database (the WAL is checkpointed)."""
@@ -112,11 +197,14 @@ class AgentStore:
 
     def next_bdseq(self) -> int:
         """Increment and return the birth/death sequence (one per connect attempt)."""
-        with self._tx():
-            self._db.execute("UPDATE counters SET value = value + 1 WHERE name = '$bdseq'")
-            (value,) = self._db.execute(
-                "SELECT value FROM counters WHERE name = '$bdseq'"
-            ).fetchone()
+        try:
+            with self._tx():
+                self._db.execute("UPDATE counters SET value = value + 1 WHERE name = '$bdseq'")
+                (value,) = self._db.execute(
+                    "SELECT value FROM counters WHERE name = '$bdseq'"
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise QueueError(f"cannot write the state database {self.path}: {exc}") from exc
         return int(value)
 
     # --- queue ---------------------------------------------------------------------------
@@ -126,11 +214,18 @@ class AgentStore:
         messages: list[NewMessage],
         counters: dict[str, int],
         acked: list[int],
+        lost: int = 0,
     ) -> QueueState:
         """In one transaction: enqueue ``messages``, store ``counters``, delete ``acked`` rows,
-        then drop the oldest rows while the queue is over its bounds."""
+        add ``lost`` (messages the agent could not store earlier) to the drop count, then drop
+        the oldest rows while the queue is over its bounds. :class:`QueueError` (``full`` set
+        when the disk is full) leaves the store as it was."""
         try:
             with self._tx():
+                if lost:
+                    self._db.execute(
+                        "UPDATE counters SET value = value + ? WHERE name = '$dropped'", (lost,)
+                    )
                 if acked:
                     self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in acked])
                 if messages:
@@ -150,7 +245,10 @@ class AgentStore:
                     )
                 self._enforce_bounds()
         except sqlite3.Error as exc:
-            raise QueueError(f"cannot write the state database {self.path}: {exc}") from exc
+            full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            raise QueueError(
+                f"cannot write the state database {self.path}: {exc}", full=full
+            ) from exc
         return self.state()
 
     def _enforce_bounds(self) -> None:
@@ -215,16 +313,19 @@ class AgentStore:
 
     def record_command(self, command_id: str, ack: bytes, ts: int) -> None:
         """Remember an executed command's ack; only the newest ones are kept."""
-        with self._tx():
-            self._db.execute(
-                "INSERT OR REPLACE INTO commands (id, ack, ts) VALUES (?, ?, ?)",
-                (command_id, ack, ts),
-            )
-            self._db.execute(
-                "DELETE FROM commands WHERE id NOT IN "
-                "(SELECT id FROM commands ORDER BY ts DESC LIMIT ?)",
-                (COMMANDS_KEPT,),
-            )
+        try:
+            with self._tx():
+                self._db.execute(
+                    "INSERT OR REPLACE INTO commands (id, ack, ts) VALUES (?, ?, ?)",
+                    (command_id, ack, ts),
+                )
+                self._db.execute(
+                    "DELETE FROM commands WHERE id NOT IN "
+                    "(SELECT id FROM commands ORDER BY ts DESC LIMIT ?)",
+                    (COMMANDS_KEPT,),
+                )
+        except sqlite3.Error as exc:
+            raise QueueError(f"cannot write the state database {self.path}: {exc}") from exc
 
     def _tx(self) -> _Transaction:
         return _Transaction(self._db)
@@ -240,4 +341,12 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        elif self._db.in_transaction:  # SQLite may already have rolled back (SQLITE_FULL)
+            self._db.execute("ROLLBACK")

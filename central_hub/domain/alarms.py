@@ -33,6 +33,8 @@ class Thresholds:
     #: a hub broker session down this long raises ``hub_broker_down`` (a reconnect, or the
     #: first connect at start, takes well under a second when the broker is up)
     broker_down_ms: int = 1_000
+    #: how long a device's state-file reset stays an active alarm.
+    store_reset_ms: int = 24 * 3600 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,17 @@ class AlarmEngine:
         out += self._set("device_queue_backlog", device_id, backlog, "warning",
                          f"{device_id}: {queue_depth} messages queued on the device" if backlog
                          else f"{device_id}: queue drained", now=now)
+        unwritable = health.queue.writable is False
+        out += self._set("device_store_unwritable", device_id, unwritable, "warning",
+                         f"{device_id}: its state disk is full; new messages are dropped"
+                         if unwritable else f"{device_id}: state disk writable again", now=now)
+        reset = health.store_reset
+        recent = reset is not None and health.ts - reset.at_ms < t.store_reset_ms
+        out += self._set("device_store_reset", device_id, recent, "warning",
+                         f"{device_id}: unusable state file moved to {reset.moved_to} "
+                         f"({reset.reason}); queued messages in it were not sent"
+                         if recent and reset is not None
+                         else f"{device_id}: state file reset is a day old", now=now)
         before = self._device_dropped.get(device_id)
         self._device_dropped[device_id] = queue_dropped
         grew = before is not None and queue_dropped > before

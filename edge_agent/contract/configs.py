@@ -55,7 +55,17 @@ class MqttConfig(ConfigModel):
     password_file: str | None = None
     tls: TlsConfig | None = None
     reconnect_min_s: PositiveFloat = 1.0
-    reconnect_max_s: PositiveFloat = 60.0
+    #: cap of the jittered exponential backoff: after the broker or the link returns, a
+    #: device is back within this (a bus: 5 s; 300 buses then try ~60 connects/s at most).
+    reconnect_max_s: PositiveFloat = 5.0
+
+
+class IntersectionMqttConfig(MqttConfig):
+    """A controller's broker connection: it reconnects within a second, because vehicles
+    read its SPaT live (300 controllers retrying then cost the broker ~400 refused SYNs/s)."""
+
+    reconnect_min_s: PositiveFloat = 0.5
+    reconnect_max_s: PositiveFloat = 1.0
 
 
 class QueueConfig(ConfigModel):
@@ -175,6 +185,7 @@ class IntersectionConfig(DeviceConfig):
     """A signalised intersection: groups, intergreen matrix, control plan, detectors."""
 
     kind: Literal["intersection"]
+    mqtt: IntersectionMqttConfig = IntersectionMqttConfig()
     name: str
     location: Location
     signal_groups: Annotated[list[SignalGroupConfig], Field(min_length=1)]

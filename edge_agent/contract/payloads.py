@@ -87,6 +87,23 @@ class QueueStats(BaseModel):
     depth: NonNegInt
     dropped: NonNegInt
     oldest_age_s: NonNegFloat
+    #: ``false`` while the state disk cannot be written (new messages are being dropped).
+    writable: bool | None = None
+    #: QoS 1 messages the broker refused since start (PUBACK reason code >= 0x80).
+    refused: NonNegInt | None = None
+    #: QoS 1 messages the broker accepted with "no matching subscribers" since start: nobody,
+    #: not even the hub's persistent session, was subscribed, so they reached no one.
+    unrouted: NonNegInt | None = None
+
+
+class StoreResetInfo(BaseModel):
+    """The device found its state file unusable, moved it aside and started afresh."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
+
+    at_ms: NonNegInt
+    moved_to: Annotated[str, Field(max_length=1024)]
+    reason: Annotated[str, Field(max_length=1024)]
 
 
 class UplinkStats(BaseModel):
@@ -114,6 +131,8 @@ class Health(SequencedPayload):
     agent_uptime_s: NonNegFloat | None = None
     #: inbound payloads rejected since start, by ``topic:reason``.
     rejected: dict[str, int] | None = None
+    #: the newest reset of the device's state file, if it ever had one.
+    store_reset: StoreResetInfo | None = None
 
 
 class Command(Payload):

@@ -86,13 +86,19 @@ def power_up(model: Intersection, now: int) -> KernelState:
 def fail_safe(
     state: KernelState, model: Intersection, violation: Violation, now: int
 ) -> KernelState:
-    """Switch every head to its fail-safe aspect at once and remember why."""
+    """Switch every head to its fail-safe aspect at once and remember why.
+
+    ``now`` becomes the kernel's time even when it is earlier than the last tick (the wall
+    clock was stepped back): what follows (the halted ticks, a ``resume`` and its start-up
+    sequence, which re-bases every head) runs in the new time, and a ``resume`` that arrives
+    before the next tick does not trip the watchdog a second time.
+    """
     heads = {}
     for g in model.groups:
         old = state.heads.get(g.sg)
         last = now if old is None or old.lamp in (Lamp.GREEN, *FAIL_SAFE_LAMPS) else old.last_green
         heads[g.sg] = Head(g.fail_safe_lamp, now, last)
-    return KernelState(heads, True, violation, now, max(now, state.last_tick))
+    return KernelState(heads, True, violation, now, now)
 
 
 def start_up(state: KernelState, model: Intersection, now: int) -> KernelState:

@@ -161,7 +161,7 @@ async def _detector_calls(city: DemoCity, rng: random.Random, stop: asyncio.Even
     """The street: vehicles and pedestrians call and extend green through the detectors."""
     conn = MqttConnection(client_id="demo-fieldbus", address=BrokerAddress.parse(city.url),
                           settings=MqttConfig(broker=city.url), will=None,
-                          on_message=lambda _m: None, on_puback=lambda _mid, _ok: None)
+                          on_message=lambda _m: None, on_puback=lambda _mid, _code: None)
     await conn.connect()
     topics = Topics()
     occupied: dict[tuple[str, str], bool] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from central_hub.domain.alarms import AlarmEngine, Thresholds
-from edge_agent.contract.payloads import Health, QueueStats, UplinkStats
+from edge_agent.contract.payloads import Health, QueueStats, StoreResetInfo, UplinkStats
 
 
 def _health(cpu: float = 5.0, depth: int = 0, dropped: int = 0) -> Health:
@@ -91,3 +91,22 @@ def test_hub_storage_down_at_the_first_failed_write_cleared_by_the_first_success
     assert e.on_hub_storage("alarms: OperationalError: connection refused", now=2) == []
     (up,) = e.on_hub_storage(None, now=3)
     assert (up.kind, up.active) == ("hub_storage_down", False)
+
+
+def test_full_state_disk_and_a_store_reset_are_alarms() -> None:
+    e = AlarmEngine(Thresholds(store_reset_ms=1000))
+    base = _health()
+    full = base.model_copy(update={"queue": QueueStats(depth=0, dropped=3, oldest_age_s=0.0,
+                                                        writable=False)})
+    assert ("device_store_unwritable", True) in {(c.kind, c.active)
+                                                  for c in e.on_health("b", full, 1)}
+    assert [(c.kind, c.active) for c in e.on_health("b", base, 2)
+            if c.kind == "device_store_unwritable"] == [("device_store_unwritable", False)]
+    reset = StoreResetInfo(at_ms=1, moved_to="/s/agent.db.unusable-1", reason="not a database")
+    (raised,) = [c for c in e.on_health("b", base.model_copy(update={"store_reset": reset,
+                                                                      "ts": 500}), 3)
+                 if c.kind == "device_store_reset"]
+    assert raised.active and raised.severity == "warning" and "unusable-1" in raised.message
+    later = base.model_copy(update={"store_reset": reset, "ts": 1001})
+    assert [(c.kind, c.active) for c in e.on_health("b", later, 4)
+            if c.kind == "device_store_reset"] == [("device_store_reset", False)]

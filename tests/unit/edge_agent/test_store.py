@@ -89,3 +89,27 @@ def test_backoff_grows_with_jitter_up_to_the_cap() -> None:
     assert len(set(delays[7:])) > 1
     b.reset()
     assert b.next_delay() <= 1.0
+
+
+def test_an_unusable_file_is_moved_aside_and_counters_start_above_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    path.write_bytes(b"PNG not a database" * 100)
+    s = AgentStore(path, max_messages=10, max_bytes=1 << 20, now_ms=lambda: 1_700_000_000_000)
+    assert s.reset is not None and s.reset.at_ms == 1_700_000_000_000
+    assert "not a database" in s.reset.reason
+    moved = Path(s.reset.moved_to)
+    assert moved.read_bytes().startswith(b"PNG") and moved.name == "s.db.unusable-1700000000000"
+    counters = s.counters()
+    assert counters["$seq_floor"] == counters["$bdseq"] == 1_700_000_000_000
+    assert s.next_bdseq() == 1_700_000_000_001
+    s.close()
+    again = AgentStore(path, max_messages=10, max_bytes=1 << 20)
+    assert again.reset is None  # the fresh file is fine
+    assert again.last_reset() == s.reset  # but the reset stays on record for health
+    again.close()
+
+
+def test_lost_messages_are_added_to_the_drop_count(tmp_path: Path) -> None:
+    s = _store(tmp_path)
+    assert s.commit(_msgs(2), {}, [], lost=7).dropped == 7
+    assert s.state().depth == 2

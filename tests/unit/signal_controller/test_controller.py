@@ -179,6 +179,25 @@ def test_watchdog_and_clock_jumps_fail_safe(
     assert out.fault is not None and out.fault.rule == rule and out.status == "flashing"
 
 
+@pytest.mark.parametrize("jump_ms", [30_000, -30_000])
+def test_resume_right_after_a_clock_step_starts_in_the_new_time(
+    two_phase: IntersectionConfig, jump_ms: int
+) -> None:
+    """A step of the wall clock (either way) fails safe; a resume arriving before the next
+    tick must take effect in the new time frame, not trip the watchdog a second time."""
+    state, _ = run(initial_state(two_phase, EPOCH), 30)
+    now = state.kernel.last_tick + 100 + jump_ms
+    state, out = step(state, Inputs(clock_jump=True), now)
+    assert out.fault is not None and out.fault.rule == "clock_jump"
+    assert state.kernel.last_tick == now
+    t = state.kernel.last_tick + 100  # what the adapter passes: the next tick
+    state, res = apply_command(state, "resume", {}, t)
+    assert res["all_red_until"] == t + 3_000 + 9_000
+    state, outs = run(state, 150)
+    assert all(o.fault is None for o in outs)
+    assert outs[-1].status == "operational"
+
+
 def test_flash_and_resume_use_the_start_up_sequence(two_phase: IntersectionConfig) -> None:
     state, _ = run(initial_state(two_phase, EPOCH), 30)
     rev = state.revision
