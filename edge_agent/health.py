@@ -9,30 +9,72 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psutil
 
+#: a CPU figure needs at least this much CPU time (all cores) between two samples.
+MIN_CPU_WINDOW_S = 1.0
+
+
+def cpu_busy_pct(before: tuple[float, float], after: tuple[float, float]) -> float | None:
+    """Busy share (0-100) between two ``(busy, total)`` CPU-time readings; ``None`` when
+    the window is too short to mean anything."""
+    total = after[1] - before[1]
+    if total < MIN_CPU_WINDOW_S:
+        return None
+    return min(100.0, max(0.0, 100.0 * (after[0] - before[0]) / total))
+
+
+def _cpu_reading() -> tuple[float, float]:
+    """``(busy, total)`` CPU seconds of the whole host since boot."""
+    t = psutil.cpu_times()
+    total = float(sum(t))
+    idle = float(t.idle) + float(getattr(t, "iowait", 0.0))
+    return total - idle, total
+
 
 @dataclass
 class HealthSampler:
-    """Samples the host; rates are per second since the previous sample."""
+    """Samples the host; rates and the CPU share are over the time since this sampler's own
+    previous sample.
+
+    Why its own CPU window: ``psutil.cpu_percent(None)`` measures since the previous call by
+    anyone in the process. Where many agents share a process (the demo, a cabinet hosting
+    several controllers) their calls come microseconds apart, and the share over such a window
+    is 0 or 100 % at random: it raised false ``health_cpu`` alarms.
+    """
 
     state_dir: str
     uplink_iface: str | None = None
+    cpu_reading: Callable[[], tuple[float, float]] = _cpu_reading
     _process: psutil.Process = field(default_factory=psutil.Process)
     _started: float = field(default_factory=time.monotonic)
     _last_net: tuple[float, int, int] | None = None
+    _last_cpu: tuple[float, float] | None = None
+    _cpu_pct: float = 0.0
 
     def __post_init__(self) -> None:
-        self._process.cpu_percent(None)
-        psutil.cpu_percent(None)
+        self._last_cpu = self.cpu_reading()
+
+    def cpu_pct(self) -> float:
+        """Host CPU busy share since this sampler's previous figure (kept when too recent)."""
+        now = self.cpu_reading()
+        if self._last_cpu is None:
+            self._last_cpu = now
+            return self._cpu_pct
+        pct = cpu_busy_pct(self._last_cpu, now)
+        if pct is not None:
+            self._cpu_pct = round(pct, 1)
+            self._last_cpu = now
+        return self._cpu_pct
 
     def sample(self) -> dict[str, object]:
         """One health sample as contract fields (without ``v``, ``ts``, ``seq``, ``queue``)."""
         disk_path = self.state_dir if os.path.exists(self.state_dir) else "/"
         return {
-            "cpu_pct": min(100.0, float(psutil.cpu_percent(None))),
+            "cpu_pct": self.cpu_pct(),
             "mem_pct": float(psutil.virtual_memory().percent),
             "rss_mb": round(self._process.memory_info().rss / 1e6, 2),
             "disk_pct": float(psutil.disk_usage(disk_path).percent),
