@@ -21,6 +21,7 @@ import sys
 import threading
 
 from edge_agent.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from edge_agent.cli.common import port
 from edge_agent.contract.configs import HubConfig, load_config
 from edge_agent.errors import ConfigError, KasselError
 
@@ -33,12 +34,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="mqtt://user:pass@host:port or mqtts://... (default: KASSEL_BROKER, "
                    "then mqtt.broker of the config)")
     p.add_argument("--host", help="HTTP host (default: http.host of the config)")
-    p.add_argument("--port", type=int, help="HTTP port (default: http.port of the config)")
+    p.add_argument("--port", type=port, help="HTTP port (default: http.port of the config)")
     p.add_argument("--ingest-only", action="store_true",
                    help="run only an ingest worker (no HTTP, no alarms)")
     p.add_argument("--client-id", help="MQTT client id of this ingest worker's session")
     p.add_argument("--log-level", default="INFO",
-                   choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log detail")
     p.set_defaults(handler=run)
 
 

@@ -27,9 +27,9 @@ def register(sub: Any) -> None:
         "evaluate",
         help="SUMO runs (a) actuated baseline, (b) controller, (c) + priority and GLOSA",
     )
-    ev.add_argument("--scenario", default="arterial", help="scenario name (default arterial)")
-    ev.add_argument("--minutes", default="30", help="simulated minutes of demand (default 30)")
-    ev.add_argument("--seed", default="1", help="demand seed (default 1)")
+    ev.add_argument("--scenario", default="arterial", help="scenario name")
+    ev.add_argument("--minutes", default="30", help="simulated minutes of demand")
+    ev.add_argument("--seed", default="1", help="demand seed")
     ev.add_argument("--out", required=True, help="output directory (created)")
     ev.set_defaults(handler=run_evaluate)
 

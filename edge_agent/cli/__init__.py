@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 #: modules whose ``register(subparsers)`` adds subcommands, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -29,9 +30,32 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends ``(default: X)`` where there is a default worth saying (not None or False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class KasselParser(argparse.ArgumentParser):
+    """argparse with the project's manners: every option's help shows its default, and a bad
+    value is one line on stderr (naming the option and what is allowed) with exit code 2,
+    not the usage block. Subcommands inherit the class."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message`` and exit 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every package's subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = KasselParser(
         prog="kassel", description="Kassel edge platform: buses, talking traffic lights, hub."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     validate.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     validate.set_defaults(handler=_validate)
     schema = cmds.add_parser("schema", help="print the JSON Schema of every config kind")
-    schema.add_argument("kind", nargs="?", choices=["bus", "intersection", "hub"])
+    schema.add_argument("kind", nargs="?", choices=["bus", "intersection", "hub"],
+                        help="only this kind (none: all three)")
     schema.set_defaults(handler=_schema)
 
 

@@ -9,31 +9,33 @@ import sys
 from pathlib import Path
 
 from edge_agent.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from edge_agent.cli.common import int_between, port, seconds
 from edge_agent.errors import BrokerError, ConfigError, KasselError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``demo`` command."""
-    p = sub.add_parser("demo", help="run the whole city on this machine and print the URL")
-    p.add_argument("--buses", type=_count, default=20, metavar="N")
-    p.add_argument("--intersections", type=_count, default=10, metavar="M")
-    p.add_argument("--http-host", default="127.0.0.1", metavar="HOST")
-    p.add_argument("--http-port", type=int, default=8000, metavar="P")
-    p.add_argument("--duration", type=float, default=None, metavar="S",
-                   help="stop after S seconds (default: run until Ctrl-C)")
-    p.add_argument("--workdir", type=Path, default=None,
-                   help="where the broker, hub database and agent state live (default: temp)")
-    p.add_argument("--seed", type=int, default=1)
+    p = sub.add_parser("demo", help="run the whole city on this machine and print the URL",
+                       description="A private Mosquitto, the hub on SQLite, signal controllers "
+                       "and buses (the real code; the street simulated). Ctrl-C stops it.")
+    p.add_argument("--buses", type=int_between(0, 500), default=20, metavar="N",
+                   help="simulated buses (0-500)")
+    p.add_argument("--intersections", type=int_between(0, 500), default=10, metavar="M",
+                   help="simulated signal controllers (0-500)")
+    p.add_argument("--http-host", default="127.0.0.1", metavar="HOST",
+                   help="address the dashboard and API listen on")
+    p.add_argument("--http-port", type=port, default=8000, metavar="P",
+                   help="port of the dashboard and API")
+    p.add_argument("--duration", type=seconds, default=None, metavar="S",
+                   help="stop after S seconds (none: run until Ctrl-C)")
+    p.add_argument("--workdir", type=Path, default=None, metavar="DIR",
+                   help="where the broker, hub database and agent state live (none: a private "
+                   "temporary folder, removed on exit)")
+    p.add_argument("--seed", type=int_between(0, 2**31 - 1), default=1, metavar="N",
+                   help="seed of the simulated street (same seed, same day)")
     p.add_argument("--log-level", default="WARNING",
-                   choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log detail")
     p.set_defaults(handler=_run)
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 500:
-        raise argparse.ArgumentTypeError("must be between 0 and 500")
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import datetime as dt
 import gc
 import logging
 import random
+import shutil
 import signal
 import tempfile
 import time
@@ -218,6 +219,9 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
     if not port_is_free(opts.http_port, opts.http_host):
         raise DemoError(f"HTTP port {opts.http_port} on {opts.http_host} is taken; "
                         "choose another with --http-port")
+    # a private temporary folder (mode 0700: it holds the admin token) unless one was given;
+    # ours is removed on exit, a given one is kept
+    own_workdir = opts.workdir is None
     workdir = opts.workdir or Path(tempfile.mkdtemp(prefix="kassel-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     stop = asyncio.Event()
@@ -315,4 +319,6 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         if hub:
             await asyncio.wait(hub, timeout=15)
         await asyncio.to_thread(broker.stop)
+        if own_workdir:
+            await asyncio.to_thread(shutil.rmtree, workdir, True)
         progress("stopped")

@@ -1,0 +1,54 @@
+"""The command line's manners: every option explains itself with its default, and a bad value
+is one line with exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from edge_agent.cli import build_parser, main
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    out = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out += _parsers(sub)
+    return out
+
+
+def test_every_option_of_every_command_has_a_description() -> None:
+    missing = [f"{p.prog} {a.option_strings or a.dest}"
+               for p in _parsers(build_parser()) for a in p._actions
+               if not isinstance(a, argparse._HelpAction | argparse._SubParsersAction)
+               and not a.help]
+    assert missing == []
+
+
+def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["demo", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "simulated buses (0-500) (default: 20)" in " ".join(out.split())
+    assert "(default: 8000)" in out
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["demo", "--http-port", "80000"], "--http-port: must be from 1 to 65535, got 80000"),
+    (["demo", "--duration", "-3"], "--duration: must be more than 0 seconds, got -3"),
+    (["demo", "--buses", "abc"], "--buses: must be a whole number from 0 to 500, got 'abc'"),
+    (["demo", "--intersections", "501"], "--intersections: must be from 0 to 500, got 501"),
+    (["hub", "--config", "x.yaml", "--port", "0"], "--port: must be from 1 to 65535, got 0"),
+    (["demo", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+])
+def test_bad_values_are_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err, err
