@@ -21,7 +21,7 @@ import sys
 import threading
 
 from edge_agent.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from edge_agent.cli.common import port
+from edge_agent.cli.common import check_paths, port
 from edge_agent.contract.configs import HubConfig, load_config
 from edge_agent.errors import ConfigError, KasselError
 
@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         if not isinstance(config, HubConfig):
             raise ConfigError(args.config, [("kind", f"must be hub, got {config.kind}")])
+        problems = check_paths(config)
+        if problems:
+            raise ConfigError(args.config, problems)
         from central_hub.core.config import HubSettings, IngestSettings, resolve
 
         settings = HubSettings()

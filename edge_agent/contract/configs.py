@@ -14,12 +14,34 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from edge_agent.contract.ids import Id, Latitude, Longitude
 from edge_agent.contract.payloads import GroupKind
 from edge_agent.contract.topics import DEFAULT_ROOT
 from edge_agent.errors import ConfigError
+
+
+def _relative_to_config(value: str, info: ValidationInfo) -> str:
+    """A relative path in a config file means relative to that file's folder (not to wherever
+    the command was started): :func:`load_config` passes the folder as validation context."""
+    base = info.context.get("base_dir") if isinstance(info.context, dict) else None
+    if base is None or not value or Path(value).is_absolute():
+        return value
+    return str(Path(base) / value)
+
+
+#: a file or folder named in a config; relative paths are resolved against the config's folder.
+ConfigPath = Annotated[str, AfterValidator(_relative_to_config)]
+SQLITE_PREFIX = "sqlite:///"
 
 PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 NonNegFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
@@ -38,9 +60,9 @@ class ConfigModel(BaseModel):
 class TlsConfig(ConfigModel):
     """TLS material for the broker connection (CONTRACT §4: devices log in over TLS)."""
 
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
+    ca_file: ConfigPath | None = None
+    cert_file: ConfigPath | None = None
+    key_file: ConfigPath | None = None
     insecure: bool = False
 
 
@@ -52,7 +74,7 @@ class MqttConfig(ConfigModel):
     keepalive_s: Annotated[int, Field(ge=2, le=3600)] = 30
     session_expiry_s: Annotated[int, Field(ge=0, le=2**32 - 1)] = 3600
     username: str | None = None
-    password_file: str | None = None
+    password_file: ConfigPath | None = None
     tls: TlsConfig | None = None
     reconnect_min_s: PositiveFloat = 1.0
     #: cap of the jittered exponential backoff: after the broker or the link returns, a
@@ -81,7 +103,7 @@ class QueueConfig(ConfigModel):
 class AgentConfig(ConfigModel):
     """Where the agent keeps its state and how often it reports health."""
 
-    state_dir: str = "/var/lib/kassel"
+    state_dir: ConfigPath = "/var/lib/kassel"
     health_interval_s: PositiveFloat = 30.0
     uplink_iface: str | None = None
     queue: QueueConfig = QueueConfig()
@@ -298,7 +320,7 @@ class WlanConfig(ConfigModel):
     walled_garden: list[IPv4Address] = Field(default_factory=list)
     uplink_autorate: UplinkAutorateConfig | None = None
     #: hostapd's control sockets (one per access-point radio); neighbour table when none
-    hostapd_ctrl_dir: str = "/var/run/hostapd"
+    hostapd_ctrl_dir: ConfigPath = "/var/run/hostapd"
 
     @model_validator(mode="after")
     def _base_within_autorate_bounds(self) -> WlanConfig:
@@ -369,7 +391,7 @@ class HttpConfig(ConfigModel):
 class GtfsConfig(ConfigModel):
     """The static GTFS feed the realtime feeds refer to."""
 
-    static: str | None = None
+    static: ConfigPath | None = None
 
 
 class HubConfig(DeviceConfig):
@@ -377,8 +399,22 @@ class HubConfig(DeviceConfig):
 
     kind: Literal["hub"]
     http: HttpConfig = HttpConfig()
-    database: str = "sqlite:///var/lib/kassel/hub.db"
+    #: ``sqlite:////abs/path.db``, ``sqlite:///relative/to/the/config.db`` or ``postgresql://…``
+    database: str = "sqlite:////var/lib/kassel/hub.db"
     gtfs: GtfsConfig = GtfsConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sqlite_path_relative_to_config(cls, data: object, info: ValidationInfo) -> object:
+        base = info.context.get("base_dir") if isinstance(info.context, dict) else None
+        if base is None or not isinstance(data, dict):
+            return data
+        db = data.get("database")
+        if isinstance(db, str) and db.startswith(SQLITE_PREFIX):
+            rest = db[len(SQLITE_PREFIX):]
+            if rest and not rest.startswith("/") and rest != ":memory:":
+                data = {**data, "database": SQLITE_PREFIX + str(Path(base) / rest)}
+        return data
 
 
 CONFIG_KINDS: dict[str, type[DeviceConfig]] = {
@@ -401,8 +437,11 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def parse_config(data: object, path: str) -> BusConfig | IntersectionConfig | HubConfig:
-    """Validate already-parsed YAML ``data`` read from ``path``."""
+def parse_config(
+    data: object, path: str, base_dir: Path | None = None
+) -> BusConfig | IntersectionConfig | HubConfig:
+    """Validate already-parsed YAML ``data`` read from ``path``; relative paths in it are
+    resolved against ``base_dir`` when given (the config file's folder)."""
     if not isinstance(data, dict):
         raise ConfigError(path, [("", "the file must hold a YAML mapping")])
     kind = data.get("kind")
@@ -411,7 +450,9 @@ def parse_config(data: object, path: str) -> BusConfig | IntersectionConfig | Hu
             path, [("kind", f"must be one of {', '.join(CONFIG_KINDS)}, got {kind!r}")]
         )
     try:
-        return CONFIG_KINDS[kind].model_validate(data)  # type: ignore[return-value]
+        context = {"base_dir": base_dir} if base_dir is not None else None
+        return CONFIG_KINDS[kind].model_validate(  # type: ignore[return-value]
+            data, context=context)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -421,7 +462,8 @@ def parse_config(data: object, path: str) -> BusConfig | IntersectionConfig | Hu
 
 
 def load_config(path: str | Path) -> BusConfig | IntersectionConfig | HubConfig:
-    """Read and validate one config file; :class:`ConfigError` names file, field and problem."""
+    """Read and validate one config file; :class:`ConfigError` names file, field and problem.
+    Relative paths in it are taken relative to the file's folder."""
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -434,7 +476,7 @@ def load_config(path: str | Path) -> BusConfig | IntersectionConfig | HubConfig:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(name, [("", f"not valid YAML: {where}{problem}")]) from exc
-    return parse_config(data, name)
+    return parse_config(data, name, Path(path).resolve().parent)
 
 
 def config_schemas() -> dict[str, dict[str, object]]:

@@ -4,10 +4,12 @@ is one line with exit code 2, never a traceback."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
 from edge_agent.cli import build_parser, main
+from edge_agent.contract.configs import HubConfig, load_config
 
 
 def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -52,3 +54,33 @@ def test_bad_values_are_one_line_and_exit_2(
     assert done.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says in err, err
+
+
+def test_paths_are_relative_to_the_config_file_and_checked_before_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf_dir = tmp_path / "etc"
+    (conf_dir / "gtfs").mkdir(parents=True)
+    (conf_dir / "gtfs" / "feed.zip").write_bytes(b"PK")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    cfg = conf_dir / "hub.yaml"
+    cfg.write_text("device_id: hub-1\nkind: hub\ndatabase: sqlite:///db/hub.db\n"
+                   "gtfs: {static: gtfs/feed.zip}\n"
+                   f"agent: {{state_dir: {blocker}/state}}\n")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config("../etc/hub.yaml")
+    assert isinstance(config, HubConfig)
+    assert config.gtfs.static == str(conf_dir / "gtfs" / "feed.zip")
+    assert config.database == f"sqlite:///{conf_dir}/db/hub.db"
+    assert main(["hub", "--config", "../etc/hub.yaml"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"../etc/hub.yaml: agent.state_dir: cannot create {blocker}/state: "
+                   "Not a directory"], err
+    (conf_dir / "gtfs" / "feed.zip").unlink()
+    cfg.write_text(cfg.read_text().replace(f"{blocker}/state", str(tmp_path / "state")))
+    assert main(["hub", "--config", str(cfg)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"{cfg}: gtfs.static: no such file: {conf_dir / 'gtfs' / 'feed.zip'}")
