@@ -178,3 +178,14 @@ def test_the_parser_reads_hashes_markers_and_options() -> None:
     assert pins["pyyaml"].hashes == ("a" * 64, "b" * 64)
     assert pins["uvloop"].version == Version("0.23.0")
     assert pins["bare"].hashes == ()
+
+
+def test_every_debian_package_names_its_tested_version_and_who_needs_it() -> None:
+    lines = [line.split() for line in
+             (ROOT / "scripts" / "system-packages.txt").read_text(encoding="utf-8").splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    assert all(len(cols) == 3 and cols[2] in {"demo", "test"} for cols in lines), lines
+    demo = {cols[0] for cols in lines if cols[2] == "demo"}
+    # the demo runs a private Mosquitto and nothing the tests need besides (no PostgreSQL,
+    # no browser, no firewall)
+    assert demo == {"python3", "python3-venv", "mosquitto"}
