@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
         help="SUMO runs (a) actuated baseline, (b) controller, (c) + priority and GLOSA",
     )
     ev.add_argument("--scenario", default="arterial", help="scenario name")
-    ev.add_argument("--minutes", default="30", help="simulated minutes of demand")
+    ev.add_argument("--minutes", default="60", help="simulated minutes of demand")
     ev.add_argument("--seed", default="1", help="demand seed")
     ev.add_argument("--out", required=True, help="output directory (created)")
     ev.set_defaults(handler=run_evaluate)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from simulations.evaluation.domain.goals import GoalResult, evaluate_goals
+from simulations.evaluation.domain.goals import GoalResult, evaluate_goals, sample_verdict
 from simulations.evaluation.domain.metrics import RUN_KEYS, change_pct
 from simulations.evaluation.sumo_run import VARIANTS, RunResult
 
@@ -154,7 +154,8 @@ def render_report(scenario: str, minutes: float, seed: int, *,
         "",
         *_goal_lines(goals),
         "",
-        f"Reached {sum(g.reached for g in goals)} of {len(goals)} goals.",
+        sample_verdict(min(base.bus_trips, prio.bus_trips))
+        or f"Reached {sum(g.reached for g in goals)} of {len(goals)} goals.",
         "",
         "Other comparisons: (b) against (a) — bus signal delay "
         f"{_pct(change_pct(_f(base, 'bus_signal_delay_s'), _f(ctl, 'bus_signal_delay_s')))}, "

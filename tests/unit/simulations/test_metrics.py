@@ -8,7 +8,7 @@ from edge_agent.contract.configs import IntersectionConfig
 from signal_controller.domain.intersection import Intersection
 from signal_controller.domain.lamps import Lamp
 from simulations.evaluation.domain.audit import LampAudit
-from simulations.evaluation.domain.goals import GOALS, evaluate_goals
+from simulations.evaluation.domain.goals import GOALS, MIN_BUS_TRIPS, evaluate_goals, sample_verdict
 from simulations.evaluation.domain.metrics import (
     RUN_KEYS,
     BusAccount,
@@ -150,3 +150,10 @@ def test_audit_flags_fail_safe_aspects(model):
     a.record(0, _all(model))
     a.record(1_000, _all(model, K1=Lamp.FLASHING_AMBER))
     assert a.violations == 1
+
+
+def test_goals_are_not_judged_on_a_handful_of_bus_trips():
+    assert sample_verdict(MIN_BUS_TRIPS) is None
+    verdict = sample_verdict(1)
+    assert verdict is not None
+    assert "Too few bus trips to judge" in verdict and "1 finished" in verdict
