@@ -11,6 +11,11 @@ straight at ``/api/captive`` (RFC 8908), which tells them whether they are capti
 long the session lasts.
 
 The page is one small HTML document with inline CSS, readable on a phone without JavaScript.
+
+Every request body is limited to :data:`BODY_LIMIT` (the terms form is two hidden fields) by
+:class:`edge_agent.http_limits.BodyLimit`: a larger one is refused with 413 before it is read,
+so a passenger cannot fill the gateway's memory — the process that also runs MQTT, SREM and
+GPS.
 """
 
 from __future__ import annotations
@@ -30,8 +35,12 @@ from fastapi.responses import (
 
 from bus_gateway.errors import PortalError
 from bus_gateway.wlan import WlanGateway
+from edge_agent.http_limits import BodyLimit
 
 Lang = Literal["de", "en"]
+
+#: the largest request body the portal reads: the form's language and the page to go back to.
+BODY_LIMIT = 8 * 1024
 
 TEXTS: dict[Lang, dict[str, str]] = {
     "de": {
@@ -120,6 +129,7 @@ def _page(lang: Lang, title: str, body: str) -> str:
 def create_portal_app(wlan: WlanGateway) -> FastAPI:
     """The portal for one :class:`WlanGateway` (no globals: built per gateway)."""
     app = FastAPI(title="Kassel bus WLAN portal", docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimit, default=BODY_LIMIT)
     gw = str(wlan.gateway.ip)
     port = wlan.config.portal_port
     own_hosts = {gw, f"{gw}:{port}"}
@@ -166,7 +176,8 @@ def create_portal_app(wlan: WlanGateway) -> FastAPI:
     @app.post("/accept")
     async def accept(request: Request) -> Response:
         # the form is two hidden fields: parsed here instead of pulling in python-multipart
-        form = parse_qs((await request.body())[:4096].decode("utf-8", errors="replace"))
+        # (at most BODY_LIMIT bytes get this far)
+        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
         lang = form.get("lang", [None])[0]
         next = form.get("next", [None])[0]
         lg = _lang(request, lang)

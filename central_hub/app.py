@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from central_hub.api.deps import BODY_LIMIT_EXTENSION, DEFAULT_BODY_LIMIT
 from central_hub.api.routes import (
     alarms,
     dashboard,
@@ -31,8 +32,23 @@ from central_hub.kita.api import create_kita_router
 from central_hub.kita.service import KitaService
 from central_hub.registry import Reload
 from edge_agent.contract.configs import HubConfig
+from edge_agent.http_limits import BodyLimit, RouteLimit
 
 STATIC = Path(__file__).parent / "static"
+
+
+def route_body_limits(app: FastAPI) -> list[RouteLimit]:
+    """The larger body limits routes declare (``openapi_extra=body_limit(n)``).
+
+    Read from the app's OpenAPI document, where clients read them too: routers are included
+    lazily, and the document is the one complete, public list of operations.
+    """
+    return [
+        RouteLimit.template(method, path, int(operation[BODY_LIMIT_EXTENSION]))
+        for path, operations in app.openapi()["paths"].items()
+        for method, operation in operations.items()
+        if BODY_LIMIT_EXTENSION in operation
+    ]
 
 
 def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None = None,
@@ -63,11 +79,17 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
         "API for traffic engineers. Public feeds are open; state changes need a role token.\n\n"
         "WebSockets (not expressible in OpenAPI): `/ws/spat?intersection={id}` sends every "
         "SPaT payload of that intersection as received (all intersections without the "
-        "parameter); `/ws/live` sends the dashboard's frames (what changed in 250 ms).",
+        "parameter); `/ws/live` sends the dashboard's frames (what changed in 250 ms).\n\n"
+        f"Request bodies are limited to {DEFAULT_BODY_LIMIT} bytes unless an operation "
+        f"states a larger `{BODY_LIMIT_EXTENSION}`; a larger body is refused with 413 before "
+        "it is read.",
         lifespan=lifespan,
     )
     for module in (vehicles, intersections, alarms, devices, gtfs_rt, live, dashboard):
         app.include_router(module.router)
     app.include_router(create_kita_router(), prefix="/api/v1/kita")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # every route, authenticated or not, known or not: the limit applies before routing
+    app.add_middleware(BodyLimit, default=DEFAULT_BODY_LIMIT,
+                       routes=route_body_limits(app))
     return app

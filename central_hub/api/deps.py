@@ -6,13 +6,29 @@ an enforced role; tests override nothing, they pass tokens like any client.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from central_hub.core.security import Role
 from central_hub.hub import Hub
+
+#: request bodies up to this size are read; larger ones are refused with 413 before they are
+#: read (``edge_agent.http_limits``). Every body the hub takes is a small JSON document.
+DEFAULT_BODY_LIMIT = 16 * 1024
+#: the OpenAPI extension of an operation that takes larger bodies, with its limit in bytes.
+BODY_LIMIT_EXTENSION = "x-max-body-bytes"
+
+
+def body_limit(max_bytes: int) -> dict[str, Any]:
+    """``openapi_extra`` of a route whose bodies may be larger than :data:`DEFAULT_BODY_LIMIT`.
+
+    The limit is declared at the route and published in the OpenAPI document;
+    :func:`central_hub.app.create_app` collects the declarations for the body-limit middleware.
+    """
+    return {BODY_LIMIT_EXTENSION: max_bytes}
+
 
 _bearer = HTTPBearer(auto_error=False, description="role token (engineer or admin)")
 

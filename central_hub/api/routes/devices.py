@@ -13,11 +13,11 @@ from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from central_hub.api.deps import AdminDep, EngineerDep, HubDep
+from central_hub.api.deps import AdminDep, EngineerDep, HubDep, body_limit
 from central_hub.commands import CommandTimeoutError
 from central_hub.registry import RegistryError
 from edge_agent.contract.ids import ID_PATTERN, Id
-from edge_agent.contract.payloads import CommandAck, Health
+from edge_agent.contract.payloads import MAX_PAYLOAD_BYTES, CommandAck, Health
 
 router = APIRouter(prefix="/api/v1/devices", tags=["operations"])
 DeviceId = Annotated[str, Path(pattern=ID_PATTERN, description="device id (broker login)")]
@@ -126,6 +126,8 @@ async def remove_device(device_id: DeviceId, hub: HubDep, _: AdminDep) -> None:
 
 
 @router.post("/{device_id}/commands", response_model=CommandOut,
+             # the arguments travel in one MQTT payload: as large as the contract allows
+             openapi_extra=body_limit(MAX_PAYLOAD_BYTES),
              responses={404: {"description": "unknown device"},
                         503: {"description": "the hub is not connected to the broker"},
                         504: {"description": "no ack before the timeout"}})
