@@ -20,16 +20,20 @@ Mounting in the hub (``central_hub/app.py``)::
     # once per process where uvicorn is started (child ids appear in request paths):
     logging.getLogger("uvicorn.access").addFilter(RedactChildIds())
 
-Roles: *public* lists Kitas and the period and registers a family; a *family* (bearer token
-from ``POST /families``) submits, edits and withdraws its own applications until the deadline,
-reads their results and answers offers — another family's child is always 404, never 403, so
-nobody learns that it exists; *staff* (``KASSEL_HUB_KITA_STAFF_TOKEN``) manage Kitas and the
-deadline, run rounds, read every application and result and export ``R.csv``. No token or an
-unknown one: 401; the wrong role: 403. Bodies are validated strictly (unknown fields, wrong
-types, broken allocation rules: 422 naming the field). Responses to authenticated requests
-carry ``Cache-Control: no-store``. Nothing personal is logged here or in the service; child
-ids do appear in request paths, hence :class:`RedactChildIds` on the ``uvicorn.access``
-logger (or no access log at all). Endpoints and policy: ``docs/kita.md``, *HTTP API*.
+Roles: *public* lists Kitas and the period and registers a family (rate-limited per client
+address: 429 with ``Retry-After``); a *family* (bearer token from ``POST /families``) submits,
+edits and withdraws its own applications until the deadline — one per child, a few per
+family — reads their results and answers offers; another family's child is always 404, never
+403, so nobody learns that it exists; *staff* (``KASSEL_HUB_KITA_STAFF_TOKEN``) manage Kitas
+and the deadline, check the priority claims (only verified ones count), withdraw
+applications with a reason, see children applied for by two families, run rounds, read every
+application and result and export ``R.csv``. No token or an unknown one: 401; the wrong role:
+403. Bodies are validated strictly (unknown fields, wrong types, broken allocation rules: 422
+naming the field) and limited in size by the hub (``edge_agent.http_limits``). Responses to
+authenticated requests carry ``Cache-Control: no-store``. Nothing personal is logged here or
+in the service — no client address either; child ids do appear in request paths, hence
+:class:`RedactChildIds` on the ``uvicorn.access`` logger (or no access log at all).
+Endpoints and policy: ``docs/kita.md``, *HTTP API*.
 """
 
 from __future__ import annotations
@@ -37,14 +41,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from central_hub.kita.domain import (
     MAX_CHOICES,
@@ -57,21 +61,29 @@ from central_hub.kita.service import (
     MAX_SEED,
     AllocationFailedError,
     ApplicationInput,
+    ApplicationView,
     ChildResult,
+    Claim,
+    ClaimState,
+    ClaimStatus,
     ConflictError,
     Family,
     InvalidRequestError,
     KitaService,
     NotFoundError,
     Principal,
+    RateLimitedError,
     RoundOutcome,
     Staff,
     Status,
+    Verdict,
 )
 from central_hub.kita.store import (
     AGE_GROUP_LENGTH,
     ID_LENGTH,
     NAME_LENGTH,
+    NOTE_LENGTH,
+    STAFF_NAME_LENGTH,
 )
 
 _STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
@@ -82,6 +94,19 @@ KitaIdPath = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
 AgeGroupPath = Annotated[str, Path(min_length=1, max_length=AGE_GROUP_LENGTH)]
 ChildIdPath = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
 RoundPath = Annotated[int, Path(ge=1)]
+ClaimPath = Annotated[Claim, Path(description="sibling, hardship or home")]
+Note = Annotated[str, Field(min_length=1, max_length=NOTE_LENGTH)]
+StaffName = Annotated[str, Field(min_length=1, max_length=STAFF_NAME_LENGTH)]
+
+
+def _date_text(value: object) -> object:
+    """Dates come as ``YYYY-MM-DD`` text: JSON has no date type, and a number is no date."""
+    if not isinstance(value, str):
+        raise ValueError("expected a date as text: YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_date_text), Field(strict=False)]
 
 _CHOICE_FIELD = re.compile(r"choice([0-9]+)")
 
@@ -149,14 +174,17 @@ class RegistrationOut(BaseModel):
 
 
 class ApplicationIn(BaseModel):
-    """One child's application: ranked Kita ids (best first) and the priority facts.
+    """One child's application: ranked Kita ids (best first) and the priority claims.
 
     ``lat``/``lon`` are the child's home (WGS84); they decide the catchment criterion.
+    ``sibling_kita``, ``hardship`` and the home are claims: they count once staff verified
+    them. Name and date of birth identify the child within the family (one application each).
     """
 
     model_config = _STRICT
 
     child_name: Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
+    date_of_birth: IsoDate
     age_group: AgeGroup
     choices: Annotated[list[KitaId], Field(min_length=1, max_length=MAX_CHOICES)]
     sibling_kita: KitaId | None = None
@@ -174,15 +202,44 @@ class ApplicationIn(BaseModel):
             hardship=self.hardship,
             lat=self.lat,
             lon=self.lon,
+            date_of_birth=self.date_of_birth,
         )
 
 
-class ApplicationOut(_FromDomain):
-    """A stored application, as its family (or staff) submitted it."""
+class ClaimOut(BaseModel):
+    """A claim's state, and staff's check of the value claimed now (who, when, what)."""
+
+    state: ClaimState
+    checked_by: str | None
+    checked_at: datetime | None
+    note: str | None
+
+    @classmethod
+    def of(cls, status: ClaimStatus) -> ClaimOut:
+        """From the service's claim status."""
+        check = status.check
+        if check is None:
+            return cls(state=status.state, checked_by=None, checked_at=None, note=None)
+        return cls(state=status.state, checked_by=check.checked_by, checked_at=check.checked_at,
+                   note=check.note)
+
+
+class WithdrawalOut(_FromDomain):
+    """Staff's withdrawal of an application: why, who, when."""
+
+    reason: str
+    withdrawn_by: str
+    withdrawn_at: datetime
+
+
+class ApplicationOut(BaseModel):
+    """A stored application as its family submitted it, with the state of its claims
+    (``sibling``, ``hardship``, ``home``) and staff's withdrawal, if any."""
 
     child_id: str
     family_id: str
     child_name: str
+    date_of_birth: date
     age_group: str
     choices: list[str]
     sibling_kita: str | None
@@ -191,6 +248,55 @@ class ApplicationOut(_FromDomain):
     lon: float
     submitted_at: datetime
     updated_at: datetime
+    claims: dict[Claim, ClaimOut]
+    withdrawal: WithdrawalOut | None
+
+    @classmethod
+    def of(cls, view: ApplicationView) -> ApplicationOut:
+        """From the service's view of an application."""
+        app = view.application
+        return cls(
+            child_id=app.child_id,
+            family_id=app.family_id,
+            child_name=app.child_name,
+            date_of_birth=app.date_of_birth,
+            age_group=app.age_group,
+            choices=list(app.choices),
+            sibling_kita=app.sibling_kita,
+            hardship=app.hardship,
+            lat=app.lat,
+            lon=app.lon,
+            submitted_at=app.submitted_at,
+            updated_at=app.updated_at,
+            claims={status.claim: ClaimOut.of(status) for status in view.claims},
+            withdrawal=None if view.withdrawal is None else WithdrawalOut.of(view.withdrawal),
+        )
+
+
+class ClaimCheckIn(BaseModel):
+    """Staff's check of one claim: the verdict, what was checked (e.g. "Jugendamt letter of
+    12 Feb seen"), and who checked it."""
+
+    model_config = _STRICT
+
+    verdict: Literal["verified", "rejected"]
+    note: Note
+    checked_by: StaffName
+
+
+class WithdrawalIn(BaseModel):
+    """Why staff withdraw an application, and who does."""
+
+    model_config = _STRICT
+
+    reason: Note
+    withdrawn_by: StaffName
+
+
+class DuplicateOut(BaseModel):
+    """Applications of different families for a child of the same name and date of birth."""
+
+    child_ids: list[str]
 
 
 
@@ -359,6 +465,12 @@ class _KitaRoute(APIRoute):
                 response = JSONResponse({"detail": str(exc)}, status.HTTP_404_NOT_FOUND)
             except ConflictError as exc:
                 response = JSONResponse({"detail": str(exc)}, status.HTTP_409_CONFLICT)
+            except RateLimitedError as exc:
+                response = JSONResponse(
+                    {"detail": str(exc)},
+                    status.HTTP_429_TOO_MANY_REQUESTS,
+                    headers={"Retry-After": str(exc.retry_after)},
+                )
             except AllocationFailedError as exc:
                 response = JSONResponse({"detail": str(exc)}, status.HTTP_500_INTERNAL_SERVER_ERROR)
             if "authorization" in request.headers:
@@ -504,42 +616,77 @@ def create_kita_router() -> APIRouter:
         view = service.set_deadline(body.deadline)
         return PeriodOut(deadline=view.deadline, open=view.open, rounds=view.rounds)
 
-    @router.post("/families", status_code=status.HTTP_201_CREATED)
-    def register_family(service: ServiceDep) -> RegistrationOut:
-        """Register a family; the returned token is its only key and is not shown again."""
-        registration = service.register_family()
+    @router.post(
+        "/families",
+        status_code=status.HTTP_201_CREATED,
+        responses={429: {"description": "too many registrations from this address; see "
+                                        "the Retry-After header"}},
+    )
+    def register_family(service: ServiceDep, request: Request) -> RegistrationOut:
+        """Register a family; the returned token is its only key and is not shown again.
+
+        Rate-limited per client address (429 with ``Retry-After``).
+        """
+        client = request.client.host if request.client is not None else "unknown"
+        registration = service.register_family(client)
         return RegistrationOut(family_id=registration.family_id, token=registration.token)
 
     @router.get("/applications")
     def list_applications(service: ServiceDep, caller: MemberDep) -> list[ApplicationOut]:
         """A family's own applications; staff get every application."""
-        return [ApplicationOut.of(app) for app in service.applications(caller)]
+        return [ApplicationOut.of(view) for view in service.views(caller)]
 
     @router.post("/applications", status_code=status.HTTP_201_CREATED)
     def submit_application(
         body: ApplicationIn, service: ServiceDep, family: FamilyDep
     ) -> ApplicationOut:
-        """Submit an application for one child until the deadline (409 after it)."""
-        return ApplicationOut.of(service.submit(family, body.to_input()))
+        """Submit an application for one child until the deadline (409 after it, for a child
+        already applied for, or beyond the family's limit); its claims start unverified."""
+        app = service.submit(family, body.to_input())
+        return ApplicationOut.of(service.view(family, app.child_id))
+
+    @router.get("/duplicates")
+    def list_duplicates(service: ServiceDep, _: StaffDep) -> list[DuplicateOut]:
+        """Children applied for by more than one family (same name and date of birth)."""
+        return [DuplicateOut(child_ids=group) for group in service.duplicates()]
 
     @router.get("/applications/{child_id}")
     def get_application(
         child_id: ChildIdPath, service: ServiceDep, caller: MemberDep
     ) -> ApplicationOut:
         """One application: a family's own, or any for staff (404 otherwise)."""
-        return ApplicationOut.of(service.application(caller, child_id))
+        return ApplicationOut.of(service.view(caller, child_id))
 
     @router.put("/applications/{child_id}")
     def update_application(
         child_id: ChildIdPath, body: ApplicationIn, service: ServiceDep, family: FamilyDep
     ) -> ApplicationOut:
-        """Replace the family's application until the deadline (409 after it)."""
-        return ApplicationOut.of(service.update(family, child_id, body.to_input()))
+        """Replace the family's application until the deadline (409 after it); a changed
+        claim is unverified again."""
+        service.update(family, child_id, body.to_input())
+        return ApplicationOut.of(service.view(family, child_id))
 
     @router.delete("/applications/{child_id}", status_code=status.HTTP_204_NO_CONTENT)
     def withdraw_application(child_id: ChildIdPath, service: ServiceDep, family: FamilyDep) -> None:
         """Withdraw and delete the family's application until the deadline (409 after it)."""
         service.withdraw(family, child_id)
+
+    @router.put("/applications/{child_id}/claims/{claim}")
+    def check_claim(
+        child_id: ChildIdPath, claim: ClaimPath, body: ClaimCheckIn, service: ServiceDep,
+        _: StaffDep,
+    ) -> ApplicationOut:
+        """Record staff's check of a claim (409 once round 1 ran, or if it is not claimed)."""
+        return ApplicationOut.of(service.verify_claim(
+            child_id, claim, Verdict(body.verdict), note=body.note, checked_by=body.checked_by))
+
+    @router.put("/applications/{child_id}/withdrawal")
+    def withdraw_by_staff(
+        child_id: ChildIdPath, body: WithdrawalIn, service: ServiceDep, _: StaffDep
+    ) -> ApplicationOut:
+        """Withdraw an application with a reason (staff), until its offer is answered."""
+        return ApplicationOut.of(service.withdraw_by_staff(
+            child_id, reason=body.reason, withdrawn_by=body.withdrawn_by))
 
     @router.get("/applications/{child_id}/result")
     def get_result(child_id: ChildIdPath, service: ServiceDep, caller: MemberDep) -> ResultOut:

@@ -74,6 +74,12 @@ def _run_allocation(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         print("kassel kita allocate: nothing allocated", file=sys.stderr)
         return EXIT_USAGE
+    if loaded.trusted:
+        print(
+            f"kassel kita allocate: note: {args.applications} has no {', '.join(loaded.trusted)}"
+            " column: those claims count as verified by the city (docs/kita.md)",
+            file=sys.stderr,
+        )
     if args.seed is not None and not loaded.lottery_drawn:
         print(
             f"kassel kita allocate: --seed ignored, {args.applications} has a lottery column",

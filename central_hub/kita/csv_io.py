@@ -41,6 +41,10 @@ APPLICATION_COLUMNS = (
     "lon",
 )
 LOTTERY_COLUMN = "lottery"
+#: optional, ``true``/``false``: whether the city verified the row's ``sibling_kita``,
+#: ``hardship`` and home (``lat``/``lon``); without a column, that claim counts as given (the
+#: file is the city's own record, docs/kita.md).
+VERIFIED_COLUMNS = ("sibling_verified", "hardship_verified", "home_verified")
 RESULT_COLUMNS = ("child_id", "kita_id", "choice_rank", "lottery")
 EXPLANATION_COLUMNS = (
     "child_id",
@@ -71,12 +75,14 @@ class LoadedInput:
     """Validated Kitas and applications, ready to allocate.
 
     ``lottery_drawn`` tells whether the lottery numbers came from the seed (no ``lottery``
-    column) rather than from the file, so the caller can say so.
+    column) rather than from the file, so the caller can say so. ``trusted`` names the absent
+    ``*_verified`` columns, whose claims were taken as verified.
     """
 
     kitas: list[KitaPlaces]
     applications: list[Application]
     lottery_drawn: bool
+    trusted: tuple[str, ...] = ()
 
 
 class _FieldError(KitaError):
@@ -231,11 +237,20 @@ def _choices(row: _Row) -> tuple[str, ...] | None:
     return None if gaps else tuple(given[: last + 1])
 
 
+def _verified(row: _Row, column: str) -> bool | None:
+    """A ``*_verified`` cell; ``True`` (the claim counts) when the file has no such column."""
+    if column not in row.cells:
+        return True
+    return row.get(column, _boolean)
+
+
 def _parse_applications(
     lines: Iterable[str], source: str, seed: int | None, problems: list[InputProblem]
-) -> tuple[list[Application], list[int], bool]:
-    rows = list(_rows(lines, source, APPLICATION_COLUMNS, (LOTTERY_COLUMN,), problems))
+) -> tuple[list[Application], list[int], bool, tuple[str, ...]]:
+    optional = (LOTTERY_COLUMN, *VERIFIED_COLUMNS)
+    rows = list(_rows(lines, source, APPLICATION_COLUMNS, optional, problems))
     has_lottery = bool(rows) and LOTTERY_COLUMN in rows[0].cells
+    trusted = tuple(column for column in VERIFIED_COLUMNS if rows and column not in rows[0].cells)
     if rows and not has_lottery and seed is None:
         msg = "column absent and no seed given to draw the lottery (pass --seed)"
         problems.append(InputProblem(source, 1, LOTTERY_COLUMN, msg))
@@ -251,6 +266,9 @@ def _parse_applications(
         lat = row.get("lat", _decimal)
         lon = row.get("lon", _decimal)
         lottery = row.get(LOTTERY_COLUMN, _integer) if has_lottery else drawn_number
+        sibling_verified = _verified(row, "sibling_verified")
+        hardship_verified = _verified(row, "hardship_verified")
+        home_verified = _verified(row, "home_verified")
         problems.extend(row.problems)
         if (
             child_id is None
@@ -261,16 +279,28 @@ def _parse_applications(
             or lat is None
             or lon is None
             or lottery is None
+            or sibling_verified is None
+            or hardship_verified is None
+            or home_verified is None
         ):
             continue
         sibling = row.optional("sibling_kita")
         applications.append(
             Application(
-                child_id, family_id, age_group, choices, sibling, hardship, lat, lon, lottery
+                child_id,
+                family_id,
+                age_group,
+                choices,
+                sibling if sibling_verified else None,
+                hardship and hardship_verified,
+                lat,
+                lon,
+                lottery,
+                home_verified=home_verified,
             )
         )
         line_of.append(row.line)
-    return applications, line_of, not has_lottery
+    return applications, line_of, not has_lottery, trusted
 
 
 def _locate(
@@ -295,11 +325,13 @@ def parse_input(
 
     Without a ``lottery`` column the numbers are drawn from ``seed``
     (:func:`~central_hub.kita.domain.lottery.draw_lottery`); a ``seed`` is ignored when the
-    column is present. The ``*_source`` names appear in problem reports.
+    column is present. A claim counts only where its ``*_verified`` column (if present) says
+    ``true``; an unverified sibling or hardship is read as not claimed, an unverified home
+    places the child in no catchment. The ``*_source`` names appear in problem reports.
     """
     problems: list[InputProblem] = []
     kitas, kita_lines = _parse_kitas(kitas_lines, kitas_source, problems)
-    applications, application_lines, drawn = _parse_applications(
+    applications, application_lines, drawn, trusted = _parse_applications(
         applications_lines, applications_source, seed, problems
     )
     if problems:
@@ -310,7 +342,7 @@ def parse_input(
     ]
     if located:
         raise KitaInputError(located)
-    return LoadedInput(kitas, applications, drawn)
+    return LoadedInput(kitas, applications, drawn, trusted)
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -375,8 +407,14 @@ def write_kitas(path: Path, kitas: Iterable[KitaPlaces]) -> None:
 def write_applications(
     path: Path, applications: Iterable[Application], *, with_lottery: bool = True
 ) -> None:
-    """Write ``A.csv`` in the input format; without the lottery column if asked."""
-    header = (*APPLICATION_COLUMNS, LOTTERY_COLUMN) if with_lottery else APPLICATION_COLUMNS
+    """Write ``A.csv`` in the input format; without the lottery column if asked.
+
+    The records hold the claims that count, so the file has ``home_verified`` (an unverified
+    home) but no other ``*_verified`` column.
+    """
+    header = (*APPLICATION_COLUMNS, "home_verified")
+    if with_lottery:
+        header = (*header, LOTTERY_COLUMN)
     padding = ("",) * MAX_CHOICES
     _write_atomically(
         path,
@@ -391,6 +429,7 @@ def write_applications(
                 _FLAGS[a.hardship],
                 a.lat,
                 a.lon,
+                _FLAGS[a.home_verified],
                 *((a.lottery,) if with_lottery else ()),
             )
             for a in applications

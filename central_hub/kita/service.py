@@ -12,7 +12,24 @@ explanation, *replayed* from the stored input: the domain is deterministic, the 
 frozen once round 1 ran, and the replay is compared with the stored placements, so a
 mismatch is caught instead of published. The replay is cached per number of rounds.
 
-Nothing personal is logged — no names, homes, child or family ids, tokens — only counts.
+Nothing is taken on trust that would move a child up (issue 13: twenty anonymous families
+with invented "hardship + sibling" children pushed the one real applicant out):
+
+* one application per child — a child is its name (case, spacing and Unicode forms folded)
+  and date of birth within its family; the same child from two families is *shown* to staff
+  (:meth:`KitaService.duplicates`), not refused, since refusing would let anybody block a
+  real child by applying for it first;
+* at most :attr:`KitaLimits.children_per_family` applications per family, and registrations
+  rate-limited per client address (:class:`~central_hub.core.ratelimit.RateLimiter`);
+* every priority claim (sibling, hardship, a home in a catchment) starts *unverified*; staff
+  record their check of the value claimed (:meth:`KitaService.verify_claim`: verdict, what
+  was checked, who), a changed value is unverified again, and the allocation counts only
+  verified claims;
+* staff may withdraw any application, with a reason, until its offer is answered
+  (:meth:`KitaService.withdraw_by_staff`); a withdrawn offer is freed for the next round.
+
+Nothing personal is logged — no names, homes, child or family ids, addresses, tokens — only
+counts.
 
 Error tree (the API maps each to one status code)::
 
@@ -21,6 +38,7 @@ Error tree (the API maps each to one status code)::
         ├── NotFoundError          404: no such record, or not the caller's (never told apart)
         ├── ConflictError          409: not now (deadline passed, allocation started, ...)
         ├── InvalidRequestError    422: a rule of the domain is broken, per field
+        ├── RateLimitedError       429: too many registrations from this address, retry later
         └── AllocationFailedError  500: the stability check or the replay failed (a bug)
 """
 
@@ -34,15 +52,18 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import time
+import unicodedata
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import ParamSpec
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from central_hub.core.ratelimit import RateLimiter, retry_after
 from central_hub.kita import store
 from central_hub.kita.csv_io import RESULT_COLUMNS
 from central_hub.kita.domain import (
@@ -62,7 +83,7 @@ from central_hub.kita.domain import (
     next_round,
 )
 from central_hub.kita.errors import KitaError
-from central_hub.kita.store import RoundRow, StoredApplication
+from central_hub.kita.store import ClaimCheck, RoundRow, StoredApplication, Withdrawal
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +91,14 @@ _P = ParamSpec("_P")
 
 #: the environment variable holding the city staff's bearer token.
 STAFF_TOKEN_ENV = "KASSEL_HUB_KITA_STAFF_TOKEN"
+#: the environment variables of :class:`KitaLimits` (see :meth:`KitaLimits.from_env`).
+MAX_CHILDREN_ENV = "KASSEL_HUB_KITA_MAX_CHILDREN_PER_FAMILY"
+REGISTRATION_BURST_ENV = "KASSEL_HUB_KITA_REGISTRATION_BURST"
+REGISTRATIONS_PER_HOUR_ENV = "KASSEL_HUB_KITA_REGISTRATIONS_PER_HOUR"
 #: seeds are stored as signed 64-bit integers.
 MAX_SEED = 2**63 - 1
+#: a Kita child is younger than this (school starts at six).
+MAX_AGE_YEARS = 8
 
 
 class KitaServiceError(KitaError):
@@ -110,6 +137,96 @@ class AllocationFailedError(KitaServiceError):
     """The stability check or the replay of a stored round failed: a bug, nothing is published."""
 
 
+class RateLimitedError(KitaServiceError):
+    """Too many registrations from one client address; ``retry_after`` seconds until the next."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            f"too many registrations from your network; try again in {retry_after_s} s"
+        )
+        self.retry_after = retry_after_s
+
+
+@dataclass(frozen=True, slots=True)
+class KitaLimits:
+    """How much one family and one client address may do.
+
+    ``children_per_family``: applications per family (withdrawn ones count): more children
+    of Kita age in one household are very rare. ``registration_burst`` registrations at once
+    per client address, then ``registrations_per_hour`` (a citizens' office or a library
+    registering for several families gets a few at once).
+    """
+
+    children_per_family: int = 5
+    registration_burst: int = 5
+    registrations_per_hour: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.children_per_family < 1 or self.registration_burst < 1:
+            raise ValueError("children_per_family and registration_burst must be >= 1")
+        if not self.registrations_per_hour > 0:
+            raise ValueError("registrations_per_hour must be > 0")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> KitaLimits:
+        """From ``KASSEL_HUB_KITA_MAX_CHILDREN_PER_FAMILY``, ``..._REGISTRATION_BURST`` and
+        ``..._REGISTRATIONS_PER_HOUR``; each missing one keeps its default."""
+        default = cls()
+        try:
+            return cls(
+                int(environ.get(MAX_CHILDREN_ENV, default.children_per_family)),
+                int(environ.get(REGISTRATION_BURST_ENV, default.registration_burst)),
+                float(environ.get(REGISTRATIONS_PER_HOUR_ENV, default.registrations_per_hour)),
+            )
+        except ValueError as exc:
+            raise ValueError(f"Kita limits from the environment: {exc}") from exc
+
+
+class Claim(StrEnum):
+    """A fact an application claims that raises the child's priority."""
+
+    #: a sibling attends ``sibling_kita``.
+    SIBLING = "sibling"
+    #: a hardship case.
+    HARDSHIP = "hardship"
+    #: the home at ``lat``/``lon`` (it decides the catchment criterion).
+    HOME = "home"
+
+
+class Verdict(StrEnum):
+    """Staff's finding on a claimed value."""
+
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+class ClaimState(StrEnum):
+    """Where a claim stands; only ``verified`` counts in the allocation."""
+
+    NOT_CLAIMED = "not_claimed"
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimStatus:
+    """A claim's state and staff's latest check of the value claimed now (``None``: none)."""
+
+    claim: Claim
+    state: ClaimState
+    check: ClaimCheck | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationView:
+    """An application with the state of its claims and staff's withdrawal, if any."""
+
+    application: StoredApplication
+    claims: tuple[ClaimStatus, ...]
+    withdrawal: Withdrawal | None
+
+
 @dataclass(frozen=True, slots=True)
 class Staff:
     """City staff: manage Kitas, the deadline and rounds, and see every application."""
@@ -136,7 +253,11 @@ class Registration:
 
 @dataclass(frozen=True, slots=True)
 class ApplicationInput:
-    """What a family states for one child; the id, family and lottery are not theirs to set."""
+    """What a family states for one child; the id, family and lottery are not theirs to set.
+
+    ``sibling_kita``, ``hardship`` and the home (``lat``/``lon``) are *claims*: they count
+    only once staff verified them.
+    """
 
     child_name: str
     age_group: str
@@ -145,6 +266,7 @@ class ApplicationInput:
     hardship: bool
     lat: float
     lon: float
+    date_of_birth: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +291,8 @@ class Status(StrEnum):
     DECLINED = "declined"
     #: no offer in the latest round; takes part in the next one.
     WAITING = "waiting"
+    #: withdrawn by staff (see the application's ``withdrawal``); takes part no more.
+    WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +316,49 @@ class ChildResult:
     choice_rank: int | None
     lottery: int | None
     rounds: tuple[RoundOutcome, ...]
+
+
+def child_key(child_name: str, date_of_birth: date) -> str:
+    """What identifies a child within its family: name and date of birth, as a digest.
+
+    The name is compared with Unicode forms, case and spacing folded (``"  mia  MUSTER"`` is
+    ``"Mia Muster"``); spelling variants (``ü``/``ue``, a second given name) are not caught.
+    A digest only to give the key a fixed length: a name and a birthday are easy to guess,
+    so it hides nothing.
+    """
+    folded = " ".join(unicodedata.normalize("NFKC", child_name).casefold().split())
+    return hashlib.sha256(f"{folded}\n{date_of_birth.isoformat()}".encode()).hexdigest()
+
+
+def claimed_value(app: StoredApplication, claim: Claim) -> str | None:
+    """The value an application claims for ``claim`` as staff check it; ``None``: not claimed."""
+    if claim is Claim.SIBLING:
+        return app.sibling_kita
+    if claim is Claim.HARDSHIP:
+        return "true" if app.hardship else None
+    return f"{app.lat!r},{app.lon!r}"
+
+
+def claim_statuses(
+    app: StoredApplication, checks: Mapping[str, ClaimCheck]
+) -> tuple[ClaimStatus, ...]:
+    """Each claim's state: a check counts only for the value the application claims now."""
+    out = []
+    for claim in Claim:
+        value = claimed_value(app, claim)
+        check = checks.get(claim.value)
+        if value is None:
+            out.append(ClaimStatus(claim, ClaimState.NOT_CLAIMED, None))
+        elif check is None or check.value != value:
+            out.append(ClaimStatus(claim, ClaimState.UNVERIFIED, None))
+        else:
+            out.append(ClaimStatus(claim, ClaimState(check.verdict), check))
+    return tuple(out)
+
+
+def verified_claims(app: StoredApplication, checks: Mapping[str, ClaimCheck]) -> set[Claim]:
+    """The claims that count in the allocation."""
+    return {s.claim for s in claim_statuses(app, checks) if s.state is ClaimState.VERIFIED}
 
 
 def token_digest(token: str) -> str:
@@ -229,17 +396,25 @@ class _History:
 _NO_HISTORY = _History((), (), ())
 
 
-def _record(app: StoredApplication, lottery: int) -> Application:
+_ALL_CLAIMS = frozenset(Claim)
+
+
+def _record(
+    app: StoredApplication, lottery: int, verified: Collection[Claim] = _ALL_CLAIMS
+) -> Application:
+    """The domain's record: with every claim to check the rules, with the verified ones to
+    allocate."""
     return Application(
         app.child_id,
         app.family_id,
         app.age_group,
         app.choices,
-        app.sibling_kita,
-        app.hardship,
+        app.sibling_kita if Claim.SIBLING in verified else None,
+        app.hardship and Claim.HARDSHIP in verified,
         app.lat,
         app.lon,
         lottery,
+        home_verified=Claim.HOME in verified,
     )
 
 
@@ -257,6 +432,20 @@ def _kita_problems(kita: KitaPlaces) -> list[FieldProblem]:
     ]
     problems.extend(FieldProblem(p.field, p.message) for p in find_problems([kita], []))
     return problems
+
+
+def _birth_problems(born: date, today: date) -> list[FieldProblem]:
+    if born > today:
+        return [FieldProblem("date_of_birth", "must not be in the future")]
+    if (today.year - born.year, today.month, today.day) >= (MAX_AGE_YEARS, born.month, born.day):
+        return [FieldProblem("date_of_birth", f"a Kita child is younger than {MAX_AGE_YEARS}")]
+    return []
+
+
+def _text_problems(field_name: str, value: str, limit: int) -> list[FieldProblem]:
+    if not value.strip():
+        return [FieldProblem(field_name, "must not be empty")]
+    return _too_long(field_name, value, limit)
 
 
 def _application_problems(
@@ -299,11 +488,19 @@ class KitaService:
         *,
         staff_token_digests: Iterable[str] = (),
         clock: Callable[[], datetime] = _utc_now,
+        limits: KitaLimits = KitaLimits(),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         store.create_schema(engine)
         self._engine = engine
         self._staff = tuple(bytes.fromhex(digest) for digest in staff_token_digests)
         self._clock = clock
+        self.limits = limits
+        self._registrations = RateLimiter(
+            burst=limits.registration_burst,
+            period_s=3600.0 / limits.registrations_per_hour,
+            clock=monotonic,
+        )
         self._lock = threading.Lock()
         self._history = _NO_HISTORY
 
@@ -315,15 +512,22 @@ class KitaService:
         *,
         clock: Callable[[], datetime] = _utc_now,
     ) -> KitaService:
-        """A service whose staff token comes from ``KASSEL_HUB_KITA_STAFF_TOKEN``.
+        """A service whose staff token comes from ``KASSEL_HUB_KITA_STAFF_TOKEN`` and whose
+        limits from :meth:`KitaLimits.from_env`.
 
-        Without the variable nobody is staff: every staff request is refused (and a warning
+        Without the token nobody is staff: every staff request is refused (and a warning
         says so at start), which is safer than a default token.
         """
-        token = (os.environ if environ is None else environ).get(STAFF_TOKEN_ENV, "")
+        env = os.environ if environ is None else environ
+        token = env.get(STAFF_TOKEN_ENV, "")
         if not token:
             log.warning("%s is not set: every Kita staff request will be refused", STAFF_TOKEN_ENV)
-        return cls(engine, staff_token_digests=[token_digest(token)] if token else [], clock=clock)
+        return cls(
+            engine,
+            staff_token_digests=[token_digest(token)] if token else [],
+            clock=clock,
+            limits=KitaLimits.from_env(env),
+        )
 
     # -- who is calling ------------------------------------------------------------------
 
@@ -339,8 +543,16 @@ class KitaService:
             family_id = store.family_of(conn, digest)
         return None if family_id is None else Family(family_id)
 
-    def register_family(self) -> Registration:
-        """Create a family with a fresh random token; only the token's digest is stored."""
+    def register_family(self, client: str | None = None) -> Registration:
+        """Create a family with a fresh random token; only the token's digest is stored.
+
+        ``client`` is the caller's address: registrations are rate-limited per address
+        (:class:`RateLimitedError`); ``None`` (in-process callers) is not limited.
+        """
+        if client is not None:
+            wait = self._registrations.take(client)
+            if wait > 0:
+                raise RateLimitedError(retry_after(wait))
         token = secrets.token_urlsafe(32)
         family_id = "F-" + secrets.token_hex(8)
         with self._engine.begin() as conn:
@@ -412,38 +624,54 @@ class KitaService:
     # -- applications (families) -----------------------------------------------------------
 
     def submit(self, family: Family, data: ApplicationInput) -> StoredApplication:
-        """Store a new application for one child of ``family`` while applications are open."""
+        """Store a new application for one child of ``family`` while applications are open.
+
+        One application per child (:func:`child_key`) and at most
+        :attr:`KitaLimits.children_per_family` per family; every claim starts unverified.
+        """
         child_id = "C-" + secrets.token_hex(8)
-        with self._engine.begin() as conn:
-            self._require_open(conn, store.lock_period(conn))
-            now = self._clock()
-            app = self._checked(
-                conn,
-                data,
-                child_id=child_id,
-                family_id=family.family_id,
-                submitted_at=now,
-                updated_at=now,
-            )
-            store.add_application(conn, app)
+        try:
+            with self._engine.begin() as conn:
+                self._require_open(conn, store.lock_period(conn))
+                cap = self.limits.children_per_family
+                if store.count_applications(conn, family.family_id) >= cap:
+                    raise ConflictError(f"a family applies for at most {cap} children")
+                now = self._clock()
+                app = self._checked(
+                    conn,
+                    data,
+                    child_id=child_id,
+                    family_id=family.family_id,
+                    submitted_at=now,
+                    updated_at=now,
+                )
+                self._require_new_child(conn, app)
+                store.add_application(conn, app)
+        except IntegrityError as exc:  # the same child submitted twice at the same moment
+            raise ConflictError("this child already has an application") from exc
         log.info("kita: an application was submitted")
         return app
 
     def update(self, family: Family, child_id: str, data: ApplicationInput) -> StoredApplication:
         """Replace an application of ``family`` while applications are open."""
-        with self._engine.begin() as conn:
-            period = store.lock_period(conn)
-            current = self._visible(conn, family, child_id)
-            self._require_open(conn, period)
-            app = self._checked(
-                conn,
-                data,
-                child_id=child_id,
-                family_id=family.family_id,
-                submitted_at=current.submitted_at,
-                updated_at=self._clock(),
-            )
-            store.replace_application(conn, app)
+        try:
+            with self._engine.begin() as conn:
+                period = store.lock_period(conn)
+                current = self._visible(conn, family, child_id)
+                self._require_not_withdrawn(conn, child_id)
+                self._require_open(conn, period)
+                app = self._checked(
+                    conn,
+                    data,
+                    child_id=child_id,
+                    family_id=family.family_id,
+                    submitted_at=current.submitted_at,
+                    updated_at=self._clock(),
+                )
+                self._require_new_child(conn, app)
+                store.replace_application(conn, app)
+        except IntegrityError as exc:
+            raise ConflictError("this child already has an application") from exc
         log.info("kita: an application was changed")
         return app
 
@@ -452,6 +680,7 @@ class KitaService:
         with self._engine.begin() as conn:
             period = store.lock_period(conn)
             self._visible(conn, family, child_id)
+            self._require_not_withdrawn(conn, child_id)
             self._require_open(conn, period)
             store.delete_application(conn, child_id)
         log.info("kita: an application was withdrawn")
@@ -466,6 +695,103 @@ class KitaService:
         """One application, if the viewer may see it (:class:`NotFoundError` otherwise)."""
         with self._engine.connect() as conn:
             return self._visible(conn, viewer, child_id)
+
+    def views(self, viewer: Principal) -> list[ApplicationView]:
+        """:meth:`applications` with each one's claims and withdrawal."""
+        family_id = viewer.family_id if isinstance(viewer, Family) else None
+        with self._engine.connect() as conn:
+            apps = store.load_applications(conn, family_id)
+            checks = store.latest_claim_checks(conn)
+            withdrawals = store.load_withdrawals(conn)
+        return [
+            ApplicationView(
+                app,
+                claim_statuses(app, checks.get(app.child_id, {})),
+                withdrawals.get(app.child_id),
+            )
+            for app in apps
+        ]
+
+    def view(self, viewer: Principal, child_id: str) -> ApplicationView:
+        """:meth:`application` with its claims and withdrawal."""
+        with self._engine.connect() as conn:
+            return self._view(conn, viewer, child_id)
+
+    # -- checks by staff -------------------------------------------------------------------
+
+    def verify_claim(
+        self, child_id: str, claim: Claim, verdict: Verdict, *, note: str, checked_by: str
+    ) -> ApplicationView:
+        """Record staff's check of a claim (staff only): what was checked, by whom, the verdict.
+
+        The check applies to the value claimed now; if the family changes it, the claim is
+        unverified again. Claims are fixed once round 1 ran (it was allocated on them).
+        """
+        problems = [
+            *_text_problems("note", note, store.NOTE_LENGTH),
+            *_text_problems("checked_by", checked_by, store.STAFF_NAME_LENGTH),
+        ]
+        if problems:
+            raise InvalidRequestError(problems)
+        with self._engine.begin() as conn:
+            store.lock_period(conn)
+            app = self._visible(conn, Staff(), child_id)
+            self._require_no_rounds(conn, "claims are fixed")
+            self._require_not_withdrawn(conn, child_id)
+            value = claimed_value(app, claim)
+            if value is None:
+                raise ConflictError(f"the application claims no {claim}")
+            store.add_claim_check(
+                conn,
+                ClaimCheck(child_id, claim.value, verdict.value, value, note.strip(),
+                           checked_by.strip(), self._clock()),
+            )
+            view = self._view(conn, Staff(), child_id)
+        log.info("kita: a %s claim was checked (%s)", claim, verdict)
+        return view
+
+    def withdraw_by_staff(
+        self, child_id: str, *, reason: str, withdrawn_by: str
+    ) -> ApplicationView:
+        """Withdraw an application (staff only) until its offer is answered; the record stays.
+
+        Before round 1 the child takes no part; later, an open offer is freed for the next
+        round, a waiting child leaves. An answered offer (accepted or declined) is final.
+        """
+        problems = [
+            *_text_problems("reason", reason, store.NOTE_LENGTH),
+            *_text_problems("withdrawn_by", withdrawn_by, store.STAFF_NAME_LENGTH),
+        ]
+        if problems:
+            raise InvalidRequestError(problems)
+        with self._engine.begin() as conn:
+            store.lock_period(conn)
+            self._visible(conn, Staff(), child_id)
+            self._require_not_withdrawn(conn, child_id)
+            answered = store.decisions_of(conn, child_id)
+            if answered:
+                number, decision = max(answered.items())
+                raise ConflictError(
+                    f"the offer of round {number} was answered ({decision}); answers are final"
+                )
+            next_round_number = len(store.load_rounds(conn)) + 1
+            store.add_withdrawal(
+                conn,
+                Withdrawal(child_id, reason.strip(), withdrawn_by.strip(), self._clock(),
+                           next_round_number),
+            )
+            view = self._view(conn, Staff(), child_id)
+        log.info("kita: an application was withdrawn by staff before round %d", next_round_number)
+        return view
+
+    def duplicates(self) -> list[list[str]]:
+        """Child ids applied for by more than one family under the same name and date of birth.
+
+        Staff decide (same child of separated parents, or an invented copy); nothing is
+        refused automatically.
+        """
+        with self._engine.connect() as conn:
+            return store.shared_child_keys(conn)
 
     # -- rounds, results, decisions ----------------------------------------------------------
 
@@ -535,7 +861,8 @@ class KitaService:
             self._visible(conn, viewer, child_id)
             history = self._replay(conn, store.load_rounds(conn))
             decisions = store.decisions_of(conn, child_id)
-        return _child_result(child_id, history, decisions)
+            withdrawal = store.load_withdrawals(conn, child_id).get(child_id)
+        return _child_result(child_id, history, decisions, withdrawal)
 
     def results(self) -> list[ChildResult]:
         """Every child's standing (staff), in order of submission."""
@@ -544,6 +871,7 @@ class KitaService:
             rows = store.load_rounds(conn)
             history = self._replay(conn, rows)
             by_round = {row.number: store.load_decisions(conn, row.number) for row in rows}
+            withdrawals = store.load_withdrawals(conn)
         return [
             _child_result(
                 app.child_id,
@@ -553,6 +881,7 @@ class KitaService:
                     for number, decisions in by_round.items()
                     if app.child_id in decisions
                 },
+                withdrawals.get(app.child_id),
             )
             for app in apps
         ]
@@ -562,6 +891,7 @@ class KitaService:
         with self._engine.begin() as conn:
             store.lock_period(conn)
             self._visible(conn, viewer, child_id)
+            self._require_not_withdrawn(conn, child_id)
             rows = store.load_rounds(conn)
             if not rows:
                 raise ConflictError("no round has been run yet: there is no offer to answer")
@@ -606,6 +936,23 @@ class KitaService:
             raise NotFoundError("no such application")
         return app
 
+    def _view(self, conn: Connection, viewer: Principal, child_id: str) -> ApplicationView:
+        app = self._visible(conn, viewer, child_id)
+        checks = store.latest_claim_checks(conn, child_id).get(child_id, {})
+        withdrawal = store.load_withdrawals(conn, child_id).get(child_id)
+        return ApplicationView(app, claim_statuses(app, checks), withdrawal)
+
+    def _require_not_withdrawn(self, conn: Connection, child_id: str) -> None:
+        if store.load_withdrawals(conn, child_id):
+            raise ConflictError("the application was withdrawn by the city")
+
+    def _require_new_child(self, conn: Connection, app: StoredApplication) -> None:
+        other = store.application_with_key(conn, app.family_id, app.child_key)
+        if other is not None and other != app.child_id:
+            raise ConflictError(
+                f"this child (same name and date of birth) already has an application: {other}"
+            )
+
     def _require_no_rounds(self, conn: Connection, what: str) -> None:
         if store.load_rounds(conn):
             raise ConflictError(f"the allocation has started: {what}")
@@ -634,6 +981,8 @@ class KitaService:
             child_id=child_id,
             family_id=family_id,
             child_name=data.child_name,
+            date_of_birth=data.date_of_birth,
+            child_key=child_key(data.child_name, data.date_of_birth),
             age_group=data.age_group,
             choices=data.choices,
             sibling_kita=data.sibling_kita,
@@ -644,6 +993,7 @@ class KitaService:
             updated_at=updated_at,
         )
         problems = _application_problems(store.load_kitas(conn), _record(app, 0), data.child_name)
+        problems += _birth_problems(data.date_of_birth, self._clock().date())
         if problems:
             raise InvalidRequestError(problems)
         return app
@@ -658,9 +1008,14 @@ class KitaService:
                 "the first round runs after the deadline"
             )
         used_seed = secrets.randbelow(MAX_SEED + 1) if seed is None else seed
-        apps = store.load_applications(conn)
+        withdrawn = store.load_withdrawals(conn)
+        apps = [app for app in store.load_applications(conn) if app.child_id not in withdrawn]
         numbers = draw_lottery([app.child_id for app in apps], used_seed)
-        records = [_record(app, number) for app, number in zip(apps, numbers, strict=True)]
+        checks = store.latest_claim_checks(conn)
+        records = [
+            _record(app, number, verified_claims(app, checks.get(app.child_id, {})))
+            for app, number in zip(apps, numbers, strict=True)
+        ]
         kitas = store.load_kitas(conn)
         problems = find_problems(kitas, records)
         if problems:
@@ -674,15 +1029,16 @@ class KitaService:
 
     def _next_round(self, conn: Connection, last: Round) -> Round:
         decisions = store.load_decisions(conn, last.number)
+        withdrawn = _withdrawn_before(store.load_withdrawals(conn), last.number + 1)
         offers = last.offers()
-        missing = sum(1 for child_id in offers if child_id not in decisions)
+        missing = sum(1 for c in offers if c not in decisions and c not in withdrawn)
         if missing:
             raise ConflictError(
                 f"{missing} of {len(offers)} offers of round {last.number} await an answer"
             )
-        if all(p.kita_id is not None for p in last.placements):
+        if all(p.kita_id is not None or p.child_id in withdrawn for p in last.placements):
             raise ConflictError(f"no child is waiting for a place after round {last.number}")
-        return _allocate(next_round, last, decisions)
+        return _allocate(next_round, last, decisions, withdrawn)
 
     def _replay(self, conn: Connection, rows: Sequence[RoundRow]) -> _History:
         with self._lock:
@@ -693,15 +1049,22 @@ class KitaService:
         if rows:
             kitas = store.load_kitas(conn)
             lottery = store.load_lottery(conn)
+            checks = store.latest_claim_checks(conn)
+            withdrawals = store.load_withdrawals(conn)
             records = [
-                _record(app, lottery[app.child_id])
+                _record(
+                    app, lottery[app.child_id], verified_claims(app, checks.get(app.child_id, {}))
+                )
                 for app in store.load_applications(conn)
                 if app.child_id in lottery
             ]
             history = history.extend(_allocate(first_round, kitas, records))
             for row in rows[1:]:
                 decisions = store.load_decisions(conn, row.number - 1)
-                history = history.extend(_allocate(next_round, history.rounds[-1], decisions))
+                withdrawn = _withdrawn_before(withdrawals, row.number)
+                history = history.extend(
+                    _allocate(next_round, history.rounds[-1], decisions, withdrawn)
+                )
             for row, round_ in zip(rows, history.rounds, strict=True):
                 if store.load_placements(conn, row.number) != list(round_.placements):
                     log.error(
@@ -736,8 +1099,16 @@ def _allocate(run: Callable[_P, Round], *args: _P.args, **kwargs: _P.kwargs) -> 
         ) from None
 
 
+def _withdrawn_before(withdrawals: Mapping[str, Withdrawal], number: int) -> frozenset[str]:
+    """Children withdrawn after round ``number - 1`` ran and before round ``number``."""
+    return frozenset(w.child_id for w in withdrawals.values() if w.before_round == number)
+
+
 def _child_result(
-    child_id: str, history: _History, decisions: Mapping[int, Decision]
+    child_id: str,
+    history: _History,
+    decisions: Mapping[int, Decision],
+    withdrawal: Withdrawal | None = None,
 ) -> ChildResult:
     outcomes = []
     for round_, placements, explanations in zip(
@@ -754,6 +1125,9 @@ def _child_result(
                     explanations.get(child_id, ()),
                 )
             )
+    lottery = history.placements[0][child_id].lottery if outcomes else None
+    if withdrawal is not None:
+        return ChildResult(child_id, Status.WITHDRAWN, None, None, lottery, tuple(outcomes))
     if not outcomes:
         return ChildResult(child_id, Status.PENDING, None, None, None, ())
     last = outcomes[-1]
@@ -763,5 +1137,4 @@ def _child_result(
         status = Status.OFFERED
     else:
         status = Status.ACCEPTED if last.decision is Decision.ACCEPT else Status.DECLINED
-    lottery = history.placements[0][child_id].lottery
     return ChildResult(child_id, status, last.kita_id, last.choice_rank, lottery, tuple(outcomes))

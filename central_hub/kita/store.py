@@ -15,8 +15,17 @@ What is stored, and why:
 * ``kita_places`` — one row per Kita and age group, like ``K.csv``.
 * ``kita_families`` — a random public id and the SHA-256 digest of the family's token; the
   token itself is never stored, so a leaked database grants no access.
-* ``kita_applications`` — one row per child, like ``A.csv`` plus the child's name; ``seq``
-  keeps the order of submission, which is the order of every result and export.
+* ``kita_applications`` — one row per child, like ``A.csv`` plus the child's name and date of
+  birth; ``seq`` keeps the order of submission, which is the order of every result and
+  export. ``child_key`` (a digest of the normalised name and the date of birth) is unique per
+  family — one application per child — and indexed, so staff find the same child applied for
+  by two families.
+* ``kita_claim_checks`` — staff's checks of the priority claims (sibling, hardship, home):
+  verdict, the value checked, what was checked and by whom; appended, never changed, so the
+  latest check of a claim is its state and the earlier ones its history.
+* ``kita_withdrawals`` — applications staff withdrew, with the reason, who and when, and the
+  round before which it took effect; the application itself stays (the rounds it took part
+  in are replayed from it).
 * ``kita_lottery`` — the numbers drawn for round 1 (the seed is on its ``kita_rounds`` row).
 * ``kita_rounds``, ``kita_placements``, ``kita_decisions`` — every round's result and the
   families' answers to its offers, so a round can be replayed and checked.
@@ -26,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -34,6 +43,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    Date,
     DateTime,
     Dialect,
     Double,
@@ -45,8 +55,11 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    UniqueConstraint,
     delete,
+    func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -55,11 +68,17 @@ from sqlalchemy.types import TypeDecorator
 
 from central_hub.kita.domain.records import MAX_CHOICES, KitaPlaces
 from central_hub.kita.domain.rounds import Decision, Placement
+from central_hub.kita.errors import KitaError
 
 #: longest Kita id, age group, child name the tables hold (the API validates against them).
 ID_LENGTH = 64
 AGE_GROUP_LENGTH = 16
 NAME_LENGTH = 200
+#: longest note of a claim check or reason of a withdrawal, and staff member's name.
+NOTE_LENGTH = 500
+STAFF_NAME_LENGTH = 100
+#: a claim as checked: ``true``, a Kita id, or the home's ``lat,lon``.
+CLAIM_VALUE_LENGTH = 80
 
 _PERIOD_ROW = 1
 
@@ -142,6 +161,8 @@ applications_table = Table(
         index=True,
     ),
     Column("child_name", String(NAME_LENGTH), nullable=False),
+    Column("date_of_birth", Date, nullable=False),
+    Column("child_key", String(64), nullable=False, index=True),
     Column("age_group", String(AGE_GROUP_LENGTH), nullable=False),
     *_choice_columns,
     Column("sibling_kita", String(ID_LENGTH), nullable=True),
@@ -150,6 +171,41 @@ applications_table = Table(
     Column("lon", Double, nullable=False),
     Column("submitted_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("family_id", "child_key", name="uq_kita_one_application_per_child"),
+)
+
+claim_checks_table = Table(
+    "kita_claim_checks",
+    metadata,
+    Column("seq", _AutoId, primary_key=True, autoincrement=True),
+    Column(
+        "child_id",
+        String(ID_LENGTH),
+        ForeignKey("kita_applications.child_id"),
+        nullable=False,
+        index=True,
+    ),
+    Column("claim", String(16), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("value", String(CLAIM_VALUE_LENGTH), nullable=False),
+    Column("note", String(NOTE_LENGTH), nullable=False),
+    Column("checked_by", String(STAFF_NAME_LENGTH), nullable=False),
+    Column("checked_at", UtcDateTime, nullable=False),
+)
+
+withdrawals_table = Table(
+    "kita_withdrawals",
+    metadata,
+    Column(
+        "child_id",
+        String(ID_LENGTH),
+        ForeignKey("kita_applications.child_id"),
+        primary_key=True,
+    ),
+    Column("reason", String(NOTE_LENGTH), nullable=False),
+    Column("withdrawn_by", String(STAFF_NAME_LENGTH), nullable=False),
+    Column("withdrawn_at", UtcDateTime, nullable=False),
+    Column("before_round", Integer, nullable=False),
 )
 
 lottery_table = Table(
@@ -218,6 +274,8 @@ class StoredApplication:
     child_id: str
     family_id: str
     child_name: str
+    date_of_birth: date
+    child_key: str
     age_group: str
     choices: tuple[str, ...]
     sibling_kita: str | None
@@ -226,6 +284,35 @@ class StoredApplication:
     lon: float
     submitted_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimCheck:
+    """One check of a priority claim by staff: the verdict on ``value`` and what was checked."""
+
+    child_id: str
+    claim: str
+    verdict: str
+    value: str
+    note: str
+    checked_by: str
+    checked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """An application staff withdrew: why, who, when, and the round it no longer takes part in.
+
+    ``before_round`` is the number of the round run next when it was withdrawn: 1 keeps it out
+    of the allocation altogether; ``n`` > 1 frees its offer of round ``n - 1`` or keeps it out
+    of round ``n``.
+    """
+
+    child_id: str
+    reason: str
+    withdrawn_by: str
+    withdrawn_at: datetime
+    before_round: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,9 +327,35 @@ class RoundRow:
     offers: int
 
 
+class SchemaError(KitaError):
+    """The database holds ``kita_*`` tables of an older layout with data in them."""
+
+
 def create_schema(engine: Engine) -> None:
-    """Create the tables (idempotent) and the single period row."""
+    """Create the tables (idempotent) and the single period row.
+
+    Applications from before the one-application-per-child rule (no ``date_of_birth``) cannot
+    be completed by the hub: if that table is empty it is rebuilt in the new layout (with the
+    tables that refer to it, empty too), otherwise :class:`SchemaError` stops the start with
+    what to do — there is no migration (``docs/kita.md``).
+    """
     metadata.create_all(engine)
+    columns = {c["name"] for c in inspect(engine).get_columns(applications_table.name)}
+    missing = sorted({c.name for c in applications_table.columns} - columns)
+    if missing:
+        with engine.connect() as conn:
+            rows = conn.execute(select(func.count()).select_from(applications_table)).scalar_one()
+        if rows:
+            raise SchemaError(
+                f"table {applications_table.name} predates this version (no "
+                f"{', '.join(missing)}) and holds {rows} applications: export what is needed, "
+                "drop the kita_* tables and enter the procedure again"
+            )
+        dependent = (decisions_table, placements_table, lottery_table, claim_checks_table,
+                     withdrawals_table, applications_table)
+        for table in dependent:
+            table.drop(engine, checkfirst=True)
+        metadata.create_all(engine)
     try:
         with engine.begin() as conn:
             exists = conn.execute(
@@ -351,6 +464,8 @@ def _application_values(app: StoredApplication) -> dict[str, object]:
         "child_id": app.child_id,
         "family_id": app.family_id,
         "child_name": app.child_name,
+        "date_of_birth": app.date_of_birth,
+        "child_key": app.child_key,
         "age_group": app.age_group,
         **{f"choice{rank}": kita for rank, kita in enumerate(padded, start=1)},
         "sibling_kita": app.sibling_kita,
@@ -373,6 +488,8 @@ def _application(row: Any) -> StoredApplication:
         child_id=row.child_id,
         family_id=row.family_id,
         child_name=row.child_name,
+        date_of_birth=row.date_of_birth,
+        child_key=row.child_key,
         age_group=row.age_group,
         choices=choices,
         sibling_kita=row.sibling_kita,
@@ -402,8 +519,110 @@ def replace_application(conn: Connection, app: StoredApplication) -> None:
 
 
 def delete_application(conn: Connection, child_id: str) -> None:
-    """Remove an application (a withdrawal: the data is not kept)."""
+    """Remove an application and its claim checks (a family's withdrawal: nothing is kept)."""
+    conn.execute(delete(claim_checks_table).where(claim_checks_table.c.child_id == child_id))
     conn.execute(delete(applications_table).where(applications_table.c.child_id == child_id))
+
+
+def count_applications(conn: Connection, family_id: str) -> int:
+    """How many applications a family has (withdrawn ones included)."""
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(applications_table)
+            .where(applications_table.c.family_id == family_id)
+        ).scalar_one()
+    )
+
+
+def application_with_key(conn: Connection, family_id: str, child_key: str) -> str | None:
+    """The child id of a family's application with this child key, if any."""
+    return conn.execute(
+        select(applications_table.c.child_id).where(
+            applications_table.c.family_id == family_id,
+            applications_table.c.child_key == child_key,
+        )
+    ).scalar_one_or_none()
+
+
+def shared_child_keys(conn: Connection) -> list[list[str]]:
+    """Child ids grouped by child key, for every key that more than one family applied with."""
+    shared = (
+        select(applications_table.c.child_key)
+        .group_by(applications_table.c.child_key)
+        .having(func.count(applications_table.c.family_id.distinct()) > 1)
+    )
+    rows = conn.execute(
+        select(applications_table.c.child_key, applications_table.c.child_id)
+        .where(applications_table.c.child_key.in_(shared))
+        .order_by(applications_table.c.seq)
+    )
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        groups.setdefault(row.child_key, []).append(row.child_id)
+    return list(groups.values())
+
+
+def add_claim_check(conn: Connection, check: ClaimCheck) -> None:
+    """Append a check of a claim."""
+    conn.execute(
+        insert(claim_checks_table).values(
+            child_id=check.child_id,
+            claim=check.claim,
+            verdict=check.verdict,
+            value=check.value,
+            note=check.note,
+            checked_by=check.checked_by,
+            checked_at=check.checked_at,
+        )
+    )
+
+
+def latest_claim_checks(
+    conn: Connection, child_id: str | None = None
+) -> dict[str, dict[str, ClaimCheck]]:
+    """child id → claim → its latest check (of one child, or of every child)."""
+    query = select(claim_checks_table).order_by(claim_checks_table.c.seq)
+    if child_id is not None:
+        query = query.where(claim_checks_table.c.child_id == child_id)
+    out: dict[str, dict[str, ClaimCheck]] = {}
+    for row in conn.execute(query):
+        out.setdefault(row.child_id, {})[row.claim] = ClaimCheck(
+            row.child_id,
+            row.claim,
+            row.verdict,
+            row.value,
+            row.note,
+            row.checked_by,
+            row.checked_at,
+        )
+    return out
+
+
+def add_withdrawal(conn: Connection, withdrawal: Withdrawal) -> None:
+    """Record that staff withdrew an application."""
+    conn.execute(
+        insert(withdrawals_table).values(
+            child_id=withdrawal.child_id,
+            reason=withdrawal.reason,
+            withdrawn_by=withdrawal.withdrawn_by,
+            withdrawn_at=withdrawal.withdrawn_at,
+            before_round=withdrawal.before_round,
+        )
+    )
+
+
+def load_withdrawals(conn: Connection, child_id: str | None = None) -> dict[str, Withdrawal]:
+    """child id → staff's withdrawal (of one child, or of every child)."""
+    query = select(withdrawals_table)
+    if child_id is not None:
+        query = query.where(withdrawals_table.c.child_id == child_id)
+    return {
+        row.child_id: Withdrawal(
+            row.child_id, row.reason, row.withdrawn_by, row.withdrawn_at, row.before_round
+        )
+        for row in conn.execute(query)
+    }
 
 
 def load_applications(conn: Connection, family_id: str | None = None) -> list[StoredApplication]:

@@ -98,14 +98,18 @@ def build_instance(
         lon = app.lon
         sibling_at = kita_index.get(app.sibling_kita, -1) if app.sibling_kita else -1
         hardship = 0 if app.hardship else HARDSHIP_BIT
+        home = app.home_verified  # an unverified home is in no catchment
         for kita_id in app.choices:
             k = kita_index[kita_id]
-            kita_phi, kita_cos, kita_lon, bound = site[k]
-            half_dphi = sin((kita_phi - phi) / 2.0)
-            half_dlambda = sin(radians(kita_lon - lon) / 2.0)
             cls = hardship if k == sibling_at else hardship | SIBLING_BIT
-            if half_dphi * half_dphi + cos_phi * kita_cos * half_dlambda * half_dlambda > bound:
+            if not home:
                 cls |= CATCHMENT_BIT
+            else:
+                kita_phi, kita_cos, kita_lon, bound = site[k]
+                half_dphi = sin((kita_phi - phi) / 2.0)
+                half_dlambda = sin(radians(kita_lon - lon) / 2.0)
+                if half_dphi * half_dphi + cos_phi * kita_cos * half_dlambda * half_dlambda > bound:
+                    cls |= CATCHMENT_BIT
             kita_at.append(k)
             key_at.append(cls * n + child_rank)
         start.append(len(kita_at))

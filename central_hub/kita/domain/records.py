@@ -37,6 +37,11 @@ class Application:
     ``choices`` lists Kita ids best first (one to :data:`MAX_CHOICES`). ``sibling_kita`` is
     the Kita a sibling already attends, if any. ``lottery`` is the child's single tie-break
     number, the same at every Kita; lower wins in the first round.
+
+    The priority facts are the ones that *count*: an adapter passes a claim only once it is
+    verified (the hub: by staff; ``A.csv``: the ``*_verified`` columns, ``docs/kita.md``).
+    ``home_verified`` says whether the home (``lat``/``lon``) may place the child in a
+    catchment; an unverified home never does, wherever it lies.
     """
 
     child_id: str
@@ -48,3 +53,4 @@ class Application:
     lat: float
     lon: float
     lottery: int
+    home_verified: bool = True

@@ -12,7 +12,7 @@ returned.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -57,7 +57,7 @@ class GroupRound:
     part, ``held[c]`` the slot offered to child ``c`` (or ``UNPLACED``), ``keys`` the priority
     key per slot used in this round, ``accepted[c]`` the Kita index a child accepted in an
     earlier round (or ``UNPLACED``) and ``withdrawn`` the children who declined an earlier
-    offer.
+    offer or whose application was withdrawn.
     """
 
     instance: AgeGroupInstance
@@ -103,7 +103,7 @@ class Round:
         return out
 
     def withdrawn(self) -> frozenset[str]:
-        """Children who declined an offer in an earlier round."""
+        """Children who declined an offer in an earlier round or were withdrawn since."""
         return frozenset(
             group.instance.children[c].child_id for group in self.groups for c in group.withdrawn
         )
@@ -202,45 +202,65 @@ def first_round(kitas: Sequence[KitaPlaces], applications: Sequence[Application]
     return Round(1, False, tuple(groups), _placements(groups))
 
 
-def _check_decisions(previous: Round, decisions: Mapping[str, Decision]) -> None:
+def _check_decisions(
+    previous: Round, decisions: Mapping[str, Decision], withdrawn: Collection[str]
+) -> None:
     offered = previous.offers()
+    taking_part = {p.child_id for p in previous.placements}
     problems = [
         f"{child_id}: no decision for the offer of Kita {kita_id!r}"
         for child_id, kita_id in offered.items()
-        if child_id not in decisions
+        if child_id not in decisions and child_id not in withdrawn
     ]
     problems.extend(
         f"{child_id}: has no offer in round {previous.number} to decide on"
         for child_id in decisions
         if child_id not in offered
     )
+    problems.extend(
+        f"{child_id}: withdrawn after answering its offer (answers are final)"
+        for child_id in withdrawn
+        if child_id in decisions
+    )
+    problems.extend(
+        f"{child_id}: withdrawn, but took no part in round {previous.number}"
+        for child_id in withdrawn
+        if child_id not in taking_part
+    )
     if problems:
         raise DecisionError("; ".join(problems))
 
 
-def next_round(previous: Round, decisions: Mapping[str, Decision]) -> Round:
+def next_round(
+    previous: Round, decisions: Mapping[str, Decision], withdrawn: Collection[str] = ()
+) -> Round:
     """Apply the families' decisions on ``previous`` and allocate the freed places.
 
     ``decisions`` must hold exactly one :class:`Decision` per child offered a place in
-    ``previous`` (:class:`DecisionError` otherwise). Accepted places are kept; declining
-    children leave; the children without an offer compete for the places nobody accepted,
-    with the lottery reversed.
+    ``previous`` (:class:`DecisionError` otherwise), except for the children in
+    ``withdrawn``: applications withdrawn since ``previous`` (by staff), offered or waiting,
+    which must have no decision. Accepted places are kept; declining and withdrawn children
+    leave, and their offers are freed; the children without an offer compete for the places
+    nobody accepted, with the lottery reversed.
     """
-    _check_decisions(previous, decisions)
+    withdrawn = frozenset(withdrawn)
+    _check_decisions(previous, decisions, withdrawn)
     groups = []
     for group in previous.groups:
         inst = group.instance
         accepted = list(group.accepted)
-        withdrawn = set(group.withdrawn)
+        withdrawn_children = set(group.withdrawn)
         waiting: list[int] = []
         for c in group.participants:
             kita = group.offered_kita(c)
-            if kita == UNPLACED:
+            if inst.children[c].child_id in withdrawn:
+                withdrawn_children.add(c)
+            elif kita == UNPLACED:
                 waiting.append(c)
             elif decisions[inst.children[c].child_id] is Decision.ACCEPT:
                 accepted[c] = kita
             else:
-                withdrawn.add(c)
+                withdrawn_children.add(c)
         taken = [0] * len(inst.kitas)
         for kita in accepted:
             if kita != UNPLACED:
@@ -252,7 +272,7 @@ def next_round(previous: Round, decisions: Mapping[str, Decision]) -> Round:
                 capacities,
                 tuple(waiting),
                 accepted=tuple(accepted),
-                withdrawn=frozenset(withdrawn),
+                withdrawn=frozenset(withdrawn_children),
                 lottery_descending=True,
             )
         )

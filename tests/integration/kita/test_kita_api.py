@@ -46,10 +46,13 @@ KITAS = {
 }
 
 
+BORN = "2024-05-01"
+
+
 def child(name: str, choices: list[str], lat: float, lon: float) -> dict[str, object]:
     """An application body for a U3 child living far from every Kita (no catchment)."""
-    return {"child_name": name, "age_group": "U3", "choices": choices, "sibling_kita": None,
-            "hardship": False, "lat": lat, "lon": lon}
+    return {"child_name": name, "date_of_birth": BORN, "age_group": "U3", "choices": choices,
+            "sibling_kita": None, "hardship": False, "lat": lat, "lon": lon}
 
 
 ANNA = child("Anna Apfelbaum", ["K2"], 51.281234, 9.401234)
@@ -130,9 +133,13 @@ def domain_records(api: TestClient, lottery: dict[str, int]) -> tuple[list[KitaP
     """The stored Kitas and applications, as staff see them, as domain records."""
     kitas = [KitaPlaces(k["kita_id"], k["name"], k["age_group"], k["capacity"], k["lat"],
                         k["lon"], k["catchment_km"]) for k in api.get("/kitas").json()]
+    def counts(a: dict[str, Any], claim: str) -> bool:
+        return bool(a["claims"][claim]["state"] == "verified")
+
     apps = [Application(a["child_id"], a["family_id"], a["age_group"], tuple(a["choices"]),
-                        a["sibling_kita"], a["hardship"], a["lat"], a["lon"],
-                        lottery[a["child_id"]])
+                        a["sibling_kita"] if counts(a, "sibling") else None,
+                        a["hardship"] and counts(a, "hardship"), a["lat"], a["lon"],
+                        lottery[a["child_id"]], home_verified=counts(a, "home"))
             for a in api.get("/applications", headers=bearer(STAFF)).json()]
     return kitas, apps
 
@@ -277,7 +284,7 @@ def test_families_apply_and_staff_allocate_two_rounds(
     assert any("kita round 2: 1 children took part, 1 offers" in line for line in hub_lines)
     family_ids = [a.family_id for a in apps]
     secrets = [ANNA["child_name"], BEN["child_name"], CEM["child_name"], DORA["child_name"],
-               anna, ben, cem, dora, family_a, family_b, STAFF, *family_ids,
+               anna, ben, cem, dora, family_a, family_b, STAFF, *family_ids, BORN, "testclient",
                *(str(body[axis]) for body in (ANNA, BEN, CEM, DORA) for axis in ("lat", "lon"))]
     leaked = [(s, line) for s in secrets for line in hub_lines if str(s) in line]
     assert leaked == []
@@ -297,6 +304,11 @@ def test_tokens_and_roles(api: TestClient) -> None:
         ("get", "/results", None),
         ("get", "/rounds/1/results.csv", None),
         ("get", "/rounds/1/cutoffs", None),
+        ("get", "/duplicates", None),
+        ("put", f"/applications/{child_id}/claims/home",
+         {"verdict": "verified", "note": "Meldebescheinigung", "checked_by": "Frau Schmidt"}),
+        ("put", f"/applications/{child_id}/withdrawal",
+         {"reason": "unknown at the address", "withdrawn_by": "Frau Schmidt"}),
     ]
     for method, path, body in staff_only:
         anonymous = api.request(method, path, json=body)
@@ -387,3 +399,55 @@ def test_access_log_filter_hides_child_ids() -> None:
     assert RedactChildIds().filter(record) is True
     assert record.getMessage() == (
         f'127.0.0.1:5000 - "PUT {PREFIX}/applications/{{child_id}}/decision?x=1 HTTP/1.1" 200')
+
+
+def test_claims_start_unverified_and_staff_check_them(api: TestClient) -> None:
+    add_kitas(api)
+    set_deadline(api, datetime.now(UTC) + timedelta(days=1))
+    family, other = register(api), register(api)
+    anna = submit(api, family, {**ANNA, "sibling_kita": "K1", "hardship": True})
+    own = api.get(f"/applications/{anna}", headers=bearer(family)).json()
+    assert (own["date_of_birth"], own["withdrawal"]) == (BORN, None)
+    assert own["claims"] == {claim: {"state": "unverified", "checked_by": None,
+                                     "checked_at": None, "note": None}
+                             for claim in ("sibling", "hardship", "home")}
+    check = {"verdict": "verified", "note": "Jugendamt letter of 12 Feb seen",
+             "checked_by": "Frau Schmidt"}
+    checked = api.put(f"/applications/{anna}/claims/hardship", json=check,
+                      headers=bearer(STAFF))
+    assert checked.status_code == 200, checked.text
+    hardship = checked.json()["claims"]["hardship"]
+    assert (hardship["state"], hardship["checked_by"], hardship["note"]) == (
+        "verified", "Frau Schmidt", "Jugendamt letter of 12 Feb seen")
+    assert api.get(f"/applications/{anna}", headers=bearer(family)).json()["claims"][
+        "hardship"]["state"] == "verified"  # the family sees what was checked
+    assert api.put(f"/applications/{anna}/claims/income", json=check,
+                   headers=bearer(STAFF)).status_code == 422
+    ben = submit(api, family, BEN)
+    assert api.put(f"/applications/{ben}/claims/sibling", json=check,
+                   headers=bearer(STAFF)).status_code == 409  # nothing claimed
+
+    # one application per child; the same child from another family is shown to staff
+    again = api.post("/applications", json={**ANNA, "child_name": " anna  APFELBAUM"},
+                     headers=bearer(family))
+    assert again.status_code == 409 and anna in again.json()["detail"]
+    copy = submit(api, other, ANNA)
+    assert api.get("/duplicates", headers=bearer(STAFF)).json() == [{"child_ids": [anna, copy]}]
+    for born, message in ((20240501, "date as text"), ("2024-02-30", "date"),
+                          ("2999-01-01", "must not be in the future")):
+        bad = api.post("/applications", json={**CEM, "date_of_birth": born},
+                       headers=bearer(family))
+        assert bad.status_code == 422, born
+        assert any(p["loc"] == ["body", "date_of_birth"] and message in p["msg"]
+                   for p in bad.json()["detail"]), bad.json()
+
+    # staff withdraw the copy, with a reason the family sees
+    reason = {"reason": "the child lives with family 1", "withdrawn_by": "Herr Ohm"}
+    withdrawn = api.put(f"/applications/{copy}/withdrawal", json=reason, headers=bearer(STAFF))
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["withdrawal"]["reason"] == "the child lives with family 1"
+    assert api.put(f"/applications/{copy}/withdrawal", json=reason,
+                   headers=bearer(STAFF)).status_code == 409
+    assert api.put(f"/applications/{copy}", json=ANNA, headers=bearer(other)).status_code == 409
+    assert api.get(f"/applications/{copy}/result",
+                   headers=bearer(other)).json()["status"] == "withdrawn"

@@ -180,6 +180,32 @@ def test_seed_is_ignored_when_the_file_has_a_lottery(
     assert [r["lottery"] for r in read_rows(tmp_path / "R.csv")] == ["1", "4", "3", "2", "5"]
 
 
+def test_only_verified_claims_count(tmp_path: Path) -> None:
+    header = A_HEADER.replace(",lottery", ",sibling_verified,hardship_verified,home_verified,"
+                              "lottery")
+    # ben claims a sibling at K2 and hardship, and lives next to it — none of it verified;
+    # anna's home is verified to be in K2's catchment: she wins despite the worse lottery
+    write_inputs(tmp_path, apps=f"""{header}
+anna,f1,Ü3,K2,,,,,,false,51.3300,9.5200,false,false,true,2
+ben,f2,Ü3,K2,,,,,K2,true,51.3300,9.5200,false,false,false,1
+""")
+    done = allocate(tmp_path, "--explain", str(tmp_path / "E.csv"))
+    assert done.returncode == 0, done.stderr
+    assert "note" not in done.stderr
+    assert [(r["child_id"], r["kita_id"]) for r in read_rows(tmp_path / "R.csv")] == [
+        ("anna", "K2"), ("ben", "")]
+    (ben,) = read_rows(tmp_path / "E.csv")
+    assert (ben["sibling"], ben["hardship"], ben["in_catchment"]) == ("false", "false", "false")
+
+
+def test_a_file_without_verification_columns_is_taken_as_verified(tmp_path: Path) -> None:
+    write_inputs(tmp_path)
+    done = allocate(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert ("has no sibling_verified, hardship_verified, home_verified column: those claims "
+            "count as verified by the city") in done.stderr
+
+
 def test_unwritable_output_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     k_path, a_path = write_inputs(tmp_path)
     out = tmp_path / "missing-dir" / "R.csv"

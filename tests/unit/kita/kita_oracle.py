@@ -74,6 +74,7 @@ def instances(
                 lat=lat,
                 lon=lon,
                 lottery=lotteries[i],
+                home_verified=draw(st.booleans()),
             )
         )
     return kitas, applications
@@ -83,7 +84,8 @@ def priority(
     app: Application, kita: KitaPlaces, lottery_descending: bool = False
 ) -> tuple[bool, bool, bool, int]:
     """The published order as a tuple: smaller is higher priority."""
-    within = within_km(app.lat, app.lon, kita.lat, kita.lon, kita.catchment_km)
+    within = app.home_verified and within_km(app.lat, app.lon, kita.lat, kita.lon,
+                                             kita.catchment_km)
     draw = -app.lottery if lottery_descending else app.lottery
     return (app.sibling_kita != kita.kita_id, not app.hardship, not within, draw)
 

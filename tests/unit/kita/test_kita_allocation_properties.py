@@ -7,6 +7,7 @@ independent of input order, and every missed choice explained consistently.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 
@@ -80,17 +81,7 @@ def test_no_child_gains_by_misreporting(
     for length in range(1, min(5, len(offered)) + 1):
         for report in itertools.permutations(offered, length):
             lied = list(apps)
-            lied[liar] = Application(
-                app.child_id,
-                app.family_id,
-                app.age_group,
-                report,
-                app.sibling_kita,
-                app.hardship,
-                app.lat,
-                app.lon,
-                app.lottery,
-            )
+            lied[liar] = dataclasses.replace(app, choices=report)
             outcome = assignment_of(kitas, lied)[app.child_id]
             assert rank_of(app, outcome) >= rank_of(app, truthful[app.child_id]), report
 

@@ -229,3 +229,23 @@ def test_a_long_list_of_problems_is_summarised() -> None:
     lines = str(caught.value).splitlines()
     assert len(lines) == 26
     assert lines[-1] == "... and 5 more problems"
+
+
+def test_verified_columns_decide_which_claims_count() -> None:
+    header = A_HEADER + ",sibling_verified,hardship_verified,home_verified,lottery"
+    loaded = parse(KITAS, [
+        header,
+        "c1,f1,Ü3,K1,K2,,,,K1,true,51.3150,9.4970,false,false,false,7",
+        "c2,f1,U3,K1,,,,,K1,true,51.3150,9.4970,true,TRUE,true,3",
+    ])
+    first, second = loaded.applications
+    assert (first.sibling_kita, first.hardship, first.home_verified) == (None, False, False)
+    assert (second.sibling_kita, second.hardship, second.home_verified) == ("K1", True, True)
+    assert loaded.trusted == ()
+    assert parse(KITAS, APPS).trusted == ("sibling_verified", "hardship_verified",
+                                          "home_verified")
+    bad = [header, "c1,f1,Ü3,K1,,,,,,false,51.3150,9.4970,ja,false,,7"]
+    assert problems(KITAS, bad) == [
+        "A.csv:2: sibling_verified: expected true or false, got 'ja'",
+        "A.csv:2: home_verified: expected true or false, got ''",
+    ]

@@ -28,10 +28,12 @@ def child(
     hardship: bool = False,
     near: bool = False,
     choices: tuple[str, ...] = ("A",),
+    home_verified: bool = True,
 ) -> Application:
     lat, lon = KASSEL if near else FAR
     return Application(
-        child_id, f"F-{child_id}", "U3", choices, sibling, hardship, lat, lon, lottery
+        child_id, f"F-{child_id}", "U3", choices, sibling, hardship, lat, lon, lottery,
+        home_verified=home_verified,
     )
 
 
@@ -58,6 +60,11 @@ def child(
             child("w", lottery=1),
             child("l", lottery=2, sibling="B"),
             id="a sibling at another Kita does not count",
+        ),
+        pytest.param(
+            child("w", lottery=1),
+            child("l", lottery=2, near=True, home_verified=False),
+            id="an unverified home is in no catchment",
         ),
     ],
 )

@@ -56,13 +56,17 @@ def test_further_rounds_keep_accepted_places_and_stay_stable(
     accepted: dict[str, str] = {}
     declined: set[str] = set()
     for number in (2, 3):
-        decisions = random_decisions(current, rng)
-        unplaced = [p.child_id for p in current.placements if p.kita_id is None]
+        # staff withdraw a few applications, offered or waiting, instead of an answer
+        withdrawn = {p.child_id for p in current.placements if rng.random() < 0.2}
+        decisions = {c: d for c, d in random_decisions(current, rng).items()
+                     if c not in withdrawn}
+        unplaced = [p.child_id for p in current.placements
+                    if p.kita_id is None and p.child_id not in withdrawn]
         offers = current.offers()
         accepted |= {c: offers[c] for c, d in decisions.items() if d is Decision.ACCEPT}
-        declined |= {c for c, d in decisions.items() if d is Decision.DECLINE}
+        declined |= {c for c, d in decisions.items() if d is Decision.DECLINE} | withdrawn
 
-        current = next_round(current, decisions)
+        current = next_round(current, decisions, withdrawn)
 
         assert current.number == number
         assert current.lottery_descending
@@ -139,3 +143,24 @@ def test_a_decision_without_an_offer_is_refused() -> None:
         next_round(first, {"x": Decision.ACCEPT, "y": Decision.ACCEPT})
     with pytest.raises(DecisionError, match="ghost: has no offer"):
         next_round(first, {"x": Decision.ACCEPT, "ghost": Decision.DECLINE})
+
+
+def test_withdrawn_children_leave_and_free_their_offers() -> None:
+    kitas = [kita("A", 1)]
+    apps = [child("x", ("A",), 1), child("y", ("A",), 2), child("z", ("A",), 3)]
+    first = first_round(kitas, apps)
+    assert first.offers() == {"x": "A"}
+
+    second = next_round(first, {}, withdrawn={"x", "z"})
+
+    assert second.offers() == {"y": "A"}
+    assert [p.child_id for p in second.placements] == ["y"]
+    assert second.withdrawn() == frozenset({"x", "z"})
+
+
+def test_a_withdrawal_needs_a_participant_without_an_answer() -> None:
+    first = first_round([kita("A", 1)], [child("x", ("A",), 1), child("y", ("A",), 2)])
+    with pytest.raises(DecisionError, match="x: withdrawn after answering"):
+        next_round(first, {"x": Decision.ACCEPT}, withdrawn={"x"})
+    with pytest.raises(DecisionError, match="ghost: withdrawn, but took no part in round 1"):
+        next_round(first, {"x": Decision.ACCEPT}, withdrawn={"ghost"})
