@@ -2,8 +2,11 @@
 
 A thin adapter: it reads and validates the files (:mod:`central_hub.kita.csv_io`), runs the
 first round (:func:`~central_hub.kita.domain.first_round`), and writes the results and, on
-request, the explanations. Exit codes follow the ``kassel`` convention: 0 done, 2 bad input
-(stderr names file, line and field; nothing is written), 1 a runtime failure.
+request, the explanations. Only verified priority claims count: a file with the optional
+``*_verified`` columns is allocated like the hub allocates; without them the file's claims
+are the city's verified record, and a note on stderr says so. Exit codes follow the
+``kassel`` convention: 0 done, 2 bad input (stderr names file, line and field; nothing is
+written), 1 a runtime failure.
 """
 
 from __future__ import annotations
