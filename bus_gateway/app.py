@@ -6,7 +6,9 @@ creates a client, a socket or a task. Published (CONTRACT §2/§3):
 * ``position`` with every GPS fix, at most 1 Hz, with the stop state;
 * ``occupancy`` when passengers, status, quality or a source count change, else every 30 s;
 * ``wlan`` every 60 s;
-* ``srem`` request/update/cancel for the route's priority points (to the intersection's topic).
+* ``srem`` request/update/cancel for the route's priority points, on
+  ``signal/{intersection}/srem/{vehicle id}`` (the agent sends as its own vehicle: the broker
+  lets this login write no other vehicle's id there).
 
 Subscribed: ``ssem`` and ``spat`` of the priority points' intersections. Commands:
 ``set_uplink_kbps {"kbps": int}`` (live re-rating: the operator's figure is the uplink's

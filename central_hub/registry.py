@@ -89,13 +89,26 @@ class DeviceRegistry:
 
     def register(self, device_id: str, kind: DeviceKind, entity_id: str | None = None,
                  label: str = "", password: str | None = None) -> str:
-        """Add a device and return its new password (shown once)."""
+        """Add a device and return its new password (shown once).
+
+        A bus's entity id (its vehicle id) belongs to one login only: the ACL grants that
+        login the vehicle's topics, and a controller trusts the vehicle id at the end of a
+        ``srem`` topic as the sender's, so a second bus with the same id is refused.
+        """
         password = password or secrets.token_urlsafe(24)
         digest = hash_password(password, secrets.token_bytes(SALT_BYTES))
+        entity = entity_id or device_id
         try:
             with self.engine.begin() as conn:
+                if kind == "bus":
+                    t = self._t
+                    other = conn.execute(select(t.c.device_id).where(
+                        t.c.kind == "bus", t.c.entity_id == entity)).first()
+                    if other is not None:
+                        raise RegistryError(
+                            f"vehicle {entity} is already registered to {other[0]}")
                 conn.execute(self._t.insert().values(
-                    device_id=device_id, kind=kind, entity_id=entity_id or device_id,
+                    device_id=device_id, kind=kind, entity_id=entity,
                     password_hash=digest, created_ms=int(time.time() * 1000), label=label))
         except IntegrityError as exc:
             raise RegistryError(f"device {device_id} is already registered") from exc

@@ -199,7 +199,7 @@ class EdgeAgent:
         spec = SPEC_BY_NAME[name]
         if entity_id is None:
             entity_id = self.device_id if spec.prefix == "device" else self.entity_id
-        topic = self.topics.topic(name, entity_id)
+        topic = self._topic(name, entity_id)
         now_ms = self.now_ms()
         values = dict(fields)
         values.setdefault("ts", now_ms)
@@ -239,7 +239,7 @@ class EdgeAgent:
             raise ValueError(f"publish_encoded is for QoS 0 rows; {name} is QoS {spec.qos}")
         if entity_id is None:
             entity_id = self.device_id if spec.prefix == "device" else self.entity_id
-        topic = self.topics.topic(name, entity_id)
+        topic = self._topic(name, entity_id)
         seq = None
         if issubclass(spec.model, SequencedPayload):
             seq = self._seq.get(topic, self._seq_floor) + 1
@@ -252,6 +252,12 @@ class EdgeAgent:
         payload = build(seq)
         self._send_qos0(topic, payload, spec.retain)
         return payload
+
+    def _topic(self, name: TopicName, entity_id: str) -> str:
+        """The topic to publish row ``name`` on; a row that names its sender (``srem``) is
+        always sent as this agent's own entity, the only one the broker lets it write."""
+        sender = self.entity_id if SPEC_BY_NAME[name].has_sender else None
+        return self.topics.topic(name, entity_id, sender)
 
     def _send_qos0(self, topic: str, payload: bytes, retain: bool) -> None:
         """Hand a QoS 0 message to the connection; counted as dropped while offline."""

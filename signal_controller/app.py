@@ -5,7 +5,8 @@ Why this shape: all decisions are in :mod:`signal_controller.domain`; this adapt
 order, its lateness and any wall-clock jump (against the monotonic clock) handed to the
 domain's watchdog; (2) moves inputs in — SREM and detector payloads (already validated by the
 agent) into bounded queues that the next tick drains, so a flood cannot grow memory or stall
-the tick; commands run between ticks; and (3) moves outputs out — lamp aspects to
+the tick (SREMs also per sender, the vehicle id of their topic, so one bus cannot crowd out the
+others); commands run between ticks; and (3) moves outputs out — lamp aspects to
 :class:`~signal_controller.heads.SignalHeads`, SPaT every tick (QoS 0), MAP retained at start
 and on a plan change, SSEM on every status change (QoS 1, from its own task so a slow disk
 commit never delays a tick). Fail-safe raises the alarm through SPaT ``status: flashing``
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 #: inputs buffered between two ticks; more are dropped and counted.
 MAX_DETECTOR_EVENTS = 1024
 MAX_REQUESTS = 256
+#: SREMs of one sender buffered between two ticks: a flooding bus cannot crowd out others.
+MAX_REQUESTS_PER_SENDER = 8
 #: a wall clock that moves this far against the monotonic clock is a clock jump.
 CLOCK_JUMP_MS = 200
 #: beyond this lateness the loop re-anchors instead of replaying every missed tick.
@@ -127,13 +130,15 @@ def _groups_json(rows: tuple[GroupTiming, ...]) -> bytes:
     ) + "]").encode()
 
 
-def priority_message(msg: Srem) -> PriorityMessage:
-    """The domain form of a received SREM (``delay_s``, the contract addition, may be absent:
-    ``None``, ranked like a bus on time)."""
+def priority_message(msg: Srem, sender_id: str) -> PriorityMessage:
+    """The domain form of a SREM received from vehicle ``sender_id`` (its topic's, which the
+    broker's ACL enforces); ``delay_s``, the contract addition, may be absent: ``None``,
+    ranked like a bus on time."""
     return PriorityMessage(
         request_id=msg.request_id, vehicle_id=msg.vehicle_id,
         intersection_id=msg.intersection_id, type=msg.type, sg=msg.sg, eta=msg.eta,
-        role=msg.role, ts=msg.ts, route_id=msg.route_id, delay_s=msg.delay_s,
+        role=msg.role, ts=msg.ts, sender_id=sender_id, route_id=msg.route_id,
+        delay_s=msg.delay_s,
     )
 
 
@@ -183,6 +188,7 @@ class SignalController:
         self.last_outputs: Outputs | None = None
         self._detector_q: deque[DetectorEvent] = deque()
         self._request_q: deque[PriorityMessage] = deque()
+        self._queued_by: Counter[str] = Counter()
         self._ssem_q: asyncio.Queue[dict[str, object]] | None = None
         self._stopped = False
         self._stop_event = asyncio.Event()
@@ -204,11 +210,17 @@ class SignalController:
 
     # --- inbound ---------------------------------------------------------------------------
 
-    def _on_srem(self, _ref: TopicRef, msg: Srem) -> None:
+    def _on_srem(self, ref: TopicRef, msg: Srem) -> None:
+        sender = ref.sender_id
+        assert sender is not None  # the srem row always names its sender (Topics.parse)
         if len(self._request_q) >= MAX_REQUESTS:
             self.dropped["srem_queue_full"] += 1
             return
-        self._request_q.append(priority_message(msg))
+        if self._queued_by[sender] >= MAX_REQUESTS_PER_SENDER:
+            self.dropped["srem_sender_flood"] += 1
+            return
+        self._queued_by[sender] += 1
+        self._request_q.append(priority_message(msg, sender))
 
     def _on_detector(self, _ref: TopicRef, msg: Detector) -> None:
         if len(self._detector_q) >= MAX_DETECTOR_EVENTS:
@@ -259,6 +271,7 @@ class SignalController:
         self._detector_q.clear()
         requests = tuple(self._request_q)
         self._request_q.clear()
+        self._queued_by.clear()
         inputs = Inputs(detectors, requests, lag_ms, clock_jump)
         self.state, out = step(self.state, inputs, now)
         self.ticks += 1

@@ -7,7 +7,9 @@ the controller's input stable), and withdraw the request as soon as the green is
 needed: once the stop line is passed, while the bus dwells at a stop (the door time is
 unknown, a held green would only delay cross traffic), or when it fell far behind its ETA.
 The controller's answers (``ssem``) are followed: a rejected request is not repeated for the
-same approach, and the last status is shown to the driver.
+same approach, and the last status is shown to the driver. An ``ssem`` lists every vehicle's
+requests, and request ids are only unique per vehicle, so only rows with this vehicle's id are
+ours (another bus may reuse our request id for its own request, never act on ours).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ SremType = Literal["request", "update", "cancel"]
 
 @dataclass(frozen=True, slots=True)
 class SremAction:
-    """One message to send on ``signal/{intersection_id}/srem``."""
+    """One message to send on ``signal/{intersection_id}/srem/{our vehicle id}``."""
 
     type: SremType
     request_id: str
@@ -136,13 +138,14 @@ class PriorityRequester:
         return out
 
     def on_ssem(self, intersection_id: str, requests: Iterable[SsemRequest]) -> None:
-        """Record the controller's status of our requests at ``intersection_id``."""
+        """Record the controller's status of our requests at ``intersection_id`` (rows of
+        other vehicles are not ours, whatever their request id)."""
+        mine = {r.request_id: r.status for r in requests if r.vehicle_id == self.vehicle_id}
         for a in self._approaches:
             if a.point.intersection_id != intersection_id or a.request_id is None:
                 continue
-            for req in requests:
-                if req.request_id == a.request_id:
-                    a.status = req.status
+            if a.request_id in mine:
+                a.status = mine[a.request_id]
 
     def statuses(self) -> dict[str, str | None]:
         """Latest controller status per open request id (for the driver display)."""

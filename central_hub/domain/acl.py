@@ -2,6 +2,9 @@
 
 WHY explicit per-user blocks instead of Mosquitto's ``%u`` patterns: a bus logs in with its
 device id but publishes under its vehicle id, so the ACL has to know each device's entity id.
+The same grant is what makes a priority request's sender trustworthy: a bus may write
+``signal/+/srem/{its vehicle id}`` only, and a controller reads ``signal/{its id}/srem/+``, so
+the vehicle id at the end of the topic is the sending login's (issue 13).
 Every allowed topic is built with :class:`~edge_agent.contract.topics.Topics` from the contract's
 topic table, so the ACL follows the contract when a row is added. Passwords use Mosquitto's own
 ``$7$`` format (PBKDF2-SHA512), verified byte-for-byte against ``mosquitto_passwd``.
@@ -72,11 +75,12 @@ def grants(device: AclDevice, topics: Topics) -> tuple[list[str], list[str]]:
     if device.kind == "bus":
         write = [topics.filter(s.name, own) for s in _rows("bus")]
         write += [topics.filter(s.name, device.device_id) for s in _rows("device")]
-        write.append(topics.filter("srem"))
+        write.append(topics.filter("srem", "+", own))  # to any intersection, as itself
         read = [topics.filter("spat"), topics.filter("map"), topics.filter("ssem"),
                 topics.filter("cmd", device.device_id)]
         return write, read
-    write = [topics.filter(s.name, own) for s in _rows("signal")]
+    # not the rows a vehicle sends it (srem): those carry the vehicle's id, never its own
+    write = [topics.filter(s.name, own) for s in _rows("signal") if not s.has_sender]
     write += [topics.filter(s.name, device.device_id) for s in _rows("device")]
     read = [topics.filter("srem", own), topics.filter("detector", own),
             topics.filter("cmd", device.device_id)]

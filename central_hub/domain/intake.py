@@ -4,7 +4,8 @@ WHY one pure function for the whole decision: every ingest worker, the fuzz test
 benchmark call the same code; validation uses the contract's :func:`decode` (so the reasons
 are the contract's: ``too_large``, ``not_json``, ``missing_field``, ``wrong_type``,
 ``invalid_value``) plus the hub's own checks: ``unknown_topic`` and ``id_mismatch`` (a payload
-whose id differs from its topic's, which the broker ACL alone cannot prevent).
+whose id differs from its topic's, which the broker ACL alone cannot prevent; for ``srem`` also
+a ``vehicle_id`` that differs from the sender id the topic ends in).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ MAX_SEQ = 2**63 - 1  # a signed 64-bit column; a counter at 10 Hz never gets the
 _ID_FIELD = {"position": "vehicle_id", "occupancy": "vehicle_id", "wlan": "vehicle_id",
              "status": "device_id", "spat": "intersection_id", "map": "intersection_id",
              "ssem": "intersection_id", "srem": "intersection_id"}
+#: the payload field that must equal the sender id at the end of the topic.
+_SENDER_FIELD = {"srem": "vehicle_id"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,10 @@ class Intake:
         if id_field is not None and getattr(msg, id_field) != ref.entity_id:
             return self._reject(name, "id_mismatch",
                                 f"{id_field} {getattr(msg, id_field)!r} != {ref.entity_id!r}")
+        sender_field = _SENDER_FIELD.get(name)
+        if sender_field is not None and getattr(msg, sender_field) != ref.sender_id:
+            return self._reject(name, "id_mismatch", f"{sender_field} "
+                                f"{getattr(msg, sender_field)!r} != {ref.sender_id!r}")
         text = bytes(payload).decode("utf-8")
         if name in SEQUENCED:
             seq: int = getattr(msg, "seq")  # noqa: B009 - the sequenced models all have it
@@ -103,6 +110,6 @@ def _event_key(name: str, msg: Any) -> str:
         return f"{msg.bdseq}:{msg.state}:{msg.ts}"
     if name == "map":
         return f"{msg.revision}:{msg.ts}"
-    if name == "srem":
-        return f"{msg.request_id}:{msg.type}:{msg.ts}"[:200]
+    if name == "srem":  # request ids are per vehicle; the long free-form id goes last
+        return f"{msg.ts}:{msg.type}:{msg.vehicle_id}:{msg.request_id}"[:200]
     return str(msg.id)[:200]  # cmd_ack: one per command id

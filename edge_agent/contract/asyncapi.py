@@ -19,6 +19,12 @@ from edge_agent.contract.topics import DEFAULT_ROOT, SPECS
 _ID_PARAM = {
     "description": "device, vehicle or intersection id: [A-Za-z0-9_-]{1,64}",
 }
+_SENDER_PARAM = {
+    "description": (
+        "the sending vehicle's id: [A-Za-z0-9_-]{1,64}; the broker's ACL lets a bus write only "
+        "its own, and receivers refuse a payload whose vehicle_id differs"
+    ),
+}
 
 
 def build_asyncapi() -> dict[str, Any]:
@@ -43,7 +49,8 @@ def build_asyncapi() -> dict[str, Any]:
         channels[spec.name] = {
             "address": f"{DEFAULT_ROOT}/{spec.pattern}",
             "description": f"{spec.sender} → {spec.receiver}; {spec.when}",
-            "parameters": {"id": dict(_ID_PARAM)},
+            "parameters": {"id": dict(_ID_PARAM),
+                           **({"vehicle_id": dict(_SENDER_PARAM)} if spec.has_sender else {})},
             "messages": {spec.name: {"$ref": f"#/components/messages/{spec.name}"}},
         }
         operations[f"publish_{spec.name}"] = {

@@ -195,12 +195,26 @@ class DetectorConfig(ConfigModel):
 
 
 class PriorityConfig(ConfigModel):
-    """Transit signal priority limits."""
+    """Transit signal priority limits, and who may rank as an emergency vehicle.
+
+    ``emergency_vehicles``: the vehicle ids (as in their ``srem`` topics, which the broker
+    binds to their logins) whose ``role: emergency`` is honoured; any other vehicle claiming
+    it is served as transit. Without the list nobody ranks as an emergency vehicle.
+    """
 
     enabled: bool = False
     max_extension_s: NonNegFloat = 0.0
     max_early_s: NonNegFloat = 0.0
     groups: list[Id] = Field(default_factory=list)
+    emergency_vehicles: list[Id] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _no_duplicate_vehicles(self) -> PriorityConfig:
+        ids = self.emergency_vehicles
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"priority.emergency_vehicles: duplicate {', '.join(dupes)}")
+        return self
 
 
 class IntersectionConfig(DeviceConfig):

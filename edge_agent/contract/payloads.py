@@ -303,6 +303,9 @@ class Map(Payload):
     conflicts: dict[str, dict[str, NonNegFloat]]
 
 
+# Sent on ``signal/{intersection_id}/srem/{vehicle_id}``: receivers refuse a payload whose
+# ``vehicle_id`` or ``intersection_id`` differs from its topic's, because the topic's sender id
+# is the one the broker's ACL enforces (the docstring is the schema's description).
 class Srem(Payload):
     """Signal request (priority) from a bus: request, update or cancel."""
 

@@ -3,6 +3,11 @@
 No other module assembles a topic string. :class:`Topics` turns ids into topics under the
 configured root, and :meth:`Topics.parse` turns a received topic back into a
 :class:`TopicRef` that names its :class:`TopicSpec` (payload model, QoS, retain flag).
+
+Why some topics carry a second id: a message addressed to another entity (``srem``: a bus
+asking an intersection for priority) ends in the *sender's* id, ``{vehicle_id}``. The broker's
+ACL lets each login write only its own id there, so the receiver learns who sent a message
+from something the broker enforces, not from the payload (issue 13).
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ from edge_agent.contract.payloads import (
 
 DEFAULT_ROOT = "kassel/v1"
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: placeholder of the entity a topic is about (device, vehicle or intersection).
+ENTITY = "{id}"
+#: placeholder of the sender's id at the end of a topic addressed to another entity.
+SENDER = "{vehicle_id}"
 
 TopicName = Literal[
     "status",
@@ -52,7 +61,8 @@ class TopicSpec:
     """One row of the contract's topic table."""
 
     name: TopicName
-    #: pattern relative to the root; ``{id}`` is the device, vehicle or intersection id.
+    #: pattern relative to the root; ``{id}`` is the device, vehicle or intersection id, a
+    #: trailing ``{vehicle_id}`` the sending vehicle's (see the module docstring).
     pattern: str
     model: type[BaseModel]
     qos: Literal[0, 1]
@@ -67,7 +77,14 @@ class TopicSpec:
 
     @property
     def suffix(self) -> str:
-        return self.pattern.split("/", 2)[2]
+        """The fixed part after the entity id (without a trailing sender placeholder)."""
+        rest = self.pattern.split("/", 2)[2]
+        return rest.removesuffix("/" + SENDER)
+
+    @property
+    def has_sender(self) -> bool:
+        """Whether the topic ends in the sender's id (``{vehicle_id}``)."""
+        return self.pattern.endswith("/" + SENDER)
 
 
 SPECS: tuple[TopicSpec, ...] = (
@@ -104,7 +121,7 @@ SPECS: tuple[TopicSpec, ...] = (
     ),
     TopicSpec(
         "srem",
-        "signal/{id}/srem",
+        "signal/{id}/srem/{vehicle_id}",
         Srem,
         1,
         False,
@@ -134,15 +151,23 @@ SPECS: tuple[TopicSpec, ...] = (
     ),
 )
 SPEC_BY_NAME: dict[str, TopicSpec] = {s.name: s for s in SPECS}
-_BY_PREFIX_SUFFIX: dict[tuple[str, str], TopicSpec] = {(s.prefix, s.suffix): s for s in SPECS}
+_BY_PREFIX_SUFFIX: dict[tuple[str, str], TopicSpec] = {
+    (s.prefix, s.suffix): s for s in SPECS if not s.has_sender
+}
+_WITH_SENDER: dict[tuple[str, str], TopicSpec] = {
+    (s.prefix, s.suffix): s for s in SPECS if s.has_sender
+}
 
 
 @dataclass(frozen=True, slots=True)
 class TopicRef:
-    """A parsed topic: which contract row, and for which id."""
+    """A parsed topic: which contract row, for which id, and (for rows that end in it) from
+    which sender, as the broker's ACL enforces it."""
 
     spec: TopicSpec
     entity_id: str
+    #: the sender's id of a row that ends in ``{vehicle_id}`` (``srem``), else ``None``.
+    sender_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,29 +176,57 @@ class Topics:
 
     root: str = DEFAULT_ROOT
 
-    def topic(self, name: TopicName, entity_id: str) -> str:
-        """The concrete topic of contract row ``name`` for ``entity_id``."""
-        if not _ID.match(entity_id):
-            raise ValueError(f"invalid id for a topic: {entity_id!r}")
-        return f"{self.root}/{SPEC_BY_NAME[name].pattern.replace('{id}', entity_id)}"
+    def topic(self, name: TopicName, entity_id: str, sender_id: str | None = None) -> str:
+        """The concrete topic of contract row ``name`` for ``entity_id``.
 
-    def filter(self, name: TopicName, entity_id: str = "+") -> str:
-        """A subscription filter for row ``name``; ``+`` matches every id."""
-        if entity_id != "+" and not _ID.match(entity_id):
-            raise ValueError(f"invalid id for a topic filter: {entity_id!r}")
-        return f"{self.root}/{SPEC_BY_NAME[name].pattern.replace('{id}', entity_id)}"
+        ``sender_id`` is required for a row that ends in the sender's id (``srem``) and
+        refused for every other row.
+        """
+        spec = SPEC_BY_NAME[name]
+        if not _ID.fullmatch(entity_id):
+            raise ValueError(f"invalid id for a topic: {entity_id!r}")
+        if spec.has_sender != (sender_id is not None):
+            need = "needs a" if spec.has_sender else "takes no"
+            raise ValueError(f"topic {name} {need} sender id")
+        if sender_id is not None and not _ID.fullmatch(sender_id):
+            raise ValueError(f"invalid sender id for a topic: {sender_id!r}")
+        return self._fill(spec, entity_id, sender_id or "")
+
+    def filter(self, name: TopicName, entity_id: str = "+", sender_id: str = "+") -> str:
+        """A subscription (or ACL) filter for row ``name``; ``+`` matches every id.
+
+        ``sender_id`` narrows a row that ends in the sender's id; other rows have none.
+        """
+        spec = SPEC_BY_NAME[name]
+        for value in (entity_id, sender_id):
+            if value != "+" and not _ID.fullmatch(value):
+                raise ValueError(f"invalid id for a topic filter: {value!r}")
+        if sender_id != "+" and not spec.has_sender:
+            raise ValueError(f"topic {name} takes no sender id")
+        return self._fill(spec, entity_id, sender_id)
+
+    def _fill(self, spec: TopicSpec, entity_id: str, sender_id: str) -> str:
+        pattern = spec.pattern.replace(ENTITY, entity_id).replace(SENDER, sender_id)
+        return f"{self.root}/{pattern}"
 
     def shared(self, group: str, name: TopicName) -> str:
         """An MQTT 5 shared subscription (``$share/group/...``) over every id of ``name``."""
         return f"$share/{group}/{self.filter(name)}"
 
     def parse(self, topic: str) -> TopicRef | None:
-        """The contract row and id of ``topic``, or ``None`` when it is not a contract topic."""
+        """The contract row and ids of ``topic``, or ``None`` when it is not a contract topic
+        (a row that ends in the sender's id is only recognised with a valid one)."""
         prefix = self.root + "/"
         if not topic.startswith(prefix):
             return None
         parts = topic[len(prefix) :].split("/", 2)
-        if len(parts) != 3 or not _ID.match(parts[1]):
+        if len(parts) != 3 or not _ID.fullmatch(parts[1]):
             return None
         spec = _BY_PREFIX_SUFFIX.get((parts[0], parts[2]))
-        return None if spec is None else TopicRef(spec, parts[1])
+        if spec is not None:
+            return TopicRef(spec, parts[1])
+        suffix, _, sender = parts[2].rpartition("/")
+        spec = _WITH_SENDER.get((parts[0], suffix))
+        if spec is None or not _ID.fullmatch(sender):
+            return None
+        return TopicRef(spec, parts[1], sender)

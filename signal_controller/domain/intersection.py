@@ -101,6 +101,8 @@ class Priority:
     max_extension: int
     max_early: int
     groups: frozenset[str]
+    #: vehicles whose ``role: emergency`` is honoured (others are served as transit).
+    emergency_vehicles: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +219,7 @@ class Intersection:
                 max_extension=round_ms(prio.max_extension_s),
                 max_early=round_ms(prio.max_early_s),
                 groups=frozenset(prio.groups),
+                emergency_vehicles=frozenset(prio.emergency_vehicles),
             ),
             max_intergreen=max((v for row in ig.values() for v in row.values()), default=0),
             max_amber=max((g.amber for g in groups), default=0),

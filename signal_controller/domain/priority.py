@@ -7,6 +7,14 @@ stage of a bus (early green: conflicting stages truncated towards their minimum 
 most ``max_early``) — which the actuated logic grants only inside the bounds it has already
 published, and which the safety kernel checks like everything else.
 
+Identity: a request belongs to the vehicle that sent it, as named by its topic
+(``signal/{id}/srem/{vehicle_id}``, which the broker's ACL lets only that vehicle's login
+write; :attr:`PriorityMessage.sender_id`). A payload naming another vehicle is refused
+(``vehicle_mismatch``); requests are keyed by ``(vehicle_id, request_id)``, so a vehicle can
+only update or cancel its own, whatever ids it reads on SSEM. ``role: emergency`` is honoured
+only for the intersection's ``priority.emergency_vehicles``; any other vehicle claiming it is
+served as transit and counted (``downgraded_emergency``).
+
 Policy (ranking of simultaneous requests, any number of them; at most :data:`MAX_ACTIVE`):
 emergency before transit, then earliest ETA, then the later bus (larger ``delay_s``) on ties,
 then the earlier request. The best-ranked request the controller can act on picks the target
@@ -15,10 +23,14 @@ stage; requests served by the same stage are granted with it, the others wait
 previous cycle gets ``reserviceLocked`` so that cross traffic is not starved (emergency
 vehicles are never locked).
 
-Rejected and counted (``PriorityState.counts``): unknown or non-priority groups, another
-intersection's id, stale or absurd ETAs, more than :data:`FLOOD_MESSAGES` messages from one
-vehicle within :data:`FLOOD_WINDOW_MS`, more than :data:`MAX_PER_VEHICLE` open requests of one
-vehicle, more than :data:`MAX_ACTIVE` open requests, and requests while not in actuated mode.
+Rejected and counted (``PriorityState.counts``): a payload whose vehicle differs from its
+topic's, unknown or non-priority groups, another intersection's id, stale or absurd ETAs, more
+than :data:`FLOOD_MESSAGES` messages from one vehicle within :data:`FLOOD_WINDOW_MS`, more than
+:data:`MAX_PER_VEHICLE` open requests of one vehicle, more than :data:`MAX_ACTIVE` open
+requests, and requests while not in actuated mode. The table is bounded: at most
+:data:`MAX_ACTIVE` open requests (:data:`MAX_PER_VEHICLE` per vehicle) plus at most
+:data:`MAX_REJECTED_SHOWN` finished ones shown on SSEM (:data:`MAX_PER_VEHICLE` per vehicle,
+so one vehicle's rejections cannot push others' off), :data:`MAX_TABLE` entries in all.
 """
 
 from __future__ import annotations
@@ -33,6 +45,8 @@ from signal_controller.domain.intersection import Intersection
 MAX_ACTIVE = 64
 MAX_PER_VEHICLE = 4
 MAX_REJECTED_SHOWN = 32
+#: every entry of the table (open plus finished ones still shown on SSEM).
+MAX_TABLE = MAX_ACTIVE + MAX_REJECTED_SHOWN
 FLOOD_WINDOW_MS = 10_000
 FLOOD_MESSAGES = 20
 MAX_TRACKED_VEHICLES = 4096
@@ -47,6 +61,9 @@ SHOW_FINISHED_MS = 5_000
 #: statuses of requests the controller still considers.
 OPEN = frozenset({"requested", "processing", "watchOtherTraffic", "granted", "reserviceLocked"})
 
+#: a request's identity: ``(vehicle_id, request_id)``, the vehicle as its topic names it.
+RequestKey = tuple[str, str]
+
 
 @dataclass(frozen=True, slots=True)
 class PriorityMessage:
@@ -60,6 +77,9 @@ class PriorityMessage:
     eta: int
     role: Literal["transit", "emergency"]
     ts: int
+    #: the vehicle id of the topic it arrived on (enforced by the broker's ACL); the payload's
+    #: ``vehicle_id`` must equal it.
+    sender_id: str
     route_id: str | None = None
     #: how late the bus runs (s, negative when early): the srem's optional ``delay_s``
     #: (a contract addition); ``None`` when the bus does not send it, ranked as on time.
@@ -81,10 +101,15 @@ class Request:
     #: when a finished (rejected/maxPresence) entry leaves the SSEM list.
     expires: int | None = None
 
-    def rank(self) -> tuple[int, int, float, int, str]:
+    @property
+    def key(self) -> RequestKey:
+        """Its key in the table: only its own vehicle can update or cancel it."""
+        return (self.vehicle_id, self.request_id)
+
+    def rank(self) -> tuple[int, int, float, int, str, str]:
         """Sort key of the policy: emergency, earliest ETA, latest bus, earliest request."""
         return (0 if self.role == "emergency" else 1, self.eta, -self.delay_s, self.received,
-                self.request_id)
+                self.request_id, self.vehicle_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +143,7 @@ class StageView:
 class PriorityState:
     """Known requests, rejection counters, flood tracking and the reservice lock memory."""
 
-    requests: Mapping[str, Request] = field(default_factory=dict)
+    requests: Mapping[RequestKey, Request] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)
     recent: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     #: approach -> cycle number in which it was last prioritised.
@@ -128,7 +153,7 @@ class PriorityState:
         """``(request_id, vehicle_id, sg, status)`` of every listed request, sorted."""
         return tuple(
             (r.request_id, r.vehicle_id, r.sg, r.status)
-            for r in sorted(self.requests.values(), key=lambda r: r.request_id)
+            for r in sorted(self.requests.values(), key=lambda r: (r.request_id, r.vehicle_id))
         )
 
 
@@ -138,19 +163,35 @@ def _count(counts: Mapping[str, int], reason: str) -> dict[str, int]:
     return out
 
 
-def _reject(state: PriorityState, msg: PriorityMessage, reason: str, now: int) -> PriorityState:
+def _reject(
+    state: PriorityState, msg: PriorityMessage, role: str, reason: str, now: int
+) -> PriorityState:
     counts = _count(state.counts, f"rejected_{reason}")
     requests = dict(state.requests)
-    requests[msg.request_id] = Request(
-        msg.request_id, msg.vehicle_id, msg.sg, msg.eta, msg.role, msg.delay_s or 0.0, now,
+    entry = Request(
+        msg.request_id, msg.sender_id, msg.sg, msg.eta, role, msg.delay_s or 0.0, now,
         "rejected", now + SHOW_FINISHED_MS,
     )
+    requests[entry.key] = entry
+    return replace(state, requests=_trim_finished(requests), counts=counts)
+
+
+def _trim_finished(requests: dict[RequestKey, Request]) -> dict[RequestKey, Request]:
+    """Drop the oldest finished entries beyond :data:`MAX_PER_VEHICLE` per vehicle and
+    :data:`MAX_REJECTED_SHOWN` in all (open requests are bounded on admission)."""
     finished = sorted(
         (r for r in requests.values() if r.status not in OPEN), key=lambda r: r.received
     )
-    for old in finished[: max(0, len(finished) - MAX_REJECTED_SHOWN)]:
-        del requests[old.request_id]
-    return replace(state, requests=requests, counts=counts)
+    per_vehicle: dict[str, int] = {}
+    kept: list[Request] = []
+    for r in reversed(finished):  # newest first
+        n = per_vehicle.get(r.vehicle_id, 0)
+        if n >= MAX_PER_VEHICLE or len(kept) >= MAX_REJECTED_SHOWN:
+            del requests[r.key]
+        else:
+            per_vehicle[r.vehicle_id] = n + 1
+            kept.append(r)
+    return requests
 
 
 def _served(state: PriorityState, model: Intersection, req: Request, cycle: int) -> dict[str, int]:
@@ -170,10 +211,12 @@ def receive(
     cycle: int,
 ) -> PriorityState:
     """Take one SREM into account (validated at the contract level already)."""
+    if msg.vehicle_id != msg.sender_id:  # another vehicle's id: never tracked or listed
+        return replace(state, counts=_count(state.counts, "rejected_vehicle_mismatch"))
     recent = dict(state.recent)
-    times = tuple(t for t in recent.get(msg.vehicle_id, ()) if now - t < FLOOD_WINDOW_MS)
+    times = tuple(t for t in recent.get(msg.sender_id, ()) if now - t < FLOOD_WINDOW_MS)
     times = (*times[-FLOOD_MESSAGES:], now)
-    recent[msg.vehicle_id] = times
+    recent[msg.sender_id] = times
     if len(recent) > MAX_TRACKED_VEHICLES:
         recent = {v: t for v, t in recent.items() if t and now - t[-1] < FLOOD_WINDOW_MS}
         if len(recent) > MAX_TRACKED_VEHICLES:  # still full: keep the most recent senders
@@ -184,37 +227,40 @@ def receive(
         return replace(state, counts=_count(state.counts, "rejected_flood"))
     if msg.intersection_id != model.id:
         return replace(state, counts=_count(state.counts, "rejected_wrong_intersection"))
-    existing = state.requests.get(msg.request_id)
-    if existing is not None and existing.vehicle_id != msg.vehicle_id:
-        return replace(state, counts=_count(state.counts, "rejected_foreign_request_id"))
+    key = (msg.sender_id, msg.request_id)
+    existing = state.requests.get(key)
     if msg.type == "cancel":
-        if existing is None:
+        if existing is None:  # nothing of this vehicle's: another's id cannot reach it
             return state
         requests = dict(state.requests)
-        del requests[msg.request_id]
+        del requests[key]
         served = _served(state, model, existing, cycle)
         return replace(state, requests=requests, served_cycle=served)
+    role: str = msg.role
+    if role == "emergency" and msg.sender_id not in model.priority.emergency_vehicles:
+        role = "transit"
+        state = replace(state, counts=_count(state.counts, "downgraded_emergency"))
     if msg.sg not in model.by_sg:
-        return _reject(state, msg, "unknown_group", now)
+        return _reject(state, msg, role, "unknown_group", now)
     if not model.priority.enabled or msg.sg not in model.priority.groups:
-        return _reject(state, msg, "not_priority_group", now)
+        return _reject(state, msg, role, "not_priority_group", now)
     stale = msg.eta < now - STALE_ETA_MS or msg.ts < now - STALE_TS_MS
     if stale or msg.eta > now + MAX_ETA_AHEAD_MS:
-        return _reject(state, msg, "stale_eta", now)
+        return _reject(state, msg, role, "stale_eta", now)
     if not accepting:
-        return _reject(state, msg, "not_actuated", now)
+        return _reject(state, msg, role, "not_actuated", now)
     open_reqs = [r for r in state.requests.values() if r.status in OPEN]
     if existing is None or existing.status not in OPEN:
-        if sum(1 for r in open_reqs if r.vehicle_id == msg.vehicle_id) >= MAX_PER_VEHICLE:
-            return _reject(state, msg, "too_many_per_vehicle", now)
+        if sum(1 for r in open_reqs if r.vehicle_id == msg.sender_id) >= MAX_PER_VEHICLE:
+            return _reject(state, msg, role, "too_many_per_vehicle", now)
         if len(open_reqs) >= MAX_ACTIVE:
-            return _reject(state, msg, "capacity", now)
+            return _reject(state, msg, role, "capacity", now)
     status: RequestStatus = "processing"
     if existing is not None and existing.status in OPEN:
         status = existing.status
     requests = dict(state.requests)
-    requests[msg.request_id] = Request(
-        msg.request_id, msg.vehicle_id, msg.sg, msg.eta, msg.role, msg.delay_s or 0.0,
+    requests[key] = Request(
+        msg.request_id, msg.sender_id, msg.sg, msg.eta, role, msg.delay_s or 0.0,
         existing.received if existing else now, status,
     )
     return replace(state, requests=requests)
@@ -226,12 +272,12 @@ def reject_all(state: PriorityState, reason: str) -> PriorityState:
         return state
     requests = {}
     counts = dict(state.counts)
-    for rid, r in state.requests.items():
+    for key, r in state.requests.items():
         if r.status in OPEN:
             counts[f"rejected_{reason}"] = counts.get(f"rejected_{reason}", 0) + 1
-            requests[rid] = replace(r, status="rejected", expires=r.received + SHOW_FINISHED_MS)
+            requests[key] = replace(r, status="rejected", expires=r.received + SHOW_FINISHED_MS)
         else:
-            requests[rid] = r
+            requests[key] = r
     return replace(state, requests=requests, counts=counts)
 
 
@@ -253,14 +299,14 @@ def evaluate(
     requests = dict(state.requests)
     served = state.served_cycle
     changed = False
-    for rid, r in state.requests.items():
+    for key, r in state.requests.items():
         if r.expires is not None and r.expires <= now:
-            del requests[rid]
+            del requests[key]
             changed = True
         elif r.status in OPEN and now > r.eta + MAX_PRESENCE_MS:
             if view is not None:
                 served = _served(replace(state, served_cycle=served), model, r, view.cycle)
-            requests[rid] = replace(r, status="maxPresence", expires=now + SHOW_FINISHED_MS)
+            requests[key] = replace(r, status="maxPresence", expires=now + SHOW_FINISHED_MS)
             changed = True
     open_reqs = sorted((r for r in requests.values() if r.status in OPEN), key=Request.rank)
     if not open_reqs:
@@ -309,7 +355,7 @@ def evaluate(
         else:
             status = "watchOtherTraffic"
         if status != r.status:
-            requests[r.request_id] = replace(r, status=status)
+            requests[r.key] = replace(r, status=status)
             changed = True
     new = replace(state, requests=requests, served_cycle=served) if changed else state
     if target is None:

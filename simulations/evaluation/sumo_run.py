@@ -403,7 +403,8 @@ class SumoRun:
                 continue
             ctl.requests.append(PriorityMessage(
                 request_id=a.request_id, vehicle_id=vid, intersection_id=a.intersection_id,
-                type=a.type, sg=a.sg, eta=a.eta_ms, role="transit", ts=now, route_id="52",
+                type=a.type, sg=a.sg, eta=a.eta_ms, role="transit", ts=now, sender_id=vid,
+                route_id="52",
             ))
             sent = self.result.srem_sent
             sent[a.type] = sent.get(a.type, 0) + 1

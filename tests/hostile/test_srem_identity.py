@@ -330,6 +330,8 @@ def test_a_bus_cannot_act_for_another_bus_claim_emergency_or_fill_the_table(
     check(mismatch + sum(dropped.values()) >= FLOOD + 1,
           f"(c) {mismatch} mismatches + {dropped} queue drops < {FLOOD + 1} forged messages")
     check(counts.get("downgraded_emergency", 0) >= 1, f"(b) emergency claim not counted {counts}")
+    print(f"PUBACK for B on A's topic: {rc:#x}; priority counts {counts}; queue drops "
+          f"{dropped}; table {len(rows)} entries of {sorted(vehicles)}")
     spy.close()
     raw_b.close()
     assert not problems, "\n".join(problems)

@@ -195,7 +195,8 @@ def test_replayed_trip_positions_priority_occupancy_and_privacy(broker, tmp_path
     assert compact.index(("STOPPED_AT", "A")) < compact.index(("STOPPED_AT", "B"))
     assert compact.index(("STOPPED_AT", "B")) < compact.index(("STOPPED_AT", "C"))
 
-    srem = payloads("/signal/ks-0042/srem")
+    srem = payloads("/signal/ks-0042/srem/4711")  # sent as its own vehicle
+    assert not [t for t, _ in received if "/srem" in t and not t.endswith("/srem/4711")]
     kinds = [s["type"] for s in srem]
     # requested approaching B (ETA < 30 s), withdrawn while dwelling at B, requested again
     # after leaving B, updated when traffic slowed the bus, cancelled once past the stop line
@@ -210,7 +211,7 @@ def test_replayed_trip_positions_priority_occupancy_and_privacy(broker, tmp_path
     assert acks["d1"][1]["ok"] is False and "delay_s" in acks["d1"][1]["error"]
     assert acks["d2"][1]["ok"] is True and acks["d2"][1]["result"] == {"delay_s": 95}
     after = [json.loads(p) for i, (t, p) in enumerate(received)
-             if t.endswith("/srem") and i > acks["d2"][0]]
+             if t.endswith("/srem/4711") and i > acks["d2"][0]]
     assert len(after) >= 3 and all(s["delay_s"] == 95 for s in after)
 
     occupancy = payloads("/bus/4711/occupancy")

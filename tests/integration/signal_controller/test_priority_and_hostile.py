@@ -64,7 +64,7 @@ def test_priority_request_is_granted_and_extends_green(
         probe.publish(f"{ROOT}/signal/ks-9001/detector", json.dumps(
             {"v": 1, "ts": last.ts, "detector": "D2", "occupied": True}), qos=0)
         eta = last.ts + 9_000
-        probe.publish(f"{ROOT}/signal/ks-9001/srem", json.dumps({
+        probe.publish(f"{ROOT}/signal/ks-9001/srem/77", json.dumps({
             "v": 1, "ts": last.ts, "request_id": "bus-77-1", "vehicle_id": "77",
             "intersection_id": "ks-9001", "type": "request", "sg": "K1", "eta": eta,
             "role": "transit", "route_id": "4"}))
@@ -112,18 +112,18 @@ def test_hostile_payloads_never_break_the_kernel(broker: MosquittoBroker, tmp_pa
         junk = [b"", b"not json", b"[1,2,3]", b'{"v":1}', b"\xff\xfe", b"x" * 70_000,
                 json.dumps({"v": 1, "ts": "now", "detector": "D2", "occupied": "yes"}).encode()]
         for payload in junk:
-            for topic in ("srem", "detector"):
+            for topic in ("srem/66", "detector"):
                 probe.publish(f"{base}/{topic}", payload, qos=0)
             probe.publish(f"{ROOT}/device/ks-0042/cmd", payload, qos=1)
         srem: dict[str, Any] = {"v": 1, "ts": ts, "vehicle_id": "66", "intersection_id": "ks-0042",
                                 "type": "request", "eta": ts + 20_000, "role": "emergency",
                                 "route_id": None}
-        probe.publish(f"{base}/srem", json.dumps({**srem, "request_id": "u1", "sg": "K9"}))
-        probe.publish(f"{base}/srem", json.dumps({**srem, "request_id": "s1", "sg": "K1",
-                                                  "eta": ts - 600_000}))
+        probe.publish(f"{base}/srem/66", json.dumps({**srem, "request_id": "u1", "sg": "K9"}))
+        probe.publish(f"{base}/srem/66", json.dumps({**srem, "request_id": "s1", "sg": "K1",
+                                                     "eta": ts - 600_000}))
         for i in range(300):  # a flood from one vehicle, and unknown detectors
-            probe.publish(f"{base}/srem", json.dumps({**srem, "request_id": f"f{i}",
-                                                      "vehicle_id": "flood", "sg": "K1"}), qos=0)
+            probe.publish(f"{base}/srem/flood", json.dumps({
+                **srem, "request_id": f"f{i}", "vehicle_id": "flood", "sg": "K1"}), qos=0)
             probe.publish(f"{base}/detector", json.dumps(
                 {"v": 1, "ts": ts, "detector": f"X{i}", "occupied": True}), qos=0)
         bad_plan = {"mode": "actuated", "stages": [

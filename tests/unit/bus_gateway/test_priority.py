@@ -63,6 +63,22 @@ def test_rejected_request_gets_no_updates_and_statuses_follow_ssem():
     assert [a.type for a in approach(req, -20, 8.0, T0 + 50_000)] == ["cancel"]
 
 
+def test_another_vehicles_row_with_our_request_id_is_not_ours():
+    """Request ids are unique per vehicle only: a bus that copies ours from an SSEM gets its
+    own request, whose status must not stop our updates."""
+    req = PriorityRequester("1234", [POINT])
+    rid = approach(req, 250, 10.0, T0)[0].request_id
+    req.on_ssem("ks-0042", [
+        SsemRequest(request_id=rid, vehicle_id="1234", sg="K1", status="granted"),
+        SsemRequest(request_id=rid, vehicle_id="666", sg="K1", status="rejected"),
+    ])
+    assert req.statuses() == {rid: "granted"}
+    req.on_ssem("ks-0042", [SsemRequest(request_id=rid, vehicle_id="666", sg="K1",
+                                        status="rejected")])
+    assert req.statuses() == {rid: "granted"}
+    assert [a.type for a in approach(req, 200, 6.0, T0 + 5000)] == ["update"]
+
+
 def test_stuck_far_away_cancels():
     req = PriorityRequester("1234", [POINT])
     approach(req, 200, 10.0, T0)

@@ -29,8 +29,10 @@ def _dev(kind: str, device: str, entity: str) -> AclDevice:
 def test_bus_grants() -> None:
     write, read = grants(_dev("bus", "bus-1234", "1234"), T)
     assert T.topic("position", "1234") in write and T.topic("status", "bus-1234") in write
-    assert T.filter("srem") in write
-    assert not any("/signal/" in w and not w.endswith("/srem") for w in write)
+    # priority requests to any intersection, but only under its own vehicle id
+    assert T.filter("srem", "+", "1234") == "kassel/v1/signal/+/srem/1234"
+    assert [w for w in write if "/signal/" in w] == [T.filter("srem", "+", "1234")]
+    assert T.filter("srem") not in write
     assert T.topic("cmd", "bus-1234") in read and T.filter("spat") in read
     assert T.filter("cmd") not in write
 
@@ -39,8 +41,11 @@ def test_controller_grants() -> None:
     write, read = grants(_dev("intersection", "ks-0042", "ks-0042"), T)
     assert T.topic("spat", "ks-0042") in write and T.topic("map", "ks-0042") in write
     assert not any("/bus/" in w for w in write)
-    assert sorted(read) == sorted([T.topic("srem", "ks-0042"), T.topic("detector", "ks-0042"),
+    # every vehicle's priority requests to this intersection (the sender is the last level)
+    assert sorted(read) == sorted([T.filter("srem", "ks-0042"), T.topic("detector", "ks-0042"),
                                    T.topic("cmd", "ks-0042")])
+    assert T.filter("srem", "ks-0042") == "kassel/v1/signal/ks-0042/srem/+"
+    assert not any("/srem" in w for w in write)
 
 
 def test_hub_reads_everything_and_writes_only_commands() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from central_hub.domain.intake import Intake, Rejected, Row
-from edge_agent.contract.payloads import Position, Status, encode
+from edge_agent.contract.payloads import Position, Srem, Status, encode
 from edge_agent.contract.topics import Topics
 
 T = Topics()
@@ -46,6 +46,26 @@ def test_rejections_are_counted_per_topic_and_reason() -> None:
         assert isinstance(out, Rejected) and out.reason == reason, (topic, out)
     assert it.rejected[("position", "missing_field")] == 1
     assert sum(it.rejected.values()) == len(cases)
+
+
+def _srem(vid: str, rid: str = "r1", iid: str = "ks-1") -> bytes:
+    return encode(Srem(ts=5, request_id=rid, vehicle_id=vid, intersection_id=iid,
+                       type="request", sg="K1", eta=9, role="transit", route_id=None))
+
+
+def test_srem_must_come_from_the_vehicle_it_names() -> None:
+    it = Intake(T)
+    row = it.accept(T.topic("srem", "ks-1", "1234"), _srem("1234"), 0)
+    assert isinstance(row, Row) and row.values["device_id"] == "ks-1"
+    assert row.values["key"] == "5:request:1234:r1"
+    # another vehicle's request with the same id is its own event, not a duplicate
+    assert isinstance(it.accept(T.topic("srem", "ks-1", "77"), _srem("77"), 0), Row)
+    for topic, payload in ((T.topic("srem", "ks-1", "666"), _srem("1234")),
+                           (T.topic("srem", "ks-2", "1234"), _srem("1234"))):
+        out = it.accept(topic, payload, 0)
+        assert isinstance(out, Rejected) and out.reason == "id_mismatch", out
+    out = it.accept("kassel/v1/signal/ks-1/srem", _srem("1234"), 0)  # no sender: not ours
+    assert isinstance(out, Rejected) and out.reason == "unknown_topic"
 
 
 def test_redelivery_is_dropped_in_memory() -> None:

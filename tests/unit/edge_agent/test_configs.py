@@ -68,6 +68,10 @@ def test_a_valid_intersection_loads(tmp_path: Path) -> None:
         (lambda d: d.update(typo_field=1), "typo_field", "Extra inputs"),
         (lambda d: d.update(device_id="bad id"), "device_id", "pattern"),
         (lambda d: d.update(kind="toaster"), "kind", "must be one of"),
+        (lambda d: d.update(priority={"emergency_vehicles": ["RTW 1"]}),
+         "priority.emergency_vehicles[0]", "pattern"),
+        (lambda d: d.update(priority={"emergency_vehicles": ["rtw-1", "rtw-1"]}),
+         "priority", "emergency_vehicles: duplicate rtw-1"),
     ],
 )
 def test_broken_intersection_names_file_and_field(

@@ -30,18 +30,24 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_every_topic_round_trips_through_parse() -> None:
     topics = Topics("city/x")
     for spec in SPECS:
-        topic = topics.topic(spec.name, "ks-0042")
+        sender = "1234" if spec.has_sender else None
+        topic = topics.topic(spec.name, "ks-0042", sender)
         ref = topics.parse(topic)
         assert ref is not None
         assert ref.spec is spec
         assert ref.entity_id == "ks-0042"
+        assert ref.sender_id == sender
 
 
 def test_topics_match_the_contract_table() -> None:
     t = Topics()
     assert t.topic("cmd_ack", "bus-1") == "kassel/v1/device/bus-1/cmd/ack"
     assert t.topic("spat", "ks-1") == "kassel/v1/signal/ks-1/spat"
-    assert t.filter("srem") == "kassel/v1/signal/+/srem"
+    assert [s.name for s in SPECS if s.has_sender] == ["srem"]
+    assert t.topic("srem", "ks-1", "1234") == "kassel/v1/signal/ks-1/srem/1234"
+    assert t.filter("srem") == "kassel/v1/signal/+/srem/+"
+    assert t.filter("srem", "ks-1") == "kassel/v1/signal/ks-1/srem/+"
+    assert t.filter("srem", "+", "1234") == "kassel/v1/signal/+/srem/1234"
     assert t.shared("hub", "position") == "$share/hub/kassel/v1/bus/+/position"
     assert {(s.name, s.qos, s.retain) for s in SPECS if s.retain} == {
         ("status", 1, True),
@@ -55,10 +61,27 @@ def test_topic_ids_are_checked(bad: str) -> None:
         Topics().topic("position", bad)
 
 
+def test_the_sender_id_is_required_exactly_where_the_topic_names_one() -> None:
+    t = Topics()
+    with pytest.raises(ValueError, match="needs a sender id"):
+        t.topic("srem", "ks-1")
+    with pytest.raises(ValueError, match="takes no sender id"):
+        t.topic("spat", "ks-1", "1234")
+    with pytest.raises(ValueError, match="takes no sender id"):
+        t.filter("spat", "ks-1", "1234")
+    for bad in ("", "a/b", "+", "#", "x" * 65, "1234\n"):
+        with pytest.raises(ValueError, match="invalid"):
+            t.topic("srem", "ks-1", bad)
+
+
 @pytest.mark.parametrize(
     "topic",
     ["other/v1/bus/1/position", "kassel/v1/bus/1/unknown", "kassel/v1/bus/a+b/position",
-     "kassel/v1/bus/1", "kassel/v1/device/x/cmd/ack/extra"],
+     "kassel/v1/bus/1", "kassel/v1/device/x/cmd/ack/extra", "kassel/v1/bus/1\n/position",
+     # a priority request without its sender (the old topic), or with a bad or extra level
+     "kassel/v1/signal/ks-1/srem", "kassel/v1/signal/ks-1/srem/", "kassel/v1/signal/ks-1/srem/+",
+     "kassel/v1/signal/ks-1/srem/a b", "kassel/v1/signal/ks-1/srem/1234/x",
+     "kassel/v1/signal/ks-1/srem/1234\n", "kassel/v1/signal/ks-1/spat/1234"],
 )
 def test_non_contract_topics_parse_to_none(topic: str) -> None:
     assert Topics().parse(topic) is None

@@ -37,7 +37,7 @@ def two_phase_data(**control: Any) -> dict[str, Any]:
                       {"id": "D2", "sg": "K2", "kind": "loop"},
                       {"id": "P2", "sg": "F2", "kind": "button"}],
         "priority": {"enabled": True, "max_extension_s": 10, "max_early_s": 10,
-                     "groups": ["K1", "K2"]},
+                     "groups": ["K1", "K2"], "emergency_vehicles": ["ambulance"]},
     }
     data["control"].update(control)
     return data

@@ -3,7 +3,8 @@
 A scenario is drawn from a seed: a conflict graph over 2-8 groups with intergreens, stages
 from a greedy colouring (some groups in two stages), a fixed-time plan built from the stages
 with intergreen-respecting gaps, detectors, and priority settings. Streams of detector
-events, SREMs (valid, unknown group, stale, floods) and commands are generated per tick.
+events, SREMs (valid, unknown group, stale, floods, sent by another vehicle) and commands are
+generated per tick.
 """
 
 from __future__ import annotations
@@ -96,7 +97,10 @@ def random_config(rnd: random.Random, *, mode: str = "actuated") -> dict[str, An
         "control": {"mode": mode, "cycle_s": cycle, "greens": greens, "stages": stages},
         "detectors": dets,
         "priority": {"enabled": bool(prio_groups), "max_extension_s": float(rnd.choice([0, 5, 15])),
-                     "max_early_s": float(rnd.choice([0, 5, 15])), "groups": prio_groups},
+                     "max_early_s": float(rnd.choice([0, 5, 15])), "groups": prio_groups,
+                     # two of the random vehicles may rank as emergency; the others' claims
+                     # are served as transit
+                     "emergency_vehicles": ["bus0", "bus1"]},
     }
 
 
@@ -151,7 +155,9 @@ class Traffic:
         elif self.hostile and kind < 0.1:
             for i in range(30):  # a flood from one vehicle
                 yield PriorityMessage(f"f{i}", "flooder", "ks-test", "request", sg, eta,
-                                      "transit", now)
+                                      "transit", now, "flooder")
             return
-        yield PriorityMessage(rid, vid, self.cfg.device_id, typ, sg, eta, role, now,
+        # another bus acting for this one (the topic names the real sender)
+        sender = "impostor" if self.hostile and kind < 0.12 else vid
+        yield PriorityMessage(rid, vid, self.cfg.device_id, typ, sg, eta, role, now, sender,
                               route_id="4", delay_s=rnd.choice([None, 30.0, 120.0]))
