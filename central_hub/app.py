@@ -21,6 +21,7 @@ from central_hub.api.routes import (
     alarms,
     dashboard,
     devices,
+    docs,
     gtfs_rt,
     intersections,
     live,
@@ -84,11 +85,14 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
         f"states a larger `{BODY_LIMIT_EXTENSION}`; a larger body is refused with 413 before "
         "it is read.",
         lifespan=lifespan,
+        docs_url=None,  # served by routes.docs with the hub's own copy of Swagger UI and ReDoc
+        redoc_url=None,
     )
-    for module in (vehicles, intersections, alarms, devices, gtfs_rt, live, dashboard):
+    for module in (vehicles, intersections, alarms, devices, gtfs_rt, live, dashboard, docs):
         app.include_router(module.router)
     app.include_router(create_kita_router(), prefix="/api/v1/kita")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    docs.mount_assets(app)
     # every route, authenticated or not, known or not: the limit applies before routing
     app.add_middleware(BodyLimit, default=DEFAULT_BODY_LIMIT,
                        routes=route_body_limits(app))
