@@ -77,6 +77,8 @@ def _run_allocation(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         print("kassel kita allocate: nothing allocated", file=sys.stderr)
         return EXIT_USAGE
+    for note in loaded.notes:
+        print(f"kassel kita allocate: note: {note}", file=sys.stderr)
     if loaded.trusted:
         print(
             f"kassel kita allocate: note: {args.applications} has no {', '.join(loaded.trusted)}"

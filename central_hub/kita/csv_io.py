@@ -83,6 +83,8 @@ class LoadedInput:
     applications: list[Application]
     lottery_drawn: bool
     trusted: tuple[str, ...] = ()
+    #: what the reader noticed and the user should know (a detected separator)
+    notes: tuple[str, ...] = ()
 
 
 class _FieldError(KitaError):
@@ -103,6 +105,25 @@ def _decimal(raw: str) -> float:
     return float(raw)
 
 
+def _decimal_comma(raw: str) -> float:
+    """A number as German Excel writes it in a semicolon-separated file: ``51,3227``."""
+    return _decimal(raw.replace(",", ".", 1) if _DECIMAL_COMMA.fullmatch(raw) else raw)
+
+
+#: the separators a Kita file may use: ',' (the format's own), ';' (what German Excel writes
+#: by default, with decimal commas), tab (a paste from a spreadsheet).
+DELIMITERS = (",", ";", "\t")
+_DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
+
+
+def detect_delimiter(header: str, known: Sequence[str]) -> str:
+    """The separator that splits ``header`` into the most known column names (',' on a tie)."""
+    def score(delimiter: str) -> int:
+        return sum(cell.strip().removeprefix("\ufeff") in known
+                   for cell in header.split(delimiter))
+    return max(DELIMITERS, key=lambda d: (score(d), d == ","))
+
+
 def _boolean(raw: str) -> bool:
     value = _BOOLEANS.get(raw.lower())
     if value is None:
@@ -119,11 +140,14 @@ def _required(raw: str) -> str:
 class _Row:
     """One data row: cells by column name, collecting problems instead of raising."""
 
-    def __init__(self, source: str, line: int, cells: dict[str, str]) -> None:
+    def __init__(self, source: str, line: int, cells: dict[str, str],
+                 decimal_comma: bool = False) -> None:
         self.source = source
         self.line = line
         self.cells = cells
         self.problems: list[InputProblem] = []
+        #: how this file writes decimals: ``51,32`` in a semicolon-separated file
+        self.decimal: Callable[[str], float] = _decimal_comma if decimal_comma else _decimal
 
     def get(self, column: str, parse: Callable[[str], T]) -> T | None:
         try:
@@ -142,9 +166,21 @@ def _rows(
     required: Sequence[str],
     optional: Sequence[str],
     problems: list[InputProblem],
+    *,
+    notes: list[str] | None = None,
 ) -> Iterator[_Row]:
-    """Yield the data rows of a CSV text; header and shape problems go to ``problems``."""
-    reader = csv.reader(lines, strict=True)
+    """Yield the data rows of a CSV text; header and shape problems go to ``problems``.
+
+    The separator is detected from the header (',' or ';' or tab); one other than ',' is
+    reported in ``notes``, and with ';' decimals may be written with a comma.
+    """
+    lines = list(lines)
+    first = next((line for line in lines if line.strip()), "")
+    delimiter = detect_delimiter(first, (*required, *optional))
+    if delimiter != "," and notes is not None:
+        notes.append(f"{source}: columns separated by {_DELIMITER_NAMES[delimiter]} "
+                     "(detected from the header)")
+    reader = csv.reader(lines, strict=True, delimiter=delimiter)
     try:
         header = [cell.strip() for cell in next(reader)]
         while not any(header):  # blank lines before the header
@@ -176,6 +212,11 @@ def _rows(
         if name not in header
     ]
     if header_problems:
+        if not any(name in required or name in optional for name in header):
+            header_problems = [InputProblem(
+                source, header_line, "",
+                f"no known column in the header line {first.strip()[:80]!r}: separate the "
+                f"columns with commas (or semicolons) and name them {', '.join(required)}")]
         problems.extend(header_problems)
         return
     try:
@@ -188,23 +229,23 @@ def _rows(
                 problems.append(InputProblem(source, reader.line_num, field, msg))
                 continue
             values = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
-            yield _Row(source, reader.line_num, values)
+            yield _Row(source, reader.line_num, values, decimal_comma=delimiter == ";")
     except csv.Error as exc:
         problems.append(InputProblem(source, reader.line_num, "", f"not valid CSV: {exc}"))
 
 
 def _parse_kitas(
-    lines: Iterable[str], source: str, problems: list[InputProblem]
+    lines: Iterable[str], source: str, problems: list[InputProblem], notes: list[str]
 ) -> tuple[list[KitaPlaces], list[int]]:
     kitas: list[KitaPlaces] = []
     line_of: list[int] = []
-    for row in _rows(lines, source, KITA_COLUMNS, (), problems):
+    for row in _rows(lines, source, KITA_COLUMNS, (), problems, notes=notes):
         kita_id = row.get("kita_id", _required)
         age_group = row.get("age_group", _required)
         capacity = row.get("capacity", _integer)
-        lat = row.get("lat", _decimal)
-        lon = row.get("lon", _decimal)
-        catchment = row.get("catchment_km", _decimal)
+        lat = row.get("lat", row.decimal)
+        lon = row.get("lon", row.decimal)
+        catchment = row.get("catchment_km", row.decimal)
         problems.extend(row.problems)
         if (
             kita_id is None
@@ -245,10 +286,14 @@ def _verified(row: _Row, column: str) -> bool | None:
 
 
 def _parse_applications(
-    lines: Iterable[str], source: str, seed: int | None, problems: list[InputProblem]
+    lines: Iterable[str],
+    source: str,
+    seed: int | None,
+    problems: list[InputProblem],
+    notes: list[str],
 ) -> tuple[list[Application], list[int], bool, tuple[str, ...]]:
     optional = (LOTTERY_COLUMN, *VERIFIED_COLUMNS)
-    rows = list(_rows(lines, source, APPLICATION_COLUMNS, optional, problems))
+    rows = list(_rows(lines, source, APPLICATION_COLUMNS, optional, problems, notes=notes))
     has_lottery = bool(rows) and LOTTERY_COLUMN in rows[0].cells
     trusted = tuple(column for column in VERIFIED_COLUMNS if rows and column not in rows[0].cells)
     if rows and not has_lottery and seed is None:
@@ -263,8 +308,8 @@ def _parse_applications(
         age_group = row.get("age_group", _required)
         choices = _choices(row)
         hardship = row.get("hardship", _boolean)
-        lat = row.get("lat", _decimal)
-        lon = row.get("lon", _decimal)
+        lat = row.get("lat", row.decimal)
+        lon = row.get("lon", row.decimal)
         lottery = row.get(LOTTERY_COLUMN, _integer) if has_lottery else drawn_number
         sibling_verified = _verified(row, "sibling_verified")
         hardship_verified = _verified(row, "hardship_verified")
@@ -330,9 +375,10 @@ def parse_input(
     places the child in no catchment. The ``*_source`` names appear in problem reports.
     """
     problems: list[InputProblem] = []
-    kitas, kita_lines = _parse_kitas(kitas_lines, kitas_source, problems)
+    notes: list[str] = []
+    kitas, kita_lines = _parse_kitas(kitas_lines, kitas_source, problems, notes)
     applications, application_lines, drawn, trusted = _parse_applications(
-        applications_lines, applications_source, seed, problems
+        applications_lines, applications_source, seed, problems, notes
     )
     if problems:
         raise KitaInputError(problems)
@@ -342,7 +388,7 @@ def parse_input(
     ]
     if located:
         raise KitaInputError(located)
-    return LoadedInput(kitas, applications, drawn, trusted)
+    return LoadedInput(kitas, applications, drawn, trusted, tuple(notes))
 
 
 def _read_lines(path: Path) -> list[str]:

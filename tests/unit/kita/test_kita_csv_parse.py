@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
@@ -249,3 +250,23 @@ def test_verified_columns_decide_which_claims_count() -> None:
         "A.csv:2: sibling_verified: expected true or false, got 'ja'",
         "A.csv:2: home_verified: expected true or false, got ''",
     ]
+
+
+def test_semicolon_files_from_german_excel_load_with_decimal_commas() -> None:
+    def german(line: str) -> str:
+        cells = next(csv.reader([line]))
+        return ";".join(cell.replace(".", ",") if cell[:1].isdigit() else cell for cell in cells)
+
+    loaded = parse([german(line) for line in KITAS], [german(line) for line in APPS])
+    comma = parse(KITAS, APPS)
+    assert loaded.kitas == comma.kitas and loaded.applications == comma.applications
+    assert loaded.notes == ("K.csv: columns separated by semicolons (detected from the header)",
+                            "A.csv: columns separated by semicolons (detected from the header)")
+    assert comma.notes == ()
+
+
+def test_a_header_with_no_known_column_says_how_to_separate_columns() -> None:
+    found = problems(["kita_id|name|age_group", "K1|X|U3"], APPS)
+    assert len([p for p in found if p.startswith("K.csv")]) == 1
+    assert "no known column in the header line 'kita_id|name|age_group'" in found[0]
+    assert "separate the columns with commas (or semicolons)" in found[0]
