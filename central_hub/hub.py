@@ -66,7 +66,8 @@ class Hub:
             else None
         self.state = LiveState(history_ms=s.spat_history_s * 1000)
         self.spat = Broadcaster(s.ws_client_queue)
-        self.dashboard = DashboardFeed(self.state)
+        self.dashboard = DashboardFeed(self.state, schedule=self.schedule,
+                                       stale_ms=s.alarms.spat_stale_ms)
         a = s.alarms
         self.alarm_store = AlarmStore(self.engine)
         #: the outcome of the latest database write of any writer (``hub_storage_down``)

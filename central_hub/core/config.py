@@ -107,6 +107,35 @@ class InfluxSettings(BaseModel):
         return bool(self.url)
 
 
+#: an http(s) URL template holding {z}, {x} and {y}, no blanks
+TILE_URL = r"^https?://\S*\{z\}\S*\{x\}\S*\{y\}\S*$"
+
+
+class DashboardSettings(BaseModel):
+    """The dashboard's base map and detector checks.
+
+    WHY no tile server by default: the hub may run where the internet is not (and a page that
+    fetches tiles from elsewhere tells that server who watches which junction). Without
+    ``tile_url`` the base layer is the network the hub itself knows: the GTFS shapes and
+    stops and the intersections, and the page makes no request beyond the hub. With it, e.g.
+    the city's own tile server, ``KASSEL_HUB_DASHBOARD__TILE_URL=https://tiles.example/{z}/
+    {x}/{y}.png``, the page draws those tiles under the same layers (the browser fetches them
+    from that server directly).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    #: an XYZ tile URL template with ``{z}``, ``{x}`` and ``{y}`` (``{s}`` for subdomains)
+    tile_url: Annotated[str | None, Field(pattern=TILE_URL)] = None
+    #: the attribution the tile source's licence asks for (plain text, shown on the map)
+    tile_attribution: Annotated[str, Field(max_length=300)] = ""
+    tile_max_zoom: Annotated[int, Field(ge=1, le=22)] = 19
+    #: a detector occupied without a break this long is suspect (stuck on)
+    detector_stuck_s: Annotated[int, Field(ge=10)] = 300
+    #: a detector unchanged this long is suspect (stuck off, cut cable, no power)
+    detector_no_change_s: Annotated[int, Field(ge=10)] = 1_800
+
+
 class HubSettings(BaseSettings):
     """Hub-only tunables from ``KASSEL_HUB_*`` (nested with ``__``, e.g.
     ``KASSEL_HUB_INGEST__QUEUE_SIZE=50000``)."""
@@ -119,6 +148,7 @@ class HubSettings(BaseSettings):
     alarms: AlarmSettings = AlarmSettings()
     registry: RegistrySettings = RegistrySettings()
     influx: InfluxSettings = InfluxSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     #: run the MQTT ingest worker in this process.
     run_ingest: bool = True
     #: run alarms, retention and roll-ups here (one primary per deployment).

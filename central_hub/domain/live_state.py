@@ -12,10 +12,15 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from central_hub.domain.dashboard import JUDGED_STATES
 from central_hub.domain.streams import SeqTracker
-from edge_agent.contract.payloads import Health, Map, Occupancy, Position, Spat, Status
+from edge_agent.contract.payloads import Detector, Health, Map, Occupancy, Position, Spat, Status
 
 VEHICLE_FRESH_MS = 90_000
+#: detectors kept per intersection; more are ignored and counted (a flood of made-up ids).
+MAX_DETECTORS = 64
+#: prediction errors kept per intersection (the latest switches).
+PREDICTION_WINDOW = 64
 
 
 @dataclass(slots=True)
@@ -31,6 +36,15 @@ class VehicleState:
 
 
 @dataclass(slots=True)
+class DetectorState:
+    """A detector as heard on ``signal/{id}/detector`` (hub receive times)."""
+
+    occupied: bool
+    since_ms: int
+    last_ms: int
+
+
+@dataclass(slots=True)
 class IntersectionState:
     """Latest SPaT and MAP of one intersection, and its signal-group state history."""
 
@@ -41,6 +55,14 @@ class IntersectionState:
     last_seen_ms: int = 0
     current: dict[str, tuple[str, int]] = field(default_factory=dict)
     history: deque[tuple[str, str, int]] = field(default_factory=lambda: deque(maxlen=20_000))
+    #: hub receive time of the latest SPaT (0: none yet); staleness is judged on it
+    spat_seen_ms: int = 0
+    #: per group, the likely end announced when its current state began
+    announced_end: dict[str, int | None] = field(default_factory=dict)
+    #: actual switch minus announced likely end (ms) of the latest red and green ends
+    prediction_errors: deque[int] = field(
+        default_factory=lambda: deque(maxlen=PREDICTION_WINDOW))
+    detectors: dict[str, DetectorState] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -86,6 +108,8 @@ class LiveState:
         #: entity id (vehicle or intersection) -> device id, from the registry.
         self.entity_device: dict[str, str] = {}
         self.gaps = SeqTracker(window=256)  # the live path sees messages in order
+        #: detector messages ignored because their intersection already had MAX_DETECTORS
+        self.detectors_ignored = 0
 
     def device(self, device_id: str) -> DeviceState:
         d = self.devices.get(device_id)
@@ -158,11 +182,17 @@ class LiveState:
         if i.spat is not None and msg.ts < i.spat.ts:
             return []
         i.spat, i.spat_raw, i.last_seen_ms = msg, raw, now_ms
+        i.spat_seen_ms = now_ms
         self.gaps.observe(msg.intersection_id, "spat", msg.seq)
         changes: list[SignalChange] = []
         for g in msg.groups:
             cur = i.current.get(g.sg)
             if cur is None or cur[0] != g.state:
+                # the first state seen began before we listened: its announced end is unknown
+                announced = i.announced_end.get(g.sg)
+                if cur is not None and announced is not None and cur[0] in JUDGED_STATES:
+                    i.prediction_errors.append(msg.ts - announced)
+                i.announced_end[g.sg] = g.likely_end if cur is not None else None
                 i.current[g.sg] = (g.state, msg.ts)
                 i.history.append((g.sg, g.state, msg.ts))
                 changes.append(SignalChange(msg.intersection_id, g.sg, g.state, msg.ts))
@@ -172,6 +202,20 @@ class LiveState:
         while len(hist) > len(i.current) and hist[0][2] < cutoff:
             hist.popleft()
         return changes
+
+    def apply_detector(self, intersection_id: str, msg: Detector, now_ms: int) -> None:
+        """A detector's state change as the field bus sent it to the controller."""
+        i = self.intersection(intersection_id)
+        d = i.detectors.get(msg.detector)
+        if d is None:
+            if len(i.detectors) >= MAX_DETECTORS:
+                self.detectors_ignored += 1
+                return
+            i.detectors[msg.detector] = DetectorState(msg.occupied, now_ms, now_ms)
+            return
+        if d.occupied != msg.occupied:
+            d.occupied, d.since_ms = msg.occupied, now_ms
+        d.last_ms = now_ms
 
     def history(self, intersection_id: str, since_ms: int) -> list[tuple[str, str, int]]:
         """``(sg, state, start_ms)`` changes of one intersection since ``since_ms``."""

@@ -32,6 +32,7 @@ from central_hub.live.dashboard_feed import DashboardFeed
 from central_hub.mqtt import Message, SessionOptions, WireSubscriber
 from edge_agent.contract.payloads import (
     CommandAck,
+    Detector,
     Health,
     Map,
     Occupancy,
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 #: (topic name, QoS) of the live subscription.
 LIVE_TOPICS: tuple[tuple[TopicName, int], ...] = (
     ("status", 1), ("health", 0), ("position", 0), ("occupancy", 0), ("spat", 0),
-    ("map", 1), ("cmd_ack", 1),
+    ("map", 1), ("cmd_ack", 1), ("detector", 0),
 )
 _ID_FIELD = {"position": "vehicle_id", "occupancy": "vehicle_id", "spat": "intersection_id",
              "map": "intersection_id", "status": "device_id"}
@@ -178,6 +179,9 @@ class LiveFeed:
             assert isinstance(msg, Map)
             st.apply_map(msg, now)
             self.dashboard.map(msg.intersection_id)
+        elif name == "detector":  # the controller reports no detector faults: judge them here
+            assert isinstance(msg, Detector)
+            st.apply_detector(ref.entity_id, msg, now)
         elif name == "cmd_ack":
             assert isinstance(msg, CommandAck)
             self.commands.on_ack(ref.entity_id, msg)

@@ -1,7 +1,9 @@
 """``GET /`` (the dashboard), its static assets, and the JSON it draws the map from.
 
-WHY no tile server: the hub runs where the internet may not be; the map is drawn from the
-GTFS shapes and stops and the intersections' MAP positions, all served by the hub itself.
+WHY no tile server by default: the hub runs where the internet may not be; the map is drawn
+from the GTFS shapes and stops and the intersections' MAP positions, all served by the hub
+itself. A tile source (the city's tile server) is a setting (``KASSEL_HUB_DASHBOARD__TILE_URL``)
+that the page learns from ``GET /api/v1/dashboard/config``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from central_hub.api.deps import HubDep
+from central_hub.api.deps import HubDep, RoleDep
 
 router = APIRouter(tags=["dashboard"])
 
@@ -25,11 +27,49 @@ class NetworkOut(BaseModel):
     stops: list[dict[str, Any]]
 
 
+class TilesOut(BaseModel):
+    """An XYZ tile source: URL template, the attribution its licence asks for, max zoom."""
+
+    url: str
+    attribution: str
+    max_zoom: int
+
+
+class DashboardConfigOut(BaseModel):
+    """What the page needs to know before it draws: the tile source (``null``: none, the
+    base layer is the hub's own network geometry) and the thresholds it colours by."""
+
+    tiles: TilesOut | None
+    spat_stale_ms: int
+
+
+class WhoAmIOut(BaseModel):
+    """The role the presented bearer token grants (``public`` without a valid one)."""
+
+    role: str
+
+
 @router.get("/", response_class=HTMLResponse, include_in_schema=True)
 def dashboard() -> HTMLResponse:
     """The traffic engineers' dashboard (a single page, live over ``/ws/live``)."""
     html = resources.files("central_hub").joinpath("static/dashboard.html").read_text("utf-8")
     return HTMLResponse(html)
+
+
+@router.get("/api/v1/dashboard/config", response_model=DashboardConfigOut)
+def dashboard_config(hub: HubDep) -> DashboardConfigOut:
+    """The dashboard's base-map source and staleness limit."""
+    s = hub.runtime.settings
+    d = s.dashboard
+    tiles = None if not d.tile_url else TilesOut(url=d.tile_url, attribution=d.tile_attribution,
+                                                 max_zoom=d.tile_max_zoom)
+    return DashboardConfigOut(tiles=tiles, spat_stale_ms=s.alarms.spat_stale_ms)
+
+
+@router.get("/api/v1/whoami", response_model=WhoAmIOut, tags=["operations"])
+def whoami(role: RoleDep) -> WhoAmIOut:
+    """Which role a token grants: the dashboard checks a pasted token with it."""
+    return WhoAmIOut(role=role.name.lower())
 
 
 @router.get("/api/v1/network", response_model=NetworkOut, tags=["feeds"])

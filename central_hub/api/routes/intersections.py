@@ -1,4 +1,5 @@
-"""Intersections (CONTRACT §8): list, latest SPaT as received, signal history."""
+"""Intersections (CONTRACT §8): list, latest SPaT as received, signal history; and their
+health as the dashboard shows it (SPaT age, status, suspect detectors, prediction quality)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel
 
 from central_hub.api.deps import HubDep
+from central_hub.domain.dashboard import (
+    DetectorView,
+    detector_suspicions,
+    mean_confidence,
+    prediction_quality,
+)
 from edge_agent.contract.ids import ID_PATTERN
 from edge_agent.contract.payloads import Spat
 
@@ -46,6 +53,79 @@ def list_intersections(hub: HubDep) -> list[IntersectionOut]:
         out.append(IntersectionOut(
             intersection_id=iid, name=i.name, status=i.status, online=st.online(iid, now),
             lat=i.map.lat if i.map else None, lon=i.map.lon if i.map else None))
+    return out
+
+
+class DetectorSuspicionOut(BaseModel):
+    """A detector that looks faulty: ``stuck_on`` (occupied without a break) or
+    ``no_change`` (not a single change), since ``since_ms`` (hub time)."""
+
+    detector: str
+    fault: str
+    since_ms: int
+
+
+class PredictionOut(BaseModel):
+    """How close the red and green ends came to the likely end announced when each began."""
+
+    switches: int
+    median_error_s: float
+    within_2s_pct: float
+
+
+class IntersectionHealthOut(BaseModel):
+    """What the hub knows of an intersection's health."""
+
+    intersection_id: str
+    name: str
+    #: the controller's status in its latest SPaT (``operational``, ``fixed_time``,
+    #: ``flashing``, ``dark``, ``fault``), ``null`` before the first SPaT
+    status: str | None
+    online: bool
+    #: hub time the latest SPaT arrived, and how long ago that was
+    last_spat_ms: int | None
+    spat_age_ms: int | None
+    #: no SPaT for longer than the ``spat_stale`` alarm's limit
+    stale: bool
+    #: detectors the hub has heard on ``signal/{id}/detector`` and the suspect ones
+    detectors: int
+    detector_suspicions: list[DetectorSuspicionOut]
+    #: the controller's own mean confidence (0-100) in its latest likely ends
+    confidence: int | None
+    prediction: PredictionOut | None
+
+
+@router.get("/health", response_model=list[IntersectionHealthOut])
+def intersections_health(hub: HubDep) -> list[IntersectionHealthOut]:
+    """Per intersection: SPaT age, controller status, suspect detectors, prediction quality.
+
+    The controller reports no detector faults; the hub judges the detectors it hears (stuck on
+    for ``DASHBOARD__DETECTOR_STUCK_S``, unchanged for ``DASHBOARD__DETECTOR_NO_CHANGE_S``).
+    """
+    now = int(time.time() * 1000)
+    st = hub.state
+    ds = hub.runtime.settings.dashboard
+    stale_ms = hub.runtime.settings.alarms.spat_stale_ms
+    out = []
+    for iid in sorted(st.intersections):
+        i = st.intersections[iid]
+        seen = i.spat_seen_ms or None
+        age = None if seen is None else max(0, now - seen)
+        sus = detector_suspicions(
+            (DetectorView(d, s.occupied, s.since_ms) for d, s in list(i.detectors.items())),
+            now, stuck_on_ms=ds.detector_stuck_s * 1000,
+            no_change_ms=ds.detector_no_change_s * 1000)
+        q = prediction_quality(list(i.prediction_errors))
+        out.append(IntersectionHealthOut(
+            intersection_id=iid, name=i.name, status=i.status, online=st.online(iid, now),
+            last_spat_ms=seen, spat_age_ms=age, stale=age is not None and age > stale_ms,
+            detectors=len(i.detectors),
+            detector_suspicions=[DetectorSuspicionOut(detector=s.detector, fault=s.fault,
+                                                      since_ms=s.since_ms) for s in sus],
+            confidence=mean_confidence(i.spat),
+            prediction=None if q is None else PredictionOut(
+                switches=q.switches, median_error_s=q.median_error_s,
+                within_2s_pct=q.within_pct)))
     return out
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
+from collections.abc import Callable
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -28,11 +30,12 @@ async def _pump(ws: WebSocket, sub: Subscriber) -> None:
 
 
 async def _serve(ws: WebSocket, bus: Broadcaster, key: str | None,
-                 first: str | None = None) -> None:
+                 first: Callable[[], str] | None = None) -> None:
     await ws.accept()
+    # the first message is rendered right where the subscription starts: no frame between
     sub = bus.subscribe(key)
     if first is not None:
-        sub.offer(first)
+        sub.offer(first())
     sender = asyncio.create_task(_pump(ws, sub), name="ws_pump")
     try:
         while True:
@@ -60,6 +63,7 @@ async def ws_spat(ws: WebSocket, intersection: str | None = None) -> None:
 
 @router.websocket("/ws/live")
 async def ws_live(ws: WebSocket) -> None:
-    """Dashboard frames: what changed in the last 250 ms."""
+    """Dashboard frames: a snapshot of everything, then what visibly changed every 250 ms."""
     hub: Hub = ws.app.state.hub
-    await _serve(ws, hub.dashboard.clients, None)
+    await _serve(ws, hub.dashboard.clients, None,
+                 first=lambda: hub.dashboard.snapshot(int(time.time() * 1000)))

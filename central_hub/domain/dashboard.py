@@ -1,0 +1,160 @@
+"""What the dashboard shows beyond the payloads as received: which SPaT changes are worth a
+frame, bus punctuality, detector suspicion and how good the signal predictions were.
+
+WHY pure and separate: these are judgements (when is a countdown change visible, when is a
+loop suspect, what counts as a prediction error) that unit tests pin down without a broker,
+a browser or a clock; the feed (:mod:`central_hub.live.dashboard_feed`) and the routes only
+apply them to :class:`~central_hub.domain.live_state.LiveState`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from statistics import median
+from typing import Literal
+
+from central_hub.domain.schedule import Schedule, deviation
+from edge_agent.contract.payloads import Position, Spat
+
+#: a countdown moved by less than this is not worth a frame (the page shows whole seconds).
+LIKELY_END_TOLERANCE_MS = 1_000
+#: a bus is "on time" within these bounds (VDV/German practice: up to 1 min early is early,
+#: up to 3 min late still on time at the stop; the page shows the seconds either way).
+EARLY_S = -60
+LATE_S = 180
+#: a predicted end counts as good when the switch came within this many seconds of it.
+GOOD_PREDICTION_S = 2.0
+
+#: the signature of a SPaT as the page draws it: status and, per group, state and likely end.
+SpatSignature = tuple[str, tuple[tuple[str, str, int | None], ...]]
+
+
+def spat_signature(spat: Spat) -> SpatSignature:
+    """What of a SPaT the dashboard draws (timestamps and sequence numbers left out)."""
+    return spat.status, tuple((g.sg, g.state, g.likely_end) for g in spat.groups)
+
+
+def spat_visibly_changed(before: SpatSignature | None, now: SpatSignature,
+                         tolerance_ms: int = LIKELY_END_TOLERANCE_MS) -> bool:
+    """Whether the page would draw ``now`` differently from ``before``: another status, a
+    group added, removed or in another state, or a likely end that moved by a second or more.
+
+    At 10 Hz most SPaTs repeat the previous one but for ``ts`` and ``seq``; sending only the
+    visible changes is what keeps a frame small at 300 intersections.
+    """
+    if before is None or before[0] != now[0] or len(before[1]) != len(now[1]):
+        return True
+    for (sg0, st0, end0), (sg1, st1, end1) in zip(before[1], now[1], strict=True):
+        if sg0 != sg1 or st0 != st1:
+            return True
+        if (end0 is None) != (end1 is None):
+            return True
+        if end0 is not None and end1 is not None and abs(end1 - end0) >= tolerance_ms:
+            return True
+    return False
+
+
+Punctuality = Literal["early", "on_time", "late"]
+
+
+def punctuality_class(delay_s: int) -> Punctuality:
+    """``early`` (more than a minute ahead), ``late`` (more than 3 min behind), else on time."""
+    if delay_s < EARLY_S:
+        return "early"
+    if delay_s > LATE_S:
+        return "late"
+    return "on_time"
+
+
+def bus_delay(schedule: Schedule | None, pos: Position | None) -> int | None:
+    """The delay in seconds (negative: early) of a bus against its timetable trip, as the
+    TripUpdates feed computes it; ``None`` without a timetable, a trip or a matching day."""
+    if schedule is None or pos is None or not pos.trip_id:
+        return None
+    dev = deviation(schedule, pos.trip_id, lat=pos.lat, lon=pos.lon, stop_id=pos.stop_id,
+                    stop_status=pos.stop_status, ts_ms=pos.ts)
+    return None if dev is None else dev.delay_s
+
+
+# --- detectors --------------------------------------------------------------------------------
+
+DetectorFault = Literal["stuck_on", "no_change"]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorView:
+    """One detector as the hub heard it on ``signal/{id}/detector``."""
+
+    detector: str
+    occupied: bool
+    #: hub receive time of its last change (or of the first message the hub heard)
+    since_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorSuspicion:
+    """A detector that looks faulty: occupied for too long, or unchanged for too long."""
+
+    detector: str
+    fault: DetectorFault
+    since_ms: int
+
+
+def detector_suspicions(detectors: Iterable[DetectorView], now_ms: int, *,
+                        stuck_on_ms: int, no_change_ms: int) -> list[DetectorSuspicion]:
+    """Suspect detectors, the classic plausibility checks of detector monitoring: a loop (or
+    a push button) occupied without a break for ``stuck_on_ms`` is stuck on; one that has not
+    changed at all for ``no_change_ms`` is stuck off or disconnected. Only detectors the hub
+    has heard at least once can be judged (the controller does not report its configured
+    detectors or their faults)."""
+    out = []
+    for d in sorted(detectors, key=lambda d: d.detector):
+        age = now_ms - d.since_ms
+        if d.occupied and age >= stuck_on_ms:
+            out.append(DetectorSuspicion(d.detector, "stuck_on", d.since_ms))
+        elif age >= no_change_ms:
+            out.append(DetectorSuspicion(d.detector, "no_change", d.since_ms))
+    return out
+
+
+# --- prediction quality -------------------------------------------------------------------
+
+#: the states whose end a prediction is judged on: red and green (amber and red-amber have
+#: fixed lengths, their ends are always right and would flatter the figure).
+JUDGED_STATES = frozenset({"stop-And-Remain", "stop-Then-Proceed", "permissive-Movement-Allowed",
+                           "protected-Movement-Allowed"})
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionQuality:
+    """How far the actual switches were from the likely end announced when the state began."""
+
+    switches: int
+    #: median absolute error in seconds
+    median_error_s: float
+    #: share of switches within :data:`GOOD_PREDICTION_S` of the announced likely end
+    within_pct: float
+
+
+def prediction_quality(errors_ms: Iterable[int]) -> PredictionQuality | None:
+    """Summary of signed errors (actual switch minus announced likely end); ``None`` if none."""
+    errs = [abs(e) / 1000 for e in errors_ms]
+    if not errs:
+        return None
+    good = sum(1 for e in errs if e <= GOOD_PREDICTION_S)
+    return PredictionQuality(len(errs), round(median(errs), 1), round(100 * good / len(errs)))
+
+
+def mean_confidence(spat: Spat | None) -> int | None:
+    """The controller's own mean confidence over groups that announce a likely end."""
+    if spat is None:
+        return None
+    conf = [g.confidence for g in spat.groups if g.likely_end is not None]
+    return round(sum(conf) / len(conf)) if conf else None
+
+
+def stale_map(seen: Iterable[tuple[str, int]], now_ms: int, stale_ms: int) -> dict[str, int]:
+    """``{intersection: hub time of its last SPaT}`` of those silent for over ``stale_ms``
+    (``seen``: intersection and hub time of its last SPaT, 0 for none yet)."""
+    return {iid: t for iid, t in seen if t and now_ms - t > stale_ms}
