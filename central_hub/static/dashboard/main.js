@@ -39,9 +39,9 @@ function renderIxTable() {
       : stale ? `<td class="bad stale-age">${fmtAge(age)}</td>` : '<td class="good">&lt; 1 s</td>';
     const glyphs = sp ? sp.groups.map((g) => `<i class="sg sg-${lampOf(g.state)}" title="${esc(g.sg)}"></i>`).join("") : "";
     const sus = h.detector_suspicions || [];
-    const det = h.detectors == null ? "–" : sus.length
+    const det = !h.detectors ? "none heard" : sus.length
       ? `<span class="bad" title="${esc(sus.map((s) => `${s.detector}: ${s.fault.replace("_", " ")}`).join(", "))}">${sus.length} suspect / ${h.detectors}</span>`
-      : `${h.detectors} ok`;
+      : `${h.detectors} heard, ok`;
     const p = h.prediction;
     const pred = p ? `${p.median_error_s} s · ${Math.round(p.within_2s_pct)} % ≤ 2 s` : "–";
     const conf = h.confidence != null ? ` · ${h.confidence} %` : "";

@@ -84,9 +84,10 @@ export class NetworkMap {
     const occ = v.occupancy ? v.occupancy.occupancy_status : "";
     const html = `<div class="bus ${klass}${v.online === false ? " offline" : ""}" data-vehicle="${esc(id)}" ` +
       `data-punctuality="${klass}" data-occupancy="${esc(occ)}">${esc(label)}</div>`;
-    const icon = L.divIcon({ html, className: "bus-icon", iconSize: null, iconAnchor: [0, 8] });
+    // the tag sits above and right of the bus's position (a dot marks it), clear of a junction
+    const icon = L.divIcon({ html, className: "bus-icon", iconSize: null, iconAnchor: [-4, 22] });
     let m = this.bus[id];
-    if (!m) { m = L.marker(ll, { icon, keyboard: false, zIndexOffset: 800 }).addTo(this.layers.bus); this.bus[id] = m; }
+    if (!m) { m = L.marker(ll, { icon, keyboard: false, zIndexOffset: 2000 }).addTo(this.layers.bus); this.bus[id] = m; }
     else { m.setLatLng(ll); m.setIcon(icon); }
     const occText = v.occupancy ? ` · ${v.occupancy.occupancy_percentage} % full` : "";
     m.bindTooltip(`bus ${esc(id)} · line ${esc(v.position.route_id || "?")}${occText}`);
