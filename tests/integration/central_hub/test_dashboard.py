@@ -54,7 +54,8 @@ LINES = {
                      ("Scheidemannplatz", 51.3130, 9.4800), ("Rathaus", 51.3124, 9.4990),
                      ("Leipziger Platz", 51.3125, 9.5250)]),
     "7": ("00A651", [("Am Stern", 51.3180, 9.5035), ("Friedrichsplatz", 51.3110, 9.4975),
-                     ("Hauptfriedhof", 51.3030, 9.4900), ("Eugen-Richter-Straße", 51.2950, 9.4830)]),
+                     ("Hauptfriedhof", 51.3030, 9.4900),
+                     ("Eugen-Richter-Straße", 51.2950, 9.4830)]),
 }
 # real Kassel junctions; K1..K4 on the four approaches, F1 a pedestrian crossing
 IXS = {"ks-0101": ("Königsplatz", 51.3127, 9.4935), "ks-0102": ("Holländischer Platz", 51.3228,
@@ -277,7 +278,8 @@ def test_dashboard_is_a_traffic_management_view(broker: MosquittoBroker, tmp_pat
                 page.wait_for_selector(f"#alarms li[data-kind='{kind}'][data-device='{dev}']",
                                        timeout=20_000)
             page.wait_for_function(
-                "[...document.querySelectorAll('#alarms li.alarm')].every(li => +li.dataset.id > 0)",
+                "[...document.querySelectorAll('#alarms li.alarm')]"
+                ".every(li => +li.dataset.id > 0)",
                 timeout=10_000)
             sev = page.eval_on_selector_all("#alarms li.alarm", "els => els.map(e => "
                                             "e.dataset.severity)")

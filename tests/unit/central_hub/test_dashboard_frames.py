@@ -1,0 +1,170 @@
+"""Dashboard judgements and frames: visible SPaT changes only, numbered frames after a
+snapshot, staleness, bus delay, detector suspicion, prediction quality, and the frame size at
+Kassel scale (300 intersections at 10 Hz, 300 buses at 1 Hz)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date
+
+from central_hub.domain.dashboard import (
+    DetectorView,
+    bus_delay,
+    detector_suspicions,
+    prediction_quality,
+    punctuality_class,
+    spat_signature,
+    spat_visibly_changed,
+)
+from central_hub.domain.live_state import LiveState
+from central_hub.domain.schedule import Schedule, Stop, StopTime, Trip, reference_ms
+from central_hub.live.dashboard_feed import DashboardFeed
+from edge_agent.contract.payloads import Detector, Position, Spat, SpatGroup, encode
+
+STATES = ("stop-And-Remain", "pre-Movement", "protected-Movement-Allowed", "protected-clearance")
+
+
+def _spat(ix: str, ts: int, states: list[str], ends: list[int | None], seq: int = 1,
+          status: str = "operational") -> Spat:
+    return Spat(ts=ts, seq=seq, intersection_id=ix, revision=1, status=status,  # type: ignore[arg-type]
+                groups=[SpatGroup(sg=f"K{k + 1}", state=s, min_end=None, max_end=None,  # type: ignore[arg-type]
+                                  likely_end=e, confidence=80)
+                        for k, (s, e) in enumerate(zip(states, ends, strict=True))])
+
+
+def test_only_visible_spat_changes_count() -> None:
+    a = spat_signature(_spat("i", 0, ["stop-And-Remain"], [10_000]))
+    assert not spat_visibly_changed(a, spat_signature(_spat("i", 100, ["stop-And-Remain"],
+                                                            [10_400])))
+    assert spat_visibly_changed(a, spat_signature(_spat("i", 100, ["stop-And-Remain"], [11_000])))
+    assert spat_visibly_changed(a, spat_signature(_spat("i", 100, ["pre-Movement"], [10_000])))
+    assert spat_visibly_changed(a, spat_signature(_spat("i", 100, ["stop-And-Remain"], [None])))
+    assert spat_visibly_changed(a, spat_signature(_spat("i", 100, ["stop-And-Remain"], [10_000],
+                                                        status="flashing")))
+    assert spat_visibly_changed(None, a)
+
+
+def test_frames_are_numbered_after_a_snapshot_and_skip_repeated_spat() -> None:
+    st = LiveState()
+    feed = DashboardFeed(st, stale_ms=1_000)
+    m = _spat("ks-1", 1_000, ["stop-And-Remain"], [5_000])
+    st.apply_spat(m, encode(m), 1_000)
+    feed.spat("ks-1")
+    first = json.loads(feed.render(1_000) or "")
+    assert first["n"] == 1 and first["spat"]["ks-1"]["groups"][0]["likely_end"] == 5_000
+    again = _spat("ks-1", 1_100, ["stop-And-Remain"], [5_200], seq=2)
+    st.apply_spat(again, encode(again), 1_100)
+    feed.spat("ks-1")
+    assert feed.render(1_100) is None  # same state, countdown moved by 0.2 s: nothing to send
+    snap = json.loads(feed.snapshot(1_200))
+    assert snap["snapshot"] and snap["n"] == 1 and snap["spat"]["ks-1"]["seq"] == 2
+    # silent for longer than the alarm's limit: a frame says so, once
+    stale = json.loads(feed.render(2_300) or "")
+    assert stale == {"n": 2, "t": 2_300, "stale": {"ks-1": 1_100}}
+    assert feed.render(2_600) is None
+    back = _spat("ks-1", 2_700, ["pre-Movement"], [4_000], seq=3)
+    st.apply_spat(back, encode(back), 2_700)
+    feed.spat("ks-1")
+    frame = json.loads(feed.render(2_700) or "")
+    assert frame["n"] == 3 and frame["stale"] == {} and "ks-1" in frame["spat"]
+
+
+def test_bus_delay_from_the_timetable() -> None:
+    day = date(2025, 3, 4)
+    ref = reference_ms(day, "Europe/Berlin")
+    stops = {"a": Stop("a", "A", 51.30, 9.48), "b": Stop("b", "B", 51.31, 9.49)}
+    trip = Trip("t1", "1", "daily", None, 0, (StopTime("a", 1, 36_000, 36_000),
+                                               StopTime("b", 2, 36_300, 36_320)))
+    sch = Schedule("Europe/Berlin", stops, {}, {"t1": trip}, {})
+    at_b = Position(ts=ref + 36_700 * 1000, seq=1, vehicle_id="v", lat=51.31, lon=9.49,
+                    bearing=0.0, speed_mps=0.0, route_id="1", trip_id="t1", stop_id="b",
+                    stop_status="STOPPED_AT")
+    assert bus_delay(sch, at_b) == 380
+    assert punctuality_class(380) == "late"
+    assert punctuality_class(-30) == "on_time" and punctuality_class(-90) == "early"
+    assert bus_delay(None, at_b) is None
+    assert bus_delay(sch, at_b.model_copy(update={"trip_id": None})) is None
+
+
+def test_detector_suspicions_and_the_live_state_that_feeds_them() -> None:
+    st = LiveState()
+    for t, occ in ((0, False), (1_000, True), (2_000, False), (3_000, True)):
+        st.apply_detector("ks-1", Detector(ts=t, detector="D1", occupied=occ), t)
+    st.apply_detector("ks-1", Detector(ts=0, detector="D2", occupied=False), 0)
+    st.apply_detector("ks-1", Detector(ts=9, detector="D2", occupied=False), 9)  # no change
+    dets = st.intersections["ks-1"].detectors
+    views = [DetectorView(d, s.occupied, s.since_ms) for d, s in dets.items()]
+    assert detector_suspicions(views, 10_000, stuck_on_ms=60_000, no_change_ms=600_000) == []
+    sus = detector_suspicions(views, 700_000, stuck_on_ms=60_000, no_change_ms=600_000)
+    assert [(s.detector, s.fault, s.since_ms) for s in sus] == [("D1", "stuck_on", 3_000),
+                                                                ("D2", "no_change", 0)]
+
+
+def test_prediction_error_is_judged_on_red_and_green_ends_announced_at_their_start() -> None:
+    st = LiveState()
+    seq = iter(range(1, 100))
+
+    def apply(ts: int, state: str, end: int | None) -> None:
+        m = _spat("ks-1", ts, [state], [end], seq=next(seq))
+        st.apply_spat(m, encode(m), ts)
+
+    apply(0, "stop-And-Remain", 9_000)  # began before we listened: not judged
+    apply(10_000, "protected-Movement-Allowed", 30_000)  # green announced to end at 30 s
+    apply(20_000, "protected-Movement-Allowed", 33_000)  # later updates do not matter
+    apply(34_000, "protected-clearance", 37_000)  # green ended 4 s after the announcement
+    apply(37_000, "stop-And-Remain", 60_000)  # amber is not judged
+    apply(60_500, "pre-Movement", 61_500)  # red ended 0.5 s late
+    assert list(st.intersections["ks-1"].prediction_errors) == [4_000, 500]
+    q = prediction_quality(st.intersections["ks-1"].prediction_errors)
+    assert q is not None and q.switches == 2 and q.median_error_s == 2.2 and q.within_pct == 50
+    assert prediction_quality([]) is None
+
+
+def test_frame_size_at_kassel_scale() -> None:
+    """300 intersections x 8 groups at 10 Hz (fixed 60-90 s cycles, likely ends steady within
+    a state), 300 buses at 1 Hz: mean and largest frame over 30 s, and the snapshot."""
+    rng = random.Random(14)
+    st = LiveState()
+    feed = DashboardFeed(st)
+    feed.clients.subscribe()
+    cycles = {f"ks-{i:04d}": (rng.randrange(60_000, 90_001, 1_000), rng.randrange(90_000))
+              for i in range(300)}
+    t0 = 1_700_000_000_000
+    sizes: list[int] = []
+    seq = 0
+    for step in range(600):  # 30 s in 50 ms steps: SPaT every 100 ms, a frame every 250 ms
+        now = t0 + step * 50
+        if step % 2 == 0:
+            seq += 1
+            for ix, (cycle, offset) in cycles.items():
+                states, ends = [], []
+                for g in range(8):
+                    phase = (now + offset + g * cycle // 8) % cycle
+                    part = cycle // 4
+                    k = phase // part
+                    states.append(STATES[k])
+                    ends.append(now - phase + (k + 1) * part)
+                m = _spat(ix, now, states, ends, seq=seq)
+                st.apply_spat(m, encode(m), now)
+                feed.spat(ix)
+        if step % 20 == 0:
+            for b in range(300):
+                p = Position(ts=now, seq=seq, vehicle_id=f"{1000 + b}", lat=51.3, lon=9.48,
+                             bearing=90.0, speed_mps=8.0, route_id="1", trip_id=f"t{b}",
+                             stop_id=None, stop_status="IN_TRANSIT_TO")
+                st.apply_position(p, encode(p), now)
+                feed.vehicle(p.vehicle_id)
+        if step % 5 == 0:
+            frame = feed.render(now)
+            if frame is not None:
+                sizes.append(len(frame.encode()))
+    steady = sizes[1:]  # the first frame carries every intersection once
+    snapshot = len(feed.snapshot(t0 + 30_000).encode())
+    full = sum(len(i.spat_raw or b"") for i in st.intersections.values())
+    print(f"\nframes: mean {sum(steady) / len(steady) / 1000:.1f} kB, largest "
+          f"{max(steady) / 1000:.1f} kB; snapshot {snapshot / 1000:.0f} kB; every SPaT in "
+          f"full {full / 1000:.0f} kB")
+    assert max(steady) < 120_000  # the second in which all 300 buses report
+    assert sum(steady) / len(steady) < full / 4
+    assert snapshot < 600_000
