@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
@@ -49,11 +50,26 @@ class WhoAmIOut(BaseModel):
     role: str
 
 
+def content_security_policy(tile_url: str | None) -> str:
+    """The dashboard's policy: scripts, styles, data and WebSocket from the hub only; images
+    also from the tile server when one is configured (``{s}`` subdomains as ``*.``)."""
+    img = "'self' data:"
+    if tile_url:
+        parts = urlsplit(tile_url)
+        img += f" {parts.scheme}://{parts.netloc.replace('{s}', '*')}"
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+            f"img-src {img}; font-src 'self'; manifest-src 'self'; base-uri 'none'; "
+            "form-action 'none'; frame-ancestors 'none'")
+
+
 @router.get("/", response_class=HTMLResponse, include_in_schema=True)
-def dashboard() -> HTMLResponse:
+def dashboard(hub: HubDep) -> HTMLResponse:
     """The traffic engineers' dashboard (a single page, live over ``/ws/live``)."""
     html = resources.files("central_hub").joinpath("static/dashboard.html").read_text("utf-8")
-    return HTMLResponse(html)
+    csp = content_security_policy(hub.runtime.settings.dashboard.tile_url)
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp,
+                                       "Referrer-Policy": "no-referrer",
+                                       "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/api/v1/dashboard/config", response_model=DashboardConfigOut)

@@ -6,6 +6,7 @@ shows its delay. A screenshot is kept (pytest's tmp dir and ``test-artifacts/``)
 
 from __future__ import annotations
 
+import http.server
 import io
 import shutil
 import threading
@@ -13,6 +14,7 @@ import time
 import zipfile
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -215,7 +217,10 @@ def test_dashboard_is_a_traffic_management_view(broker: MosquittoBroker, tmp_pat
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
                     if r.status >= 400 else None)
             page.on("websocket", lambda w: requests.append(w.url))
-            page.goto(hub.url + "/")
+            response = page.goto(hub.url + "/")
+            # a strict policy: a violation would be a console error, which fails the test
+            assert response is not None and response.headers["content-security-policy"] \
+                .startswith("default-src 'none'; script-src 'self'; style-src 'self'")
             page.wait_for_selector("[data-testid=connection].up", timeout=15_000)
 
             # the base layer is the hub's network: route polylines and stops, no tiles
@@ -331,3 +336,56 @@ def test_dashboard_is_a_traffic_management_view(broker: MosquittoBroker, tmp_pat
     origin = urlsplit(hub.url).netloc
     outside = [u for u in requests if not u.startswith("data:") and urlsplit(u).netloc != origin]
     assert requests and outside == [], outside
+
+
+class _Tiles(http.server.BaseHTTPRequestHandler):
+    """A tile server on this machine: one PNG for every tile, the paths it was asked for."""
+
+    asked: ClassVar[list[str]] = []
+    png = (Path(__file__).resolve().parents[3]
+           / "central_hub/static/vendor/leaflet/dist/images/layers.png").read_bytes()
+
+    def do_GET(self) -> None:
+        type(self).asked.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(self.png)))
+        self.end_headers()
+        self.wfile.write(self.png)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_a_configured_tile_source_is_drawn_under_the_network(broker: MosquittoBroker,
+                                                              tmp_path: Path) -> None:
+    tiles = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Tiles)
+    threading.Thread(target=tiles.serve_forever, daemon=True).start()
+    port = tiles.server_address[1]
+    gtfs = tmp_path / "kassel-test.zip"
+    _gtfs(gtfs, now_ms())
+    hub = start_hub(hub_config(tmp_path, broker, gtfs=str(gtfs)), dashboard={
+        "tile_url": f"http://127.0.0.1:{port}/{{z}}/{{x}}/{{y}}.png",
+        "tile_attribution": "© Stadt Kassel test tiles"})
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            response = page.goto(hub.url + "/")
+            assert response is not None
+            csp = response.headers["content-security-policy"]
+            assert f"img-src 'self' data: http://127.0.0.1:{port}" in csp
+            assert "script-src 'self'" in csp
+            page.wait_for_selector(".leaflet-tile-loaded", timeout=15_000)
+            page.wait_for_selector(".leaflet-overlay-pane path", timeout=15_000)
+            assert "© Stadt Kassel test tiles" in page.locator(
+                ".leaflet-control-attribution").inner_text()
+            assert errors == []
+            browser.close()
+    finally:
+        hub.stop()
+        tiles.shutdown()
+    assert any(p.endswith(".png") and p.count("/") == 3 for p in _Tiles.asked), _Tiles.asked
