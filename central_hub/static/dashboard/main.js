@@ -211,7 +211,11 @@ async function init() {
   setInterval(() => {
     $("clock").textContent = new Date(hubNow()).toLocaleTimeString("de-DE");
     renderSelected(); drawDiagram();
-    if (Object.keys(S.stale).length) renderIxTable();
+    // only the counting ages: re-rendering the table would take the keyboard focus away
+    for (const td of document.querySelectorAll("#ix-table td.stale-age")) {
+      const since = S.stale[td.parentElement.dataset.ix];
+      if (since != null) td.textContent = fmtAge(hubNow() - since);
+    }
   }, 500);
 }
 init();

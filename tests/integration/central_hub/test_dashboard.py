@@ -250,6 +250,15 @@ def test_dashboard_is_a_traffic_management_view(broker: MosquittoBroker, tmp_pat
             k1 = page.locator("#sel-groups tr[data-sg='K1'] .countdown").inner_text()
             assert k1.split()[0].isdigit() and int(k1.split()[0]) > 0, k1
 
+            # the map is keyboard-operable: Tab to a junction, Enter selects it
+            page.focus(".leaflet-marker-icon[title='Scheidemannplatz']")
+            page.keyboard.press("Enter")
+            page.wait_for_selector(".ix.sel[data-ix='ks-0104']", timeout=5_000)
+            page.locator("#ix-table button[data-ix='ks-0101']").focus()
+            page.keyboard.press("Enter")
+            page.wait_for_selector(".ix.sel[data-ix='ks-0101']", timeout=5_000)
+            assert page.locator(".ix.sel").count() == 1
+
             # a detector heard, its health polled
             page.wait_for_function("(window.__hub.health['ks-0101'] || {}).detectors === 1",
                                    timeout=15_000)
