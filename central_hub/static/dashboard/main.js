@@ -136,11 +136,14 @@ function pushHistory(id, sp) {
 }
 function drawDiagram() {
   const cv = $("diagram"), ctx = cv.getContext("2d"), id = S.selected;
-  cv.width = cv.clientWidth || cv.width;
+  if (cv.clientWidth && cv.width !== cv.clientWidth) cv.width = cv.clientWidth;
   ctx.clearRect(0, 0, cv.width, cv.height);
   if (!id || !S.history[id]) return;
   const h = S.history[id], now = hubNow(), span = 300000, left = 60, w = cv.width - left - 4;
-  const sgs = [...new Set(h.map((e) => e.sg))].sort(), rowH = Math.min(24, (cv.height - 16) / Math.max(1, sgs.length));
+  const sgs = [...new Set(h.map((e) => e.sg))].sort();
+  const height = Math.max(130, 18 + 16 * sgs.length);
+  if (cv.height !== height) cv.height = height;
+  const rowH = Math.min(24, (cv.height - 16) / Math.max(1, sgs.length));
   ctx.font = "12px system-ui, sans-serif";
   sgs.forEach((sg, i) => {
     const ev = h.filter((e) => e.sg === sg), y = 2 + i * rowH;
@@ -167,6 +170,7 @@ function applyFrame(f, ws) {
   if (f.vehicles) for (const [id, v] of Object.entries(f.vehicles)) { S.vehicles[id] = v; drawBus(id); }
   if (f.devices) { for (const [id, d] of Object.entries(f.devices)) S.devices[id] = Object.assign(S.devices[id] || {}, d); renderDevices(); }
   for (const id of ixs) drawIx(id);
+  if (f.snapshot && !S.fittedAll) { map.fit(S.network); S.fittedAll = true; }  // once: keep the user's view
   if (f.vehicles) renderBuses();
   if (f.alarms || f.snapshot) alarms.refreshSoon();
   if (ixs.size) { renderIxTable(); if (ixs.has(S.selected)) renderSelected(); }

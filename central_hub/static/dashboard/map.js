@@ -16,6 +16,8 @@ export class NetworkMap {
     this.layers = { network: L.layerGroup().addTo(this.map), ix: L.layerGroup().addTo(this.map),
       bus: L.layerGroup().addTo(this.map) };
     this.map.setView([51.3155, 9.4900], 13);
+    // Leaflet measures its box once; the page's layout may settle later (fonts, tables)
+    new ResizeObserver(() => this.map.invalidateSize()).observe(el);
   }
   setTiles(tiles) {
     if (!tiles) { this.map.attributionControl.addAttribution("base map: the hub's GTFS network"); return; }
@@ -40,6 +42,7 @@ export class NetworkMap {
     const pts = [];
     if (net) { for (const r of net.routes) for (const sh of r.shapes) pts.push(...sh); for (const s of net.stops) pts.push([s.lat, s.lon]); }
     for (const m of Object.values(this.ix)) pts.push(m.getLatLng());
+    this.map.invalidateSize();
     if (pts.length) { this.map.fitBounds(L.latLngBounds(pts).pad(0.05)); this.fitted = true; }
   }
   /** An intersection's icon: its name and one square per signal group, by approach. */
