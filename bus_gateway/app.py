@@ -48,7 +48,7 @@ from bus_gateway.domain.occupancy import OccupancyEstimate, OccupancyFusion
 from bus_gateway.domain.priority import PriorityRequester, PriorityRules, SremAction
 from bus_gateway.domain.privacy import MacHasher
 from bus_gateway.domain.stops import RouteStop, StopState, StopTracker
-from bus_gateway.doors import SimulatedDoors, make_doors
+from bus_gateway.doors import DoorSource, SimulatedDoors, make_doors
 from bus_gateway.gps import GpsSource, make_gps
 from bus_gateway.portal import create_portal_app
 from bus_gateway.probes import ProbeSniffer
@@ -147,6 +147,7 @@ class BusGateway:
         agent: EdgeAgent | None = None,
         portal_host: str | None = None,
         gps: GpsSource | None = None,
+        doors: DoorSource | None = None,
     ) -> None:
         self.config = config
         self._gps = gps
@@ -175,7 +176,7 @@ class BusGateway:
         default_host = "127.0.0.1" if simulated else str(config.wlan.gateway.ip)
         self.portal_host = portal_host or default_host
         self.portal_port: int | None = None
-        self._doors = (
+        self._doors = doors if doors is not None else (
             make_doors(config.occupancy.door_counters, self.clock, self.base, self.rng)
             if config.occupancy.door_counters else None
         )
@@ -244,11 +245,23 @@ class BusGateway:
         if trip is not None and not isinstance(trip, str):
             raise ValueError("args.trip_id must be a string or null")
         delay = _delay_arg(args)
-        await self._send_srem(self.priority.cancel_all(now_ms(self.clock)))
-        self.state.trip_id = trip
-        self._set_delay(delay)  # a new trip's deviation is unknown unless given with it
-        self.tracker.reset()
+        await self.start_trip(trip, delay_s=delay)
         return {"trip_id": trip, "delay_s": delay}
+
+    async def start_trip(self, trip_id: str | None, stops: Sequence[RouteStop] | None = None,
+                         *, delay_s: int | None = None) -> None:
+        """A new trip (``set_trip``, or the on-board computer): open priority requests are
+        cancelled, the deviation is unknown unless given, stop tracking starts afresh — along
+        ``stops`` in the trip's order when given (a trip of the other direction), else along
+        the route's stops."""
+        await self._send_srem(self.priority.cancel_all(now_ms(self.clock)))
+        self.state.trip_id = trip_id
+        self._set_delay(delay_s)
+        if stops is not None:
+            self.stops = list(stops)
+            self.tracker = StopTracker(self.stops)
+        else:
+            self.tracker.reset()
 
     async def _cmd_set_delay(self, args: dict[str, object]) -> dict[str, object]:
         delay = _delay_arg(args)

@@ -17,6 +17,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import serial
 
@@ -155,7 +156,13 @@ class SimulatedDoors:
                 yield DoorEvent(now_ms(self.clock), door, board, out)
 
 
-DoorSource = DoorLogSource | SerialDoorSource | SimulatedDoors
+class DoorSource(Protocol):
+    """Anything that yields door events: the sources above, or a simulation's own (the demo
+    counts the riders of its passenger model, ``simulations/demo``)."""
+
+    def events(self) -> AsyncIterator[DoorEvent]:
+        """The events, as they come."""
+        ...
 
 
 def make_doors(spec: str, clock: Clock, base: Path, rng: random.Random) -> DoorSource:

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import serial
 
@@ -157,7 +158,13 @@ class SimulatedGps:
             i += 1
 
 
-GpsSource = NmeaFileSource | SerialNmeaSource | SimulatedGps
+class GpsSource(Protocol):
+    """Anything that yields fixes: the sources above, or a simulation's own (the demo drives
+    its buses by the timetable, ``simulations/demo``)."""
+
+    def fixes(self) -> AsyncIterator[GpsFix]:
+        """The fixes, as they come."""
+        ...
 
 
 def make_gps(spec: str, clock: Clock, stops: Sequence[RouteStop], base: Path) -> GpsSource:

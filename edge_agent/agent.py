@@ -140,7 +140,11 @@ class EdgeAgent:
         #: whether the last commit failed: QoS 0 then runs on in-memory ``seq`` numbers.
         self.store_failing = False
         self._last_store_log = -REJECT_LOG_INTERVAL_S
-        self._health = HealthSampler(config.agent.state_dir, config.agent.uplink_iface)
+        #: what samples the device for health (replaceable: a process hosting simulated
+        #: devices measures itself, not the host).
+        self.health_sampler = HealthSampler(config.agent.state_dir, config.agent.uplink_iface)
+        #: more health fields from the service (a controller's detector faults).
+        self.health_extra: Callable[[], dict[str, object]] | None = None
 
         #: inbound payloads rejected, by (topic name, reason).
         self.rejected: Counter[tuple[str, str]] = Counter()
@@ -688,7 +692,7 @@ class EdgeAgent:
             if q.oldest_created_ms is None
             else max(0.0, (self.now_ms() - q.oldest_created_ms) / 1000)
         )
-        fields = self._health.sample()
+        fields = self.health_sampler.sample()
         fields["queue"] = {"depth": q.depth, "dropped": self.dropped, "oldest_age_s": oldest,
                            "writable": not self.store_failing, "refused": self.broker_rejected,
                            "unrouted": self.unrouted}
@@ -696,4 +700,6 @@ class EdgeAgent:
             r = self.store_reset
             fields["store_reset"] = {"at_ms": r.at_ms, "moved_to": r.moved_to, "reason": r.reason}
         fields["rejected"] = {f"{t}:{r}": n for (t, r), n in self.rejected.items()}
+        if self.health_extra is not None:
+            fields.update(self.health_extra())
         await self.publish("health", fields)

@@ -187,6 +187,8 @@ class SignalController:
         self.ticks = 0
         self.last_outputs: Outputs | None = None
         self._detector_q: deque[DetectorEvent] = deque()
+        #: detectors whose card reports a fault (counted as occupied, reported in health).
+        self.detector_faults: set[str] = set()
         self._request_q: deque[PriorityMessage] = deque()
         self._queued_by: Counter[str] = Counter()
         self._ssem_q: asyncio.Queue[dict[str, object]] | None = None
@@ -207,6 +209,7 @@ class SignalController:
         if self.agent.device_id == config.device_id:
             for name in COMMANDS:
                 self.agent.command(name)(self._command_handler(name))
+            self.agent.health_extra = self._health_fields
 
     # --- inbound ---------------------------------------------------------------------------
 
@@ -226,7 +229,21 @@ class SignalController:
         if len(self._detector_q) >= MAX_DETECTOR_EVENTS:
             self.dropped["detector_queue_full"] += 1
             return
+        if msg.fault:
+            # a faulty loop is a permanent call: its approach is served every cycle rather
+            # than starved (it maxes out instead); the hub alarms it from our health
+            if msg.detector not in self.detector_faults:
+                log.warning("%s: detector %s reports a fault", self.entity_id, msg.detector)
+            self.detector_faults.add(msg.detector)
+            self._detector_q.append(DetectorEvent(msg.detector, True))
+            return
+        if msg.detector in self.detector_faults:
+            self.detector_faults.discard(msg.detector)
+            log.warning("%s: detector %s works again", self.entity_id, msg.detector)
         self._detector_q.append(DetectorEvent(msg.detector, msg.occupied))
+
+    def _health_fields(self) -> dict[str, object]:
+        return {"detector_faults": sorted(self.detector_faults)}
 
     def _command_handler(self, name: str) -> Callable[[dict[str, object]], dict[str, object]]:
         def handle(args: dict[str, object]) -> dict[str, object]:
@@ -253,6 +270,7 @@ class SignalController:
             "mode": st.mode,
             "revision": st.revision,
             "fault": None if fault is None else {"rule": fault.rule, "message": fault.message},
+            "detector_faults": sorted(self.detector_faults),
             "priority_counts": dict(st.priority.counts),
             "counts": dict(st.counts),
             "dropped": dict(self.dropped),

@@ -5,6 +5,13 @@ whose trips, stops and shapes are known exactly so that tests can place a bus "3
 scheduled departure" and check the delay the TripUpdates feed reports. The feed is
 deterministic: same arguments, same bytes. ``python -m simulations.gtfs_synth OUT.zip``
 writes it (the demo's copy is ``firmware_configs/gtfs/kassel-demo.zip``).
+
+The three lines run through real Kassel stops at about their real positions (Bahnhof
+Wilhelmshöhe, Königsplatz, Hauptbahnhof, Holländischer Platz, ...), so that a feed consumer
+sees place names it knows and the demo's passenger demand can tell the main stations from the
+quiet ends; the routing itself is simplified (straight lines between stops, 90 s between two
+stops, 20 s dwell). Trips run both ways every ``headway_s``, or by the day's timetable
+periods of :data:`KASSEL_DAY` (every 5 minutes in the daytime, every 30 at night).
 """
 
 from __future__ import annotations
@@ -21,25 +28,53 @@ from pathlib import Path
 CENTER = (51.3155, 9.4900)  # Königsplatz, roughly
 
 
+#: a named stop: (name, lat, lon)
+NamedStop = tuple[str, float, float]
+
+
 @dataclass(frozen=True, slots=True)
 class RouteSpec:
-    """A straight-ish line through the centre at ``angle_deg`` with ``stops`` stops."""
+    """A line: its ``named`` stops in direction 0, or (without names) a straight-ish line
+    through the centre at ``angle_deg`` with ``stops`` numbered stops."""
 
     route_id: str
     short_name: str
     color: str
-    angle_deg: float
+    angle_deg: float = 0.0
     stops: int = 8
     length_m: float = 7_000.0
+    named: tuple[NamedStop, ...] = ()
+    long_name: str = ""
 
 
+#: real Kassel stops at about their real positions; 500-930 m apart, so that the 90 s between
+#: two stops are a city bus's or tram's pace.
 DEFAULT_ROUTES: tuple[RouteSpec, ...] = (
-    RouteSpec("1", "1", "E2001A", 20.0),
-    RouteSpec("4", "4", "0072BC", 95.0),
-    RouteSpec("7", "7", "00A651", 150.0),
+    RouteSpec("1", "1", "E2001A", long_name="Bahnhof Wilhelmshöhe – Holländischer Platz", named=(
+        ("Bahnhof Wilhelmshöhe", 51.3130, 9.4468), ("Kunoldstraße", 51.3143, 9.4600),
+        ("Kirchweg", 51.3148, 9.4690), ("Annastraße", 51.3153, 9.4785),
+        ("Scheidemannplatz", 51.3141, 9.4889), ("Königsplatz", 51.3156, 9.4960),
+        ("Am Stern", 51.3176, 9.5025), ("Holländischer Platz", 51.3224, 9.5063))),
+    RouteSpec("4", "4", "0072BC", long_name="Auestadion – Holländische Straße", named=(
+        ("Auestadion", 51.2985, 9.4950), ("Weinberg", 51.3052, 9.4942),
+        ("Rathaus", 51.3126, 9.4928), ("Friedrichsplatz", 51.3137, 9.4983),
+        ("Königsplatz", 51.3160, 9.4966), ("Altmarkt", 51.3196, 9.5005),
+        ("Holländischer Platz", 51.3228, 9.5068), ("Holländische Straße", 51.3292, 9.5094))),
+    RouteSpec("7", "7", "00A651", long_name="Kirchditmold – Leipziger Platz", named=(
+        ("Kirchditmold", 51.3237, 9.4598), ("Rolandstraße", 51.3205, 9.4660),
+        ("Bebelplatz", 51.3173, 9.4733), ("Friedrich-Ebert-Straße", 51.3172, 9.4810),
+        ("Hauptbahnhof", 51.3186, 9.4893), ("Königsplatz", 51.3162, 9.4970),
+        ("Unterneustadt", 51.3150, 9.5080), ("Leipziger Platz", 51.3135, 9.5175))),
 )
 STOP_GAP_S = 90  # running time between two stops
 DWELL_S = 20
+
+#: the day's timetable periods ``(from second after midnight, headway s)``: a bus every 30
+#: minutes at night, every 5 from 6:30 to 19:00.
+KASSEL_DAY: tuple[tuple[int, int], ...] = (
+    (0, 1800), (5 * 3600, 900), (6 * 3600, 600), (6 * 3600 + 1800, 300),
+    (19 * 3600, 600), (20 * 3600, 900), (23 * 3600, 1800),
+)
 
 
 def _offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
@@ -49,6 +84,9 @@ def _offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[floa
 
 
 def _stops(spec: RouteSpec) -> list[tuple[str, str, float, float]]:
+    if spec.named:
+        return [(f"S{spec.route_id}-{i + 1:02d}", name, lat, lon)
+                for i, (name, lat, lon) in enumerate(spec.named)]
     out = []
     a = math.radians(spec.angle_deg)
     for i in range(spec.stops):
@@ -73,16 +111,33 @@ def _csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return buf.getvalue()
 
 
+def departures(first_s: int, last_s: int,
+               headway_s: int | Sequence[tuple[int, int]]) -> list[int]:
+    """Trip start times from ``first_s`` (inclusive) to ``last_s`` (exclusive): every
+    ``headway_s``, or by periods ``(from_s, headway_s)`` (each start uses the headway of the
+    period it falls in)."""
+    periods = [(0, headway_s)] if isinstance(headway_s, int) else sorted(headway_s)
+    if not periods or any(h <= 0 for _, h in periods):
+        raise ValueError("headways must be positive")
+    out, t = [], first_s
+    while t < last_s:
+        out.append(t)
+        t += next((h for start, h in reversed(periods) if start <= t), periods[0][1])
+    return out
+
+
 def feed_files(routes: Sequence[RouteSpec] = DEFAULT_ROUTES, *, first_s: int = 5 * 3600,
-               last_s: int = 24 * 3600, headway_s: int = 600, start_date: str = "20240101",
-               end_date: str = "20351231") -> dict[str, str]:
-    """The feed as ``{file name: CSV text}``; trips run both ways every ``headway_s``."""
+               last_s: int = 24 * 3600, headway_s: int | Sequence[tuple[int, int]] = 600,
+               start_date: str = "20240101", end_date: str = "20351231") -> dict[str, str]:
+    """The feed as ``{file name: CSV text}``; trips run both ways every ``headway_s`` (or by
+    the periods given, see :func:`departures`)."""
     stops, route_rows, trips, stop_times, shapes = [], [], [], [], []
+    starts = departures(first_s, last_s, headway_s)
     for spec in routes:
         pts = _stops(spec)
         stops += [[sid, name, lat, lon] for sid, name, lat, lon in pts]
-        route_rows.append([spec.route_id, "KVG", spec.short_name, f"Linie {spec.short_name}", 3,
-                           spec.color])
+        route_rows.append([spec.route_id, "KVG", spec.short_name,
+                           spec.long_name or f"Linie {spec.short_name}", 3, spec.color])
         for direction in (0, 1):
             seq = pts if direction == 0 else list(reversed(pts))
             shape_id = f"shp-{spec.route_id}-{direction}"
@@ -97,7 +152,7 @@ def feed_files(routes: Sequence[RouteSpec] = DEFAULT_ROUTES, *, first_s: int = 5
                         shapes.append([shape_id, round(lat + (lat2 - lat) * f, 6),
                                        round(lon + (lon2 - lon) * f, 6), n])
                         n += 1
-            for start in range(first_s, last_s, headway_s):
+            for start in starts:
                 trip_id = f"{spec.route_id}-{direction}-{_hms(start).replace(':', '')[:4]}"
                 trips.append([spec.route_id, "daily", trip_id, direction, shape_id])
                 t = start
@@ -143,9 +198,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m simulations.gtfs_synth OUT.zip``."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("out", help="zip file to write")
-    p.add_argument("--headway-s", type=int, default=600)
+    p.add_argument("--headway-s", type=int, default=600,
+                   help="seconds between two trips of a line and direction")
+    p.add_argument("--day", action="store_true",
+                   help="the day's timetable (KASSEL_DAY, 00:00-24:00) instead of --headway-s")
     args = p.parse_args(argv)
-    print(write_feed(args.out, headway_s=args.headway_s))
+    if args.day:
+        print(write_feed(args.out, first_s=0, last_s=24 * 3600, headway_s=KASSEL_DAY))
+    else:
+        print(write_feed(args.out, headway_s=args.headway_s))
     return 0
 
 

@@ -124,6 +124,10 @@ class AlarmEngine:
                          f"({reset.reason}); queued messages in it were not sent"
                          if recent and reset is not None
                          else f"{device_id}: state file reset is a day old", now=now)
+        faults = health.detector_faults or []
+        out += self._set("detector_fault", device_id, bool(faults), "warning",
+                         f"{device_id}: detector {', '.join(faults)} reports a fault"
+                         if faults else f"{device_id}: detectors work again", now=now)
         before = self._device_dropped.get(device_id)
         self._device_dropped[device_id] = queue_dropped
         grew = before is not None and queue_dropped > before

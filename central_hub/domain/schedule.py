@@ -231,7 +231,9 @@ def deviation(schedule: Schedule, trip_id: str, *, lat: float, lon: float,
     """Schedule deviation of a vehicle on ``trip_id`` seen at (lat, lon) at ``ts_ms``.
 
     At a stop (``STOPPED_AT``) a vehicle is late once it is still there after the scheduled
-    departure and early when it arrived before the scheduled arrival. Between stops the
+    departure and early when it arrived before the scheduled arrival — except at the first
+    stop, where a vehicle waits for its departure (it lays over there): on time until the
+    departure, late after it. Between stops the
     scheduled time at the vehicle's position is interpolated by distance between the previous
     call's departure and the next call's arrival.
     """
@@ -247,6 +249,8 @@ def deviation(schedule: Schedule, trip_id: str, *, lat: float, lon: float,
     idx = next((i for i, c in enumerate(calls) if c.stop_id == stop_id), None)
     if idx is not None and stop_status == "STOPPED_AT":
         c = calls[idx]
+        if idx == 0:
+            return Deviation(trip, day, round(max(0.0, now_s - c.departure_s)), 0, ref)
         if now_s > c.departure_s:
             delay = now_s - c.departure_s
         elif now_s < c.arrival_s:

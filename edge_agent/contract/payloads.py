@@ -133,6 +133,12 @@ class Health(SequencedPayload):
     rejected: dict[str, int] | None = None
     #: the newest reset of the device's state file, if it ever had one.
     store_reset: StoreResetInfo | None = None
+    #: contract addition (controllers): detectors whose card reports a fault now.
+    detector_faults: list[Id] | None = Field(
+        default=None,
+        description="Optional (contract addition, controllers): detectors whose card reports "
+                    "a fault now; the hub raises detector_fault while the list is not empty.",
+    )
 
 
 class Command(Payload):
@@ -364,6 +370,16 @@ class Detector(Payload):
     ts: TimestampMs
     detector: Id
     occupied: bool
+    #: contract addition (optional, default null): the detector card reports a fault of its
+    #: loop (open or short circuit). The controller then counts it as occupied (a permanent
+    #: call) until a message without the fault, and reports it in ``health.detector_faults``.
+    fault: bool | None = Field(
+        default=None,
+        description=(
+            "Optional (contract addition): the detector card reports a fault of its loop; "
+            "the controller treats the detector as occupied until a message without it."
+        ),
+    )
 
 
 P = TypeVar("P", bound=BaseModel)

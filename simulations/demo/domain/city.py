@@ -1,18 +1,18 @@
-"""Where the demo's intersections stand and which bus serves which trip.
+"""Where the demo's intersections stand, what they are called, and which line each bus serves.
 
-Pure: it takes the lines of a static GTFS feed (stop sequences and trip start times) and
-returns a plan; the runner turns it into configs and processes. Intersections are spread
-over the lines between stops, so every line has priority points; buses are spread over the
-lines and given the trip whose scheduled start is the latest one before now, so the hub's
-TripUpdates have a real trip to compare them with.
+Pure: it takes the lines of the static GTFS feed (stop sequences in direction 0) and returns a
+plan; the runner turns it into configs and processes. The intersections are real Kassel
+junctions (:data:`KASSEL_JUNCTIONS`) placed on the line segment they lie on, between two
+stops, so every bus of the line passes them and asks them for priority; each is copied from
+the shipped intersection config that fits it (a crossroads, the T-junction with tram tracks,
+a pedestrian crossing). Names are distinct: beyond the named junctions the extra signals are
+numbered and named after the stops they stand between.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-Point = tuple[float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,14 +26,38 @@ class LineStop:
 
 
 @dataclass(frozen=True, slots=True)
-class LineTrip:
-    """A scheduled trip: its line, direction and departure at each stop (seconds after
-    local midnight)."""
+class Junction:
+    """A real junction on line ``route_id``, ``share`` of the way from stop ``after_stop`` to
+    the next, built like the shipped config ``template``."""
 
-    trip_id: str
+    name: str
     route_id: str
-    direction: int
-    departures_s: tuple[int, ...]
+    after_stop: int
+    share: float
+    template: str
+
+
+CROSSROADS, TRAM_T, CROSSING = "ks-0042", "ks-0107", "ks-0210"
+
+#: the best-known signalised junctions along the demo's lines, most important first.
+KASSEL_JUNCTIONS: tuple[Junction, ...] = (
+    Junction("Königsplatz", "1", 5, 0.15, CROSSROADS),
+    Junction("Holländischer Platz", "1", 6, 0.9, CROSSROADS),
+    Junction("Scheidemannplatz", "1", 4, 0.15, CROSSROADS),
+    Junction("Rathaus / Obere Königsstraße", "4", 2, 0.2, CROSSROADS),
+    Junction("Friedrichsplatz", "4", 3, 0.2, CROSSROADS),
+    Junction("Am Stern", "1", 6, 0.15, TRAM_T),
+    Junction("Bebelplatz", "7", 2, 0.15, CROSSROADS),
+    Junction("Kirchweg / Friedrich-Ebert-Straße", "7", 1, 0.45, CROSSROADS),
+    Junction("Wilhelmshöher Allee / Kunoldstraße", "1", 0, 0.9, TRAM_T),
+    Junction("Auestadion / Frankfurter Straße", "4", 0, 0.15, CROSSROADS),
+    Junction("Friedrich-Ebert-Straße / Annastraße", "7", 3, 0.05, CROSSING),
+    Junction("Altmarkt", "4", 5, 0.2, CROSSROADS),
+    Junction("Hauptbahnhof / Kurfürstenstraße", "7", 4, 0.3, CROSSROADS),
+    Junction("Wilhelmshöher Allee / Kirchweg", "1", 2, 0.1, TRAM_T),
+    Junction("Leipziger Platz", "7", 6, 0.85, CROSSROADS),
+    Junction("Weinberg / Frankfurter Straße", "4", 1, 0.5, CROSSROADS),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +65,7 @@ class PlannedIntersection:
     """An intersection of the demo: on ``route_id`` between stop ``after_stop`` and the next."""
 
     device_id: str
+    name: str
     template: int
     route_id: str
     after_stop: int
@@ -50,101 +75,63 @@ class PlannedIntersection:
 
 @dataclass(frozen=True, slots=True)
 class PlannedBus:
-    """A bus of the demo and the trip it serves."""
+    """A bus of the demo: the line it serves and the intersections it asks for priority."""
 
     device_id: str
     vehicle_id: str
     route_id: str
-    direction: int
-    trip_id: str
-    stops: tuple[LineStop, ...]
-    #: the bus starts between stop ``start_index - 1`` and ``start_index``.
-    start_index: int
-    start: Point
     intersections: tuple[PlannedIntersection, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class CityPlan:
-    """Everything the runner starts."""
-
-    intersections: tuple[PlannedIntersection, ...]
-    buses: tuple[PlannedBus, ...]
-
-
-def plan_city(
-    lines: Mapping[str, Sequence[LineStop]],
-    trips: Sequence[LineTrip],
-    *,
-    n_intersections: int,
-    n_buses: int,
-    templates: int,
-    now_local_s: int,
-) -> CityPlan:
-    """Spread ``n_intersections`` over the lines (direction 0 stop order) and ``n_buses``."""
-    if n_intersections < 0 or n_buses < 0:
-        raise ValueError("counts must not be negative")
+def plan_intersections(lines: Mapping[str, Sequence[LineStop]], n: int,
+                       templates: Sequence[str]) -> tuple[PlannedIntersection, ...]:
+    """``n`` intersections: the named junctions on the feed's lines first, then numbered
+    ones spread over the lines' segments. ``templates`` are the shipped configs' ids in the
+    order the runner holds them (a junction built like a missing one takes the first)."""
+    if n < 0:
+        raise ValueError("the number of intersections must not be negative")
     if not lines:
         raise ValueError("the feed has no lines")
-    if templates < 1:
+    if not templates:
         raise ValueError("at least one intersection template is needed")
+    named = [j for j in KASSEL_JUNCTIONS
+             if j.route_id in lines and j.after_stop + 1 < len(lines[j.route_id])]
     route_ids = sorted(lines)
-    per_route: dict[str, list[PlannedIntersection]] = {r: [] for r in route_ids}
-    for k in range(n_intersections):
-        route_id = route_ids[k % len(route_ids)]
+    out: list[PlannedIntersection] = []
+    for k in range(n):
+        if k < len(named):
+            j = named[k]
+            route_id, after, share, name = j.route_id, j.after_stop, j.share, j.name
+            template = templates.index(j.template) if j.template in templates else 0
+        else:
+            extra = k - len(named)
+            route_id = route_ids[extra % len(route_ids)]
+            stops = lines[route_id]
+            gaps = max(1, len(stops) - 1)
+            nth = extra // len(route_ids)
+            after = (nth * 3 + 1) % gaps  # a stride, so neighbours are not all on one segment
+            share = 0.5 + 0.1 * ((nth // gaps) % 5 - 2)
+            b = stops[min(after + 1, len(stops) - 1)]
+            name = f"Signal {k + 1} ({stops[after].name} – {b.name})"
+            template = k % len(templates)
         stops = lines[route_id]
-        gaps = max(1, len(stops) - 1)
-        nth = k // len(route_ids)
-        # walk through the gaps in a stride so neighbours are not all on one segment
-        after = (nth * 3 + 1) % gaps
         a, b = stops[after], stops[min(after + 1, len(stops) - 1)]
-        share = 0.5 + 0.15 * ((nth // gaps) % 3 - 1)
-        per_route[route_id].append(PlannedIntersection(
-            device_id=f"ks-demo-{k + 1:02d}",
-            template=k % templates,
-            route_id=route_id,
-            after_stop=after,
+        out.append(PlannedIntersection(
+            device_id=f"ks-demo-{k + 1:02d}", name=name, template=template,
+            route_id=route_id, after_stop=after,
             lat=round(a.lat + (b.lat - a.lat) * share, 6),
             lon=round(a.lon + (b.lon - a.lon) * share, 6),
         ))
-    buses: list[PlannedBus] = []
-    for k in range(n_buses):
-        route_id = route_ids[k % len(route_ids)]
-        direction = (k // len(route_ids)) % 2
-        forward = list(lines[route_id])
-        stops = tuple(forward if direction == 0 else reversed(forward))
-        nth = k // (2 * len(route_ids))
-        start_index = 1 + (nth * 2) % max(1, len(stops) - 1)
-        prev, nxt = stops[start_index - 1], stops[min(start_index, len(stops) - 1)]
-        on_line = per_route[route_id]
-        buses.append(PlannedBus(
-            device_id=f"bus-demo-{k + 1:02d}",
-            vehicle_id=f"demo{k + 1:02d}",
-            route_id=route_id,
-            direction=direction,
-            trip_id=current_trip(trips, route_id, direction, start_index - 1, now_local_s),
-            stops=stops,
-            start_index=start_index,
-            start=((prev.lat + nxt.lat) / 2, (prev.lon + nxt.lon) / 2),
-            intersections=tuple(on_line),
-        ))
-    return CityPlan(
-        intersections=tuple(p for r in route_ids for p in per_route[r]),
-        buses=tuple(buses),
-    )
+    return tuple(out)
 
 
-def current_trip(trips: Sequence[LineTrip], route_id: str, direction: int, stop_index: int,
-                 now_local_s: int) -> str:
-    """The trip of the line and direction that left stop ``stop_index`` last before
-    ``now_local_s``: a bus found just after that stop is most likely on it (the day's first
-    trip when none has left yet)."""
-    candidates = sorted(
-        (t for t in trips if t.route_id == route_id and t.direction == direction
-         and len(t.departures_s) > stop_index),
-        key=lambda t: t.departures_s[stop_index],
+def plan_buses(routes: Sequence[str],
+               intersections: Sequence[PlannedIntersection]) -> tuple[PlannedBus, ...]:
+    """One bus per entry of ``routes`` (the line of its first trip), with every
+    intersection of that line as a priority point."""
+    return tuple(
+        PlannedBus(device_id=f"bus-demo-{k + 1:02d}", vehicle_id=f"demo{k + 1:02d}",
+                   route_id=route_id,
+                   intersections=tuple(p for p in intersections if p.route_id == route_id))
+        for k, route_id in enumerate(routes)
     )
-    if not candidates:
-        raise ValueError(f"no trips for route {route_id} direction {direction}")
-    left = [t for t in candidates if t.departures_s[stop_index] <= now_local_s]
-    return (left[-1] if left else candidates[0]).trip_id

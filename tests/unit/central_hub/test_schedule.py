@@ -68,6 +68,12 @@ def test_delay_at_a_stop(schedule: Schedule) -> None:
     assert _at(schedule, "4-1-0900", 3, -60, "STOPPED_AT") == -40  # arrived 40 s early
 
 
+def test_a_bus_waiting_at_the_first_stop_is_on_time_until_its_departure(
+        schedule: Schedule) -> None:
+    assert _at(schedule, "4-1-0900", 0, -240, "STOPPED_AT") == 0  # laying over: not early
+    assert _at(schedule, "4-1-0900", 0, 30, "STOPPED_AT") == 30
+
+
 def test_delay_between_stops_is_interpolated(schedule: Schedule) -> None:
     trip = schedule.trips["7-0-1000"]
     a, b = (schedule.stops[trip.stop_times[i].stop_id] for i in (2, 3))
