@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "temporary folder, removed on exit)")
     p.add_argument("--seed", type=int_between(0, 2**31 - 1), default=1, metavar="N",
                    help="seed of the simulated street (same seed, same day)")
-    p.add_argument("--no-incidents", dest="incidents", action="store_false",
+    p.add_argument("--no-incidents", action="store_true",
                    help="no planned incidents (by default: a detector fault, a bus losing its "
                    "mobile link and a flashing controller from 60 s on, again every 20 min)")
     p.add_argument("--log-level", default="WARNING",
@@ -49,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
     opts = DemoOptions(buses=args.buses, intersections=args.intersections,
                        http_host=args.http_host, http_port=args.http_port,
                        duration_s=args.duration, workdir=args.workdir, seed=args.seed,
-                       incidents=args.incidents)
+                       incidents=not args.no_incidents)
 
     def progress(line: str) -> None:
         print(f"[kassel demo] {line}", flush=True)
