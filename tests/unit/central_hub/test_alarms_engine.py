@@ -110,3 +110,15 @@ def test_full_state_disk_and_a_store_reset_are_alarms() -> None:
     later = base.model_copy(update={"store_reset": reset, "ts": 1001})
     assert [(c.kind, c.active) for c in e.on_health("b", later, 4)
             if c.kind == "device_store_reset"] == [("device_store_reset", False)]
+
+
+def test_a_controller_reporting_a_faulty_detector_raises_detector_fault() -> None:
+    eng = AlarmEngine()
+    faulty = _health().model_copy(update={"detector_faults": ["D3"]})
+    (change,) = [c for c in eng.on_health("ks-1", faulty, 1) if c.kind == "detector_fault"]
+    assert change.active and "D3" in change.message and change.severity == "warning"
+    assert not [c for c in eng.on_health("ks-1", faulty, 2) if c.kind == "detector_fault"]
+    fine = _health().model_copy(update={"detector_faults": []})
+    (cleared,) = [c for c in eng.on_health("ks-1", fine, 3) if c.kind == "detector_fault"]
+    assert not cleared.active
+    assert not [c for c in eng.on_health("bus-1", _health(), 4) if c.kind == "detector_fault"]
