@@ -19,6 +19,7 @@ later one (the broker redelivers them and storage drops the repeats).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 Message = tuple[int, int, str, bytes]
 
 _CHUNK = 256 * 1024
+#: after our DISCONNECT, how long the session waits for the broker to close the connection.
+CLOSE_WAIT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,7 @@ class WireSubscriber:
         self._send_lock = threading.Lock()
         self._last_send = 0.0
         self._running = False
+        self._closing = False
         self._thread: threading.Thread | None = None
         self._packet_id = 0
 
@@ -96,17 +100,29 @@ class WireSubscriber:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Disconnect normally (the broker keeps the session) and end the thread."""
+        """Disconnect normally (the broker keeps the session) and end the thread.
+
+        DISCONNECT goes out after every PUBACK already written; then only our sending side is
+        shut, and the thread reads (and drops) what still arrives until the broker closes the
+        connection. Closing at once could reset the connection while the broker has not read
+        our last PUBACKs yet (a close with unread data sends RST, and the broker's kernel then
+        drops what it had not handed over): those messages came back as duplicates.
+        """
         self._running = False
         sock = self._sock
         if sock is not None:
             try:
                 self._send(sock, wire.DISCONNECT_PACKET)
-                sock.shutdown(socket.SHUT_RDWR)
+                self._closing = True
+                sock.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
         if self._thread is not None:
             self._thread.join(timeout)
+        if sock is not None and self._thread is not None and self._thread.is_alive():
+            with contextlib.suppress(OSError):  # the broker did not close: cut it
+                sock.shutdown(socket.SHUT_RDWR)
+            self._thread.join(1.0)
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> bool:
         """Send one PUBLISH (QoS 0 or 1); False when not connected. The broker's PUBACK is
@@ -185,6 +201,7 @@ class WireSubscriber:
         o, a = self.options, self.address
         sock = self._open()
         self._sock = sock
+        self._closing = False
         splitter = wire.Splitter()
         self._send(sock, wire.connect(
             o.client_id, keepalive_s=o.keepalive_s, clean_start=o.clean_start,
@@ -207,12 +224,16 @@ class WireSubscriber:
         last_recv = time.monotonic()
         half = o.keepalive_s / 2
         recv = sock.recv
-        while self._running:
+        while self._running or self._closing:
             try:
                 data = recv(_CHUNK)
             except TimeoutError:
                 data = None
             now = time.monotonic()
+            if self._closing:  # after our DISCONNECT: wait for the broker's close, drop the rest
+                if data == b"" or now - self._last_send > CLOSE_WAIT_S:
+                    return
+                continue
             if data is not None:
                 if not data:
                     raise ConnectionError("broker closed the connection")
