@@ -77,11 +77,15 @@ def run(args: argparse.Namespace) -> int:
 def _run_ingest(runtime: object) -> int:
     from central_hub.core.config import HubRuntime
     from central_hub.ingest.worker import IngestWorker
+    from central_hub.registry import DeviceRegistry
     from central_hub.storage.db import make_engine
+    from edge_agent.contract.topics import Topics
 
     assert isinstance(runtime, HubRuntime)
     engine = make_engine(runtime.config.database)
-    worker = IngestWorker(runtime, engine)
+    # vehicle -> device, for the birth rule (devices registered later: no lower bound there)
+    entities = DeviceRegistry(engine, Topics(runtime.topic_root), None, None).entity_map()
+    worker = IngestWorker(runtime, engine, entity_device=entities)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

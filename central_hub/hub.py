@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,11 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _poison(counts: Counter[str]) -> list[dict[str, object]]:
+    """Poison messages a session skipped, by reason, as the API lists them."""
+    return [{"reason": r, "count": n} for r, n in sorted(counts.items())]
+
+
 class Hub:
     """Every long-lived service of one hub process."""
 
@@ -80,7 +85,8 @@ class Hub:
         self._signal_buffer: deque[SignalChange] = deque(maxlen=100_000)
         self.live = LiveFeed(runtime, self.state, self.spat, self.dashboard, alarms=self.alarms,
                              on_signal_changes=self._signal_buffer.extend if s.primary else None)
-        self.ingest = IngestWorker(runtime, self.engine, health=self.storage) \
+        self.ingest = IngestWorker(runtime, self.engine, health=self.storage,
+                                   entity_device=self.state.entity_device) \
             if s.run_ingest else None
         self.influx = InfluxSink(s.influx) if s.influx.enabled else None
         if self.influx is not None and self.ingest is not None:
@@ -185,6 +191,11 @@ class Hub:
                                                now=now)
             changes += engine.on_hub_session("live", self.live.session_connected,
                                              reason=self.live.last_error, now=now)
+            changes += engine.on_hub_poison("live", self.live.poison.total(),
+                                            self.live.last_poison, now=now)
+            if self.ingest is not None:
+                changes += engine.on_hub_poison("ingest", self.ingest.poison.total(),
+                                                self.ingest.last_poison, now=now)
             if self.ingest is not None:
                 changes += engine.on_hub_session("ingest", self.ingest.stats.connected,
                                                  reason=self.ingest.last_error, now=now)
@@ -280,6 +291,8 @@ class Hub:
                      "depth": self.live.depth,
                      "rejected": [{"topic": t, "reason": r, "count": n}
                                   for (t, r), n in sorted(self.live.rejected.items())],
+                     "poison": _poison(self.live.poison),
+                     "last_poison": self.live.last_poison,
                      "gaps": self.state.gaps.gaps},
         }
         out["storage"] = {"ok": self.storage.ok, "last_error": self.storage.error,
@@ -298,7 +311,9 @@ class Hub:
                 "write_errors": st.write_errors, "depth": self.ingest.depth,
                 "capacity": self.ingest.capacity,
                 "rejected": [{"topic": t, "reason": r, "count": n}
-                             for (t, r), n in sorted(st.rejected.items())]}
+                             for (t, r), n in sorted(st.rejected.items())],
+                "poison": _poison(self.ingest.poison),
+                "last_poison": self.ingest.last_poison}
         if self.influx is not None:
             i = self.influx.stats
             influx = {"queued": i.queued, "dropped": i.dropped, "written": i.written,

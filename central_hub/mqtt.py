@@ -15,6 +15,16 @@ reading, TCP pushes back, and the broker keeps the messages in the persistent se
 never sends more than our Receive Maximum unacknowledged QoS 1 messages). Each connection
 gets a new generation number; packet ids of an earlier connection are never acknowledged on a
 later one (the broker redelivers them and storage drops the repeats).
+
+Poison (issue 13): the CONNECT announces a Maximum Packet Size
+(:data:`edge_agent.wire.MAX_PACKET_SIZE`), so a conforming broker discards a larger message for
+this session instead of sending it (MQTT 5 §3.1.2.11.4), also one already queued in the
+persistent session or retained. Whatever comes
+anyway and cannot be taken (oversized, broken property, topic not UTF-8, QoS 2) is skipped by
+the splitter, acknowledged in order with its neighbours when it is QoS 1, counted by reason in
+:attr:`WireSubscriber.poison` (``GET /api/v1/ingest``, the ``hub_poison_message`` alarm) and
+logged at most once a minute per reason; the connection stays up. Reconnecting instead would
+only bring the same packet back, forever.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,6 +73,11 @@ class SessionOptions:
     #: sessions, so unlike a fleet of devices it can retry quickly after a broker restart
     reconnect_min_s: float = 0.1
     reconnect_max_s: float = 1.0
+    #: announced in CONNECT and enforced by the splitter (poison beyond it is skipped)
+    max_packet_size: int = wire.MAX_PACKET_SIZE
+
+#: a poison reason is logged at most this often (it is counted every time)
+POISON_LOG_INTERVAL_S = 60.0
 
 
 class WireSubscriber:
@@ -90,6 +106,12 @@ class WireSubscriber:
         self._closing = False
         self._thread: threading.Thread | None = None
         self._packet_id = 0
+        #: PUBLISHes skipped as poison, by reason (``too_large``, ``malformed``, ``bad_topic``,
+        #: ``qos2``); the session stayed connected for each.
+        self.poison: Counter[str] = Counter()
+        #: the newest poison, described for the alarm and the API (``None``: none yet)
+        self.last_poison: str | None = None
+        self._poison_logged: dict[str, float] = {}
 
     # --- public -------------------------------------------------------------------------------
 
@@ -202,11 +224,11 @@ class WireSubscriber:
         sock = self._open()
         self._sock = sock
         self._closing = False
-        splitter = wire.Splitter()
+        splitter = wire.Splitter(max_packet=o.max_packet_size)
         self._send(sock, wire.connect(
             o.client_id, keepalive_s=o.keepalive_s, clean_start=o.clean_start,
             session_expiry_s=o.session_expiry_s, receive_maximum=o.receive_maximum,
-            username=a.username, password=a.password))
+            max_packet_size=o.max_packet_size, username=a.username, password=a.password))
         connack = self._await(sock, splitter, wire.CONNACK)
         if connack.failed:
             raise ConnectionError(f"broker refused the connection (reason 0x"
@@ -250,9 +272,25 @@ class WireSubscriber:
 
     def _hand_over(self, generation: int, splitter: wire.Splitter) -> None:
         messages, splitter.messages = splitter.messages, []
+        if splitter.poison:
+            self._count_poison(splitter)
         self.on_messages(generation, messages)
         if self.options.auto_ack:
-            self.ack(generation, [mid for qos, mid, _t, _p in messages if qos])
+            # QoS 1 only: a QoS 2 packet id (poison) must not be answered with a PUBACK
+            self.ack(generation, [mid for qos, mid, _t, _p in messages if qos == 1 and mid])
+
+    def _count_poison(self, splitter: wire.Splitter) -> None:
+        found, splitter.poison = splitter.poison, []
+        now = time.monotonic()
+        for p in found:
+            self.poison[p.reason] += 1
+            self.last_poison = (f"{p.reason}: {p.size} bytes on {p.topic or '(unreadable topic)'}"
+                                f" (QoS {p.qos})")
+            if now - self._poison_logged.get(p.reason, -1e18) >= POISON_LOG_INTERVAL_S:
+                self._poison_logged[p.reason] = now
+                log.error("%s %s: skipped a poison message (%s, %d so far); the session "
+                          "stays connected", self.options.label, self.options.client_id,
+                          self.last_poison, self.poison[p.reason])
 
     def _controls(self, splitter: wire.Splitter) -> None:
         controls, splitter.controls = splitter.controls, []

@@ -9,8 +9,14 @@
 - Store-and-forward: QoS 1 messages are committed to SQLite before they are sent and deleted on
   PUBACK (see :mod:`edge_agent.store`); after a reconnect the backlog drains in order and rows
   created before the connection are marked ``historical``.
-- Inbound: payloads are validated against the contract; bad ones are counted per topic and
-  reason, logged at most once a minute, and never reach a handler or crash the agent.
+- Inbound: payloads are validated against the contract (strict JSON, ``ts`` at most
+  ``MAX_FUTURE_MS`` ahead of this device's clock); bad ones are counted per topic and
+  reason, logged at most once a minute, and never reach a handler or crash the agent. The
+  CONNECT announces a Maximum Packet Size, so the broker never sends a larger packet.
+- Timestamps and births: the ``online`` status carries the moment the connection was
+  established as its ``ts``; every message sent on that connection is either dated at or after
+  it or marked ``historical`` (the hub refuses a non-historical message dated before the birth;
+  docs/edge_agent.md, "Timestamps").
 - Commands: handlers register by name; exactly one ack per command; repeated ids are acked
   again without running twice.
 - Health every ``agent.health_interval_s``.
@@ -38,6 +44,7 @@ from edge_agent import __version__
 from edge_agent.backoff import Backoff
 from edge_agent.contract.configs import DeviceConfig
 from edge_agent.contract.payloads import (
+    MAX_PAYLOAD_BYTES,
     Command,
     DeviceKind,
     SequencedPayload,
@@ -77,6 +84,12 @@ def _mark_historical(payload: bytes) -> bytes:
     if _HISTORICAL in payload or not payload.endswith(b"}"):
         return payload
     return payload[:-1] + (b',"historical":true}' if len(payload) > 2 else b'"historical":true}')
+
+
+def _check_size(payload: bytes) -> None:
+    """Refuse at the source what the broker would refuse (and a QoS 1 queue would resend)."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadError("too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
 
 
 async def _first(*aws: Awaitable[Any]) -> None:
@@ -169,6 +182,8 @@ class EdgeAgent:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
+        #: ``ts`` of the current connection's birth (QoS 0 dated before it is not sent)
+        self._born_ms = 0
         self.bdseq = stored.get("$bdseq", 0)
         self._command_lock: asyncio.Lock | None = None
         self.subscribe("cmd", self.device_id, self._on_command)
@@ -212,14 +227,21 @@ class EdgeAgent:
             seq = self._seq.get(topic, self._seq_floor) + 1
             values["seq"] = seq
         payload = encode(spec.model(**values))
+        _check_size(payload)
         if seq is not None:
             self._seq[topic] = seq
+        ts = values["ts"]
+        dated = ts if type(ts) is int else now_ms
         if spec.qos == 0:
             if seq is not None:
                 await self._reserve_seq(topic, seq)
+            if dated < self._born_ms:  # dated before this connection's birth: stale
+                self.dropped_qos0 += 1
+                return payload
             self._send_qos0(topic, payload, spec.retain)
             return payload
-        await self.enqueue(topic, payload, retain=spec.retain, counter=(topic, seq))
+        await self.enqueue(topic, payload, retain=spec.retain, counter=(topic, seq),
+                           dated_ms=min(dated, now_ms))
         return payload
 
     def publish_encoded(
@@ -228,6 +250,7 @@ class EdgeAgent:
         build: Callable[[int | None], bytes],
         *,
         entity_id: str | None = None,
+        dated_ms: int | None = None,
     ) -> bytes | None:
         """Publish a QoS 0 message the caller encodes itself, without awaiting (hot paths).
 
@@ -236,7 +259,8 @@ class EdgeAgent:
         or validated here. Topic and ``seq`` are as in :meth:`publish`. Returns the payload, or
         ``None`` when it was dropped (counted in ``dropped_qos0``): while offline, and for the
         first messages of a topic until its first ``seq`` block is on disk (a few ms; the
-        block is requested by that first call). QoS 1 rows must use :meth:`publish`.
+        block is requested by that first call), and when ``dated_ms`` (the payload's ``ts``)
+        lies before the current connection's birth. QoS 1 rows must use :meth:`publish`.
         """
         spec = SPEC_BY_NAME[name]
         if spec.qos != 0:
@@ -244,6 +268,9 @@ class EdgeAgent:
         if entity_id is None:
             entity_id = self.device_id if spec.prefix == "device" else self.entity_id
         topic = self._topic(name, entity_id)
+        if dated_ms is not None and dated_ms < self._born_ms:  # the hub would refuse it
+            self.dropped_qos0 += 1
+            return None
         seq = None
         if issubclass(spec.model, SequencedPayload):
             seq = self._seq.get(topic, self._seq_floor) + 1
@@ -254,6 +281,7 @@ class EdgeAgent:
                 return None
             self._seq[topic] = seq
         payload = build(seq)
+        _check_size(payload)
         self._send_qos0(topic, payload, spec.retain)
         return payload
 
@@ -295,9 +323,18 @@ class EdgeAgent:
         *,
         retain: bool = False,
         counter: tuple[str, int | None] | None = None,
+        dated_ms: int | None = None,
     ) -> None:
-        """Commit a QoS 1 message to the durable queue; it is sent in order from there."""
-        self._pending.append(NewMessage(topic, payload, 1, retain, self.now_ms()))
+        """Commit a QoS 1 message to the durable queue; it is sent in order from there.
+
+        ``dated_ms`` is the message's ``ts`` when it is older than now: a row dated before the
+        connection it goes out on is sent as ``historical``. A payload over the contract's
+        64 KiB raises :class:`PayloadError` (``too_large``): the broker would refuse it.
+        """
+        _check_size(payload)
+        now = self.now_ms()
+        created = now if dated_ms is None else min(now, dated_ms)
+        self._pending.append(NewMessage(topic, payload, 1, retain, created))
         if counter is not None and counter[1] is not None:
             self._pending_counters[counter[0]] = counter[1]
         await self._commit_wait()
@@ -493,10 +530,10 @@ class EdgeAgent:
 
     # --- session ---------------------------------------------------------------------------
 
-    def _status(self, state: str, bdseq: int) -> bytes:
+    def _status(self, state: str, bdseq: int, ts: int | None = None) -> bytes:
         return encode(
             Status(
-                ts=self.now_ms(),
+                ts=self.now_ms() if ts is None else ts,
                 device_id=self.device_id,
                 kind=self.kind,
                 state="online" if state == "online" else "offline",
@@ -548,7 +585,9 @@ class EdgeAgent:
                 log.error("%s: the broker refused subscriptions %s", self.device_id, refused)
             backoff.reset()
             connected_ms = self.now_ms()
-            conn.publish(status_topic, self._status("online", self.bdseq), 1, True)
+            # the birth is dated with the moment from which rows are no longer historical
+            self._born_ms = connected_ms
+            conn.publish(status_topic, self._status("online", self.bdseq, connected_ms), 1, True)
             self._conn = conn
             drain = self._spawn(self._drain_loop(conn, connected_ms), "drain")
             self._spawn(self._publish_health(), "health-now")
@@ -607,7 +646,7 @@ class EdgeAgent:
             self._reject(ref.spec.name, "not_subscribed", msg.topic)
             return
         try:
-            payload = decode(ref.spec.model, msg.payload)
+            payload = decode(ref.spec.model, msg.payload, now_ms=self.now_ms())
         except PayloadError as exc:
             self._reject(ref.spec.name, exc.reason, f"{msg.topic}: {exc.detail}")
             return

@@ -8,6 +8,11 @@ the owner's ``on_message``/``on_puback`` functions, which only enqueue.
 
 One :class:`MqttConnection` is one connect attempt; the agent makes a new one for every
 reconnect (the Last Will carries that attempt's ``bdseq``).
+
+Every CONNECT announces a Maximum Packet Size (:data:`edge_agent.wire.MAX_PACKET_SIZE`): paho
+reads a packet with ``recv(remaining length)`` on the event loop, so without the limit one
+150 MB message allocated and copied hundreds of megabytes between two ticks of a signal
+controller (issue 13). Mosquitto honours it (tested in ``tests/hostile``).
 """
 
 from __future__ import annotations
@@ -16,19 +21,20 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.contract.configs import MqttConfig, TlsConfig
-from edge_agent.wire import Will
+from edge_agent.wire import MAX_PACKET_SIZE, Will
 
 __all__ = ["BrokerAddress", "MqttConnection", "MqttError", "Will", "tls_context"]
 
@@ -82,6 +88,38 @@ def tls_context(tls: TlsConfig | None) -> ssl.SSLContext:
     return ctx
 
 
+#: how long one reader callback may keep reading packets (at least one is always read)
+READ_BUDGET_S = 0.002
+#: the most packets one reader callback reads (PUBACKs of a draining queue come in bursts)
+READ_MAX_PACKETS = 256
+
+
+class _BoundedReadClient(paho.Client):
+    """paho's client whose :meth:`loop_read` honours ``max_packets`` and a time budget.
+
+    paho ignores the argument and reads as many packets as it has QoS > 0 messages in flight
+    (``len(_out_messages) + len(_in_messages)``): with 100 messages in flight and a flood of
+    64 KiB SREMs arriving, one reader callback would parse and validate 100 of them while a
+    signal controller's tick waits (issue 13). Here a callback stops after
+    :data:`READ_BUDGET_S` (or ``max_packets``), so the work between two ticks is bounded by
+    the budget plus one packet of at most :data:`~edge_agent.wire.MAX_PACKET_SIZE`; what is
+    left in the socket is read in the next event-loop iteration.
+    """
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        """Read up to ``max_packets`` packets within :data:`READ_BUDGET_S`."""
+        deadline = time.monotonic() + READ_BUDGET_S
+        for _ in range(max_packets):
+            if self._sock is None:
+                return MQTTErrorCode.MQTT_ERR_NO_CONN
+            rc = self._packet_read()
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN or time.monotonic() >= deadline:
+                break
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
 class MqttConnection:
     """One MQTT 5 connection driven by the running asyncio loop."""
 
@@ -107,7 +145,7 @@ class MqttConnection:
         self._on_puback = on_puback
         self._subacks: dict[int, asyncio.Future[list[ReasonCode]]] = {}
         self.session_present = False
-        c = paho.Client(
+        c = _BoundedReadClient(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=paho.MQTTv5,
@@ -140,6 +178,9 @@ class MqttConnection:
         """Connect with clean start off; return whether the broker still had our session."""
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self._settings.session_expiry_s
+        # the broker must not send us anything larger (MQTT 5 §3.1.2.11.4: it discards it and
+        # behaves as if delivered), so no message can make paho read and hold megabytes
+        props.MaximumPacketSize = MAX_PACKET_SIZE
         try:
             await asyncio.wait_for(
                 self._loop.run_in_executor(
@@ -282,16 +323,18 @@ class MqttConnection:
         self._loop.call_soon_threadsafe(start)
 
     def _read(self) -> None:
-        while True:
-            rc = self._client.loop_read()
-            if rc != paho.MQTT_ERR_SUCCESS:
-                log.debug("mqtt read ended: %s", rc)
-                return
-            sock = self._client.socket()
-            # TLS sockets may hold decoded bytes that select() does not announce.
-            pending = getattr(sock, "pending", None)
-            if pending is None or pending() == 0:
-                return
+        # a bounded amount per event-loop iteration: whatever arrives, a tick due meanwhile
+        # runs before more is read (see _BoundedReadClient)
+        rc = self._client.loop_read(READ_MAX_PACKETS)
+        if rc != paho.MQTT_ERR_SUCCESS:
+            log.debug("mqtt read ended: %s", rc)
+            return
+        sock = self._client.socket()
+        # TLS sockets may hold decoded bytes that select() does not announce: read them in
+        # the next iteration
+        pending = getattr(sock, "pending", None)
+        if pending is not None and pending() > 0:
+            self._loop.call_soon(self._read)
 
     def _socket_close(self, _c: paho.Client, _u: Any, sock: Any) -> None:
         def stop() -> None:

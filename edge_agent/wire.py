@@ -12,13 +12,25 @@ directly against the specification's byte layouts (OASIS MQTT 5.0, §2–§3).
 Only what a QoS ≤ 1 client needs is here: CONNECT, CONNACK, SUBSCRIBE, SUBACK, PUBLISH,
 PUBACK, PINGREQ/PINGRESP and DISCONNECT. A subscriber that never sets Topic Alias Maximum in
 its CONNECT never receives topic aliases, and one that subscribes with QoS ≤ 1 never receives
-QoS 2, so neither is handled; a QoS 2 PUBLISH is reported as a protocol error.
+QoS 2, so neither is handled.
+
+Poison (issue 13): a PUBLISH that cannot be taken — larger than :data:`MAX_PACKET_SIZE`, a
+topic that is not UTF-8 or runs past its packet, a broken property length, QoS 2 — is *not* a
+reason to drop the connection: the broker would send the same packet again after every
+reconnect (a persistent session redelivers it, a retained message comes with every
+SUBSCRIBE), and the session would never get past it. As long as the packet's frame (the
+remaining length) is intact, the splitter skips exactly that packet — an oversized one without
+ever holding it in memory — and reports it as a :class:`Poison` plus a placeholder message
+whose payload is :data:`POISON`, so that the owner acknowledges it in order with its
+neighbours. Only a broken frame (a remaining length over four bytes, an unknown control
+packet) is a :class:`ProtocolError`: then the stream itself cannot be followed.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import Final, NamedTuple
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 0x10, 0x20, 0x30, 0x40, 0x80, 0x90
 PINGREQ, PINGRESP, DISCONNECT = 0xC0, 0xD0, 0xE0
@@ -26,6 +38,12 @@ PINGREQ, PINGRESP, DISCONNECT = 0xC0, 0xD0, 0xE0
 PINGREQ_PACKET = b"\xc0\x00"
 DISCONNECT_PACKET = b"\xe0\x00"  # normal disconnection, no reason code, no properties
 _MAX_REMAINING = 268_435_455  # the largest value a four-byte variable integer can hold
+#: The largest MQTT packet any Kassel client or broker takes (65 KiB = 66,560 bytes): a payload
+#: of the contract's 64 KiB (``edge_agent.contract.payloads.MAX_PAYLOAD_BYTES``) plus 1 KiB for
+#: the fixed header, the topic (ours are under 100 bytes) and properties (ours send none).
+#: Announced as Maximum Packet Size in every CONNECT (hub and agents) and configured as the
+#: broker's ``max_packet_size`` (docs/hub.md, "Message size limits").
+MAX_PACKET_SIZE: Final = 65 * 1024
 
 # property identifiers (MQTT 5 §2.2.2.2)
 _SESSION_EXPIRY = 0x11
@@ -34,7 +52,27 @@ _MAX_PACKET_SIZE = 0x27
 
 
 class ProtocolError(Exception):
-    """The peer sent bytes that are not a packet this client can accept."""
+    """The peer sent bytes that cannot be followed as a stream of MQTT packets."""
+
+
+class _PoisonPayload(bytes):
+    """The type of :data:`POISON` (a distinct object: slicing never returns it)."""
+
+
+#: The payload of the placeholder message that stands for a skipped poison PUBLISH; test
+#: with ``payload is POISON``.
+POISON: Final = _PoisonPayload(b"")
+
+
+class Poison(NamedTuple):
+    """A PUBLISH the splitter skipped: why, its QoS and packet id (0: unreadable), its topic
+    as far as it could be read, and its size in bytes (the remaining length)."""
+
+    reason: str
+    qos: int
+    packet_id: int
+    topic: str
+    size: int
 
 
 def varint(n: int) -> bytes:
@@ -144,15 +182,30 @@ class Splitter:
 
     ``feed`` takes whatever the socket returned and appends ``(qos, packet_id, topic,
     payload)`` for every complete PUBLISH to ``messages``; control packets go to ``controls``
-    as ``(type, Ack | None)``. Incomplete packets wait for the next ``feed``.
+    as ``(type, Ack | None)``. Incomplete packets wait for the next ``feed``. A PUBLISH that
+    cannot be taken is appended to ``poison`` and stands in ``messages`` as ``(qos,
+    packet_id, topic, POISON)`` (see the module docstring); an oversized one is skipped as its
+    bytes arrive, so memory never holds more than :data:`MAX_PACKET_SIZE` of it.
     """
 
-    max_packet: int = 1 << 20
+    max_packet: int = MAX_PACKET_SIZE
     messages: list[tuple[int, int, str, bytes]] = field(default_factory=list)
     controls: list[tuple[int, Ack | None]] = field(default_factory=list)
+    poison: list[Poison] = field(default_factory=list)
     _rest: bytes = b""
+    _skip: int = 0  # bytes of an oversized PUBLISH still to be discarded
+
+    def _poison(self, reason: str, qos: int, mid: int, topic: str, size: int) -> None:
+        self.poison.append(Poison(reason, qos, mid, topic, size))
+        self.messages.append((qos, mid, topic, POISON))
 
     def feed(self, data: bytes) -> None:
+        if self._skip:
+            if len(data) <= self._skip:
+                self._skip -= len(data)
+                return
+            data = data[self._skip:]
+            self._skip = 0
         buf = self._rest + data if self._rest else data
         n = len(buf)
         pos = 0
@@ -176,44 +229,88 @@ class Splitter:
                 if shift > 21:
                     raise ProtocolError("remaining length longer than four bytes")
             end = i + length
+            kind = first & 0xF0
             if length > self.max_packet:
-                raise ProtocolError(f"packet of {length} bytes exceeds {self.max_packet}")
+                if kind != PUBLISH:
+                    raise ProtocolError(f"packet of {length} bytes exceeds {self.max_packet}")
+                # read the header (topic, packet id) for the ack, then skip the rest unread
+                header = _publish_header(buf, i, min(end, n), first)
+                if header is None:  # not all of the header is here yet (at most 64 KiB)
+                    self._rest = buf[pos:]
+                    return
+                qos, mid, topic = header
+                self._poison("too_large", qos, mid, topic, length)
+                if end > n:
+                    self._skip = end - n
+                    self._rest = b""
+                    return
+                pos = end
+                continue
             if end > n:
                 break
-            kind = first & 0xF0
             if kind == PUBLISH:
                 qos = (first >> 1) & 0x03
-                if qos >= 2:
-                    raise ProtocolError(f"PUBLISH with QoS {qos} on a QoS ≤ 1 session")
                 if length < 3:
-                    raise ProtocolError("PUBLISH shorter than its topic length")
+                    self._poison("malformed", qos, 0, "", length)
+                    pos = end
+                    continue
                 tlen = (buf[i] << 8) | buf[i + 1]
                 t_end = i + 2 + tlen
-                if t_end + (3 if qos else 1) > end:
-                    raise ProtocolError("PUBLISH topic runs past the packet")
+                p_at = t_end + 2 if qos else t_end  # where the properties start
+                if p_at > end:  # the topic (or the packet id) runs past the packet
+                    self._poison("malformed", qos, 0, "", length)
+                    pos = end
+                    continue
+                mid = (buf[t_end] << 8) | buf[t_end + 1] if qos else 0
                 try:
                     topic = buf[i + 2:t_end].decode()
                 except UnicodeDecodeError:
-                    topic = ""  # counted as an unknown topic by the intake
-                if qos:
-                    mid = (buf[t_end] << 8) | buf[t_end + 1]
-                    t_end += 2
-                else:
-                    mid = 0
+                    self._poison("bad_topic", qos, mid, "", length)
+                    pos = end
+                    continue
+                if qos >= 2:
+                    self._poison(f"qos{qos}", qos, mid, topic, length)
+                    pos = end
+                    continue
                 # properties: a variable byte integer length, then skipped
-                plen = buf[t_end]
-                if plen < 0x80:
-                    start = t_end + 1 + plen
+                plen = buf[p_at] if p_at < end else 0x100  # 0x100: the length is missing
+                if plen == 0x100:
+                    start = end + 1
+                elif plen < 0x80:
+                    start = p_at + 1 + plen
                 else:
-                    plen, used = _read_varint(buf[:end], t_end)
-                    start = t_end + used + plen
+                    try:
+                        plen, used = _read_varint(buf[:end], p_at)
+                    except ProtocolError:
+                        start = end + 1
+                    else:
+                        start = p_at + used + plen
                 if start > end:
-                    raise ProtocolError("PUBLISH properties run past the packet")
+                    self._poison("malformed", qos, mid, topic, length)
+                    pos = end
+                    continue
                 append((qos, mid, topic, buf[start:end]))
             else:
                 self.controls.append((kind, _control(kind, buf[i:end])))
             pos = end
         self._rest = buf[pos:] if pos < n else b""
+
+
+def _publish_header(buf: bytes, i: int, avail: int, first: int) -> tuple[int, int, str] | None:
+    """``(qos, packet id, topic)`` of the PUBLISH whose variable header starts at ``buf[i]``,
+    or ``None`` while fewer than ``avail`` bytes hold it (packet id 0 when unreadable)."""
+    qos = (first >> 1) & 0x03
+    if avail < i + 2:
+        return None
+    t_end = i + 2 + ((buf[i] << 8) | buf[i + 1])
+    if avail < t_end + (2 if qos else 0):
+        return None
+    try:
+        topic = buf[i + 2:t_end].decode()
+    except UnicodeDecodeError:
+        topic = ""
+    mid = (buf[t_end] << 8) | buf[t_end + 1] if qos else 0
+    return qos, mid, topic
 
 
 def _read_varint(buf: bytes, i: int) -> tuple[int, int]:

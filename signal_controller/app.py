@@ -275,6 +275,7 @@ class SignalController:
             "counts": dict(st.counts),
             "dropped": dict(self.dropped),
             "late_ticks": self.late_ticks,
+            "max_lag_ms": self.max_lag_ms,
             "ticks": self.ticks,
         }
 
@@ -307,7 +308,8 @@ class SignalController:
             )
         self.last_outputs = out
         self.agent.publish_encoded(
-            "spat", functools.partial(self._spat.encode, out), entity_id=self.entity_id
+            "spat", functools.partial(self._spat.encode, out), entity_id=self.entity_id,
+            dated_ms=out.now,
         )
         if out.ssem is not None and self._ssem_q is not None:
             self._ssem_q.put_nowait({

@@ -59,6 +59,7 @@ class AlarmEngine:
     _device_dropped: dict[str, int] = field(default_factory=dict)
     _hub_dropped: dict[str, tuple[int, int]] = field(default_factory=dict)
     _session_down_since: dict[str, int] = field(default_factory=dict)
+    _hub_poison: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def _set(self, kind: str, device: str, on: bool, severity: Severity, message: str, *,
              now: int) -> list[AlarmChange]:
@@ -153,6 +154,22 @@ class AlarmEngine:
                          f"hub queue {name}: {dropped} messages dropped so far" if recent
                          else f"hub queue {name}: no drops for a minute", now=now)
         return out
+
+    def on_hub_poison(self, name: str, count: int, last: str | None, *,
+                      now: int) -> list[AlarmChange]:
+        """Poison messages one of the hub's sessions skipped (a growing counter): a message
+        that could not even be parsed as MQTT, or was larger than the hub takes, came from a
+        broken or hostile sender. ``hub_poison_message`` while the count grew within
+        ``dropped_clear_ms``; the session itself kept running."""
+        last_count, last_grew_at = self._hub_poison.get(name, (0, -(10**18)))
+        if count > last_count:
+            last_grew_at = now
+        self._hub_poison[name] = (count, last_grew_at)
+        recent = now - last_grew_at < self.thresholds.dropped_clear_ms
+        return self._set("hub_poison_message", name, recent, "warning",
+                         f"hub {name} session skipped {count} poison messages so far "
+                         f"(newest: {last})" if recent
+                         else f"hub {name} session: no poison messages for a minute", now=now)
 
     def on_hub_session(self, name: str, connected: bool, *, reason: str | None = None,
                        now: int) -> list[AlarmChange]:

@@ -3,14 +3,25 @@
 WHY one pure function for the whole decision: every ingest worker, the fuzz tests and the
 benchmark call the same code; validation uses the contract's :func:`decode` (so the reasons
 are the contract's: ``too_large``, ``not_json``, ``missing_field``, ``wrong_type``,
-``invalid_value``) plus the hub's own checks: ``unknown_topic`` and ``id_mismatch`` (a payload
-whose id differs from its topic's, which the broker ACL alone cannot prevent; for ``srem`` also
-a ``vehicle_id`` that differs from the sender id the topic ends in).
+``invalid_value``, ``future_ts``) plus the hub's own checks: ``unknown_topic``, ``id_mismatch``
+(a payload whose id differs from its topic's, which the broker ACL alone cannot prevent; for
+``srem`` also a ``vehicle_id`` that differs from the sender id the topic ends in) and
+``before_birth``.
+
+The birth rule (docs/hub.md, "Timestamps"): a device stamps every message after the birth of
+its current connection (the ``online`` status, whose ``ts`` is the moment the connection was
+established) with a ``ts`` at or after that birth, and marks what it queued before as
+``historical``. So a message that is not historical and is dated before the newest birth this
+intake has seen from its device is refused (``before_birth``); historical replays keep their old
+``ts`` and are taken. Births are taken from the status messages of the same ordered stream
+(never from another session, which may be ahead of this one during a backlog); retained
+messages (status, MAP) carry no such rule.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +38,10 @@ EVENTS = frozenset({"status", "map", "srem", "cmd_ack"})
 INGESTED: tuple[TopicName, ...] = ("position", "occupancy", "wlan", "health", "ssem",
                              "status", "map", "srem", "cmd_ack")
 MAX_SEQ = 2**63 - 1  # a signed 64-bit column; a counter at 10 Hz never gets there
+
+#: streamed topics whose ``ts`` must not lie before the device's birth (unless historical);
+#: not cmd/ack (matched by command id, its ``ts`` decides nothing) nor retained topics.
+BIRTH_BOUND = frozenset({"position", "occupancy", "wlan", "health", "ssem", "srem", "spat"})
 
 _ID_FIELD = {"position": "vehicle_id", "occupancy": "vehicle_id", "wlan": "vehicle_id",
              "status": "device_id", "spat": "intersection_id", "map": "intersection_id",
@@ -55,12 +70,18 @@ class Rejected:
 class Intake:
     """Validates, de-duplicates (in memory, first line) and counts per topic and reason."""
 
-    def __init__(self, topics: Topics, tracker: SeqTracker | None = None) -> None:
+    def __init__(self, topics: Topics, tracker: SeqTracker | None = None, *,
+                 entity_device: Mapping[str, str] | None = None) -> None:
         self.topics = topics
         self.tracker = tracker if tracker is not None else SeqTracker()
         self.rejected: Counter[tuple[str, str]] = Counter()
         self.accepted = 0
         self.duplicates = 0
+        #: entity id (vehicle) -> device id, from the registry (read only here)
+        self.entity_device: Mapping[str, str] = entity_device if entity_device is not None \
+            else {}
+        #: device id -> (bdseq, ts) of the newest ``online`` status seen in this stream
+        self.births: dict[str, tuple[int, int]] = {}
 
     def accept(self, topic: str, payload: bytes | bytearray,
                received_ms: int) -> Row | Rejected | None:
@@ -71,7 +92,7 @@ class Intake:
                                 topic)
         name = ref.spec.name
         try:
-            msg = decode(ref.spec.model, payload)
+            msg = decode(ref.spec.model, payload, now_ms=received_ms)
         except PayloadError as exc:
             return self._reject(name, exc.reason, exc.detail)
         id_field = _ID_FIELD.get(name)
@@ -82,6 +103,16 @@ class Intake:
         if sender_field is not None and getattr(msg, sender_field) != ref.sender_id:
             return self._reject(name, "id_mismatch", f"{sender_field} "
                                 f"{getattr(msg, sender_field)!r} != {ref.sender_id!r}")
+        if name in BIRTH_BOUND and not getattr(msg, "historical", False):
+            sender = ref.sender_id or ref.entity_id  # an SREM is the bus's, not the junction's
+            device = self.entity_device.get(sender, sender)
+            born = self.births.get(device)
+            ts: int = getattr(msg, "ts")  # noqa: B009 - every birth-bound model has it
+            if born is not None and ts < born[1]:
+                return self._reject(name, "before_birth",
+                                    f"ts {ts} < birth {born[1]} of {device}")
+        elif name == "status" and getattr(msg, "state") == "online":  # noqa: B009
+            self._birth(msg.device_id, msg.bdseq, msg.ts)  # type: ignore[attr-defined]
         text = bytes(payload).decode("utf-8")
         if name in SEQUENCED:
             seq: int = getattr(msg, "seq")  # noqa: B009 - the sequenced models all have it
@@ -99,6 +130,17 @@ class Intake:
         return Row("events", {"device_id": ref.entity_id, "topic": name,
                               "key": _event_key(name, msg), "ts": getattr(msg, "ts", 0),
                               "received_ms": received_ms, "payload": text})
+
+    def _birth(self, device_id: str, bdseq: int, ts: int) -> None:
+        known = self.births.get(device_id)
+        if known is None or bdseq >= known[0]:
+            self.births[device_id] = (bdseq, ts)
+
+    def reject_error(self, topic: str) -> Rejected:
+        """Count a message whose handling raised (a bug): rejected as ``internal_error``."""
+        ref = self.topics.parse(topic)
+        return self._reject(ref.spec.name if ref is not None else "unknown", "internal_error",
+                            "see the log")
 
     def _reject(self, topic: str, reason: str, detail: str) -> Rejected:
         self.rejected[(topic, reason)] += 1

@@ -83,6 +83,8 @@ class DeviceState:
     bdseq: int | None = None
     sw: str | None = None
     status_ms: int = 0
+    #: ``ts`` of the newest ``online`` status: the birth of the device's current connection
+    born_ts: int | None = None
     health: Health | None = None
     last_seen_ms: int = 0
 
@@ -147,8 +149,16 @@ class LiveState:
             return False
         d.kind, d.bdseq, d.sw = msg.kind, msg.bdseq, msg.sw
         d.online = msg.state == "online"
+        if d.online:
+            d.born_ts = msg.ts
         d.status_ms = now_ms
         return True
+
+    def birth_of(self, entity_id: str) -> int | None:
+        """The birth ``ts`` of the device behind ``entity_id`` (a vehicle, an intersection or
+        a device id), ``None`` while no ``online`` status of it has been seen."""
+        dev = self.devices.get(self.entity_device.get(entity_id, entity_id))
+        return dev.born_ts if dev is not None else None
 
     def apply_health(self, device_id: str, msg: Health, now_ms: int) -> int:
         """Latest health; returns seqs newly found missing in the stream."""

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -35,6 +35,7 @@ from central_hub.mqtt import Message, SessionOptions, WireSubscriber
 from central_hub.storage.health import StorageHealth
 from central_hub.storage.writer import BatchWriter
 from edge_agent.contract.topics import Topics
+from edge_agent.wire import POISON
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ class IngestWorker:
     """Receives the shared subscription and writes batches; :meth:`start`/:meth:`stop`."""
 
     def __init__(self, runtime: HubRuntime, engine: Engine, client_id: str | None = None, *,
-                 health: StorageHealth | None = None) -> None:
+                 health: StorageHealth | None = None,
+                 entity_device: Mapping[str, str] | None = None) -> None:
         s = runtime.settings.ingest
         self.runtime = runtime
         self.topics = Topics(runtime.topic_root)
@@ -84,7 +86,8 @@ class IngestWorker:
         self.batch_max = s.batch_max
         self.batch_wait_s = s.batch_wait_ms / 1000
         self.stats = IngestStats()
-        self.intake = Intake(self.topics, SeqTracker(window=s.window))
+        self.intake = Intake(self.topics, SeqTracker(window=s.window),
+                             entity_device=entity_device)
         self.writer = BatchWriter(engine)
         #: the outcome of the latest write (shared with the hub's other writers)
         self.health = health if health is not None else StorageHealth()
@@ -164,7 +167,14 @@ class IngestWorker:
         now = int(time.time() * 1000)
         accept = self.intake.accept
         for _gen, _mid, _qos, topic, payload in batch:
-            out = accept(topic, payload, now)
+            if payload is POISON:  # skipped by the session (counted there); only acked
+                continue
+            try:
+                out = accept(topic, payload, now)
+            except Exception:  # a bug must not stop ingest: this one message is rejected
+                log.exception("ingest %s: failed to take a message on %r", self.client_id,
+                              topic)
+                out = self.intake.reject_error(topic)
             if type(out) is Row:
                 rows.append(out)
             elif isinstance(out, Rejected):
@@ -202,7 +212,8 @@ class IngestWorker:
             st.rejected = self.intake.rejected
             gen = self._generation
             # an old connection's packet ids mean nothing now: the broker redelivers those
-            self._session.ack(gen, [mid for g, mid, qos, _t, _p in batch if qos and g == gen])
+            self._session.ack(gen, [mid for g, mid, qos, _t, _p in batch
+                                    if qos == 1 and mid and g == gen])
             if rows and self.on_committed is not None:
                 try:
                     self.on_committed(rows)
@@ -220,6 +231,16 @@ class IngestWorker:
     def last_error(self) -> str | None:
         """Why the session's last connection attempt or connection ended, if it did."""
         return self._session.last_error
+
+    @property
+    def poison(self) -> Counter[str]:
+        """Messages the session skipped as poison, by reason (acknowledged, never stored)."""
+        return self._session.poison
+
+    @property
+    def last_poison(self) -> str | None:
+        """The newest poison message, described."""
+        return self._session.last_poison
 
     def start(self) -> None:
         """Connect (persistent session) and start the writer thread."""

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from central_hub.alarms import AlarmService
 from central_hub.commands import CommandBus
 from central_hub.core.config import HubRuntime
+from central_hub.domain.intake import BIRTH_BOUND
 from central_hub.domain.live_state import LiveState, SignalChange
 from central_hub.live.broadcast import Broadcaster
 from central_hub.live.dashboard_feed import DashboardFeed
@@ -43,6 +44,7 @@ from edge_agent.contract.payloads import (
 )
 from edge_agent.contract.topics import TopicName, Topics
 from edge_agent.errors import PayloadError
+from edge_agent.wire import POISON
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,8 @@ class LiveFeed:
             n = 0
             while inbox:
                 _qos, _mid, topic, payload = inbox.popleft()
+                if payload is POISON:  # skipped and counted by the session, acked there
+                    continue
                 try:
                     self.handle(topic, payload, int(time.time() * 1000))
                 except Exception:  # a bug must not stop the live path
@@ -135,7 +139,7 @@ class LiveFeed:
             return
         name = ref.spec.name
         try:
-            msg = decode(ref.spec.model, payload)
+            msg = decode(ref.spec.model, payload, now_ms=now)
         except PayloadError as exc:
             self.rejected[(name, exc.reason)] += 1
             return
@@ -144,6 +148,12 @@ class LiveFeed:
             self.rejected[(name, "id_mismatch")] += 1
             return
         st = self.state
+        # the birth rule (domain/intake.py)
+        if name in BIRTH_BOUND and not getattr(msg, "historical", False):
+            born = st.birth_of(ref.entity_id)
+            if born is not None and getattr(msg, "ts") < born:  # noqa: B009
+                self.rejected[(name, "before_birth")] += 1
+                return
         alarms = self.alarms
         if name == "spat":
             assert isinstance(msg, Spat)
@@ -204,6 +214,16 @@ class LiveFeed:
     def last_error(self) -> str | None:
         """Why the live session's last connection attempt or connection ended, if it did."""
         return self._session.last_error
+
+    @property
+    def poison(self) -> Counter[str]:
+        """Messages the session skipped as poison, by reason (acknowledged, never applied)."""
+        return self._session.poison
+
+    @property
+    def last_poison(self) -> str | None:
+        """The newest poison message, described."""
+        return self._session.last_poison
 
     async def start(self) -> None:
         """Connect and start draining (returns at once; see :attr:`connected`)."""

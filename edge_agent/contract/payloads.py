@@ -2,12 +2,18 @@
 
 Producers build these models and serialise them with :func:`encode`; consumers validate raw
 bytes with :func:`decode`, which enforces the contract's rejection rules (not JSON, missing
-field, wrong type, over 64 KiB) and ignores unknown fields. Models are strict (no ``"5"`` for
+field, wrong type, over 64 KiB) and ignores unknown fields. JSON is strict (RFC 8259): a
+``NaN``, ``Infinity`` or ``-Infinity`` anywhere in the document, unknown fields included, is
+``not_json`` — the hub echoes payloads as received, and one such token makes a browser's
+``JSON.parse`` fail on the whole answer. With the receiver's clock, ``ts`` may not lie more
+than :data:`MAX_FUTURE_MS` ahead (``future_ts``): "the newest ``ts`` wins" must not be
+winnable for ever. Models are strict (no ``"5"`` for
 ``5``) and frozen, so a validated message cannot be changed on its way through a service.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
@@ -32,6 +38,9 @@ from edge_agent.contract.ids import (
 from edge_agent.errors import PayloadError
 
 MAX_PAYLOAD_BYTES = 64 * 1024
+#: how far a received ``ts`` may lie ahead of the receiver's clock (3 minutes): devices keep
+#: time by NTP or GPS to well under a second; beyond this the clock (or the sender) is wrong.
+MAX_FUTURE_MS = 180_000
 #: bound of a bus's reported schedule deviation (``Srem.delay_s``), seconds either way.
 MAX_DELAY_S = 86_400
 #: validation context of payloads that arrive over the wire (``v`` must then be present).
@@ -390,19 +399,44 @@ def encode(payload: BaseModel) -> bytes:
     return payload.__pydantic_serializer__.to_json(payload)
 
 
-def decode(model: type[P], data: bytes | bytearray | memoryview) -> P:
+def decode(model: type[P], data: bytes | bytearray | memoryview, *,
+           now_ms: int | None = None) -> P:
     """Validate raw bytes against ``model`` or raise :class:`PayloadError` with a reason.
 
-    Reasons are counted by consumers: ``too_large``, ``not_json``, ``missing_field``,
-    ``wrong_type``, ``invalid_value``.
+    Reasons are counted by consumers: ``too_large``, ``not_json`` (also ``NaN`` and
+    ``Infinity``, which are not JSON), ``missing_field``, ``wrong_type``, ``invalid_value``,
+    and with ``now_ms`` (the receiver's clock) ``future_ts``.
     """
     raw = bytes(data)
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise PayloadError("too_large", f"{len(raw)} bytes > {MAX_PAYLOAD_BYTES}")
+    # pydantic's parser takes NaN/Infinity anywhere; two substring scans keep the common
+    # case at full speed, and only a document that contains the letters is parsed again
+    if (b"NaN" in raw or b"Infinity" in raw) and not _strict_json(raw):
+        raise PayloadError("not_json", "NaN or Infinity is not JSON (RFC 8259)")
     try:
-        return model.model_validate_json(raw, context=WIRE)
+        msg = model.model_validate_json(raw, context=WIRE)
     except ValidationError as exc:
         raise PayloadError(_reason(exc), _describe(exc)) from exc
+    if now_ms is not None:
+        ts = getattr(msg, "ts", None)
+        if type(ts) is int and ts > now_ms + MAX_FUTURE_MS:
+            raise PayloadError("future_ts", f"ts {ts} is {ts - now_ms} ms ahead of the "
+                                            f"receiver's clock (at most {MAX_FUTURE_MS})")
+    return msg
+
+
+def _refuse_constant(token: str) -> object:
+    raise ValueError(token)
+
+
+def _strict_json(raw: bytes) -> bool:
+    """Whether ``raw`` parses without a ``NaN``/``Infinity`` token (in strings they are fine)."""
+    try:
+        json.loads(raw, parse_constant=_refuse_constant)
+    except ValueError:
+        return False
+    return True
 
 
 def _reason(exc: ValidationError) -> str:

@@ -8,6 +8,7 @@ bytes it wants (any size, as fast as TCP takes them), so the tests build packets
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -41,9 +42,10 @@ class City:
 def start_city(tmp_path: Path, broker_factory: type[MosquittoBroker],
                **broker_options: Any) -> City:
     """A hub, a bus (vehicle 1234) and a controller (ks-0042) registered; the broker started
-    on the password and ACL files the registry generated."""
+    on the password and ACL files the registry generated. The registry is the hub's own
+    database, :func:`hub_database` (as in a deployment: the hub knows its devices)."""
     pw, acl = tmp_path / "passwd", tmp_path / "acl"
-    engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
+    engine = make_engine(hub_database(tmp_path))
     reg = DeviceRegistry(engine, TOPICS, str(pw), str(acl))
     creds = {"hub-1": reg.register("hub-1", "hub"),
              "bus-1234": reg.register("bus-1234", "bus", "1234"),
@@ -52,6 +54,11 @@ def start_city(tmp_path: Path, broker_factory: type[MosquittoBroker],
     broker.start()
     reg.reload = broker.reload
     return City(broker, reg, creds)
+
+
+def hub_database(tmp_path: Path) -> str:
+    """The database URL of the hub (and its registry) in a hostile test."""
+    return f"sqlite:///{tmp_path / 'hub.db'}"
 
 
 def strict_json(text: str | bytes) -> Any:
@@ -114,8 +121,6 @@ class RawClient:
             return False
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.sendall(wire.DISCONNECT_PACKET)
-        except OSError:
-            pass
         self.sock.close()

@@ -24,7 +24,7 @@ from typing import Any
 from websockets.sync.client import connect as ws_connect
 
 from central_hub.broker import MosquittoBroker
-from tests.hostile.city import TOPICS, RawClient, start_city, strict_json
+from tests.hostile.city import TOPICS, RawClient, hub_database, start_city, strict_json
 from tests.integration.central_hub.helpers import now_ms, position, spat, status, wait_for
 from tests.support.hub_process import HubProcess
 
@@ -72,7 +72,7 @@ def _unparseable(frames: list[str]) -> list[str]:
 def test_nan_and_huge_ts_never_reach_the_public(
         tmp_path: Path, broker_factory: type[MosquittoBroker]) -> None:
     city = start_city(tmp_path, broker_factory)
-    hub = HubProcess(tmp_path, city.url("hub-1"), f"sqlite:///{tmp_path / 'hub.db'}")
+    hub = HubProcess(tmp_path, city.url("hub-1"), hub_database(tmp_path))
     hub.start()
     bus = RawClient(city, "bus-1234", client_id="bus-1234")
     ctl = RawClient(city, "ks-0042", client_id="ks-0042")

@@ -24,7 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from central_hub.broker import MosquittoBroker
+from edge_agent.contract.payloads import MAX_PAYLOAD_BYTES
+from edge_agent.wire import MAX_PACKET_SIZE
 from signal_controller.domain.intersection import WATCHDOG_MS
 from tests.hostile.city import TOPICS, City, RawClient, start_city
 from tests.integration.signal_controller.helpers import config_data, write_config
@@ -32,8 +36,8 @@ from tests.support.mqtt_probe import MqttProbe
 
 ROOT = Path(__file__).resolve().parents[2]
 IX = "ks-0042"
-#: the topic a bus may write and the controller reads; SREM moves to .../srem/{vehicle} later
-SREM_TOPIC = TOPICS.topic("srem", IX)
+#: the SREM topic bus 1234 may write and the controller reads (``signal/{ix}/srem/{vehicle}``)
+SREM_TOPIC = TOPICS.topic("srem", IX, "1234")
 HUGE = 150 * 1024 * 1024
 FLOOD_S = 10.0
 
@@ -47,10 +51,22 @@ def srem(size: int) -> bytes:
     return head + b"x" * (size - len(head) - 2) + b'"}'
 
 
+def payload_in(packet: int) -> int:
+    """The largest SREM payload on :data:`SREM_TOPIC` at QoS 0 in a packet of ``packet``
+    bytes: fixed header (1 + 3 bytes of remaining length), topic (2 + n), properties (1)."""
+    return packet - (1 + 3 + 2 + len(SREM_TOPIC) + 1)
+
+
 def broker_payload_limit(broker: MosquittoBroker) -> int | None:
-    """The largest payload the broker forwards, from its generated config (None: no limit)."""
-    m = re.search(r"^message_size_limit (\d+)$", broker.conf_path.read_text(), re.M)
-    return int(m.group(1)) or None if m else None
+    """The largest SREM payload the broker lets through, from its generated config (None: no
+    limit)."""
+    m = re.search(r"^(max_packet_size|message_size_limit) (\d+)$", broker.conf_path.read_text(),
+                  re.M)
+    if m is None or not int(m.group(2)):
+        return None
+    if m.group(1) == "message_size_limit":
+        return int(m.group(2))
+    return payload_in(int(m.group(2)))
 
 
 def command(probe: MqttProbe, name: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -71,31 +87,38 @@ def command(probe: MqttProbe, name: str, timeout: float = 10.0) -> dict[str, Any
     return result
 
 
-def _flood(city: City, size: int, seconds: float, max_messages: int) -> int:
-    """As fast as TCP takes them; reconnect when the broker cuts the connection."""
+def _flood(city: City, sizes: list[int], seconds: float,
+           max_messages: int) -> tuple[int, int]:
+    """As fast as TCP takes them, the sizes in turn; reconnect when the broker cuts the
+    connection. Returns (messages sent, connections the broker cut)."""
     client = RawClient(city, "bus-1234", client_id="bus-1234")
-    payload = srem(size)
-    sent = 0
+    payloads = [srem(size) for size in sizes]
+    sent = cut = 0
     deadline = time.monotonic() + seconds
     try:
         while time.monotonic() < deadline and sent < max_messages:
-            if client.publish(SREM_TOPIC, payload, 0):
+            if client.publish(SREM_TOPIC, payloads[sent % len(payloads)], 0):
                 sent += 1
             else:
+                cut += 1
                 client.sock.close()
                 client = RawClient(city, "bus-1234", client_id="bus-1234")
     finally:
         client.close()
-    return sent
+    return sent, cut
 
 
+@pytest.mark.parametrize("broker_limit", [True, False], ids=["shipped-broker", "no-broker-limit"])
 def test_srem_flood_never_delays_the_tick(
-        tmp_path: Path, broker_factory: type[MosquittoBroker]) -> None:
-    city = start_city(tmp_path, broker_factory)
+        tmp_path: Path, broker_factory: type[MosquittoBroker], broker_limit: bool) -> None:
+    """With the shipped broker the 150 MB SREM is cut at the door; without the broker's limit
+    it is the controller's Maximum Packet Size that makes the broker discard it."""
+    city = start_city(tmp_path, broker_factory, **({} if broker_limit else {"max_packet_size": 0}))
     cfg = write_config(config_data(f"{IX}.yaml", tmp_path), tmp_path)
     probe = MqttProbe(city.url("hub-1"), client_id="hub-1-probe")
     probe.subscribe(TOPICS.topic("spat", IX), qos=0)
     probe.subscribe(TOPICS.topic("cmd_ack", IX), qos=1)
+    probe.subscribe(TOPICS.topic("health", IX), qos=0)
     log = (tmp_path / "signal.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "edge_agent.cli", "signal", "--config", str(cfg),
@@ -109,20 +132,36 @@ def test_srem_flood_never_delays_the_tick(
         client = RawClient(city, "bus-1234", client_id="bus-1234")
         client.publish(SREM_TOPIC, srem(HUGE), 0)
         client.close()
-        # (2) a flood of the largest SREM the broker forwards
+        # (2) a flood of the largest SREM the broker forwards, in turn with the largest one
+        # the controller must parse (a valid SREM of exactly the contract's 64 KiB)
+        # (without a broker limit: the largest the controller announces it takes)
         limit = broker_payload_limit(city.broker)
-        size = limit if limit is not None else HUGE
-        sent = _flood(city, size, FLOOD_S, 10**6 if limit is not None else 3)
-        time.sleep(2.0)
+        if limit is None and not broker_limit:
+            limit = payload_in(MAX_PACKET_SIZE)
+        sizes = [limit, MAX_PAYLOAD_BYTES] if limit is not None else [HUGE]
+        sent, cut = _flood(city, sizes, FLOOD_S, 10**6 if limit is not None else 3)
+        time.sleep(6.0)  # a health report (every 5 s) after the flood
         after = command(probe, "status", timeout=30)
         statuses = {json.loads(m.payload)["status"] for m in probe.on("/spat")}
-        print(f"flood: {sent} SREMs of {size} bytes in {FLOOD_S} s; worst tick lag "
+        rejected = (json.loads(probe.on("/health")[-1].payload).get("rejected") or {}
+                    if probe.on("/health") else {})
+        print(f"flood: {sent} SREMs of {sizes} bytes in {FLOOD_S} s ({cut} cut); worst tick lag "
               f"{after.get('max_lag_ms')} ms (before the attack {before.get('max_lag_ms')} ms);"
               f" late ticks {after['late_ticks']}; fault {after['fault']}; SPaT {statuses}; "
-              f"dropped {after['dropped']}")
+              f"dropped {after['dropped']}; rejected {rejected}; "
+              f"priority {after['priority_counts']}")
         assert after["fault"] is None, after["fault"]
         assert statuses <= {"operational", "fixed_time"}, statuses
         assert after["max_lag_ms"] < WATCHDOG_MS
+        assert cut == 0, "the flood was larger than the broker lets through"
+        # both kinds reached the controller: the valid ones its priority logic (or its full
+        # request queue), the larger ones were refused by size
+        taken = sum(after["priority_counts"].values()) + after["dropped"].get("srem_queue_full", 0)
+        assert taken > sum(before["priority_counts"].values())
+        assert rejected.get("srem:too_large", 0) > 0
+        if not broker_limit:  # the broker kept the 150 MB SREM from the controller
+            assert f"Dropping too large outgoing PUBLISH for {IX}" in \
+                city.broker.log_path.read_text(errors="replace")
         assert proc.poll() is None
     finally:
         proc.terminate()

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from central_hub.broker import MosquittoBroker
+from edge_agent.contract.payloads import MAX_PAYLOAD_BYTES
 from tests.support.agents import AgentProcess, write_bus_config
 from tests.support.mqtt_probe import MqttProbe
 
@@ -82,7 +83,7 @@ hostile = st.one_of(
     st.fixed_dictionaries({"v": st.sampled_from([1, 2, "1"]), "id": json_values,
                            "name": json_values, "args": json_values}).map(
         lambda d: json.dumps(d).encode()),
-    st.just(b"{" * 70_000),
+    st.just(b"{" * (MAX_PAYLOAD_BYTES + 100)),
 )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from central_hub.broker import MosquittoBroker
-from edge_agent.contract.payloads import Spat, Ssem, decode
+from edge_agent.contract.payloads import MAX_PAYLOAD_BYTES, Spat, Ssem, decode
 from signal_controller.domain.lamps import Lamp
 from tests.integration.signal_controller.helpers import ControllerThread, as_config, config_data
 from tests.support.mqtt_probe import MqttProbe
@@ -109,7 +109,8 @@ def test_hostile_payloads_never_break_the_kernel(broker: MosquittoBroker, tmp_pa
 
         assert probe.wait_for(running, 30)
         ts = decode(Spat, probe.on("/spat")[-1].payload).ts
-        junk = [b"", b"not json", b"[1,2,3]", b'{"v":1}', b"\xff\xfe", b"x" * 70_000,
+        junk = [b"", b"not json", b"[1,2,3]", b'{"v":1}', b"\xff\xfe",
+                b"x" * (MAX_PAYLOAD_BYTES + 100),
                 json.dumps({"v": 1, "ts": "now", "detector": "D2", "occupied": "yes"}).encode()]
         for payload in junk:
             for topic in ("srem/66", "detector"):

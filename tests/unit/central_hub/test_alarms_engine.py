@@ -122,3 +122,13 @@ def test_a_controller_reporting_a_faulty_detector_raises_detector_fault() -> Non
     (cleared,) = [c for c in eng.on_health("ks-1", fine, 3) if c.kind == "detector_fault"]
     assert not cleared.active
     assert not [c for c in eng.on_health("bus-1", _health(), 4) if c.kind == "detector_fault"]
+
+
+def test_poison_messages_raise_a_warning_that_clears_after_a_quiet_minute() -> None:
+    e = AlarmEngine()
+    assert e.on_hub_poison("ingest", 0, None, now=0) == []
+    (raised,) = e.on_hub_poison("ingest", 2, "too_large: 2097160 bytes on t", now=1_000)
+    assert raised.active and raised.kind == "hub_poison_message" and "too_large" in raised.message
+    assert e.on_hub_poison("ingest", 2, None, now=30_000) == []
+    (cleared,) = e.on_hub_poison("ingest", 2, None, now=61_001)
+    assert not cleared.active

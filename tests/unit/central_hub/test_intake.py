@@ -73,3 +73,41 @@ def test_redelivery_is_dropped_in_memory() -> None:
     assert isinstance(it.accept(T.topic("position", "1234"), _pos(seq=7), 0), Row)
     assert it.accept(T.topic("position", "1234"), _pos(seq=7), 0) is None
     assert it.duplicates == 1 and it.accepted == 1
+
+
+def _status(device: str, bdseq: int, ts: int, state: str = "online") -> bytes:
+    return encode(Status(ts=ts, device_id=device, kind="bus", state=state,  # type: ignore[arg-type]
+                         bdseq=bdseq, sw="1"))
+
+
+def _dated(seq: int, ts: int, historical: bool = False) -> bytes:
+    return encode(Position(ts=ts, seq=seq, vehicle_id="1234", lat=1.0, lon=2.0, bearing=0.0,
+                           speed_mps=0.0, route_id=None, trip_id=None, stop_id=None,
+                           stop_status="IN_TRANSIT_TO", historical=historical))
+
+
+def test_live_messages_before_the_birth_are_refused_replays_are_taken() -> None:
+    """Issue 13, the birth rule: ts >= the birth of the device's connection unless historical."""
+    it = Intake(T, entity_device={"1234": "bus-1234"})
+    pos = T.topic("position", "1234")
+    assert isinstance(it.accept(pos, _dated(1, 100), 1_000), Row)  # no birth seen yet
+    assert isinstance(it.accept(T.topic("status", "bus-1234"), _status("bus-1234", 2, 500),
+                                1_000), Row)
+    out = it.accept(pos, _dated(2, 499), 1_000)
+    assert isinstance(out, Rejected) and out.reason == "before_birth"
+    assert isinstance(it.accept(pos, _dated(3, 499, historical=True), 1_000), Row)
+    assert isinstance(it.accept(pos, _dated(4, 500), 1_000), Row)
+    # the Last Will (same bdseq) and an older birth do not move the birth
+    it.accept(T.topic("status", "bus-1234"), _status("bus-1234", 2, 600, "offline"), 1_000)
+    it.accept(T.topic("status", "bus-1234"), _status("bus-1234", 1, 900), 1_000)
+    assert it.births["bus-1234"] == (2, 500)
+    assert it.rejected[("position", "before_birth")] == 1
+
+
+def test_future_ts_and_nan_are_counted() -> None:
+    it = Intake(T)
+    pos = T.topic("position", "1234")
+    out = it.accept(pos, _dated(1, 10**12), 10**12 - 200_000)
+    assert isinstance(out, Rejected) and out.reason == "future_ts"
+    out = it.accept(pos, _dated(2, 5)[:-1] + b',"x":NaN}', 10)
+    assert isinstance(out, Rejected) and out.reason == "not_json"

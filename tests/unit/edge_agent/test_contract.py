@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from edge_agent.contract.asyncapi import build_asyncapi, render
 from edge_agent.contract.payloads import (
+    MAX_FUTURE_MS,
     MAX_PAYLOAD_BYTES,
     Detector,
     Position,
@@ -214,3 +215,32 @@ def test_asyncapi_document_agrees_with_the_models() -> None:
         schema = doc["components"]["schemas"][spec.model.__name__]
         assert "v" in schema["required"]
         assert set(spec.model.model_fields) <= set(schema["properties"])
+
+
+@pytest.mark.parametrize("token", [b"NaN", b"Infinity", b"-Infinity"])
+@pytest.mark.parametrize("where", ["extra", "nested", "known"])
+def test_nan_and_infinity_are_not_json_anywhere(token: bytes, where: str) -> None:
+    """Issue 13: one such token in an echoed payload breaks a browser's JSON.parse."""
+    base = _detector()[:-1]
+    raw = {"extra": base + b',"x":' + token + b"}",
+           "nested": base + b',"x":{"y":[1,' + token + b"]}}",
+           "known": _detector().replace(b'"ts": 1', b'"ts": ' + token)}[where]
+    with pytest.raises(PayloadError) as info:
+        decode(Detector, raw)
+    assert info.value.reason == "not_json"
+
+
+def test_the_words_nan_and_infinity_in_strings_are_fine() -> None:
+    d = decode(Detector, _detector(extra="NaN and Infinity"))
+    assert d.detector == "D1"
+
+
+def test_ts_far_ahead_of_the_receiver_is_refused() -> None:
+    now = 1_800_000_000_000
+    ok = decode(Detector, _detector(ts=now + MAX_FUTURE_MS), now_ms=now)
+    assert ok.ts == now + MAX_FUTURE_MS
+    for ts in (now + MAX_FUTURE_MS + 1, 2**63 - 1):
+        with pytest.raises(PayloadError) as info:
+            decode(Detector, _detector(ts=ts), now_ms=now)
+        assert info.value.reason == "future_ts"
+    assert decode(Detector, _detector(ts=2**63 - 1)).ts == 2**63 - 1  # no clock: no bound

@@ -79,21 +79,80 @@ def test_splitter_decodes_connack_suback_and_disconnect() -> None:
 
 
 @pytest.mark.parametrize(("data", "match"), [
-    (b"\x34\x05\x00\x01t\x00\x01", "QoS 2"),
     (b"\x30\xff\xff\xff\xff\x01", "four bytes"),
-    (b"\x30\x04\x00\x01t\x05", "properties run past"),
     (b"\x50\x02\x00\x01", "unexpected packet type"),
     (b"\x20\x00", "short CONNACK"),
+    (b"\x90" + wire.varint(200) + b"\x00" * 200, "exceeds"),  # an oversized control packet
 ])
-def test_splitter_refuses_malformed_packets(data: bytes, match: str) -> None:
+def test_splitter_refuses_a_stream_it_cannot_follow(data: bytes, match: str) -> None:
     with pytest.raises(wire.ProtocolError, match=match):
-        wire.Splitter().feed(data)
+        wire.Splitter(max_packet=100).feed(data)
 
 
-def test_splitter_refuses_oversized_packets_before_buffering_them() -> None:
+_GOOD = wire.publish("ok", b"after", 1, 9)
+
+
+@pytest.mark.parametrize(("packet", "reason", "qos", "mid"), [
+    (b"\x34\x06\x00\x01t\x00\x04\x00", "qos2", 2, 4),
+    (b"\x36\x06\x00\x01t\x00\x04\x00", "qos3", 3, 4),
+    (b"\x32\x05\x00\x01t\x00\x05", "malformed", 1, 5),  # properties missing
+    (b"\x32\x06\x00\x01t\x00\x05\x05", "malformed", 1, 5),  # properties run past
+    (b"\x32\x09\x00\x01t\x00\x05\xff\xff\xff\xff", "malformed", 1, 5),  # broken varint
+    (b"\x32\x07\x00\x02\xff\xfe\x00\x06\x00", "bad_topic", 1, 6),
+    (b"\x32\x04\x00\x40ka", "malformed", 1, 0),  # topic runs past: no packet id
+    (b"\x30\x01\x00", "malformed", 0, 0),
+])
+def test_splitter_skips_a_poison_publish_and_goes_on(packet: bytes, reason: str, qos: int,
+                                                     mid: int) -> None:
+    s = wire.Splitter()
+    s.feed(packet + _GOOD)
+    assert [p.reason for p in s.poison] == [reason]
+    assert s.messages[0][:2] == (qos, mid) and s.messages[0][3] is wire.POISON
+    assert s.messages[1] == (1, 9, "ok", b"after")
+
+
+def test_splitter_skips_oversized_publishes_without_buffering_them() -> None:
     s = wire.Splitter(max_packet=100)
-    with pytest.raises(wire.ProtocolError, match="exceeds"):
-        s.feed(b"\x30" + wire.varint(101) + b"\x00")
+    big = wire.publish("t/big", b"x" * 10_000, 1, 77)
+    s.feed(big[:12])  # header only: poison known, the rest is skipped as it comes
+    assert s.poison == [wire.Poison("too_large", 1, 77, "t/big", len(big) - 3)]
+    for i in range(12, len(big), 1000):
+        s.feed(big[i:i + 1000])
+        assert len(s._rest) == 0
+    s.feed(_GOOD)
+    assert [m[:3] for m in s.messages] == [(1, 77, "t/big"), (1, 9, "ok")]
+    assert s.messages[0][3] is wire.POISON and s.messages[1][3] == b"after"
+
+
+def test_splitter_waits_for_the_header_of_an_oversized_publish() -> None:
+    s = wire.Splitter(max_packet=100)
+    big = wire.publish("t/" + "a" * 300, b"x" * 500, 1, 3)
+    s.feed(big[:50])  # the topic is not complete yet
+    assert s.poison == []
+    s.feed(big[50:] + _GOOD)
+    assert [p.packet_id for p in s.poison] == [3]
+    assert s.messages[-1] == (1, 9, "ok", b"after")
+
+
+def test_an_empty_payload_is_not_the_poison_marker() -> None:
+    s = wire.Splitter()
+    s.feed(wire.publish("t", b"", 1, 1))
+    assert s.messages == [(1, 1, "t", b"")] and s.messages[0][3] is not wire.POISON
+
+
+@settings(max_examples=100)
+@given(st.lists(st.integers(1, 700), min_size=1, max_size=30))
+def test_any_chunking_skips_the_same_poison(cuts: list[int]) -> None:
+    stream = (wire.publish("a", b"1", 1, 1) + wire.publish("big", b"x" * 3000, 1, 2)
+              + b"\x34\x06\x00\x01t\x00\x03\x00" + wire.publish("b", b"2", 1, 4))
+    s = wire.Splitter(max_packet=1000)
+    pos = 0
+    for c in cuts:
+        s.feed(stream[pos:pos + c])
+        pos += c
+    s.feed(stream[pos:])
+    assert [(m[1], m[3] is wire.POISON) for m in s.messages] == [
+        (1, False), (2, True), (3, True), (4, False)]
 
 
 _messages = st.lists(st.tuples(

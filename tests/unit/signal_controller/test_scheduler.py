@@ -30,7 +30,8 @@ class FakeAgent:
         return b"{}"
 
     def publish_encoded(
-        self, _name: str, build: Callable[[int | None], bytes], *, entity_id: str
+        self, _name: str, build: Callable[[int | None], bytes], *, entity_id: str,
+        dated_ms: int | None = None,
     ) -> bytes:
         self.seq += 1
         payload = build(self.seq)
