@@ -55,8 +55,9 @@ from bus_gateway.probes import ProbeSniffer
 from bus_gateway.uplink import UplinkMonitor, parse_endpoint
 from bus_gateway.wlan import WlanGateway, make_wlan
 from edge_agent.agent import EdgeAgent
+from edge_agent.contract.commands import SetDelayArgs, SetTripArgs, SetUplinkArgs
 from edge_agent.contract.configs import BusConfig
-from edge_agent.contract.payloads import MAX_DELAY_S, Spat, SpatGroup, Ssem
+from edge_agent.contract.payloads import Spat, SpatGroup, Ssem
 from edge_agent.contract.topics import TopicRef
 from edge_agent.mqtt import BrokerAddress
 
@@ -102,16 +103,6 @@ def protected_endpoints(broker_url: str) -> tuple[tuple[IPv4Address, int], ...]:
 
 #: a schedule deviation older than this is stale and not sent with ``srem`` (ms)
 DELAY_MAX_AGE_MS = 10 * 60_000
-
-
-def _delay_arg(args: dict[str, object]) -> int | None:
-    """``args.delay_s`` of ``set_trip``/``set_delay``: whole seconds within a day, or null."""
-    delay = args.get("delay_s")
-    if delay is None:
-        return None
-    if not isinstance(delay, int) or isinstance(delay, bool) or abs(delay) > MAX_DELAY_S:
-        raise ValueError(f"args.delay_s must be an integer within ±{MAX_DELAY_S} s or null")
-    return delay
 
 
 @dataclass
@@ -230,23 +221,17 @@ class BusGateway:
     def _on_spat(self, ref: TopicRef, payload: Spat) -> None:
         self.state.spat[ref.entity_id] = payload
 
-    async def _cmd_set_uplink(self, args: dict[str, object]) -> dict[str, object]:
-        kbps = args.get("kbps", args.get("uplink_kbps"))
-        if not isinstance(kbps, int) or isinstance(kbps, bool):
-            raise ValueError("args.kbps must be an integer (kbit/s)")
+    async def _cmd_set_uplink(self, args: SetUplinkArgs) -> dict[str, object]:
+        kbps = args.kbps
         if self.uplink is not None:  # measured: the figure caps the estimate, which starts there
             kbps = await self.uplink.set_cap(kbps)
         else:
             await self.wlan.set_uplink_kbps(kbps)
         return {"uplink_kbps": kbps, "per_client_kbps": self.wlan.plan.rate_kbps}
 
-    async def _cmd_set_trip(self, args: dict[str, object]) -> dict[str, object]:
-        trip = args.get("trip_id")
-        if trip is not None and not isinstance(trip, str):
-            raise ValueError("args.trip_id must be a string or null")
-        delay = _delay_arg(args)
-        await self.start_trip(trip, delay_s=delay)
-        return {"trip_id": trip, "delay_s": delay}
+    async def _cmd_set_trip(self, args: SetTripArgs) -> dict[str, object]:
+        await self.start_trip(args.trip_id, delay_s=args.delay_s)
+        return {"trip_id": args.trip_id, "delay_s": args.delay_s}
 
     async def start_trip(self, trip_id: str | None, stops: Sequence[RouteStop] | None = None,
                          *, delay_s: int | None = None) -> None:
@@ -263,10 +248,9 @@ class BusGateway:
         else:
             self.tracker.reset()
 
-    async def _cmd_set_delay(self, args: dict[str, object]) -> dict[str, object]:
-        delay = _delay_arg(args)
-        self._set_delay(delay)
-        return {"delay_s": delay}
+    async def _cmd_set_delay(self, args: SetDelayArgs) -> dict[str, object]:
+        self._set_delay(args.delay_s)
+        return {"delay_s": args.delay_s}
 
     def _set_delay(self, delay: int | None) -> None:
         self.state.delay_s = delay

@@ -13,11 +13,12 @@ from collections.abc import Callable
 
 from edge_agent.contract.payloads import Command, CommandAck, encode
 from edge_agent.contract.topics import Topics
+from edge_agent.errors import KasselError
 
 Publish = Callable[[str, bytes, int], None]
 
 
-class CommandTimeoutError(TimeoutError):
+class CommandTimeoutError(KasselError, TimeoutError):
     """No ack arrived in time (the device may be offline)."""
 
 

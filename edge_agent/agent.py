@@ -42,6 +42,7 @@ import paho.mqtt.client as paho
 
 from edge_agent import __version__
 from edge_agent.backoff import Backoff
+from edge_agent.contract.commands import COMMAND_BY_NAME, parse_args
 from edge_agent.contract.configs import DeviceConfig
 from edge_agent.contract.payloads import (
     MAX_PAYLOAD_BYTES,
@@ -53,7 +54,7 @@ from edge_agent.contract.payloads import (
     encode,
 )
 from edge_agent.contract.topics import SPEC_BY_NAME, TopicName, TopicRef, Topics
-from edge_agent.errors import PayloadError, QueueError
+from edge_agent.errors import CommandRefusedError, PayloadError, QueueError
 from edge_agent.health import HealthSampler
 from edge_agent.mqtt import BrokerAddress, MqttConnection, MqttError, Will
 from edge_agent.store import AgentStore, NewMessage, QueueState, StoreReset
@@ -62,7 +63,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[TopicRef, Any], Awaitable[None] | None]
 CommandResult = Mapping[str, object] | None
-CommandHandler = Callable[[dict[str, object]], Awaitable[CommandResult] | CommandResult]
+#: gets the command's validated arguments (a :class:`CommandArgs` for contract commands, the
+#: raw dict for an application's own) and returns the ack's ``result``.
+CommandHandler = Callable[[Any], Awaitable[CommandResult] | CommandResult]
 H = TypeVar("H", bound=CommandHandler)
 
 #: rows read from the queue per round trip to the database thread.
@@ -703,16 +706,25 @@ class EdgeAgent:
                 log.warning("%s: command %s not recorded: %s", self.device_id, cmd.id, exc)
 
     async def _execute(self, cmd: Command) -> tuple[bool, str | None, dict[str, object] | None]:
+        """Run the handler of ``cmd``: a contract command's handler gets its validated
+        arguments (:mod:`edge_agent.contract.commands`), an application's own command the raw
+        dict. A :class:`CommandRefusedError` is a deliberate no (acked with its message); any
+        other exception is a bug: logged with its traceback and acked as an internal error."""
         handler = self._commands.get(cmd.name)
         if handler is None:
             return False, f"unknown command {cmd.name!r}", None
         try:
-            outcome = handler(dict(cmd.args))
+            args: object = (parse_args(cmd.name, cmd.args) if cmd.name in COMMAND_BY_NAME
+                            else dict(cmd.args))
+            outcome = handler(args)
             if inspect.isawaitable(outcome):
                 outcome = await outcome
+        except CommandRefusedError as exc:
+            log.warning("%s: command %s refused: %s", self.device_id, cmd.name, exc)
+            return False, str(exc), None
         except Exception as exc:
-            log.warning("%s: command %s failed: %s", self.device_id, cmd.name, exc)
-            return False, f"{type(exc).__name__}: {exc}", None
+            log.exception("%s: command %s failed", self.device_id, cmd.name)
+            return False, f"internal error ({type(exc).__name__}): {exc}", None
         return True, None, None if outcome is None else dict(outcome)
 
     # --- health ----------------------------------------------------------------------------

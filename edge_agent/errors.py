@@ -4,7 +4,13 @@
     ├── ConfigError            a config file is unreadable or breaks its model (names file+field)
     ├── PayloadError           an MQTT payload breaks the contract (carries a counted reason)
     ├── QueueError             the durable store-and-forward queue cannot be used
-    └── BrokerError            a private Mosquitto could not be started or stopped
+    ├── BrokerError            a private Mosquitto could not be started or stopped
+    └── CommandRefusedError    a remote command's arguments or moment are not acceptable
+                               (acked ``ok: false``; any other exception in a handler is a bug)
+
+Each package adds its own branch under :class:`KasselError` (``GatewayError``, ``KitaError``,
+``ProtocolError``, ``MqttError``...); a test checks that every exception class the project
+defines is a :class:`KasselError`.
 
 Third-party exceptions are mapped at the adapter boundary and chained with ``from exc``.
 """
@@ -50,3 +56,9 @@ class QueueError(KasselError):
 
 class BrokerError(KasselError):
     """A private Mosquitto broker could not be started, reloaded or stopped."""
+
+
+class CommandRefusedError(KasselError):
+    """A remote command is refused on purpose: bad arguments, or not possible right now. The
+    agent acks it ``ok: false`` with this message; any other exception from a handler is a
+    bug, logged with its traceback."""

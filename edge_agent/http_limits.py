@@ -42,6 +42,8 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Seque
 from dataclasses import dataclass
 from typing import Any
 
+from edge_agent.errors import KasselError
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -58,7 +60,7 @@ LINGER_S = 1.0
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")
 
 
-class BodyTooLargeError(Exception):
+class BodyTooLargeError(KasselError):
     """Raised inside the application by the read that takes the body over its route's limit."""
 
     def __init__(self, limit: int) -> None:

@@ -34,6 +34,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.contract.configs import MqttConfig, TlsConfig
+from edge_agent.errors import KasselError
 from edge_agent.wire import MAX_PACKET_SIZE, Will
 
 __all__ = ["BrokerAddress", "MqttConnection", "MqttError", "Will", "tls_context"]
@@ -41,7 +42,7 @@ __all__ = ["BrokerAddress", "MqttConnection", "MqttError", "Will", "tls_context"
 log = logging.getLogger(__name__)
 
 
-class MqttError(Exception):
+class MqttError(KasselError):
     """A connect attempt failed or the connection was lost (``reason`` says why)."""
 
 

@@ -32,6 +32,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
+from edge_agent.errors import KasselError
+
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 0x10, 0x20, 0x30, 0x40, 0x80, 0x90
 PINGREQ, PINGRESP, DISCONNECT = 0xC0, 0xD0, 0xE0
 
@@ -51,7 +53,7 @@ _RECEIVE_MAXIMUM = 0x21
 _MAX_PACKET_SIZE = 0x27
 
 
-class ProtocolError(Exception):
+class ProtocolError(KasselError):
     """The peer sent bytes that cannot be followed as a stream of MQTT packets."""
 
 

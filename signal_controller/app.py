@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from edge_agent.agent import EdgeAgent
+from edge_agent.contract.commands import COMMANDS as CONTRACT_COMMANDS
+from edge_agent.contract.commands import CommandArgs
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.contract.payloads import Detector, Srem
 from edge_agent.contract.topics import TopicRef
@@ -55,7 +57,8 @@ MAX_REQUESTS_PER_SENDER = 8
 CLOCK_JUMP_MS = 200
 #: beyond this lateness the loop re-anchors instead of replaying every missed tick.
 MAX_CATCH_UP_MS = 5_000
-COMMANDS = ("resume", "flash", "set_mode", "set_plan", "status")
+#: the contract commands a controller takes (edge_agent.contract.commands)
+COMMANDS = tuple(c.name for c in CONTRACT_COMMANDS if "intersection" in c.kinds)
 
 
 class LoggingSignalHeads:
@@ -245,13 +248,15 @@ class SignalController:
     def _health_fields(self) -> dict[str, object]:
         return {"detector_faults": sorted(self.detector_faults)}
 
-    def _command_handler(self, name: str) -> Callable[[dict[str, object]], dict[str, object]]:
-        def handle(args: dict[str, object]) -> dict[str, object]:
+    def _command_handler(self, name: str) -> Callable[[CommandArgs], dict[str, object]]:
+        def handle(args: CommandArgs) -> dict[str, object]:
             if name == "status":
                 return self.status()
             now = self.state.kernel.last_tick + TICK_MS  # takes effect at the next tick
             before = self.state.config
-            self.state, result = apply_command(self.state, name, args, now)
+            # the domain checks the arguments again (it is also driven without MQTT)
+            self.state, result = apply_command(
+                self.state, name, args.model_dump(mode="json", exclude_none=True), now)
             if self.state.config is not before:
                 self.config = self.state.config
                 self.map_revision += 1

@@ -14,12 +14,14 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
+from edge_agent.errors import KasselError
+
 KNOT_MPS = 0.514444
 _TALKERS = frozenset({"GP", "GN", "GL", "GA", "GB", "BD", "GQ"})
 MAX_SENTENCE_LEN = 120  # NMEA says 82; some receivers send a little more
 
 
-class NmeaError(ValueError):
+class NmeaError(KasselError, ValueError):
     """A sentence that cannot become a fix; ``reason`` is the counter label."""
 
     def __init__(self, reason: str, detail: str = "") -> None:

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from edge_agent.errors import KasselError
+
 EARTH_M = 6_371_000.0
 
 
-class ScheduleError(ValueError):
+class ScheduleError(KasselError, ValueError):
     """The static GTFS feed misses a file or a field the hub needs."""
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from edge_agent import __version__
+from edge_agent.contract.commands import COMMANDS
 from edge_agent.contract.payloads import MAX_PAYLOAD_BYTES
 from edge_agent.contract.topics import DEFAULT_ROOT, SPECS
 
@@ -59,6 +60,7 @@ def build_asyncapi() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{spec.name}"},
             "bindings": {"mqtt": {"qos": spec.qos, "retain": spec.retain}},
         }
+    _add_commands(schemas, messages)
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -76,6 +78,29 @@ def build_asyncapi() -> dict[str, Any]:
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": dict(sorted(schemas.items()))},
+    }
+
+
+def _add_commands(schemas: dict[str, Any], messages: dict[str, Any]) -> None:
+    """The ``cmd`` message as one variant per command of the contract (``name`` fixed, ``args``
+    its model), so a device developer reads every command and its arguments here."""
+    variants = []
+    for spec in COMMANDS:
+        args = spec.args.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in args.pop("$defs", {}).items():
+            schemas[name] = sub
+        schemas[spec.args.__name__] = args
+        variants.append({
+            "title": spec.name,
+            "description": f"for a {' or '.join(sorted(spec.kinds))}: {spec.summary}",
+            "allOf": [{"$ref": "#/components/schemas/Command"}],
+            "properties": {"name": {"const": spec.name},
+                           "args": {"$ref": f"#/components/schemas/{spec.args.__name__}"}},
+        })
+    messages["cmd"]["payload"] = {
+        "description": "A command of the table below (an application may also register its "
+                       "own); unknown names are acked with ok: false.",
+        "oneOf": variants,
     }
 
 

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.contract.payloads import MovementPhaseState, SignalStatus
-from edge_agent.errors import KasselError
+from edge_agent.errors import CommandRefusedError
 from signal_controller.domain import fixed_time, safety
 from signal_controller.domain.intersection import TICK_MS, Group, Intersection, Stage
 from signal_controller.domain.lamps import Lamp, phase_state
@@ -53,7 +53,7 @@ Mode = Literal["fixed_time", "actuated"]
 SsemRows = tuple[tuple[str, str, str, str], ...]
 
 
-class CommandError(KasselError):
+class CommandError(CommandRefusedError):
     """A command's arguments are invalid or the command cannot be carried out now."""
 
 

@@ -7,15 +7,16 @@ commands the engineer role.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from central_hub.api.deps import AdminDep, EngineerDep, HubDep, body_limit
 from central_hub.commands import CommandTimeoutError
 from central_hub.registry import RegistryError
+from edge_agent.contract.commands import COMMAND_BY_NAME, COMMANDS, CommandSpec
 from edge_agent.contract.ids import ID_PATTERN, Id
 from edge_agent.contract.payloads import MAX_PAYLOAD_BYTES, CommandAck, Health
 
@@ -55,12 +56,25 @@ class CredentialsOut(BaseModel):
     password: str
 
 
-class CommandIn(BaseModel):
-    """A command to send (CONTRACT §3 ``cmd``) and how long to wait for the ack."""
+def _command_body(spec: CommandSpec) -> type[BaseModel]:
+    """The request body of one command: ``{"name": "<its name>", "args": {...}}``."""
+    required = any(f.is_required() for f in spec.args.model_fields.values())
+    args_default: Any = ... if required else Field(default_factory=spec.args)
+    return create_model(
+        "".join(part.title() for part in spec.name.split("_")) + "Command",
+        __doc__=f"`{spec.name}` (for a {' or '.join(sorted(spec.kinds))}): {spec.summary}.",
+        name=(Literal[spec.name], ...),  # type: ignore[arg-type]
+        args=(spec.args, args_default),
+        timeout_s=(Annotated[float, Field(gt=0, le=60)] | None, None),
+    )
 
-    name: Annotated[str, Field(min_length=1, max_length=64)]
-    args: dict[str, Any] = Field(default_factory=dict)
-    timeout_s: Annotated[float, Field(gt=0, le=60)] | None = None
+
+#: one body model per command of the contract, told apart by ``name``: the OpenAPI document
+#: lists every command with its arguments, and bad arguments are a 422 before anything is sent.
+CommandIn = Annotated[  # type: ignore[valid-type]
+    Union[tuple(_command_body(c) for c in COMMANDS)],  # noqa: UP007 - built at run time
+    Field(discriminator="name"),
+]
 
 
 class CommandOut(BaseModel):
@@ -131,16 +145,25 @@ async def remove_device(device_id: DeviceId, hub: HubDep, _: AdminDep) -> None:
              responses={404: {"description": "unknown device"},
                         503: {"description": "the hub is not connected to the broker"},
                         504: {"description": "no ack before the timeout"}})
-async def send_command(device_id: DeviceId, body: CommandIn, hub: HubDep,
-                       _: EngineerDep) -> CommandOut:
-    """Send ``cmd`` to a device and wait for its ``cmd/ack`` (engineer)."""
-    known = device_id in hub.state.devices or await run_in_threadpool(
-        hub.registry.get, device_id) is not None
-    if not known:
+async def send_command(device_id: DeviceId, body: CommandIn,  # type: ignore[valid-type]
+                       hub: HubDep, _: EngineerDep) -> CommandOut:
+    """Send ``cmd`` to a device and wait for its ``cmd/ack`` (engineer). The commands and
+    their arguments are listed in the request body's schema; a command the device's kind does
+    not take is refused (422)."""
+    command: Any = body  # one of the generated body models (see CommandIn)
+    live = hub.state.devices.get(device_id)
+    record = await run_in_threadpool(hub.registry.get, device_id)
+    if live is None and record is None:
         raise HTTPException(404, f"unknown device {device_id}")
-    timeout = body.timeout_s or hub.runtime.settings.command_timeout_s
+    spec = COMMAND_BY_NAME[command.name]
+    kind = record.kind if record is not None else live.kind if live is not None else None
+    if kind is not None and kind not in spec.kinds:
+        raise HTTPException(422, f"{device_id} is a {kind}; {command.name} is for a "
+                                 f"{' or '.join(sorted(spec.kinds))}")
+    timeout = command.timeout_s or hub.runtime.settings.command_timeout_s
+    args = command.args.model_dump(mode="json")
     try:
-        cmd_id, ack = await hub.live.commands.send(device_id, body.name, body.args, timeout)
+        cmd_id, ack = await hub.live.commands.send(device_id, command.name, args, timeout)
     except CommandTimeoutError as exc:
         raise HTTPException(504, f"no ack from {device_id} within {timeout} s "
                             f"(command {exc.args[0]})") from exc

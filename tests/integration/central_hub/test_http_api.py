@@ -75,7 +75,7 @@ def test_state_changes_need_a_role(hub: HubServer) -> None:
         assert r.json()["username"] == "bus-9" and len(r.json()["password"]) >= 20
         assert http.post("/api/v1/devices", json=body, headers=adm).status_code == 409
         assert http.post("/api/v1/alarms/1/ack").status_code == 401
-        assert http.post("/api/v1/devices/bus-9/commands", json={"name": "ping"}).status_code \
+        assert http.post("/api/v1/devices/bus-9/commands", json={"name": "status"}).status_code \
             == 401
 
 
@@ -87,8 +87,8 @@ def test_command_waits_for_the_ack(hub: HubServer, broker: MosquittoBroker) -> N
         if silent.is_set():  # a device that hangs: receives, never acks
             return
         cmd = decode(Command, msg.payload)  # type: ignore[attr-defined]
-        ack = CommandAck(ts=1, id=cmd.id, ok=cmd.name == "ping",
-                         error=None if cmd.name == "ping" else "unknown command")
+        ack = CommandAck(ts=1, id=cmd.id, ok=cmd.name == "status",
+                         error=None if cmd.name == "status" else "refused")
         dev.publish(TOPICS.topic("cmd_ack", "ks-7"), encode(ack), qos=1)
 
     dev.on_message = on_message
@@ -97,22 +97,32 @@ def test_command_waits_for_the_ack(hub: HubServer, broker: MosquittoBroker) -> N
     eng = {"Authorization": f"Bearer {ENGINEER}"}
     with httpx.Client(base_url=hub.url, timeout=20) as http:
         wait_for(lambda: "ks-7" in hub.hub.state.devices, what="device seen")
-        r = http.post("/api/v1/devices/ks-7/commands", json={"name": "ping"}, headers=eng)
+        r = http.post("/api/v1/devices/ks-7/commands", json={"name": "status"}, headers=eng)
         assert r.status_code == 200, r.text
         assert r.json()["ack"]["ok"] is True
+        r = http.post("/api/v1/devices/ks-7/commands", json={"name": "flash"}, headers=eng)
+        assert r.json()["ack"] == {**r.json()["ack"], "ok": False, "error": "refused"}
+        # what the contract does not know, and bad arguments, never leave the hub
         r = http.post("/api/v1/devices/ks-7/commands", json={"name": "dance"}, headers=eng)
-        assert r.json()["ack"] == {**r.json()["ack"], "ok": False, "error": "unknown command"}
+        assert r.status_code == 422 and "status" in r.text  # the allowed names are listed
+        r = http.post("/api/v1/devices/ks-7/commands",
+                      json={"name": "set_mode", "args": {"mode": "disco"}}, headers=eng)
+        assert r.status_code == 422 and "mode" in r.text
+        r = http.post("/api/v1/devices/ks-7/commands",
+                      json={"name": "set_delay", "args": {"delay_s": 60}}, headers=eng)
+        assert r.status_code == 422 and "ks-7 is a intersection; set_delay is for a bus" \
+            in r.json()["detail"]
         silent.set()
-        r = http.post("/api/v1/devices/ks-7/commands", json={"name": "ping", "timeout_s": 0.5},
-                      headers=eng)
+        r = http.post("/api/v1/devices/ks-7/commands",
+                      json={"name": "status", "timeout_s": 0.5}, headers=eng)
         assert r.status_code == 504
-        assert http.post("/api/v1/devices/ghost/commands", json={"name": "ping"},
+        assert http.post("/api/v1/devices/ghost/commands", json={"name": "status"},
                          headers=eng).status_code == 404
         dev.disconnect()
         dev.loop_stop()
         broker.stop()  # the hub cannot reach the broker: refused at once, not a timeout
         wait_for(lambda: not hub.hub.live.session_connected, what="hub disconnected")
-        r = http.post("/api/v1/devices/ks-7/commands", json={"name": "ping"}, headers=eng)
+        r = http.post("/api/v1/devices/ks-7/commands", json={"name": "status"}, headers=eng)
         assert r.status_code == 503 and "not connected" in r.text
         live = http.get("/api/v1/ingest").json()["live"]  # operators see why
         assert live["connected"] is False and live["last_error"]

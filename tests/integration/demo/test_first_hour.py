@@ -214,13 +214,23 @@ def test_api_docs_render_with_the_network_cut(first_hour: FirstHour) -> None:
     assert operations >= 10
 
 
-# --- one more first-hour check to come: every documented device command appears in the
-# --- OpenAPI (with the typed commands). Tests here take the running demo from the
-# --- ``first_hour`` fixture and stay above the last test (which stops it).
+def test_every_documented_command_is_in_the_running_hubs_openapi(first_hour: FirstHour) -> None:
+    """The commands an engineer reads about (docs/commands.md) are exactly those the running
+    hub offers, each with its arguments' schema."""
+    table = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE))
+    doc = httpx.get(f"{first_hour.base}/openapi.json", timeout=10).json()
+    body = doc["paths"]["/api/v1/devices/{device_id}/commands"]["post"]["requestBody"]
+    mapping = body["content"]["application/json"]["schema"]["discriminator"]["mapping"]
+    assert documented and set(mapping) == documented
+    for name, ref in mapping.items():
+        schema = doc["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+        assert "args" in schema["properties"], name
 
 
 def test_zz_stopping_leaves_no_temporary_folder(first_hour: FirstHour) -> None:
-    """Runs last: Ctrl-C stops everything, exit 0, the demo's own folder is gone."""
+    """Runs last (tests above take the running demo from the ``first_hour`` fixture): Ctrl-C
+    stops everything, exit 0, the demo's own folder is gone."""
     first_hour.proc.send_signal(signal.SIGINT)
     assert first_hour.proc.wait(timeout=60) == 0, first_hour.output()
     assert first_hour.reader is not None
