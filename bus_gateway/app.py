@@ -151,7 +151,7 @@ class BusGateway:
         self.stops = list(stops)
         self.state = GatewayState(trip_id=config.route.trip_id)
         self.hasher = MacHasher(random_bytes)
-        self.fusion = OccupancyFusion()
+        self.fusion = OccupancyFusion(capacity_total=config.vehicle.capacity_total)
         self.tracker = StopTracker(self.stops)
         self.priority = PriorityRequester(
             config.vehicle.id, config.route.priority_points,

@@ -20,17 +20,19 @@ kept. The raw frame is never stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import socket
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from bus_gateway.clock import Clock, sleep_until
+from bus_gateway.clock import Clock, now_ms, sleep_until
 from bus_gateway.domain.dot11 import (
     LINKTYPE_FOR_ARPHRD,
     PROBE_REQUEST_BPF,
@@ -54,6 +56,16 @@ PACKET_OUTGOING = 4
 SNAPLEN = 9000
 #: seconds a blocked read waits before it looks at the stop flag
 POLL_S = 1.0
+#: frames waiting for the event loop at most (~1 MB of typical probe requests); more are
+#: dropped (live) or wait (pcap)
+BUFFER_FRAMES = 4096
+#: after a wake-up the loop lets frames gather this long (wake-ups ≤ 1/BATCH_S per second)
+BATCH_S = 0.01
+#: the event loop works on probes for at most this long before it serves everything else ...
+SLICE_S = 0.002
+#: ... and then rests so that probes take at most this share of it (a flood beyond that is
+#: dropped at the buffer, not queued)
+CPU_SHARE = 0.25
 
 Frame = tuple[float, bytes, int]  # (capture time in epoch seconds, frame, pcap link type)
 
@@ -123,6 +135,10 @@ class ProbeSniffer:
         self.hasher = hasher
         self.clock = clock
         self.frames = 0
+        #: live frames dropped because the buffer was full (the loop's share was used up)
+        self.dropped = 0
+        #: seconds of event-loop time spent on probes in full slices
+        self.busy_s = 0.0
         self._stop = threading.Event()
 
     def _sniff_iface(self, deliver: Callable[[Frame], None]) -> None:
@@ -160,18 +176,39 @@ class ProbeSniffer:
             raise SourceError(f"probe source pcap:{self.target}: {exc}") from exc
 
     async def observations(self) -> AsyncIterator[ProbeObservation]:
-        """Observations; pcap frames are delivered when the clock reaches their time."""
+        """Observations; pcap frames are delivered when the clock reaches their time.
+
+        The sniffer thread only copies frames into a bounded buffer (:data:`BUFFER_FRAMES`;
+        a live frame that finds it full is dropped and counted in :attr:`dropped`, a pcap
+        reader waits instead) and wakes the loop only when it sleeps, at most once per
+        :data:`BATCH_S`. The event loop drains the buffer in slices: after :data:`SLICE_S` of
+        parsing and fusing (the caller's work between two observations counts too) the
+        generator sleeps long enough that probes take at most :data:`CPU_SHARE` of the
+        loop, so MQTT, GPS, SREM and the portal wait at most one slice for a flood.
+        """
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=10_000)
-        done = object()
+        buffer: deque[Frame] = deque()
+        wake = asyncio.Event()
+        room = threading.Condition()
+        ended = threading.Event()
+        waiting = [False]  # the loop sleeps on ``wake``: the next frame must set it
+
+        def notify() -> None:
+            waiting[0] = False
+            wake.set()
 
         def deliver(item: Frame) -> None:
-            loop.call_soon_threadsafe(_put, item)
-
-        def _put(item: Frame) -> None:
-            if queue.full():
-                return  # overload: drop rather than grow without bound
-            queue.put_nowait(item)
+            if len(buffer) >= BUFFER_FRAMES:
+                if self.kind != "pcap":
+                    self.dropped += 1  # overload: drop rather than grow or fall behind
+                    return
+                with room:  # a file can wait for the loop
+                    while len(buffer) >= BUFFER_FRAMES and not self._stop.is_set():
+                        room.wait(POLL_S)
+            buffer.append(item)
+            if waiting[0]:
+                waiting[0] = False
+                loop.call_soon_threadsafe(wake.set)
 
         def run() -> None:
             try:
@@ -182,22 +219,46 @@ class ProbeSniffer:
             except SourceError as exc:
                 log.error("%s", exc)
             finally:
-                loop.call_soon_threadsafe(queue.put_nowait, done)
+                ended.set()
+                with contextlib.suppress(RuntimeError):  # the loop is closed already
+                    loop.call_soon_threadsafe(notify)
 
         thread = threading.Thread(target=run, name="probe-sniffer", daemon=True)
         thread.start()
+        clock = time.perf_counter
         try:
+            slice_start = clock()
             while True:
-                item = await queue.get()
-                if item is done:
-                    return
-                self.frames += 1
-                ts, frame, linktype = item
-                ts_ms = int(ts * 1000)
+                if not buffer:
+                    if ended.is_set():
+                        return
+                    wake.clear()
+                    waiting[0] = True
+                    if not buffer and not ended.is_set():
+                        await wake.wait()
+                    waiting[0] = False
+                    if self.kind != "pcap":
+                        await asyncio.sleep(BATCH_S)  # a burst gathers: one wake-up per batch
+                    slice_start = clock()
+                    continue
+                ts, frame, linktype = buffer.popleft()
                 if self.kind == "pcap":
+                    with room:
+                        room.notify()
+                self.frames += 1
+                ts_ms = int(ts * 1000)
+                if self.kind == "pcap" and ts_ms > now_ms(self.clock):
                     await sleep_until(self.clock, ts_ms)
+                    slice_start = clock()
                 obs = observation_from_frame(frame, linktype, self.hasher, ts_ms)
                 if obs is not None:
                     yield obs
+                spent = clock() - slice_start
+                if spent >= SLICE_S:  # the loop's other work first; probes get their share
+                    self.busy_s += spent
+                    await asyncio.sleep(spent * (1 - CPU_SHARE) / CPU_SHARE)
+                    slice_start = clock()
         finally:
             self._stop.set()
+            with room:
+                room.notify_all()
