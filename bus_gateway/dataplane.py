@@ -32,7 +32,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from bus_gateway.dhcp import DnsmasqSettings, DnsmasqSupervisor
 from bus_gateway.domain.firewall import AdmissionChange, FirewallSpec
 from bus_gateway.domain.shaping import ShapingDiff
-from bus_gateway.errors import GatewayError, ShaperError
+from bus_gateway.errors import FirewallError, GatewayError, ShaperError
 from bus_gateway.groupcommit import GroupCommit
 from bus_gateway.hostapd import HostapdStations
 from bus_gateway.nft import FirewallCounters, NftFirewall
@@ -203,9 +203,18 @@ class KernelDataplane:
                     continue
             ready.append(i)
         if ready:
-            applied = await self._call(self.firewall.apply, [items[i][0] for i in ready])
+            applied = await self._call(self._apply_and_lease, [items[i][0] for i in ready])
             for i, result in zip(ready, applied, strict=True):
                 results[i] = result
+        return results
+
+    def _apply_and_lease(self, changes: list[AdmissionChange]) -> list[FirewallError | None]:
+        """The firewall transaction, then the admitted clients' normal DHCP lease."""
+        results = self.firewall.apply(changes)
+        try:
+            self.dnsmasq.set_admitted(mac for mac, _ in self.firewall.admitted())
+        except OSError as exc:  # the short lease stays: the client renews more often
+            log.warning("cannot update the admitted clients' DHCP leases: %s", exc)
         return results
 
     def shape(self, diff: ShapingDiff, uplink_kbps: int) -> asyncio.Future[None]:

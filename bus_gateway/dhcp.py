@@ -5,6 +5,23 @@ RFC 8910 captive-portal option (DHCP option 114) that lets a phone find the port
 API without guessing. The gateway writes the config from :class:`~edge_agent.contract.configs.
 WlanConfig`, checks it with ``dnsmasq --test``, runs dnsmasq in the foreground as a child and
 restarts it with backoff when it dies; the lease file tells which MAC holds which IP.
+
+Hostile passengers (docs/bus_gateway.md, "DHCP lease policy"):
+
+* **Bounded logging.** Routine DHCP is not logged (``quiet-dhcp``); what dnsmasq still writes
+  to stderr (start-up, errors) is read as it comes: at most :data:`LOG_LINES_PER_MIN` lines a
+  minute reach the gateway's log, the last :data:`LOG_TAIL` lines are kept for the message when
+  dnsmasq exits, and nothing else is held. (It used to be collected by ``communicate()`` until
+  dnsmasq exited: every DHCP packet grew the gateway's memory.)
+* **Short leases until the terms are accepted.** The pool hands out ``pre_accept_lease_s``
+  (5 min); a client the portal admits gets a ``dhcp-host`` line with the normal lease in
+  ``dhcp-hostsdir``, which dnsmasq reads by itself (inotify) and applies at the client's next
+  renewal. An address taken by someone who never accepts is free again within minutes.
+* **No ping check** (``no-ping``): dnsmasq otherwise stops answering DHCP for up to 3 s while it
+  pings each new address (six times per 30 s before it gives up checking), so a stream of
+  DISCOVERs from new addresses stalls every passenger's DHCP. Nobody on a passenger LAN has a
+  static address inside the pool.
+* The per-station packet rate is limited in the kernel (``domain/firewall.py``).
 """
 
 from __future__ import annotations
@@ -12,8 +29,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
+import signal
 import subprocess
+import time
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Interface
 from pathlib import Path
@@ -21,6 +43,13 @@ from pathlib import Path
 from bus_gateway.errors import DhcpError
 
 log = logging.getLogger(__name__)
+
+#: dnsmasq's stderr lines passed on to the gateway's log per minute (the rest are counted)
+LOG_LINES_PER_MIN = 20
+#: the last lines of dnsmasq's stderr kept for the message when it exits
+LOG_TAIL = 20
+#: longest line kept (a line without an end is cut here as well)
+LOG_LINE_MAX = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +60,10 @@ class DnsmasqSettings:
     gateway: IPv4Interface
     portal_port: int
     state_dir: Path
+    #: lease of a client the portal admitted (applied from its next renewal)
     lease_s: int = 3600
+    #: lease of everybody else: the pool recovers within minutes from who never accepts
+    pre_accept_lease_s: int = 300
     upstream_dns: tuple[str, ...] = ()
     dns_port: int = 53
 
@@ -44,6 +76,11 @@ class DnsmasqSettings:
     def lease_file(self) -> Path:
         """Where dnsmasq keeps its leases."""
         return self.state_dir / "dnsmasq.leases"
+
+    @property
+    def hosts_dir(self) -> Path:
+        """``dhcp-hostsdir``: one file per admitted client with its normal lease."""
+        return self.state_dir / "dhcp-hosts"
 
     @property
     def conf_file(self) -> Path:
@@ -69,7 +106,10 @@ def render_conf(s: DnsmasqSettings) -> str:
         "except-interface=lo",
         f"listen-address={s.gateway.ip}",
         f"port={s.dns_port}",
-        f"dhcp-range={first},{last},{s.gateway.netmask},{s.lease_s}s",
+        f"dhcp-range={first},{last},{s.gateway.netmask},{s.pre_accept_lease_s}s",
+        f"dhcp-hostsdir={s.hosts_dir}",
+        "quiet-dhcp",
+        "no-ping",
         f"dhcp-option=option:router,{s.gateway.ip}",
         f"dhcp-option=option:dns-server,{s.gateway.ip}",
         # RFC 8910: the captive-portal API URI (RFC 8908)
@@ -108,12 +148,25 @@ class DnsmasqSupervisor:
         self._binary = binary or shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
         self.restarts = 0
+        #: lines and bytes dnsmasq wrote to stderr, and lines not passed on to the log
+        self.log_lines = 0
+        self.log_bytes = 0
+        self.log_suppressed = 0
+        self._tail: deque[str] = deque(maxlen=LOG_TAIL)
+        self._shown = 0
+        self._window_start = time.monotonic()
+        self._hosts: set[str] = set()
 
     def write_config(self) -> None:
         """Write and check the configuration (``dnsmasq --test``)."""
         s = self.settings
         s.state_dir.mkdir(parents=True, exist_ok=True)
+        s.hosts_dir.mkdir(exist_ok=True)
+        for stale in s.hosts_dir.iterdir():  # nobody is admitted at start
+            stale.unlink()
+        self._hosts.clear()
         s.conf_file.write_text(render_conf(s), encoding="utf-8")
         s.lease_file.touch()
         try:
@@ -139,16 +192,52 @@ class DnsmasqSupervisor:
             "--user=root", f"--pid-file={s.state_dir / 'dnsmasq.pid'}",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )
+        assert self._proc.stderr is not None
+        self._reader = asyncio.create_task(self._read_log(self._proc.stderr),
+                                           name="dnsmasq-log")
+
+    async def _read_log(self, stream: asyncio.StreamReader) -> None:
+        """Pass dnsmasq's stderr on, rate-limited; keep only its last lines."""
+        pending = b""
+        while chunk := await stream.read(4096):
+            self.log_bytes += len(chunk)
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()[-LOG_LINE_MAX:]
+            for raw in lines:
+                self._log_line(raw)
+        if pending:
+            self._log_line(pending)
+
+    def _log_line(self, raw: bytes) -> None:
+        text = raw[:LOG_LINE_MAX].decode(errors="replace").strip()
+        if not text:
+            return
+        self.log_lines += 1
+        self._tail.append(text)
+        now = time.monotonic()
+        if now - self._window_start >= 60.0:
+            if self._shown > LOG_LINES_PER_MIN:
+                log.info("dnsmasq: %d more lines in the last minute not logged",
+                         self._shown - LOG_LINES_PER_MIN)
+            self._shown, self._window_start = 0, now
+        self._shown += 1
+        if self._shown <= LOG_LINES_PER_MIN:
+            log.info("dnsmasq: %s", text)
+        else:
+            self.log_suppressed += 1
 
     async def _supervise_loop(self) -> None:
         delay = 0.5
         while True:
             proc = self._proc
             assert proc is not None
-            _, err = await proc.communicate()
+            await proc.wait()
+            if self._reader is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._reader, 2.0)
             log.warning(
                 "dnsmasq exited with %s: %s; restarting in %.1f s",
-                proc.returncode, err.decode(errors="replace").strip()[-400:], delay,
+                proc.returncode, " | ".join(self._tail)[-400:], delay,
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
@@ -163,6 +252,30 @@ class DnsmasqSupervisor:
     def leases(self) -> dict[str, str]:
         """IP → MAC of current leases."""
         return read_leases(self.settings.lease_file)
+
+    def set_admitted(self, macs: Iterable[str]) -> None:
+        """Give exactly ``macs`` the normal lease (from their next renewal).
+
+        A new client is a new file in ``dhcp-hostsdir``, which dnsmasq picks up by itself;
+        dnsmasq forgets removed entries only on ``SIGHUP`` (which also empties its DNS cache),
+        so one is sent when a batch removed any. Called from the dataplane's worker thread.
+        """
+        want = {m.lower() for m in macs}
+        d = self.settings.hosts_dir
+        for mac in sorted(want - self._hosts):
+            name = mac.replace(":", "")
+            tmp = d / f".{name}.tmp"  # dnsmasq skips dot files; the rename is atomic
+            tmp.write_text(f"{mac},{self.settings.lease_s}s\n", encoding="ascii")
+            tmp.rename(d / name)
+        removed = self._hosts - want
+        for mac in removed:
+            with contextlib.suppress(FileNotFoundError):
+                (d / mac.replace(":", "")).unlink()
+        self._hosts = want
+        proc = self._proc
+        if removed and proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGHUP)
 
     async def stop(self) -> None:
         """Stop supervising and terminate dnsmasq."""
@@ -179,4 +292,9 @@ class DnsmasqSupervisor:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
         self._proc = None

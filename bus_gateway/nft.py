@@ -31,6 +31,7 @@ from ipaddress import IPv4Address
 from typing import Protocol
 
 from bus_gateway.domain.firewall import (
+    DHCP_TABLE,
     FAMILY,
     TABLE,
     AdmissionChange,
@@ -247,11 +248,16 @@ class NftFirewall:
         return set(self._admitted)
 
     def counters(self) -> FirewallCounters:
-        """Per-client byte counters of both sets and the LAN totals (one JSON listing)."""
+        """Per-client byte counters of both sets and the LAN totals (one JSON listing).
+
+        The DHCP limit's set (up to 4,096 stations under a flood) lives in a table of its own,
+        so this listing, every upkeep tick, stays the size of the admitted clients.
+        """
         listing = self.runner.run(f"list table {FAMILY} {TABLE}", json_output=True)
+        items = json.loads(listing).get("nftables", [])
         per_ip: dict[str, int] = {}
         totals = {"lan_up": 0, "lan_down": 0}
-        for item in json.loads(listing).get("nftables", []):
+        for item in items:
             if "set" in item and item["set"]["name"] in ("admitted", "admitted_ip"):
                 for elem in item["set"].get("elem", []):
                     e = elem.get("elem", {}) if isinstance(elem, dict) else {}
@@ -271,7 +277,8 @@ class NftFirewall:
 
     def uninstall(self) -> None:
         """Remove the table altogether (tests, decommissioning)."""
-        self._run(f"table {FAMILY} {TABLE}\ndelete table {FAMILY} {TABLE}\n")
+        self._run(f"table {FAMILY} {TABLE}\ndelete table {FAMILY} {TABLE}\n"
+                  f"table {FAMILY} {DHCP_TABLE}\ndelete table {FAMILY} {DHCP_TABLE}\n")
         self._admitted.clear()
 
     def release(self) -> None:

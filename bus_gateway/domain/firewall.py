@@ -11,7 +11,10 @@ Layout (``LAN`` = passenger interface, a bridge or a plain interface; ``UP`` = u
 * ``prerouting`` (nat): admitted clients and the walled garden pass; every other HTTP
   connection (TCP 80, to any address) is redirected to the portal port on the gateway.
 * ``input``: from LAN only DHCP, DNS and the portal, on the gateway's LAN address; all other
-  services of the gateway (the broker among them) are unreachable; no IPv6.
+  services of the gateway (the broker among them) are unreachable; no IPv6. DHCP is limited
+  per sending station (Ethernet source address, which on the WLAN is the address that
+  associated): :data:`DHCP_BURST` packets, then :data:`DHCP_RATE`; more are dropped before
+  dnsmasq sees them, so one station cannot take the address pool.
 * ``forward``: LAN→LAN dropped (client isolation for routed traffic; on a bridge the ports are
   isolated as well); broker endpoints dropped even for admitted clients; the walled garden is
   open; admitted ``MAC . IP`` pairs pass to the uplink; everything else from LAN is dropped.
@@ -31,7 +34,15 @@ from ipaddress import IPv4Address, IPv4Interface
 from bus_gateway.domain.privacy import parse_mac
 
 TABLE = "kassel_bus"
+#: the per-station DHCP limit (before the main table's input chain)
+DHCP_TABLE = "kassel_bus_dhcp"
 FAMILY = "inet"
+#: DHCP packets one station may send in a row, then per minute (a phone needs 2 to join and
+#: 1 per renewal; a flood of made-up client addresses from one station gets this many leases)
+DHCP_BURST = 10
+DHCP_RATE = "10/minute"
+#: stations tracked for the DHCP limit (a station unheard for 10 minutes is forgotten)
+DHCP_STATIONS = 4096
 _IFNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
 
 
@@ -89,6 +100,7 @@ def render_ruleset(spec: FirewallSpec) -> str:
         f"{_elements(garden)}\t}}\n"
         "\tset protected {\n\t\ttype ipv4_addr . inet_service\n"
         f"{_elements(protected)}\t}}\n"
+
         "\tcounter lan_up {\n\t}\n"
         "\tcounter lan_down {\n\t}\n"
         "\tchain prerouting {\n"
@@ -124,6 +136,19 @@ def render_ruleset(spec: FirewallSpec) -> str:
         "\tchain postrouting {\n"
         "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
         f"\t\toifname {up} ip saddr {net} masquerade\n"
+        "\t}\n"
+        "}\n"
+        # the DHCP limit in a table of its own: its set fills up under a flood, and the
+        # gateway lists the main table every few seconds (counters)
+        f"table {FAMILY} {DHCP_TABLE}\n"
+        f"delete table {FAMILY} {DHCP_TABLE}\n"
+        f"table {FAMILY} {DHCP_TABLE} {{\n"
+        "\tset stations {\n\t\ttype ether_addr\n"
+        f"\t\tsize {DHCP_STATIONS}\n\t\tflags dynamic,timeout\n\t\ttimeout 10m\n\t}}\n"
+        "\tchain input {\n"
+        "\t\ttype filter hook input priority filter - 1; policy accept;\n"
+        f"\t\tiifname {lan} udp sport 68 udp dport 67 update @stations {{ ether saddr "
+        f"limit rate over {DHCP_RATE} burst {DHCP_BURST} packets }} drop\n"
         "\t}\n"
         "}\n"
     )

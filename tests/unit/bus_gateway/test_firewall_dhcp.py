@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bus_gateway.dhcp import DnsmasqSettings, dhcp_range, read_leases, render_conf
+from bus_gateway.dhcp import (
+    DnsmasqSettings,
+    DnsmasqSupervisor,
+    dhcp_range,
+    read_leases,
+    render_conf,
+)
 from bus_gateway.domain.firewall import (
     AdmissionChange,
     FirewallSpec,
@@ -45,6 +51,11 @@ def test_ruleset_replaces_table_atomically_and_holds_the_policy():
     assert fwd.index("@protected drop") < fwd.index("@admitted counter")
     # no blanket accept of established traffic: removal cuts open connections
     assert "ct state established,related accept" not in text
+    # DHCP is limited per sending station before it is accepted
+    dhcp = text[text.index("table inet kassel_bus_dhcp {"):]
+    assert "hook input priority filter - 1;" in dhcp  # before the main table's accept
+    assert ('iifname "br-pax" udp sport 68 udp dport 67 update @stations { ether saddr '
+            "limit rate over 10/minute burst 10 packets } drop") in dhcp
 
 
 A = pair("02:AA:00:00:00:01", "10.77.0.20")
@@ -111,7 +122,11 @@ def test_dnsmasq_conf_has_captive_portal_option(tmp_path: Path):
     s = DnsmasqSettings("br-pax", GW, 8080, tmp_path)
     conf = render_conf(s)
     assert 'dhcp-option=114,"http://10.77.0.1:8080/api/captive"' in conf
-    assert "dhcp-range=10.77.0.11,10.77.0.254,255.255.255.0,3600s" in conf
+    # short leases until the portal admits a client (its normal lease comes from hostsdir)
+    assert "dhcp-range=10.77.0.11,10.77.0.254,255.255.255.0,300s" in conf
+    assert f"dhcp-hostsdir={tmp_path / 'dhcp-hosts'}" in conf
+    # routine DHCP is not logged; no 3-s ping stall per new address
+    assert "quiet-dhcp" in conf.splitlines() and "no-ping" in conf.splitlines()
     assert "interface=br-pax" in conf and "bind-interfaces" in conf
     assert "no-resolv" not in conf
     conf = render_conf(DnsmasqSettings("br-pax", GW, 8080, tmp_path, upstream_dns=("9.9.9.9",)))
@@ -122,6 +137,19 @@ def test_dhcp_range_needs_room():
     assert dhcp_range(IPv4Interface("10.77.0.1/24")) == ("10.77.0.11", "10.77.0.254")
     with pytest.raises(DhcpError, match="too small"):
         dhcp_range(IPv4Interface("10.77.0.1/29"))
+
+
+def test_admitted_clients_get_the_normal_lease_through_hostsdir(tmp_path: Path):
+    sup = DnsmasqSupervisor(DnsmasqSettings("br-pax", GW, 8080, tmp_path), binary="/bin/true")
+    sup.write_config()
+    sup.set_admitted(["02:AA:00:00:00:01", "02:aa:00:00:00:02"])
+    files = sorted(p.name for p in (tmp_path / "dhcp-hosts").iterdir())
+    assert files == ["02aa00000001", "02aa00000002"]
+    assert (tmp_path / "dhcp-hosts" / "02aa00000001").read_text() == "02:aa:00:00:00:01,3600s\n"
+    sup.set_admitted(["02:aa:00:00:00:02"])
+    assert [p.name for p in (tmp_path / "dhcp-hosts").iterdir()] == ["02aa00000002"]
+    sup.write_config()  # a restart admits nobody
+    assert list((tmp_path / "dhcp-hosts").iterdir()) == []
 
 
 def test_lease_file_parsing(tmp_path: Path):
