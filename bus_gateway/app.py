@@ -33,12 +33,12 @@ import secrets
 import socket
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
 
+from bus_gateway.brokerguard import BrokerGuard
 from bus_gateway.clock import Clock, WallClock, now_ms
 from bus_gateway.domain.autorate import AutorateSettings, CapacityEstimator
 from bus_gateway.domain.geo import distance_m
@@ -89,16 +89,6 @@ class LogDisplay:
             self._last = state
             log.info("driver advice: %s %s (%s); priority %s", advice.kind,
                      advice.speed_mps, advice.reason, priority)
-
-
-def protected_endpoints(broker_url: str) -> tuple[tuple[IPv4Address, int], ...]:
-    """The broker's IPv4 addresses and port: passengers must never reach them."""
-    addr = BrokerAddress.parse(broker_url)
-    found: set[IPv4Address] = set()
-    with contextlib.suppress(OSError):
-        for info in socket.getaddrinfo(addr.host, addr.port, socket.AF_INET, socket.SOCK_STREAM):
-            found.add(IPv4Address(info[4][0]))
-    return tuple((ip, addr.port) for ip in sorted(found))
 
 
 #: a schedule deviation older than this is stale and not sent with ``srem`` (ms)
@@ -161,8 +151,11 @@ class BusGateway:
         self.rng = rng or random.Random()
         state_dir = Path(config.agent.state_dir) / config.device_id / "wlan"
         self.wlan: WlanGateway = make_wlan(
-            config.wlan, lambda: now_ms(self.clock), state_dir, protected_endpoints(broker_url)
+            config.wlan, lambda: now_ms(self.clock), state_dir
         )
+        # passengers are forwarded only once the broker's addresses are known
+        self.broker_guard = BrokerGuard(BrokerAddress.parse(broker_url).host,
+                                        self.wlan.set_protected)
         simulated = config.wlan.backend == "simulated"
         default_host = "127.0.0.1" if simulated else str(config.wlan.gateway.ip)
         self.portal_host = portal_host or default_host
@@ -272,6 +265,7 @@ class BusGateway:
         try:
             server, serve = await self._start_portal()
             tasks = [
+                asyncio.create_task(self.broker_guard.run(), name="broker-guard"),
                 asyncio.create_task(self.agent.run(), name="agent"),
                 asyncio.create_task(self._gps_loop(), name="gps"),
                 asyncio.create_task(self._occupancy_loop(), name="occupancy"),

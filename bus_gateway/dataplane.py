@@ -56,7 +56,6 @@ class KernelDataplane:
         gateway: IPv4Interface,
         portal_port: int,
         walled_garden: tuple[IPv4Address, ...],
-        protected: tuple[tuple[IPv4Address, int], ...],
         state_dir: Path,
         uplink_kbps: int,
         upstream_dns: tuple[str, ...] = (),
@@ -66,7 +65,8 @@ class KernelDataplane:
         self.gateway = gateway
         self.uplink_kbps = uplink_kbps
         self.firewall = NftFirewall(
-            FirewallSpec(lan, uplink, gateway, portal_port, walled_garden, protected)
+            # the broker's addresses are not known yet: nothing is forwarded until they are
+            FirewallSpec(lan, uplink, gateway, portal_port, walled_garden, protected=None)
         )
         self.dnsmasq = DnsmasqSupervisor(
             DnsmasqSettings(lan, gateway, portal_port, state_dir, upstream_dns=upstream_dns)
@@ -216,6 +216,10 @@ class KernelDataplane:
         except OSError as exc:  # the short lease stays: the client renews more often
             log.warning("cannot update the admitted clients' DHCP leases: %s", exc)
         return results
+
+    async def set_protected(self, addresses: tuple[IPv4Address, ...]) -> None:
+        """The broker's addresses, on every port; the first call opens forwarding."""
+        await self._call(self.firewall.set_protected, addresses)
 
     def shape(self, diff: ShapingDiff, uplink_kbps: int) -> asyncio.Future[None]:
         """Queue shaping differences (handed to the shaping thread now, applied in order)."""

@@ -40,6 +40,7 @@ from bus_gateway.domain.firewall import (
     merge_changes,
     pair,
     render_delta,
+    render_protected,
     render_ruleset,
 )
 from bus_gateway.errors import FirewallError
@@ -188,6 +189,7 @@ class NftFirewall:
         self.spec = spec
         self.runner = runner or make_runner()
         self._admitted: set[Pair] = {pair(m, ip) for m, ip in spec.admitted}
+        self._protected = spec.protected
         self.transactions = 0
 
     def _run(self, script: str) -> str:
@@ -203,10 +205,22 @@ class NftFirewall:
             self.spec.gateway,
             self.spec.portal_port,
             self.spec.walled_garden,
-            self.spec.protected,
+            self._protected,
             tuple(sorted(self._admitted)),
         )
         self._run(render_ruleset(spec))
+
+    def set_protected(self, addresses: tuple[IPv4Address, ...] | None) -> None:
+        """Set the broker's addresses in one transaction (``None``: unknown, fail closed)."""
+        if addresses == self._protected:
+            return
+        self._run(render_protected(addresses))
+        self._protected = addresses
+
+    @property
+    def protected(self) -> tuple[IPv4Address, ...] | None:
+        """The broker's addresses in the table (``None``: not known, nothing forwarded)."""
+        return self._protected
 
     def apply(self, changes: Sequence[AdmissionChange]) -> list[FirewallError | None]:
         """Apply ``changes`` (in order) as one transaction; one result per change.

@@ -85,6 +85,12 @@ class Dataplane(Protocol):
     async def counters(self) -> FirewallCounters:
         """Byte counters per admitted IP and in total."""
 
+    async def set_protected(self, addresses: tuple[IPv4Address, ...]) -> None:
+        """Passengers may never reach ``addresses`` (the broker's, every port).
+
+        Until the first call nothing from the passengers is forwarded (fail closed).
+        """
+
     async def stations(self) -> dict[str, str | None]:
         """MAC → IP (``None`` while unknown) of the devices associated to the WLAN now."""
 
@@ -100,6 +106,7 @@ class SimulatedDataplane:
         self.rates: dict[str, int] = {}
         self.present: dict[str, str] = {}
         self.bytes: dict[str, int] = {}
+        self.protected: tuple[IPv4Address, ...] | None = None
 
     async def start(self) -> None:
         """Nothing to set up."""
@@ -144,6 +151,10 @@ class SimulatedDataplane:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
+
+    async def set_protected(self, addresses: tuple[IPv4Address, ...]) -> None:
+        """Record the broker's addresses."""
+        self.protected = addresses
 
     async def counters(self) -> FirewallCounters:
         """The simulated byte counts."""
@@ -438,6 +449,10 @@ class WlanGateway:
             per_client_kbps=self.plan.rate_kbps,
         )
 
+    async def set_protected(self, addresses: tuple[IPv4Address, ...]) -> None:
+        """Passengers may never reach the broker at ``addresses``, on any port."""
+        await self.dataplane.set_protected(addresses)
+
     def station_macs(self) -> list[str]:
         """MACs on the LAN now (stay in RAM: only their salted hashes reach occupancy)."""
         return list(self._stations)
@@ -447,9 +462,12 @@ def make_wlan(
     config: WlanConfig,
     clock_ms: Callable[[], int],
     state_dir: Path,
-    protected: tuple[tuple[IPv4Address, int], ...],
 ) -> WlanGateway:
-    """The gateway for ``config.backend`` (``nftables`` or ``simulated``)."""
+    """The gateway for ``config.backend`` (``nftables`` or ``simulated``).
+
+    The passenger side starts closed to the internet: :meth:`WlanGateway.set_protected`
+    (the broker's addresses, from :class:`bus_gateway.brokerguard.BrokerGuard`) opens it.
+    """
     dataplane: Dataplane
     if config.backend == "nftables":
         dataplane = KernelDataplane(
@@ -458,7 +476,6 @@ def make_wlan(
             gateway=config.gateway,
             portal_port=config.portal_port,
             walled_garden=tuple(config.walled_garden),
-            protected=protected,
             state_dir=state_dir,
             uplink_kbps=config.uplink_kbps,
             hostapd_ctrl_dir=Path(config.hostapd_ctrl_dir),

@@ -16,8 +16,11 @@ Layout (``LAN`` = passenger interface, a bridge or a plain interface; ``UP`` = u
   associated): :data:`DHCP_BURST` packets, then :data:`DHCP_RATE`; more are dropped before
   dnsmasq sees them, so one station cannot take the address pool.
 * ``forward``: LAN→LAN dropped (client isolation for routed traffic; on a bridge the ports are
-  isolated as well); broker endpoints dropped even for admitted clients; the walled garden is
-  open; admitted ``MAC . IP`` pairs pass to the uplink; everything else from LAN is dropped.
+  isolated as well); the broker's addresses (``protected``, every port and protocol) dropped
+  even for admitted clients; then ``broker_guard``, which drops everything from the LAN while
+  the broker's addresses are not known (fail closed: the name did not resolve yet) and is
+  empty once they are; the walled garden is open; admitted ``MAC . IP`` pairs pass to the
+  uplink; everything else from LAN is dropped.
   The download direction passes only replies to admitted IPs (or from the walled garden), so
   removing a client from the sets cuts its open connections too (no blanket
   ``established`` accept).
@@ -55,8 +58,9 @@ class FirewallSpec:
     gateway: IPv4Interface
     portal_port: int
     walled_garden: tuple[IPv4Address, ...] = ()
-    #: ``(address, tcp port)`` pairs no passenger may reach (the MQTT broker).
-    protected: tuple[tuple[IPv4Address, int], ...] = ()
+    #: the broker's addresses, which no passenger may reach on any port; ``None`` while they
+    #: are not known, and then nothing from the passengers is forwarded at all.
+    protected: tuple[IPv4Address, ...] | None = None
     admitted: tuple[tuple[str, IPv4Address], ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -87,7 +91,7 @@ def render_ruleset(spec: FirewallSpec) -> str:
     pairs = [f"{mac_text(m)} . {ip}" for m, ip in spec.admitted]
     ips = sorted({str(ip) for _, ip in spec.admitted}, key=IPv4Address)
     garden = [str(a) for a in spec.walled_garden]
-    protected = [f"{a} . {p}" for a, p in spec.protected]
+    protected = [str(a) for a in spec.protected or ()]
     return (
         f"table {FAMILY} {TABLE}\n"
         f"delete table {FAMILY} {TABLE}\n"
@@ -98,7 +102,7 @@ def render_ruleset(spec: FirewallSpec) -> str:
         f"{_elements(ips)}\t}}\n"
         "\tset walled_garden {\n\t\ttype ipv4_addr\n"
         f"{_elements(garden)}\t}}\n"
-        "\tset protected {\n\t\ttype ipv4_addr . inet_service\n"
+        "\tset protected {\n\t\ttype ipv4_addr\n"
         f"{_elements(protected)}\t}}\n"
 
         "\tcounter lan_up {\n\t}\n"
@@ -122,7 +126,8 @@ def render_ruleset(spec: FirewallSpec) -> str:
         "\tchain forward {\n"
         "\t\ttype filter hook forward priority filter; policy accept;\n"
         f"\t\tiifname {lan} oifname {lan} drop\n"
-        f"\t\tiifname {lan} ip daddr . tcp dport @protected drop\n"
+        f"\t\tiifname {lan} ip daddr @protected drop\n"
+        f"\t\tiifname {lan} jump broker_guard\n"
         f"\t\tiifname {lan} oifname {up} ip daddr @walled_garden accept\n"
         f"\t\tiifname {lan} oifname {up} ether saddr . ip saddr @admitted "
         "counter name lan_up accept\n"
@@ -132,6 +137,9 @@ def render_ruleset(spec: FirewallSpec) -> str:
         f"\t\tiifname {up} oifname {lan} ct state established,related "
         "ip saddr @walled_garden accept\n"
         f"\t\toifname {lan} drop\n"
+        "\t}\n"
+        "\tchain broker_guard {\n"
+        f"{_GUARD_CLOSED if spec.protected is None else ''}"
         "\t}\n"
         "\tchain postrouting {\n"
         "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
@@ -152,6 +160,26 @@ def render_ruleset(spec: FirewallSpec) -> str:
         "\t}\n"
         "}\n"
     )
+
+
+#: ``broker_guard`` while the broker's addresses are unknown
+_GUARD_CLOSED = "\t\tdrop\n"
+
+
+def render_protected(addresses: tuple[IPv4Address, ...] | None) -> str:
+    """``nft -f`` input that sets the broker's addresses (``None``: unknown, fail closed).
+
+    One transaction: the set's new contents and the guard change together, so no packet sees
+    an open guard with an empty or half-updated set.
+    """
+    out = (f"flush set {FAMILY} {TABLE} protected\n"
+           f"flush chain {FAMILY} {TABLE} broker_guard\n")
+    if addresses:
+        out += (f"add element {FAMILY} {TABLE} protected "
+                f"{{ {', '.join(str(a) for a in addresses)} }}\n")
+    if addresses is None:
+        out += f"add rule {FAMILY} {TABLE} broker_guard drop\n"
+    return out
 
 
 Pair = tuple[str, IPv4Address]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.integration.bus_gateway.netlab import INTERNET_BROKER, INTERNET_WEB, NetLab
@@ -34,13 +35,18 @@ class Gateway:
     def __init__(self, tmp: Path, *, passengers: int, bridge: bool,
                  session_timeout_min: float = 240,
                  wlan_extra: dict[str, object] | None = None,
-                 config_extra: dict[str, object] | None = None) -> None:
+                 config_extra: dict[str, object] | None = None,
+                 broker_url: str = f"mqtt://{INTERNET_BROKER}:1883",
+                 before_start: Callable[[NetLab], None] | None = None) -> None:
         self.lab = NetLab(tmp, passengers=passengers, bridge=bridge)
         self.tmp = tmp
         self.device_id = f"bus-{self.lab.id}"
         self.wlan_extra = wlan_extra or {}
         self.config_extra = config_extra or {}  # top-level sections (gps, mqtt, agent, ...)
+        self.broker_url = broker_url
         try:
+            if before_start is not None:
+                before_start(self.lab)  # e.g. the gateway namespace's own resolv.conf
             self._start(session_timeout_min)
         except BaseException:
             self.close()
@@ -84,7 +90,7 @@ class Gateway:
         self.log = tmp / "gateway.log"
         self.proc = lab.spawn(
             lab.gw, sys.executable, "-m", "edge_agent.cli", "bus", "--config", str(cfg),
-            "--broker", f"mqtt://{INTERNET_BROKER}:1883", log=self.log,
+            "--broker", self.broker_url, log=self.log,
         )
         wait_for(self._portal_up, "the portal to answer", timeout=30)
 

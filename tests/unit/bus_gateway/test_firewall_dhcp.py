@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bus_gateway.brokerguard import protected_addresses
 from bus_gateway.dhcp import (
     DnsmasqSettings,
     DnsmasqSupervisor,
@@ -20,6 +21,7 @@ from bus_gateway.domain.firewall import (
     merge_changes,
     pair,
     render_delta,
+    render_protected,
     render_ruleset,
 )
 from bus_gateway.errors import DhcpError
@@ -30,7 +32,7 @@ GW = IPv4Interface("10.77.0.1/24")
 def spec(**kw):
     base = {"lan": "br-pax", "uplink": "wwan0", "gateway": GW, "portal_port": 8080,
             "walled_garden": (IPv4Address("10.0.0.5"),),
-            "protected": ((IPv4Address("192.0.2.7"), 1883),)}
+            "protected": (IPv4Address("192.0.2.7"), IPv4Address("192.0.2.8"))}
     base.update(kw)
     return FirewallSpec(**base)
 
@@ -40,13 +42,17 @@ def test_ruleset_replaces_table_atomically_and_holds_the_policy():
     lines = text.splitlines()
     assert lines[:2] == ["table inet kassel_bus", "delete table inet kassel_bus"]
     assert "elements = { 02:aa:00:00:00:01 . 10.77.0.20 }" in text
-    assert "elements = { 192.0.2.7 . 1883 }" in text
+    # the broker's addresses, every port (not only MQTT's)
+    assert "elements = { 192.0.2.7, 192.0.2.8 }" in text
+    assert 'iifname "br-pax" ip daddr @protected drop' in text
     assert 'iifname "br-pax" tcp dport 80 redirect to :8080' in text
     assert 'iifname "br-pax" oifname "br-pax" drop' in text
     assert 'oifname "wwan0" ip saddr 10.77.0.0/24 masquerade' in text
     assert "ip daddr != 10.77.0.1 drop" in text
     # the broker rule comes before anything that accepts forwarded traffic
     fwd = text[text.index("chain forward"):]
+    assert fwd.index("@protected drop") < fwd.index("jump broker_guard")
+    assert fwd.index("jump broker_guard") < fwd.index("@walled_garden accept")
     assert fwd.index("@protected drop") < fwd.index("@walled_garden accept")
     assert fwd.index("@protected drop") < fwd.index("@admitted counter")
     # no blanket accept of established traffic: removal cuts open connections
@@ -56,6 +62,34 @@ def test_ruleset_replaces_table_atomically_and_holds_the_policy():
     assert "hook input priority filter - 1;" in dhcp  # before the main table's accept
     assert ('iifname "br-pax" udp sport 68 udp dport 67 update @stations { ether saddr '
             "limit rate over 10/minute burst 10 packets } drop") in dhcp
+
+
+def _guard(text: str) -> str:
+    start = text.index("chain broker_guard {")
+    return text[start:text.index("}", start)]
+
+
+def test_broker_unknown_fails_closed_and_the_update_is_one_transaction():
+    # open once the addresses are known ...
+    assert "drop" not in _guard(render_ruleset(spec()))
+    # ... closed while they are not: nothing from the passengers is forwarded
+    closed = render_ruleset(spec(protected=None))
+    assert "drop" in _guard(closed)
+    assert "set protected {\n\t\ttype ipv4_addr\n\t}" in closed
+    assert render_protected((IPv4Address("192.0.2.9"),)).splitlines() == [
+        "flush set inet kassel_bus protected",
+        "flush chain inet kassel_bus broker_guard",
+        "add element inet kassel_bus protected { 192.0.2.9 }",
+    ]
+    assert render_protected(None).splitlines()[-1] == "add rule inet kassel_bus broker_guard drop"
+
+
+def test_broker_addresses_are_kept_a_while_after_dns_stops_returning_them():
+    seen: dict[IPv4Address, float] = {}
+    a, b = IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")
+    assert protected_addresses(seen, [a], 0.0) == (a,)
+    assert protected_addresses(seen, [b], 10.0) == (a, b)  # moved: both, for a while
+    assert protected_addresses(seen, [b], 700.0) == (b,)
 
 
 A = pair("02:AA:00:00:00:01", "10.77.0.20")
