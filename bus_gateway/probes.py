@@ -52,6 +52,7 @@ SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
 PACKET_OUTGOING = 4
+PACKET_STATISTICS = 6
 #: a frame is at most 7,991 bytes (A-MSDU) plus radiotap
 SNAPLEN = 9000
 #: seconds a blocked read waits before it looks at the stop flag
@@ -137,8 +138,11 @@ class ProbeSniffer:
         self.frames = 0
         #: live frames dropped because the buffer was full (the loop's share was used up)
         self.dropped = 0
+        #: frames the kernel dropped before the sniffer thread read them (socket buffer full)
+        self.kernel_dropped = 0
         #: seconds of event-loop time spent on probes in full slices
         self.busy_s = 0.0
+        self._received = 0
         self._stop = threading.Event()
 
     def _sniff_iface(self, deliver: Callable[[Frame], None]) -> None:
@@ -148,13 +152,23 @@ class ProbeSniffer:
                 try:
                     frame, addr = sock.recvfrom(SNAPLEN)
                 except TimeoutError:
+                    self._count_kernel_drops(sock)
                     continue
                 if addr[2] != PACKET_OUTGOING:  # frames this router injects itself
                     deliver((time.time(), frame, linktype))
+                self._received += 1
+                if self._received % 1024 == 0:
+                    self._count_kernel_drops(sock)
         except OSError as exc:  # the interface went away
             raise SourceError(f"probe source iface:{self.target}: {exc}") from exc
         finally:
             sock.close()
+
+    def _count_kernel_drops(self, sock: socket.socket) -> None:
+        """Add what the kernel dropped since the last call (its socket buffer was full)."""
+        with contextlib.suppress(OSError):
+            _, drops = struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+            self.kernel_dropped += drops
 
     def _sniff_pcap(self, deliver: Callable[[Frame], None]) -> None:
         from scapy.config import conf
@@ -208,7 +222,8 @@ class ProbeSniffer:
             buffer.append(item)
             if waiting[0]:
                 waiting[0] = False
-                loop.call_soon_threadsafe(wake.set)
+                with contextlib.suppress(RuntimeError):  # the loop closed: we are stopping
+                    loop.call_soon_threadsafe(wake.set)
 
         def run() -> None:
             try:

@@ -229,7 +229,7 @@ class OccupancyFusion:
         dev.last_departure = self.departures
         if obs.seq is not None:
             if dev.last_seq != obs.seq:
-                dev.token = -1  # its index entry moves to the new sequence number
+                self._unindex(dev)  # its index entry moves to the new sequence number
             dev.last_seq = obs.seq
         if not dev.established and dev.last_departure - dev.first_departure >= r.min_departures:
             del self._probation[dev.key]
@@ -337,20 +337,24 @@ class OccupancyFusion:
             if self._by_pseudonym.get(oldest) is dev:
                 del self._by_pseudonym[oldest]
 
-    def _forget(self, dev: _Device) -> None:
-        """``dev`` left the table: its pseudonyms and index entry go with it."""
+    def _unindex(self, dev: _Device) -> None:
+        """``dev``'s index entry is no longer valid (it moved on, or left)."""
         idx = self._index.get(dev.fingerprint)
         if idx is not None and dev.token >= 0 and dev.last_seq is not None:
             heap = idx.heaps.get(dev.last_seq)
             if heap is not None and len(heap) == 1 and heap[0][2] is dev:
                 # the common case (a device alone with its model and sequence number):
-                # drop the entry now rather than at the next rebuild
+                # drop the entry now rather than when a lookup or the rebuild meets it
                 self._index_entries -= 1
                 del idx.heaps[dev.last_seq]
                 idx.bits &= ~(1 << dev.last_seq)
                 if not idx.heaps:
                     del self._index[dev.fingerprint]
         dev.token = -1
+
+    def _forget(self, dev: _Device) -> None:
+        """``dev`` left the table: its pseudonyms and index entry go with it."""
+        self._unindex(dev)
         for p in dev.pseudonyms:
             if self._by_pseudonym.get(p) is dev:
                 del self._by_pseudonym[p]

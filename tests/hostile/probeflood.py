@@ -12,14 +12,15 @@ over and over, so they are seen on both sides of every departure and would count
 
 ``python probeflood.py gateway CONFIG STOPS_JSON`` runs the real :class:`BusGateway` with two
 extra tasks: a 10-ms timer whose lateness is the event loop's lag, and a once-a-second JSON
-line on stdout (worst lag of that second, RSS, the sniffer's and the fusion's counters, the
-last published occupancy).
+line on stdout (worst lag of that second, longest garbage collection, RSS, the sniffer's and
+the fusion's counters, the last published occupancy).
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import json
 import os
 import random
@@ -123,6 +124,16 @@ def role_gateway(config_path: str, stops_path: str) -> None:
     gateway = BusGateway(config, broker, config_dir=Path(config_path).parent, stops=stops)
     me = psutil.Process()
     worst = [0.0]
+    gc_worst = [0.0]
+    gc_started = [0.0]
+
+    def gc_timer(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_worst[0] = max(gc_worst[0], time.perf_counter() - gc_started[0])
+
+    gc.callbacks.append(gc_timer)
 
     async def lag_timer() -> None:
         period = 0.01
@@ -139,15 +150,17 @@ def role_gateway(config_path: str, stops_path: str) -> None:
             line = {
                 "t": time.time(),
                 "lag_ms": round(worst[0] * 1000, 2),
+                "gc_ms": round(gc_worst[0] * 1000, 2),
                 "rss_mb": round(me.memory_info().rss / 2**20, 2),
                 "cpu_s": round(sum(me.cpu_times()[:2]), 3),
                 "frames": probes.frames if probes is not None else None,
                 "dropped": getattr(probes, "dropped", None),
+                "kernel_dropped": getattr(probes, "kernel_dropped", None),
                 "fusion": asdict(gateway.fusion.stats),
                 "passengers": occ.passengers if occ else None,
                 "probe_devices": occ.probe_devices if occ else None,
             }
-            worst[0] = 0.0
+            worst[0] = gc_worst[0] = 0.0
             print(json.dumps(line), flush=True)
 
     async def main() -> None:

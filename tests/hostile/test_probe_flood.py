@@ -173,12 +173,14 @@ def test_probe_flood_keeps_loop_lag_memory_and_occupancy_bounded(tmp_path: Path)
         report = (
             f"injected {done}; gateway reported {len(during)} of ~{FLOOD_S:.0f} seconds of "
             f"the flood; worst loop lag per second {lags} ms (quiet: "
-            f"{max(x['lag_ms'] for x in baseline)} ms); gateway CPU {cpu_pct:.0f} % of a core; "
+            f"{max(x['lag_ms'] for x in baseline)} ms); longest garbage collection per second "
+            f"{[x.get('gc_ms') for x in during]} ms; gateway CPU {cpu_pct:.0f} % of a core; "
             f"RSS {rss0:.1f} → {rss1:.1f} MB; positions during the flood {len(positions)}, "
             f"longest gap {max(gaps, default=float('nan')):.2f} s; occupancy messages "
             f"{len(occupancy)}, most passengers {worst_occupancy} (capacity "
             f"{CAPACITY_TOTAL}); sniffer frames {last.get('frames')}, dropped "
-            f"{last.get('dropped')}; fusion {last.get('fusion')}"
+            f"{last.get('dropped')} (kernel {last.get('kernel_dropped')}); "
+            f"fusion {last.get('fusion')}"
         )
         print(report)
         assert done and done[0] == "done" and int(done[1]) == int(RATE * FLOOD_S), report
