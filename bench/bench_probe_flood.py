@@ -229,6 +229,8 @@ def live(tmp: Path, pythonpath: str | None, phases: list[tuple[float, float]]
                     (x["rss_mb"] for x in during), default=None),
                 "processed": after["fusion"]["probes"] - before.get("fusion", {}).get("probes", 0),
                 "dropped": (after.get("dropped") or 0) - (before.get("dropped") or 0),
+                "kernel_dropped": ((after.get("kernel_dropped") or 0)
+                                   - (before.get("kernel_dropped") or 0)),
                 "devices_created": after["fusion"]["devices_created"],
                 "passengers_max": max((x["passengers"] or 0 for x in during), default=None),
             })
@@ -308,7 +310,8 @@ def report(r: dict[str, Any]) -> str:
                 f"{p['quiet_lag_ms_max']} ms); reported {p['reported_seconds']} s; CPU "
                 f"{p['cpu_pct']:.0f} %; RSS {p['rss_mb_before']} → {p['rss_mb_max']} MB; "
                 f"processed {p['processed']} of {p['written']} written (dropped "
-                f"{p['dropped']}); most passengers {p['passengers_max']}")
+                f"{p['dropped']} at the buffer, {p['kernel_dropped']} in the kernel); "
+                f"most passengers {p['passengers_max']}")
     return "\n".join(out)
 
 
