@@ -1,4 +1,4 @@
-"""Bus gateway: the router of every bus and tram (issue 4, CONTRACT §2, §3, §6).
+"""Bus gateway: the router of every bus and tram (docs/interfaces.md).
 
 Why a package of its own: the router runs free passenger WLAN (captive portal, nftables,
 per-client HTB shaping, dnsmasq), counts passengers, reads GPS and asks traffic lights for

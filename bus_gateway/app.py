@@ -1,7 +1,7 @@
 """Wiring of the bus gateway: sources → domain → EdgeAgent, WLAN + portal, commands.
 
 Why one place: every loop of the router is started, named and stopped here, and nothing else
-creates a client, a socket or a task. Published (CONTRACT §2/§3):
+creates a client, a socket or a task. Published (docs/interfaces.md: Topics, Payloads):
 
 * ``position`` with every GPS fix, at most 1 Hz, with the stop state;
 * ``occupancy`` when passengers, status, quality or a source count change, else every 30 s;
@@ -15,7 +15,7 @@ Subscribed: ``ssem`` and ``spat`` of the priority points' intersections. Command
 capacity from now on, a cap that a later command replaces), ``set_trip {"trip_id": str|null,
 "delay_s": int|null}`` and ``set_delay {"delay_s": int|null}``: the schedule deviation the
 operator's dispatch system (ITCS) or the hub reports, sent with every ``srem`` as
-``delay_s`` (CONTRACT addition, see docs/signal_controller.md) so that a late bus wins an ETA
+``delay_s`` (see docs/signal_controller.md) so that a late bus wins an ETA
 tie; a figure older than :data:`DELAY_MAX_AGE_MS` is not sent.
 With ``wlan.uplink_autorate`` the uplink's capacity is measured (:mod:`bus_gateway.uplink`):
 the command's figure is the estimate's ceiling and start — the measurement may lower the rate

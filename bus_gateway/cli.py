@@ -1,4 +1,4 @@
-"""``kassel bus --config PATH [--broker URL]``: run the router of one bus (CONTRACT §7).
+"""``kassel bus --config PATH [--broker URL]``: run the router of one bus.
 
 Why a thin module: argument parsing and exit codes only; everything else is
 :class:`bus_gateway.app.BusGateway`. Importing this module imports nothing heavy, so

@@ -1,6 +1,6 @@
 """The stops of a route, read from a small CSV next to the bus configs.
 
-Why a file of its own: the bus config (CONTRACT §6) names the route and its priority points
+Why a file of its own: the bus config names the route and its priority points
 but not its stops, which change with timetable periods and are shared by every bus on the
 route. ``firmware_configs/buses/routes/<route_id>.csv`` holds ``stop_id,name,lat,lon`` in
 travel order (a GTFS ``stops.txt`` excerpt).

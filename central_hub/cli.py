@@ -1,4 +1,4 @@
-"""``kassel hub --config PATH [--broker URL]``: run the central hub (CONTRACT §7).
+"""``kassel hub --config PATH [--broker URL]``: run the central hub.
 
 WHY the options beyond the contract: a deployment runs one primary (HTTP, live feeds, alarms,
 retention) and any number of extra ingest workers on the same shared subscription

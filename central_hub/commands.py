@@ -1,4 +1,4 @@
-"""Remote commands: publish ``cmd``, wait for the matching ``cmd/ack`` (CONTRACT §2, §3).
+"""Remote commands: publish ``cmd``, wait for the matching ``cmd/ack``.
 
 WHY futures keyed by command id: acks arrive on the live subscription, in any order and from
 any device; the HTTP request that sent a command awaits exactly its own ack or times out, and

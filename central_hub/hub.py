@@ -2,7 +2,7 @@
 
 WHY one container object: ``create_app`` builds it, the lifespan starts and stops it, the API
 dependencies read from it, and tests build it with fakes (a reload callable, a fixed engine);
-nothing is created at import time (STYLE.md). Background loops are named tasks
+nothing is created at import time (docs/design.md). Background loops are named tasks
 (``_<verb>_loop``) that the container cancels on stop.
 """
 

@@ -1,6 +1,6 @@
 """Device registry: register devices, issue credentials, write Mosquitto's files, reload it.
 
-WHY the hub owns the broker's password and ACL files: CONTRACT §4 makes the registry the single
+WHY the hub owns the broker's password and ACL files: the registry is the single
 source of who may publish what; generating both files from it (atomically: write, fsync,
 rename) and sending SIGHUP means a registered bus can connect a moment later and a removed one
 cannot. The generated password is returned once and only its PBKDF2 hash is stored.

@@ -1,4 +1,4 @@
-"""``kassel sim evaluate``: the SUMO evaluation of the talking traffic lights (CONTRACT §7).
+"""``kassel sim evaluate``: the SUMO evaluation of the talking traffic lights.
 
 Why a thin module: argument checking and exit codes only; the work is in
 :mod:`simulations.evaluation`. SUMO is imported lazily so that ``kassel --help`` works on a

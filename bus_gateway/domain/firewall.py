@@ -1,4 +1,4 @@
-"""The passenger-side nftables ruleset, rendered as text for ``nft -f`` (CONTRACT §6).
+"""The passenger-side nftables ruleset, rendered as text for ``nft -f``.
 
 Why generated text in one table: the whole policy is replaced atomically in one ``nft -f``
 transaction (``table``; ``delete table``; ``table {...}``), it can be read and reviewed as one

@@ -14,7 +14,7 @@ Why this shape:
   sides of a departure from a stop (passengers ride across stops, the roadside does not).
 * Devices ``×`` a calibrated *passengers-per-device* ratio gives the WLAN estimate.
 
-``quality`` (CONTRACT §3): ``HIGH`` door counters consistent; ``MODERATE`` door counters that
+``quality``: ``HIGH`` door counters consistent; ``MODERATE`` door counters that
 drifted, or WLAN with a ratio calibrated from doors in the last day; ``LOW`` WLAN with the
 default ratio; ``ERROR`` no source at all. Only counts leave this module.
 """

@@ -1,4 +1,4 @@
-"""Transit signal priority: when to send ``srem`` request, update and cancel (CONTRACT §3).
+"""Transit signal priority: when to send ``srem`` request, update and cancel.
 
 Why a separate state machine: the controller plans green extensions around the bus's ETA, so
 the bus must ask early enough (ETA under ``request_eta_s``), keep the ETA honest while it

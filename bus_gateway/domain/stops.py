@@ -6,7 +6,7 @@ standing. The tracker follows the route's stop order, needs the bus to be slow *
 the stop's radius to call it ``STOPPED_AT``, and only moves on to the next stop after it has
 left the radius, so a fix that jitters at the edge cannot flap between states.
 
-GTFS-Realtime semantics (CONTRACT §3 position): ``STOPPED_AT`` standing at ``stop_id``;
+GTFS-Realtime semantics: ``STOPPED_AT`` standing at ``stop_id``;
 ``INCOMING_AT`` about to arrive at ``stop_id``; ``IN_TRANSIT_TO`` between stops, where the
 contract wants ``stop_id`` null — the next stop is still offered as ``next_stop_id``.
 """

@@ -1,4 +1,4 @@
-"""Mosquitto password and ACL files generated from the device registry (CONTRACT §4).
+"""Mosquitto password and ACL files generated from the device registry.
 
 WHY explicit per-user blocks instead of Mosquitto's ``%u`` patterns: a bus logs in with its
 device id but publishes under its vehicle id, so the ACL has to know each device's entity id.
@@ -68,7 +68,7 @@ def _rows(prefix: str) -> list[TopicSpec]:
 
 
 def grants(device: AclDevice, topics: Topics) -> tuple[list[str], list[str]]:
-    """``(write, read)`` topic filters for one device, exactly as CONTRACT §4 lists them."""
+    """``(write, read)`` topic filters for one device, as docs/interfaces.md lists them."""
     own = device.entity_id
     if device.kind == "hub":
         return [topics.filter("cmd")], [f"{topics.root}/#"]

@@ -1,7 +1,7 @@
 """The hub's picture of the city right now: latest payloads per vehicle, intersection, device.
 
 WHY kept in memory and pure: the REST endpoints and the dashboard answer from the latest
-message of each entity ("as received", CONTRACT §8) at 10 Hz x 300 intersections; a database
+message of each entity ("as received") at 10 Hz x 300 intersections; a database
 round trip per request or per SPaT would be the bottleneck. The raw bytes are kept next to
 the decoded model so an API answer is the payload exactly as received. Signal history (one
 entry per state change of a signal group) feeds the phase diagram and the stored history.

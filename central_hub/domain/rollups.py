@@ -27,7 +27,7 @@ METRICS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
-    """How long each tier is kept; ``None`` keeps it for ever (CONTRACT default: 14 d/90 d/kept)."""
+    """How long each tier is kept; ``None`` keeps it for ever (defaults: 14 d/90 d/kept)."""
 
     raw_days: float | None = 14.0
     minute_days: float | None = 90.0

@@ -1,4 +1,4 @@
-"""De-duplication and gap detection on the per-device, per-topic ``seq`` counter (CONTRACT §1).
+"""De-duplication and gap detection on the per-device, per-topic ``seq`` counter.
 
 WHY a sliding bit window: QoS 1 redelivers after a reconnect and the store-and-forward queue
 replays old messages, so duplicates and late messages are normal, but a window of ``W`` bits per

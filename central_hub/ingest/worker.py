@@ -57,7 +57,7 @@ class IngestStats:
 
 
 class RejectLog:
-    """Logs each (topic, reason) at most once a minute (CONTRACT §1)."""
+    """Logs each (topic, reason) at most once a minute (docs/interfaces.md: MQTT conventions)."""
 
     def __init__(self, period_s: float = 60.0) -> None:
         self.period_s = period_s

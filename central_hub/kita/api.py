@@ -1,7 +1,7 @@
 """The hub's HTTP API for the Kita allocation: families apply, city staff allocate.
 
 WHY a router factory reading a service from ``app.state``: the hub builds its services in
-the lifespan (nothing at import time, STYLE.md), so the router holds no engine or token; each
+the lifespan (nothing at import time, docs/design.md), so the router holds no engine or token; each
 request finds the :class:`~central_hub.kita.service.KitaService` on ``request.app.state.kita``.
 Tests build an app with just this router and a service on SQLite or PostgreSQL.
 

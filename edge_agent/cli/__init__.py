@@ -1,4 +1,4 @@
-"""The ``kassel`` command line (CONTRACT §7).
+"""The ``kassel`` command line (docs/interfaces.md: Command line).
 
 Each package contributes its subcommands through a ``cli`` module with a
 ``register(subparsers)`` function; this module only assembles them, so a Pi that runs a

@@ -1,4 +1,4 @@
-"""The interface contract (CONTRACT.md) as code: topics, payload models and config models.
+"""The interface contract as code: topics, payload models and config models.
 
 Every package and the hub import topics and payloads from here; nothing else assembles a topic
 string or defines a payload. This package depends only on pydantic and PyYAML.

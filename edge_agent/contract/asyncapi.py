@@ -38,7 +38,7 @@ def build_asyncapi() -> dict[str, Any]:
         schema = spec.model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, sub in schema.pop("$defs", {}).items():
             schemas[name] = sub
-        # ``v`` has a default for producers but is required on the wire (CONTRACT §1).
+        # ``v`` has a default for producers but is required on the wire.
         schema["required"] = ["v", *[f for f in schema.get("required", []) if f != "v"]]
         schemas[spec.model.__name__] = schema
         messages[spec.name] = {
@@ -67,7 +67,7 @@ def build_asyncapi() -> dict[str, Any]:
             "title": "Kassel edge platform MQTT API",
             "version": __version__,
             "description": (
-                "Topics and payloads of CONTRACT.md. Payloads are UTF-8 JSON objects with "
+                "Topics and payloads of the Kassel platform. Payloads are UTF-8 JSON objects with "
                 f'"v": 1; consumers ignore unknown fields and reject payloads over '
                 f"{MAX_PAYLOAD_BYTES} bytes, invalid JSON, missing fields or wrong types. "
                 "Times are integer milliseconds since the Unix epoch (UTC). The topic root "

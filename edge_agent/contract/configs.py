@@ -1,4 +1,4 @@
-"""Config file models of CONTRACT §5 (intersection), §6 (bus) and §8 (hub).
+"""Config file models: intersection, bus and hub (docs/interfaces.md, "Config files").
 
 Configs are YAML files in ``firmware_configs/``. :func:`load_config` reads one, picks the model
 by its ``kind`` and raises :class:`ConfigError` naming the file, the field and the problem.
@@ -58,7 +58,7 @@ class ConfigModel(BaseModel):
 
 
 class TlsConfig(ConfigModel):
-    """TLS material for the broker connection (CONTRACT §4: devices log in over TLS)."""
+    """TLS material for the broker connection."""
 
     ca_file: ConfigPath | None = None
     cert_file: ConfigPath | None = None
@@ -124,7 +124,7 @@ class DeviceConfig(ConfigModel):
     agent: AgentConfig = AgentConfig()
 
 
-# --- intersection (CONTRACT §5) --------------------------------------------------------------
+# --- intersection --------------------------------------------------------------
 
 
 class SignalGroupConfig(ConfigModel):
@@ -285,7 +285,7 @@ class IntersectionConfig(DeviceConfig):
         raise KeyError(sg)
 
 
-# --- bus (CONTRACT §6) -----------------------------------------------------------------------
+# --- bus -----------------------------------------------------------------------
 
 
 class VehicleConfig(ConfigModel):
@@ -392,7 +392,7 @@ class BusConfig(DeviceConfig):
     route: RouteConfig
 
 
-# --- hub (CONTRACT §8) -----------------------------------------------------------------------
+# --- hub -----------------------------------------------------------------------
 
 
 class HttpConfig(ConfigModel):

@@ -1,4 +1,4 @@
-"""Identifier and time types of CONTRACT §1, shared by payload and config models."""
+"""Identifier and time types of the MQTT conventions, shared by payload and config models."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pydantic models of every MQTT payload in CONTRACT §3.
+"""Pydantic models of every MQTT payload (docs/interfaces.md, "Payloads").
 
 Producers build these models and serialise them with :func:`encode`; consumers validate raw
 bytes with :func:`decode`, which enforces the contract's rejection rules (not JSON, missing
@@ -222,7 +222,7 @@ class Occupancy(SequencedPayload):
 
 
 def occupancy_status_for(passengers: int, capacity_seated: int) -> OccupancyStatus:
-    """GTFS-Realtime occupancy status from the load relative to seats (CONTRACT §3)."""
+    """GTFS-Realtime occupancy status from the load relative to seats."""
     if capacity_seated <= 0:
         return "STANDING_ROOM_ONLY" if passengers > 0 else "MANY_SEATS_AVAILABLE"
     load = 100 * passengers / capacity_seated

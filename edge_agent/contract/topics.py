@@ -1,4 +1,4 @@
-"""Every MQTT topic of CONTRACT §2, built and parsed in one place.
+"""Every MQTT topic (docs/interfaces.md, "Topics"), built and parsed in one place.
 
 No other module assembles a topic string. :class:`Topics` turns ids into topics under the
 configured root, and :meth:`Topics.parse` turns a received topic back into a

@@ -1,4 +1,4 @@
-"""``summary.json`` (CONTRACT §7), ``report.md`` and its PNG plots.
+"""``summary.json`` (docs/interfaces.md: Command line), ``report.md`` and its PNG plots.
 
 Why one module: the machine-readable summary and the human report must show the same numbers;
 both are written from the same :class:`~simulations.evaluation.sumo_run.RunResult` objects.
@@ -32,7 +32,7 @@ RUN_TITLES = {
 
 def summary_data(scenario: str, minutes: float, seed: int,
                  results: Mapping[str, RunResult]) -> dict[str, object]:
-    """The CONTRACT §7 document: exactly these keys, each run with exactly ``RUN_KEYS``."""
+    """The ``summary.json`` document: exactly these keys, each run with exactly ``RUN_KEYS``."""
     return {
         "scenario": scenario,
         "minutes": int(minutes) if float(minutes).is_integer() else minutes,

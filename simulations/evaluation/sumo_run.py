@@ -1,6 +1,6 @@
 """One SUMO run of the evaluation: the TraCI/libsumo adapter around the real controller code.
 
-Why this shape (STYLE.md, "not sumo-rl's TrafficSignal"): SUMO is only a *lamp driver and a
+Why this shape (docs/design.md, "not sumo-rl's TrafficSignal"): SUMO is only a *lamp driver and a
 sensor* here. Per 0.5 s SUMO step the adapter (1) reads SUMO's induction loops into
 :class:`~signal_controller.domain.controller.DetectorEvent`, (2) turns the simulated buses'
 positions into GPS-like fixes for :class:`bus_gateway.domain.priority.PriorityRequester` (run c)
@@ -83,7 +83,7 @@ Progress = Callable[[float, float], None]
 
 @dataclass
 class RunResult:
-    """Everything one run produced: the CONTRACT §7 summary and the report's details."""
+    """Everything one run produced: its ``summary.json`` row and the report's details."""
 
     variant: Variant
     summary: dict[str, float | int | None]

@@ -1,6 +1,6 @@
 """Device registry and remote commands.
 
-``GET /api/v1/devices`` (CONTRACT §8) merges the registry with what the live feed knows
+``GET /api/v1/devices`` (docs/interfaces.md: HTTP) merges the registry with what the live feed knows
 (online, health); registering, rotating credentials and removing need the admin role, and
 commands the engineer role.
 """

@@ -1,4 +1,4 @@
-"""GTFS-Realtime feeds (CONTRACT §8): protobuf by default, ``?format=json`` for JSON.
+"""GTFS-Realtime feeds (docs/interfaces.md: HTTP): protobuf by default, ``?format=json`` for JSON.
 
 WHY built per request: building 300 vehicles takes about a millisecond, so every fetch gets
 data as fresh as the last message (gtfs.org: refresh at least every 30 s) without a cache.

@@ -1,4 +1,4 @@
-"""Intersections (CONTRACT §8): list, latest SPaT as received, signal history; and their
+"""Intersections: list, latest SPaT as received, signal history; and their
 health as the dashboard shows it (SPaT age, status, suspect detectors, prediction quality)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""WebSockets: ``/ws/spat`` (CONTRACT §8, every SPaT as it arrives) and ``/ws/live`` (the
+"""WebSockets: ``/ws/spat`` and ``/ws/live`` (the
 dashboard's coalesced frames).
 
 WHY a reader task beside the sender: a client that goes away must be noticed even when its

@@ -1,4 +1,4 @@
-"""``GET /api/v1/vehicles`` (CONTRACT §8): latest position and occupancy as received; and
+"""``GET /api/v1/vehicles``: latest position and occupancy as received; and
 ``GET /api/v1/vehicles/punctuality``: each bus's delay against its timetable trip."""
 
 from __future__ import annotations

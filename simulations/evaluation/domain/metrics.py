@@ -1,4 +1,4 @@
-"""Bus delay and stops at signals, SPaT prediction error and the per-run summary (CONTRACT §7).
+"""Bus delay and stops at signals, SPaT prediction error and the per-run summary.
 
 Why pure accumulators: the definitions are what the evaluation's figures mean, so they must be
 readable and unit-tested without SUMO. The adapter feeds one observation per bus and step.
@@ -25,7 +25,7 @@ ZONE_UPSTREAM_M = 100.0
 ZONE_DOWNSTREAM_M = 20.0
 STOP_SPEED_MPS = 0.1
 RESTART_SPEED_MPS = 1.0
-#: SUMMARY keys of one run, in CONTRACT §7 order.
+#: SUMMARY keys of one run, in their documented order.
 RUN_KEYS = (
     "bus_signal_delay_s",
     "bus_signal_stops",
@@ -138,7 +138,7 @@ def run_summary(
     safety_violations: int,
     spat_mae_s: float | None,
 ) -> dict[str, float | int | None]:
-    """One run's ``R`` of CONTRACT §7: means over the *finished* bus and car trips."""
+    """One run's ``R`` of ``summary.json``: means over the *finished* bus and car trips."""
     done = list(trips)
     bus_trips = [t for t in done if t.vtype == "bus"]
     car_trips = [t for t in done if t.vtype != "bus"]

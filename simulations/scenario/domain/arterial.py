@@ -327,7 +327,7 @@ def loop_ids(net: Network, junction: Junction) -> dict[str, tuple[str, str]]:
 def intersection_config_data(
     net: Network, junction: Junction, timing: SignalTiming, *, priority: bool
 ) -> dict[str, object]:
-    """The IntersectionConfig (CONTRACT §5) of ``junction`` as plain data."""
+    """The IntersectionConfig (docs/interfaces.md: Config files) of ``junction`` as plain data."""
     lat, lon = xy_to_latlon(junction.x, 0.0)
     min_green = {
         "F1": timing.ped_side_min_green_s, "F3": timing.ped_side_min_green_s,

@@ -1,4 +1,4 @@
-"""The CONTRACT §8 paths against a real hub on a real broker."""
+"""The documented HTTP paths against a real hub on a real broker."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The agent logs in with credentials over TLS, as on the production broker (CONTRACT §4)."""
+"""The agent logs in with credentials over TLS, as on the production broker."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Acceptance of issue 6: a 5-simulated-minute SUMO evaluation through the real CLI.
 
 Runs all three variants (SUMO actuated, the project's controller, controller with priority and
-GLOSA) against real SUMO via libsumo, then checks summary.json against CONTRACT §7, that the
+GLOSA) against real SUMO via libsumo, then checks summary.json's documented shape, that the
 report carries the same numbers, and that the lamp safety audit passed for the controller runs.
 """
 

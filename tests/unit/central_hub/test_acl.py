@@ -1,4 +1,4 @@
-"""Mosquitto password format and the CONTRACT §4 grants."""
+"""Mosquitto password format and the documented ACL grants."""
 
 from __future__ import annotations
 
