@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import random
+import secrets
 import shutil
 import signal
 import tempfile
@@ -39,6 +40,7 @@ from bus_gateway.wlan import SimulatedDataplane
 from central_hub.app import create_app
 from central_hub.broker import MosquittoBroker, free_port, port_is_free
 from central_hub.gtfs_static import load_schedule
+from central_hub.kita.service import STAFF_TOKEN_ENV
 from edge_agent.contract.configs import (
     AgentConfig,
     BusConfig,
@@ -72,6 +74,8 @@ from simulations.demo.domain.incidents import (
 )
 from simulations.demo.domain.street import BusRun, DoorCount, TripStarted
 from simulations.demo.domain.timetable import Dispatcher, ScheduledTrip
+from simulations.demo.kita_seed import PREFIX as KITA_PREFIX
+from simulations.demo.kita_seed import seed_kita_round
 from simulations.demo.street_io import CuttableLink, StreetDoors, StreetGps
 from simulations.gtfs_synth import KASSEL_DAY, write_feed
 
@@ -99,6 +103,9 @@ class DemoOptions:
     workdir: Path | None = None
     seed: int = 1
     incidents: bool = True
+
+#: the file in the demo's state folder that holds the Kita staff token.
+KITA_TOKEN_FILE = "kita-staff-token"
 
 
 @dataclass
@@ -152,6 +159,21 @@ def _local_midnight(now: float) -> float:
 def _agent(state_dir: Path) -> AgentConfig:
     return AgentConfig(state_dir=str(state_dir), health_interval_s=10.0,
                        queue=QueueConfig(synchronous="normal"))
+
+
+def _kita_staff_token(state: Path) -> str:
+    """The demo's Kita staff token: the configured one, else a fresh one in a file only the
+    owner may read; the hub's Kita service takes it from the environment at start."""
+    token = os.environ.get(STAFF_TOKEN_ENV)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        os.environ[STAFF_TOKEN_ENV] = token
+    state.mkdir(parents=True, exist_ok=True)
+    path = state / KITA_TOKEN_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(token + "\n")
+    return token
 
 
 def _process_cpu() -> tuple[float, float]:
@@ -506,6 +528,7 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
             database=f"sqlite:///{workdir / 'hub.db'}", gtfs=GtfsConfig(static=str(gtfs)),
             mqtt=MqttConfig(broker=broker.url), agent=_agent(state),
         )
+        kita_token = _kita_staff_token(state)
         server = uvicorn.Server(uvicorn.Config(
             create_app(hub_cfg, broker_url=broker.url), host=opts.http_host,
             port=opts.http_port, log_level="warning", access_log=False))
@@ -515,6 +538,15 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         token_file = state / "hub-admin-token"
         progress(f"hub      {base_url} (SQLite {workdir / 'hub.db'}; admin token in "
                  f"{token_file})")
+
+        kita = await seed_kita_round(base_url, kita_token)
+        progress(f"kita     {kita.kitas} Kitas ({kita.places} places), applications open until "
+                 f"{kita.deadline}, {kita.applications} applications of {kita.families} sample "
+                 "families")
+        progress(f"kita     as a family: curl -X POST {base_url}{KITA_PREFIX}/families, then "
+                 f"POST /{KITA_PREFIX}/applications with its token (docs/kita.md)")
+        progress(f"kita     as staff: token in {state / KITA_TOKEN_FILE}; "
+                 f"POST /{KITA_PREFIX}/rounds allocates round 1")
 
         scheduler = TickScheduler()  # one timer ticks every controller on the 100 ms grid
         controllers = []

@@ -188,6 +188,30 @@ def test_intersection_names_are_distinct(first_hour: FirstHour) -> None:
     assert not any("Demo" in n for n in names)
 
 
+def test_the_kita_round_is_ready_to_try(first_hour: FirstHour) -> None:
+    """Seeded Kitas and families; a visitor registers, applies, and staff allocate round 1."""
+    m = next(m for line in first_hour.lines if (m := re.search(r"as staff: token in (\S+);", line)))
+    staff = {"Authorization": f"Bearer {Path(m.group(1)).read_text(encoding='utf-8').strip()}"}
+    with httpx.Client(base_url=f"{first_hour.base}/api/v1/kita", timeout=10) as kita:
+        kitas = kita.get("/kitas").json()
+        assert len({k["kita_id"] for k in kitas}) == 6 and len(kitas) == 12
+        assert kita.get("/period").json()["open"] is True
+        assert len(kita.get("/applications", headers=staff).json()) == 5
+        family = kita.post("/families").json()
+        mine = {"Authorization": f"Bearer {family['token']}"}
+        applied = kita.post("/applications", headers=mine, json={
+            "child_name": "Probe Kind", "date_of_birth": "2023-03-01", "age_group": "Ü3",
+            "choices": [kitas[0]["kita_id"]], "lat": kitas[0]["lat"], "lon": kitas[0]["lon"]})
+        assert applied.status_code == 201, applied.text
+        assert [a["child_name"] for a in kita.get("/applications", headers=mine).json()] == [
+            "Probe Kind"]
+        assert kita.put("/period", headers=staff, json={
+            "deadline": "2020-01-01T00:00:00+01:00"}).status_code == 200
+        assert kita.post("/rounds", headers=staff).status_code == 201
+        result = kita.get(f"/applications/{applied.json()['child_id']}/result", headers=mine)
+        assert result.status_code == 200 and result.json()["status"] == "offered", result.text
+
+
 def test_api_docs_render_with_the_network_cut(first_hour: FirstHour) -> None:
     """An app developer's first stop: ``/docs`` of the demo's hub, with nothing but the hub
     reachable (it used to load Swagger UI from a CDN and stayed blank offline)."""
