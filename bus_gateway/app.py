@@ -318,9 +318,12 @@ class BusGateway:
             raise
         sock.listen(128)
         self.portal_port = sock.getsockname()[1]
+        # no access log (it would print passengers' addresses); no proxy headers: a passenger
+        # is the address it connects from (admission and rate limits go by it), and no proxy
+        # stands between the WLAN and the portal
         config = uvicorn.Config(
             create_portal_app(self.wlan), log_level="warning", access_log=False,
-            lifespan="off",
+            lifespan="off", proxy_headers=False,
         )
         server = uvicorn.Server(config)
         return server, server.serve(sockets=[sock])

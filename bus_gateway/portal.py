@@ -10,7 +10,13 @@ shows "connected". RFC 8910 (DHCP option 114, set by dnsmasq) points phones that
 straight at ``/api/captive`` (RFC 8908), which tells them whether they are captive and for how
 long the session lasts.
 
-The page is one small HTML document with inline CSS, readable on a phone without JavaScript.
+The page is one small HTML document and one style sheet (``/portal.css``), readable on a phone
+without JavaScript. Every answer carries the security headers of
+:class:`edge_agent.http_headers.SecurityHeaders` with :data:`CSP`: no script at all, no inline
+style, not framed, the form posted only to the portal itself. ``POST /accept`` is rate-limited
+per passenger address (``wlan.accept_burst``, ``wlan.accept_per_minute``): 429 with
+``Retry-After`` (:mod:`edge_agent.http_ratelimit`), so no passenger can keep the gateway busy
+rewriting its firewall and shaper.
 
 Every request body is limited to :data:`BODY_LIMIT` (the terms form is two hidden fields) by
 :class:`edge_agent.http_limits.BodyLimit`: a larger one is refused with 413 before it is read,
@@ -35,12 +41,22 @@ from fastapi.responses import (
 
 from bus_gateway.errors import PortalError
 from bus_gateway.wlan import WlanGateway
+from edge_agent.http_headers import SecurityHeaders
 from edge_agent.http_limits import BodyLimit
+from edge_agent.http_ratelimit import RateLimit, RouteRule
+from edge_agent.ratelimit import RateLimiter
 
 Lang = Literal["de", "en"]
 
 #: the largest request body the portal reads: the form's language and the page to go back to.
 BODY_LIMIT = 8 * 1024
+#: the portal's pages: a style sheet from the portal, nothing else; no script at all.
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+#: where the pages' style sheet is served.
+CSS_PATH = "/portal.css"
+#: passengers' addresses each limiter remembers (a bus carries at most a few hundred).
+MAX_CLIENTS = 4096
 
 TEXTS: dict[Lang, dict[str, str]] = {
     "de": {
@@ -120,7 +136,8 @@ def _page(lang: Lang, title: str, body: str) -> str:
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        f'<title>{html.escape(title)}</title><link rel="stylesheet" href="{CSS_PATH}"></head>'
+        "<body>"
         f'<a class="lang" href="/?lang={other}">{TEXTS[lang]["other"]}</a>'
         f"<h1>{html.escape(title)}</h1>{body}</body></html>"
     )
@@ -128,8 +145,14 @@ def _page(lang: Lang, title: str, body: str) -> str:
 
 def create_portal_app(wlan: WlanGateway) -> FastAPI:
     """The portal for one :class:`WlanGateway` (no globals: built per gateway)."""
-    app = FastAPI(title="Kassel bus WLAN portal", docs_url=None, redoc_url=None)
+    app = FastAPI(title="Kassel bus WLAN portal", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    accepts = RateLimiter(burst=wlan.config.accept_burst,
+                          period_s=60.0 / wlan.config.accept_per_minute, max_clients=MAX_CLIENTS)
+    # outermost last: headers on every answer, the body limit, then the rate limit
+    app.add_middleware(RateLimit, routes=RouteRule.templates("POST", ["/accept"], accepts))
     app.add_middleware(BodyLimit, default=BODY_LIMIT)
+    app.add_middleware(SecurityHeaders, page_csp=CSP)
     gw = str(wlan.gateway.ip)
     port = wlan.config.portal_port
     own_hosts = {gw, f"{gw}:{port}"}
@@ -143,6 +166,11 @@ def create_portal_app(wlan: WlanGateway) -> FastAPI:
         if request.headers.get("host", "") not in own_hosts:
             target += f"?next={quote(original, safe='')}"
         return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
+
+    @app.get(CSS_PATH)
+    async def style_sheet() -> Response:
+        return Response(_CSS, media_type="text/css",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
     @app.get("/", response_class=HTMLResponse)
     async def terms(request: Request, lang: str | None = None, next: str | None = None) -> Response:

@@ -16,7 +16,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from central_hub.api.cors import PublicFeedCors, feed_paths
 from central_hub.api.deps import BODY_LIMIT_EXTENSION, DEFAULT_BODY_LIMIT
+from central_hub.api.ratelimits import HubLimiters
 from central_hub.api.routes import (
     alarms,
     dashboard,
@@ -33,7 +35,9 @@ from central_hub.kita.api import create_kita_router
 from central_hub.kita.service import KitaService
 from central_hub.registry import Reload
 from edge_agent.contract.configs import HubConfig
+from edge_agent.http_headers import SecurityHeaders
 from edge_agent.http_limits import BodyLimit, RouteLimit
+from edge_agent.http_ratelimit import RateLimit
 
 STATIC = Path(__file__).parent / "static"
 
@@ -83,7 +87,11 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
         "parameter); `/ws/live` sends the dashboard's frames (what changed in 250 ms).\n\n"
         f"Request bodies are limited to {DEFAULT_BODY_LIMIT} bytes unless an operation "
         f"states a larger `{BODY_LIMIT_EXTENSION}`; a larger body is refused with 413 before "
-        "it is read.",
+        "it is read.\n\n"
+        "Operations tagged `feeds` answer `Access-Control-Allow-Origin: *` (GET, HEAD and "
+        "their preflight); no other operation allows another origin. Too many requests from "
+        "one client (repeated 401s, a family's application writes) are answered 429 with "
+        "`Retry-After`.",
         lifespan=lifespan,
         docs_url=None,  # served by routes.docs with the hub's own copy of Swagger UI and ReDoc
         redoc_url=None,
@@ -93,7 +101,15 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
     app.include_router(create_kita_router(), prefix="/api/v1/kita")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     docs.mount_assets(app)
+    limiters = HubLimiters.of(runtime.settings.rate_limits)
+    app.state.limiters = limiters
+    # outermost last: headers on every answer (413 and 429 included), CORS before anything
+    # answers, the body limit before routing, rate limits before the app reads the body.
+    app.add_middleware(RateLimit, routes=limiters.route_rules(),
+                       failures=limiters.failure_rules())
     # every route, authenticated or not, known or not: the limit applies before routing
     app.add_middleware(BodyLimit, default=DEFAULT_BODY_LIMIT,
                        routes=route_body_limits(app))
+    app.add_middleware(PublicFeedCors, feeds=feed_paths(app))
+    app.add_middleware(SecurityHeaders)
     return app

@@ -82,18 +82,32 @@ class RouteLimit:
 
         ``{name}`` matches one path segment, ``{name:path}`` the rest of the path.
         """
-        pattern, at = [], 0
-        for param in _PARAM.finditer(template):
-            pattern.append(re.escape(template[at:param.start()]))
-            pattern.append(".*" if param.group(2) else "[^/]+")
-            at = param.end()
-        pattern.append(re.escape(template[at:]))
-        names = {methods} if isinstance(methods, str) else set(methods)
-        return cls(frozenset(m.upper() for m in names), re.compile("".join(pattern)), limit)
+        return cls(method_set(methods), path_pattern(template), limit)
 
     def matches(self, method: str, path: str) -> bool:
         """Whether a request with this method and path falls under this limit."""
         return method in self.methods and self.path.fullmatch(path) is not None
+
+
+def path_pattern(template: str) -> re.Pattern[str]:
+    """A route template such as ``/api/v1/devices/{device_id}`` as a pattern for ``fullmatch``.
+
+    ``{name}`` matches one path segment, ``{name:path}`` the rest of the path. Shared with
+    :mod:`edge_agent.ratelimit`, whose rules name routes the same way.
+    """
+    pattern, at = [], 0
+    for param in _PARAM.finditer(template):
+        pattern.append(re.escape(template[at:param.start()]))
+        pattern.append(".*" if param.group(2) else "[^/]+")
+        at = param.end()
+    pattern.append(re.escape(template[at:]))
+    return re.compile("".join(pattern))
+
+
+def method_set(methods: str | Iterable[str]) -> frozenset[str]:
+    """One method or several, upper-cased."""
+    names = {methods} if isinstance(methods, str) else set(methods)
+    return frozenset(m.upper() for m in names)
 
 
 def _framing(headers: Iterable[tuple[bytes, bytes]]) -> tuple[int | None, bool]:

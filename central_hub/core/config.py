@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from edge_agent.contract.configs import HubConfig
 from edge_agent.errors import ConfigError
 from edge_agent.mqtt import BrokerAddress
+from edge_agent.ratelimit import RateLimiter
 
 
 class IngestSettings(BaseModel):
@@ -136,6 +137,62 @@ class DashboardSettings(BaseModel):
     detector_no_change_s: Annotated[int, Field(ge=10)] = 1_800
 
 
+class RateLimitSettings(BaseModel):
+    """One limit per client address: ``burst`` requests at once, then ``per_minute``.
+
+    WHY per-kind subclasses with their own defaults: an environment variable may change one
+    number (``KASSEL_HUB_RATE_LIMITS__KITA_WRITES__BURST=100``) and keep the other.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    burst: Annotated[int, Field(ge=1)] = 60
+    per_minute: Annotated[float, Field(gt=0)] = 60.0
+
+    def limiter(self, max_clients: int) -> RateLimiter:
+        """A fresh limiter with these numbers, keeping at most ``max_clients`` addresses."""
+        return RateLimiter(burst=self.burst, period_s=60.0 / self.per_minute,
+                           max_clients=max_clients)
+
+
+class AuthFailureLimit(RateLimitSettings):
+    """Answers 401 (a missing, unknown or expired token, a failed login) per client: after
+    ``burst`` of them every request of that client is refused until one more is allowed.
+    Generous: a wrong token pasted into the dashboard costs a few; guessing costs all."""
+
+    burst: Annotated[int, Field(ge=1)] = 60
+    per_minute: Annotated[float, Field(gt=0)] = 12.0
+
+
+class KitaWriteLimit(RateLimitSettings):
+    """A family's application writes (submit, change, withdraw, answer an offer) per client:
+    a family makes a handful; a citizens' office helping many still gets one every 6 s."""
+
+    burst: Annotated[int, Field(ge=1)] = 30
+    per_minute: Annotated[float, Field(gt=0)] = 10.0
+
+
+class LearningAnswerLimit(RateLimitSettings):
+    """Answer checks of the learning platform per client (a class behind one school router
+    shares an address, hence generous)."""
+
+    burst: Annotated[int, Field(ge=1)] = 300
+    per_minute: Annotated[float, Field(gt=0)] = 300.0
+
+
+class RateLimitsSettings(BaseModel):
+    """The hub's per-client rate limits (``docs/security.md``, *Web surfaces*); Kita family
+    registration has its own (``KASSEL_HUB_KITA_REGISTRATION_BURST``, ``docs/kita.md``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    auth_failures: AuthFailureLimit = AuthFailureLimit()
+    kita_writes: KitaWriteLimit = KitaWriteLimit()
+    learning_answers: LearningAnswerLimit = LearningAnswerLimit()
+    #: addresses each limiter remembers (least recently seen forgotten first): bounds memory.
+    max_clients: Annotated[int, Field(ge=1)] = 100_000
+
+
 class HubSettings(BaseSettings):
     """Hub-only tunables from ``KASSEL_HUB_*`` (nested with ``__``, e.g.
     ``KASSEL_HUB_INGEST__QUEUE_SIZE=50000``)."""
@@ -149,6 +206,7 @@ class HubSettings(BaseSettings):
     registry: RegistrySettings = RegistrySettings()
     influx: InfluxSettings = InfluxSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    rate_limits: RateLimitsSettings = RateLimitsSettings()
     #: run the MQTT ingest worker in this process.
     run_ingest: bool = True
     #: run alarms, retention and roll-ups here (one primary per deployment).

@@ -332,6 +332,10 @@ class WlanConfig(ConfigModel):
     session_timeout_min: PositiveFloat = 240
     idle_timeout_min: PositiveFloat = 30
     walled_garden: list[IPv4Address] = Field(default_factory=list)
+    #: ``POST /accept`` per passenger address: this many at once, then ``accept_per_minute``
+    #: (429 with ``Retry-After`` beyond); a passenger needs one, a confused phone a few.
+    accept_burst: Annotated[int, Field(ge=1)] = 10
+    accept_per_minute: PositiveFloat = 6.0
     uplink_autorate: UplinkAutorateConfig | None = None
     #: hostapd's control sockets (one per access-point radio); neighbour table when none
     hostapd_ctrl_dir: ConfigPath = "/var/run/hostapd"

@@ -67,9 +67,8 @@ def dashboard(hub: HubDep) -> HTMLResponse:
     """The traffic engineers' dashboard (a single page, live over ``/ws/live``)."""
     html = resources.files("central_hub").joinpath("static/dashboard.html").read_text("utf-8")
     csp = content_security_policy(hub.runtime.settings.dashboard.tile_url)
-    return HTMLResponse(html, headers={"Content-Security-Policy": csp,
-                                       "Referrer-Policy": "no-referrer",
-                                       "X-Content-Type-Options": "nosniff"})
+    # the other security headers: edge_agent.http_headers.SecurityHeaders, on every answer
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
 @router.get("/api/v1/dashboard/config", response_model=DashboardConfigOut)

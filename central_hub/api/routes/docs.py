@@ -6,7 +6,8 @@ who reads the hub's API. The Swagger UI and ReDoc files come from the ``fastapi-
 package (a pinned, hashed dependency that ships their distribution files) and are served
 under ``/docs-assets/``; the pages are our own, start Swagger UI from a script file instead of
 an inline script, and carry a Content-Security-Policy that lets nothing load from elsewhere
-(ReDoc's side menu would otherwise fetch the Redocly logo from its CDN).
+(ReDoc's side menu would otherwise fetch the Redocly logo from its CDN). The other security
+headers come from :class:`edge_agent.http_headers.SecurityHeaders`, like every answer's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from html import escape
 from importlib import resources
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -34,8 +34,7 @@ def _page(title: str, head: str, body: str) -> HTMLResponse:
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>{escape(title)}</title>"
         f"<link rel=\"icon\" href=\"{ASSETS}/favicon.png\">{head}</head>{body}</html>",
-        headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-                 "Referrer-Policy": "no-referrer"})
+        headers={"Content-Security-Policy": CSP})
 
 
 @router.get("/docs")
@@ -52,8 +51,9 @@ def swagger_ui(request: Request) -> HTMLResponse:
 
 @router.get("/docs/oauth2-redirect")
 def swagger_ui_redirect() -> HTMLResponse:
-    """Swagger UI's OAuth2 redirect page."""
-    return get_swagger_ui_oauth2_redirect_html()
+    """Swagger UI's OAuth2 redirect page, its script from a file (FastAPI's is inline)."""
+    return _page("Swagger UI: OAuth2 Redirect", "",
+                 "<body><script src=\"/static/swagger-oauth2-redirect.js\"></script></body>")
 
 
 @router.get("/redoc")
