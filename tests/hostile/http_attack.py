@@ -196,12 +196,13 @@ class BusGatewayProcess:
     — exactly the passenger who has not accepted the terms.
     """
 
-    def __init__(self, tmp_path: Path, broker_url: str) -> None:
+    def __init__(self, tmp_path: Path, broker_url: str, *,
+                 wlan: dict[str, object] | None = None) -> None:
         source = ROOT / "firmware_configs/buses/demo-bus-0001.yaml"
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
         data["agent"] = {**data.get("agent", {}), "state_dir": str(tmp_path / "bus-state")}
         self.port = free_port()
-        data["wlan"]["portal_port"] = self.port
+        data["wlan"] = {**data["wlan"], **(wlan or {}), "portal_port": self.port}
         self.config = tmp_path / "bus.yaml"
         self.config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         (tmp_path / "routes").symlink_to(source.parent / "routes")

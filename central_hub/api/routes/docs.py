@@ -28,13 +28,15 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
 router = APIRouter(include_in_schema=False)
 
 
-def _page(title: str, head: str, body: str) -> HTMLResponse:
+def _page(title: str, head: str, body: str, csp: str | None = CSP) -> HTMLResponse:
+    """A page of ours; ``csp=None``: the strict default policy of every page
+    (:data:`edge_agent.http_headers.PAGE_CSP`)."""
     return HTMLResponse(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>{escape(title)}</title>"
         f"<link rel=\"icon\" href=\"{ASSETS}/favicon.png\">{head}</head>{body}</html>",
-        headers={"Content-Security-Policy": CSP})
+        headers={"Content-Security-Policy": csp} if csp else None)
 
 
 @router.get("/docs")
@@ -53,7 +55,8 @@ def swagger_ui(request: Request) -> HTMLResponse:
 def swagger_ui_redirect() -> HTMLResponse:
     """Swagger UI's OAuth2 redirect page, its script from a file (FastAPI's is inline)."""
     return _page("Swagger UI: OAuth2 Redirect", "",
-                 "<body><script src=\"/static/swagger-oauth2-redirect.js\"></script></body>")
+                 "<body><script src=\"/static/swagger-oauth2-redirect.js\"></script></body>",
+                 csp=None)
 
 
 @router.get("/redoc")
