@@ -46,6 +46,9 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # pyroute2 dumps every netlink message at DEBUG, the neighbour table's passenger MACs and
+    # addresses among them: personal data, never logged (docs/security.md, Web surfaces)
+    logging.getLogger("pyroute2").setLevel(max(logging.INFO, logging.getLogger().level))
     try:
         config, broker = load_device_config(args, BusConfig)
     except ConfigError as exc:

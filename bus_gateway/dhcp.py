@@ -22,6 +22,11 @@ Hostile passengers (docs/bus_gateway.md, "DHCP lease policy"):
   DISCOVERs from new addresses stalls every passenger's DHCP. Nobody on a passenger LAN has a
   static address inside the pool.
 * The per-station packet rate is limited in the kernel (``domain/firewall.py``).
+
+**No passenger's MAC or address in the gateway's log** (issue 15): every line of dnsmasq's is
+passed through :func:`scrub_passengers` before it is logged or kept — dnsmasq names the
+``dhcp-hostsdir`` file of an admitted client, which is named by its MAC, and would name MACs
+and addresses in any DHCP message it logs.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,7 +43,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 
 from bus_gateway.errors import DhcpError
@@ -86,6 +92,27 @@ class DnsmasqSettings:
     def conf_file(self) -> Path:
         """The generated configuration."""
         return self.state_dir / "dnsmasq.conf"
+
+
+#: a MAC address with ``:``, ``-`` or no separators (dnsmasq's host files are named so).
+_MAC = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{2}([:-]?)[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}"
+                  r"(?![0-9A-Fa-f])")
+_IPV4 = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])")
+
+
+def scrub_passengers(text: str, gateway: IPv4Interface) -> str:
+    """``text`` with every MAC and every passenger address (the gateway's subnet, except the
+    gateway itself) replaced by ``-``; other addresses (upstream DNS servers) stay."""
+
+    def address(match: re.Match[str]) -> str:
+        try:
+            ip = IPv4Address(match.group(0))
+        except ValueError:
+            return match.group(0)
+        inside = ip in gateway.network and ip != gateway.ip
+        return "-" if inside else match.group(0)
+
+    return _IPV4.sub(address, _MAC.sub("-", text))
 
 
 def dhcp_range(gateway: IPv4Interface) -> tuple[str, str]:
@@ -209,7 +236,8 @@ class DnsmasqSupervisor:
             self._log_line(pending)
 
     def _log_line(self, raw: bytes) -> None:
-        text = raw[:LOG_LINE_MAX].decode(errors="replace").strip()
+        text = scrub_passengers(raw[:LOG_LINE_MAX].decode(errors="replace").strip(),
+                                self.settings.gateway)
         if not text:
             return
         self.log_lines += 1

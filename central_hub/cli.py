@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.ingest_only:
             return _run_ingest(runtime)
-        return _run_http(runtime, args.host or config.http.host, args.port or config.http.port)
+        return _run_http(runtime, args.host or config.http.host, args.port or config.http.port,
+                         access_log=args.log_level == "DEBUG")
     except KasselError as exc:
         print(f"kassel hub: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -97,17 +98,24 @@ def _run_ingest(runtime: object) -> int:
     return EXIT_OK
 
 
-def _run_http(runtime: object, host: str, port: int) -> int:
+def _run_http(runtime: object, host: str, port: int, *, access_log: bool) -> int:
+    """Serve the hub. uvicorn logs warnings only; with ``--log-level DEBUG`` also its access
+    log and WebSocket handshakes, scrubbed of client addresses, query strings and child ids
+    (``edge_agent.http_logs``: an address is personal data)."""
     import uvicorn
 
     from central_hub.app import create_app
     from central_hub.core.config import HubRuntime
     from central_hub.kita.api import RedactChildIds
-
-    logging.getLogger("uvicorn.access").addFilter(RedactChildIds())  # child ids in paths
+    from edge_agent.http_logs import scrub_server_logs
 
     assert isinstance(runtime, HubRuntime)
     app = create_app(runtime)
     print(f"kassel hub: http://{host}:{port}/", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", ws_ping_interval=20)
-    return EXIT_OK
+    config = uvicorn.Config(app, host=host, port=port, ws_ping_interval=20,
+                            log_level="info" if access_log else "warning",
+                            access_log=access_log)
+    scrub_server_logs(RedactChildIds())  # after uvicorn configured its loggers
+    server = uvicorn.Server(config)
+    server.run()
+    return EXIT_OK if server.started else EXIT_FAILURE  # not started: e.g. the port is taken

@@ -37,13 +37,15 @@ class Gateway:
                  wlan_extra: dict[str, object] | None = None,
                  config_extra: dict[str, object] | None = None,
                  broker_url: str = f"mqtt://{INTERNET_BROKER}:1883",
-                 before_start: Callable[[NetLab], None] | None = None) -> None:
+                 before_start: Callable[[NetLab], None] | None = None,
+                 log_level: str = "INFO") -> None:
         self.lab = NetLab(tmp, passengers=passengers, bridge=bridge)
         self.tmp = tmp
         self.device_id = f"bus-{self.lab.id}"
         self.wlan_extra = wlan_extra or {}
         self.config_extra = config_extra or {}  # top-level sections (gps, mqtt, agent, ...)
         self.broker_url = broker_url
+        self.log_level = log_level
         try:
             if before_start is not None:
                 before_start(self.lab)  # e.g. the gateway namespace's own resolv.conf
@@ -90,7 +92,7 @@ class Gateway:
         self.log = tmp / "gateway.log"
         self.proc = lab.spawn(
             lab.gw, sys.executable, "-m", "edge_agent.cli", "bus", "--config", str(cfg),
-            "--broker", self.broker_url, log=self.log,
+            "--broker", self.broker_url, "--log-level", self.log_level, log=self.log,
         )
         wait_for(self._portal_up, "the portal to answer", timeout=30)
 
