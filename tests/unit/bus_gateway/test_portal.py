@@ -255,3 +255,25 @@ def test_a_stream_of_admissions_does_not_starve_shaping(wlan, monkeypatch):
         stuck.cancel()
 
     asyncio.run(scenario())
+
+
+def test_pages_have_no_inline_style_and_a_policy_without_script(phone):
+    page = phone.get("/")
+    assert "<style" not in page.text and " style=" not in page.text
+    assert '<link rel="stylesheet" href="/portal.css">' in page.text
+    csp = page.headers["content-security-policy"]
+    assert "script-src" not in csp and "default-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp
+    css = phone.get("/portal.css")
+    assert css.headers["content-type"].startswith("text/css") and "body{" in css.text
+
+
+def test_accept_is_rate_limited_per_passenger(wlan):
+    app = create_portal_app(wlan)
+    phone = TestClient(app, base_url="http://10.77.0.1:8080", client=(PHONE_IP, 50000))
+    stranger = TestClient(app, base_url="http://10.77.0.1:8080", client=("10.77.0.99", 1))
+    burst = wlan.config.accept_burst
+    answers = [phone.post("/accept", data={"lang": "en"}) for _ in range(burst + 1)]
+    assert [a.status_code for a in answers[:-1]] == [200] * burst
+    assert answers[-1].status_code == 429 and int(answers[-1].headers["retry-after"]) >= 1
+    assert stranger.post("/accept").status_code != 429  # another address: its own bucket
