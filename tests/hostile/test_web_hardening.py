@@ -142,20 +142,26 @@ def test_public_feeds_are_open_to_every_origin(hub: HubProcess, path: str) -> No
         assert "GET" in allowed and "POST" not in allowed and "PUT" not in allowed
 
 
-@pytest.mark.parametrize(("method", "path"), [
+CLOSED_ROUTES = [
     ("POST", "/api/v1/devices"), ("DELETE", "/api/v1/devices/bus-1"),
     ("POST", "/api/v1/devices/bus-1/commands"), ("POST", "/api/v1/alarms/1/ack"),
     ("POST", "/api/v1/kita/families"), ("POST", "/api/v1/kita/applications"),
     ("PUT", "/api/v1/kita/period"), ("GET", "/api/v1/kita/applications"),
-    ("GET", "/api/v1/whoami"), ("GET", "/api/v1/ingest"), ("GET", "/")])
+    ("GET", "/api/v1/whoami"), ("GET", "/api/v1/ingest"), ("GET", "/")]
+
+
+@pytest.mark.parametrize(("method", "path"), CLOSED_ROUTES)
 def test_nothing_else_allows_another_origin(hub: HubProcess, method: str, path: str) -> None:
-    with client(hub, "127.0.0.10") as http:
+    # an address per case: the 401s of one case do not bring another over its limit
+    address = f"127.0.1.{CLOSED_ROUTES.index((method, path)) + 1}"
+    with client(hub, address) as http:
         preflight = http.options(path, headers={
             "Origin": ORIGIN, "Access-Control-Request-Method": method,
             "Access-Control-Request-Headers": "authorization, content-type"})
         assert "access-control-allow-origin" not in preflight.headers, preflight.headers
         assert "access-control-allow-methods" not in preflight.headers
         answer = http.request(method, path, headers={"Origin": ORIGIN})
+        assert answer.status_code != 429
         assert "access-control-allow-origin" not in answer.headers
 
 
