@@ -464,7 +464,8 @@ class HtbShaper:
             info = ((FILTER_PRIO_BASE + c.slot) << 16) | socket.htons(ETH_P_IP)
             self._ipr.tc("del-filter", index=idx, parent=ROOT, info=info)
         except NetlinkError as exc:
-            log.warning("cannot delete filter of %s on %d: %s", c.ip, idx, exc)
+            # the slot, not the passenger's address: an address is personal data
+            log.warning("cannot delete filter of slot %d on %d: %s", c.slot, idx, exc)
 
     def _attach_leaf(self, idx: int, handle: int) -> None:
         """A leaf queue of its own: fq_codel where the kernel has it (a Pi does), else pfifo.
