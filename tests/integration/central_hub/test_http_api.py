@@ -25,11 +25,12 @@ from tests.integration.central_hub.helpers import (
 def test_contract_paths_serve_latest_payloads_as_received(hub: HubServer,
                                                           broker: MosquittoBroker) -> None:
     pub = client(broker, "dev-pub")
+    pub.publish(TOPICS.topic("status", "ks-0042"), status("ks-0042", "online"), qos=1,
+                retain=True).wait_for_publish()
+    # stamped after the birth: a message older than its device's birth is refused (before_birth)
     pos = position("1234", 1)
     occ = occupancy("1234", 1, 30)
     sp = spat("ks-0042", 7)
-    pub.publish(TOPICS.topic("status", "ks-0042"), status("ks-0042", "online"), qos=1,
-                retain=True).wait_for_publish()
     pub.publish(TOPICS.topic("position", "1234"), pos, qos=1).wait_for_publish()
     pub.publish(TOPICS.topic("occupancy", "1234"), occ, qos=1).wait_for_publish()
     pub.publish(TOPICS.topic("spat", "ks-0042"), sp, qos=0).wait_for_publish()
