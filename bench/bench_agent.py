@@ -41,7 +41,7 @@ DEPLOYED_ENV = {"MALLOC_ARENA_MAX": "2", "PYTHONDONTWRITEBYTECODE": "1"}
 
 def _config(tmp: Path, url: str, synchronous: str, health_s: float = 30.0) -> Path:
     data = yaml.safe_load((ROOT / "firmware_configs/buses/bus-1234.yaml").read_text())
-    data["mqtt"] = {"broker": url}
+    data["mqtt"] = {"broker": url, "insecure": True}  # the local broker has no TLS
     data["agent"] = {"state_dir": str(tmp / f"state-{synchronous}"), "health_interval_s": health_s,
                      "queue": {"synchronous": synchronous, "max_inflight": WINDOW}}
     path = tmp / f"bus-{synchronous}.yaml"

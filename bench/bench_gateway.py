@@ -549,6 +549,7 @@ def gateway_config(lab: NetLab, tmp: Path) -> Path:
     config = {
         "device_id": f"bus-bench-{lab.id}",
         "kind": "bus",
+        "mqtt": {"insecure": True},  # the lab's broker has no TLS
         "vehicle": {"id": f"b{lab.id}", "capacity_seated": 40, "capacity_total": 90},
         "agent": {"state_dir": str(tmp / "state")},
         "wlan": {  # firmware_configs/buses/bus-1234.yaml's values

@@ -162,7 +162,8 @@ def hub_workers(broker: MosquittoBroker, msgs: list[tuple[str, bytes, int]], wor
     cfg = work / f"hub-{workers}.yaml"
     cfg.write_text(yaml.safe_dump({"device_id": "hub-1", "kind": "hub",
                                    "database": f"sqlite:///{db}",
-                                   "mqtt": {"broker": broker.url, "session_expiry_s": 3600},
+                                   "mqtt": {"broker": broker.url, "insecure": True,
+                                            "session_expiry_s": 3600},
                                    "agent": {"state_dir": str(work)}}))
     env = {**os.environ, "KASSEL_HUB_INGEST__GROUP": f"bench{workers}"}
 
@@ -306,7 +307,8 @@ def spat_latency(broker: MosquittoBroker, work: Path, duration: float, intersect
     cfg.write_text(yaml.safe_dump({"device_id": "hub-1", "kind": "hub",
                                    "database": f"sqlite:///{work / 'live.db'}",
                                    "http": {"host": "127.0.0.1", "port": port},
-                                   "mqtt": {"broker": broker.url, "session_expiry_s": 3600},
+                                   "mqtt": {"broker": broker.url, "insecure": True,
+                                            "session_expiry_s": 3600},
                                    "agent": {"state_dir": str(work)}}))
     env = {**os.environ, "KASSEL_HUB_ADMIN_TOKEN": "bench", "KASSEL_HUB_INGEST__GROUP": "live"}
     hub = subprocess.Popen(

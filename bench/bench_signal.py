@@ -60,6 +60,7 @@ CONFIG = ROOT / "firmware_configs" / "intersections" / "ks-0042.yaml"
 def load(device_id: str, state_dir: Path) -> IntersectionConfig:
     data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     data["device_id"] = device_id
+    data["mqtt"] = {"insecure": True}  # the bench's local broker has no TLS
     data["agent"] = {"state_dir": str(state_dir), "health_interval_s": 30,
                      "queue": {"synchronous": "normal"}}
     cfg = parse_config(data, str(CONFIG))

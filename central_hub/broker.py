@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -65,6 +66,25 @@ def mosquitto_binary() -> str:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerTls:
+    """The listener's TLS material; the same settings as the production listener
+    (``firmware_configs/mosquitto/kassel.conf``): TLS 1.2 or newer, no client certificate
+    required (devices log in with a password)."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+    def conf_lines(self) -> list[str]:
+        return [f"cafile {self.ca_file}", f"certfile {self.cert_file}",
+                f"keyfile {self.key_file}", f"tls_version {TLS_VERSION}"]
+
+
+#: the oldest TLS version the broker speaks (Mosquitto's ``tls_version`` is a minimum)
+TLS_VERSION = "tlsv1.2"
+
+
 class MosquittoBroker:
     """One private Mosquitto, configured for persistent sessions and large offline queues."""
 
@@ -81,6 +101,7 @@ class MosquittoBroker:
         autosave_on_changes: bool = False,
         extra_conf: str = "",
         max_packet_size: int = MAX_PACKET_SIZE,
+        tls: BrokerTls | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.host = host
@@ -98,12 +119,14 @@ class MosquittoBroker:
         #: the largest packet the broker takes and announces (0: no limit, for tests of a
         #: broker without it)
         self.max_packet_size = max_packet_size
+        #: serve TLS (1.2 or newer) on the listener instead of plain MQTT
+        self.tls = tls
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """``mqtt://host:port`` of this broker."""
-        return f"mqtt://{self.host}:{self.port}"
+        """``mqtt://host:port`` of this broker (``mqtts://`` with TLS)."""
+        return f"{'mqtts' if self.tls is not None else 'mqtt'}://{self.host}:{self.port}"
 
     @property
     def conf_path(self) -> Path:
@@ -125,6 +148,7 @@ class MosquittoBroker:
             # read our temp dir; keep the identity we were started with.
             f"user {pwd.getpwuid(os.getuid()).pw_name}",
             f"listener {self.port} {self.host}",
+            *(self.tls.conf_lines() if self.tls is not None else []),
             "persistence true",
             f"persistence_location {self.workdir}/",
             f"autosave_interval {self.autosave_interval}",

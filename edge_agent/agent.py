@@ -42,7 +42,7 @@ import paho.mqtt.client as paho
 
 from edge_agent import __version__
 from edge_agent.backoff import Backoff
-from edge_agent.contract.commands import COMMAND_BY_NAME, parse_args
+from edge_agent.contract.commands import COMMAND_BY_NAME, RotateCredentialsArgs, parse_args
 from edge_agent.contract.configs import DeviceConfig
 from edge_agent.contract.payloads import (
     MAX_PAYLOAD_BYTES,
@@ -54,9 +54,10 @@ from edge_agent.contract.payloads import (
     encode,
 )
 from edge_agent.contract.topics import SPEC_BY_NAME, TopicName, TopicRef, Topics
+from edge_agent.credentials import CredentialFile
 from edge_agent.errors import CommandRefusedError, PayloadError, QueueError
 from edge_agent.health import HealthSampler
-from edge_agent.mqtt import BrokerAddress, MqttConnection, MqttError, Will
+from edge_agent.mqtt import BrokerAddress, MqttConnection, MqttError, Will, check_transport
 from edge_agent.store import AgentStore, NewMessage, QueueState, StoreReset
 
 log = logging.getLogger(__name__)
@@ -125,13 +126,29 @@ class EdgeAgent:
         self.kind: DeviceKind = kind
         self.entity_id = entity_id or config.device_id
         self.topics = Topics(config.mqtt.topic_root)
-        self.address = BrokerAddress.parse(broker_url or config.mqtt.broker)
+        url = broker_url or config.mqtt.broker
+        # an override must obey the same rule as the config file (plain MQTT only if insecure)
+        check_transport(url, config.mqtt, "broker_url" if broker_url else "mqtt.broker")
+        self.address = BrokerAddress.parse(url)
         self.health_interval_s = config.agent.health_interval_s
         self._clock = clock
         self._sw = sw
-        self._password = password
-        if password is None and config.mqtt.password_file:
-            self._password = Path(config.mqtt.password_file).read_text(encoding="utf-8").strip()
+        #: the broker password: given, in the URL, or from ``mqtt.password_file``, which
+        #: ``rotate_credentials`` replaces (see :mod:`edge_agent.credentials`)
+        self._password = password if password is not None else self.address.password
+        self._credentials: CredentialFile | None = None
+        #: the password before the last rotation, tried when the new one is refused, until a
+        #: login with the new one succeeded (the broker switches only after our ack)
+        self._previous_password: str | None = None
+        if config.mqtt.password_file:
+            self._credentials = CredentialFile(Path(config.mqtt.password_file))
+            if self._password is None:
+                self._password = self._credentials.read()
+                self._previous_password = self._credentials.read_previous()
+        #: failed connect attempts by :attr:`MqttError.kind` (``tls``, ``not_authorised``...)
+        self.connect_failures: Counter[str] = Counter()
+        #: whether the current session logged in with the previous password (fallback)
+        self.on_previous_password = False
         queue = config.agent.queue
         self.max_inflight = queue.max_inflight
         state_dir = Path(config.agent.state_dir) / self.device_id
@@ -190,6 +207,7 @@ class EdgeAgent:
         self.bdseq = stored.get("$bdseq", 0)
         self._command_lock: asyncio.Lock | None = None
         self.subscribe("cmd", self.device_id, self._on_command)
+        self._commands["rotate_credentials"] = self._rotate_credentials
 
     # --- public API ------------------------------------------------------------------------
 
@@ -549,12 +567,15 @@ class EdgeAgent:
         assert self._loop is not None and self._stopping is not None
         backoff = Backoff(self.config.mqtt.reconnect_min_s, self.config.mqtt.reconnect_max_s)
         status_topic = self.topics.topic("status", self.device_id)
+        try_previous = False
         while not self._stopping.is_set():
             try:
                 self.bdseq = await self._loop.run_in_executor(self._db, self._store.next_bdseq)
             except QueueError as exc:  # disk full: the birth sequence still grows in memory
                 self.bdseq += 1
                 log.warning("%s: %s; bdseq %d not persisted", self.device_id, exc, self.bdseq)
+            use_previous = try_previous
+            try_previous = False
             conn = MqttConnection(
                 client_id=self.device_id,
                 address=self.address,
@@ -563,15 +584,29 @@ class EdgeAgent:
                 on_message=self._on_message,
                 on_puback=self._on_puback,
                 max_inflight=self.max_inflight,
-                password=self._password,
+                password=self._previous_password if use_previous else self._password,
             )
             try:
                 await conn.connect()
             except MqttError as exc:
+                self.connect_failures[exc.kind] += 1
+                if (exc.kind == "not_authorised" and not use_previous
+                        and self._previous_password is not None):
+                    # the new password is not at the broker yet (the hub switches after our
+                    # ack, or never did): log in with the previous one, at once
+                    log.warning("%s: the new password was refused; trying the previous one",
+                                self.device_id)
+                    try_previous = True
+                    continue
                 delay = backoff.next_delay()
-                log.warning("%s: %s; retrying in %.1f s", self.device_id, exc, delay)
+                log.log(logging.ERROR if exc.kind == "tls" else logging.WARNING,
+                        "%s: %s (%s, %d so far); retrying in %.1f s", self.device_id, exc,
+                        exc.kind, self.connect_failures[exc.kind], delay)
                 await _first(self._stopping.wait(), asyncio.sleep(delay))
                 continue
+            self.on_previous_password = use_previous
+            if not use_previous and self._previous_password is not None:
+                await self._forget_previous_password()
             try:
                 # subscriptions first, acknowledged: whoever reacts to the birth (the hub
                 # sending a command) must find them in place, on a new session too
@@ -726,6 +761,47 @@ class EdgeAgent:
             log.exception("%s: command %s failed", self.device_id, cmd.name)
             return False, f"internal error ({type(exc).__name__}): {exc}", None
         return True, None, None if outcome is None else dict(outcome)
+
+    # --- credentials -----------------------------------------------------------------------
+
+    async def _rotate_credentials(self, args: RotateCredentialsArgs) -> CommandResult:
+        """``rotate_credentials``: store the new broker password, keep the old as fallback.
+
+        The new password is written to ``mqtt.password_file`` atomically (mode 0600) and the
+        current one to its ``.previous`` file, both before the ack: the hub switches the
+        broker to the new password only on our ``ok``, and the broker then disconnects this
+        session (Mosquitto re-checks logins when it reloads its password file), so the next
+        connect uses the new password; until one succeeds the previous one is kept and tried
+        when the new one is refused. The password is never logged nor put in the ack.
+        """
+        assert self._loop is not None
+        creds = self._credentials
+        if creds is None:
+            raise CommandRefusedError(
+                "rotate_credentials: no mqtt.password_file to keep the password in")
+        old = self._previous_password if self.on_previous_password else self._password
+        try:
+            await self._loop.run_in_executor(None, creds.store, args.password, old)
+        except OSError as exc:
+            raise CommandRefusedError(
+                f"rotate_credentials: cannot write {creds.path}: {exc.strerror or exc}"
+            ) from exc
+        self._password = args.password
+        self._previous_password = old
+        log.info("%s: new broker password stored in %s (the previous one is kept until a "
+                 "login with the new one succeeds)", self.device_id, creds.path)
+        return {"stored": True}
+
+    async def _forget_previous_password(self) -> None:
+        """A login with the new password succeeded: the previous one is no longer needed."""
+        assert self._loop is not None
+        self._previous_password = None
+        if self._credentials is not None:
+            try:
+                await self._loop.run_in_executor(None, self._credentials.drop_previous)
+            except OSError as exc:
+                log.warning("%s: cannot remove the previous password file: %s",
+                            self.device_id, exc.strerror or exc)
 
     # --- health ----------------------------------------------------------------------------
 

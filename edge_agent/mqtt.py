@@ -33,17 +33,37 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge_agent.contract.configs import MqttConfig, TlsConfig
-from edge_agent.errors import KasselError
+from edge_agent.contract.configs import MqttConfig, TlsConfig, plain_mqtt_refusal
+from edge_agent.errors import ConfigError, KasselError
 from edge_agent.wire import MAX_PACKET_SIZE, Will
 
-__all__ = ["BrokerAddress", "MqttConnection", "MqttError", "Will", "tls_context"]
+__all__ = [
+    "BrokerAddress",
+    "MqttConnection",
+    "MqttError",
+    "Will",
+    "check_transport",
+    "tls_context",
+]
 
 log = logging.getLogger(__name__)
 
 
 class MqttError(KasselError):
-    """A connect attempt failed or the connection was lost (``reason`` says why)."""
+    """A connect attempt failed or the connection was lost.
+
+    ``kind`` says why, as counted by the agent: ``tls`` (handshake or certificate refused:
+    the broker is not who it claims, or our CA file is wrong), ``not_authorised`` (the broker
+    refused our login), ``network`` (no route, refused, timed out) or ``protocol``.
+    """
+
+    def __init__(self, message: str, kind: str = "protocol") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+#: CONNACK reason codes that mean "your credentials are not accepted" (MQTT 5 §3.2.2.2)
+NOT_AUTHORISED_CODES = frozenset({0x86, 0x87})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +99,30 @@ class BrokerAddress:
 
 
 def tls_context(tls: TlsConfig | None) -> ssl.SSLContext:
-    """The TLS context for ``mqtts://`` or ``mqtt.tls``: system CAs unless ``ca_file``."""
-    ctx = ssl.create_default_context(cafile=tls.ca_file if tls else None)
+    """The TLS context of every ``mqtts://`` connection, the agents' and the hub's alike.
+
+    WHY one function: the rule (TLS 1.2 or newer, the server certificate checked against
+    ``ca_file`` or the system CAs, the host name checked) must not differ between the paho
+    sessions of the devices and the hub's own socket sessions. An optional client certificate
+    comes from ``cert_file``/``key_file``.
+    """
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH,
+                                     cafile=tls.ca_file if tls else None)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.check_hostname = True
+    ctx.verify_mode = ssl.CERT_REQUIRED
     if tls and tls.cert_file:
         ctx.load_cert_chain(tls.cert_file, tls.key_file)
-    if tls and tls.insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def check_transport(url: str, settings: MqttConfig, source: str) -> None:
+    """Refuse a plain ``mqtt://`` ``url`` unless ``settings.insecure`` (the rule is
+    :func:`~edge_agent.contract.configs.plain_mqtt_refusal`); :class:`ConfigError` names
+    ``source`` (``mqtt.broker``, ``--broker``, ``KASSEL_BROKER``, ``broker_url``)."""
+    refusal = plain_mqtt_refusal(url, settings.insecure)
+    if refusal is not None:
+        raise ConfigError(source, [("", refusal)])
 
 
 #: how long one reader callback may keep reading packets (at least one is always read)
@@ -155,10 +191,10 @@ class MqttConnection:
         c.max_inflight_messages_set(max_inflight)
         c.max_queued_messages_set(0)
         user = address.username or settings.username
-        secret = address.password or password
+        secret = password if password is not None else address.password
         if user is not None:
             c.username_pw_set(user, secret)
-        if address.tls or settings.tls is not None:
+        if address.tls:  # mqtts:// only: configs refuse TLS settings with mqtt://
             c.tls_set_context(tls_context(settings.tls))
         if will is not None:
             c.will_set(will.topic, will.payload, will.qos, will.retain)
@@ -197,11 +233,19 @@ class MqttConnection:
                 timeout,
             )
             await asyncio.wait_for(asyncio.shield(self._connected), timeout)
-        except (OSError, TimeoutError, ssl.SSLError) as exc:
+        except ssl.SSLError as exc:  # before OSError: SSLError is one
+            self._teardown()
+            what = (f"the broker's certificate is not trusted ({exc.verify_message})"
+                    if isinstance(exc, ssl.SSLCertVerificationError) else exc.reason or exc)
+            raise MqttError(
+                f"TLS with {self._address.host}:{self._address.port} failed: {what}",
+                kind="tls",
+            ) from exc
+        except (OSError, TimeoutError) as exc:
             self._teardown()
             raise MqttError(
                 f"cannot connect to {self._address.host}:{self._address.port}: "
-                f"{exc or type(exc).__name__}"
+                f"{exc or type(exc).__name__}", kind="network"
             ) from exc
         except MqttError:
             self._teardown()
@@ -283,7 +327,8 @@ class MqttConnection:
             if self._connected.done():
                 return
             if rc.is_failure:
-                self._connected.set_exception(MqttError(f"broker refused: {rc}"))
+                kind = "not_authorised" if rc.value in NOT_AUTHORISED_CODES else "protocol"
+                self._connected.set_exception(MqttError(f"broker refused: {rc}", kind=kind))
             else:
                 self.session_present = bool(flags.session_present)
                 self._connected.set_result(None)

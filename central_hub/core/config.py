@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge_agent.contract.configs import HubConfig
 from edge_agent.errors import ConfigError
-from edge_agent.mqtt import BrokerAddress
+from edge_agent.mqtt import BrokerAddress, check_transport
 from edge_agent.ratelimit import RateLimiter
 
 
@@ -248,6 +248,8 @@ def resolve(config: HubConfig, settings: HubSettings | None = None,
         address = BrokerAddress.parse(url)
     except ValueError as exc:
         raise ConfigError("--broker" if broker_url else "mqtt.broker", [("", str(exc))]) from exc
+    # TLS unless the config says insecure: the same rule as every device's
+    check_transport(url, config.mqtt, "--broker" if broker_url else "mqtt.broker")
     username = address.username or config.mqtt.username
     password = address.password
     if password is None and config.mqtt.password_file:

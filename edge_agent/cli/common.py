@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from edge_agent.contract.configs import SQLITE_PREFIX, DeviceConfig, HubConfig, load_config
 from edge_agent.errors import ConfigError
-from edge_agent.mqtt import BrokerAddress
+from edge_agent.mqtt import BrokerAddress, check_transport
 
 C = TypeVar("C", bound=DeviceConfig)
 
@@ -118,9 +118,11 @@ def load_device_config(args: argparse.Namespace, expected: type[C]) -> tuple[C, 
     if problems:
         raise ConfigError(args.config, problems)
     url = args.broker or os.environ.get("KASSEL_BROKER") or config.mqtt.broker
+    source = ("--broker" if args.broker else "KASSEL_BROKER"
+              if os.environ.get("KASSEL_BROKER") else "mqtt.broker")
     try:
         BrokerAddress.parse(url)
     except ValueError as exc:
-        source = "--broker" if args.broker else "KASSEL_BROKER"
         raise ConfigError(source, [("", str(exc))]) from exc
+    check_transport(url, config.mqtt, source)  # an override obeys the config's TLS rule
     return config, url

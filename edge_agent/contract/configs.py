@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -58,18 +59,59 @@ class ConfigModel(BaseModel):
 
 
 class TlsConfig(ConfigModel):
-    """TLS material for the broker connection."""
+    """TLS material for an ``mqtts://`` broker connection (devices log in over TLS).
+
+    WHY no switch to skip verification: a device that accepts any certificate gives its
+    password to whoever answers on the broker's address (a passenger's laptop on the bus
+    WLAN, a rogue LTE cell). The server certificate is always checked against ``ca_file``
+    (the system CAs when absent) and the broker's host name; ``cert_file``/``key_file`` add a
+    client certificate. TLS 1.2 is the oldest version spoken (:func:`edge_agent.mqtt.tls_context`).
+    """
 
     ca_file: ConfigPath | None = None
     cert_file: ConfigPath | None = None
     key_file: ConfigPath | None = None
-    insecure: bool = False
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> TlsConfig:
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file is set without cert_file")
+        return self
+
+
+#: the broker URL a device uses when its config names none: TLS on the standard port.
+DEFAULT_BROKER = "mqtts://localhost:8883"
+
+
+def plain_mqtt_refusal(url: str, insecure: bool) -> str | None:
+    """The one rule for the broker transport: why ``url`` may not be used, or ``None``.
+
+    WHY one function: the rule must hold wherever a broker URL enters (a config file, the
+    ``--broker`` option, ``KASSEL_BROKER``, the hub's settings); each of those calls this.
+    ``mqtts://`` is always acceptable; plain ``mqtt://`` (no TLS: passwords and commands in
+    clear on the LTE link and the bus WLAN) only with an explicit ``insecure: true``, which the
+    demo and the tests set for their local broker. The message never repeats a password that
+    the URL may carry.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() != "mqtt" or insecure:
+        return None
+    host = rest.rsplit("@", 1)[-1].split("/", 1)[0]
+    return (f"mqtt://{host} is plain MQTT without TLS: use mqtts://, or set "
+            "mqtt.insecure: true (local test brokers only)")
 
 
 class MqttConfig(ConfigModel):
-    """Broker connection; ``--broker``/``KASSEL_BROKER`` override ``broker``."""
+    """Broker connection; ``--broker``/``KASSEL_BROKER`` override ``broker``.
 
-    broker: str = Field(default="mqtt://localhost:1883", pattern=r"^mqtts?://")
+    Production defaults to TLS: ``broker`` is ``mqtts://`` unless ``insecure: true`` says
+    plain MQTT is meant (:func:`plain_mqtt_refusal`). ``insecure`` comes first so that the
+    check of ``broker`` sees it.
+    """
+
+    #: allow a plain ``mqtt://`` broker (no TLS); for the demo's and the tests' local broker
+    insecure: bool = False
+    broker: str = Field(default=DEFAULT_BROKER, pattern=r"^mqtts?://")
     topic_root: str = Field(default=DEFAULT_ROOT, pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
     keepalive_s: Annotated[int, Field(ge=2, le=3600)] = 30
     session_expiry_s: Annotated[int, Field(ge=0, le=2**32 - 1)] = 3600
@@ -80,6 +122,20 @@ class MqttConfig(ConfigModel):
     #: cap of the jittered exponential backoff: after the broker or the link returns, a
     #: device is back within this (a bus: 5 s; 300 buses then try ~60 connects/s at most).
     reconnect_max_s: PositiveFloat = 5.0
+
+    @field_validator("broker")
+    @classmethod
+    def _tls_unless_insecure(cls, value: str, info: ValidationInfo) -> str:
+        refusal = plain_mqtt_refusal(value, bool(info.data.get("insecure", False)))
+        if refusal is not None:
+            raise ValueError(refusal)
+        return value
+
+    @model_validator(mode="after")
+    def _tls_settings_need_mqtts(self) -> MqttConfig:
+        if self.tls is not None and not self.broker.lower().startswith("mqtts://"):
+            raise ValueError("tls: TLS settings need an mqtts:// broker URL")
+        return self
 
 
 class IntersectionMqttConfig(MqttConfig):

@@ -192,11 +192,17 @@ def _demo_health(state_dir: Path) -> HealthSampler:
     return HealthSampler(str(state_dir), None, cpu_reading=_process_cpu)
 
 
+def _demo_mqtt(url: str) -> dict[str, Any]:
+    """The demo's broker section: its private Mosquitto speaks plain MQTT on loopback, which a
+    config must ask for (``insecure: true``); production configs use ``mqtts://``."""
+    return {"broker": url, "insecure": True}
+
+
 def _controller_config(template: IntersectionConfig, *, device_id: str, name: str,
                        lat: float, lon: float, url: str, state_dir: Path) -> IntersectionConfig:
     data = template.model_dump(mode="json")
     data.update(device_id=device_id, name=name, location={"lat": lat, "lon": lon},
-                mqtt={"broker": url}, agent=_agent(state_dir).model_dump(mode="json"))
+                mqtt=_demo_mqtt(url), agent=_agent(state_dir).model_dump(mode="json"))
     return IntersectionConfig.model_validate(data)
 
 
@@ -218,7 +224,7 @@ def _bus_config(bus: PlannedBus, trip: ScheduledTrip | None, templates: list[Int
         "gps": {"source": "sim"},
         "route": {"route_id": bus.route_id, "trip_id": None if trip is None else trip.trip_id,
                   "priority_points": points},
-        "mqtt": {"broker": url},
+        "mqtt": _demo_mqtt(url),
         "agent": _agent(state_dir).model_dump(mode="json"),
     })
 
@@ -303,7 +309,7 @@ async def _detector_calls(city: DemoCity, street: Street, rng: random.Random,
     """The street: vehicles and pedestrians call and extend green through the detectors;
     a faulty detector card repeats its fault every second instead."""
     conn = MqttConnection(client_id="demo-fieldbus", address=BrokerAddress.parse(city.url),
-                          settings=MqttConfig(broker=city.url), will=None,
+                          settings=MqttConfig(**_demo_mqtt(city.url)), will=None,
                           on_message=lambda _m: None, on_puback=lambda _mid, _code: None)
     await conn.connect()
     topics = Topics()
@@ -526,7 +532,7 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
             device_id="hub-demo", kind="hub",
             http=HttpConfig(host=opts.http_host, port=opts.http_port),
             database=f"sqlite:///{workdir / 'hub.db'}", gtfs=GtfsConfig(static=str(gtfs)),
-            mqtt=MqttConfig(broker=broker.url), agent=_agent(state),
+            mqtt=MqttConfig(**_demo_mqtt(broker.url)), agent=_agent(state),
         )
         kita_token = _kita_staff_token(state)
         server = uvicorn.Server(uvicorn.Config(

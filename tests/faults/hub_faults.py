@@ -79,7 +79,7 @@ class Controller:
         data["agent"] = {"state_dir": str(d / "state"), "health_interval_s": 5}
         # the shipped reconnect defaults of a controller (0.5 s, capped at 1 s): SPaT must be
         # back within 2 s of the broker's return without tuning
-        data["mqtt"] = {"keepalive_s": 4}
+        data["mqtt"] = {"keepalive_s": 4, "insecure": True}  # the local broker has no TLS
         self.config = d / f"{self.id}.yaml"
         self.config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         self.broker_url = broker_url

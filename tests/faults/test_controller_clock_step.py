@@ -75,7 +75,8 @@ def test_wall_clock_steps_fail_safe_and_never_a_conflicting_green(
         broker: MosquittoBroker, tmp_path: Path) -> None:
     data = yaml.safe_load((INTERSECTIONS / "ks-0042.yaml").read_text(encoding="utf-8"))
     data["agent"] = {"state_dir": str(tmp_path / "state"), "health_interval_s": 5}
-    data["mqtt"] = {"broker": broker.url, "keepalive_s": 4, "reconnect_min_s": 0.1,
+    data["mqtt"] = {"broker": broker.url, "insecure": True, "keepalive_s": 4,
+                    "reconnect_min_s": 0.1,
                     "reconnect_max_s": 0.5}
     config = tmp_path / "ks-0042.yaml"
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")

@@ -105,7 +105,8 @@ def test_ingest_kill_9_inside_an_open_transaction_stores_exactly_once(
     make_engine(url).dispose()  # schema first
     cfg = tmp_path / "hub.yaml"
     cfg.write_text(yaml.safe_dump({"device_id": "hub-1", "kind": "hub", "database": url,
-                                   "mqtt": {"broker": broker.url, "session_expiry_s": 3600},
+                                   "mqtt": {"broker": broker.url, "insecure": True,
+                                            "session_expiry_s": 3600},
                                    "agent": {"state_dir": str(tmp_path)}}))
     worker = Worker(cfg, tmp_path / "w1.log")
     published = threading.Event()

@@ -126,6 +126,7 @@ def test_probe_flood_keeps_loop_lag_memory_and_occupancy_bounded(tmp_path: Path)
         (tmp_path / "stops.json").write_text(json.dumps(stops))
         config = {
             "_broker": f"mqtt://{INTERNET_BROKER}:1883",
+            "mqtt": {"insecure": True},  # the lab's broker has no TLS
             "device_id": f"bus-{lab.id}", "kind": "bus",
             "vehicle": {"id": vehicle, "capacity_seated": 40,
                         "capacity_total": CAPACITY_TOTAL},

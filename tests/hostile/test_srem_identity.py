@@ -53,7 +53,7 @@ def _config(tmp_path: Path) -> dict[str, Any]:
         "device_id": IID, "kind": "intersection", "name": "Hostile junction",
         "location": {"lat": 51.3, "lon": 9.5},
         "agent": {"state_dir": str(tmp_path / "state")},
-        "mqtt": {"keepalive_s": 5, "reconnect_min_s": 0.2},
+        "mqtt": {"keepalive_s": 5, "reconnect_min_s": 0.2, "insecure": True},
         "signal_groups": [
             {"sg": "K1", "kind": "vehicle", "approach": "N", "min_green_s": 5, "amber_s": 3,
              "red_amber_s": 1},
@@ -91,7 +91,7 @@ class Bus:
     """A real bus login: an edge agent that sends SREMs and collects its SSEMs."""
 
     def __init__(self, device_id: str, vehicle_id: str, url: str, state: Path) -> None:
-        cfg = DeviceConfig(device_id=device_id, mqtt=MqttConfig(reconnect_min_s=0.2),
+        cfg = DeviceConfig(device_id=device_id, mqtt=MqttConfig(insecure=True, reconnect_min_s=0.2),
                            agent=AgentConfig(state_dir=str(state)))
         self.vehicle_id = vehicle_id
         self.agent = EdgeAgent(cfg, kind="bus", entity_id=vehicle_id, broker_url=url)

@@ -19,7 +19,9 @@ BUS_TEMPLATE = ROOT / "firmware_configs" / "buses" / "bus-1234.yaml"
 def write_bus_config(tmp_path: Path, broker_url: str, **sections: dict[str, Any]) -> Path:
     """A bus config pointing at ``broker_url`` with its state under ``tmp_path``."""
     data = yaml.safe_load(BUS_TEMPLATE.read_text(encoding="utf-8"))
-    data["mqtt"] = {"broker": broker_url, "keepalive_s": 4, "reconnect_min_s": 0.2,
+    # plain MQTT for the test's local broker must be asked for (production configs: TLS)
+    data["mqtt"] = {"broker": broker_url, "insecure": True, "keepalive_s": 4,
+                    "reconnect_min_s": 0.2,
                     "reconnect_max_s": 2.0, **sections.pop("mqtt", {})}
     data["agent"] = {"state_dir": str(tmp_path / "state"), "health_interval_s": 30.0,
                      **sections.pop("agent", {})}

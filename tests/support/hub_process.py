@@ -33,7 +33,8 @@ class HubProcess:
         self.config.write_text(yaml.safe_dump({
             "device_id": "hub-1", "kind": "hub", "database": database,
             "http": {"host": "127.0.0.1", "port": self.port},
-            "mqtt": {"broker": broker_url, "session_expiry_s": 3600, "keepalive_s": 10},
+            "mqtt": {"broker": broker_url, "insecure": True, "session_expiry_s": 3600,
+                     "keepalive_s": 10},
             "agent": {"state_dir": str(tmp_path / "hub-state")}}), encoding="utf-8")
         self.log = tmp_path / "hub.log"
         self.args = args

@@ -14,7 +14,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge_agent.mqtt import BrokerAddress
+from edge_agent.contract.configs import TlsConfig
+from edge_agent.mqtt import BrokerAddress, tls_context
 
 
 @dataclass
@@ -37,6 +38,8 @@ class MqttProbe:
     url: str
     client_id: str = "probe"
     persistent: bool = False
+    #: the CA that signed the broker's certificate, for an ``mqtts://`` url
+    ca_file: str | None = None
     messages: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -49,6 +52,8 @@ class MqttProbe:
                         protocol=paho.MQTTv5)
         if addr.username:
             c.username_pw_set(addr.username, addr.password)
+        if addr.tls:
+            c.tls_set_context(tls_context(TlsConfig(ca_file=self.ca_file)))
         c.on_message = self._on_message
         c.on_connect = self._on_connect
         c.reconnect_delay_set(0.2, 1.0)

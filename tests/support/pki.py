@@ -10,8 +10,9 @@ import subprocess
 from pathlib import Path
 
 
-def make_ca_and_server_cert(d: Path) -> None:
-    """Write ca.crt/ca.key and server.crt/server.key (CN and SAN localhost, 127.0.0.1) to d."""
+def make_ca_and_server_cert(d: Path, ca_name: str = "test-ca") -> None:
+    """Write ca.crt/ca.key and server.crt/server.key (CN and SAN localhost, 127.0.0.1) to d;
+    ``ca_name`` tells two CAs apart (a broker whose certificate another CA signed)."""
 
     def run(*args: str) -> None:
         subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
@@ -25,7 +26,7 @@ def make_ca_and_server_cert(d: Path) -> None:
         "-days",
         "2",
         "-subj",
-        "/CN=test-ca",
+        f"/CN={ca_name}",
         "-keyout",
         "ca.key",
         "-out",

@@ -1,12 +1,14 @@
 """Device registry and remote commands.
 
-``GET /api/v1/devices`` (docs/interfaces.md: HTTP) merges the registry with what the live feed knows
-(online, health); registering, rotating credentials and removing need the admin role, and
-commands the engineer role.
+``GET /api/v1/devices`` merges the registry with what the live feed knows (online,
+health); registering, rotating credentials (by hand, or end to end with the device through
+``rotate_credentials``) and removing need the admin role, and commands the engineer role.
 """
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from typing import Annotated, Any, Literal, Union
 
 from fastapi import APIRouter, HTTPException, Path, status
@@ -16,7 +18,7 @@ from pydantic import BaseModel, Field, create_model
 from central_hub.api.deps import AdminDep, EngineerDep, HubDep, body_limit
 from central_hub.commands import CommandTimeoutError
 from central_hub.registry import RegistryError
-from edge_agent.contract.commands import COMMAND_BY_NAME, COMMANDS, CommandSpec
+from edge_agent.contract.commands import COMMAND_BY_NAME, ROUTABLE, CommandSpec, parse_args
 from edge_agent.contract.ids import ID_PATTERN, Id
 from edge_agent.contract.payloads import MAX_PAYLOAD_BYTES, CommandAck, Health
 
@@ -72,9 +74,27 @@ def _command_body(spec: CommandSpec) -> type[BaseModel]:
 #: one body model per command of the contract, told apart by ``name``: the OpenAPI document
 #: lists every command with its arguments, and bad arguments are a 422 before anything is sent.
 CommandIn = Annotated[  # type: ignore[valid-type]
-    Union[tuple(_command_body(c) for c in COMMANDS)],  # noqa: UP007 - built at run time
+    Union[tuple(_command_body(c) for c in ROUTABLE)],  # noqa: UP007 - built at run time
     Field(discriminator="name"),
 ]
+
+
+class RotationIn(BaseModel):
+    """How long to wait for the device's ack, and then for its login with the new password."""
+
+    timeout_s: Annotated[float, Field(gt=0, le=60)] | None = None
+
+
+class RotationOut(BaseModel):
+    """The outcome of a rotation; never the password."""
+
+    device_id: str
+    command_id: str
+    ack: CommandAck
+    #: the broker's password file now holds only the new password (the old one is refused)
+    switched: bool
+    #: the device logged in again (a new birth) after the switch, within the timeout
+    reconnected: bool
 
 
 class CommandOut(BaseModel):
@@ -129,6 +149,65 @@ async def rotate_credentials(device_id: DeviceId, hub: HubDep, _: AdminDep) -> C
     assert rec is not None
     return CredentialsOut(device_id=device_id, kind=rec.kind, entity_id=rec.entity_id,
                           username=device_id, password=password)
+
+
+@router.post("/{device_id}/credentials/rotate", response_model=RotationOut,
+             responses={404: {"description": "not registered"},
+                        409: {"description": "offline, or the device refused (nothing changed)"},
+                        422: {"description": "the device's kind has no broker password to rotate"},
+                        503: {"description": "the hub is not connected to the broker"},
+                        504: {"description": "no ack before the timeout (nothing changed)"}})
+async def rotate_device_credentials(device_id: DeviceId, hub: HubDep, _: AdminDep,
+                                    body: RotationIn | None = None) -> RotationOut:
+    """Rotate a device's broker password end to end (admin), without anyone seeing it.
+
+    The hub makes a random password and sends it in ``rotate_credentials`` on the device's
+    own command topic; the device stores it (0600, atomically) and acks. Only after that ack
+    does the hub replace the old password's hash with the new one in the broker's password
+    file and reload the broker, which disconnects the device's old login; the device logs in
+    with the new password. Without an ``ok`` ack nothing changes at the broker (the old
+    password stays valid, the device falls back to it). The password is held only in this
+    request's memory: the database gets its hash, the response and the logs never see it.
+    """
+    record = await run_in_threadpool(hub.registry.get, device_id)
+    if record is None:
+        raise HTTPException(404, f"device {device_id} is not registered")
+    spec = COMMAND_BY_NAME["rotate_credentials"]
+    if record.kind not in spec.kinds:
+        raise HTTPException(422, f"{device_id} is a {record.kind}; rotate_credentials is for "
+                                 f"a {' or '.join(sorted(spec.kinds))}")
+    live = hub.state.devices.get(device_id)
+    if live is None or not live.online:
+        raise HTTPException(409, f"{device_id} is not online; a rotation needs it connected")
+    before = live.bdseq or 0
+    timeout = (body.timeout_s if body is not None else None) or \
+        hub.runtime.settings.command_timeout_s
+    password = secrets.token_urlsafe(32)
+    args = parse_args("rotate_credentials", {"password": password}).model_dump(mode="json")
+    try:
+        cmd_id, ack = await hub.live.commands.send(device_id, "rotate_credentials", args,
+                                                   timeout)
+    except CommandTimeoutError as exc:
+        raise HTTPException(504, f"no ack from {device_id} within {timeout} s (command "
+                                 f"{exc.args[0]}); the old password stays valid") from exc
+    except ConnectionError as exc:
+        raise HTTPException(503, str(exc)) from exc
+    if not ack.ok:
+        raise HTTPException(409, f"{device_id} refused the rotation: {ack.error}; the old "
+                                 "password stays valid")
+    # phase two: the broker takes the new password and forgets the old one (reload)
+    await run_in_threadpool(hub.registry.rotate, device_id, password)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    reconnected = False
+    while loop.time() < deadline:
+        state = hub.state.devices.get(device_id)
+        if state is not None and state.online and (state.bdseq or 0) > before:
+            reconnected = True
+            break
+        await asyncio.sleep(0.05)
+    return RotationOut(device_id=device_id, command_id=cmd_id, ack=ack, switched=True,
+                       reconnected=reconnected)
 
 
 @router.delete("/{device_id}", status_code=status.HTTP_204_NO_CONTENT,

@@ -87,6 +87,9 @@ class Gateway:
             "route": {"route_id": "T"},
             **self.config_extra,
         }
+        # the lab's broker has no TLS: plain MQTT is asked for explicitly
+        extra_mqtt = self.config_extra.get("mqtt")
+        config["mqtt"] = {"insecure": True, **(extra_mqtt if isinstance(extra_mqtt, dict) else {})}
         cfg = tmp / "bus.yaml"
         cfg.write_text(json.dumps(config))  # JSON is YAML
         self.log = tmp / "gateway.log"

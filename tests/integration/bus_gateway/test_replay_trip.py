@@ -126,6 +126,7 @@ def test_replayed_trip_positions_priority_occupancy_and_privacy(broker, tmp_path
         "device_id": "bus-replay",
         "kind": "bus",
         "vehicle": {"id": "4711", "capacity_seated": 40, "capacity_total": 90},
+        "mqtt": {"insecure": True},  # the test's local broker has no TLS
         "agent": {"state_dir": str(tmp_path / "state")},
         "wlan": {"backend": "simulated", "interface": "wlan0", "uplink": "wwan0",
                  "portal_port": free_port(), "per_client_kbps": 2000, "uplink_kbps": 20000},

@@ -125,7 +125,9 @@ class HubServer:
 
 def hub_config(tmp_path: Path, broker: MosquittoBroker, *, database: str | None = None,
                gtfs: str | None = None, username: str | None = None) -> HubConfig:
-    mqtt_cfg: dict[str, object] = {"broker": broker.url, "session_expiry_s": 3600}
+    # the test's local broker has no TLS: plain MQTT is asked for explicitly
+    mqtt_cfg: dict[str, object] = {"broker": broker.url, "insecure": True,
+                                   "session_expiry_s": 3600}
     if username is not None:
         mqtt_cfg["username"] = username
     return HubConfig.model_validate({

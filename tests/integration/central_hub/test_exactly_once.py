@@ -51,7 +51,8 @@ def test_two_workers_exactly_once_with_kill_9(broker: MosquittoBroker, tmp_path:
     make_engine(pg_db).dispose()  # schema first, so both workers start on the same tables
     cfg = tmp_path / "hub.yaml"
     cfg.write_text(yaml.safe_dump({"device_id": "hub-1", "kind": "hub", "database": pg_db,
-                                   "mqtt": {"broker": broker.url, "session_expiry_s": 3600},
+                                   "mqtt": {"broker": broker.url, "insecure": True,
+                                            "session_expiry_s": 3600},
                                    "agent": {"state_dir": str(tmp_path)}}))
     logs = {w: tmp_path / f"{w}.log" for w in ("w1", "w2")}
     procs = {w: _worker(cfg, w, logs[w]) for w in logs}

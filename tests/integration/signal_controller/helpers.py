@@ -21,7 +21,11 @@ def config_data(name: str, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
     """A shipped config with its state in ``tmp_path`` and a short keepalive."""
     data = yaml.safe_load((CONFIGS / name).read_text(encoding="utf-8"))
     data["agent"] = {"state_dir": str(tmp_path / "state"), "health_interval_s": 5}
-    data["mqtt"] = {"keepalive_s": 2, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0}
+    # the test's local broker has no TLS: plain MQTT is asked for explicitly
+    data["mqtt"] = {"insecure": True, "keepalive_s": 2, "reconnect_min_s": 0.2,
+                    "reconnect_max_s": 1.0}
+    if "mqtt" in overrides:
+        overrides = {**overrides, "mqtt": {"insecure": True, **overrides["mqtt"]}}
     data.update(overrides)
     return data
 

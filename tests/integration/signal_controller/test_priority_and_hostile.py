@@ -22,7 +22,7 @@ def two_phase(tmp_path: Path) -> dict[str, Any]:
         "device_id": "ks-9001", "kind": "intersection", "name": "Test junction",
         "location": {"lat": 51.3, "lon": 9.5},
         "agent": {"state_dir": str(tmp_path / "state")},
-        "mqtt": {"keepalive_s": 2},
+        "mqtt": {"keepalive_s": 2, "insecure": True},  # the local broker has no TLS
         "signal_groups": [
             {"sg": "K1", "kind": "vehicle", "approach": "N", "min_green_s": 5, "amber_s": 3,
              "red_amber_s": 1},

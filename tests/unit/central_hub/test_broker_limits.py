@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from central_hub.broker import MosquittoBroker
+from central_hub.broker import TLS_VERSION, BrokerTls, MosquittoBroker
 from edge_agent import wire
 from edge_agent.contract.payloads import MAX_PAYLOAD_BYTES
 from edge_agent.contract.topics import Topics
@@ -42,3 +42,13 @@ def test_production_config_has_the_same_limit() -> None:
     assert "message_size_limit" not in opts
     assert opts["allow_anonymous"] == "false"
     assert opts["allow_anonymous"] == "false"
+
+
+def test_production_and_test_brokers_speak_tls_1_2_or_newer_only(tmp_path: Path) -> None:
+    opts = _options(PRODUCTION.read_text(encoding="utf-8"))
+    assert opts["tls_version"] == TLS_VERSION == "tlsv1.2"
+    assert opts["listener"] == "8883"  # the one listener, with TLS
+    tls = BrokerTls(tmp_path / "ca.crt", tmp_path / "server.crt", tmp_path / "server.key")
+    broker = MosquittoBroker(tmp_path, port=1, tls=tls)
+    assert _options(broker.write_config().read_text())["tls_version"] == TLS_VERSION
+    assert broker.url == "mqtts://127.0.0.1:1"

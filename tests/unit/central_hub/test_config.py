@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from central_hub.core.config import HubSettings, resolve
 from central_hub.core.security import Role, TokenStore
@@ -11,7 +12,8 @@ from edge_agent.errors import ConfigError
 
 
 def test_broker_url_parsing() -> None:
-    cfg = HubConfig.model_validate({"device_id": "hub-1", "kind": "hub"})
+    cfg = HubConfig.model_validate({"device_id": "hub-1", "kind": "hub",
+                                    "mqtt": {"insecure": True}})
     rt = resolve(cfg, HubSettings(), "mqtt://hub-1:p%40ss@broker:1884")
     assert (rt.broker.host, rt.broker.port, rt.broker.username, rt.broker.password,
             rt.broker.tls) == ("broker", 1884, "hub-1", "p@ss", False)
@@ -24,10 +26,23 @@ def test_override_and_password_file(tmp_path: pytest.TempPathFactory) -> None:
     pw = tmp_path / "pw"  # type: ignore[operator]
     pw.write_text("s3cret\n")
     cfg = HubConfig.model_validate({"device_id": "hub-1", "kind": "hub", "mqtt": {
-        "broker": "mqtt://a:1", "username": "hub-1", "password_file": str(pw)}})
+        "broker": "mqtt://a:1", "insecure": True, "username": "hub-1",
+        "password_file": str(pw)}})
     rt = resolve(cfg, HubSettings(), "mqtt://b:2")
     assert (rt.broker.host, rt.broker.port, rt.broker.username, rt.broker.password) == (
         "b", 2, "hub-1", "s3cret")
+
+
+def test_plain_mqtt_needs_insecure_in_the_file_and_for_an_override() -> None:
+    with pytest.raises(ValidationError, match="plain MQTT without TLS"):
+        HubConfig.model_validate({"device_id": "hub-1", "kind": "hub",
+                                  "mqtt": {"broker": "mqtt://a:1"}})
+    tls_only = HubConfig.model_validate({"device_id": "hub-1", "kind": "hub"})
+    assert tls_only.mqtt.broker.startswith("mqtts://")
+    with pytest.raises(ConfigError, match=r"--broker: mqtt://b:2 is plain MQTT") as err:
+        resolve(tls_only, HubSettings(), "mqtt://hub-1:s3cret@b:2")
+    assert "s3cret" not in str(err.value)  # never repeated in an error
+    assert resolve(tls_only, HubSettings(), "mqtts://b:2").broker.tls
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -84,3 +84,19 @@ def test_paths_are_relative_to_the_config_file_and_checked_before_start(
     assert main(["hub", "--config", str(cfg)]) == 2
     assert capsys.readouterr().err.strip() == (
         f"{cfg}: gtfs.static: no such file: {conf_dir / 'gtfs' / 'feed.zip'}")
+
+
+def test_a_plain_broker_override_is_refused_unless_the_config_says_insecure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(__file__).resolve().parents[3]
+    text = (root / "firmware_configs/intersections/ks-0042.yaml").read_text(encoding="utf-8")
+    cfg = tmp_path / "ks-0042.yaml"
+    cfg.write_text(text + f"agent: {{state_dir: {tmp_path}}}\n", encoding="utf-8")
+    monkeypatch.setenv("KASSEL_BROKER", "mqtt://ks-0042:s3cret@broker.example:1883")
+    assert main(["signal", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "s3cret" not in err, err
+    assert "KASSEL_BROKER: mqtt://broker.example:1883 is plain MQTT without TLS" in err
+    assert main(["signal", "--config", str(cfg), "--broker", "mqtt://h:1"]) == 2
+    assert "--broker: mqtt://h:1 is plain MQTT" in capsys.readouterr().err

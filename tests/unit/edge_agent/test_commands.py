@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edge_agent.contract.commands import COMMANDS, SetTripArgs, parse_args, render_reference
+from edge_agent.contract.commands import (
+    COMMANDS,
+    ROUTABLE,
+    SetTripArgs,
+    parse_args,
+    render_reference,
+)
 from edge_agent.errors import CommandRefusedError, KasselError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -27,8 +33,10 @@ def test_every_command_is_in_the_openapi_document_with_its_arguments() -> None:
     doc = json.loads((ROOT / "docs" / "openapi" / "hub.json").read_text(encoding="utf-8"))
     body = doc["paths"]["/api/v1/devices/{device_id}/commands"]["post"]["requestBody"]
     mapping = body["content"]["application/json"]["schema"]["discriminator"]["mapping"]
-    assert set(mapping) == NAMES
-    for spec in COMMANDS:
+    # commands whose arguments the hub makes itself have a route of their own
+    assert set(mapping) == {c.name for c in ROUTABLE} == NAMES - {"rotate_credentials"}
+    assert "post" in doc["paths"]["/api/v1/devices/{device_id}/credentials/rotate"]
+    for spec in ROUTABLE:
         schema = doc["components"]["schemas"][mapping[spec.name].rsplit("/", 1)[-1]]
         assert schema["properties"]["name"]["const"] == spec.name
 
@@ -53,6 +61,17 @@ def test_arguments_are_validated_and_refusals_name_the_field() -> None:
     ]:
         with pytest.raises(CommandRefusedError, match=says):
             parse_args(name, args)
+
+
+def test_rotate_credentials_takes_only_a_strong_password_and_never_shows_it() -> None:
+    good = "A" * 43
+    args = parse_args("rotate_credentials", {"password": good})
+    assert good not in repr(args) and good not in str(args)
+    for bad, says in [("short", "at least 24"), ("x" * 30 + " ;", "pattern"),
+                      (None, "password: Input should be a valid string")]:
+        with pytest.raises(CommandRefusedError, match=says) as err:
+            parse_args("rotate_credentials", {"password": bad})
+        assert str(bad) not in str(err.value) or bad is None
 
 
 def test_every_exception_the_project_defines_is_a_kassel_error() -> None:

@@ -128,3 +128,42 @@ def test_unknown_subcommand_exits_2() -> None:
     with pytest.raises(SystemExit) as info:
         main(["no-such-command"])
     assert info.value.code == 2
+
+
+def test_configs_default_to_tls_and_plain_mqtt_needs_insecure(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, INTERSECTION))
+    assert cfg.mqtt.broker == "mqtts://localhost:8883" and not cfg.mqtt.insecure
+    plain = {**INTERSECTION, "mqtt": {"broker": "mqtt://broker.kassel.example:1883"}}
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, plain))
+    assert str(err.value).count("\n") == 0  # one line, naming file and field
+    assert str(err.value).startswith(f"{tmp_path / 'c.yaml'}: mqtt.broker: mqtt://broker.kassel"
+                                     ".example:1883 is plain MQTT without TLS: use mqtts://")
+    plain["mqtt"]["insecure"] = True  # type: ignore[index]
+    assert load_config(_write(tmp_path, plain)).mqtt.insecure
+    tls_on_plain = {**INTERSECTION, "mqtt": {"broker": "mqtt://b:1883", "insecure": True,
+                                             "tls": {"ca_file": "ca.crt"}}}
+    with pytest.raises(ConfigError, match=r"mqtt: tls: TLS settings need an mqtts://"):
+        load_config(_write(tmp_path, tls_on_plain))
+    key_only = {**INTERSECTION, "mqtt": {"tls": {"key_file": "k.pem"}}}
+    with pytest.raises(ConfigError, match=r"mqtt.tls: key_file is set without cert_file"):
+        load_config(_write(tmp_path, key_only))
+    with pytest.raises(ConfigError, match="insecure"):  # no switch to skip verification
+        load_config(_write(tmp_path, {**INTERSECTION, "mqtt": {"tls": {"insecure": True}}}))
+
+
+def test_a_plain_override_obeys_the_same_rule(tmp_path: Path) -> None:
+    from edge_agent.agent import EdgeAgent  # noqa: PLC0415
+
+    cfg = load_config(_write(tmp_path, {**INTERSECTION, "agent": {"state_dir": str(tmp_path)}}))
+    with pytest.raises(ConfigError, match=r"^broker_url: mqtt://h:1 is plain MQTT") as err:
+        EdgeAgent(cfg, kind="intersection", broker_url="mqtt://ks-0042:s3cret@h:1")
+    assert "s3cret" not in str(err.value)
+    assert EdgeAgent(cfg, kind="intersection", broker_url="mqtts://h:1").address.tls
+
+
+def test_every_shipped_config_outside_the_demo_uses_tls() -> None:
+    for path in sorted(CONFIGS.rglob("*.yaml")):
+        cfg = load_config(path)
+        assert cfg.mqtt.broker.startswith("mqtts://") != cfg.mqtt.insecure, path
+        assert cfg.mqtt.insecure == path.name.startswith("demo-"), path
