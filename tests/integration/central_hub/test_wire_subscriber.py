@@ -14,7 +14,7 @@ from pathlib import Path
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from central_hub.broker import MosquittoBroker
+from central_hub.broker import BrokerTls, MosquittoBroker
 from central_hub.mqtt import Message, SessionOptions, WireSubscriber
 from edge_agent.contract.configs import TlsConfig
 from edge_agent.mqtt import BrokerAddress
@@ -143,3 +143,23 @@ def test_tls_with_password_and_a_refused_login(tmp_path: Path) -> None:
         finally:
             good.stop()
             bad.stop()
+
+
+def test_the_hub_refuses_a_broker_certificate_from_another_ca(tmp_path: Path) -> None:
+    ours, impostor = tmp_path / "city-ca", tmp_path / "impostor-ca"
+    for d in (ours, impostor):
+        d.mkdir()
+        make_ca_and_server_cert(d, ca_name=d.name)
+    tls = BrokerTls(impostor / "ca.crt", impostor / "server.crt", impostor / "server.key")
+    with MosquittoBroker(tmp_path / "mosq", tls=tls) as broker:
+        session = _session(BrokerAddress.parse(f"mqtts://hub:s3cret@127.0.0.1:{broker.port}"),
+                           Received(), tls=TlsConfig(ca_file=str(ours / "ca.crt")))
+        session.start()
+        try:
+            wait_for(lambda: session.last_error is not None, what="refused handshake")
+            assert "CERTIFICATE_VERIFY_FAILED" in str(session.last_error)
+            assert session.generation == 0 and not session.connected
+        finally:
+            session.stop()
+        # the handshake failed before CONNECT: the impostor never saw a login
+        assert "New client connected" not in broker.log_path.read_text()
