@@ -140,11 +140,12 @@ class EdgeAgent:
         #: the password before the last rotation, tried when the new one is refused, until a
         #: login with the new one succeeded (the broker switches only after our ack)
         self._previous_password: str | None = None
-        if config.mqtt.password_file:
+        if config.mqtt.password_file and self._password is None:
+            # only a password kept in this file can be rotated: one given in the URL or by
+            # the caller would come back unchanged after a restart
             self._credentials = CredentialFile(Path(config.mqtt.password_file))
-            if self._password is None:
-                self._password = self._credentials.read()
-                self._previous_password = self._credentials.read_previous()
+            self._password = self._credentials.read()
+            self._previous_password = self._credentials.read_previous()
         #: failed connect attempts by :attr:`MqttError.kind` (``tls``, ``not_authorised``...)
         self.connect_failures: Counter[str] = Counter()
         #: whether the current session logged in with the previous password (fallback)
@@ -774,11 +775,12 @@ class EdgeAgent:
         connect uses the new password; until one succeeds the previous one is kept and tried
         when the new one is refused. The password is never logged nor put in the ack.
         """
-        assert self._loop is not None
         creds = self._credentials
         if creds is None:
             raise CommandRefusedError(
-                "rotate_credentials: no mqtt.password_file to keep the password in")
+                "rotate_credentials: the password does not come from mqtt.password_file, "
+                "so a new one could not be kept")
+        assert self._loop is not None
         old = self._previous_password if self.on_previous_password else self._password
         try:
             await self._loop.run_in_executor(None, creds.store, args.password, old)
