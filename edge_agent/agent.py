@@ -42,7 +42,12 @@ import paho.mqtt.client as paho
 
 from edge_agent import __version__
 from edge_agent.backoff import Backoff
-from edge_agent.contract.commands import COMMAND_BY_NAME, RotateCredentialsArgs, parse_args
+from edge_agent.contract.commands import (
+    AGENT_COMMANDS,
+    COMMAND_BY_NAME,
+    RotateCredentialsArgs,
+    parse_args,
+)
 from edge_agent.contract.configs import DeviceConfig
 from edge_agent.contract.payloads import (
     MAX_PAYLOAD_BYTES,
@@ -226,6 +231,9 @@ class EdgeAgent:
 
     def command(self, name: str) -> Callable[[H], H]:
         """Decorator registering the handler of command ``name``."""
+
+        if name in AGENT_COMMANDS:
+            raise ValueError(f"{name} is handled by the agent itself")
 
         def register(handler: H) -> H:
             self._commands[name] = handler

@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from edge_agent.agent import EdgeAgent
+from edge_agent.contract.commands import AGENT_COMMANDS, CommandArgs
 from edge_agent.contract.commands import COMMANDS as CONTRACT_COMMANDS
-from edge_agent.contract.commands import CommandArgs
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.contract.payloads import Detector, Srem
 from edge_agent.contract.topics import TopicRef
@@ -58,7 +58,8 @@ CLOCK_JUMP_MS = 200
 #: beyond this lateness the loop re-anchors instead of replaying every missed tick.
 MAX_CATCH_UP_MS = 5_000
 #: the contract commands a controller takes (edge_agent.contract.commands)
-COMMANDS = tuple(c.name for c in CONTRACT_COMMANDS if "intersection" in c.kinds)
+COMMANDS = tuple(c.name for c in CONTRACT_COMMANDS
+                 if "intersection" in c.kinds and c.name not in AGENT_COMMANDS)
 
 
 class LoggingSignalHeads:

@@ -126,6 +126,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
                 "logged in); the hub then switches the broker to it",
                 hub_route="POST /api/v1/devices/{device_id}/credentials/rotate (admin)"),
 )
+#: commands every edge agent handles itself, whatever the application (it owns the broker
+#: login); an application registers no handler for them
+AGENT_COMMANDS: frozenset[str] = frozenset({"rotate_credentials"})
 #: the commands the generic route (``POST /api/v1/devices/{device_id}/commands``) sends
 ROUTABLE: tuple[CommandSpec, ...] = tuple(c for c in COMMANDS if c.hub_route is None)
 COMMAND_BY_NAME: dict[str, CommandSpec] = {c.name: c for c in COMMANDS}

@@ -11,7 +11,10 @@ switch) falls back to its old password and stays reachable.
 from __future__ import annotations
 
 import logging
+import os
 import stat
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +23,7 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
+import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central_hub.broker import MosquittoBroker
@@ -37,8 +41,47 @@ from tests.integration.central_hub.helpers import (
 from tests.support.agents import AgentProcess, write_bus_config
 from tests.support.mqtt_probe import MqttProbe
 
-DEVICE = "bus-1234"
-OLD = "old-password-of-the-bus-0123456789"
+OLD = "old-password-of-the-device-0123456789"
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class Controller:
+    """A real ``kassel signal`` process for ks-0042, logging in with its password file."""
+
+    def __init__(self, d: Path, broker_url: str, pass_file: Path) -> None:
+        data = yaml.safe_load((ROOT / "firmware_configs/intersections/ks-0042.yaml")
+                              .read_text(encoding="utf-8"))
+        data["agent"] = {"state_dir": str(d / "state"), "health_interval_s": 5}
+        data["mqtt"] = {"broker": broker_url, "insecure": True, "username": "ks-0042",
+                        "password_file": str(pass_file), "keepalive_s": 4,
+                        "reconnect_min_s": 0.2, "reconnect_max_s": 1.0}
+        self.config = d / "ks-0042.yaml"
+        self.config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        self.log = d / "signal.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "edge_agent.cli", "signal", "--config", str(self.config)],
+                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def cleanup(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+#: device id, kind, entity id, and a topic it keeps publishing on
+DEVICES = {"bus": ("bus-1234", "bus", "1234", "kassel/v1/bus/1234/position"),
+           "intersection": ("ks-0042", "intersection", "ks-0042",
+                            "kassel/v1/signal/ks-0042/spat")}
 
 
 def connack(broker: MosquittoBroker, user: str, password: str) -> int:
@@ -65,46 +108,47 @@ def connack(broker: MosquittoBroker, user: str, password: str) -> int:
 
 
 class City:
-    """Registry files made before the broker starts, the broker, the hub, one bus."""
+    """Registry files made before the broker starts, the broker, the hub, one device."""
 
-    def __init__(self, tmp_path: Path, broker_factory: type[MosquittoBroker]) -> None:
+    def __init__(self, tmp_path: Path, broker_factory: type[MosquittoBroker],
+                 kind: str = "bus") -> None:
         self.tmp = tmp_path
+        self.device_id, dkind, entity, self.busy_topic = DEVICES[kind]
         pw, acl = tmp_path / "passwd", tmp_path / "acl"
         db = f"sqlite:///{tmp_path / 'hub.db'}"
         self.db_path = tmp_path / "hub.db"
         registry = DeviceRegistry(make_engine(db), TOPICS, str(pw), str(acl))
         self.hub_password = registry.register("hub-1", "hub")
-        registry.register(DEVICE, "bus", "1234", password=OLD)
+        registry.register(self.device_id, dkind, entity, password=OLD)  # type: ignore[arg-type]
         self.broker = broker_factory(tmp_path / "mq", password_file=pw, acl_file=acl)
         self.broker.start()
-        url = f"mqtt://hub-1:{self.hub_password}@{self.broker.host}:{self.broker.port}"
+        self.hub_url = f"mqtt://hub-1:{self.hub_password}@{self.broker.host}:{self.broker.port}"
         self.hub: HubServer = start_hub(
-            hub_config(tmp_path, self.broker, database=db), broker_url=url,
+            hub_config(tmp_path, self.broker, database=db), broker_url=self.hub_url,
             reload_broker=self.broker.reload,
             registry={"password_file": str(pw), "acl_file": str(acl)})
-        self.pass_file = tmp_path / "bus" / "mqtt.pass"
-        self.pass_file.parent.mkdir()
+        d = tmp_path / "device"
+        d.mkdir()
+        self.pass_file = d / "mqtt.pass"
         self.pass_file.write_text(OLD + "\n")
         self.pass_file.chmod(0o600)
-        (tmp_path / "bus").mkdir(exist_ok=True)
-        config = write_bus_config(tmp_path / "bus", self.broker.url, mqtt={
-            "username": DEVICE, "password_file": str(self.pass_file)})
-        self.agent = AgentProcess(config, rate_hz=2)
+        self.agent: AgentProcess | Controller
+        if kind == "bus":
+            config = write_bus_config(d, self.broker.url, mqtt={
+                "username": self.device_id, "password_file": str(self.pass_file)})
+            self.agent = AgentProcess(config, rate_hz=2)
+        else:
+            self.agent = Controller(d, self.broker.url, self.pass_file)
         self.agent.start()
         self.wait_online()
 
-    def device(self) -> dict[str, object]:
-        with httpx.Client(base_url=self.hub.url, timeout=10) as http:
-            devices = http.get("/api/v1/devices").json()
-        return next(d for d in devices if d["device_id"] == DEVICE)
-
     def wait_online(self, after_bdseq: int = 0) -> int:
         def born() -> bool:
-            state = self.hub.hub.state.devices.get(DEVICE)
+            state = self.hub.hub.state.devices.get(self.device_id)
             return state is not None and bool(state.online) and (state.bdseq or 0) > after_bdseq
 
-        wait_for(born, 20, what=f"{DEVICE} online after bdseq {after_bdseq}")
-        state = self.hub.hub.state.devices[DEVICE]
+        wait_for(born, 20, what=f"{self.device_id} online after bdseq {after_bdseq}")
+        state = self.hub.hub.state.devices[self.device_id]
         assert state.bdseq is not None
         return state.bdseq
 
@@ -114,9 +158,10 @@ class City:
         self.broker.stop()
 
 
-@pytest.fixture
-def city(tmp_path: Path, broker_factory: type[MosquittoBroker]) -> Iterator[City]:
-    c = City(tmp_path, broker_factory)
+@pytest.fixture(params=["bus", "intersection"])
+def city(request: pytest.FixtureRequest, tmp_path: Path,
+         broker_factory: type[MosquittoBroker]) -> Iterator[City]:
+    c = City(tmp_path, broker_factory, request.param)
     try:
         yield c
     finally:
@@ -126,16 +171,16 @@ def city(tmp_path: Path, broker_factory: type[MosquittoBroker]) -> Iterator[City
 def test_rotation_end_to_end_new_password_works_old_is_refused_by_the_real_broker(
     city: City, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert connack(city.broker, DEVICE, OLD) == 0
+    assert connack(city.broker, city.device_id, OLD) == 0
     bdseq = city.wait_online()
     adm = {"Authorization": f"Bearer {ADMIN}"}
     eng = {"Authorization": f"Bearer {ENGINEER}"}
-    path = f"/api/v1/devices/{DEVICE}/credentials/rotate"
+    path = f"/api/v1/devices/{city.device_id}/credentials/rotate"
     with caplog.at_level(logging.DEBUG), httpx.Client(base_url=city.hub.url, timeout=30) as http:
         # admin only; and the generic command route does not take it (the hub makes the args)
         assert http.post(path, headers=eng).status_code == 403
         assert http.post(path).status_code in (401, 403)
-        sneaky = http.post(f"/api/v1/devices/{DEVICE}/commands", headers=eng, json={
+        sneaky = http.post(f"/api/v1/devices/{city.device_id}/commands", headers=eng, json={
             "name": "rotate_credentials", "args": {"password": "x" * 40}})
         assert sneaky.status_code == 422
         assert http.post("/api/v1/devices/nobody/credentials/rotate",
@@ -156,14 +201,13 @@ def test_rotation_end_to_end_new_password_works_old_is_refused_by_the_real_broke
     assert city.wait_online(bdseq) > bdseq
 
     # the real broker: the old password is refused, the new one accepted
-    assert connack(city.broker, DEVICE, OLD) in (0x86, 0x87)
-    assert connack(city.broker, DEVICE, new) == 0
+    assert connack(city.broker, city.device_id, OLD) in (0x86, 0x87)
+    assert connack(city.broker, city.device_id, new) == 0
 
     # the agent keeps publishing on the new login
-    probe = MqttProbe(f"mqtt://hub-1:{city.hub_password}@{city.broker.host}:"
-                      f"{city.broker.port}", "rotation-probe")
+    probe = MqttProbe(city.hub_url, "rotation-probe")
     try:
-        probe.subscribe("kassel/v1/bus/1234/position")
+        probe.subscribe(city.busy_topic, qos=0)
         assert probe.wait_for(lambda ms: len(ms) >= 2, 15)
     finally:
         probe.close()
@@ -182,11 +226,10 @@ def test_a_new_password_the_broker_never_got_falls_back_to_the_old_one(city: Cit
     # gone): sent here as the hub would, then nothing else happens
     bdseq = city.wait_online()
     unknown = "never-at-the-broker-0123456789abcdef"
-    probe = MqttProbe(f"mqtt://hub-1:{city.hub_password}@{city.broker.host}:"
-                      f"{city.broker.port}", "rotation-probe")
+    probe = MqttProbe(city.hub_url, "rotation-probe")
     try:
-        probe.subscribe(f"kassel/v1/device/{DEVICE}/cmd/ack")
-        probe.publish(f"kassel/v1/device/{DEVICE}/cmd",
+        probe.subscribe(f"kassel/v1/device/{city.device_id}/cmd/ack")
+        probe.publish(f"kassel/v1/device/{city.device_id}/cmd",
                       f'{{"v":1,"id":"r1","name":"rotate_credentials",'
                       f'"args":{{"password":"{unknown}"}}}}')
         assert probe.wait_for(lambda ms: any(m.json().get("id") == "r1" for m in ms), 15)
@@ -204,5 +247,5 @@ def test_a_new_password_the_broker_never_got_falls_back_to_the_old_one(city: Cit
     city.agent.start()
     city.wait_online(bdseq)
     assert previous.exists()
-    assert connack(city.broker, DEVICE, OLD) == 0
+    assert connack(city.broker, city.device_id, OLD) == 0
     assert "the new password was refused; trying the previous one" in city.agent.log.read_text()

@@ -7,6 +7,8 @@ import asyncio
 import stat
 from pathlib import Path
 
+import pytest
+
 from edge_agent.agent import EdgeAgent
 from edge_agent.contract.configs import AgentConfig, DeviceConfig, MqttConfig
 from edge_agent.contract.payloads import Command
@@ -55,3 +57,15 @@ def test_an_agent_reads_both_passwords_and_refuses_a_rotation_it_could_not_keep(
     assert error is not None and "does not come from mqtt.password_file" in error
     assert "A" * 43 not in error
     assert pw.read_text().strip() == "new-password"  # untouched
+
+
+def test_applications_cannot_take_over_the_agents_own_commands(tmp_path: Path) -> None:
+    from signal_controller.app import COMMANDS as CONTROLLER_COMMANDS  # noqa: PLC0415
+
+    agent = _agent(tmp_path)
+    own = agent._commands["rotate_credentials"]
+    with pytest.raises(ValueError, match="handled by the agent itself"):
+        agent.command("rotate_credentials")
+    assert agent._commands["rotate_credentials"] == own
+    # the signal controller registers every intersection command but this one
+    assert "rotate_credentials" not in CONTROLLER_COMMANDS and "set_plan" in CONTROLLER_COMMANDS
