@@ -202,12 +202,14 @@ def render_reference() -> str:
         "| command | device | arguments | what it does |",
         "|---|---|---|---|",
     ]
-    for spec in COMMANDS:
+    for spec in ROUTABLE:
         lines.append(f"| `{spec.name}` | {', '.join(sorted(spec.kinds))} | "
                      f"{_arg_lines(spec)} | {spec.summary} |")
     lines += ["", "Commands the hub sends only through a route of their own, with arguments it "
-              "makes itself (not accepted by the generic route above):", ""]
-    lines += [f"- `{spec.name}`: `{spec.hub_route}`." for spec in COMMANDS if spec.hub_route]
+              "makes itself (the generic route above refuses them, 422):", ""]
+    lines += [f"- `{spec.name}` ({', '.join(sorted(spec.kinds))}; {_arg_lines(spec)}): "
+              f"{spec.summary}. Sent by `{spec.hub_route}`."
+              for spec in COMMANDS if spec.hub_route]
     lines += [
         "",
         "`rotate_credentials`, step by step: the hub makes a random password and sends it in "
