@@ -15,6 +15,7 @@ stored; a live message dated before the device's birth is not taken.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -44,7 +45,8 @@ class Frames:
 
     def __init__(self, url: str) -> None:
         self.frames: list[str] = []
-        self._ws = ws_connect(url, max_size=2**22)
+        self._stack = contextlib.ExitStack()  # the connection is a context manager
+        self._ws = self._stack.enter_context(ws_connect(url, max_size=2**22))
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -56,7 +58,7 @@ class Frames:
             return
 
     def close(self) -> None:
-        self._ws.close()
+        self._stack.close()
 
 
 def _unparseable(frames: list[str]) -> list[str]:
