@@ -11,13 +11,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from central_hub.api.cors import PublicFeedCors, feed_paths
-from central_hub.api.deps import BODY_LIMIT_EXTENSION, DEFAULT_BODY_LIMIT
+from central_hub.api.deps import BODY_LIMIT_EXTENSION, DEFAULT_BODY_LIMIT, authorize
 from central_hub.api.ratelimits import HubLimiters
 from central_hub.api.routes import (
     alarms,
@@ -29,11 +30,13 @@ from central_hub.api.routes import (
     live,
     vehicles,
 )
-from central_hub.core.config import HubRuntime, HubSettings, resolve
+from central_hub.core.authz import rule_for
+from central_hub.core.config import HubRuntime, HubSettings, OidcSettings, resolve
 from central_hub.hub import Hub
 from central_hub.kita.api import create_kita_router
 from central_hub.kita.service import KitaService
 from central_hub.registry import Reload
+from central_hub.storage.db import make_engine
 from edge_agent.contract.configs import HubConfig
 from edge_agent.http_headers import SecurityHeaders
 from edge_agent.http_limits import BodyLimit, RouteLimit
@@ -66,14 +69,23 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = Hub(runtime, engine=engine, reload_broker=reload_broker)
         app.state.hub = hub
-        # the Kita allocation (issue 7) shares the hub's database; staff token from
-        # KASSEL_HUB_KITA_STAFF_TOKEN
-        app.state.kita = await asyncio.to_thread(KitaService.from_env, hub.engine)
+        app.state.identity = hub.identity
+        # the Kita allocation keeps children's data in a database of its own by default
+        # (docs/kita.md, "Where the data lives"); its families are resolved by the hub
+        url = kita_database_url(runtime)
+        kita_engine = hub.engine if url is None else await asyncio.to_thread(
+            make_engine, url, hub_schema=False)
+        kita = await asyncio.to_thread(KitaService.from_settings, kita_engine,
+                                       runtime.settings.kita)
+        hub.identity.add_family_lookup(kita.family_of_token)
+        app.state.kita = kita
         await hub.start()
         try:
             yield
         finally:
             await hub.stop()
+            if kita_engine is not hub.engine:
+                kita_engine.dispose()
             if engine is None:
                 hub.engine.dispose()
 
@@ -81,7 +93,9 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
         title="Kassel central hub",
         version="1.0.0",
         description="Feeds for apps and third parties (GTFS-Realtime, live SPaT), operations "
-        "API for traffic engineers. Public feeds are open; state changes need a role token.\n\n"
+        "API for traffic engineers, the Kita allocation. Public feeds are open; everything "
+        "else needs a bearer token whose principal the authorisation matrix admits (each "
+        "operation's `x-allowed` and `security`; docs/security.md).\n\n"
         "WebSockets (not expressible in OpenAPI): `/ws/spat?intersection={id}` sends every "
         "SPaT payload of that intersection as received (all intersections without the "
         "parameter); `/ws/live` sends the dashboard's frames (what changed in 250 ms).\n\n"
@@ -95,6 +109,8 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
         lifespan=lifespan,
         docs_url=None,  # served by routes.docs with the hub's own copy of Swagger UI and ReDoc
         redoc_url=None,
+        # the one authorisation check of every route, from the matrix (core/authz.py)
+        dependencies=[Depends(authorize)],
     )
     for module in (vehicles, intersections, alarms, devices, gtfs_rt, live, dashboard, docs):
         app.include_router(module.router)
@@ -108,8 +124,72 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
     app.add_middleware(RateLimit, routes=limiters.route_rules(),
                        failures=limiters.failure_rules())
     # every route, authenticated or not, known or not: the limit applies before routing
+    document_security(app, runtime.settings.oidc)
     app.add_middleware(BodyLimit, default=DEFAULT_BODY_LIMIT,
                        routes=route_body_limits(app))
     app.add_middleware(PublicFeedCors, feeds=feed_paths(app))
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def kita_database_url(runtime: HubRuntime) -> str | None:
+    """Where the Kita data live: ``kita.database``, ``None`` for the hub's own database
+    (``kita.database: hub``), by default ``kita.db`` in the hub's state directory."""
+    url = runtime.settings.kita.database
+    if url == "hub":
+        return None
+    if url:
+        return url
+    return f"sqlite:///{Path(runtime.config.agent.state_dir) / 'kita.db'}"
+
+
+BEARER_SCHEME = "bearer"
+OIDC_SCHEME = "oidc"
+
+
+def document_security(app: FastAPI, oidc: OidcSettings) -> None:
+    """Put the security schemes and, per operation, who may call it into the OpenAPI document.
+
+    From the authorisation matrix, so the document cannot disagree with what is enforced:
+    every operation gets ``x-allowed`` (``anyone``, ``engineer``, ``kita_staff or family``);
+    a non-public one its ``security`` (bearer, and OIDC for staff roles) and its 401/403.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        oidc_scheme: dict[str, Any] = (
+            {"type": "openIdConnect", "description": "a JWT of the city's OpenID Connect "
+             "provider; roles from its claim " + oidc.roles_claim,
+             "openIdConnectUrl": f"{(oidc.issuer or '').rstrip('/')}"
+                                 "/.well-known/openid-configuration"}
+            if oidc.enabled else
+            {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+             "description": "a JWT of the city's OpenID Connect provider (not configured on "
+             "this hub: KASSEL_HUB_OIDC__*)"})
+        schema.setdefault("components", {})["securitySchemes"] = {
+            BEARER_SCHEME: {"type": "http", "scheme": "bearer", "description":
+                            "a static token of the settings, a token issued with `kassel hub "
+                            "token issue`, or a Kita family's token (POST "
+                            "/api/v1/kita/families)"},
+            OIDC_SCHEME: oidc_scheme,
+        }
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                rule = rule_for(method, path)
+                operation["x-allowed"] = rule.describe() if rule is not None else "nobody"
+                if rule is not None and rule.public:
+                    continue
+                schemes: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
+                if rule is not None and rule.roles:
+                    schemes.append({OIDC_SCHEME: []})
+                operation["security"] = schemes
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("401", {"description": "no valid bearer token"})
+                responses.setdefault("403", {"description": "the token's principal is not "
+                                             "allowed: see x-allowed"})
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -25,7 +25,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from central_hub.alarms import AlarmService, AlarmStore
 from central_hub.core.config import HubRuntime
-from central_hub.core.security import Role, TokenStore
+from central_hub.core.oidc import OidcVerifier
+from central_hub.core.resolver import IdentityResolver, static_tokens
+from central_hub.core.tokens import StaticTokens, TokenStore
 from central_hub.domain.alarms import AlarmEngine, Thresholds
 from central_hub.domain.live_state import LiveState, SignalChange
 from central_hub.domain.rollups import RetentionPolicy
@@ -98,29 +100,30 @@ class Hub:
                                        reg.acl_file, reload_broker)
         self.maintenance = Maintenance(self.engine, RetentionPolicy(
             s.retention.raw_days, s.retention.minute_days, s.retention.hour_days))
-        self.tokens = TokenStore(self._tokens())
+        #: every HTTP caller is resolved here (static, issued, OIDC and family tokens)
+        self.identity = IdentityResolver(
+            self._static_tokens(), TokenStore(self.engine),
+            OidcVerifier(s.oidc) if s.oidc.enabled else None)
         self._tasks: list[asyncio.Task[None]] = []
 
-    def _tokens(self) -> dict[str, Role]:
+    def _static_tokens(self) -> StaticTokens:
         s = self.runtime.settings
-        tokens = {}
-        if s.engineer_token:
-            tokens[s.engineer_token] = Role.ENGINEER
-        if s.admin_token:
-            tokens[s.admin_token] = Role.ADMIN
-        if not tokens:  # generate one so the hub is never open for writes by accident
-            admin = secrets.token_urlsafe(24)
-            tokens[admin] = Role.ADMIN
-            path = Path(self.runtime.config.agent.state_dir) / "hub-admin-token"
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(admin + "\n", encoding="utf-8")
-                os.chmod(path, 0o600)
-                log.warning("no KASSEL_HUB_ADMIN_TOKEN set: generated one in %s", path)
-            except OSError:
-                log.warning("no KASSEL_HUB_ADMIN_TOKEN set and %s is not writable: "
-                            "state changes are impossible until a token is configured", path)
-        return tokens
+        if s.admin_token or s.engineer_token:
+            return static_tokens(s)
+        # generate an admin token so the hub is never open for writes by accident, and the
+        # demo has its operator's key
+        admin = secrets.token_urlsafe(24)
+        path = Path(self.runtime.config.agent.state_dir) / "hub-admin-token"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(admin + "\n", encoding="utf-8")
+            os.chmod(path, 0o600)
+            log.warning("no KASSEL_HUB_ADMIN_TOKEN set: generated one in %s", path)
+        except OSError:
+            log.warning("no KASSEL_HUB_ADMIN_TOKEN set and %s is not writable: "
+                        "state changes need an issued token (kassel hub token issue)", path)
+            return static_tokens(s)
+        return static_tokens(s.model_copy(update={"admin_token": admin}))
 
     # --- lifecycle ----------------------------------------------------------------------
 

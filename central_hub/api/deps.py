@@ -1,7 +1,9 @@
-"""FastAPI dependencies as ``Annotated`` aliases: the hub container and role checks.
+"""FastAPI dependencies as ``Annotated`` aliases: the hub container, the caller, authorisation.
 
-WHY aliases: a route says ``hub: HubDep, _: EngineerDep`` and gets the running services and
-an enforced role; tests override nothing, they pass tokens like any client.
+WHY aliases: a route says ``hub: HubDep, caller: CallerDep`` and gets the running services and
+the principal calling; tests override nothing, they pass tokens like any client. Whether the
+caller may call the route at all is decided once, for every route, by :func:`authorize` from
+the matrix in :mod:`central_hub.core.authz`: no route checks a role of its own.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
-from central_hub.core.security import Role
+from central_hub.core.authz import Decision, decide, rule_for_request, websocket_rule
+from central_hub.core.identity import Principal
+from central_hub.core.resolver import IdentityResolver
 from central_hub.hub import Hub
 
 #: request bodies up to this size are read; larger ones are refused with 413 before they are
@@ -30,9 +34,6 @@ def body_limit(max_bytes: int) -> dict[str, Any]:
     return {BODY_LIMIT_EXTENSION: max_bytes}
 
 
-_bearer = HTTPBearer(auto_error=False, description="role token (engineer or admin)")
-
-
 def get_hub(request: Request) -> Hub:
     """The :class:`Hub` the lifespan started."""
     hub: Hub = request.app.state.hub
@@ -42,27 +43,57 @@ def get_hub(request: Request) -> Hub:
 HubDep = Annotated[Hub, Depends(get_hub)]
 
 
-def get_role(hub: HubDep, cred: Annotated[HTTPAuthorizationCredentials | None,
-                                          Depends(_bearer)]) -> Role:
-    """The caller's role from ``Authorization: Bearer <token>`` (``PUBLIC`` without one)."""
-    return hub.tokens.role_of(cred.credentials if cred is not None else None)
+def bearer_token(conn: HTTPConnection) -> str | None:
+    """The credential of ``Authorization: Bearer <token>``; ``None`` without one."""
+    scheme, _, token = conn.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
-RoleDep = Annotated[Role, Depends(get_role)]
+def get_principal(conn: HTTPConnection) -> Principal | None:
+    """Who is calling (``None``: anonymous, or a credential nobody accepts); resolved once per
+    request by the :class:`~central_hub.core.resolver.IdentityResolver` the lifespan put on
+    ``app.state.identity``."""
+    if "principal" not in conn.scope:
+        identity: IdentityResolver = conn.app.state.identity
+        conn.scope["principal"] = identity.resolve(bearer_token(conn))
+    principal: Principal | None = conn.scope["principal"]
+    return principal
 
 
-def _require(minimum: Role) -> object:
-    def check(role: RoleDep) -> Role:
-        if role is Role.PUBLIC:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a role token is required",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if role < minimum:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"role {minimum.name.lower()} is required")
-        return role
+def authorize(conn: HTTPConnection) -> None:
+    """The one authorisation check of every route: the matrix's row for the route decides.
 
-    return Depends(check)
+    An app-wide dependency (:func:`central_hub.app.create_app`), so no route can be added
+    without it; a route without a row is refused to everybody.
+    """
+    template = getattr(conn.scope.get("route"), "path_format", None)
+    path = conn.scope["path"]
+    if template is None:
+        rule = None
+    elif conn.scope["type"] == "websocket":
+        rule = websocket_rule(template, path)
+    else:
+        rule = rule_for_request(conn.scope["method"], template, path)
+    decision = decide(rule, get_principal(conn))
+    if decision is Decision.UNAUTHENTICATED:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if decision is Decision.FORBIDDEN:
+        who = rule.describe() if rule is not None else "nobody"
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"allowed for: {who}")
 
 
-EngineerDep = Annotated[Role, _require(Role.ENGINEER)]
-AdminDep = Annotated[Role, _require(Role.ADMIN)]
+#: the caller after :func:`authorize` let it through (``None`` on public routes).
+PrincipalDep = Annotated[Principal | None, Depends(get_principal)]
+
+
+def require_principal(principal: PrincipalDep) -> Principal:
+    """The caller of a non-public route (the matrix admitted it, so it is known)."""
+    if principal is None:  # only when a route's rule is public but its handler needs a caller
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+CallerDep = Annotated[Principal, Depends(require_principal)]

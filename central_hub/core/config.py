@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from central_hub.core.identity import Role
 from edge_agent.contract.configs import HubConfig
 from edge_agent.errors import ConfigError
 from edge_agent.mqtt import BrokerAddress, check_transport
@@ -106,6 +107,67 @@ class InfluxSettings(BaseModel):
     @property
     def enabled(self) -> bool:
         return bool(self.url)
+
+
+class OidcSettings(BaseModel):
+    """The city's OpenID Connect provider (Keycloak, usually): its bearer JWTs are accepted.
+
+    Enabled when ``issuer``, ``audience`` and ``jwks_url`` are all set, e.g.
+    ``KASSEL_HUB_OIDC__ISSUER=https://login.kassel.example/realms/city``,
+    ``KASSEL_HUB_OIDC__AUDIENCE=kassel-hub``, ``KASSEL_HUB_OIDC__JWKS_URL=https://login.kassel.
+    example/realms/city/protocol/openid-connect/certs`` and ``KASSEL_HUB_OIDC__ROLE_MAP=
+    '{"traffic-engineer": "engineer"}'``. WHY an explicit map: the provider's roles belong to
+    the city's directory and are named for its people; only what the map names grants a role
+    here (an unmapped value grants nothing, not even when it is spelt like a hub role).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    #: the ``iss`` every token must carry (the realm's URL)
+    issuer: str | None = None
+    #: the ``aud`` every token must carry (the hub's client id at the provider)
+    audience: str | None = None
+    #: where the provider publishes its signing keys (JWKS)
+    jwks_url: Annotated[str | None, Field(pattern=r"^https?://\S+$")] = None
+    #: the claim holding the caller's roles, dotted for nested objects (Keycloak's realm roles)
+    roles_claim: Annotated[str, Field(min_length=1)] = "realm_access.roles"
+    #: a value of ``roles_claim`` -> the hub role it grants
+    role_map: dict[str, Role] = Field(default_factory=dict)
+    #: clock skew tolerated on ``exp``, ``nbf`` and ``iat``
+    leeway_s: Annotated[int, Field(ge=0, le=300)] = 30
+    #: the provider's keys are fetched again at most this often when a token names an unknown
+    #: key id, so that random key ids cannot make the hub hammer the provider
+    jwks_refresh_s: Annotated[float, Field(ge=1)] = 60.0
+
+    @model_validator(mode="after")
+    def _all_or_nothing(self) -> OidcSettings:
+        given = [self.issuer, self.audience, self.jwks_url]
+        if any(given) and not all(given):
+            raise ValueError("oidc: set issuer, audience and jwks_url together")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer and self.audience and self.jwks_url)
+
+
+class KitaSettings(BaseModel):
+    """The Kita allocation service (``KASSEL_HUB_KITA__*``).
+
+    ``database``: where the Kita tables (children's personal data) live. ``None`` (the
+    default) is a separate SQLite file ``kita.db`` in the hub's state directory, not the
+    telemetry database: see ``docs/kita.md`` ("Where the data lives") for why.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    #: an SQLAlchemy URL (``sqlite:///...``, ``postgresql://...``); ``"hub"``: the hub's database
+    database: str | None = None
+    #: applications per family (withdrawn ones count)
+    max_children_per_family: Annotated[int, Field(ge=1)] = 5
+    #: registrations at once per client address, then ``registrations_per_hour``
+    registration_burst: Annotated[int, Field(ge=1)] = 5
+    registrations_per_hour: Annotated[float, Field(gt=0)] = 10.0
 
 
 #: an http(s) URL template holding {z}, {x} and {y}, no blanks
@@ -211,8 +273,14 @@ class HubSettings(BaseSettings):
     run_ingest: bool = True
     #: run alarms, retention and roll-ups here (one primary per deployment).
     primary: bool = True
+    oidc: OidcSettings = OidcSettings()
+    kita: KitaSettings = KitaSettings()
+    #: static tokens for machines and the demo (central_hub/core/identity.py says which roles
+    #: each grants); people get issued tokens (``kassel hub token issue``) or log in by OIDC
     admin_token: str | None = None
     engineer_token: str | None = None
+    #: ``KASSEL_HUB_KITA_STAFF_TOKEN``: a static token holding ``kita_staff``
+    kita_staff_token: str | None = None
     command_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
     spat_history_s: Annotated[int, Field(ge=10, le=3600)] = 300
     live_queue_size: Annotated[int, Field(ge=100)] = 50_000

@@ -47,9 +47,9 @@ from typing import Annotated, Any, Literal, Self
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from central_hub.api.deps import PrincipalDep
 from central_hub.kita.domain import (
     MAX_CHOICES,
     Cutoff,
@@ -71,12 +71,12 @@ from central_hub.kita.service import (
     InvalidRequestError,
     KitaService,
     NotFoundError,
-    Principal,
     RateLimitedError,
     RoundOutcome,
-    Staff,
     Status,
     Verdict,
+    Viewer,
+    viewer_of,
 )
 from central_hub.kita.store import (
     AGE_GROUP_LENGTH,
@@ -503,13 +503,6 @@ class RedactChildIds(logging.Filter):
 
 # -- dependencies ---------------------------------------------------------------------------
 
-_bearer = HTTPBearer(
-    scheme_name="KitaBearer",
-    description="a family's token (from POST /families) or the Kita staff token",
-    auto_error=False,
-)
-
-
 def get_kita_service(request: Request) -> KitaService:
     """The :class:`KitaService` the hub's lifespan put on ``app.state.kita``."""
     service: KitaService = request.app.state.kita
@@ -519,53 +512,30 @@ def get_kita_service(request: Request) -> KitaService:
 ServiceDep = Annotated[KitaService, Depends(get_kita_service)]
 
 
-def get_caller(
-    service: ServiceDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal | None:
-    """Staff or family behind the bearer token; ``None`` without one or for an unknown one."""
-    return service.authenticate(credentials.credentials if credentials is not None else None)
+def require_viewer(principal: PrincipalDep) -> Viewer:
+    """The caller's view of the applications: a family's own, or staff's.
+
+    Whether the caller may call the route at all was decided by the hub's authorisation
+    matrix (:mod:`central_hub.core.authz`); this only narrows the principal to the service's
+    view, and refuses (403) what the matrix should never have let through.
+    """
+    viewer = viewer_of(principal)
+    if viewer is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a family or Kita staff token is required")
+    return viewer
 
 
-CallerDep = Annotated[Principal | None, Depends(get_caller)]
+ViewerDep = Annotated[Viewer, Depends(require_viewer)]
 
 
-def _unauthorized() -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        "a family or staff token is required",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-
-
-def require_member(caller: CallerDep) -> Principal:
-    """A family or staff member (401 otherwise)."""
-    if caller is None:
-        raise _unauthorized()
-    return caller
-
-
-def require_family(caller: CallerDep) -> Family:
-    """A family (401 without a token, 403 for staff)."""
-    if caller is None:
-        raise _unauthorized()
-    if not isinstance(caller, Family):
+def require_family(viewer: ViewerDep) -> Family:
+    """A family (the matrix lets only families call these routes)."""
+    if not isinstance(viewer, Family):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a family token is required")
-    return caller
+    return viewer
 
 
-def require_staff(caller: CallerDep) -> Staff:
-    """City staff (401 without a token, 403 for a family)."""
-    if caller is None:
-        raise _unauthorized()
-    if not isinstance(caller, Staff):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the staff token is required")
-    return caller
-
-
-MemberDep = Annotated[Principal, Depends(require_member)]
 FamilyDep = Annotated[Family, Depends(require_family)]
-StaffDep = Annotated[Staff, Depends(require_staff)]
 
 
 # -- the router -----------------------------------------------------------------------------
@@ -586,7 +556,6 @@ def create_kita_router() -> APIRouter:
         age_group: AgeGroupPath,
         body: KitaIn,
         service: ServiceDep,
-        _: StaffDep,
         response: Response,
     ) -> KitaOut:
         """Create (201) or change (200) a Kita's places for an age group; before round 1."""
@@ -599,7 +568,7 @@ def create_kita_router() -> APIRouter:
 
     @router.delete("/kitas/{kita_id}/{age_group}", status_code=status.HTTP_204_NO_CONTENT)
     def delete_kita(
-        kita_id: KitaIdPath, age_group: AgeGroupPath, service: ServiceDep, _: StaffDep
+        kita_id: KitaIdPath, age_group: AgeGroupPath, service: ServiceDep
     ) -> None:
         """Remove a Kita's places for an age group, unless an application names them."""
         service.delete_kita(kita_id, age_group)
@@ -611,7 +580,7 @@ def create_kita_router() -> APIRouter:
         return PeriodOut(deadline=view.deadline, open=view.open, rounds=view.rounds)
 
     @router.put("/period")
-    def put_period(body: PeriodIn, service: ServiceDep, _: StaffDep) -> PeriodOut:
+    def put_period(body: PeriodIn, service: ServiceDep) -> PeriodOut:
         """Open, extend or close the application period (a past deadline closes it)."""
         view = service.set_deadline(body.deadline)
         return PeriodOut(deadline=view.deadline, open=view.open, rounds=view.rounds)
@@ -632,7 +601,7 @@ def create_kita_router() -> APIRouter:
         return RegistrationOut(family_id=registration.family_id, token=registration.token)
 
     @router.get("/applications")
-    def list_applications(service: ServiceDep, caller: MemberDep) -> list[ApplicationOut]:
+    def list_applications(service: ServiceDep, caller: ViewerDep) -> list[ApplicationOut]:
         """A family's own applications; staff get every application."""
         return [ApplicationOut.of(view) for view in service.views(caller)]
 
@@ -646,13 +615,13 @@ def create_kita_router() -> APIRouter:
         return ApplicationOut.of(service.view(family, app.child_id))
 
     @router.get("/duplicates")
-    def list_duplicates(service: ServiceDep, _: StaffDep) -> list[DuplicateOut]:
+    def list_duplicates(service: ServiceDep) -> list[DuplicateOut]:
         """Children applied for by more than one family (same name and date of birth)."""
         return [DuplicateOut(child_ids=group) for group in service.duplicates()]
 
     @router.get("/applications/{child_id}")
     def get_application(
-        child_id: ChildIdPath, service: ServiceDep, caller: MemberDep
+        child_id: ChildIdPath, service: ServiceDep, caller: ViewerDep
     ) -> ApplicationOut:
         """One application: a family's own, or any for staff (404 otherwise)."""
         return ApplicationOut.of(service.view(caller, child_id))
@@ -674,7 +643,6 @@ def create_kita_router() -> APIRouter:
     @router.put("/applications/{child_id}/claims/{claim}")
     def check_claim(
         child_id: ChildIdPath, claim: ClaimPath, body: ClaimCheckIn, service: ServiceDep,
-        _: StaffDep,
     ) -> ApplicationOut:
         """Record staff's check of a claim (409 once round 1 ran, or if it is not claimed)."""
         return ApplicationOut.of(service.verify_claim(
@@ -682,42 +650,42 @@ def create_kita_router() -> APIRouter:
 
     @router.put("/applications/{child_id}/withdrawal")
     def withdraw_by_staff(
-        child_id: ChildIdPath, body: WithdrawalIn, service: ServiceDep, _: StaffDep
+        child_id: ChildIdPath, body: WithdrawalIn, service: ServiceDep
     ) -> ApplicationOut:
         """Withdraw an application with a reason (staff), until its offer is answered."""
         return ApplicationOut.of(service.withdraw_by_staff(
             child_id, reason=body.reason, withdrawn_by=body.withdrawn_by))
 
     @router.get("/applications/{child_id}/result")
-    def get_result(child_id: ChildIdPath, service: ServiceDep, caller: MemberDep) -> ResultOut:
+    def get_result(child_id: ChildIdPath, service: ServiceDep, caller: ViewerDep) -> ResultOut:
         """The child's status, offers and, per round, why better choices were missed."""
         return ResultOut.with_rounds(service.result(caller, child_id))
 
     @router.put("/applications/{child_id}/decision")
     def decide(
-        child_id: ChildIdPath, body: DecisionIn, service: ServiceDep, caller: MemberDep
+        child_id: ChildIdPath, body: DecisionIn, service: ServiceDep, caller: ViewerDep
     ) -> ResultOut:
         """Accept or decline the offer of the latest round (final; staff may record it)."""
         return ResultOut.with_rounds(service.decide(caller, child_id, Decision(body.decision)))
 
     @router.get("/results")
-    def list_results(service: ServiceDep, _: StaffDep) -> list[ResultSummaryOut]:
+    def list_results(service: ServiceDep) -> list[ResultSummaryOut]:
         """Every child's status and current offer or place (staff)."""
         return [ResultSummaryOut.of(result) for result in service.results()]
 
     @router.get("/rounds")
-    def list_rounds(service: ServiceDep, _: StaffDep) -> list[RoundOut]:
+    def list_rounds(service: ServiceDep) -> list[RoundOut]:
         """Every round run so far (staff)."""
         return [RoundOut.of(row) for row in service.rounds()]
 
     @router.post("/rounds", status_code=status.HTTP_201_CREATED)
-    def run_round(service: ServiceDep, _: StaffDep, body: RoundIn | None = None) -> RoundOut:
+    def run_round(service: ServiceDep, body: RoundIn | None = None) -> RoundOut:
         """Run the next round: round 1 after the deadline, later ones once offers are answered."""
         seed = body.seed if body is not None else None
         return RoundOut.of(service.run_round(seed))
 
     @router.get("/rounds/{number}/cutoffs")
-    def get_cutoffs(number: RoundPath, service: ServiceDep, _: StaffDep) -> list[CutoffOut]:
+    def get_cutoffs(number: RoundPath, service: ServiceDep) -> list[CutoffOut]:
         """Every Kita's cutoff in a round (staff)."""
         return [CutoffOut.of(cutoff) for cutoff in service.cutoffs(number)]
 
@@ -726,7 +694,7 @@ def create_kita_router() -> APIRouter:
         response_class=Response,
         responses={200: {"content": {"text/csv": {}}}},
     )
-    def export_results(number: RoundPath, service: ServiceDep, _: StaffDep) -> Response:
+    def export_results(number: RoundPath, service: ServiceDep) -> Response:
         """A round's results as ``R.csv`` (``child_id,kita_id,choice_rank,lottery``)."""
         return Response(
             service.results_csv(number),

@@ -46,15 +46,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import hmac
 import io
 import logging
-import os
 import secrets
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -63,6 +61,8 @@ from typing import ParamSpec
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from central_hub.core.config import KitaSettings
+from central_hub.core.identity import Kind, Principal, Role
 from central_hub.core.ratelimit import RateLimiter, retry_after
 from central_hub.kita import store
 from central_hub.kita.csv_io import RESULT_COLUMNS
@@ -89,12 +89,6 @@ log = logging.getLogger(__name__)
 
 _P = ParamSpec("_P")
 
-#: the environment variable holding the city staff's bearer token.
-STAFF_TOKEN_ENV = "KASSEL_HUB_KITA_STAFF_TOKEN"
-#: the environment variables of :class:`KitaLimits` (see :meth:`KitaLimits.from_env`).
-MAX_CHILDREN_ENV = "KASSEL_HUB_KITA_MAX_CHILDREN_PER_FAMILY"
-REGISTRATION_BURST_ENV = "KASSEL_HUB_KITA_REGISTRATION_BURST"
-REGISTRATIONS_PER_HOUR_ENV = "KASSEL_HUB_KITA_REGISTRATIONS_PER_HOUR"
 #: seeds are stored as signed 64-bit integers.
 MAX_SEED = 2**63 - 1
 #: a Kita child is younger than this (school starts at six).
@@ -168,18 +162,10 @@ class KitaLimits:
             raise ValueError("registrations_per_hour must be > 0")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> KitaLimits:
-        """From ``KASSEL_HUB_KITA_MAX_CHILDREN_PER_FAMILY``, ``..._REGISTRATION_BURST`` and
-        ``..._REGISTRATIONS_PER_HOUR``; each missing one keeps its default."""
-        default = cls()
-        try:
-            return cls(
-                int(environ.get(MAX_CHILDREN_ENV, default.children_per_family)),
-                int(environ.get(REGISTRATION_BURST_ENV, default.registration_burst)),
-                float(environ.get(REGISTRATIONS_PER_HOUR_ENV, default.registrations_per_hour)),
-            )
-        except ValueError as exc:
-            raise ValueError(f"Kita limits from the environment: {exc}") from exc
+    def from_settings(cls, settings: KitaSettings) -> KitaLimits:
+        """From the hub's settings (``KASSEL_HUB_KITA__MAX_CHILDREN_PER_FAMILY`` ...)."""
+        return cls(settings.max_children_per_family, settings.registration_burst,
+                   settings.registrations_per_hour)
 
 
 class Claim(StrEnum):
@@ -239,8 +225,20 @@ class Family:
     family_id: str
 
 
-#: who is calling, once a bearer token has been recognised.
-Principal = Staff | Family
+#: whose view of the applications a use case takes: the service's rule of who sees what.
+Viewer = Staff | Family
+
+
+def viewer_of(principal: Principal | None) -> Viewer | None:
+    """The Kita view of a hub principal: a family's own, or staff's for holders of
+    ``kita_staff``; ``None`` for anybody else (no Kita data at all)."""
+    if principal is None:
+        return None
+    if principal.kind is Kind.FAMILY and principal.family_id is not None:
+        return Family(principal.family_id)
+    if principal.kind is Kind.STAFF and principal.has(Role.KITA_STAFF):
+        return Staff()
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,7 +475,7 @@ def _describe(problem: Problem, kitas: Sequence[KitaPlaces], records: Sequence[A
 class KitaService:
     """The Kita allocation of one hub: families, applications, Kitas, deadline and rounds.
 
-    Build one per process in the app's lifespan (:meth:`from_env`) and keep it on
+    Build one per process in the app's lifespan (:meth:`from_settings`) and keep it on
     ``app.state.kita``; it creates its tables on construction. ``clock`` is injected so
     tests can put the deadline behind them without waiting.
     """
@@ -486,14 +484,12 @@ class KitaService:
         self,
         engine: Engine,
         *,
-        staff_token_digests: Iterable[str] = (),
         clock: Callable[[], datetime] = _utc_now,
         limits: KitaLimits = KitaLimits(),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         store.create_schema(engine)
         self._engine = engine
-        self._staff = tuple(bytes.fromhex(digest) for digest in staff_token_digests)
         self._clock = clock
         self.limits = limits
         self._registrations = RateLimiter(
@@ -505,43 +501,23 @@ class KitaService:
         self._history = _NO_HISTORY
 
     @classmethod
-    def from_env(
+    def from_settings(
         cls,
         engine: Engine,
-        environ: Mapping[str, str] | None = None,
+        settings: KitaSettings,
         *,
         clock: Callable[[], datetime] = _utc_now,
     ) -> KitaService:
-        """A service whose staff token comes from ``KASSEL_HUB_KITA_STAFF_TOKEN`` and whose
-        limits from :meth:`KitaLimits.from_env`.
-
-        Without the token nobody is staff: every staff request is refused (and a warning
-        says so at start), which is safer than a default token.
-        """
-        env = os.environ if environ is None else environ
-        token = env.get(STAFF_TOKEN_ENV, "")
-        if not token:
-            log.warning("%s is not set: every Kita staff request will be refused", STAFF_TOKEN_ENV)
-        return cls(
-            engine,
-            staff_token_digests=[token_digest(token)] if token else [],
-            clock=clock,
-            limits=KitaLimits.from_env(env),
-        )
+        """A service with the limits of the hub's settings (``kita`` section)."""
+        return cls(engine, clock=clock, limits=KitaLimits.from_settings(settings))
 
     # -- who is calling ------------------------------------------------------------------
 
-    def authenticate(self, token: str | None) -> Principal | None:
-        """The staff or family a bearer token belongs to; ``None`` for none or an unknown one."""
-        if not token:
-            return None
-        digest = token_digest(token)
-        raw = bytes.fromhex(digest)
-        if any(hmac.compare_digest(raw, staff) for staff in self._staff):
-            return Staff()
+    def family_of_token(self, token: str) -> str | None:
+        """The family a bearer token belongs to, if any: the hub's identity resolver asks
+        (:meth:`central_hub.core.resolver.IdentityResolver.add_family_lookup`)."""
         with self._engine.connect() as conn:
-            family_id = store.family_of(conn, digest)
-        return None if family_id is None else Family(family_id)
+            return store.family_of(conn, token_digest(token))
 
     def register_family(self, client: str | None = None) -> Registration:
         """Create a family with a fresh random token; only the token's digest is stored.
@@ -685,18 +661,18 @@ class KitaService:
             store.delete_application(conn, child_id)
         log.info("kita: an application was withdrawn")
 
-    def applications(self, viewer: Principal) -> list[StoredApplication]:
+    def applications(self, viewer: Viewer) -> list[StoredApplication]:
         """A family's own applications, or every application for staff."""
         family_id = viewer.family_id if isinstance(viewer, Family) else None
         with self._engine.connect() as conn:
             return store.load_applications(conn, family_id)
 
-    def application(self, viewer: Principal, child_id: str) -> StoredApplication:
+    def application(self, viewer: Viewer, child_id: str) -> StoredApplication:
         """One application, if the viewer may see it (:class:`NotFoundError` otherwise)."""
         with self._engine.connect() as conn:
             return self._visible(conn, viewer, child_id)
 
-    def views(self, viewer: Principal) -> list[ApplicationView]:
+    def views(self, viewer: Viewer) -> list[ApplicationView]:
         """:meth:`applications` with each one's claims and withdrawal."""
         family_id = viewer.family_id if isinstance(viewer, Family) else None
         with self._engine.connect() as conn:
@@ -712,7 +688,7 @@ class KitaService:
             for app in apps
         ]
 
-    def view(self, viewer: Principal, child_id: str) -> ApplicationView:
+    def view(self, viewer: Viewer, child_id: str) -> ApplicationView:
         """:meth:`application` with its claims and withdrawal."""
         with self._engine.connect() as conn:
             return self._view(conn, viewer, child_id)
@@ -855,7 +831,7 @@ class KitaService:
             raise NotFoundError(f"no round {round_number}")
         return cutoffs(history.rounds[round_number - 1])
 
-    def result(self, viewer: Principal, child_id: str) -> ChildResult:
+    def result(self, viewer: Viewer, child_id: str) -> ChildResult:
         """A child's standing, offers and explanations in every round it took part in."""
         with self._engine.connect() as conn:
             self._visible(conn, viewer, child_id)
@@ -886,7 +862,7 @@ class KitaService:
             for app in apps
         ]
 
-    def decide(self, viewer: Principal, child_id: str, decision: Decision) -> ChildResult:
+    def decide(self, viewer: Viewer, child_id: str, decision: Decision) -> ChildResult:
         """Record the answer to the child's offer in the latest round; answers are final."""
         with self._engine.begin() as conn:
             store.lock_period(conn)
@@ -930,13 +906,13 @@ class KitaService:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _visible(self, conn: Connection, viewer: Principal, child_id: str) -> StoredApplication:
+    def _visible(self, conn: Connection, viewer: Viewer, child_id: str) -> StoredApplication:
         app = store.load_application(conn, child_id)
         if app is None or (isinstance(viewer, Family) and app.family_id != viewer.family_id):
             raise NotFoundError("no such application")
         return app
 
-    def _view(self, conn: Connection, viewer: Principal, child_id: str) -> ApplicationView:
+    def _view(self, conn: Connection, viewer: Viewer, child_id: str) -> ApplicationView:
         app = self._visible(conn, viewer, child_id)
         checks = store.latest_claim_checks(conn, child_id).get(child_id, {})
         withdrawal = store.load_withdrawals(conn, child_id).get(child_id)

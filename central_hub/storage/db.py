@@ -35,8 +35,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` with the schema created (idempotent)."""
+def make_engine(url: str, *, hub_schema: bool = True) -> Engine:
+    """An engine for ``url`` with the hub's schema created (idempotent); ``hub_schema=False``
+    for a database of a service that creates its own tables (Kita)."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -47,7 +48,8 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    metadata.create_all(engine)
+    if hub_schema:
+        metadata.create_all(engine)
     return engine
 
 

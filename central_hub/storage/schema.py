@@ -128,3 +128,19 @@ watermarks = Table(
     Column("name", String(64), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+#: bearer tokens issued with ``kassel hub token issue`` (:mod:`central_hub.core.tokens`): only
+#: the SHA-256 digest of a token is stored, never the token.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    #: role names separated by blanks (``engineer kita_staff``)
+    Column("roles", String(300), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("last_used_ms", BigInteger, nullable=True),
+)

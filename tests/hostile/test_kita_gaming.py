@@ -82,7 +82,7 @@ def test_invented_priority_claims_do_not_displace_the_real_applicant(
         start_hub: HubFactory) -> None:
     # the attackers may have many addresses: the registration and write limits per address
     # are not what stops them
-    hub = start_hub(KASSEL_HUB_KITA_REGISTRATION_BURST="1000",
+    hub = start_hub(KASSEL_HUB_KITA__REGISTRATION_BURST="1000",
                     KASSEL_HUB_RATE_LIMITS__KITA_WRITES__BURST="1000")
     http = hub.http
     setup_period(http)

@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from central_hub.alarms import AlarmRecord
-from central_hub.api.deps import EngineerDep, HubDep
+from central_hub.api.deps import CallerDep, HubDep
 from central_hub.hub import Hub
 from edge_agent.contract.ids import ID_PATTERN
 
@@ -64,9 +64,9 @@ async def list_alarms(
 @router.post("/{alarm_id}/ack", response_model=AlarmRecord,
              responses={404: {"description": "no such alarm"}})
 async def ack_alarm(alarm_id: Annotated[int, Path(ge=1, le=2**62)], hub: HubDep,
-                    role: EngineerDep) -> AlarmRecord:
-    """Acknowledge an alarm (engineer)."""
-    rec = await run_in_threadpool(hub.alarm_store.ack, alarm_id, role.name.lower(),
+                    caller: CallerDep) -> AlarmRecord:
+    """Acknowledge an alarm (engineer); ``acked_by`` is the caller's name."""
+    rec = await run_in_threadpool(hub.alarm_store.ack, alarm_id, caller.name[:32],
                                   int(time.time() * 1000))
     if rec is None:
         raise HTTPException(404, f"no alarm {alarm_id}")

