@@ -1,4 +1,5 @@
-"""``kassel hub --config PATH [--broker URL]``: run the central hub.
+"""``kassel hub --config PATH [--broker URL]``: run the central hub; ``kassel hub token
+issue|revoke|list --config PATH``: its bearer tokens.
 
 WHY the options beyond the contract: a deployment runs one primary (HTTP, live feeds, alarms,
 retention) and any number of extra ingest workers on the same shared subscription
@@ -19,6 +20,8 @@ import os
 import signal
 import sys
 import threading
+import time
+from datetime import UTC, datetime
 
 from edge_agent.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from edge_agent.cli.common import check_paths, port
@@ -28,8 +31,10 @@ from edge_agent.errors import ConfigError, KasselError
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``hub`` command."""
-    p = sub.add_parser("hub", help="run the central hub (ingest, API, dashboard, feeds)")
-    p.add_argument("--config", required=True, metavar="PATH", help="hub config (YAML)")
+    p = sub.add_parser("hub", help="run the central hub (ingest, API, dashboard, feeds)",
+                       description="Run the central hub (kassel hub --config PATH), or manage "
+                       "its bearer tokens (kassel hub token ACTION --config PATH).")
+    p.add_argument("--config", metavar="PATH", help="hub config (YAML); required")
     p.add_argument("--broker", default=os.environ.get("KASSEL_BROKER"), metavar="URL",
                    help="mqtt://user:pass@host:port or mqtts://... (default: KASSEL_BROKER, "
                    "then mqtt.broker of the config)")
@@ -40,17 +45,122 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--client-id", help="MQTT client id of this ingest worker's session")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log detail")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, hub_parser=p)
+    _register_token(p.add_subparsers(dest="hub_command", metavar="ACTION"))
+
+
+def _register_token(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``kassel hub token issue|revoke|list``."""
+    t = sub.add_parser("token", help="issue, revoke and list bearer tokens",
+                       description="Bearer tokens of the hub, kept in its database as SHA-256 "
+                       "digests: a token is printed once, when issued, and never again.")
+    cmds = t.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    issue = cmds.add_parser("issue", help="issue a token and print it once")
+    issue.add_argument("--name", required=True, help="who or what holds it (shown in list)")
+    issue.add_argument("--role", required=True, action="append", dest="roles", metavar="ROLE",
+                       help="a role it grants (repeat for more): " + _ROLE_NAMES)
+    issue.add_argument("--expires-days", type=_positive, metavar="D",
+                       help="days until it expires (default: never)")
+    revoke = cmds.add_parser("revoke", help="revoke a token at once")
+    revoke.add_argument("id", type=int, metavar="ID", help="the token's id (from list)")
+    cmds.add_parser("list", help="list tokens (never the tokens or their digests)")
+    for c in (issue, revoke, cmds.choices["list"]):
+        c.add_argument("--config", required=True, metavar="PATH",
+                       help="hub config (YAML): its database holds the tokens")
+        c.set_defaults(handler=_token)
+
+
+_ROLE_NAMES = "engineer, admin, kita_staff, learning_author, learning_reviewer, " \
+    "opendata_publisher"
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _token(args: argparse.Namespace) -> int:
+    """``kassel hub token ...``: one line on stderr and rc 2 on bad input."""
+    from central_hub.core.identity import parse_roles
+    from central_hub.core.tokens import TokenStore
+    from central_hub.storage.db import make_engine
+
+    try:
+        config = _hub_config(args.config)
+        roles = parse_roles(args.roles) if args.token_command == "issue" else frozenset()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:
+        print(f"kassel hub token issue: --role: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        engine = make_engine(config.database)
+    except Exception as exc:  # any driver error: one line, not a traceback
+        print(f"kassel hub token: cannot open the database: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        store = TokenStore(engine)
+        if args.token_command == "issue":
+            try:
+                record, token = store.issue(args.name, roles, args.expires_days)
+            except ValueError as exc:
+                print(f"kassel hub token issue: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            print(f"token {record.id} ({record.name}; {', '.join(sorted(roles))}; expires "
+                  f"{_when(record.expires_ms) or 'never'}), shown only now:", file=sys.stderr)
+            print(token, flush=True)
+        elif args.token_command == "revoke":
+            found = store.revoke(args.id)
+            if found is None:
+                print(f"kassel hub token revoke: no token {args.id}", file=sys.stderr)
+                return EXIT_USAGE
+            print(f"token {found.id} ({found.name}) revoked")
+        else:
+            print(f"{'ID':>4}  {'NAME':<24} {'ROLES':<30} {'CREATED':<17} {'EXPIRES':<17} "
+                  f"{'LAST USED':<17} STATE")
+            now = int(time.time() * 1000)
+            for r in store.records():
+                state = "revoked" if r.revoked else "active" if r.active(now) else "expired"
+                print(f"{r.id:>4}  {r.name[:24]:<24} {','.join(sorted(r.roles))[:30]:<30} "
+                      f"{_when(r.created_ms):<17} {_when(r.expires_ms) or 'never':<17} "
+                      f"{_when(r.last_used_ms) or '-':<17} {state}")
+    except Exception as exc:
+        # the driver's own message, never the statement's parameters (they hold digests)
+        print(f"kassel hub token: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}",
+              file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        engine.dispose()
+    return EXIT_OK
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _hub_config(path: str) -> HubConfig:
+    config = load_config(path)
+    if not isinstance(config, HubConfig):
+        raise ConfigError(path, [("kind", f"must be hub, got {config.kind}")])
+    return config
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the config and run until SIGTERM/SIGINT."""
+    if not args.config:
+        args.hub_parser.error("the following arguments are required: --config")
     logging.basicConfig(level=args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = load_config(args.config)
-        if not isinstance(config, HubConfig):
-            raise ConfigError(args.config, [("kind", f"must be hub, got {config.kind}")])
+        config = _hub_config(args.config)
         problems = check_paths(config)
         if problems:
             raise ConfigError(args.config, problems)
