@@ -31,6 +31,7 @@ from jwt import PyJWK, PyJWKClient
 
 from central_hub.core.config import OidcSettings
 from central_hub.core.identity import CredentialSource, Principal, Role
+from edge_agent.errors import KasselError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ ALGORITHMS: tuple[str, ...] = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS5
                                "ES256", "ES384", "ES512", "EdDSA")
 
 
-class OidcError(Exception):
+class OidcError(KasselError):
     """A bearer JWT was refused; the message says why (never holds the token)."""
 
 

@@ -10,9 +10,10 @@ Mounting in the hub (``central_hub/app.py``)::
     from central_hub.kita.api import RedactChildIds, create_kita_router
     from central_hub.kita.service import KitaService
 
-    # in the lifespan, after ``hub = Hub(...)`` (creates the kita_* tables; reads the staff
-    # token from KASSEL_HUB_KITA_STAFF_TOKEN):
-    app.state.kita = KitaService.from_env(hub.engine)
+    # in the lifespan, after ``hub = Hub(...)`` (creates the kita_* tables in the Kita
+    # database; its families are resolved by the hub's one identity resolver):
+    app.state.kita = KitaService.from_settings(kita_engine, runtime.settings.kita)
+    hub.identity.add_family_lookup(app.state.kita.family_of_token)
 
     # in create_app, beside the other routers:
     app.include_router(create_kita_router(), prefix="/api/v1/kita")
@@ -24,15 +25,17 @@ Roles: *public* lists Kitas and the period and registers a family (rate-limited 
 address: 429 with ``Retry-After``); a *family* (bearer token from ``POST /families``) submits,
 edits and withdraws its own applications until the deadline — one per child, a few per
 family — reads their results and answers offers; another family's child is always 404, never
-403, so nobody learns that it exists; *staff* (``KASSEL_HUB_KITA_STAFF_TOKEN``) manage Kitas
+403, so nobody learns that it exists; *staff* (principals holding ``kita_staff``) manage Kitas
 and the deadline, check the priority claims (only verified ones count), withdraw
 applications with a reason, see children applied for by two families, run rounds, read every
-application and result and export ``R.csv``. No token or an unknown one: 401; the wrong role:
-403. Bodies are validated strictly (unknown fields, wrong types, broken allocation rules: 422
-naming the field) and limited in size by the hub (``edge_agent.http_limits``). Responses to
-authenticated requests carry ``Cache-Control: no-store``. Nothing personal is logged here or
-in the service — no client address either; child ids do appear in request paths, hence
-:class:`RedactChildIds` on the ``uvicorn.access`` logger (or no access log at all).
+application and result and export ``R.csv``. Who may call which route is decided by the hub's
+authorisation matrix (:mod:`central_hub.core.authz`, an app-wide dependency), not here: no
+token or an unknown one: 401; the wrong principal: 403. Bodies are validated strictly
+(unknown fields, wrong types, broken allocation rules: 422 naming the field) and limited in
+size by the hub (``edge_agent.http_limits``). Responses to authenticated requests carry
+``Cache-Control: no-store``. Nothing personal is logged here or in the service — no client
+address either; child ids do appear in request paths, hence :class:`RedactChildIds` on the
+``uvicorn.access`` logger (or no access log at all).
 Endpoints and policy: ``docs/kita.md``, *HTTP API*.
 """
 
