@@ -75,6 +75,8 @@ def authorize(conn: HTTPConnection) -> None:
         rule = websocket_rule(template, path)
     else:
         rule = rule_for_request(conn.scope["method"], template, path)
+    if rule is not None and rule.public:
+        return  # no credential is looked up for public feeds (a route may still ask who)
     decision = decide(rule, get_principal(conn))
     if decision is Decision.UNAUTHENTICATED:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
