@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from central_hub.core.authz import Decision, decide, rule_for_request, websocket_rule
@@ -61,11 +62,12 @@ def get_principal(conn: HTTPConnection) -> Principal | None:
     return principal
 
 
-def authorize(conn: HTTPConnection) -> None:
+async def authorize(conn: HTTPConnection) -> None:
     """The one authorisation check of every route: the matrix's row for the route decides.
 
     An app-wide dependency (:func:`central_hub.app.create_app`), so no route can be added
-    without it; a route without a row is refused to everybody.
+    without it; a route without a row is refused to everybody. Asynchronous, so that public
+    feeds cost no thread; a credential is looked up (database, JWKS) in the thread pool.
     """
     template = getattr(conn.scope.get("route"), "path_format", None)
     path = conn.scope["path"]
@@ -77,7 +79,7 @@ def authorize(conn: HTTPConnection) -> None:
         rule = rule_for_request(conn.scope["method"], template, path)
     if rule is not None and rule.public:
         return  # no credential is looked up for public feeds (a route may still ask who)
-    decision = decide(rule, get_principal(conn))
+    decision = decide(rule, await run_in_threadpool(get_principal, conn))
     if decision is Decision.UNAUTHENTICATED:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
                             headers={"WWW-Authenticate": "Bearer"})
