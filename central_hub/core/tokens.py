@@ -185,10 +185,11 @@ class StaticTokens:
         return len(self._entries)
 
     def lookup(self, token: str) -> Principal | None:
-        """The principal of a static token; ``None`` for any other string."""
+        """The principal of a static token; ``None`` for any other string. Should two settings
+        hold the same token, the first (admin, engineer, Kita staff) wins."""
         digest = hashlib.sha256(token.encode()).digest()
         found = None
         for known, principal in self._entries:  # no early exit: same time for every entry
-            if hmac.compare_digest(known, digest):
+            if hmac.compare_digest(known, digest) and found is None:
                 found = principal
         return found
