@@ -105,3 +105,11 @@ def test_the_resolver_tries_static_then_issued_then_families(engine: Engine) -> 
     assert family is not None and family.family_id == "F-1"
     assert resolver.resolve("a.b.c") is None  # a JWT, and OIDC is not configured
     assert resolver.resolve("x" * 9000) is None
+
+
+def test_a_token_in_two_settings_is_the_first_ones() -> None:
+    same = StaticTokens([("t", Principal.staff("admin", {Role.ADMIN})),
+                         ("t", Principal.staff("engineer", {Role.ENGINEER}))])
+    found = same.lookup("t")
+    assert found is not None and found.name == "admin"
+    assert same.lookup("u") is None and len(same) == 2
