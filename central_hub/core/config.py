@@ -279,7 +279,8 @@ class HubSettings(BaseSettings):
     #: each grants); people get issued tokens (``kassel hub token issue``) or log in by OIDC
     admin_token: str | None = None
     engineer_token: str | None = None
-    #: ``KASSEL_HUB_KITA_STAFF_TOKEN``: a static token holding ``kita_staff``
+    #: ``KASSEL_HUB_KITA_STAFF_TOKEN`` (:data:`KITA_STAFF_TOKEN_ENV`): a static token holding
+    #: ``kita_staff``
     kita_staff_token: str | None = None
     command_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
     spat_history_s: Annotated[int, Field(ge=10, le=3600)] = 300
@@ -289,6 +290,10 @@ class HubSettings(BaseSettings):
     #: from min to max: a few sessions, so the hub is back within a second of a broker restart
     reconnect_min_s: Annotated[float, Field(gt=0)] = 0.1
     reconnect_max_s: Annotated[float, Field(gt=0)] = 1.0
+
+
+#: the environment variable of :attr:`HubSettings.kita_staff_token` (the demo sets it).
+KITA_STAFF_TOKEN_ENV = "KASSEL_HUB_KITA_STAFF_TOKEN"
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,8 +39,8 @@ from bus_gateway.doors import DoorEvent
 from bus_gateway.wlan import SimulatedDataplane
 from central_hub.app import create_app
 from central_hub.broker import MosquittoBroker, free_port, port_is_free
+from central_hub.core.config import KITA_STAFF_TOKEN_ENV as STAFF_TOKEN_ENV
 from central_hub.gtfs_static import load_schedule
-from central_hub.kita.service import STAFF_TOKEN_ENV
 from edge_agent.contract.configs import (
     AgentConfig,
     BusConfig,
@@ -163,7 +163,8 @@ def _agent(state_dir: Path) -> AgentConfig:
 
 def _kita_staff_token(state: Path) -> str:
     """The demo's Kita staff token: the configured one, else a fresh one in a file only the
-    owner may read; the hub's Kita service takes it from the environment at start."""
+    owner may read; the hub's settings take it from the environment at start (a static token
+    holding the role ``kita_staff``)."""
     token = os.environ.get(STAFF_TOKEN_ENV)
     if not token:
         token = secrets.token_urlsafe(32)

@@ -8,13 +8,30 @@ authorisation matrix promises for each; the tests check the hub keeps that promi
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
+from central_hub.broker import MosquittoBroker
+from central_hub.core.config import AuthFailureLimit, KitaWriteLimit, RateLimitsSettings
 from central_hub.core.identity import ADMIN_TOKEN_ROLES, Principal, Role
 from central_hub.core.tokens import DAY_MS, TokenStore
-from tests.integration.central_hub.helpers import ADMIN, HubServer
+from tests.integration.central_hub.helpers import ADMIN, HubServer, hub_config, start_hub
+
+GTFS = Path(__file__).resolve().parents[3] / "firmware_configs/gtfs/kassel-demo.zip"
+
+
+def unthrottled_hub(broker: MosquittoBroker, tmp_path: Path) -> Iterator[HubServer]:
+    """A hub whose per-client limits on failed authentication and Kita writes do not get in
+    the way of a test that is refused hundreds of times on purpose (the limits have tests of
+    their own: ``tests/hostile/test_web_hardening.py``)."""
+    limits = RateLimitsSettings(auth_failures=AuthFailureLimit(burst=100_000, per_minute=1e6),
+                                kita_writes=KitaWriteLimit(burst=100_000, per_minute=1e6))
+    srv = start_hub(hub_config(tmp_path, broker, gtfs=str(GTFS)), rate_limits=limits)
+    yield srv
+    srv.stop()
 
 
 @dataclass(frozen=True)

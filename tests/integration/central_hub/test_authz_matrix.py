@@ -15,7 +15,9 @@ import pytest
 
 from central_hub.core.authz import MATRIX, Decision, decide, rule_for
 from tests.integration.central_hub.helpers import HubServer
-from tests.integration.central_hub.principals import callers
+from tests.integration.central_hub.principals import callers, unthrottled_hub
+
+hub = pytest.fixture(unthrottled_hub)
 
 #: pages the app serves but keeps out of its OpenAPI document (they still have rows)
 UNDOCUMENTED = {("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}

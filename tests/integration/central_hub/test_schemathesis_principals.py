@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.integration.central_hub.helpers import HubServer
-from tests.integration.central_hub.principals import callers
+from tests.integration.central_hub.principals import callers, unthrottled_hub
+
+hub = pytest.fixture(unthrottled_hub)
 
 EXAMPLES = 5
 #: schemathesis 4.32 on Python 3.11 sometimes fails in its own code (hypothesis describing a
