@@ -1,7 +1,9 @@
-// The page's whole auth handling, in one place so that it can be replaced (issue 15: hashed
-// tokens, OIDC). Today an operator pastes a role token (KASSEL_HUB_ENGINEER_TOKEN or the admin
-// token) once; it is checked with GET /api/v1/whoami and kept in sessionStorage: it lives as
-// long as the tab, is not sent anywhere but this hub, and is gone when the tab is closed.
+// The page's whole auth handling, in one place. An operator pastes a bearer token once: a
+// token issued with `kassel hub token issue`, a static role token, or an OpenID Connect access
+// token of the city's login (docs/security.md, "Identity"). It is checked with
+// GET /api/v1/whoami and kept in sessionStorage: it lives as long as the tab, is not sent
+// anywhere but this hub, and is gone when the tab is closed. A redirect login (OIDC code flow
+// in the page) is not built yet.
 const KEY = "kassel.hub.token";
 const ROLE = "kassel.hub.role";
 
