@@ -60,6 +60,13 @@ LINGER_S = 1.0
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")
 
 
+
+def route_path(scope: Scope) -> str:
+    """The request's path as the routes see it: without the app's root path."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
+
 class BodyTooLargeError(KasselError):
     """Raised inside the application by the read that takes the body over its route's limit."""
 
@@ -223,10 +230,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        root: str = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root):]
+        path = route_path(scope)
         limit = self.limit_for(scope["method"], path)
         length, chunked = _framing(scope.get("headers", ()))
         exchange = _Exchange(limit, expects_body=chunked or bool(length), receive=receive,

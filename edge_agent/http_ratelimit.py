@@ -36,6 +36,7 @@ from edge_agent.http_limits import (
     Send,
     method_set,
     path_pattern,
+    route_path,
 )
 from edge_agent.ratelimit import RateLimiter, retry_after
 
@@ -102,10 +103,7 @@ class RateLimit:
         wait = max((rule.limiter.wait(address) for rule in self.failures), default=0.0)
         if wait > 0:
             return wait
-        path: str = scope["path"]
-        root: str = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root):]
+        path = route_path(scope)
         for rule in self.routes:
             if rule.matches(scope["method"], path):
                 return rule.limiter.take(address)

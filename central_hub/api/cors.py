@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI
 
-from edge_agent.http_limits import ASGIApp, Message, Receive, Scope, Send, path_pattern
+from edge_agent.http_limits import ASGIApp, Message, Receive, Scope, Send, path_pattern, route_path
 
 #: the OpenAPI tag of a public read-only feed; its ``GET`` operations are open to every origin.
 FEED_TAG = "feeds"
@@ -56,10 +56,7 @@ class PublicFeedCors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        root: str = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root):]
+        path = route_path(scope)
         method: str = scope["method"]
         if not self.is_feed(path) or method not in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
