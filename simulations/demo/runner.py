@@ -1,10 +1,12 @@
 """Start and stop the demo city: Mosquitto, hub, controllers, buses, the simulated street.
 
-Everything runs in one asyncio loop except Mosquitto (its own process): the hub's FastAPI app
-under uvicorn, every ``SignalController`` and ``BusGateway`` with its own edge agent and MQTT
-session. The street is simulated through the same interfaces the field uses: detector calls
-arrive over MQTT on ``signal/{id}/detector``, passengers board through the simulated door
-counters, buses drive with the simulated GPS.
+Mosquitto runs as its own process. The hub's FastAPI app under uvicorn and every
+``BusGateway`` with its own edge agent and MQTT session share the main asyncio loop; the signal
+controllers run on a :class:`~signal_controller.host.ControllerHost` (their own loop and
+thread, with a deployed controller's CPU weight), so that the busy main loop never makes a tick
+late enough to trip the safety kernel's watchdog. The street is simulated through the same
+interfaces the field uses: detector calls arrive over MQTT on ``signal/{id}/detector``,
+passengers board through the simulated door counters, buses drive with the simulated GPS.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from edge_agent.health import HealthSampler
 from edge_agent.mqtt import BrokerAddress, MqttConnection
 from signal_controller.app import SignalController, TickScheduler
 from signal_controller.heads import FakeSignalHeads
+from signal_controller.host import ControllerHost
 from simulations.demo.domain.city import (
     LineStop,
     PlannedBus,
@@ -510,6 +513,7 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
     server: uvicorn.Server | None = None
     city: DemoCity | None = None
     broker: MosquittoBroker | None = None
+    host: ControllerHost | None = None
     try:
         templates = load_templates()
         broker = MosquittoBroker(workdir / "mosquitto")
@@ -589,7 +593,8 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         # scans, which would otherwise pause the controllers' 10 Hz loop.
         gc.collect()
         gc.freeze()
-        tasks += [asyncio.create_task(c.run(), name=c.config.device_id) for c in controllers]
+        host = ControllerHost(controllers)
+        await asyncio.to_thread(host.start)
         progress(f"signals  {len(controllers)} controllers (actuated, SPaT 10 Hz): "
                  + ", ".join(p.name for p in intersections))
         tasks += [asyncio.create_task(b.run(), name=b.config.device_id) for b in city.buses]
@@ -632,10 +637,10 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         if city is not None:
             for bus in city.buses:
                 bus.stop()
-            for ctl in city.controllers:
-                ctl.stop()
             for link in city.links.values():
                 link.restore()  # a bus in an outage still says goodbye
+        if host is not None:
+            await asyncio.to_thread(host.stop)
         others = [t for t in tasks if t.get_name() != "hub"]
         if others:
             await asyncio.wait(others, timeout=15)

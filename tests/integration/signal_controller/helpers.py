@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import yaml
 from edge_agent.contract.configs import IntersectionConfig, parse_config
 from signal_controller.app import SignalController
 from signal_controller.heads import FakeSignalHeads
+from signal_controller.host import ControllerHost
 
 CONFIGS = Path(__file__).resolve().parents[3] / "firmware_configs" / "intersections"
 
@@ -42,44 +41,15 @@ def as_config(data: dict[str, Any]) -> IntersectionConfig:
     return cfg
 
 
-class ControllerThread:
-    """A :class:`SignalController` running its own event loop in a thread."""
+class ControllerThread(ControllerHost):
+    """One :class:`SignalController` with fake lamps on a :class:`ControllerHost`: its own
+    event loop on its own thread, with the weight a deployed controller has."""
 
     def __init__(self, config: IntersectionConfig, broker_url: str) -> None:
         self.heads = FakeSignalHeads()
         self.controller = SignalController(config, heads=self.heads, broker_url=broker_url)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._main, daemon=True)
-        self.error: BaseException | None = None
-
-    def _main(self) -> None:
-        async def runner() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._ready.set()
-            await self.controller.run()
-
-        try:
-            asyncio.run(runner())
-        except BaseException as exc:  # surfaced by the test through .error
-            self.error = exc
-
-    def call(self, fn: Any, *args: Any) -> Any:
-        """Run ``fn(*args)`` on the controller's loop (thread-safe) and return its result."""
-        assert self._loop is not None
-        fut: Any = asyncio.run_coroutine_threadsafe(_call(fn, *args), self._loop)
-        return fut.result(10)
+        super().__init__([self.controller], name=f"controller-{config.device_id}")
 
     def __enter__(self) -> ControllerThread:
-        self._thread.start()
-        assert self._ready.wait(10)
+        self.start()
         return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.controller.stop)
-        self._thread.join(15)
-
-
-async def _call(fn: Any, *args: Any) -> Any:
-    return fn(*args)
