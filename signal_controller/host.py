@@ -10,6 +10,13 @@ fail-safe. A :class:`ControllerHost` gives them their own event loop on their ow
 that thread asks for the unit's weight (Linux schedules threads one by one, so only this thread
 gets it). A weight, not a real-time class, for the unit's reason: a real-time Python thread
 that spun would starve everything else.
+
+The weight alone does not help against the process's own work: every socket call of a tick
+gives up the GIL, and a busy thread of the same process keeps it for the interpreter's switch
+interval (5 ms) before the controllers' thread gets it back, several times a tick. The host
+therefore shortens the process's switch interval to 1 ms (``bench/bench_controller_host.py``:
+with a thread of the process computing all the time and two CPU hogs beside it, the worst tick
+lag of 10 controllers fell from 106 to 35 ms; see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -27,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: the controller's nice value, as in the systemd unit (lower is more CPU weight).
 TICK_NICE = -10
+#: the process's GIL switch interval while it hosts controllers (Python's default: 5 ms).
+TICK_SWITCH_INTERVAL_S = 0.001
 
 T = TypeVar("T")
 
@@ -58,9 +68,13 @@ class ControllerHost:
     """
 
     def __init__(self, controllers: Sequence[SignalController], *, nice: int = TICK_NICE,
+                 switch_interval_s: float | None = TICK_SWITCH_INTERVAL_S,
                  name: str = "signal-controllers") -> None:
         self.controllers = tuple(controllers)
         self.nice = nice
+        #: shortened for the whole process from :meth:`start` on (never lengthened); None
+        #: leaves it alone
+        self.switch_interval_s = switch_interval_s
         #: whether the thread got its weight (None until it started)
         self.prioritised: bool | None = None
         #: what ended a controller's ``run`` other than :meth:`stop`
@@ -89,6 +103,8 @@ class ControllerHost:
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the thread; return once every controller's ``run`` has been started."""
+        if self.switch_interval_s is not None:
+            sys.setswitchinterval(min(sys.getswitchinterval(), self.switch_interval_s))
         self._thread.start()
         if not self._ready.wait(timeout) or self._loop is None:
             raise RuntimeError(f"the controller thread did not start within {timeout} s: "
