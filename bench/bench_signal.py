@@ -43,15 +43,10 @@ from central_hub.broker import MosquittoBroker  # noqa: E402
 from edge_agent.agent import EdgeAgent  # noqa: E402
 from edge_agent.contract.configs import IntersectionConfig, parse_config  # noqa: E402
 from signal_controller.app import SignalController, TickScheduler  # noqa: E402
-from signal_controller.domain.controller import (  # noqa: E402
-    ControllerState,
-    DetectorEvent,
-    Inputs,
-    Outputs,
-    initial_state,
-    step,
-)
+from signal_controller.domain.controller import initial_state, step  # noqa: E402
+from signal_controller.domain.detectors import DetectorEvent  # noqa: E402
 from signal_controller.domain.lamps import Lamp  # noqa: E402
+from signal_controller.domain.state import ControllerState, Inputs, Outputs  # noqa: E402
 from tests.unit.signal_controller.oracle import Oracle  # noqa: E402
 
 CONFIG = ROOT / "firmware_configs" / "intersections" / "ks-0042.yaml"

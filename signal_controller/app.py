@@ -30,20 +30,13 @@ from edge_agent.contract.commands import COMMANDS as CONTRACT_COMMANDS
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.contract.payloads import Detector, Srem
 from edge_agent.contract.topics import TopicRef
-from signal_controller.domain.controller import (
-    ControllerState,
-    DetectorEvent,
-    GroupTiming,
-    Inputs,
-    Outputs,
-    apply_command,
-    fail_safe,
-    initial_state,
-    step,
-)
+from signal_controller.domain.commands import apply_command
+from signal_controller.domain.controller import fail_safe, initial_state, step
+from signal_controller.domain.detectors import DetectorEvent
 from signal_controller.domain.intersection import TICK_MS, ceil_tick
 from signal_controller.domain.lamps import Lamp
 from signal_controller.domain.priority import PriorityMessage
+from signal_controller.domain.state import ControllerState, GroupTiming, Inputs, Outputs
 from signal_controller.heads import SignalHeads
 
 log = logging.getLogger(__name__)

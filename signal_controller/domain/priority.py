@@ -338,7 +338,7 @@ def evaluate(
                 else:
                     status = "watchOtherTraffic"
             else:
-                nxt = _next_stage_with(model, view.stage, r.sg)
+                nxt = model.next_stage_with(view.stage, r.sg)
                 if nxt is None:
                     status = "watchOtherTraffic"
                 else:
@@ -363,12 +363,3 @@ def evaluate(
     if early:
         return new, PriorityWish(early_stage=target, calls=frozenset({target}))
     return new, PriorityWish(hold_until=hold_until)
-
-
-def _next_stage_with(model: Intersection, current: int, sg: str) -> int | None:
-    n = len(model.stages)
-    for k in range(1, n + 1):
-        idx = (current + k) % n
-        if sg in model.stages[idx].groups:
-            return idx
-    return None

@@ -2,7 +2,7 @@
 
 Why this shape (docs/design.md, "not sumo-rl's TrafficSignal"): SUMO is only a *lamp driver and a
 sensor* here. Per 0.5 s SUMO step the adapter (1) reads SUMO's induction loops into
-:class:`~signal_controller.domain.controller.DetectorEvent`, (2) turns the simulated buses'
+:class:`~signal_controller.domain.detectors.DetectorEvent`, (2) turns the simulated buses'
 positions into GPS-like fixes for :class:`bus_gateway.domain.priority.PriorityRequester` (run c)
 and feeds its ``srem`` actions to the controller as
 :class:`~signal_controller.domain.priority.PriorityMessage`, (3) runs the unchanged pure
@@ -26,17 +26,12 @@ from bus_gateway.domain.glosa import GlosaLimits, advise
 from bus_gateway.domain.priority import PriorityRequester, PriorityRules
 from edge_agent.contract.configs import IntersectionConfig, PriorityPoint
 from edge_agent.contract.payloads import SpatGroup, SsemRequest
-from signal_controller.domain.controller import (
-    ControllerState,
-    DetectorEvent,
-    Inputs,
-    Outputs,
-    initial_state,
-    step,
-)
+from signal_controller.domain.controller import initial_state, step
+from signal_controller.domain.detectors import DetectorEvent
 from signal_controller.domain.intersection import TICK_MS, Intersection
 from signal_controller.domain.lamps import Lamp
 from signal_controller.domain.priority import PriorityMessage
+from signal_controller.domain.state import ControllerState, Inputs, Outputs
 from simulations.evaluation.domain.audit import LampAudit
 from simulations.evaluation.domain.metrics import (
     BusSignalTracker,

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from edge_agent.contract.configs import IntersectionConfig
-from signal_controller.domain.controller import GroupTiming, Outputs
 from signal_controller.domain.lamps import Lamp
+from signal_controller.domain.state import GroupTiming, Outputs
 
 FAIL = {Lamp.FLASHING_AMBER, Lamp.DARK}
 OPERATING = {"operational", "fixed_time"}

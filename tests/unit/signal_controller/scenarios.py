@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge_agent.contract.configs import IntersectionConfig, parse_config
-from signal_controller.domain.controller import DetectorEvent, Inputs
+from signal_controller.domain.detectors import DetectorEvent
 from signal_controller.domain.priority import PriorityMessage
+from signal_controller.domain.state import Inputs
 
 EPOCH = 1_750_000_000_000  # a tick-aligned start instant
 

@@ -11,20 +11,19 @@ from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.contract.payloads import Spat
 from signal_controller.app import spat_fields
 from signal_controller.domain import controller as ctl
-from signal_controller.domain.controller import (
+from signal_controller.domain import spat_timing
+from signal_controller.domain.commands import CommandError, apply_command
+from signal_controller.domain.controller import initial_state, step
+from signal_controller.domain.detectors import DetectorEvent
+from signal_controller.domain.lamps import Lamp
+from signal_controller.domain.state import (
     ActRun,
-    CommandError,
     ControllerState,
-    DetectorEvent,
     FixedRun,
     Halted,
     Inputs,
     Outputs,
-    apply_command,
-    initial_state,
-    step,
 )
-from signal_controller.domain.lamps import Lamp
 from tests.unit.signal_controller.conftest import two_phase_data
 from tests.unit.signal_controller.scenarios import EPOCH, config_of
 
@@ -158,7 +157,7 @@ def test_internal_exception_goes_to_fail_safe(
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(ctl, "_actuated", boom)
+    monkeypatch.setattr(ctl, "advance", boom)
     now = state.kernel.last_tick + 100
     state, out = step(state, Inputs(), now)
     assert out.status == "flashing" and out.fault is not None
@@ -314,8 +313,8 @@ def test_an_uncalled_loop_stage_is_expected_by_its_arrival_rate() -> None:
                 and out.lamps["K1"] is Lamp.GREEN and 1 not in state.detectors.calls):
             continue
         assert 0.012 < state.detectors.flow.rate("D3", now) < 0.022
-        assert not ctl._likely_called(state, s3, now, now + 10_000)  # P(call) ≈ 15 %
-        assert ctl._likely_called(state, s3, now, now + 60_000)  # P(call) ≈ 63 %
+        assert not spat_timing.likely_called(state, s3, now, now + 10_000)  # P(call) ≈ 15 %
+        assert spat_timing.likely_called(state, s3, now, now + 60_000)  # P(call) ≈ 63 %
         row = {g.sg: g for g in out.groups}
         k3 = row["K3"].likely_end
         assert k3 is not None and row["K3"].lamp is Lamp.RED

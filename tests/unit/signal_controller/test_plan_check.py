@@ -10,7 +10,8 @@ import yaml
 
 from edge_agent.cli import main as kassel
 from edge_agent.contract.configs import load_config
-from signal_controller.domain.controller import CommandError, initial_state
+from signal_controller.domain.commands import CommandError
+from signal_controller.domain.controller import initial_state
 from signal_controller.domain.plan_check import check_intersection
 from tests.unit.signal_controller.conftest import two_phase_data
 from tests.unit.signal_controller.scenarios import config_of

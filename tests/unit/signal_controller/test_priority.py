@@ -9,7 +9,8 @@ import pytest
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.contract.payloads import Srem, decode
 from signal_controller.app import priority_message
-from signal_controller.domain.controller import ActRun, DetectorEvent, Inputs, initial_state
+from signal_controller.domain.controller import initial_state
+from signal_controller.domain.detectors import DetectorEvent
 from signal_controller.domain.intersection import Intersection
 from signal_controller.domain.lamps import Lamp
 from signal_controller.domain.priority import (
@@ -24,6 +25,7 @@ from signal_controller.domain.priority import (
     evaluate,
     receive,
 )
+from signal_controller.domain.state import ActRun, Inputs
 from tests.unit.signal_controller.scenarios import EPOCH
 from tests.unit.signal_controller.test_controller import lamp_changes, run
 

@@ -12,14 +12,10 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signal_controller.domain.controller import (
-    CommandError,
-    Inputs,
-    apply_command,
-    initial_state,
-    step,
-)
+from signal_controller.domain.commands import CommandError, apply_command
+from signal_controller.domain.controller import initial_state, step
 from signal_controller.domain.plan_check import check_intersection
+from signal_controller.domain.state import Inputs
 from tests.unit.signal_controller.oracle import Oracle
 from tests.unit.signal_controller.scenarios import EPOCH, Traffic, config_of, random_config
 

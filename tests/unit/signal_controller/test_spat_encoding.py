@@ -11,15 +11,10 @@ from hypothesis import strategies as st
 from edge_agent.contract.configs import IntersectionConfig, parse_config
 from edge_agent.contract.payloads import MovementPhaseState, Spat, decode, encode
 from signal_controller.app import SpatEncoder, spat_fields
-from signal_controller.domain.controller import (
-    DetectorEvent,
-    GroupTiming,
-    Inputs,
-    Outputs,
-    initial_state,
-    step,
-)
+from signal_controller.domain.controller import initial_state, step
+from signal_controller.domain.detectors import DetectorEvent
 from signal_controller.domain.lamps import Lamp
+from signal_controller.domain.state import GroupTiming, Inputs, Outputs
 from tests.unit.signal_controller.scenarios import EPOCH
 
 KS_0042 = Path(__file__).resolve().parents[3] / "firmware_configs/intersections/ks-0042.yaml"

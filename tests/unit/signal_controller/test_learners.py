@@ -1,10 +1,11 @@
-"""The stage-length learner: conditional median, confidence, hour buckets."""
+"""The learners behind SPaT predictions (``domain/learners.py``): stage-length history
+(conditional median, confidence, hour buckets), loop flow and gap-out."""
 
 from __future__ import annotations
 
 import math
 
-from signal_controller.domain.prediction import (
+from signal_controller.domain.learners import (
     DEFAULT_HEADWAY_MS,
     HOUR_MS,
     MAX_SAMPLES,
