@@ -72,7 +72,7 @@ def plan_transition(
         sg: green_start(
             model, sg, t0, lg, amber_end=amber_ends.get(sg), hold_red_until=hold_red_until
         )
-        for sg in target - green
+        for sg in sorted(target - green)  # an order that does not depend on str hashing
     }
     start = max(entering.values(), default=t0)
     return entering, ending, start
