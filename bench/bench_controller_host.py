@@ -29,9 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 from central_hub.broker import MosquittoBroker  # noqa: E402
 from edge_agent.contract.configs import IntersectionConfig, parse_config  # noqa: E402
-from signal_controller.app import SignalController, TickScheduler  # noqa: E402
 from signal_controller.heads import FakeSignalHeads  # noqa: E402
 from signal_controller.host import TICK_NICE, ControllerHost  # noqa: E402
+from signal_controller.scheduler import TickScheduler  # noqa: E402
+from signal_controller.wiring import build_controller  # noqa: E402
 
 CONFIG = ROOT / "firmware_configs" / "intersections" / "ks-0042.yaml"
 HOG = "while True: pass"
@@ -81,7 +82,7 @@ def run(setting: str, n: int, seconds: float, duty: float) -> dict[str, float]:
                 MosquittoBroker(Path(tmp) / "mosquitto") as broker:
             scheduler = TickScheduler()
             controllers = [
-                SignalController(_config(f"ks-{9100 + i}", Path(tmp), broker.url),
+                build_controller(_config(f"ks-{9100 + i}", Path(tmp), broker.url),
                                  broker_url=broker.url, heads=FakeSignalHeads(),
                                  scheduler=scheduler)
                 for i in range(n)]

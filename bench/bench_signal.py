@@ -42,11 +42,12 @@ sys.path.insert(0, str(ROOT))
 from central_hub.broker import MosquittoBroker  # noqa: E402
 from edge_agent.agent import EdgeAgent  # noqa: E402
 from edge_agent.contract.configs import IntersectionConfig, parse_config  # noqa: E402
-from signal_controller.app import SignalController, TickScheduler  # noqa: E402
 from signal_controller.domain.controller import initial_state, step  # noqa: E402
 from signal_controller.domain.detectors import DetectorEvent  # noqa: E402
 from signal_controller.domain.lamps import Lamp  # noqa: E402
 from signal_controller.domain.state import ControllerState, Inputs, Outputs  # noqa: E402
+from signal_controller.scheduler import TickScheduler  # noqa: E402
+from signal_controller.wiring import build_controller  # noqa: E402
 from tests.unit.signal_controller.oracle import Oracle  # noqa: E402
 
 CONFIG = ROOT / "firmware_configs" / "intersections" / "ks-0042.yaml"
@@ -78,7 +79,7 @@ async def _scale_run(
         tasks.append(asyncio.create_task(agent.run()))
     scheduler = TickScheduler()  # one timer ticks every controller of the process
     controllers = [
-        SignalController(load(f"ks-b{i:04}", state), broker_url=url, agent=agent,
+        build_controller(load(f"ks-b{i:04}", state), broker_url=url, agent=agent,
                          scheduler=scheduler)
         for i in range(n)
     ]

@@ -1,7 +1,10 @@
-"""Wiring of the bus gateway: sources → domain → EdgeAgent, WLAN + portal, commands.
+"""The running bus gateway: sources → domain → EdgeAgent, WLAN + portal, commands.
 
 Why one place: every loop of the router is started, named and stopped here, and nothing else
-creates a client, a socket or a task. Published (docs/interfaces.md: Topics, Payloads):
+starts a task or opens the portal's socket. The adapters the loops drive (edge agent, WLAN,
+broker guard, GPS, door counters, probe sniffer, uplink monitor, clock) are built by
+:func:`bus_gateway.wiring.build_gateway` and passed in, so this module knows no backend and no
+simulation. Published (docs/interfaces.md: Topics, Payloads):
 
 * ``position`` with every GPS fix, at most 1 Hz, with the stop state;
 * ``occupancy`` when passengers, status, quality or a source count change, else every 30 s;
@@ -28,19 +31,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-import secrets
 import socket
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
 
 from bus_gateway.brokerguard import BrokerGuard
-from bus_gateway.clock import Clock, WallClock, now_ms
-from bus_gateway.domain.autorate import AutorateSettings, CapacityEstimator
+from bus_gateway.clock import Clock, now_ms
 from bus_gateway.domain.geo import distance_m
 from bus_gateway.domain.glosa import GlosaAdvice, advise
 from bus_gateway.domain.nmea import GpsFix
@@ -48,18 +47,17 @@ from bus_gateway.domain.occupancy import OccupancyEstimate, OccupancyFusion
 from bus_gateway.domain.priority import PriorityRequester, PriorityRules, SremAction
 from bus_gateway.domain.privacy import MacHasher
 from bus_gateway.domain.stops import RouteStop, StopState, StopTracker
-from bus_gateway.doors import DoorSource, SimulatedDoors, make_doors
-from bus_gateway.gps import GpsSource, make_gps
+from bus_gateway.doors import DoorSource
+from bus_gateway.gps import GpsSource
 from bus_gateway.portal import create_portal_app
 from bus_gateway.probes import ProbeSniffer
-from bus_gateway.uplink import UplinkMonitor, parse_endpoint
-from bus_gateway.wlan import WlanGateway, make_wlan
+from bus_gateway.uplink import UplinkMonitor
+from bus_gateway.wlan import WlanGateway
 from edge_agent.agent import EdgeAgent
 from edge_agent.contract.commands import SetDelayArgs, SetTripArgs, SetUplinkArgs
 from edge_agent.contract.configs import BusConfig
 from edge_agent.contract.payloads import Spat, SpatGroup, Ssem
 from edge_agent.contract.topics import TopicRef
-from edge_agent.mqtt import BrokerAddress
 
 log = logging.getLogger(__name__)
 
@@ -117,86 +115,48 @@ class BusGateway:
     def __init__(
         self,
         config: BusConfig,
-        broker_url: str,
         *,
-        config_dir: Path,
+        agent: EdgeAgent,
+        clock: Clock,
+        wlan: WlanGateway,
+        broker_guard: BrokerGuard,
+        uplink: UplinkMonitor | None,
+        gps: GpsSource,
+        doors: DoorSource | None,
+        probes: ProbeSniffer | None,
+        hasher: MacHasher,
+        display: Display,
+        portal_host: str,
         stops: Sequence[RouteStop] = (),
-        clock: Clock | None = None,
-        random_bytes: Callable[[int], bytes] = secrets.token_bytes,
-        rng: random.Random | None = None,
-        display: Display | None = None,
-        agent: EdgeAgent | None = None,
-        portal_host: str | None = None,
-        gps: GpsSource | None = None,
-        doors: DoorSource | None = None,
     ) -> None:
+        """Collaborators come built (:func:`bus_gateway.wiring.build_gateway`); ``uplink``,
+        ``doors`` and ``probes`` are ``None`` when not fitted."""
         self.config = config
+        self.clock = clock
+        self.agent = agent
+        self.wlan = wlan
+        self.broker_guard = broker_guard
+        self.uplink = uplink
         self._gps = gps
-        self.clock: Clock = clock or WallClock()
-        self.agent = agent or EdgeAgent(
-            config, kind="bus", entity_id=config.vehicle.id, broker_url=broker_url,
-            clock=self.clock.now,
-        )
-        self.base = config_dir
+        self._doors = doors
+        self._probes = probes
+        self.hasher = hasher
+        self.display = display
+        self.portal_host = portal_host
+        self.portal_port: int | None = None
         self.stops = list(stops)
         self.state = GatewayState(trip_id=config.route.trip_id)
-        self.hasher = MacHasher(random_bytes)
         self.fusion = OccupancyFusion(capacity_total=config.vehicle.capacity_total)
+        self.fusion.doors_fitted = doors is not None
+        self.fusion.probes_fitted = probes is not None
         self.tracker = StopTracker(self.stops)
         self.priority = PriorityRequester(
             config.vehicle.id, config.route.priority_points,
             PriorityRules(request_eta_s=config.route.request_eta_s),
         )
-        self.display: Display = display or LogDisplay()
-        self.rng = rng or random.Random()
-        state_dir = Path(config.agent.state_dir) / config.device_id / "wlan"
-        self.wlan: WlanGateway = make_wlan(
-            config.wlan, lambda: now_ms(self.clock), state_dir
-        )
-        # passengers are forwarded only once the broker's addresses are known
-        self.broker_guard = BrokerGuard(BrokerAddress.parse(broker_url).host,
-                                        self.wlan.set_protected)
-        simulated = config.wlan.backend == "simulated"
-        default_host = "127.0.0.1" if simulated else str(config.wlan.gateway.ip)
-        self.portal_host = portal_host or default_host
-        self.portal_port: int | None = None
-        self._doors = doors if doors is not None else (
-            make_doors(config.occupancy.door_counters, self.clock, self.base, self.rng)
-            if config.occupancy.door_counters else None
-        )
-        self._probes = (
-            ProbeSniffer(config.occupancy.probe_source, self.hasher, self.clock, self.base)
-            if config.occupancy.probe_source else None
-        )
-        self.uplink = self._make_uplink_monitor(broker_url)
-        if self._doors is not None:
-            self.fusion.doors_fitted = True
-        if self._probes is not None:
-            self.fusion.probes_fitted = True
         self._last_position_ms = 0
         self._stopped = asyncio.Event()
         self._register_handlers()
-
-    def _make_uplink_monitor(self, broker_url: str) -> UplinkMonitor | None:
-        """The measured uplink capacity, when configured (real kernel only)."""
-        wlan = self.config.wlan
-        auto = wlan.uplink_autorate
-        if auto is None or wlan.backend != "nftables":
-            return None
-        if auto.reflector is not None:
-            reflector = parse_endpoint(auto.reflector)
-        else:
-            broker = BrokerAddress.parse(broker_url)
-            reflector = (broker.host, broker.port)
-        estimator = CapacityEstimator(AutorateSettings(
-            base_kbps=wlan.uplink_kbps, min_kbps=auto.min_kbps, max_kbps=auto.max_kbps,
-            delay_threshold_ms=auto.delay_threshold_ms,
-        ))
-        return UplinkMonitor(
-            interface=wlan.uplink, reflector=reflector, estimator=estimator,
-            apply_kbps=self.wlan.set_uplink_kbps, applied_kbps=lambda: self.wlan.plan.uplink_kbps,
-            interval_s=auto.interval_s, hysteresis=auto.hysteresis_pct / 100,
-        )
 
     # --- MQTT in -------------------------------------------------------------------------
 
@@ -329,8 +289,7 @@ class BusGateway:
         return server, server.serve(sockets=[sock])
 
     async def _gps_loop(self) -> None:
-        source = self._gps or make_gps(self.config.gps.source, self.clock, self.stops, self.base)
-        async for fix in source.fixes():
+        async for fix in self._gps.fixes():
             await self.on_fix(fix)
         log.info("GPS source ended (%s)", self.config.gps.source)
 
@@ -344,7 +303,7 @@ class BusGateway:
         if (
             st.status == "STOPPED_AT"
             and (previous is None or previous.status != "STOPPED_AT")
-            and isinstance(self._doors, SimulatedDoors)
+            and self._doors is not None
         ):
             self._doors.bus_stopped()
         actions = self.priority.update(
@@ -445,5 +404,5 @@ class BusGateway:
                 await self.wlan.tick()
             except Exception:  # upkeep must go on; the next tick retries
                 log.exception("WLAN upkeep failed")
-            await asyncio.sleep(WLAN_TICK_S)
+            await self.clock.sleep(WLAN_TICK_S)
 

@@ -1,8 +1,8 @@
 """``kassel bus --config PATH [--broker URL]``: run the router of one bus.
 
 Why a thin module: argument parsing and exit codes only; everything else is
-:class:`bus_gateway.app.BusGateway`. Importing this module imports nothing heavy, so
-``kassel --help`` stays fast on a Pi.
+:class:`bus_gateway.app.BusGateway`, built by :func:`bus_gateway.wiring.build_gateway`.
+Importing this module imports nothing heavy, so ``kassel --help`` stays fast on a Pi.
 """
 
 # ruff: noqa: PLC0415  (the gateway's stack is imported only when the command runs)
@@ -38,10 +38,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bus_gateway.app import BusGateway
     from bus_gateway.clock import Clock, ScaledClock, WallClock
     from bus_gateway.gps import first_fix_time, parse_gps_source
     from bus_gateway.routes import default_stops_file, load_stops
+    from bus_gateway.wiring import build_gateway
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -77,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     async def main() -> None:
-        gateway = BusGateway(config, broker, config_dir=config_dir, stops=stops, clock=clock)
+        gateway = build_gateway(config, broker, config_dir=config_dir, stops=stops, clock=clock)
         loop = asyncio.get_running_loop()
         import signal
 

@@ -61,6 +61,9 @@ class DoorLogSource:
         self.clock = clock
         self.rejected = 0
 
+    def bus_stopped(self) -> None:
+        """Nothing to do: the counters count by themselves."""
+
     async def events(self) -> AsyncIterator[DoorEvent]:
         """Events in file order."""
         try:
@@ -88,6 +91,9 @@ class SerialDoorSource:
         self.clock = clock
         self.rejected = 0
         self._stop = threading.Event()
+
+    def bus_stopped(self) -> None:
+        """Nothing to do: the counters count by themselves."""
 
     def _read(self, deliver: Callable[[str], None]) -> None:
         while not self._stop.is_set():
@@ -139,7 +145,7 @@ class SimulatedDoors:
         self._stops: asyncio.Queue[None] = asyncio.Queue()
 
     def bus_stopped(self) -> None:
-        """The app tells us the bus now stands at a stop."""
+        """The gateway tells us the bus now stands at a stop: a burst of events follows."""
         self._stops.put_nowait(None)
 
     async def events(self) -> AsyncIterator[DoorEvent]:
@@ -158,11 +164,19 @@ class SimulatedDoors:
 
 class DoorSource(Protocol):
     """Anything that yields door events: the sources above, or a simulation's own (the demo
-    counts the riders of its passenger model, ``simulations/demo``)."""
+    counts the riders of its passenger model, ``simulations/demo``).
+
+    Why :meth:`bus_stopped` is part of the port: a source that only simulates doors needs to
+    know when the bus comes to a stand, and the gateway tells every source the same way rather
+    than knowing which kind it holds; real counters ignore it.
+    """
 
     def events(self) -> AsyncIterator[DoorEvent]:
         """The events, as they come."""
         ...
+
+    def bus_stopped(self) -> None:
+        """The bus now stands at a stop (told once per stop)."""
 
 
 def make_doors(spec: str, clock: Clock, base: Path, rng: random.Random) -> DoorSource:

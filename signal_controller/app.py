@@ -11,6 +11,10 @@ others); commands run between ticks; and (3) moves outputs out — lamp aspects 
 and on a plan change, SSEM on every status change (QoS 1, from its own task so a slow disk
 commit never delays a tick). Fail-safe raises the alarm through SPaT ``status: flashing``
 (the hub's alarm engine treats it as critical) and a log line naming the rule.
+
+The controller builds none of its collaborators: :func:`signal_controller.wiring.build_controller`
+hands it its edge agent, lamp port and :class:`~signal_controller.scheduler.TickScheduler`,
+which ticks it through the public :class:`~signal_controller.scheduler.Tickable` protocol.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from signal_controller.domain.lamps import Lamp
 from signal_controller.domain.priority import PriorityMessage
 from signal_controller.domain.state import ControllerState, GroupTiming, Inputs, Outputs
 from signal_controller.heads import SignalHeads
+from signal_controller.scheduler import TickScheduler
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +51,6 @@ MAX_DETECTOR_EVENTS = 1024
 MAX_REQUESTS = 256
 #: SREMs of one sender buffered between two ticks: a flooding bus cannot crowd out others.
 MAX_REQUESTS_PER_SENDER = 8
-#: a wall clock that moves this far against the monotonic clock is a clock jump.
-CLOCK_JUMP_MS = 200
 #: beyond this lateness the loop re-anchors instead of replaying every missed tick.
 MAX_CATCH_UP_MS = 5_000
 #: the contract commands a controller takes (edge_agent.contract.commands)
@@ -162,20 +165,18 @@ class SignalController:
         self,
         config: IntersectionConfig,
         *,
-        heads: SignalHeads | None = None,
-        agent: EdgeAgent | None = None,
-        broker_url: str | None = None,
+        agent: EdgeAgent,
+        heads: SignalHeads,
+        scheduler: TickScheduler,
+        owns_agent: bool,
         clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-        scheduler: TickScheduler | None = None,
     ) -> None:
+        """Collaborators come built (:func:`signal_controller.wiring.build_controller`);
+        ``owns_agent``: this controller runs and stops ``agent`` (else its host does)."""
         self.config = config
         self._clock = clock
-        self._mono = monotonic
-        self.agent = agent or EdgeAgent(
-            config, kind="intersection", broker_url=broker_url, clock=clock
-        )
-        self.heads: SignalHeads = heads or LoggingSignalHeads(config.device_id)
+        self.agent = agent
+        self.heads = heads
         self.state: ControllerState = initial_state(config, ceil_tick(self._wall_ms()))
         self.map_revision = 1
         self.dropped: Counter[str] = Counter()
@@ -194,15 +195,13 @@ class SignalController:
         self._next_tick = 0
         self._spat = SpatEncoder(config.device_id)
         #: ticks this controller; shared by many controllers of one process (same clock).
-        self.scheduler = (
-            scheduler if scheduler is not None else TickScheduler(clock=clock, monotonic=monotonic)
-        )
+        self.scheduler = scheduler
         #: the id in signal/{id}/... topics; an agent may host several intersections (the demo,
         #: the benchmark), then only the one named like the agent's device takes commands.
         self.entity_id = config.device_id
         self.agent.subscribe("srem", self.entity_id, self._on_srem)
         self.agent.subscribe("detector", self.entity_id, self._on_detector)
-        self.owns_agent = agent is None
+        self.owns_agent = owns_agent
         if self.agent.device_id == config.device_id:
             for name in COMMANDS:
                 self.agent.command(name)(self._command_handler(name))
@@ -321,15 +320,33 @@ class SignalController:
             })
         return out
 
-    def _power_up(self, wall_ms: int) -> None:
+    # --- the scheduler's side (signal_controller.scheduler.Tickable) -----------------------
+
+    @property
+    def device_id(self) -> str:
+        """The intersection's id."""
+        return self.config.device_id
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` was called or :meth:`run` ended."""
+        return self._stopped
+
+    @property
+    def next_tick(self) -> int:
+        """The wall time (ms) of the next logical tick."""
+        return self._next_tick
+
+    def power_up(self, wall_ms: int) -> None:
         """Called by the scheduler when it takes this controller on."""
         self._next_tick = ceil_tick(wall_ms) + TICK_MS
         if self.ticks == 0:
             # Power up now, not when the object was built (start-up may have taken seconds).
             self.state = initial_state(self.config, self._next_tick - TICK_MS)
 
-    def _run_due(self, wall: int, jump: bool) -> None:
-        """Run every logical tick that is due at wall time ``wall`` (in order: catch-up)."""
+    def run_due(self, wall_ms: int, jump: bool) -> None:
+        """Run every logical tick that is due at wall time ``wall_ms`` (in order: catch-up)."""
+        wall = wall_ms
         next_tick = self._next_tick
         if jump or abs(wall - next_tick) > MAX_CATCH_UP_MS:
             next_tick = ceil_tick(wall)  # re-anchor, and run one tick now
@@ -347,6 +364,10 @@ class SignalController:
                 break
             wall = self._wall_ms()
         self._next_tick = next_tick
+
+    def skip_to(self, wall_ms: int) -> None:
+        """After a failed tick at ``wall_ms``: the next tick is the grid instant after it."""
+        self._next_tick = ceil_tick(wall_ms) + TICK_MS
 
     async def _ssem_loop(self) -> None:
         assert self._ssem_q is not None
@@ -393,68 +414,6 @@ class SignalController:
         self.scheduler.discard(self)
         if self.owns_agent:
             self.agent.stop()
-
-
-class TickScheduler:
-    """One task that ticks any number of controllers on the shared 100 ms grid.
-
-    Why not a task per controller: at Kassel's scale (hundreds of intersections in one process,
-    e.g. the demo or a cabinet hosting several) a sleeping task per controller costs a timer,
-    a wake-up and a task switch per tick each, several times the domain step. Here one timer
-    fires per grid instant and the due controllers are ticked in a plain loop; each still
-    keeps its own logical time, lateness (the watchdog's input), catch-up and re-anchoring
-    exactly as a controller alone would. All controllers must share the scheduler's clock.
-    The task starts with the first controller added and ends when the last one leaves.
-    """
-
-    def __init__(
-        self,
-        *,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._clock = clock
-        self._mono = monotonic
-        self._controllers: dict[int, SignalController] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    def __len__(self) -> int:
-        return len(self._controllers)
-
-    def add(self, controller: SignalController) -> None:
-        """Start ticking ``controller`` at the next grid instant (powering it up first)."""
-        controller._power_up(self._wall_ms())
-        self._controllers[id(controller)] = controller
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._tick_loop(), name="signal-ticks")
-
-    def discard(self, controller: SignalController) -> None:
-        """Stop ticking ``controller`` (no-op if it is not ticked here)."""
-        self._controllers.pop(id(controller), None)
-
-    def _wall_ms(self) -> int:
-        return int(self._clock() * 1000)
-
-    async def _tick_loop(self) -> None:
-        offset = self._clock() - self._mono()
-        while self._controllers:
-            due = min(c._next_tick for c in self._controllers.values())
-            delay = (due - self._wall_ms()) / 1000
-            if delay > 0:  # an added controller never needs an earlier wake-up (same grid)
-                await asyncio.sleep(delay)
-            new_offset = self._clock() - self._mono()
-            jump = abs(new_offset - offset) * 1000 > CLOCK_JUMP_MS
-            offset = new_offset
-            for controller in tuple(self._controllers.values()):
-                if controller._stopped:
-                    continue
-                wall = self._wall_ms()
-                try:
-                    controller._run_due(wall, jump)
-                except Exception:  # one broken adapter must not stop the others' ticks
-                    log.exception("%s: tick failed", controller.config.device_id)
-                    controller._next_tick = ceil_tick(wall) + TICK_MS
-        self._task = None
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:

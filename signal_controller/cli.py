@@ -50,9 +50,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: IntersectionConfig, url: str) -> None:
-    from signal_controller.app import SignalController  # noqa: PLC0415 - keep the parser light
+    from signal_controller.wiring import build_controller  # noqa: PLC0415 - keep the parser light
 
-    controller = SignalController(config, broker_url=url)
+    controller = build_controller(config, broker_url=url)
     controller.agent.install_signal_handlers()
     # Start-up objects (imports, config, models) are never freed: keep them out of the
     # collector's full scans, which otherwise pause the 10 Hz loop for tens of ms.

@@ -38,6 +38,7 @@ from bus_gateway.clock import WallClock
 from bus_gateway.domain.nmea import GpsFix
 from bus_gateway.domain.stops import RouteStop
 from bus_gateway.doors import DoorEvent
+from bus_gateway.wiring import build_gateway
 from bus_gateway.wlan import SimulatedDataplane
 from central_hub.app import create_app
 from central_hub.broker import MosquittoBroker, free_port, port_is_free
@@ -59,9 +60,11 @@ from edge_agent.contract.topics import Topics
 from edge_agent.errors import KasselError
 from edge_agent.health import HealthSampler
 from edge_agent.mqtt import BrokerAddress, MqttConnection
-from signal_controller.app import SignalController, TickScheduler
+from signal_controller.app import SignalController
 from signal_controller.heads import FakeSignalHeads
 from signal_controller.host import ControllerHost
+from signal_controller.scheduler import TickScheduler
+from signal_controller.wiring import build_controller
 from simulations.demo.domain.city import (
     LineStop,
     PlannedBus,
@@ -562,7 +565,7 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         scheduler = TickScheduler()  # one timer ticks every controller on the 100 ms grid
         controllers = []
         for p in intersections:
-            ctl = SignalController(
+            ctl = build_controller(
                 _controller_config(templates[p.template], device_id=p.device_id, name=p.name,
                                    lat=p.lat, lon=p.lon, url=broker.url, state_dir=state),
                 broker_url=broker.url, heads=FakeSignalHeads(), scheduler=scheduler)
@@ -581,7 +584,7 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
             link = city.links.get(b.device_id)
             url = broker.url if link is None else f"mqtt://127.0.0.1:{await link.start()}"
             gps, doors = StreetGps(), StreetDoors()
-            gateway = BusGateway(
+            gateway = build_gateway(
                 _bus_config(b, a.trip, templates, url, state), url, config_dir=workdir,
                 stops=[] if a.trip is None else _route_stops(a.trip), clock=clock,
                 rng=random.Random(rng.random()),

@@ -50,6 +50,9 @@ class StreetDoors:
         """People counted at a door."""
         self._queue.put_nowait(event)
 
+    def bus_stopped(self) -> None:
+        """Nothing to do: the street model counts its riders at each stop itself."""
+
     async def events(self) -> AsyncIterator[DoorEvent]:
         """The events, in the order counted."""
         while True:

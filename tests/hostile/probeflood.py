@@ -113,15 +113,15 @@ def role_inject(count: int) -> None:
 def role_gateway(config_path: str, stops_path: str) -> None:
     import psutil  # noqa: PLC0415
 
-    from bus_gateway.app import BusGateway  # noqa: PLC0415
     from bus_gateway.domain.stops import RouteStop  # noqa: PLC0415
+    from bus_gateway.wiring import build_gateway  # noqa: PLC0415
     from edge_agent.contract.configs import BusConfig  # noqa: PLC0415
 
     raw_config = json.loads(Path(config_path).read_text())
     broker = raw_config.pop("_broker")
     config = BusConfig.model_validate(raw_config)
     stops = [RouteStop(*s) for s in json.loads(Path(stops_path).read_text())]
-    gateway = BusGateway(config, broker, config_dir=Path(config_path).parent, stops=stops)
+    gateway = build_gateway(config, broker, config_dir=Path(config_path).parent, stops=stops)
     me = psutil.Process()
     worst = [0.0]
     gc_worst = [0.0]

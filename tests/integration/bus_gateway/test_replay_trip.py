@@ -19,11 +19,11 @@ import paho.mqtt.client as paho
 from scapy.layers.dot11 import Dot11, Dot11Elt, Dot11ProbeReq, RadioTap
 from scapy.utils import wrpcap
 
-from bus_gateway.app import BusGateway
 from bus_gateway.clock import ScaledClock
 from bus_gateway.domain.geo import offset
 from bus_gateway.domain.nmea import gga_sentence, rmc_sentence
 from bus_gateway.domain.stops import RouteStop
+from bus_gateway.wiring import build_gateway
 from central_hub.broker import free_port
 from edge_agent.contract.configs import BusConfig
 
@@ -161,7 +161,7 @@ def test_replayed_trip_positions_priority_occupancy_and_privacy(broker, tmp_path
 
     clock = ScaledClock(T0 / 1000, SPEED)
     end_ms = T0 + rows[-1][0]
-    gateway = BusGateway(config, broker.url, config_dir=tmp_path, stops=STOPS, clock=clock,
+    gateway = build_gateway(config, broker.url, config_dir=tmp_path, stops=STOPS, clock=clock,
                          rng=rng)
 
     async def scenario() -> None:

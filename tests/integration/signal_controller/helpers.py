@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 
 from edge_agent.contract.configs import IntersectionConfig, parse_config
-from signal_controller.app import SignalController
 from signal_controller.heads import FakeSignalHeads
 from signal_controller.host import ControllerHost
+from signal_controller.wiring import build_controller
 
 CONFIGS = Path(__file__).resolve().parents[3] / "firmware_configs" / "intersections"
 
@@ -47,7 +47,7 @@ class ControllerThread(ControllerHost):
 
     def __init__(self, config: IntersectionConfig, broker_url: str) -> None:
         self.heads = FakeSignalHeads()
-        self.controller = SignalController(config, heads=self.heads, broker_url=broker_url)
+        self.controller = build_controller(config, heads=self.heads, broker_url=broker_url)
         super().__init__([self.controller], name=f"controller-{config.device_id}")
 
     def __enter__(self) -> ControllerThread:

@@ -11,7 +11,10 @@ from typing import Any
 
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.contract.payloads import Spat, decode
-from signal_controller.app import SignalController, TickScheduler
+from signal_controller.app import SignalController
+from signal_controller.domain.intersection import TICK_MS, ceil_tick
+from signal_controller.scheduler import Tickable, TickScheduler
+from signal_controller.wiring import build_controller
 
 
 class FakeAgent:
@@ -45,7 +48,7 @@ def _controllers(
     out = []
     for i in range(n):
         cfg = two_phase.model_copy(update={"device_id": f"ks-{i}"})
-        out.append(SignalController(cfg, agent=agent, scheduler=scheduler))  # type: ignore[arg-type]
+        out.append(build_controller(cfg, agent=agent, scheduler=scheduler))  # type: ignore[arg-type]
     return out
 
 
@@ -96,3 +99,51 @@ def test_a_clock_jump_puts_every_controller_into_fail_safe(two_phase: Intersecti
     for c in controllers:
         fault: Mapping[str, Any] | None = c.status()["fault"]  # type: ignore[assignment]
         assert fault is not None and fault["rule"] == "clock_jump"
+
+
+class FakeDevice:
+    """A tickable that is no controller: the scheduler needs only the public protocol."""
+
+    def __init__(self, device_id: str, *, fail_first: bool = False) -> None:
+        self.device_id = device_id
+        self.stopped = False
+        self.next_tick = 0
+        self.powered_at: int | None = None
+        self.ran: list[int] = []
+        self.skipped: list[int] = []
+        self._fail = fail_first
+
+    def power_up(self, wall_ms: int) -> None:
+        self.powered_at = wall_ms
+        self.next_tick = ceil_tick(wall_ms) + TICK_MS
+
+    def run_due(self, wall_ms: int, jump: bool) -> None:
+        if self._fail:
+            self._fail = False
+            raise RuntimeError("broken lamp driver")
+        self.ran.append(self.next_tick)
+        self.next_tick += TICK_MS
+
+    def skip_to(self, wall_ms: int) -> None:
+        self.skipped.append(wall_ms)
+        self.next_tick = ceil_tick(wall_ms) + TICK_MS
+
+
+def test_a_failing_device_is_skipped_ahead_and_the_others_keep_ticking() -> None:
+    scheduler = TickScheduler()
+    good, bad = FakeDevice("ks-good"), FakeDevice("ks-bad", fail_first=True)
+
+    async def main() -> None:
+        devices: list[Tickable] = [good, bad]
+        for d in devices:
+            scheduler.add(d)
+        await asyncio.sleep(0.55)
+        for d in devices:
+            scheduler.discard(d)
+        assert len(scheduler) == 0
+
+    asyncio.run(main())
+    assert good.powered_at is not None and bad.powered_at is not None
+    assert len(good.ran) >= 4 and all(t % TICK_MS == 0 for t in good.ran)
+    assert len(bad.skipped) == 1 and len(bad.ran) >= 2
+    assert bad.ran[0] == ceil_tick(bad.skipped[0]) + TICK_MS

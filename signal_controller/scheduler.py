@@ -1,0 +1,111 @@
+"""The shared tick timer and the public protocol it drives.
+
+Why a module of its own: the scheduler only needs what a tickable device says about itself
+(its next grid instant, whether it stopped, how to run what is due), not a controller's
+internals. :class:`Tickable` is that contract; :class:`~signal_controller.app.SignalController`
+implements it, and a test or a benchmark may tick anything else that does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+#: a wall clock that moves this far against the monotonic clock is a clock jump.
+CLOCK_JUMP_MS = 200
+
+
+class Tickable(Protocol):
+    """What :class:`TickScheduler` needs of a device it ticks (all on the 100 ms grid, ms)."""
+
+    @property
+    def device_id(self) -> str:
+        """The device's id (named in the log when its tick fails)."""
+        ...
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the device stopped: it is skipped until the scheduler discards it."""
+        ...
+
+    @property
+    def next_tick(self) -> int:
+        """The wall time (ms) of the device's next logical tick."""
+        ...
+
+    def power_up(self, wall_ms: int) -> None:
+        """The scheduler takes the device on at wall time ``wall_ms``."""
+
+    def run_due(self, wall_ms: int, jump: bool) -> None:
+        """Run every tick due at ``wall_ms``; ``jump``: the wall clock jumped since the last
+        call (against the monotonic clock)."""
+
+    def skip_to(self, wall_ms: int) -> None:
+        """A tick failed at ``wall_ms``: carry on from the next grid instant after it."""
+
+
+class TickScheduler:
+    """One task that ticks any number of controllers on the shared 100 ms grid.
+
+    Why not a task per controller: at Kassel's scale (hundreds of intersections in one process,
+    e.g. the demo or a cabinet hosting several) a sleeping task per controller costs a timer,
+    a wake-up and a task switch per tick each, several times the domain step. Here one timer
+    fires per grid instant and the due controllers are ticked in a plain loop; each still
+    keeps its own logical time, lateness (the watchdog's input), catch-up and re-anchoring
+    exactly as a controller alone would. All controllers must share the scheduler's clock.
+    The task starts with the first controller added and ends when the last one leaves.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        self._mono = monotonic
+        self._devices: dict[int, Tickable] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+    def add(self, device: Tickable) -> None:
+        """Start ticking ``device`` at the next grid instant (powering it up first)."""
+        device.power_up(self._wall_ms())
+        self._devices[id(device)] = device
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._tick_loop(), name="signal-ticks")
+
+    def discard(self, device: Tickable) -> None:
+        """Stop ticking ``device`` (no-op if it is not ticked here)."""
+        self._devices.pop(id(device), None)
+
+    def _wall_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def _tick_loop(self) -> None:
+        offset = self._clock() - self._mono()
+        while self._devices:
+            due = min(d.next_tick for d in self._devices.values())
+            delay = (due - self._wall_ms()) / 1000
+            if delay > 0:  # an added controller never needs an earlier wake-up (same grid)
+                await asyncio.sleep(delay)
+            new_offset = self._clock() - self._mono()
+            jump = abs(new_offset - offset) * 1000 > CLOCK_JUMP_MS
+            offset = new_offset
+            for device in tuple(self._devices.values()):
+                if device.stopped:
+                    continue
+                wall = self._wall_ms()
+                try:
+                    device.run_due(wall, jump)
+                except Exception:  # one broken adapter must not stop the others' ticks
+                    log.exception("%s: tick failed", device.device_id)
+                    device.skip_to(wall)
+        self._task = None
