@@ -63,8 +63,8 @@ class ControllerHost:
 
     The controllers may be built anywhere (nothing in them binds to a loop before ``run``);
     from :meth:`start` on they belong to the host's loop, and other threads reach them only
-    through :meth:`call`. Controllers that share a :class:`~signal_controller.app.TickScheduler`
-    are ticked by one timer on this loop.
+    through :meth:`call`. Controllers that share a
+    :class:`~signal_controller.scheduler.TickScheduler` are ticked by one timer on this loop.
     """
 
     def __init__(self, controllers: Sequence[SignalController], *, nice: int = TICK_NICE,
