@@ -110,6 +110,10 @@ class AlarmService:
         if changes:
             self.pending.extend(changes)
 
+    def forget_intersection(self, intersection_id: str, now: int) -> None:
+        """A removed intersection: its SPaT alarms clear (broadcast and written like any)."""
+        self.submit(self.engine.forget_intersection(intersection_id, now))
+
     def take(self) -> list[AlarmChange]:
         out, self.pending = self.pending, []
         return out

@@ -93,9 +93,16 @@ class AlarmEngine:
                          else f"controller {intersection_id} is {status} again", now=now)
         return out
 
-    def forget_intersection(self, intersection_id: str) -> None:
-        """Stop watching an intersection's SPaT (decommissioned)."""
+    def forget_intersection(self, intersection_id: str, now: int) -> list[AlarmChange]:
+        """An intersection's controller was removed from the registry: stop watching its SPaT
+        and clear its SPaT alarms, or ``tick`` would raise (and keep) ``spat_stale`` for an
+        intersection that is gone on purpose."""
         self._last_spat.pop(intersection_id, None)
+        out = self._set("spat_stale", intersection_id, False, "critical",
+                        f"{intersection_id} was removed; its SPaT is no longer watched", now=now)
+        out += self._set("signal_degraded", intersection_id, False, "critical",
+                         f"{intersection_id} was removed", now=now)
+        return out
 
     def on_health(self, device_id: str, health: Health, now: int) -> list[AlarmChange]:
         """A device's health report against the thresholds."""

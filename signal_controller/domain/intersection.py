@@ -36,11 +36,6 @@ def round_ms(seconds: float) -> int:
     return round(seconds * 1000.0 / TICK_MS) * TICK_MS
 
 
-def floor_tick(ms: int) -> int:
-    """The tick at or before ``ms``."""
-    return ms - ms % TICK_MS
-
-
 def ceil_tick(ms: int) -> int:
     """The tick at or after ``ms``."""
     return -((-ms) // TICK_MS) * TICK_MS

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from typing import Annotated, Any, Literal, Union
 
 from fastapi import APIRouter, HTTPException, Path, status
@@ -213,9 +214,13 @@ async def rotate_device_credentials(device_id: DeviceId, hub: HubDep,
 @router.delete("/{device_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses={404: {"description": "not registered"}})
 async def remove_device(device_id: DeviceId, hub: HubDep) -> None:
-    """Remove a device; it can no longer log in after the reload (admin)."""
+    """Remove a device; it can no longer log in after the reload (admin). A removed
+    intersection's SPaT is no longer watched, so its staleness alarm clears."""
+    record = await run_in_threadpool(hub.registry.get, device_id)
     if not await run_in_threadpool(hub.registry.remove, device_id):
         raise HTTPException(404, f"device {device_id} is not registered")
+    if record is not None and record.kind == "intersection" and hub.alarms is not None:
+        hub.alarms.forget_intersection(record.entity_id, int(time.time() * 1000))
 
 
 @router.post("/{device_id}/commands", response_model=CommandOut,

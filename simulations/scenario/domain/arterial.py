@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from signal_controller.domain.rilsa import Movement, intergreen
@@ -375,8 +374,3 @@ def intersection_config_data(
             "groups": ["K1", "K2"],
         },
     }
-
-
-def group_lamp_kinds() -> Mapping[str, str]:
-    """Group kind by sg (vehicle or pedestrian)."""
-    return {sg: kind for sg, kind, _ in GROUPS}

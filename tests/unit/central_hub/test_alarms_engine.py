@@ -132,3 +132,17 @@ def test_poison_messages_raise_a_warning_that_clears_after_a_quiet_minute() -> N
     assert e.on_hub_poison("ingest", 2, None, now=30_000) == []
     (cleared,) = e.on_hub_poison("ingest", 2, None, now=61_001)
     assert not cleared.active
+
+
+def test_a_removed_intersection_keeps_no_stale_spat_alarm() -> None:
+    e = AlarmEngine(Thresholds(spat_stale_ms=1000))
+    e.on_spat("ks-1", "flashing", 0)
+    e.on_spat("ks-2", "operational", 0)
+    e.tick(1001)
+    assert ("spat_stale", "ks-1") in e.active and ("signal_degraded", "ks-1") in e.active
+    cleared = e.forget_intersection("ks-1", 1002)
+    assert sorted((c.kind, c.active) for c in cleared) == [
+        ("signal_degraded", False), ("spat_stale", False)]
+    assert e.tick(10_000) == []  # never raised again: ks-1 is no longer watched
+    assert set(e.active) == {("spat_stale", "ks-2")}
+    assert e.forget_intersection("ks-9", 10_001) == []  # an unknown one: nothing to clear
