@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace) -> int:
     from bus_gateway.clock import Clock, ScaledClock, WallClock
     from bus_gateway.gps import first_fix_time, parse_gps_source
-    from bus_gateway.routes import default_stops_file, load_stops
+    from bus_gateway.stops_file import default_stops_file, load_stops
     from bus_gateway.wiring import build_gateway
 
     logging.basicConfig(
