@@ -13,16 +13,14 @@ import asyncio
 import json
 import logging
 import random
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import serial
-
 from bus_gateway.clock import Clock, now_ms, sleep_until
 from bus_gateway.errors import SourceError
+from bus_gateway.serial_lines import SerialLines
 
 log = logging.getLogger(__name__)
 
@@ -90,36 +88,17 @@ class SerialDoorSource:
         self.baud = baud
         self.clock = clock
         self.rejected = 0
-        self._stop = threading.Event()
+        self._serial = SerialLines(port, baud, encoding="utf-8", what="door counter",
+                                   thread_name="door-serial", log=log)
 
     def bus_stopped(self) -> None:
         """Nothing to do: the counters count by themselves."""
 
-    def _read(self, deliver: Callable[[str], None]) -> None:
-        while not self._stop.is_set():
-            try:
-                with serial.Serial(self.port, self.baud, timeout=1.0) as ser:
-                    while not self._stop.is_set():
-                        raw = ser.readline()
-                        if raw:
-                            deliver(raw.decode("utf-8", errors="replace"))
-            except (OSError, serial.SerialException) as exc:
-                log.warning("door counter %s: %s; retrying in 2 s", self.port, exc)
-                self._stop.wait(2.0)
-
     async def events(self) -> AsyncIterator[DoorEvent]:
         """Events as they arrive."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1000)
-        threading.Thread(
-            target=self._read,
-            args=(lambda s: loop.call_soon_threadsafe(queue.put_nowait, s),),
-            name="door-serial",
-            daemon=True,
-        ).start()
+        lines = self._serial.lines()
         try:
-            while True:
-                line = await queue.get()
+            async for line in lines:
                 try:
                     event = parse_door_line(line, now_ms(self.clock))
                 except ValueError:
@@ -128,7 +107,7 @@ class SerialDoorSource:
                 if event is not None:
                     yield event
         finally:
-            self._stop.set()
+            await lines.aclose()
 
 
 class SimulatedDoors:

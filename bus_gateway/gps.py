@@ -1,29 +1,26 @@
 """GPS sources: NMEA from a serial receiver, an NMEA file replayed, or a simulated drive.
 
-Why three: the router reads its receiver over a serial line (pyserial, in a thread, because
-pyserial blocks); tests and demos replay recorded trips in the recording's time (see
-:mod:`bus_gateway.clock`); the demo without a recording drives the route's stops. Every
-source yields :class:`~bus_gateway.domain.nmea.GpsFix` and counts rejected sentences in its
-decoder.
+Why three: the router reads its receiver over a serial line (pyserial, in the thread of
+:mod:`bus_gateway.serial_lines`, because pyserial blocks); tests and demos replay recorded
+trips in the recording's time (see :mod:`bus_gateway.clock`); the demo without a recording
+drives the route's stops. Every source yields :class:`~bus_gateway.domain.nmea.GpsFix` and
+counts rejected sentences in its decoder.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Protocol
-
-import serial
 
 from bus_gateway.clock import Clock, now_ms, sleep_until
 from bus_gateway.domain.geo import bearing_deg, distance_m, offset
 from bus_gateway.domain.nmea import GpsFix, NmeaDecoder
 from bus_gateway.domain.stops import RouteStop
 from bus_gateway.errors import SourceError
+from bus_gateway.serial_lines import SerialLines
 
 log = logging.getLogger(__name__)
 
@@ -88,36 +85,19 @@ class SerialNmeaSource:
         self.port = port
         self.baud = baud
         self.decoder = NmeaDecoder()
-        self._stop = threading.Event()
-
-    def _read_lines(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str]) -> None:
-        while not self._stop.is_set():
-            try:
-                with serial.Serial(self.port, self.baud, timeout=1.0) as ser:
-                    while not self._stop.is_set():
-                        raw = ser.readline()
-                        if raw:
-                            text = raw.decode("ascii", errors="replace")
-                            loop.call_soon_threadsafe(queue.put_nowait, text)
-            except (OSError, serial.SerialException) as exc:
-                log.warning("GPS %s: %s; retrying in 2 s", self.port, exc)
-                self._stop.wait(2.0)
+        self._serial = SerialLines(port, baud, encoding="ascii", what="GPS",
+                                   thread_name="gps-serial", log=log)
 
     async def fixes(self) -> AsyncIterator[GpsFix]:
         """Fixes as the receiver sends them."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1000)
-        thread = threading.Thread(
-            target=self._read_lines, args=(loop, queue), name="gps-serial", daemon=True
-        )
-        thread.start()
+        lines = self._serial.lines()
         try:
-            while True:
-                fix = self.decoder.feed(await queue.get())
+            async for line in lines:
+                fix = self.decoder.feed(line)
                 if fix is not None:
                     yield fix
         finally:
-            self._stop.set()
+            await lines.aclose()
 
 
 class SimulatedGps:
