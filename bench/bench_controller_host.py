@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# this checkout's packages, not those of the installed (editable) copy
 sys.path.insert(0, str(ROOT))
 
 from central_hub.broker import MosquittoBroker  # noqa: E402

@@ -65,9 +65,10 @@ from typing import Any
 
 import psutil
 
+# this checkout's packages, and testbed/ (shared with the tests; not installed)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.bus_gateway.netlab import INTERNET_BROKER, INTERNET_WEB, NetLab, sh
+from testbed.netlab import INTERNET_BROKER, INTERNET_WEB, NetLab, sh
 
 PY = sys.executable
 THIS = str(Path(__file__).resolve())

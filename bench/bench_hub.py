@@ -39,6 +39,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+# this checkout's packages, not those of the installed (editable) copy
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from central_hub.broker import MosquittoBroker, free_port

@@ -14,7 +14,7 @@ on. So the bench measures, in one run, the old code against the new:
    against the indexed, bounded fusion (unbounded for the comparison, and with its default
    bound of 4,096). Also the whole per-frame path of the new code (parse, pseudonym,
    fingerprint, fusion): the frame rate its 25 % share of the loop sustains.
-2. **Live, in namespaces.** The real :class:`BusGateway` (``tests/hostile/probeflood.py
+2. **Live, in namespaces.** The real :class:`BusGateway` (``testbed/probeflood.py
    gateway``: the live sniffer on a radiotap TAP, a recorded drive in real time, a Mosquitto)
    flooded at ``--rate`` frames/s for ``--seconds`` (four of five frames from a new device,
    one from 400 repeaters), once with the old ``bus_gateway`` (the tree at the merge base,
@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# this checkout's packages, and testbed/ (shared with the tests; not installed)
 sys.path.insert(0, str(ROOT))
 
 from bus_gateway.domain.dot11 import LINKTYPE_IEEE802_11_RADIOTAP  # noqa: E402
@@ -52,10 +53,10 @@ from bus_gateway.domain.occupancy import (  # noqa: E402
 from bus_gateway.domain.privacy import MacHasher  # noqa: E402
 from bus_gateway.probes import CPU_SHARE, observation_from_frame  # noqa: E402
 from central_hub.broker import free_port  # noqa: E402
-from tests.hostile import probeflood  # noqa: E402
-from tests.integration.bus_gateway.netlab import INTERNET_BROKER, NetLab  # noqa: E402
+from testbed import probeflood  # noqa: E402
+from testbed.netlab import INTERNET_BROKER, NetLab  # noqa: E402
 
-ROLES = ROOT / "tests" / "hostile" / "probeflood.py"
+ROLES = Path(probeflood.__file__)
 T0 = 1_767_225_600_000
 
 
@@ -146,9 +147,7 @@ def frame_cost(count: int = 20_000) -> float:
 
 
 def _drive(tmp: Path) -> None:
-    from tests.hostile.test_probe_flood import _drive as drive  # noqa: PLC0415
-
-    nmea, stops = drive(int((time.time() + 3) * 1000), 300)
+    nmea, stops = probeflood.drive(int((time.time() + 3) * 1000), 300)
     (tmp / "drive.nmea").write_text(nmea)
     (tmp / "stops.json").write_text(json.dumps(stops))
 

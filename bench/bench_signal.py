@@ -37,6 +37,7 @@ import psutil
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# this checkout's packages, and testbed/ (shared with the tests; not installed)
 sys.path.insert(0, str(ROOT))
 
 from central_hub.broker import MosquittoBroker  # noqa: E402
@@ -48,7 +49,7 @@ from signal_controller.domain.lamps import Lamp  # noqa: E402
 from signal_controller.domain.state import ControllerState, Inputs, Outputs  # noqa: E402
 from signal_controller.scheduler import TickScheduler  # noqa: E402
 from signal_controller.wiring import build_controller  # noqa: E402
-from tests.unit.signal_controller.oracle import Oracle  # noqa: E402
+from testbed.signal_oracle import Oracle  # noqa: E402
 
 CONFIG = ROOT / "firmware_configs" / "intersections" / "ks-0042.yaml"
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from testbed.netlab import INTERNET_BROKER, INTERNET_WEB
 from tests.integration.bus_gateway.gatewaylab import Gateway, wait_for
-from tests.integration.bus_gateway.netlab import INTERNET_BROKER, INTERNET_WEB
 
 OUTAGE_S = 120.0
 QOS1_SEQUENCED = ("position", "occupancy", "wlan")

@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Iterable
 
-from tests.integration.bus_gateway.netlab import NetLab
+from testbed.netlab import NetLab
 
 _CONNECT_ALL = """
 import json, selectors, socket, sys, time

@@ -17,9 +17,9 @@ import signal
 import time
 from pathlib import Path
 
+from testbed.netlab import INTERNET_BROKER, INTERNET_WEB, NetLab
 from tests.hostile.netcheck import connects, listen, pings
 from tests.integration.bus_gateway.gatewaylab import Gateway, wait_for
-from tests.integration.bus_gateway.netlab import INTERNET_BROKER, INTERNET_WEB, NetLab
 
 BROKER_NAME = "broker.kassel.test"
 NEW_BROKER = "198.51.100.21"

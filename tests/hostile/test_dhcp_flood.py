@@ -20,8 +20,8 @@ from pathlib import Path
 
 import psutil
 
+from testbed.netlab import INTERNET_WEB
 from tests.integration.bus_gateway.gatewaylab import Gateway
-from tests.integration.bus_gateway.netlab import INTERNET_WEB
 
 FLOOD = Path(__file__).with_name("dhcpflood.py")
 FLOOD_S = 40.0

@@ -26,8 +26,8 @@ import pytest
 from websockets.sync.client import connect
 
 from central_hub.broker import MosquittoBroker
+from testbed.netlab import INTERNET_WEB
 from tests.integration.bus_gateway.gatewaylab import Gateway
-from tests.integration.bus_gateway.netlab import INTERNET_WEB
 from tests.support.hub_process import HubProcess
 
 STAFF = "kita-staff-token-for-the-log-test"

@@ -27,48 +27,23 @@ import threading
 import time
 from pathlib import Path
 
-from bus_gateway.domain.geo import offset
-from bus_gateway.domain.nmea import gga_sentence, rmc_sentence
 from central_hub.broker import free_port
+from testbed import probeflood
+from testbed.netlab import INTERNET_BROKER, NetLab
 from tests.hostile.netcheck import connects
 from tests.integration.bus_gateway.gatewaylab import wait_for
-from tests.integration.bus_gateway.netlab import INTERNET_BROKER, NetLab
 
-ROLES = Path(__file__).with_name("probeflood.py")
+ROLES = Path(probeflood.__file__)
 RATE = 2000.0
 FLOOD_S = 20.0
 WARMUP_S = 8.0
 CAPACITY_TOTAL = 90
-ORIGIN = (51.3000, 9.4800)
-STOP_EVERY_M = 150.0
 #: worst event-loop lag allowed in any second of the flood (the timer asks for 10 ms)
 MAX_LAG_MS = 100.0
 #: longest gap between two position messages at the broker during the flood (1 Hz)
 MAX_POSITION_GAP_S = 1.6
 #: RSS the flood may add (a bounded device table is a few MB)
 MAX_RSS_GROWTH_MB = 20.0
-
-
-def _drive(start_ms: int, seconds: int) -> tuple[str, list[list[object]]]:
-    """NMEA for a bus that stands 4 s at a stop, drives 150 m in 10 s, and so on."""
-    lines, t, m, stops = [], 0, 0.0, []
-    n = 0
-    while t < seconds:
-        stops.append([f"S{n}", f"S{n}", *offset(*ORIGIN, 0.0, n * STOP_EVERY_M)])
-        for _ in range(4):
-            lat, lon = offset(*ORIGIN, 0.0, m)
-            lines += [gga_sentence(start_ms + t * 1000, lat, lon),
-                      rmc_sentence(start_ms + t * 1000, lat, lon, 0.0, 0.0)]
-            t += 1
-        for _ in range(10):
-            m += STOP_EVERY_M / 10
-            lat, lon = offset(*ORIGIN, 0.0, m)
-            lines += [gga_sentence(start_ms + t * 1000, lat, lon),
-                      rmc_sentence(start_ms + t * 1000, lat, lon, STOP_EVERY_M / 10, 0.0)]
-            t += 1
-        n += 1
-    stops.append([f"S{n}", f"S{n}", *offset(*ORIGIN, 0.0, n * STOP_EVERY_M)])
-    return "\n".join(lines) + "\n", stops
 
 
 class Subscriber:
@@ -121,7 +96,7 @@ def test_probe_flood_keeps_loop_lag_memory_and_occupancy_bounded(tmp_path: Path)
         assert injector.stdout.readline().strip() == "ready"
 
         start_ms = int((time.time() + 3) * 1000)
-        nmea, stops = _drive(start_ms, 120)
+        nmea, stops = probeflood.drive(start_ms, 120)
         (tmp_path / "drive.nmea").write_text(nmea)
         (tmp_path / "stops.json").write_text(json.dumps(stops))
         config = {

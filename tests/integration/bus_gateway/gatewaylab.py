@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.integration.bus_gateway.netlab import INTERNET_BROKER, INTERNET_WEB, NetLab
+from testbed.netlab import INTERNET_BROKER, INTERNET_WEB, NetLab
 
 BULK = Path(__file__).with_name("bulk.py")
 PER_CLIENT_KBPS = 2000

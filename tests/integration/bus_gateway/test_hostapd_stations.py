@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from bus_gateway.hostapd import HostapdStations
+from testbed.netlab import INTERNET_BROKER
 from tests.integration.bus_gateway.fake_hostapd import FakeHostapd
 from tests.integration.bus_gateway.gatewaylab import Gateway, wait_for
-from tests.integration.bus_gateway.netlab import INTERNET_BROKER
 
 PHONE_A, PHONE_B, PHONE_C = "02:aa:00:00:00:0a", "02:aa:00:00:00:0b", "02:aa:00:00:00:0c"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.bus_gateway.netlab import NetLab
+from testbed.netlab import NetLab
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -24,6 +24,7 @@ import time
 from functools import partial
 from pathlib import Path
 
+from testbed.netlab import INTERNET_WEB
 from tests.integration.bus_gateway.gatewaylab import (
     BULK,
     PER_CLIENT_KBPS,
@@ -31,7 +32,6 @@ from tests.integration.bus_gateway.gatewaylab import (
     Receiver,
     wait_for,
 )
-from tests.integration.bus_gateway.netlab import INTERNET_WEB
 
 _CLASS = re.compile(r"class htb (1:\w+) .*? rate (\d+(?:\.\d+)?)([KMG]?)bit")
 _UNIT = {"": 0.001, "K": 1.0, "M": 1000.0, "G": 1_000_000.0}

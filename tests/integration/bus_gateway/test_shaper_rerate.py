@@ -81,7 +81,7 @@ def _in_namespace(lan: str) -> dict[str, object]:
 
 def test_rerating_reaches_every_class_on_both_devices_and_reports_refusals(tmp_path: Path):
     # imported here: this file also runs as a script inside the namespace, without ``tests``
-    from tests.integration.bus_gateway.netlab import NetLab  # noqa: PLC0415
+    from testbed.netlab import NetLab  # noqa: PLC0415
 
     lab = NetLab(tmp_path, passengers=1, bridge=True)
     try:

@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from testbed.netlab import INTERNET_WEB
 from tests.integration.bus_gateway.gatewaylab import BULK, Gateway, Receiver, wait_for
-from tests.integration.bus_gateway.netlab import INTERNET_WEB
 
 CAPACITY_KBPS = 3000
 _RATE = re.compile(r"class htb (1:\w+) .*? rate (\d+(?:\.\d+)?)([KMG]?)bit")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from testbed.netlab import INTERNET_BROKER, INTERNET_WEB
 from tests.integration.bus_gateway.gatewaylab import (
     BULK,
     Gateway,
@@ -22,7 +23,6 @@ from tests.integration.bus_gateway.gatewaylab import (
     measure,
     wait_for,
 )
-from tests.integration.bus_gateway.netlab import INTERNET_BROKER, INTERNET_WEB
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Property tests: random junctions, plans, detector streams, priority requests and commands.
 
 Hypothesis draws the scenario (seed, mode, traffic intensity, command schedule); the oracle
-(tests/unit/signal_controller/oracle.py) checks every tick independently of the kernel. In
+(testbed/signal_oracle.py) checks every tick independently of the kernel. In
 total these tests simulate well over 100,000 seconds (see SIM_SECONDS per test below).
 """
 
@@ -16,7 +16,7 @@ from signal_controller.domain.commands import CommandError, apply_command
 from signal_controller.domain.controller import initial_state, step
 from signal_controller.domain.plan_check import check_intersection
 from signal_controller.domain.state import Inputs
-from tests.unit.signal_controller.oracle import Oracle
+from testbed.signal_oracle import Oracle
 from tests.unit.signal_controller.scenarios import EPOCH, Traffic, config_of, random_config
 
 SIM_SECONDS = 900

@@ -32,6 +32,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from bus_gateway.domain.geo import offset
+from bus_gateway.domain.nmea import gga_sentence, rmc_sentence
+
 TUNSETIFF = 0x400454CA
 TUNSETLINK = 0x400454CD
 IFF_TAP = 0x0002
@@ -39,6 +42,34 @@ IFF_NO_PI = 0x1000
 ARPHRD_IEEE80211_RADIOTAP = 803
 REPEATERS = 400
 MARKER = b"\xa5\x5a\xa5\x5a\xa5\x5a\xa5\x5a"
+
+
+#: where the drive of :func:`drive` starts, and how far apart its stops are
+ORIGIN = (51.3000, 9.4800)
+STOP_EVERY_M = 150.0
+
+
+def drive(start_ms: int, seconds: int) -> tuple[str, list[list[object]]]:
+    """NMEA and the stops (``[id, name, lat, lon]``) of a bus that stands 4 s at a stop,
+    drives 150 m in 10 s, and so on."""
+    lines, t, m, stops = [], 0, 0.0, []
+    n = 0
+    while t < seconds:
+        stops.append([f"S{n}", f"S{n}", *offset(*ORIGIN, 0.0, n * STOP_EVERY_M)])
+        for _ in range(4):
+            lat, lon = offset(*ORIGIN, 0.0, m)
+            lines += [gga_sentence(start_ms + t * 1000, lat, lon),
+                      rmc_sentence(start_ms + t * 1000, lat, lon, 0.0, 0.0)]
+            t += 1
+        for _ in range(10):
+            m += STOP_EVERY_M / 10
+            lat, lon = offset(*ORIGIN, 0.0, m)
+            lines += [gga_sentence(start_ms + t * 1000, lat, lon),
+                      rmc_sentence(start_ms + t * 1000, lat, lon, STOP_EVERY_M / 10, 0.0)]
+            t += 1
+        n += 1
+    stops.append([f"S{n}", f"S{n}", *offset(*ORIGIN, 0.0, n * STOP_EVERY_M)])
+    return "\n".join(lines) + "\n", stops
 
 
 def _template() -> tuple[bytes, int, int, int]:
