@@ -44,8 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from central_hub.broker import MosquittoBroker, free_port
 from central_hub.domain.intake import INGESTED
-from edge_agent import wire
 from edge_agent.contract.topics import Topics
+from edge_agent.mqtt5 import codec
 
 T = Topics()
 PY = sys.executable
@@ -214,14 +214,14 @@ class _RawPublisher:
 
     WHY not paho here: at 3,300 msg/s paho's per-message locking makes the load generator
     itself the bottleneck on 2 cores, and its send queue would add latency that is not the
-    hub's. Packets come from the project's codec (:mod:`edge_agent.wire`). PUBACKs of QoS 1
+    hub's. Packets come from the project's codec (:mod:`edge_agent.mqtt5.codec`). PUBACKs of QoS 1
     messages are read and discarded by a thread.
     """
 
     def __init__(self, host: str, port: int, client_id: str) -> None:
         self.sock = socket.create_connection((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.sendall(wire.connect(client_id, keepalive_s=60, clean_start=True))
+        self.sock.sendall(codec.connect(client_id, keepalive_s=60, clean_start=True))
         self.sock.recv(5)  # CONNACK
         self.mid = 0
         threading.Thread(target=self._drain, daemon=True).start()
@@ -234,14 +234,14 @@ class _RawPublisher:
     def packet(self, topic: str, payload: bytes, qos: int) -> bytes:
         if qos:
             self.mid = self.mid % 65535 + 1
-        return wire.publish(topic, payload, qos, self.mid if qos else 0)
+        return codec.publish(topic, payload, qos, self.mid if qos else 0)
 
     def send(self, packets: list[bytes]) -> None:
         self.sock.sendall(b"".join(packets))
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
-            self.sock.sendall(wire.DISCONNECT_PACKET)
+            self.sock.sendall(codec.DISCONNECT_PACKET)
             self.sock.close()
 
 
@@ -275,7 +275,7 @@ def _load(host: str, port: int, duration: float, intersections: int, buses: int,
                 packets.append(c.packet(topic, body.encode(), 1))
         c.send(packets)
         if time.monotonic() - last_ping > 30:
-            c.send([wire.PINGREQ_PACKET])
+            c.send([codec.PINGREQ_PACKET])
             last_ping = time.monotonic()
         tick += 1
         next_t += 0.1

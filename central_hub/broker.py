@@ -7,7 +7,7 @@ and reloaded (SIGHUP) after the password or ACL file changed.
 
 Message size limit (issue 13; the production file ``firmware_configs/mosquitto/kassel.conf``
 carries the same value, a test keeps them equal): ``max_packet_size`` is
-:data:`edge_agent.wire.MAX_PACKET_SIZE` (65 KiB: the contract's 64 KiB payload plus 1 KiB for
+:data:`edge_agent.mqtt5.codec.MAX_PACKET_SIZE` (65 KiB: the contract's 64 KiB payload plus 1 KiB for
 header and topic). A client that sends a larger packet is disconnected as soon as the packet's
 header is read, so a 150 MB message is never read into the broker's memory, stored, retained or
 forwarded; the broker announces the limit in CONNACK. ``message_size_limit`` is *not* set:
@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 
 from edge_agent.errors import BrokerError
-from edge_agent.wire import MAX_PACKET_SIZE
+from edge_agent.mqtt5.codec import MAX_PACKET_SIZE
 
 INSTALL_HINT = "Mosquitto is missing: install it with `sudo apt-get install mosquitto`"
 

@@ -9,7 +9,7 @@ the owner's ``on_message``/``on_puback`` functions, which only enqueue.
 One :class:`MqttConnection` is one connect attempt; the agent makes a new one for every
 reconnect (the Last Will carries that attempt's ``bdseq``).
 
-Every CONNECT announces a Maximum Packet Size (:data:`edge_agent.wire.MAX_PACKET_SIZE`): paho
+Every CONNECT announces a Maximum Packet Size (:data:`edge_agent.mqtt5.codec.MAX_PACKET_SIZE`): paho
 reads a packet with ``recv(remaining length)`` on the event loop, so without the limit one
 150 MB message allocated and copied hundreds of megabytes between two ticks of a signal
 controller (issue 13). Mosquitto honours it (tested in ``tests/hostile``).
@@ -35,7 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.contract.configs import MqttConfig, TlsConfig, plain_mqtt_refusal
 from edge_agent.errors import ConfigError, KasselError
-from edge_agent.wire import MAX_PACKET_SIZE, Will
+from edge_agent.mqtt5.codec import MAX_PACKET_SIZE, Will
 
 __all__ = [
     "BrokerAddress",
@@ -139,7 +139,7 @@ class _BoundedReadClient(paho.Client):
     64 KiB SREMs arriving, one reader callback would parse and validate 100 of them while a
     signal controller's tick waits (issue 13). Here a callback stops after
     :data:`READ_BUDGET_S` (or ``max_packets``), so the work between two ticks is bounded by
-    the budget plus one packet of at most :data:`~edge_agent.wire.MAX_PACKET_SIZE`; what is
+    the budget plus one packet of at most :data:`~edge_agent.mqtt5.codec.MAX_PACKET_SIZE`; what is
     left in the socket is read in the next event-loop iteration.
     """
 

@@ -12,7 +12,7 @@ WHY this shape (at-least-once delivery + idempotent storage = exactly once in st
 * a bounded inbox: when it is full, the session thread stops reading for QoS 1 (TCP pushes
   back to the broker, which queues in the session) and drops QoS 0 with a counter, so memory
   stays flat under overload; the broker's in-flight window is capped by our Receive Maximum;
-* the session thread (:class:`~central_hub.mqtt.WireSubscriber`, a lean receive
+* the session thread (:class:`~edge_agent.mqtt5.session.WireSubscriber`, a lean receive
   path measured faster than a bare paho subscriber) only appends to a deque; the writer thread
   validates, writes, and acknowledges a whole batch with one socket write.
 """
@@ -31,11 +31,11 @@ from sqlalchemy import Engine
 from central_hub.core.config import HubRuntime
 from central_hub.domain.intake import INGESTED, Intake, Rejected, Row
 from central_hub.domain.streams import SeqTracker
-from central_hub.mqtt import Message, SessionOptions, WireSubscriber
 from central_hub.storage.health import StorageHealth
 from central_hub.storage.writer import BatchWriter
 from edge_agent.contract.topics import Topics
-from edge_agent.wire import POISON
+from edge_agent.mqtt5.codec import POISON
+from edge_agent.mqtt5.session import Message, SessionOptions, WireSubscriber
 
 log = logging.getLogger(__name__)
 

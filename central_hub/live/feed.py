@@ -7,7 +7,7 @@ primary must see every status, SPaT and health message to raise alarms. The sess
 persistent: after a restart the retained status and MAP messages rebuild the picture and
 live data catches up within a second.
 
-Latency path: the session thread (:class:`~central_hub.mqtt.WireSubscriber`) appends each
+Latency path: the session thread (:class:`~edge_agent.mqtt5.session.WireSubscriber`) appends each
 socket read's messages to a bounded deque at once and wakes the event loop only when the deque
 was empty; the drain task validates and fans out. No per-message thread hop. QoS 1 messages
 (status, MAP, acks) are acknowledged as soon as they are queued: this path stores nothing.
@@ -30,7 +30,6 @@ from central_hub.domain.intake import BIRTH_BOUND
 from central_hub.domain.live_state import LiveState, SignalChange
 from central_hub.live.broadcast import Broadcaster
 from central_hub.live.dashboard_feed import DashboardFeed
-from central_hub.mqtt import Message, SessionOptions, WireSubscriber
 from edge_agent.contract.payloads import (
     CommandAck,
     Detector,
@@ -44,7 +43,8 @@ from edge_agent.contract.payloads import (
 )
 from edge_agent.contract.topics import TopicName, Topics
 from edge_agent.errors import PayloadError
-from edge_agent.wire import POISON
+from edge_agent.mqtt5.codec import POISON
+from edge_agent.mqtt5.session import Message, SessionOptions, WireSubscriber
 
 log = logging.getLogger(__name__)
 

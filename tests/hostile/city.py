@@ -3,7 +3,7 @@ raw MQTT 5 clients that log in as a device, and a strict JSON reader.
 
 WHY raw sockets for the attackers: an attacker does not use our agent; it sends exactly the
 bytes it wants (any size, as fast as TCP takes them), so the tests build packets with
-:mod:`edge_agent.wire` and write them to a plain socket.
+:mod:`edge_agent.mqtt5.codec` and write them to a plain socket.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 from central_hub.broker import MosquittoBroker
 from central_hub.registry import DeviceRegistry
 from central_hub.storage.db import make_engine
-from edge_agent import wire
 from edge_agent.contract.topics import Topics
+from edge_agent.mqtt5 import codec
 
 TOPICS = Topics()
 
@@ -78,15 +78,15 @@ class RawClient:
         b = city.broker
         self.sock = socket.create_connection((b.host, b.port), timeout=10)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.splitter = wire.Splitter(max_packet=1 << 30)
-        self.sock.sendall(wire.connect(client_id or f"{device_id}-raw-{time.monotonic_ns()}",
+        self.splitter = codec.Splitter(max_packet=1 << 30)
+        self.sock.sendall(codec.connect(client_id or f"{device_id}-raw-{time.monotonic_ns()}",
                                        keepalive_s=60, clean_start=clean_start,
                                        username=device_id, password=city.creds[device_id]))
-        found, ack = self._await(wire.CONNACK)
+        found, ack = self._await(codec.CONNACK)
         assert found and ack is not None and not ack.failed, f"{device_id} refused: {ack}"
         self._mid = 0
 
-    def _await(self, kind: int, timeout: float = 10.0) -> tuple[bool, wire.Ack | None]:
+    def _await(self, kind: int, timeout: float = 10.0) -> tuple[bool, codec.Ack | None]:
         """``(found, ack)`` of the next control packet of ``kind`` (``ack`` None for PUBACK)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -108,7 +108,7 @@ class RawClient:
         """Send one PUBLISH; False when the broker has closed the connection."""
         self._mid = self._mid % 0xFFFF + 1
         try:
-            self.sock.sendall(wire.publish(topic, payload, qos, self._mid if qos else 0, retain))
+            self.sock.sendall(codec.publish(topic, payload, qos, self._mid if qos else 0, retain))
         except OSError:
             return False
         return True
@@ -116,11 +116,11 @@ class RawClient:
     def puback(self, timeout: float = 10.0) -> bool:
         """Wait for the next PUBACK; False when the connection closed first or none came."""
         try:
-            return self._await(wire.PUBACK, timeout)[0]
+            return self._await(codec.PUBACK, timeout)[0]
         except OSError:
             return False
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
-            self.sock.sendall(wire.DISCONNECT_PACKET)
+            self.sock.sendall(codec.DISCONNECT_PACKET)
         self.sock.close()

@@ -13,7 +13,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
-from edge_agent import wire
+from edge_agent.mqtt5 import codec
 
 
 def read_varint(buf: bytes, i: int) -> tuple[int, int]:
@@ -92,7 +92,7 @@ class FakeBroker:
                     if len(buf) < end:
                         break
                     kind, body, buf = buf[0] & 0xF0, buf[1 + used:end], buf[end:]
-                    if kind == wire.CONNECT:
+                    if kind == codec.CONNECT:
                         props = connect_properties(body)
                         plen, u = read_varint(body, 10)
                         i = 10 + u + plen
@@ -101,19 +101,19 @@ class FakeBroker:
                         with self._lock:
                             self.connections.append(conn)
                         sock.sendall(b"\x20\x03\x00\x00\x00")  # CONNACK, no session
-                    elif kind == wire.SUBSCRIBE:
+                    elif kind == codec.SUBSCRIBE:
                         pid = body[:2]
                         n_filters = _count_filters(body)
-                        sock.sendall(bytes((wire.SUBACK, 3 + n_filters)) + pid + b"\x00"
+                        sock.sendall(bytes((codec.SUBACK, 3 + n_filters)) + pid + b"\x00"
                                      + b"\x01" * n_filters)
                         for packet in self.script:
                             sock.sendall(packet)
-                    elif kind == wire.PUBACK and conn is not None:
+                    elif kind == codec.PUBACK and conn is not None:
                         with self._lock:
                             conn.pubacks.append(int.from_bytes(body[:2], "big"))
-                    elif kind == wire.PINGREQ:
+                    elif kind == codec.PINGREQ:
                         sock.sendall(b"\xd0\x00")
-                    elif kind == wire.DISCONNECT:
+                    elif kind == codec.DISCONNECT:
                         return
         except OSError:
             return
@@ -143,4 +143,4 @@ def _count_filters(body: bytes) -> int:
 
 def raw_publish(first: int, body: bytes) -> bytes:
     """A packet with any first byte and any body (the length is always right)."""
-    return bytes((first,)) + wire.varint(len(body)) + body
+    return bytes((first,)) + codec.varint(len(body)) + body

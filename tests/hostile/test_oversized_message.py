@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from central_hub.broker import MosquittoBroker
-from edge_agent import wire
+from edge_agent.mqtt5 import codec
 from tests.hostile.city import TOPICS, RawClient, hub_database, start_city, strict_json
 from tests.hostile.fake_broker import FakeBroker, raw_publish
 from tests.integration.central_hub.helpers import position, status, wait_for
@@ -168,18 +168,18 @@ def _poison_script() -> list[bytes]:
     t = len(topic).to_bytes(2, "big") + topic
     return [
         # oversized: 2 MiB QoS 1
-        raw_publish(wire.PUBLISH | 0x02, t + (101).to_bytes(2, "big") + b"\x00" + b"x" * BIG),
+        raw_publish(codec.PUBLISH | 0x02, t + (101).to_bytes(2, "big") + b"\x00" + b"x" * BIG),
         # a property length that runs past the packet
-        raw_publish(wire.PUBLISH | 0x02, t + (102).to_bytes(2, "big") + b"\x7f" + b"{}"),
+        raw_publish(codec.PUBLISH | 0x02, t + (102).to_bytes(2, "big") + b"\x7f" + b"{}"),
         # a topic that is not UTF-8
-        raw_publish(wire.PUBLISH | 0x02, b"\x00\x04\xff\xfe\xfd\xfc" + (103).to_bytes(2, "big")
+        raw_publish(codec.PUBLISH | 0x02, b"\x00\x04\xff\xfe\xfd\xfc" + (103).to_bytes(2, "big")
                     + b"\x00" + good),
         # QoS 2 on a QoS 1 subscription
-        raw_publish(wire.PUBLISH | 0x04, t + (104).to_bytes(2, "big") + b"\x00" + good),
+        raw_publish(codec.PUBLISH | 0x04, t + (104).to_bytes(2, "big") + b"\x00" + good),
         # a topic length that runs past the packet (no packet id can be read)
-        raw_publish(wire.PUBLISH | 0x02, b"\x40\x00" + b"kassel"),
+        raw_publish(codec.PUBLISH | 0x02, b"\x40\x00" + b"kassel"),
         # and then a good message
-        raw_publish(wire.PUBLISH | 0x02, t + (106).to_bytes(2, "big") + b"\x00" + good),
+        raw_publish(codec.PUBLISH | 0x02, t + (106).to_bytes(2, "big") + b"\x00" + good),
     ]
 
 

@@ -28,7 +28,7 @@ import pytest
 
 from central_hub.broker import MosquittoBroker
 from edge_agent.contract.payloads import MAX_PAYLOAD_BYTES
-from edge_agent.wire import MAX_PACKET_SIZE
+from edge_agent.mqtt5.codec import MAX_PACKET_SIZE
 from signal_controller.domain.intersection import WATCHDOG_MS
 from tests.hostile.city import TOPICS, City, RawClient, start_city
 from tests.integration.signal_controller.helpers import config_data, write_config

@@ -15,9 +15,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from central_hub.broker import BrokerTls, MosquittoBroker
-from central_hub.mqtt import Message, SessionOptions, WireSubscriber
 from edge_agent.contract.configs import TlsConfig
 from edge_agent.mqtt import BrokerAddress
+from edge_agent.mqtt5.session import Message, SessionOptions, WireSubscriber
 from tests.integration.central_hub.helpers import client, wait_for
 from tests.support.pki import make_ca_and_server_cert
 

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 from central_hub.broker import TLS_VERSION, BrokerTls, MosquittoBroker
-from edge_agent import wire
 from edge_agent.contract.payloads import MAX_PAYLOAD_BYTES
 from edge_agent.contract.topics import Topics
-from edge_agent.wire import MAX_PACKET_SIZE
+from edge_agent.mqtt5 import codec
+from edge_agent.mqtt5.codec import MAX_PACKET_SIZE
 
 PRODUCTION = Path(__file__).resolve().parents[3] / "firmware_configs/mosquitto/kassel.conf"
 
@@ -21,7 +21,7 @@ def _options(text: str) -> dict[str, str]:
 
 def test_a_packet_holds_a_full_payload_with_the_longest_topic_of_the_contract() -> None:
     topic = Topics().topic("srem", "x" * 64, "y" * 64).encode()  # ids: at most 64 characters
-    packet = wire.publish(topic.decode(), b"x" * MAX_PAYLOAD_BYTES, 1, 1)
+    packet = codec.publish(topic.decode(), b"x" * MAX_PAYLOAD_BYTES, 1, 1)
     assert len(packet) <= MAX_PACKET_SIZE
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_agent import wire
+from edge_agent.mqtt5 import codec
 
 
 @pytest.mark.parametrize(("n", "encoded"), [
@@ -16,16 +16,16 @@ from edge_agent import wire
 ])
 def test_varint_matches_the_specification_table(n: int, encoded: bytes) -> None:
     # MQTT 5.0 §1.5.5, table 1-1
-    assert wire.varint(n) == encoded
+    assert codec.varint(n) == encoded
 
 
 def test_varint_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError, match="out of range"):
-        wire.varint(268_435_456)
+        codec.varint(268_435_456)
 
 
 def test_connect_layout() -> None:
-    pkt = wire.connect("hub-1", keepalive_s=30, clean_start=False, session_expiry_s=3600,
+    pkt = codec.connect("hub-1", keepalive_s=30, clean_start=False, session_expiry_s=3600,
                        receive_maximum=4000, username="hub", password="pw")
     body = (b"\x00\x04MQTT\x05"  # protocol name and level 5
             + bytes((0x80 | 0x40,))  # username + password, clean start off
@@ -36,43 +36,43 @@ def test_connect_layout() -> None:
 
 
 def test_connect_with_will_sets_flags_and_payload() -> None:
-    pkt = wire.connect("c", keepalive_s=10, clean_start=True,
-                       will=wire.Will("t/x", b"off", qos=1, retain=True))
+    pkt = codec.connect("c", keepalive_s=10, clean_start=True,
+                       will=codec.Will("t/x", b"off", qos=1, retain=True))
     flags = pkt[2 + 7]
     assert flags == 0x02 | 0x04 | 0x08 | 0x20
     assert pkt.endswith(b"\x00\x01c" + b"\x00" + b"\x00\x03t/x" + b"\x00\x03off")
 
 
 def test_subscribe_and_pubacks_layout() -> None:
-    assert wire.subscribe(7, [("a/#", 1), ("b", 0)]) == (
+    assert codec.subscribe(7, [("a/#", 1), ("b", 0)]) == (
         b"\x82\x0d\x00\x07\x00" + b"\x00\x03a/#\x01" + b"\x00\x01b\x00")
-    assert wire.pubacks([1, 258]) == b"\x40\x02\x00\x01\x40\x02\x01\x02"
-    assert wire.pubacks([]) == b""
+    assert codec.pubacks([1, 258]) == b"\x40\x02\x00\x01\x40\x02\x01\x02"
+    assert codec.pubacks([]) == b""
 
 
 def _publish_with_properties(topic: bytes, payload: bytes, mid: int) -> bytes:
     # a QoS 1 PUBLISH as a broker forwards it with properties (content type, user property)
     props = b"\x03\x00\x10application/json" + b"\x26\x00\x01k\x00\x01v"
     body = len(topic).to_bytes(2, "big") + topic + mid.to_bytes(2, "big")
-    body += wire.varint(len(props)) + props + payload
-    return b"\x32" + wire.varint(len(body)) + body
+    body += codec.varint(len(props)) + props + payload
+    return b"\x32" + codec.varint(len(body)) + body
 
 
 def test_splitter_reads_publish_with_and_without_properties() -> None:
-    s = wire.Splitter()
-    s.feed(wire.publish("kassel/v1/bus/1/position", b'{"a":1}', qos=0)
+    s = codec.Splitter()
+    s.feed(codec.publish("kassel/v1/bus/1/position", b'{"a":1}', qos=0)
            + _publish_with_properties(b"kassel/v1/bus/2/wlan", b"{}", 513)
            + b"\xd0\x00")
     assert s.messages == [(0, 0, "kassel/v1/bus/1/position", b'{"a":1}'),
                           (1, 513, "kassel/v1/bus/2/wlan", b"{}")]
-    assert s.controls == [(wire.PINGRESP, None)]
+    assert s.controls == [(codec.PINGRESP, None)]
 
 
 def test_splitter_decodes_connack_suback_and_disconnect() -> None:
-    s = wire.Splitter()
+    s = codec.Splitter()
     s.feed(b"\x20\x03\x01\x00\x00" + b"\x90\x05\x00\x07\x00\x01\x87" + b"\xe0\x02\x8b\x00")
     (k1, connack), (k2, suback), (k3, disc) = s.controls
-    assert (k1, k2, k3) == (wire.CONNACK, wire.SUBACK, wire.DISCONNECT)
+    assert (k1, k2, k3) == (codec.CONNACK, codec.SUBACK, codec.DISCONNECT)
     assert connack is not None and connack.session_present and not connack.failed
     assert suback is not None and suback.reason_codes == (0x01, 0x87) and suback.failed
     assert disc is not None and disc.reason_codes == (0x8B,)
@@ -82,14 +82,14 @@ def test_splitter_decodes_connack_suback_and_disconnect() -> None:
     (b"\x30\xff\xff\xff\xff\x01", "four bytes"),
     (b"\x50\x02\x00\x01", "unexpected packet type"),
     (b"\x20\x00", "short CONNACK"),
-    (b"\x90" + wire.varint(200) + b"\x00" * 200, "exceeds"),  # an oversized control packet
+    (b"\x90" + codec.varint(200) + b"\x00" * 200, "exceeds"),  # an oversized control packet
 ])
 def test_splitter_refuses_a_stream_it_cannot_follow(data: bytes, match: str) -> None:
-    with pytest.raises(wire.ProtocolError, match=match):
-        wire.Splitter(max_packet=100).feed(data)
+    with pytest.raises(codec.ProtocolError, match=match):
+        codec.Splitter(max_packet=100).feed(data)
 
 
-_GOOD = wire.publish("ok", b"after", 1, 9)
+_GOOD = codec.publish("ok", b"after", 1, 9)
 
 
 @pytest.mark.parametrize(("packet", "reason", "qos", "mid"), [
@@ -104,29 +104,29 @@ _GOOD = wire.publish("ok", b"after", 1, 9)
 ])
 def test_splitter_skips_a_poison_publish_and_goes_on(packet: bytes, reason: str, qos: int,
                                                      mid: int) -> None:
-    s = wire.Splitter()
+    s = codec.Splitter()
     s.feed(packet + _GOOD)
     assert [p.reason for p in s.poison] == [reason]
-    assert s.messages[0][:2] == (qos, mid) and s.messages[0][3] is wire.POISON
+    assert s.messages[0][:2] == (qos, mid) and s.messages[0][3] is codec.POISON
     assert s.messages[1] == (1, 9, "ok", b"after")
 
 
 def test_splitter_skips_oversized_publishes_without_buffering_them() -> None:
-    s = wire.Splitter(max_packet=100)
-    big = wire.publish("t/big", b"x" * 10_000, 1, 77)
+    s = codec.Splitter(max_packet=100)
+    big = codec.publish("t/big", b"x" * 10_000, 1, 77)
     s.feed(big[:12])  # header only: poison known, the rest is skipped as it comes
-    assert s.poison == [wire.Poison("too_large", 1, 77, "t/big", len(big) - 3)]
+    assert s.poison == [codec.Poison("too_large", 1, 77, "t/big", len(big) - 3)]
     for i in range(12, len(big), 1000):
         s.feed(big[i:i + 1000])
         assert len(s._rest) == 0
     s.feed(_GOOD)
     assert [m[:3] for m in s.messages] == [(1, 77, "t/big"), (1, 9, "ok")]
-    assert s.messages[0][3] is wire.POISON and s.messages[1][3] == b"after"
+    assert s.messages[0][3] is codec.POISON and s.messages[1][3] == b"after"
 
 
 def test_splitter_waits_for_the_header_of_an_oversized_publish() -> None:
-    s = wire.Splitter(max_packet=100)
-    big = wire.publish("t/" + "a" * 300, b"x" * 500, 1, 3)
+    s = codec.Splitter(max_packet=100)
+    big = codec.publish("t/" + "a" * 300, b"x" * 500, 1, 3)
     s.feed(big[:50])  # the topic is not complete yet
     assert s.poison == []
     s.feed(big[50:] + _GOOD)
@@ -135,23 +135,23 @@ def test_splitter_waits_for_the_header_of_an_oversized_publish() -> None:
 
 
 def test_an_empty_payload_is_not_the_poison_marker() -> None:
-    s = wire.Splitter()
-    s.feed(wire.publish("t", b"", 1, 1))
-    assert s.messages == [(1, 1, "t", b"")] and s.messages[0][3] is not wire.POISON
+    s = codec.Splitter()
+    s.feed(codec.publish("t", b"", 1, 1))
+    assert s.messages == [(1, 1, "t", b"")] and s.messages[0][3] is not codec.POISON
 
 
 @settings(max_examples=100)
 @given(st.lists(st.integers(1, 700), min_size=1, max_size=30))
 def test_any_chunking_skips_the_same_poison(cuts: list[int]) -> None:
-    stream = (wire.publish("a", b"1", 1, 1) + wire.publish("big", b"x" * 3000, 1, 2)
-              + b"\x34\x06\x00\x01t\x00\x03\x00" + wire.publish("b", b"2", 1, 4))
-    s = wire.Splitter(max_packet=1000)
+    stream = (codec.publish("a", b"1", 1, 1) + codec.publish("big", b"x" * 3000, 1, 2)
+              + b"\x34\x06\x00\x01t\x00\x03\x00" + codec.publish("b", b"2", 1, 4))
+    s = codec.Splitter(max_packet=1000)
     pos = 0
     for c in cuts:
         s.feed(stream[pos:pos + c])
         pos += c
     s.feed(stream[pos:])
-    assert [(m[1], m[3] is wire.POISON) for m in s.messages] == [
+    assert [(m[1], m[3] is codec.POISON) for m in s.messages] == [
         (1, False), (2, True), (3, True), (4, False)]
 
 
@@ -165,8 +165,8 @@ _messages = st.lists(st.tuples(
 @given(_messages, st.lists(st.integers(1, 64), min_size=1, max_size=30))
 def test_any_chunking_of_a_stream_gives_the_same_messages(
         msgs: list[tuple[int, int, str, bytes]], cuts: list[int]) -> None:
-    stream = b"".join(wire.publish(t, p, q, m if q else 0) for q, m, t, p in msgs)
-    s = wire.Splitter()
+    stream = b"".join(codec.publish(t, p, q, m if q else 0) for q, m, t, p in msgs)
+    s = codec.Splitter()
     pos = 0
     i = 0
     while pos < len(stream):
@@ -181,11 +181,11 @@ def test_any_chunking_of_a_stream_gives_the_same_messages(
 @settings(max_examples=2000)
 @given(st.binary(max_size=200), st.integers(1, 50))
 def test_random_bytes_only_ever_raise_protocol_error(data: bytes, step: int) -> None:
-    s = wire.Splitter(max_packet=1000)
+    s = codec.Splitter(max_packet=1000)
     try:
         for k in range(0, len(data), step):
             s.feed(data[k:k + step])
-    except wire.ProtocolError:
+    except codec.ProtocolError:
         return
     for _qos, _mid, topic, payload in s.messages:
         assert isinstance(topic, str) and isinstance(payload, bytes)

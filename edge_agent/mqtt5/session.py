@@ -4,8 +4,8 @@ WHY not paho (measured in BENCHMARKS.md): a bare paho subscriber spends about 40
 per message, so a hub that validates and stores on top of paho can never be as fast as a
 subscriber that does nothing, and on the live path (SPaT of 300 intersections at 10 Hz) that
 cost competes with validation and WebSocket fan-out for the same core. This session reads up
-to 256 KiB per ``recv``, splits it with :mod:`edge_agent.wire` and hands the whole chunk's
-messages over in one call; QoS 1 messages are acknowledged with one write of concatenated
+to 256 KiB per ``recv``, splits it with :mod:`edge_agent.mqtt5.codec` and hands the whole
+chunk's messages over in one call; QoS 1 messages are acknowledged with one write of concatenated
 PUBACKs — by the ingest worker after its batch committed, or by the session itself
 (``auto_ack``) on the live path, which stores nothing. The edge agents keep paho (they publish
 far more than they receive and need its in-flight handling).
@@ -17,13 +17,13 @@ gets a new generation number; packet ids of an earlier connection are never ackn
 later one (the broker redelivers them and storage drops the repeats).
 
 Poison (issue 13): the CONNECT announces a Maximum Packet Size
-(:data:`edge_agent.wire.MAX_PACKET_SIZE`), so a conforming broker discards a larger message for
-this session instead of sending it (MQTT 5 §3.1.2.11.4), also one already queued in the
-persistent session or retained. Whatever comes
-anyway and cannot be taken (oversized, broken property, topic not UTF-8, QoS 2) is skipped by
-the splitter, acknowledged in order with its neighbours when it is QoS 1, counted by reason in
-:attr:`WireSubscriber.poison` (``GET /api/v1/ingest``, the ``hub_poison_message`` alarm) and
-logged at most once a minute per reason; the connection stays up. Reconnecting instead would
+(:data:`edge_agent.mqtt5.codec.MAX_PACKET_SIZE`), so a conforming broker discards a larger
+message for this session instead of sending it (MQTT 5 §3.1.2.11.4), also one already queued in
+the persistent session or retained. Whatever comes anyway and cannot be taken (oversized,
+broken property, topic not UTF-8, QoS 2) is skipped by the splitter, acknowledged in order with
+its neighbours when it is QoS 1, counted by reason in :attr:`WireSubscriber.poison` (``GET
+/api/v1/ingest``, the ``hub_poison_message`` alarm) and logged at most once a minute per
+reason; the connection stays up. Reconnecting instead would
 only bring the same packet back, forever.
 """
 
@@ -39,14 +39,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from edge_agent import wire
 from edge_agent.backoff import Backoff
 from edge_agent.contract.configs import TlsConfig
 from edge_agent.mqtt import BrokerAddress, tls_context
+from edge_agent.mqtt5 import codec
 
 log = logging.getLogger(__name__)
 
-#: ``(qos, packet id, topic, payload)`` as split by :class:`edge_agent.wire.Splitter`.
+#: ``(qos, packet id, topic, payload)`` as split by :class:`edge_agent.mqtt5.codec.Splitter`.
 Message = tuple[int, int, str, bytes]
 
 _CHUNK = 256 * 1024
@@ -74,7 +74,7 @@ class SessionOptions:
     reconnect_min_s: float = 0.1
     reconnect_max_s: float = 1.0
     #: announced in CONNECT and enforced by the splitter (poison beyond it is skipped)
-    max_packet_size: int = wire.MAX_PACKET_SIZE
+    max_packet_size: int = codec.MAX_PACKET_SIZE
 
 #: a poison reason is logged at most this often (it is counted every time)
 POISON_LOG_INTERVAL_S = 60.0
@@ -134,7 +134,7 @@ class WireSubscriber:
         sock = self._sock
         if sock is not None:
             try:
-                self._send(sock, wire.DISCONNECT_PACKET)
+                self._send(sock, codec.DISCONNECT_PACKET)
                 self._closing = True
                 sock.shutdown(socket.SHUT_WR)
             except OSError:
@@ -154,7 +154,7 @@ class WireSubscriber:
             return False
         packet_id = self._next_packet_id() if qos else 0
         try:
-            self._send(sock, wire.publish(topic, payload, qos, packet_id, retain))
+            self._send(sock, codec.publish(topic, payload, qos, packet_id, retain))
         except OSError:
             return False
         return True
@@ -165,7 +165,7 @@ class WireSubscriber:
         if generation != self.generation or sock is None or not packet_ids:
             return False
         try:
-            self._send(sock, wire.pubacks(packet_ids))
+            self._send(sock, codec.pubacks(packet_ids))
         except OSError:
             return False
         return True
@@ -189,7 +189,7 @@ class WireSubscriber:
             reason = "closed"
             try:
                 self._session(backoff)
-            except (OSError, wire.ProtocolError, ConnectionError) as exc:
+            except (OSError, codec.ProtocolError, ConnectionError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
                 if self._running:  # not the socket shutdown of our own stop()
                     self.last_error = reason
@@ -224,12 +224,12 @@ class WireSubscriber:
         sock = self._open()
         self._sock = sock
         self._closing = False
-        splitter = wire.Splitter(max_packet=o.max_packet_size)
-        self._send(sock, wire.connect(
+        splitter = codec.Splitter(max_packet=o.max_packet_size)
+        self._send(sock, codec.connect(
             o.client_id, keepalive_s=o.keepalive_s, clean_start=o.clean_start,
             session_expiry_s=o.session_expiry_s, receive_maximum=o.receive_maximum,
             max_packet_size=o.max_packet_size, username=a.username, password=a.password))
-        connack = self._await(sock, splitter, wire.CONNACK)
+        connack = self._await(sock, splitter, codec.CONNACK)
         if connack.failed:
             raise ConnectionError(f"broker refused the connection (reason 0x"
                                   f"{connack.reason_codes[0]:02x})")
@@ -239,7 +239,7 @@ class WireSubscriber:
         backoff.reset()
         if self.on_connected is not None:
             self.on_connected(generation)
-        self._send(sock, wire.subscribe(self._next_packet_id(), list(o.filters)))
+        self._send(sock, codec.subscribe(self._next_packet_id(), list(o.filters)))
         if splitter.messages:  # a persistent session's backlog may follow CONNACK at once
             self._hand_over(generation, splitter)
         sock.settimeout(min(1.0, o.keepalive_s / 2))
@@ -268,9 +268,9 @@ class WireSubscriber:
             elif now - last_recv > 1.5 * o.keepalive_s:
                 raise ConnectionError("no PINGRESP within 1.5 × keepalive")
             if now - self._last_send >= half:
-                self._send(sock, wire.PINGREQ_PACKET)
+                self._send(sock, codec.PINGREQ_PACKET)
 
-    def _hand_over(self, generation: int, splitter: wire.Splitter) -> None:
+    def _hand_over(self, generation: int, splitter: codec.Splitter) -> None:
         messages, splitter.messages = splitter.messages, []
         if splitter.poison:
             self._count_poison(splitter)
@@ -279,7 +279,7 @@ class WireSubscriber:
             # QoS 1 only: a QoS 2 packet id (poison) must not be answered with a PUBACK
             self.ack(generation, [mid for qos, mid, _t, _p in messages if qos == 1 and mid])
 
-    def _count_poison(self, splitter: wire.Splitter) -> None:
+    def _count_poison(self, splitter: codec.Splitter) -> None:
         found, splitter.poison = splitter.poison, []
         now = time.monotonic()
         for p in found:
@@ -292,21 +292,21 @@ class WireSubscriber:
                           "stays connected", self.options.label, self.options.client_id,
                           self.last_poison, self.poison[p.reason])
 
-    def _controls(self, splitter: wire.Splitter) -> None:
+    def _controls(self, splitter: codec.Splitter) -> None:
         controls, splitter.controls = splitter.controls, []
         for kind, ack in controls:
-            if kind == wire.SUBACK and ack is not None:
+            if kind == codec.SUBACK and ack is not None:
                 if ack.failed:
                     log.error("%s %s: subscription refused: %s", self.options.label,
                               self.options.client_id, [hex(c) for c in ack.reason_codes])
                 else:
                     self.subscribed.set()
                     log.info("%s %s: subscribed", self.options.label, self.options.client_id)
-            elif kind == wire.DISCONNECT and ack is not None:
+            elif kind == codec.DISCONNECT and ack is not None:
                 raise ConnectionError(f"broker sent DISCONNECT (reason 0x"
                                       f"{ack.reason_codes[0]:02x})")
 
-    def _await(self, sock: socket.socket, splitter: wire.Splitter, kind: int) -> wire.Ack:
+    def _await(self, sock: socket.socket, splitter: codec.Splitter, kind: int) -> codec.Ack:
         deadline = time.monotonic() + self.options.connect_timeout_s
         while True:
             sock.settimeout(max(0.1, deadline - time.monotonic()))
