@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import time
 from collections import Counter, deque
@@ -33,6 +32,7 @@ from edge_agent.contract.commands import AGENT_COMMANDS, CommandArgs
 from edge_agent.contract.commands import COMMANDS as CONTRACT_COMMANDS
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.contract.payloads import Detector, Srem
+from edge_agent.contract.spat_wire import SpatEncoder
 from edge_agent.contract.topics import TopicRef
 from signal_controller.domain.commands import apply_command
 from signal_controller.domain.controller import fail_safe, initial_state, step
@@ -40,7 +40,7 @@ from signal_controller.domain.detectors import DetectorEvent
 from signal_controller.domain.intersection import TICK_MS, ceil_tick
 from signal_controller.domain.lamps import Lamp
 from signal_controller.domain.priority import PriorityMessage
-from signal_controller.domain.state import ControllerState, GroupTiming, Inputs, Outputs
+from signal_controller.domain.state import ControllerState, Inputs, Outputs
 from signal_controller.heads import SignalHeads
 from signal_controller.scheduler import TickScheduler
 
@@ -71,63 +71,6 @@ class LoggingSignalHeads:
             if self.lamps.get(sg) is not lamp:
                 log.debug("%s %s -> %s at %d", self.device_id, sg, lamp.value, now_ms)
         self.lamps = dict(lamps)
-
-
-def spat_fields(out: Outputs, intersection_id: str) -> dict[str, object]:
-    """The SPaT payload fields (without ``v``/``seq``) of one tick."""
-    return {
-        "ts": out.now,
-        "intersection_id": intersection_id,
-        "revision": out.revision,
-        "status": out.status,
-        "groups": [
-            {"sg": g.sg, "state": g.state, "min_end": g.min_end, "max_end": g.max_end,
-             "likely_end": g.likely_end, "confidence": g.confidence}
-            for g in out.groups
-        ],
-    }
-
-
-class SpatEncoder:
-    """SPaT payload bytes straight from the domain's rows, byte-identical to
-    ``encode(Spat(seq=..., **spat_fields(...)))`` (tested), without building a model.
-
-    The domain's rows are already valid (typed, ids from the validated config, literal states,
-    confidence 0-100); only ``ts``, ``seq``, ``revision`` and ``status`` vary per tick, and the
-    encoded ``groups`` array is reused while the domain hands out the same rows tuple (its
-    prediction cache), which is most ticks.
-    """
-
-    def __init__(self, intersection_id: str) -> None:
-        self._mid = (',"intersection_id":' + json.dumps(intersection_id) + ',"revision":').encode()
-        self._rows: tuple[GroupTiming, ...] | None = None
-        self._groups = b"[]"
-
-    def encode(self, out: Outputs, seq: int | None) -> bytes:
-        """The payload of ``out`` with ``seq``."""
-        if seq is None:
-            raise ValueError("SPaT is a sequenced payload")
-        if out.groups is not self._rows:
-            self._rows = out.groups
-            self._groups = _groups_json(out.groups)
-        return b"".join((
-            b'{"v":1,"ts":%d,"seq":%d' % (out.now, seq), self._mid,
-            b'%d,"status":"%s","groups":' % (out.revision, out.status.encode()),
-            self._groups, b"}",
-        ))
-
-
-def _json_int(value: int | None) -> str:
-    return "null" if value is None else str(value)
-
-
-def _groups_json(rows: tuple[GroupTiming, ...]) -> bytes:
-    return ("[" + ",".join(
-        f'{{"sg":{json.dumps(g.sg)},"state":"{g.state}","min_end":{_json_int(g.min_end)},'
-        f'"max_end":{_json_int(g.max_end)},"likely_end":{_json_int(g.likely_end)},'
-        f'"confidence":{g.confidence}}}'
-        for g in rows
-    ) + "]").encode()
 
 
 def priority_message(msg: Srem, sender_id: str) -> PriorityMessage:

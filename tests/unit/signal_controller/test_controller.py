@@ -9,7 +9,7 @@ import pytest
 
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.contract.payloads import Spat
-from signal_controller.app import spat_fields
+from edge_agent.contract.spat_wire import spat_fields
 from signal_controller.domain import controller as ctl
 from signal_controller.domain import spat_timing
 from signal_controller.domain.commands import CommandError, apply_command
