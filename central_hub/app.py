@@ -7,9 +7,8 @@ gets a fully wired app from :func:`create_app`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +31,19 @@ from central_hub.api.routes import (
 )
 from central_hub.core.authz import rule_for
 from central_hub.core.config import HubRuntime, HubSettings, OidcSettings, resolve
+from central_hub.core.services import HubService
 from central_hub.hub import Hub
-from central_hub.kita.api import create_kita_router
-from central_hub.kita.service import KitaService
+from central_hub.kita.mount import KITA
 from central_hub.registry import Reload
-from central_hub.storage.db import make_engine
 from edge_agent.contract.configs import HubConfig
 from edge_agent.http_headers import SecurityHeaders
 from edge_agent.http_limits import BodyLimit, RouteLimit
 from edge_agent.http_ratelimit import RateLimit
 
 STATIC = Path(__file__).parent / "static"
+
+#: the citizen services the hub carries, each mounted the same way (central_hub/core/services.py)
+SERVICES: tuple[HubService, ...] = (KITA,)
 
 
 def route_body_limits(app: FastAPI) -> list[RouteLimit]:
@@ -70,22 +71,17 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
         hub = Hub(runtime, engine=engine, reload_broker=reload_broker)
         app.state.hub = hub
         app.state.identity = hub.identity
-        # the Kita allocation keeps children's data in a database of its own by default
-        # (docs/kita.md, "Where the data lives"); its families are resolved by the hub
-        url = kita_database_url(runtime)
-        kita_engine = hub.engine if url is None else await asyncio.to_thread(
-            make_engine, url, hub_schema=False)
-        kita = await asyncio.to_thread(KitaService.from_settings, kita_engine,
-                                       runtime.settings.kita)
-        hub.identity.add_family_lookup(kita.family_of_token)
-        app.state.kita = kita
-        await hub.start()
         try:
-            yield
+            async with AsyncExitStack() as opened:
+                for service in SERVICES:
+                    setattr(app.state, service.name,
+                            await opened.enter_async_context(service.open(hub)))
+                await hub.start()
+                try:
+                    yield
+                finally:
+                    await hub.stop()
         finally:
-            await hub.stop()
-            if kita_engine is not hub.engine:
-                kita_engine.dispose()
             if engine is None:
                 hub.engine.dispose()
 
@@ -114,7 +110,8 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
     )
     for module in (vehicles, intersections, alarms, devices, gtfs_rt, live, dashboard, docs):
         app.include_router(module.router)
-    app.include_router(create_kita_router(), prefix="/api/v1/kita")
+    for service in SERVICES:
+        app.include_router(service.create_router(), prefix=service.prefix)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     docs.mount_assets(app)
     limiters = HubLimiters.of(runtime.settings.rate_limits)
@@ -130,17 +127,6 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
     app.add_middleware(PublicFeedCors, feeds=feed_paths(app))
     app.add_middleware(SecurityHeaders)
     return app
-
-
-def kita_database_url(runtime: HubRuntime) -> str | None:
-    """Where the Kita data live: ``kita.database``, ``None`` for the hub's own database
-    (``kita.database: hub``), by default ``kita.db`` in the hub's state directory."""
-    url = runtime.settings.kita.database
-    if url == "hub":
-        return None
-    if url:
-        return url
-    return f"sqlite:///{Path(runtime.config.agent.state_dir) / 'kita.db'}"
 
 
 BEARER_SCHEME = "bearer"

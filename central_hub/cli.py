@@ -214,9 +214,8 @@ def _run_http(runtime: object, host: str, port: int, *, access_log: bool) -> int
     (``edge_agent.http_logs``: an address is personal data)."""
     import uvicorn
 
-    from central_hub.app import create_app
+    from central_hub.app import SERVICES, create_app
     from central_hub.core.config import HubRuntime
-    from central_hub.kita.api import RedactChildIds
     from edge_agent.http_logs import scrub_server_logs
 
     assert isinstance(runtime, HubRuntime)
@@ -225,7 +224,8 @@ def _run_http(runtime: object, host: str, port: int, *, access_log: bool) -> int
     config = uvicorn.Config(app, host=host, port=port, ws_ping_interval=20,
                             log_level="info" if access_log else "warning",
                             access_log=access_log)
-    scrub_server_logs(RedactChildIds())  # after uvicorn configured its loggers
+    # after uvicorn configured its loggers; a service's paths may carry personal data
+    scrub_server_logs(*(make() for service in SERVICES for make in service.log_filters))
     server = uvicorn.Server(config)
     server.run()
     return EXIT_OK if server.started else EXIT_FAILURE  # not started: e.g. the port is taken

@@ -10,7 +10,7 @@ document with every kind of principal over real HTTP and fails on a route withou
 ``docs/security.md`` carries the table as :func:`markdown_table` renders it (a test compares).
 
 What the matrix decides is *route* access. Which record a caller may see within a route (a
-family only its own applications) is the service's rule (:mod:`central_hub.kita.service`).
+family only its own applications) is the service's rule (e.g. :mod:`central_hub.kita.service`).
 
 Pure: no I/O.
 """

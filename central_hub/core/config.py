@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from central_hub.core.identity import Role
+from central_hub.kita.settings import KitaSettings
 from edge_agent.contract.configs import HubConfig
 from edge_agent.errors import ConfigError
 from edge_agent.mqtt import BrokerAddress, check_transport
@@ -149,25 +150,6 @@ class OidcSettings(BaseModel):
     @property
     def enabled(self) -> bool:
         return bool(self.issuer and self.audience and self.jwks_url)
-
-
-class KitaSettings(BaseModel):
-    """The Kita allocation service (``KASSEL_HUB_KITA__*``).
-
-    ``database``: where the Kita tables (children's personal data) live. ``None`` (the
-    default) is a separate SQLite file ``kita.db`` in the hub's state directory, not the
-    telemetry database: see ``docs/kita.md`` ("Where the data lives") for why.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    #: an SQLAlchemy URL (``sqlite:///...``, ``postgresql://...``); ``"hub"``: the hub's database
-    database: str | None = None
-    #: applications per family (withdrawn ones count)
-    max_children_per_family: Annotated[int, Field(ge=1)] = 5
-    #: registrations at once per client address, then ``registrations_per_hour``
-    registration_burst: Annotated[int, Field(ge=1)] = 5
-    registrations_per_hour: Annotated[float, Field(gt=0)] = 10.0
 
 
 #: an http(s) URL template holding {z}, {x} and {y}, no blanks

@@ -12,6 +12,7 @@ so a failed run never leaves half a result behind.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import tempfile
@@ -483,21 +484,23 @@ def write_applications(
     )
 
 
+def _result_rows(placements: Iterable[Placement]) -> Iterator[tuple[object, ...]]:
+    for p in placements:
+        yield p.child_id, p.kita_id or "", "" if p.choice_rank is None else p.choice_rank, p.lottery
+
+
 def write_results(path: Path, placements: Iterable[Placement]) -> None:
     """Write ``R.csv``: one row per child, empty Kita and rank when it has no place."""
-    _write_atomically(
-        path,
-        RESULT_COLUMNS,
-        (
-            (
-                p.child_id,
-                p.kita_id or "",
-                "" if p.choice_rank is None else p.choice_rank,
-                p.lottery,
-            )
-            for p in placements
-        ),
-    )
+    _write_atomically(path, RESULT_COLUMNS, _result_rows(placements))
+
+
+def results_text(placements: Iterable[Placement]) -> str:
+    """``R.csv`` as text, for the hub's download of a round (same rows as :func:`write_results`)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(RESULT_COLUMNS)
+    writer.writerows(_result_rows(placements))
+    return out.getvalue()
 
 
 def write_explanations(path: Path, explanations: Iterable[Explanation]) -> None:

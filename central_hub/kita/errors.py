@@ -5,11 +5,19 @@
         ├── RecordsError              records handed to the domain break a rule (record, field)
         ├── KitaInputError            input files break the format or a rule (file, line, field)
         ├── DecisionError             accept/decline decisions do not fit the round's offers
-        └── UnstableAllocationError   the stability check found a blocking pair (a bug)
+        ├── UnstableAllocationError   the stability check found a blocking pair (a bug)
+        └── KitaServiceError          a use case of the hub's service refused a request
+            ├── NotFoundError          404: no such record, or not the caller's (never told apart)
+            ├── ConflictError          409: not now (deadline passed, allocation started, ...)
+            ├── InvalidRequestError    422: a rule of the domain is broken, per field
+            ├── RateLimitedError       429: too many registrations from this address, retry later
+            └── AllocationFailedError  500: the stability check or the replay failed (a bug)
 
 The domain reports rule violations as :class:`~central_hub.kita.domain.validation.Problem`
 values; the CSV adapter turns them into :class:`KitaInputError` with the file's line numbers,
-so a clerk can fix the file without knowing the code.
+so a clerk can fix the file without knowing the code. The service's errors carry what the
+HTTP routes answer (one status code each, :mod:`central_hub.kita.api`) and never a child's
+personal data beyond what the caller sent.
 """
 
 from __future__ import annotations
@@ -92,3 +100,49 @@ class UnstableAllocationError(KitaError):
     Deferred acceptance cannot produce one, so this means a bug; the allocation is withheld
     rather than published, because an unstable result passes a child over unfairly.
     """
+
+
+class KitaServiceError(KitaError):
+    """A use case refused a request; the subclass says why."""
+
+
+class NotFoundError(KitaServiceError):
+    """No such record for this caller — also when it exists but belongs to another family."""
+
+
+class ConflictError(KitaServiceError):
+    """The request is well-formed but not allowed in the procedure's current state."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One broken rule in a request: the domain's field name and a message for people.
+
+    Field names are those of the domain and the CSV formats (``choice2``, ``lat``,
+    ``capacity``), so the same words appear in files, forms and documentation.
+    """
+
+    field: str
+    message: str
+
+
+class InvalidRequestError(KitaServiceError):
+    """A Kita or application breaks a rule of the domain; ``problems`` names every field."""
+
+    def __init__(self, problems: Sequence[FieldProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in self.problems))
+
+
+class AllocationFailedError(KitaServiceError):
+    """The stability check or the replay of a stored round failed: a bug, nothing is published."""
+
+
+class RateLimitedError(KitaServiceError):
+    """Too many registrations from one client address; ``retry_after`` seconds until the next."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            f"too many registrations from your network; try again in {retry_after_s} s"
+        )
+        self.retry_after = retry_after_s

@@ -1,370 +1,43 @@
-"""The Kita allocation's tables and the few queries the service needs, on SQLite and PostgreSQL.
+"""The queries the Kita service needs, on SQLite and PostgreSQL: one function per question.
 
-WHY its own :class:`~sqlalchemy.MetaData` instead of the hub's schema: the allocation holds
-personal data (children's names, homes, hardship) with its own life cycle, and keeping its
-tables (all prefixed ``kita_``) apart lets them be created, backed up or purged without
-touching the traffic data. WHY SQLAlchemy Core: a round writes one row per child in one
-``executemany``, and the same statements run on both dialects.
-
-What is stored, and why:
-
-* ``kita_period`` — one row: the application deadline and a version counter. Every write
-  that depends on the deadline or on the rounds first bumps the counter
-  (:func:`lock_period`), which takes a row lock on PostgreSQL and the write lock on SQLite,
-  so a submission cannot slip in while staff close the period or run a round.
-* ``kita_places`` — one row per Kita and age group, like ``K.csv``.
-* ``kita_families`` — a random public id and the SHA-256 digest of the family's token; the
-  token itself is never stored, so a leaked database grants no access.
-* ``kita_applications`` — one row per child, like ``A.csv`` plus the child's name and date of
-  birth; ``seq`` keeps the order of submission, which is the order of every result and
-  export. ``child_key`` (a digest of the normalised name and the date of birth) is unique per
-  family — one application per child — and indexed, so staff find the same child applied for
-  by two families.
-* ``kita_claim_checks`` — staff's checks of the priority claims (sibling, hardship, home):
-  verdict, the value checked, what was checked and by whom; appended, never changed, so the
-  latest check of a claim is its state and the earlier ones its history.
-* ``kita_withdrawals`` — applications staff withdrew, with the reason, who and when, and the
-  round before which it took effect; the application itself stays (the rounds it took part
-  in are replayed from it).
-* ``kita_lottery`` — the numbers drawn for round 1 (the seed is on its ``kita_rounds`` row).
-* ``kita_rounds``, ``kita_placements``, ``kita_decisions`` — every round's result and the
-  families' answers to its offers, so a round can be replayed and checked.
+WHY SQLAlchemy Core: a round writes one row per child in one ``executemany``, and the same
+statements run on both dialects. Every function takes the caller's connection, so the use
+cases decide the transaction (:func:`lock_period` serialises the writers). The tables and
+why each exists: :mod:`central_hub.kita.tables`. An application's columns are read from and
+written to :class:`~central_hub.kita.model.StoredApplication` by its field names, so a new
+field is one column and one dataclass field.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import fields
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    Connection,
-    Date,
-    DateTime,
-    Dialect,
-    Double,
-    Engine,
-    ForeignKey,
-    ForeignKeyConstraint,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    UniqueConstraint,
-    delete,
-    func,
-    insert,
-    inspect,
-    select,
-    update,
-)
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from central_hub.kita.domain.records import MAX_CHOICES, KitaPlaces
 from central_hub.kita.domain.rounds import Decision, Placement
-from central_hub.kita.errors import KitaError
-
-#: longest Kita id, age group, child name the tables hold (the API validates against them).
-ID_LENGTH = 64
-AGE_GROUP_LENGTH = 16
-NAME_LENGTH = 200
-#: longest note of a claim check or reason of a withdrawal, and staff member's name.
-NOTE_LENGTH = 500
-STAFF_NAME_LENGTH = 100
-#: a claim as checked: ``true``, a Kita id, or the home's ``lat,lon``.
-CLAIM_VALUE_LENGTH = 80
-
-_PERIOD_ROW = 1
-
-#: an auto-increment 64-bit key (SQLite only auto-increments INTEGER PRIMARY KEY).
-_AutoId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on both dialects.
-
-    SQLite has no time zones and hands back naive values; PostgreSQL answers in the session's
-    zone. Normalising to UTC at the boundary keeps deadline comparisons correct everywhere.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Store UTC; naive values are refused because their zone is a guess."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: give a time zone")
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Hand back an aware UTC datetime."""
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-metadata = MetaData()
-
-period_table = Table(
-    "kita_period",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("deadline", UtcDateTime, nullable=True),
-    Column("version", BigInteger, nullable=False),
+from central_hub.kita.model import ClaimCheck, Period, RoundRow, StoredApplication, Withdrawal
+from central_hub.kita.tables import (
+    PERIOD_ROW,
+    applications_table,
+    claim_checks_table,
+    decisions_table,
+    families_table,
+    kitas_table,
+    lottery_table,
+    period_table,
+    placements_table,
+    rounds_table,
+    withdrawals_table,
 )
 
-kitas_table = Table(
-    "kita_places",
-    metadata,
-    Column("kita_id", String(ID_LENGTH), nullable=False),
-    Column("age_group", String(AGE_GROUP_LENGTH), nullable=False),
-    Column("name", String(NAME_LENGTH), nullable=False),
-    Column("capacity", Integer, nullable=False),
-    Column("lat", Double, nullable=False),
-    Column("lon", Double, nullable=False),
-    Column("catchment_km", Double, nullable=False),
-    PrimaryKeyConstraint("kita_id", "age_group"),
-)
-
-families_table = Table(
-    "kita_families",
-    metadata,
-    Column("family_id", String(ID_LENGTH), primary_key=True),
-    Column("token_digest", String(64), nullable=False, unique=True),
-    Column("registered_at", UtcDateTime, nullable=False),
-)
-
-_choice_columns = [
-    Column(f"choice{rank}", String(ID_LENGTH), nullable=rank > 1)
-    for rank in range(1, MAX_CHOICES + 1)
-]
-
-applications_table = Table(
-    "kita_applications",
-    metadata,
-    Column("seq", _AutoId, primary_key=True, autoincrement=True),
-    Column("child_id", String(ID_LENGTH), nullable=False, unique=True),
-    Column(
-        "family_id",
-        String(ID_LENGTH),
-        ForeignKey("kita_families.family_id"),
-        nullable=False,
-        index=True,
-    ),
-    Column("child_name", String(NAME_LENGTH), nullable=False),
-    Column("date_of_birth", Date, nullable=False),
-    Column("child_key", String(64), nullable=False, index=True),
-    Column("age_group", String(AGE_GROUP_LENGTH), nullable=False),
-    *_choice_columns,
-    Column("sibling_kita", String(ID_LENGTH), nullable=True),
-    Column("hardship", Boolean, nullable=False),
-    Column("lat", Double, nullable=False),
-    Column("lon", Double, nullable=False),
-    Column("submitted_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-    UniqueConstraint("family_id", "child_key", name="uq_kita_one_application_per_child"),
-)
-
-claim_checks_table = Table(
-    "kita_claim_checks",
-    metadata,
-    Column("seq", _AutoId, primary_key=True, autoincrement=True),
-    Column(
-        "child_id",
-        String(ID_LENGTH),
-        ForeignKey("kita_applications.child_id"),
-        nullable=False,
-        index=True,
-    ),
-    Column("claim", String(16), nullable=False),
-    Column("verdict", String(16), nullable=False),
-    Column("value", String(CLAIM_VALUE_LENGTH), nullable=False),
-    Column("note", String(NOTE_LENGTH), nullable=False),
-    Column("checked_by", String(STAFF_NAME_LENGTH), nullable=False),
-    Column("checked_at", UtcDateTime, nullable=False),
-)
-
-withdrawals_table = Table(
-    "kita_withdrawals",
-    metadata,
-    Column(
-        "child_id",
-        String(ID_LENGTH),
-        ForeignKey("kita_applications.child_id"),
-        primary_key=True,
-    ),
-    Column("reason", String(NOTE_LENGTH), nullable=False),
-    Column("withdrawn_by", String(STAFF_NAME_LENGTH), nullable=False),
-    Column("withdrawn_at", UtcDateTime, nullable=False),
-    Column("before_round", Integer, nullable=False),
-)
-
-lottery_table = Table(
-    "kita_lottery",
-    metadata,
-    Column(
-        "child_id",
-        String(ID_LENGTH),
-        ForeignKey("kita_applications.child_id"),
-        primary_key=True,
-    ),
-    Column("lottery", BigInteger, nullable=False),
-)
-
-rounds_table = Table(
-    "kita_rounds",
-    metadata,
-    Column("number", Integer, primary_key=True, autoincrement=False),
-    Column("seed", BigInteger, nullable=True),
-    Column("lottery_descending", Boolean, nullable=False),
-    Column("run_at", UtcDateTime, nullable=False),
-    Column("participants", Integer, nullable=False),
-    Column("offers", Integer, nullable=False),
-)
-
-placements_table = Table(
-    "kita_placements",
-    metadata,
-    Column("round_number", Integer, ForeignKey("kita_rounds.number"), nullable=False),
-    Column("child_id", String(ID_LENGTH), ForeignKey("kita_applications.child_id"), nullable=False),
-    Column("kita_id", String(ID_LENGTH), nullable=True),
-    Column("choice_rank", Integer, nullable=True),
-    PrimaryKeyConstraint("round_number", "child_id"),
-)
-
-decisions_table = Table(
-    "kita_decisions",
-    metadata,
-    Column("round_number", Integer, nullable=False),
-    Column("child_id", String(ID_LENGTH), nullable=False),
-    Column("decision", String(8), nullable=False),
-    Column("decided_at", UtcDateTime, nullable=False),
-    PrimaryKeyConstraint("round_number", "child_id"),
-    ForeignKeyConstraint(
-        ["round_number", "child_id"],
-        ["kita_placements.round_number", "kita_placements.child_id"],
-    ),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """The application deadline (``None`` until staff set one)."""
-
-    deadline: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredApplication:
-    """One child's application as stored: the domain's fields, the name and the timestamps.
-
-    The lottery is not part of it: it does not exist before round 1 and lives in its own
-    table.
-    """
-
-    child_id: str
-    family_id: str
-    child_name: str
-    date_of_birth: date
-    child_key: str
-    age_group: str
-    choices: tuple[str, ...]
-    sibling_kita: str | None
-    hardship: bool
-    lat: float
-    lon: float
-    submitted_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimCheck:
-    """One check of a priority claim by staff: the verdict on ``value`` and what was checked."""
-
-    child_id: str
-    claim: str
-    verdict: str
-    value: str
-    note: str
-    checked_by: str
-    checked_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Withdrawal:
-    """An application staff withdrew: why, who, when, and the round it no longer takes part in.
-
-    ``before_round`` is the number of the round run next when it was withdrawn: 1 keeps it out
-    of the allocation altogether; ``n`` > 1 frees its offer of round ``n - 1`` or keeps it out
-    of round ``n``.
-    """
-
-    child_id: str
-    reason: str
-    withdrawn_by: str
-    withdrawn_at: datetime
-    before_round: int
-
-
-@dataclass(frozen=True, slots=True)
-class RoundRow:
-    """A round's summary: the seed (round 1 only), lottery direction and counts."""
-
-    number: int
-    seed: int | None
-    lottery_descending: bool
-    run_at: datetime
-    participants: int
-    offers: int
-
-
-class SchemaError(KitaError):
-    """The database holds ``kita_*`` tables of an older layout with data in them."""
-
-
-def create_schema(engine: Engine) -> None:
-    """Create the tables (idempotent) and the single period row.
-
-    Applications from before the one-application-per-child rule (no ``date_of_birth``) cannot
-    be completed by the hub: if that table is empty it is rebuilt in the new layout (with the
-    tables that refer to it, empty too), otherwise :class:`SchemaError` stops the start with
-    what to do — there is no migration (``docs/kita.md``).
-    """
-    metadata.create_all(engine)
-    columns = {c["name"] for c in inspect(engine).get_columns(applications_table.name)}
-    missing = sorted({c.name for c in applications_table.columns} - columns)
-    if missing:
-        with engine.connect() as conn:
-            rows = conn.execute(select(func.count()).select_from(applications_table)).scalar_one()
-        if rows:
-            raise SchemaError(
-                f"table {applications_table.name} predates this version (no "
-                f"{', '.join(missing)}) and holds {rows} applications: export what is needed, "
-                "drop the kita_* tables and enter the procedure again"
-            )
-        dependent = (decisions_table, placements_table, lottery_table, claim_checks_table,
-                     withdrawals_table, applications_table)
-        for table in dependent:
-            table.drop(engine, checkfirst=True)
-        metadata.create_all(engine)
-    try:
-        with engine.begin() as conn:
-            exists = conn.execute(
-                select(period_table.c.id).where(period_table.c.id == _PERIOD_ROW)
-            ).first()
-            if exists is None:
-                conn.execute(insert(period_table).values(id=_PERIOD_ROW, deadline=None, version=0))
-    except IntegrityError:  # another process created it at the same moment
-        pass
+#: the fields of a stored application that are one column each (choices are five columns).
+_SCALAR_FIELDS = tuple(f.name for f in fields(StoredApplication) if f.name != "choices")
+#: what a family's change leaves as it was.
+_FIXED_FIELDS = ("child_id", "family_id", "submitted_at")
 
 
 def lock_period(conn: Connection) -> Period:
@@ -375,7 +48,7 @@ def lock_period(conn: Connection) -> Period:
     """
     conn.execute(
         update(period_table)
-        .where(period_table.c.id == _PERIOD_ROW)
+        .where(period_table.c.id == PERIOD_ROW)
         .values(version=period_table.c.version + 1)
     )
     return read_period(conn)
@@ -384,7 +57,7 @@ def lock_period(conn: Connection) -> Period:
 def read_period(conn: Connection) -> Period:
     """The current deadline."""
     deadline = conn.execute(
-        select(period_table.c.deadline).where(period_table.c.id == _PERIOD_ROW)
+        select(period_table.c.deadline).where(period_table.c.id == PERIOD_ROW)
     ).scalar_one()
     return Period(deadline)
 
@@ -392,7 +65,7 @@ def read_period(conn: Connection) -> Period:
 def set_deadline(conn: Connection, deadline: datetime) -> None:
     """Move the application deadline."""
     conn.execute(
-        update(period_table).where(period_table.c.id == _PERIOD_ROW).values(deadline=deadline)
+        update(period_table).where(period_table.c.id == PERIOD_ROW).values(deadline=deadline)
     )
 
 
@@ -461,19 +134,8 @@ def family_of(conn: Connection, token_digest: str) -> str | None:
 def _application_values(app: StoredApplication) -> dict[str, object]:
     padded = app.choices + (None,) * (MAX_CHOICES - len(app.choices))
     return {
-        "child_id": app.child_id,
-        "family_id": app.family_id,
-        "child_name": app.child_name,
-        "date_of_birth": app.date_of_birth,
-        "child_key": app.child_key,
-        "age_group": app.age_group,
+        **{name: getattr(app, name) for name in _SCALAR_FIELDS},
         **{f"choice{rank}": kita for rank, kita in enumerate(padded, start=1)},
-        "sibling_kita": app.sibling_kita,
-        "hardship": app.hardship,
-        "lat": app.lat,
-        "lon": app.lon,
-        "submitted_at": app.submitted_at,
-        "updated_at": app.updated_at,
     }
 
 
@@ -484,21 +146,7 @@ def _application(row: Any) -> StoredApplication:
         for kita in (mapping[f"choice{rank}"] for rank in range(1, MAX_CHOICES + 1))
         if kita is not None
     )
-    return StoredApplication(
-        child_id=row.child_id,
-        family_id=row.family_id,
-        child_name=row.child_name,
-        date_of_birth=row.date_of_birth,
-        child_key=row.child_key,
-        age_group=row.age_group,
-        choices=choices,
-        sibling_kita=row.sibling_kita,
-        hardship=row.hardship,
-        lat=row.lat,
-        lon=row.lon,
-        submitted_at=row.submitted_at,
-        updated_at=row.updated_at,
-    )
+    return StoredApplication(**{name: mapping[name] for name in _SCALAR_FIELDS}, choices=choices)
 
 
 def add_application(conn: Connection, app: StoredApplication) -> None:
@@ -509,7 +157,7 @@ def add_application(conn: Connection, app: StoredApplication) -> None:
 def replace_application(conn: Connection, app: StoredApplication) -> None:
     """Overwrite an application's fields (its id, family and submission time stay)."""
     values = _application_values(app)
-    for fixed in ("child_id", "family_id", "submitted_at"):
+    for fixed in _FIXED_FIELDS:
         del values[fixed]
     conn.execute(
         update(applications_table)

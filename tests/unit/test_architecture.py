@@ -121,3 +121,38 @@ def test_relative_imports_are_resolved_and_an_adapter_is_refused(tmp_path: Path)
     assert _pure_may_import("bus_gateway.domain.stops")
     assert _pure_may_import("edge_agent.contract.payloads.Spat")
     assert _pure_may_import("central_hub.kita.errors.DecisionError")
+
+
+#: the files of every hub service (docs/architecture.md, "Hub services: one shape")
+SERVICE_SHAPE = ("domain/__init__.py", "model.py", "service.py", "tables.py", "store.py",
+                 "bodies.py", "api.py", "cli.py", "settings.py", "errors.py", "mount.py")
+#: what the rest of the hub may import of a service
+SERVICE_ENTRIES = frozenset({"mount", "settings"})
+
+
+def _service_names() -> list[str]:
+    from central_hub.app import SERVICES  # noqa: PLC0415 - imported by the test, not at collection
+
+    return [service.name for service in SERVICES]
+
+
+def test_every_hub_service_has_the_one_shape() -> None:
+    names = _service_names()
+    assert names, "the hub mounts no service"
+    for name in names:
+        package = ROOT / "central_hub" / name
+        missing = [f for f in SERVICE_SHAPE if not (package / f).is_file()]
+        assert missing == [], f"central_hub/{name} lacks {missing}"
+
+
+def test_the_hub_reaches_a_service_only_through_its_mount_and_settings() -> None:
+    services = set(_service_names())
+    wrong = []
+    for module, path in _modules("central_hub"):
+        own = module.split(".")[1] if module.count(".") >= 1 else ""
+        for line, target in _imports(module, path):
+            parts = target.split(".")
+            if (len(parts) >= 3 and parts[0] == "central_hub" and parts[1] in services
+                    and parts[1] != own and parts[2] not in SERVICE_ENTRIES):
+                wrong.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
+    assert wrong == [], "the hub imports a service's inside:\n" + "\n".join(wrong)

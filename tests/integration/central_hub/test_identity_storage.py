@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine, inspect
 
 from central_hub.broker import MosquittoBroker
-from central_hub.core.config import KitaSettings
 from central_hub.core.identity import Role
 from central_hub.core.tokens import DAY_MS, TokenStore
+from central_hub.kita.settings import KitaSettings
 from central_hub.storage.db import make_engine
 from tests.integration.central_hub.helpers import hub_config, start_hub
 

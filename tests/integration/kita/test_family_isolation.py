@@ -20,10 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from central_hub.api.deps import authorize
-from central_hub.core.config import HubSettings, KitaSettings
+from central_hub.core.config import HubSettings
 from central_hub.core.resolver import IdentityResolver, static_tokens
 from central_hub.kita.api import create_kita_router
 from central_hub.kita.service import KitaService
+from central_hub.kita.settings import KitaSettings
+from central_hub.kita.tables import create_schema
 from central_hub.storage.db import make_engine
 
 STAFF = "staff-token-for-the-isolation-test"
@@ -50,6 +52,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        create_schema(engine)
         app.state.kita = KitaService.from_settings(engine, hub_settings.kita)
         app.state.identity = IdentityResolver(static_tokens(hub_settings))
         app.state.identity.add_family_lookup(app.state.kita.family_of_token)

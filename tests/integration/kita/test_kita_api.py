@@ -33,6 +33,7 @@ from central_hub.kita.domain import (
     next_round,
 )
 from central_hub.kita.service import KitaService
+from central_hub.kita.tables import create_schema
 from central_hub.storage.db import make_engine
 
 STAFF = "staff-token-for-the-kita-tests"
@@ -88,6 +89,7 @@ def api(engine: Engine) -> Iterator[TestClient]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = HubSettings(kita_staff_token=STAFF)
+        create_schema(engine)
         app.state.kita = KitaService.from_settings(engine, settings.kita)
         app.state.identity = IdentityResolver(static_tokens(settings))
         app.state.identity.add_family_lookup(app.state.kita.family_of_token)

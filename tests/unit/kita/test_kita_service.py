@@ -11,27 +11,30 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, inspect, select, update
 
-from central_hub.core.config import HubSettings, KitaSettings
+from central_hub.core.config import HubSettings
 from central_hub.core.resolver import IdentityResolver, static_tokens
 from central_hub.kita.domain import Decision, KitaPlaces, Reason, draw_lottery
-from central_hub.kita.service import (
+from central_hub.kita.errors import (
     AllocationFailedError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitedError,
+)
+from central_hub.kita.model import (
     ApplicationInput,
     Claim,
     ClaimState,
-    ConflictError,
     Family,
-    InvalidRequestError,
     KitaLimits,
-    KitaService,
-    NotFoundError,
-    RateLimitedError,
     Staff,
     Status,
     Verdict,
     viewer_of,
 )
-from central_hub.kita.store import SchemaError, families_table, placements_table
+from central_hub.kita.service import KitaService
+from central_hub.kita.settings import KitaSettings
+from central_hub.kita.tables import SchemaError, create_schema, families_table, placements_table
 from central_hub.storage.db import make_engine
 
 T0 = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
@@ -62,6 +65,7 @@ def applying(choices: tuple[str, ...], *, hardship: bool = False,
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     eng = make_engine(f"sqlite:///{tmp_path / 'kita.db'}")
+    create_schema(eng)  # what mounting the service does
     yield eng
     eng.dispose()
 
@@ -385,7 +389,7 @@ def test_applications_of_the_older_layout_are_rebuilt_only_when_empty(tmp_path: 
                   " NOT NULL UNIQUE, family_id VARCHAR(64) NOT NULL, child_name VARCHAR(200))")
     with engine.begin() as conn:
         conn.exec_driver_sql(old_layout)
-    KitaService(engine)
+    create_schema(engine)
     assert "date_of_birth" in {c["name"] for c in inspect(engine).get_columns(
         "kita_applications")}
     with engine.begin() as conn:
@@ -393,5 +397,5 @@ def test_applications_of_the_older_layout_are_rebuilt_only_when_empty(tmp_path: 
         conn.exec_driver_sql(old_layout)
         conn.exec_driver_sql("INSERT INTO kita_applications VALUES (1, 'C-1', 'F-1', 'Ann')")
     with pytest.raises(SchemaError, match="holds 1 applications"):
-        KitaService(engine)
+        create_schema(engine)
     engine.dispose()
