@@ -3,9 +3,9 @@
 WHY SQLAlchemy Core: a round writes one row per child in one ``executemany``, and the same
 statements run on both dialects. Every function takes the caller's connection, so the use
 cases decide the transaction (:func:`lock_period` serialises the writers). The tables and
-why each exists: :mod:`central_hub.kita.tables`. An application's columns are read from and
-written to :class:`~central_hub.kita.model.StoredApplication` by its field names, so a new
-field is one column and one dataclass field.
+why each exists: :mod:`central_hub.kita.tables`. Records are read from and written to their
+tables by their field names (columns are named like the fields), so a new field is one
+column and one dataclass field.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
@@ -38,6 +38,19 @@ from central_hub.kita.tables import (
 _SCALAR_FIELDS = tuple(f.name for f in fields(StoredApplication) if f.name != "choices")
 #: what a family's change leaves as it was.
 _FIXED_FIELDS = ("child_id", "family_id", "submitted_at")
+
+_R = TypeVar("_R", ClaimCheck, Withdrawal, RoundRow)
+
+
+def _columns(record: ClaimCheck | Withdrawal | RoundRow) -> dict[str, object]:
+    """A record's values by column: its fields are named like the columns of its table."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+def _record(kind: type[_R], row: Any) -> _R:
+    """The record of ``kind`` read from a row of its table (columns named like its fields)."""
+    mapping = row._mapping
+    return kind(**{f.name: mapping[f.name] for f in fields(kind)})
 
 
 def lock_period(conn: Connection) -> Period:
@@ -213,17 +226,7 @@ def shared_child_keys(conn: Connection) -> list[list[str]]:
 
 def add_claim_check(conn: Connection, check: ClaimCheck) -> None:
     """Append a check of a claim."""
-    conn.execute(
-        insert(claim_checks_table).values(
-            child_id=check.child_id,
-            claim=check.claim,
-            verdict=check.verdict,
-            value=check.value,
-            note=check.note,
-            checked_by=check.checked_by,
-            checked_at=check.checked_at,
-        )
-    )
+    conn.execute(insert(claim_checks_table).values(**_columns(check)))
 
 
 def latest_claim_checks(
@@ -235,29 +238,13 @@ def latest_claim_checks(
         query = query.where(claim_checks_table.c.child_id == child_id)
     out: dict[str, dict[str, ClaimCheck]] = {}
     for row in conn.execute(query):
-        out.setdefault(row.child_id, {})[row.claim] = ClaimCheck(
-            row.child_id,
-            row.claim,
-            row.verdict,
-            row.value,
-            row.note,
-            row.checked_by,
-            row.checked_at,
-        )
+        out.setdefault(row.child_id, {})[row.claim] = _record(ClaimCheck, row)
     return out
 
 
 def add_withdrawal(conn: Connection, withdrawal: Withdrawal) -> None:
     """Record that staff withdrew an application."""
-    conn.execute(
-        insert(withdrawals_table).values(
-            child_id=withdrawal.child_id,
-            reason=withdrawal.reason,
-            withdrawn_by=withdrawal.withdrawn_by,
-            withdrawn_at=withdrawal.withdrawn_at,
-            before_round=withdrawal.before_round,
-        )
-    )
+    conn.execute(insert(withdrawals_table).values(**_columns(withdrawal)))
 
 
 def load_withdrawals(conn: Connection, child_id: str | None = None) -> dict[str, Withdrawal]:
@@ -265,12 +252,7 @@ def load_withdrawals(conn: Connection, child_id: str | None = None) -> dict[str,
     query = select(withdrawals_table)
     if child_id is not None:
         query = query.where(withdrawals_table.c.child_id == child_id)
-    return {
-        row.child_id: Withdrawal(
-            row.child_id, row.reason, row.withdrawn_by, row.withdrawn_at, row.before_round
-        )
-        for row in conn.execute(query)
-    }
+    return {row.child_id: _record(Withdrawal, row) for row in conn.execute(query)}
 
 
 def load_applications(conn: Connection, family_id: str | None = None) -> list[StoredApplication]:
@@ -310,16 +292,7 @@ def add_round(conn: Connection, round_row: RoundRow, placements: Sequence[Placem
     The round number is the primary key, so two staff members running the same round at once
     cannot both succeed.
     """
-    conn.execute(
-        insert(rounds_table).values(
-            number=round_row.number,
-            seed=round_row.seed,
-            lottery_descending=round_row.lottery_descending,
-            run_at=round_row.run_at,
-            participants=round_row.participants,
-            offers=round_row.offers,
-        )
-    )
+    conn.execute(insert(rounds_table).values(**_columns(round_row)))
     rows = [
         {
             "round_number": round_row.number,
@@ -336,17 +309,7 @@ def add_round(conn: Connection, round_row: RoundRow, placements: Sequence[Placem
 def load_rounds(conn: Connection) -> list[RoundRow]:
     """Every round run so far, in order."""
     rows = conn.execute(select(rounds_table).order_by(rounds_table.c.number))
-    return [
-        RoundRow(
-            row.number,
-            row.seed,
-            row.lottery_descending,
-            row.run_at,
-            row.participants,
-            row.offers,
-        )
-        for row in rows
-    ]
+    return [_record(RoundRow, row) for row in rows]
 
 
 def load_placements(conn: Connection, round_number: int) -> list[Placement]:
