@@ -202,17 +202,22 @@ class NmeaDecoder:
         self._hdop = _float(f[7], "hdop")
 
 
+def _position_fields(lat: float, lon: float) -> str:
+    """``ddmm.mmmm,N,dddmm.mmmm,E``: the four position fields of RMC and GGA."""
+    lat_h, lon_h = ("N" if lat >= 0 else "S"), ("E" if lon >= 0 else "W")
+    alat, alon = abs(lat), abs(lon)
+    lat_s = f"{int(alat):02d}{(alat - int(alat)) * 60:07.4f}"
+    lon_s = f"{int(alon):03d}{(alon - int(alon)) * 60:07.4f}"
+    return f"{lat_s},{lat_h},{lon_s},{lon_h}"
+
+
 def rmc_sentence(
     ts_ms: int, lat: float, lon: float, speed_mps: float, course_deg: float
 ) -> str:
     """An RMC sentence for a fix (replays, the simulated GPS and tests)."""
     dt = datetime.fromtimestamp(ts_ms / 1000, UTC)
-    lat_h, lon_h = ("N" if lat >= 0 else "S"), ("E" if lon >= 0 else "W")
-    alat, alon = abs(lat), abs(lon)
-    lat_s = f"{int(alat):02d}{(alat - int(alat)) * 60:07.4f}"
-    lon_s = f"{int(alon):03d}{(alon - int(alon)) * 60:07.4f}"
     body = (
-        f"GPRMC,{dt:%H%M%S}.{dt.microsecond // 10000:02d},A,{lat_s},{lat_h},{lon_s},{lon_h},"
+        f"GPRMC,{dt:%H%M%S}.{dt.microsecond // 10000:02d},A,{_position_fields(lat, lon)},"
         f"{speed_mps / KNOT_MPS:.2f},{course_deg % 360:.1f},{dt:%d%m%y},,,A"
     )
     return with_checksum(body)
@@ -221,12 +226,8 @@ def rmc_sentence(
 def gga_sentence(ts_ms: int, lat: float, lon: float, satellites: int = 9) -> str:
     """A GGA sentence for a fix with quality 1 (GPS)."""
     dt = datetime.fromtimestamp(ts_ms / 1000, UTC)
-    lat_h, lon_h = ("N" if lat >= 0 else "S"), ("E" if lon >= 0 else "W")
-    alat, alon = abs(lat), abs(lon)
-    lat_s = f"{int(alat):02d}{(alat - int(alat)) * 60:07.4f}"
-    lon_s = f"{int(alon):03d}{(alon - int(alon)) * 60:07.4f}"
     body = (
-        f"GPGGA,{dt:%H%M%S}.00,{lat_s},{lat_h},{lon_s},{lon_h},1,{satellites:02d},0.9,"
+        f"GPGGA,{dt:%H%M%S}.00,{_position_fields(lat, lon)},1,{satellites:02d},0.9,"
         f"160.0,M,47.0,M,,"
     )
     return with_checksum(body)
