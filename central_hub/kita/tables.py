@@ -73,12 +73,10 @@ from central_hub.kita.domain.limits import (
 )
 from central_hub.kita.domain.records import MAX_CHOICES
 from central_hub.kita.errors import KitaError
+from central_hub.storage.schema import AutoId
 
 #: the one row of ``kita_period``.
 PERIOD_ROW = 1
-
-#: an auto-increment 64-bit key (SQLite only auto-increments INTEGER PRIMARY KEY).
-_AutoId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -146,7 +144,7 @@ _choice_columns = [
 applications_table = Table(
     "kita_applications",
     metadata,
-    Column("seq", _AutoId, primary_key=True, autoincrement=True),
+    Column("seq", AutoId, primary_key=True, autoincrement=True),
     Column("child_id", String(ID_LENGTH), nullable=False, unique=True),
     Column(
         "family_id",
@@ -172,7 +170,7 @@ applications_table = Table(
 claim_checks_table = Table(
     "kita_claim_checks",
     metadata,
-    Column("seq", _AutoId, primary_key=True, autoincrement=True),
+    Column("seq", AutoId, primary_key=True, autoincrement=True),
     Column(
         "child_id",
         String(ID_LENGTH),
