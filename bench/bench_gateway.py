@@ -18,8 +18,9 @@ portal, a Mosquitto broker in the "internet" namespace) inside the gateway names
   (``TUNSETLINK`` 803) stands in for the monitor-mode interface; ``occupancy.probe_source`` is
   ``iface:mon0``, so the live sniffer path runs (kernel BPF filter, frame parsing,
   pseudonymisation, fusion). Scapy-built probe requests (randomised MACs with continuing
-  sequence numbers, roadside devices, beacons that the BPF filter must drop) are written into
-  the TAP at a fixed rate.
+  sequence numbers, roadside devices, beacons that the BPF filter must drop:
+  ``testbed/probe_frames.py``'s street) are written into the TAP at a fixed rate
+  (``testbed/monitor_tap.py``, shared with the probe-flood test).
 * **admission latency**: from the start of the HTTP request until a TCP connection from that
   client to a server in the internet namespace succeeds (port 8081, which the portal never
   redirects); connection attempts run concurrently with the request, each given 1 ms, so the
@@ -41,18 +42,15 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import fcntl
 import itertools
 import json
 import os
 import platform
-import random
 import select
 import selectors
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -68,7 +66,9 @@ import psutil
 # this checkout's packages, and testbed/ (shared with the tests; not installed)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from testbed.monitor_tap import inject
 from testbed.netlab import INTERNET_BROKER, INTERNET_WEB, NetLab, sh
+from testbed.probe_frames import STREET, probe_frames
 
 PY = sys.executable
 THIS = str(Path(__file__).resolve())
@@ -79,11 +79,6 @@ FIRST_CLIENT_HOST = 100  # clients are 10.77.0.100 ...
 GOAL_CPU_PCT = 10.0
 GOAL_RSS_MB = 80.0
 GOAL_ACCEPT_MS = 50.0
-TUNSETIFF = 0x400454CA
-TUNSETLINK = 0x400454CD
-IFF_TAP = 0x0002
-IFF_NO_PI = 0x1000
-ARPHRD_IEEE80211_RADIOTAP = 803
 #: an interpreter that has imported what ``kassel bus`` imports, and sleeps
 IMPORTS_BASELINE = "import bus_gateway.app, edge_agent.cli, time\ntime.sleep(3600)\n"
 
@@ -118,118 +113,9 @@ def role_sink(addr: str, port: int) -> None:
         conn.close()
 
 
-def _model_elements(rng: random.Random, model: int) -> list[tuple[int, bytes]]:
-    """The information elements a phone model sends (sizes as in real probe requests)."""
-    ies = [
-        (1, b"\x02\x04\x0b\x16\x0c\x12\x18\x24"),  # supported rates
-        (50, b"\x30\x48\x60\x6c"),  # extended rates
-        (45, rng.randbytes(26)),  # HT capabilities
-        (127, rng.randbytes(8 + model % 3)),  # extended capabilities
-    ]
-    if model % 2 == 0:
-        ies.append((191, rng.randbytes(12)))  # VHT capabilities
-    if model % 3 == 0:
-        ies.append((255, bytes([35]) + rng.randbytes(21)))  # HE capabilities
-    ies.append((221, bytes.fromhex("0050f208") + rng.randbytes(3)))  # vendor specific
-    ies.append((221, bytes.fromhex("001018") + rng.randbytes(6)))
-    return ies
-
-
-def _probe_frames(count: int, seed: int = 4) -> list[bytes]:
-    """Probe requests of a busy street, plus one beacon in ten (the BPF filter drops those)."""
-    from scapy.compat import raw  # noqa: PLC0415  (only the injector needs scapy)
-    from scapy.layers.dot11 import (  # noqa: PLC0415
-        Dot11,
-        Dot11Beacon,
-        Dot11Elt,
-        Dot11ProbeReq,
-        RadioTap,
-    )
-
-    rng = random.Random(seed)
-    models = [_model_elements(rng, i) for i in range(8)]
-
-    @dataclass
-    class Device:
-        randomized: bool
-        model: int
-        rssi: int
-        seq: int
-        mac: str = ""
-
-    def new_mac(randomized: bool) -> str:
-        first = (rng.randrange(64) << 2) | (0x02 if randomized else 0x00)
-        return ":".join(f"{o:02x}" for o in [first, *(rng.randrange(256) for _ in range(5))])
-
-    def radiotap(rssi: int, channel_mhz: int) -> Any:
-        return RadioTap(present="Flags+Rate+Channel+dBm_AntSignal+Antenna", Flags=0, Rate=2,
-                        ChannelFrequency=channel_mhz, ChannelFlags="2GHz+CCK",
-                        dBm_AntSignal=rssi, Antenna=1)
-
-    devices = [Device(True, rng.randrange(8), rng.randint(-70, -40), rng.randrange(4096))
-               for _ in range(45)]  # phones on board
-    devices += [Device(False, rng.randrange(8), rng.randint(-92, -78), rng.randrange(4096))
-                for _ in range(10)]  # roadside, weak
-    devices += [Device(False, rng.randrange(8), rng.randint(-65, -45), rng.randrange(4096))
-                for _ in range(5)]  # older phones with their real MAC
-    for d in devices:
-        d.mac = new_mac(d.randomized)
-    frames = []
-    for i in range(count):
-        if i % 10 == 9:
-            beacon = (radiotap(-60, 2437)
-                      / Dot11(type=0, subtype=8, addr1="ff:ff:ff:ff:ff:ff",
-                              addr2="00:1b:63:00:00:01", addr3="00:1b:63:00:00:01")
-                      / Dot11Beacon() / Dot11Elt(ID=0, info=b"KVG-Bus"))
-            frames.append(raw(beacon))
-            continue
-        d = rng.choice(devices)
-        if d.randomized and rng.random() < 0.2:
-            d.mac = new_mac(True)  # a phone rotates its randomised address
-        d.seq = (d.seq + rng.randint(1, 4)) % 4096
-        channel = rng.choice([1, 6, 11])
-        ssid = rng.choice([b"", b"", b"eduroam", b"FRITZ!Box 7590", b"KVG-Bus"])
-        pkt = (radiotap(d.rssi + rng.randint(-3, 3), 2407 + 5 * channel)
-               / Dot11(type=0, subtype=4, addr1="ff:ff:ff:ff:ff:ff", addr2=d.mac,
-                       addr3="ff:ff:ff:ff:ff:ff", SC=d.seq << 4)
-               / Dot11ProbeReq()
-               / Dot11Elt(ID=0, info=ssid)
-               / Dot11Elt(ID=3, info=bytes([channel])))
-        for ie_id, info in models[d.model]:
-            pkt = pkt / Dot11Elt(ID=ie_id, info=info)
-        frames.append(raw(pkt))
-    return frames
-
-
 def role_inject(frames_needed: int) -> None:
-    """Create ``mon0`` (TAP, link type radiotap) and write frames on command.
-
-    stdin: ``go RATE SECONDS`` → writes RATE frames/s for SECONDS on an absolute schedule and
-    answers ``done FRAMES PROBES ELAPSED``. The device lives as long as this process.
-    """
-    fd = os.open("/dev/net/tun", os.O_RDWR)
-    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", b"mon0", IFF_TAP | IFF_NO_PI))
-    fcntl.ioctl(fd, TUNSETLINK, ARPHRD_IEEE80211_RADIOTAP)  # only while the device is down
-    subprocess.run(["ip", "link", "set", "mon0", "up"], check=True)
-    frames = _probe_frames(frames_needed)
-    print("ready", flush=True)
-    for line in sys.stdin:
-        parts = line.split()
-        if not parts or parts[0] != "go":
-            continue
-        rate, seconds = float(parts[1]), float(parts[2])
-        total = int(rate * seconds)
-        start = time.monotonic()
-        sent = probes = 0
-        for i in range(total):
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            frame = frames[i % len(frames)]
-            os.write(fd, frame)
-            sent += 1
-            probes += i % 10 != 9
-        print(f"done {sent} {probes} {time.monotonic() - start:.3f}", flush=True)
+    """``mon0`` with a busy street's probe requests and beacons, written on command."""
+    inject(probe_frames(frames_needed, STREET, seed=4))
 
 
 def _client_socket(k: int) -> socket.socket:
@@ -637,7 +523,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         injector.proc.stdin.flush()
         busy = measure(f"{n} clients + {args.probe_rate:g} probes/s", args.window, gw, dnsmasq,
                        bare_p)
-        _, sent, probes_sent, inject_s = injector.read(30).split()
+        _, sent, inject_s, probes_sent = injector.read(30).split()
         busy.extra = {"frames_injected": int(sent), "probe_requests_injected": int(probes_sent),
                       "injection_s": float(inject_s)}
         time.sleep(1.0)  # let the last frames through the sniffer

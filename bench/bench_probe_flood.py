@@ -55,6 +55,7 @@ from bus_gateway.probes import CPU_SHARE, observation_from_frame  # noqa: E402
 from central_hub.broker import free_port  # noqa: E402
 from testbed import probeflood  # noqa: E402
 from testbed.netlab import INTERNET_BROKER, NetLab  # noqa: E402
+from testbed.probe_frames import FLOOD, probe_frames  # noqa: E402
 
 ROLES = Path(probeflood.__file__)
 T0 = 1_767_225_600_000
@@ -132,7 +133,7 @@ def matcher_cost(n: int, *, models: int, probes: int = 2000) -> dict[str, float]
 
 def frame_cost(count: int = 20_000) -> float:
     """µs per frame for the new code's whole path: parse, pseudonym, fingerprint, fusion."""
-    frames = probeflood.frames(count)
+    frames = probe_frames(count, FLOOD, seed=probeflood.SEED)
     hasher = MacHasher(bytes)  # a fixed (zero) key: the cost is the same
     fusion = OccupancyFusion()
     t = time.perf_counter()

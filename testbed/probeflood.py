@@ -1,14 +1,13 @@
 """Roles of the probe-flood test, each run inside the lab's gateway namespace.
 
-``python probeflood.py inject`` creates ``mon0``, a TAP device whose link type is set to
-802.11 + radiotap (``TUNSETLINK`` 803), so the gateway's live sniffer (``iface:mon0``: raw
-socket, kernel BPF filter, parser) reads it exactly like a monitor-mode interface. It answers
-``ready``, then on ``go RATE SECONDS`` writes probe requests at RATE frames/s on an absolute
-schedule and answers ``done FRAMES SECONDS``. Frames are built once with scapy and copied with
-the transmitter address, sequence number and one vendor element patched in: every churn frame
-is a new device (random locally administered MAC, random sequence number, its own IE
-fingerprint); one frame in five comes from one of :data:`REPEATERS` fake devices that probe
-over and over, so they are seen on both sides of every departure and would count as riders.
+``python probeflood.py inject COUNT`` prepares COUNT frames of a probe-request flood
+(:data:`testbed.probe_frames.FLOOD`: four of five frames from a new device — random locally
+administered MAC, random sequence number, its own IE fingerprint — and one of five from 400
+fake devices that probe over and over, so they are seen on both sides of every departure and
+would count as riders) and writes them into ``mon0`` on command
+(:func:`testbed.monitor_tap.inject`: ``ready``, then ``go RATE SECONDS`` → ``done FRAMES
+SECONDS PROBES``). The gateway's live sniffer (``iface:mon0``) reads them exactly like a
+monitor-mode interface.
 
 ``python probeflood.py gateway CONFIG STOPS_JSON`` runs the real :class:`BusGateway` with two
 extra tasks: a 10-ms timer whose lateness is the event loop's lag, and a once-a-second JSON
@@ -19,29 +18,24 @@ the fusion's counters, the last published occupancy).
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import gc
 import json
-import os
-import random
 import signal
-import struct
-import subprocess
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
+if __name__ == "__main__":  # run as a script in a lab namespace: this checkout's testbed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bus_gateway.domain.geo import offset
 from bus_gateway.domain.nmea import gga_sentence, rmc_sentence
+from testbed.monitor_tap import inject
+from testbed.probe_frames import FLOOD, probe_frames
 
-TUNSETIFF = 0x400454CA
-TUNSETLINK = 0x400454CD
-IFF_TAP = 0x0002
-IFF_NO_PI = 0x1000
-ARPHRD_IEEE80211_RADIOTAP = 803
-REPEATERS = 400
-MARKER = b"\xa5\x5a\xa5\x5a\xa5\x5a\xa5\x5a"
+#: the seed of the flood's frames (the same flood in every run)
+SEED = 13
 
 
 #: where the drive of :func:`drive` starts, and how far apart its stops are
@@ -72,73 +66,9 @@ def drive(start_ms: int, seconds: int) -> tuple[str, list[list[object]]]:
     return "\n".join(lines) + "\n", stops
 
 
-def _template() -> tuple[bytes, int, int, int]:
-    """A probe request and the offsets of its transmitter, sequence control and marker."""
-    from scapy.compat import raw  # noqa: PLC0415
-    from scapy.layers.dot11 import Dot11, Dot11Elt, Dot11ProbeReq, RadioTap  # noqa: PLC0415
-
-    pkt = (RadioTap(present="Flags+Channel+dBm_AntSignal", Flags=0, ChannelFrequency=2437,
-                    ChannelFlags="2GHz+CCK", dBm_AntSignal=-48)
-           / Dot11(type=0, subtype=4, addr1="ff:ff:ff:ff:ff:ff", addr2="02:11:22:33:44:55",
-                   addr3="ff:ff:ff:ff:ff:ff", SC=0)
-           / Dot11ProbeReq()
-           / Dot11Elt(ID=0, info=b"")
-           / Dot11Elt(ID=1, info=b"\x02\x04\x0b\x16\x0c\x12\x18\x24")
-           / Dot11Elt(ID=45, info=bytes(range(26)))
-           / Dot11Elt(ID=221, info=bytes.fromhex("0050f208") + MARKER))
-    frame = raw(pkt)
-    rt_len = int.from_bytes(frame[2:4], "little")
-    return frame, rt_len + 10, rt_len + 22, frame.index(MARKER)
-
-
-def _mac(rng: random.Random) -> bytes:
-    first = (rng.randrange(256) & 0xFC) | 0x02  # unicast, locally administered: randomised
-    return bytes([first, *rng.randbytes(5)])
-
-
-def frames(count: int, seed: int = 13) -> list[bytes]:
-    """``count`` frames: four of five from new devices, one of five from a repeater."""
-    template, mac_at, seq_at, marker_at = _template()
-    rng = random.Random(seed)
-    repeaters = [(_mac(rng), rng.randbytes(8), rng.randrange(4096)) for _ in range(REPEATERS)]
-    seqs = [s for _, _, s in repeaters]
-    out = []
-    for i in range(count):
-        buf = bytearray(template)
-        if i % 5 == 4:
-            k = (i // 5) % REPEATERS
-            mac, fp, _ = repeaters[k]
-            seqs[k] = (seqs[k] + 1) % 4096
-            seq = seqs[k]
-        else:
-            mac, fp, seq = _mac(rng), rng.randbytes(8), rng.randrange(4096)
-        buf[mac_at:mac_at + 6] = mac
-        buf[seq_at:seq_at + 2] = (seq << 4).to_bytes(2, "little")
-        buf[marker_at:marker_at + 8] = fp
-        out.append(bytes(buf))
-    return out
-
-
 def role_inject(count: int) -> None:
-    fd = os.open("/dev/net/tun", os.O_RDWR)
-    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", b"mon0", IFF_TAP | IFF_NO_PI))
-    fcntl.ioctl(fd, TUNSETLINK, ARPHRD_IEEE80211_RADIOTAP)  # only while the device is down
-    subprocess.run(["ip", "link", "set", "mon0", "up"], check=True)
-    prepared = frames(count)
-    print("ready", flush=True)
-    for line in sys.stdin:
-        parts = line.split()
-        if not parts or parts[0] != "go":
-            continue
-        rate, seconds = float(parts[1]), float(parts[2])
-        total = min(len(prepared), int(rate * seconds))
-        start = time.monotonic()
-        for i in range(total):
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            os.write(fd, prepared[i])
-        print(f"done {total} {time.monotonic() - start:.2f}", flush=True)
+    """``mon0`` and ``count`` frames of the flood, written on command."""
+    inject(probe_frames(count, FLOOD, seed=SEED))
 
 
 def role_gateway(config_path: str, stops_path: str) -> None:
