@@ -13,7 +13,7 @@ portal, a Mosquitto broker in the "internet" namespace) inside the gateway names
   carries N macvlans, each with its own MAC and address — N phones behind one AP. Each is
   admitted by a real ``POST /accept`` sent from its own MAC and IP (``SO_BINDTODEVICE``), so
   the gateway finds the MAC in its neighbour table and programs ``MAC . IP`` exactly as for a
-  phone.
+  phone (``testbed/portal_clients.py``).
 * **probe requests**: a TAP device ``mon0`` whose link type is set to 802.11 + radiotap
   (``TUNSETLINK`` 803) stands in for the monitor-mode interface; ``occupancy.probe_source`` is
   ``iface:mon0``, so the live sniffer path runs (kernel BPF filter, frame parsing,
@@ -29,8 +29,9 @@ portal, a Mosquitto broker in the "internet" namespace) inside the gateway names
   the same run: the same connect from an admitted client (no firewall change) and a portal
   ``GET /api/captive`` round trip.
 * **CPU/RSS**: psutil on the gateway process, its reaped ``nft`` children and dnsmasq, over
-  three windows (idle; N clients; N clients + probes). Baselines in the same run: a sleeping
-  bare interpreter and one that only imports the gateway's modules.
+  three windows (idle; N clients; N clients + probes; ``testbed/resource_window.py``).
+  Baselines in the same run: a sleeping bare interpreter and one that only imports the
+  gateway's modules.
 
 Every namespace (and every process in it) is removed on exit, also after an error, a signal
 or the overall time limit. Traffic only flows inside these namespaces.
@@ -39,25 +40,20 @@ or the overall time limit. Traffic only flows inside these namespaces.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import datetime as dt
-import itertools
 import json
 import os
 import platform
-import select
 import selectors
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -68,27 +64,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from testbed.monitor_tap import inject
 from testbed.netlab import INTERNET_BROKER, INTERNET_WEB, NetLab, sh
+from testbed.portal_clients import (
+    GATEWAY_IP,
+    PORTAL_PORT,
+    SINK_PORT,
+    add_clients,
+    role_clients,
+    role_sink,
+)
 from testbed.probe_frames import STREET, probe_frames
+from testbed.resource_window import cpu_seconds, measure
 
 PY = sys.executable
 THIS = str(Path(__file__).resolve())
-GATEWAY_IP = "10.77.0.1"
-PORTAL_PORT = 8080
-SINK_PORT = 8081
-FIRST_CLIENT_HOST = 100  # clients are 10.77.0.100 ...
 GOAL_CPU_PCT = 10.0
 GOAL_RSS_MB = 80.0
 GOAL_ACCEPT_MS = 50.0
 #: an interpreter that has imported what ``kassel bus`` imports, and sleeps
 IMPORTS_BASELINE = "import bus_gateway.app, edge_agent.cli, time\ntime.sleep(3600)\n"
-
-
-def client_ip(k: int) -> str:
-    return f"10.77.0.{FIRST_CLIENT_HOST + k}"
-
-
-def client_mac(k: int) -> str:
-    return f"02:42:00:00:{k >> 8:02x}:{k & 0xFF:02x}"
 
 
 def pct(values: Sequence[float], q: float) -> float:
@@ -98,183 +91,13 @@ def pct(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-# --- helper roles (run by the bench inside its namespaces) ------------------------------------
-
-
-def role_sink(addr: str, port: int) -> None:
-    """The internet namespace's server: accept and close (a connect succeeding is the signal)."""
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((addr, port))
-    srv.listen(1024)
-    print("listening", flush=True)
-    while True:
-        conn, _ = srv.accept()
-        conn.close()
+# --- helper roles (run by the bench inside its namespaces; the passengers' and the internet
+# server's are in testbed/portal_clients.py) ---------------------------------------------------
 
 
 def role_inject(frames_needed: int) -> None:
     """``mon0`` with a busy street's probe requests and beacons, written on command."""
     inject(probe_frames(frames_needed, STREET, seed=4))
-
-
-def _client_socket(k: int) -> socket.socket:
-    """A non-blocking TCP socket that leaves through client k's own macvlan (MAC and IP)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, f"mv{k}".encode())
-    s.bind((client_ip(k), 0))
-    s.setblocking(False)
-    return s
-
-
-class _Prober(threading.Thread):
-    """Tries a TCP connect to the internet sink for every waiting client, 1 ms per round.
-
-    A SYN the firewall drops is never answered (the kernel would retry after 1 s), so each
-    round opens a fresh socket per client, waits up to 1 ms for the handshake and closes the
-    ones still pending. One thread with ``select`` for all clients keeps the bench's own CPU
-    small while ten clients are waiting at once.
-    """
-
-    ROUND_S = 0.001
-
-    def __init__(self) -> None:
-        super().__init__(name="prober", daemon=True)
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._waiting: dict[int, tuple[float, Callable[[float | None], None]]] = {}
-
-    def watch(self, k: int, deadline: float, done: Callable[[float | None], None]) -> None:
-        """Call ``done(perf_counter at success)`` or ``done(None)`` after ``deadline``."""
-        with self._lock:
-            self._waiting[k] = (deadline, done)
-        self._wake.set()
-
-    def run(self) -> None:
-        while True:
-            with self._lock:
-                waiting = dict(self._waiting)
-            if not waiting:
-                self._wake.wait()
-                self._wake.clear()
-                continue
-            now = time.perf_counter()
-            socks: dict[socket.socket, int] = {}
-            for k, (deadline, done) in waiting.items():
-                if now > deadline:
-                    self._finish(k, done, None)
-                    continue
-                s = _client_socket(k)
-                s.connect_ex((INTERNET_WEB, SINK_PORT))
-                socks[s] = k
-            end = time.perf_counter() + self.ROUND_S
-            while socks and (left := end - time.perf_counter()) > 0:
-                _, writable, _ = select.select([], list(socks), [], left)
-                for s in writable:
-                    k = socks.pop(s)
-                    if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
-                        self._finish(k, waiting[k][1], time.perf_counter())
-                    s.close()
-            for s in socks:
-                s.close()
-
-    def _finish(self, k: int, done: Callable[[float | None], None], when: float | None) -> None:
-        with self._lock:
-            self._waiting.pop(k, None)
-        done(when)
-
-
-class _Clients:
-    """Passenger-side measurements: HTTP on asyncio, the connect probes on one thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.prober = _Prober()
-        self.prober.start()
-
-    async def traffic_passes(self, k: int, deadline: float) -> float | None:
-        """When a TCP connect from client k to the internet sink first succeeded."""
-        future: asyncio.Future[float | None] = self.loop.create_future()
-
-        def done(when: float | None) -> None:
-            self.loop.call_soon_threadsafe(future.set_result, when)
-
-        self.prober.watch(k, deadline, done)
-        return await future
-
-    async def http(self, k: int, request: bytes) -> tuple[int, float]:
-        """(status, time the whole response arrived) of one HTTP/1.1 request to the portal."""
-        s = _client_socket(k)
-        try:
-            await self.loop.sock_connect(s, (GATEWAY_IP, PORTAL_PORT))
-            await self.loop.sock_sendall(s, request)
-            data = b""
-            while chunk := await self.loop.sock_recv(s, 65536):
-                data += chunk
-            done = time.perf_counter()
-        finally:
-            s.close()
-        status = data.split(b" ", 2)[1] if data.startswith(b"HTTP/") else b"0"
-        return int(status), done
-
-    async def accept(self, k: int) -> dict[str, Any]:
-        body = b"lang=en&accept=yes"
-        request = (
-            f"POST /accept HTTP/1.1\r\nHost: {GATEWAY_IP}:{PORTAL_PORT}\r\n"
-            "Accept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        ).encode() + body
-        t0 = time.perf_counter()
-        passes = asyncio.create_task(self.traffic_passes(k, t0 + 5.0))
-        status, t_resp = await self.http(k, request)
-        t_pass = await passes
-        return {
-            "client": k, "status": status, "response_ms": (t_resp - t0) * 1000,
-            "pass_ms": None if t_pass is None else (t_pass - t0) * 1000,
-        }
-
-    async def plain_connect(self, k: int) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        t_pass = await self.traffic_passes(k, t0 + 1.0)
-        return {"client": k, "pass_ms": None if t_pass is None else (t_pass - t0) * 1000}
-
-    async def captive(self, k: int) -> dict[str, Any]:
-        request = (f"GET /api/captive HTTP/1.1\r\nHost: {GATEWAY_IP}:{PORTAL_PORT}\r\n"
-                   "Connection: close\r\n\r\n").encode()
-        t0 = time.perf_counter()
-        status, t_resp = await self.http(k, request)
-        return {"client": k, "status": status, "ms": (t_resp - t0) * 1000}
-
-
-def role_clients() -> None:
-    """stdin: ``accept K`` | ``connect K`` | ``captive K`` | ``burst K1 K2`` → one JSON line.
-
-    ``burst`` posts ``/accept`` for clients K1 … K2-1 at the same moment (people boarding at a
-    stop) and answers with the list of their results.
-    """
-
-    async def main() -> None:
-        clients = _Clients()
-        actions: dict[str, Callable[[int], Any]] = {
-            "accept": clients.accept, "connect": clients.plain_connect,
-            "captive": clients.captive,
-        }
-        print("ready", flush=True)
-        reader = asyncio.StreamReader()
-        await clients.loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
-        )
-        while line := (await reader.readline()).decode():
-            what, *ks = line.split()
-            if what == "burst":
-                result: Any = await asyncio.gather(
-                    *(clients.accept(k) for k in range(int(ks[0]), int(ks[1])))
-                )
-            else:
-                result = await actions[what](int(ks[0]))
-            print(json.dumps(result), flush=True)
-
-    asyncio.run(main())
 
 
 def role_gateway(argv: Sequence[str]) -> int:
@@ -306,71 +129,6 @@ def role_gateway(argv: Sequence[str]) -> int:
         }
         stats_path.write_text(json.dumps(stats))
     return code
-
-
-# --- measuring --------------------------------------------------------------------------------
-
-
-@dataclass
-class Window:
-    """CPU and memory of the gateway over one measuring window."""
-
-    name: str
-    seconds: float = 0.0
-    gateway_cpu_pct: float = 0.0  # the Python process itself
-    nft_children_cpu_pct: float = 0.0  # reaped children: the ``nft`` calls
-    dnsmasq_cpu_pct: float = 0.0
-    max_2s_cpu_pct: float = 0.0  # gateway + children, busiest 2-s slice
-    rss_mb_max: float = 0.0
-    rss_mb_end: float = 0.0
-    bare_python_cpu_pct: float = 0.0
-    machine_busy_pct: float = 0.0  # all cores, everything (other work on the machine)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def total_cpu_pct(self) -> float:
-        return self.gateway_cpu_pct + self.nft_children_cpu_pct
-
-
-def _cpu(p: psutil.Process) -> tuple[float, float]:
-    t = p.cpu_times()
-    return t.user + t.system, t.children_user + t.children_system
-
-
-def measure(name: str, seconds: float, gw: psutil.Process, dnsmasq: psutil.Process | None,
-            bare: psutil.Process, step: float = 0.25) -> Window:
-    """Sample ``gw`` for ``seconds`` (CPU as % of one core)."""
-    w = Window(name)
-    psutil.cpu_percent(None)
-    t0 = time.monotonic()
-    own0, kids0 = _cpu(gw)
-    dns0 = sum(_cpu(dnsmasq)) if dnsmasq else 0.0
-    bare0 = sum(_cpu(bare))
-    slices: list[tuple[float, float]] = [(t0, own0 + kids0)]
-    rss: list[float] = []
-    while (now := time.monotonic()) - t0 < seconds:
-        rss.append(gw.memory_info().rss / 2**20)
-        own, kids = _cpu(gw)
-        if now - slices[-1][0] >= 2.0:
-            slices.append((now, own + kids))
-        time.sleep(step)
-    elapsed = time.monotonic() - t0
-    own1, kids1 = _cpu(gw)
-    slices.append((time.monotonic(), own1 + kids1))
-    rss.append(gw.memory_info().rss / 2**20)
-    w.seconds = elapsed
-    w.gateway_cpu_pct = 100 * (own1 - own0) / elapsed
-    w.nft_children_cpu_pct = 100 * (kids1 - kids0) / elapsed
-    if dnsmasq:
-        w.dnsmasq_cpu_pct = 100 * (sum(_cpu(dnsmasq)) - dns0) / elapsed
-    w.bare_python_cpu_pct = 100 * (sum(_cpu(bare)) - bare0) / elapsed
-    w.max_2s_cpu_pct = max(
-        100 * (b[1] - a[1]) / (b[0] - a[0]) for a, b in itertools.pairwise(slices)
-        if b[0] - a[0] > 0.5
-    )
-    w.rss_mb_max, w.rss_mb_end = max(rss), rss[-1]
-    w.machine_busy_pct = psutil.cpu_percent(None)
-    return w
 
 
 class Helper:
@@ -410,25 +168,6 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.2)
-
-
-def add_clients(lab: NetLab, pax: str, n: int) -> None:
-    """N macvlans (own MAC and IP each) on the passenger namespace's one veth."""
-    for key, value in (("all.arp_ignore", 1), ("all.arp_announce", 2),
-                       ("all.rp_filter", 0), ("default.rp_filter", 0)):
-        # answer ARP only on the macvlan that owns the address: no MAC/IP mix-ups
-        lab.ns(pax, "sysctl", "-q", "-w", f"net.ipv4.conf.{key}={value}")
-    lines = []
-    for k in range(n):
-        lines += [
-            f"link add mv{k} link eth0 type macvlan mode bridge",
-            f"link set mv{k} address {client_mac(k)}",
-            f"addr add {client_ip(k)}/24 dev mv{k}",
-            f"link set mv{k} up",
-            f"route add default via {GATEWAY_IP} dev mv{k} metric {k + 1}",
-        ]
-    subprocess.run(["ip", "-n", pax, "-batch", "-"], input="\n".join(lines) + "\n",
-                   text=True, check=True, capture_output=True, timeout=60)
 
 
 def gateway_config(lab: NetLab, tmp: Path) -> Path:
@@ -500,17 +239,17 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         assert clients.read(10) == "ready"
         captive = [json.loads(clients.ask(f"captive {k}")) for k in range(min(n, 30))]
         driver = psutil.Process(clients.proc.pid)
-        driver0 = sum(_cpu(driver))
+        driver0 = sum(cpu_seconds(driver))
         psutil.cpu_percent(None)
-        own0, kids0 = _cpu(gw)
+        own0, kids0 = cpu_seconds(gw)
         t_adm = time.monotonic()
         sequential = n - args.burst
         accepts = [json.loads(clients.ask(f"accept {k}")) for k in range(sequential)]
         admit_s = time.monotonic() - t_adm
-        own1, kids1 = _cpu(gw)
+        own1, kids1 = cpu_seconds(gw)
         burst = json.loads(clients.ask(f"burst {sequential} {n}", timeout=30)) if args.burst else []
         machine_busy = psutil.cpu_percent(None)
-        driver_cpu = 100 * (sum(_cpu(driver)) - driver0) / (time.monotonic() - t_adm)
+        driver_cpu = 100 * (sum(cpu_seconds(driver)) - driver0) / (time.monotonic() - t_adm)
         plain = [json.loads(clients.ask(f"connect {k}")) for k in range(min(n, 30))]
         elements = lab.ns(lab.gw, "nft", "-j", "list", "set", "inet", "kassel_bus",
                           "admitted").stdout.count('"concat"')

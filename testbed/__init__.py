@@ -1,5 +1,7 @@
 """Lab pieces that the tests and the benchmarks share: the signal controller's independent
-oracle, the network-namespace lab of the bus gateway and the probe-flood roles.
+oracle, the network-namespace lab of the bus gateway, the fake monitor interface ``mon0`` and
+the probe requests written into it, the probe-flood roles, the lab's passengers behind one
+access point and the CPU/RSS measuring window.
 
 WHY a package of its own: ``bench/`` measured the same things the tests check, with the same
 helpers, and imported them from ``tests/`` — so a benchmark depended on the layout of the test
