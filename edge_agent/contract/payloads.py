@@ -9,6 +9,16 @@ field, wrong type, over 64 KiB) and ignores unknown fields. JSON is strict (RFC 
 than :data:`MAX_FUTURE_MS` ahead (``future_ts``): "the newest ``ts`` wins" must not be
 winnable for ever. Models are strict (no ``"5"`` for
 ``5``) and frozen, so a validated message cannot be changed on its way through a service.
+
+Every row a device sends through :meth:`edge_agent.agent.EdgeAgent.publish` is split in two:
+a *fields* model (:class:`PayloadFields`, e.g. :class:`PositionFields`) with only the
+message's own fields, which the application builds, and the *wire* model
+(``class Position(PositionFields, SequencedPayload)``) that adds what the agent owns: ``v``,
+``ts`` (now, unless the caller passes another time) and ``seq`` (numbered per topic and
+persisted). So the application cannot forget or forge them, and mypy checks the field names
+it writes. The wire model is what is encoded and decoded; the split changes neither its
+fields, their order (``v``, ``historical``, ``ts``, ``seq`` first, as pydantic collects fields
+along the reversed MRO) nor its JSON Schema.
 """
 
 from __future__ import annotations
@@ -65,11 +75,29 @@ class Payload(BaseModel):
         return data
 
 
-class SequencedPayload(Payload):
-    """A payload that carries a ``seq`` the hub de-duplicates on."""
+class TimestampedPayload(Payload):
+    """A payload dated by its sender (``ts``); the agent fills it in when it publishes."""
 
     ts: TimestampMs
+
+
+class SequencedPayload(TimestampedPayload):
+    """A payload that carries a ``seq`` the hub de-duplicates on."""
+
     seq: Seq
+
+
+class PayloadFields(BaseModel):
+    """Base of the fields models: what an application publishes, without ``ts`` and ``seq``.
+
+    Why the split (module docstring): ``ts`` and ``seq`` belong to the agent, which dates and
+    numbers every message it sends; the application only states the message's own fields, typed,
+    and :meth:`edge_agent.agent.EdgeAgent.publish` finds the topic row from the fields model's
+    class (:data:`edge_agent.contract.topics.SPEC_BY_FIELDS`). Same config as :class:`Payload`,
+    so a fields model validates exactly as the wire model does.
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
 
 
 # --- device ---------------------------------------------------------------------------------
@@ -126,8 +154,8 @@ class UplinkStats(BaseModel):
     tx_bps: NonNegFloat
 
 
-class Health(SequencedPayload):
-    """Health telemetry every 30 s (QoS 0)."""
+class HealthFields(PayloadFields):
+    """The ``health`` fields an agent publishes (``ts`` and ``seq`` are the agent's)."""
 
     cpu_pct: Annotated[float, Field(ge=0.0, le=100.0)]
     mem_pct: Annotated[float, Field(ge=0.0, le=100.0)]
@@ -150,6 +178,10 @@ class Health(SequencedPayload):
     )
 
 
+class Health(HealthFields, SequencedPayload):
+    """Health telemetry every 30 s (QoS 0)."""
+
+
 class Command(Payload):
     """A remote command from the hub; ``name`` selects a registered handler."""
 
@@ -158,14 +190,17 @@ class Command(Payload):
     args: dict[str, object] = Field(default_factory=dict)
 
 
-class CommandAck(Payload):
-    """Exactly one acknowledgement per command id."""
+class CommandAckFields(PayloadFields):
+    """The ``cmd_ack`` fields (``ts`` is the agent's)."""
 
-    ts: TimestampMs
     id: Annotated[str, Field(min_length=1, max_length=128)]
     ok: bool
     error: str | None
     result: dict[str, object] | None = None
+
+
+class CommandAck(CommandAckFields, TimestampedPayload):
+    """Exactly one acknowledgement per command id."""
 
 
 # --- bus ------------------------------------------------------------------------------------
@@ -183,8 +218,8 @@ OccupancyStatus = Literal[
 Quality = Literal["HIGH", "MODERATE", "LOW", "ERROR"]
 
 
-class Position(SequencedPayload):
-    """GPS position of a vehicle at 1 Hz with its stop state."""
+class PositionFields(PayloadFields):
+    """The ``position`` fields a bus publishes (``ts`` and ``seq`` are the agent's)."""
 
     vehicle_id: Id
     lat: Latitude
@@ -195,6 +230,10 @@ class Position(SequencedPayload):
     trip_id: str | None
     stop_id: str | None
     stop_status: StopStatus
+
+
+class Position(PositionFields, SequencedPayload):
+    """GPS position of a vehicle at 1 Hz with its stop state."""
 
 
 class OccupancySources(BaseModel):
@@ -208,8 +247,8 @@ class OccupancySources(BaseModel):
     probe_devices: NonNegInt
 
 
-class Occupancy(SequencedPayload):
-    """Passenger load of a vehicle, on change and at least every 30 s."""
+class OccupancyFields(PayloadFields):
+    """The ``occupancy`` fields a bus publishes (``ts`` and ``seq`` are the agent's)."""
 
     vehicle_id: Id
     passengers: NonNegInt
@@ -219,6 +258,10 @@ class Occupancy(SequencedPayload):
     occupancy_status: OccupancyStatus
     quality: Quality
     sources: OccupancySources
+
+
+class Occupancy(OccupancyFields, SequencedPayload):
+    """Passenger load of a vehicle, on change and at least every 30 s."""
 
 
 def occupancy_status_for(passengers: int, capacity_seated: int) -> OccupancyStatus:
@@ -237,8 +280,8 @@ def occupancy_status_for(passengers: int, capacity_seated: int) -> OccupancyStat
     return "FULL"
 
 
-class Wlan(SequencedPayload):
-    """Passenger WLAN statistics every 60 s."""
+class WlanFields(PayloadFields):
+    """The ``wlan`` fields a bus publishes (``ts`` and ``seq`` are the agent's)."""
 
     vehicle_id: Id
     clients_associated: NonNegInt
@@ -247,6 +290,10 @@ class Wlan(SequencedPayload):
     tx_bytes: NonNegInt
     uplink_kbps: NonNegInt
     per_client_kbps: NonNegInt
+
+
+class Wlan(WlanFields, SequencedPayload):
+    """Passenger WLAN statistics every 60 s."""
 
 
 # --- signal ---------------------------------------------------------------------------------
@@ -282,13 +329,17 @@ class SpatGroup(BaseModel):
     confidence: Annotated[int, Field(ge=0, le=100)]
 
 
-class Spat(SequencedPayload):
-    """Signal phase and timing, 10 Hz per intersection (QoS 0)."""
+class SpatFields(PayloadFields):
+    """The ``spat`` fields a controller publishes (``ts`` and ``seq`` are the agent's)."""
 
     intersection_id: Id
     revision: NonNegInt
     status: SignalStatus
     groups: list[SpatGroup]
+
+
+class Spat(SpatFields, SequencedPayload):
+    """Signal phase and timing, 10 Hz per intersection (QoS 0)."""
 
 
 GroupKind = Literal["vehicle", "bus", "tram", "bicycle", "pedestrian"]
@@ -305,10 +356,9 @@ class MapGroup(BaseModel):
     lanes: NonNegInt
 
 
-class Map(Payload):
-    """Intersection topology, retained, on start and on change."""
+class MapFields(PayloadFields):
+    """The ``map`` fields a controller publishes (``ts`` is the agent's)."""
 
-    ts: TimestampMs
     intersection_id: Id
     revision: NonNegInt
     name: str
@@ -318,13 +368,13 @@ class Map(Payload):
     conflicts: dict[str, dict[str, NonNegFloat]]
 
 
-# Sent on ``signal/{intersection_id}/srem/{vehicle_id}``: receivers refuse a payload whose
-# ``vehicle_id`` or ``intersection_id`` differs from its topic's, because the topic's sender id
-# is the one the broker's ACL enforces (the docstring is the schema's description).
-class Srem(Payload):
-    """Signal request (priority) from a bus: request, update or cancel."""
+class Map(MapFields, TimestampedPayload):
+    """Intersection topology, retained, on start and on change."""
 
-    ts: TimestampMs
+
+class SremFields(PayloadFields):
+    """The ``srem`` fields a bus publishes (``ts`` is the agent's)."""
+
     request_id: Annotated[str, Field(min_length=1, max_length=128)]
     vehicle_id: Id
     intersection_id: Id
@@ -342,6 +392,13 @@ class Srem(Payload):
             "breaks ties of equal ETA in the controller's priority policy (later bus first)."
         ),
     )
+
+
+# Sent on ``signal/{intersection_id}/srem/{vehicle_id}``: receivers refuse a payload whose
+# ``vehicle_id`` or ``intersection_id`` differs from its topic's, because the topic's sender id
+# is the one the broker's ACL enforces (the docstring is the schema's description).
+class Srem(SremFields, TimestampedPayload):
+    """Signal request (priority) from a bus: request, update or cancel."""
 
 
 RequestStatus = Literal[
@@ -366,17 +423,20 @@ class SsemRequest(BaseModel):
     status: RequestStatus
 
 
-class Ssem(SequencedPayload):
-    """Signal status message: every request's status, on any change."""
+class SsemFields(PayloadFields):
+    """The ``ssem`` fields a controller publishes (``ts`` and ``seq`` are the agent's)."""
 
     intersection_id: Id
     requests: list[SsemRequest]
 
 
-class Detector(Payload):
-    """A loop or push-button state change from the field bus or a simulation."""
+class Ssem(SsemFields, SequencedPayload):
+    """Signal status message: every request's status, on any change."""
 
-    ts: TimestampMs
+
+class DetectorFields(PayloadFields):
+    """The ``detector`` fields a field bus publishes (``ts`` is the agent's)."""
+
     detector: Id
     occupied: bool
     #: contract addition (optional, default null): the detector card reports a fault of its
@@ -389,6 +449,10 @@ class Detector(Payload):
             "the controller treats the detector as occupied until a message without it."
         ),
     )
+
+
+class Detector(DetectorFields, TimestampedPayload):
+    """A loop or push-button state change from the field bus or a simulation."""
 
 
 P = TypeVar("P", bound=BaseModel)

@@ -25,6 +25,7 @@ from edge_agent.contract.payloads import (
     Health,
     Map,
     Occupancy,
+    PayloadFields,
     Position,
     Spat,
     Srem,
@@ -151,6 +152,23 @@ SPECS: tuple[TopicSpec, ...] = (
     ),
 )
 SPEC_BY_NAME: dict[str, TopicSpec] = {s.name: s for s in SPECS}
+
+
+def fields_model(model: type[BaseModel]) -> type[PayloadFields] | None:
+    """The fields model a wire model is built from (``PositionFields`` for ``Position``), or
+    ``None`` for a row no device publishes through :meth:`EdgeAgent.publish` (``status``,
+    which the agent's session sends itself, and ``cmd``, the hub's)."""
+    found = [b for b in model.__bases__ if issubclass(b, PayloadFields)]
+    if len(found) > 1:
+        raise TypeError(f"{model.__name__} has more than one fields model: {found}")
+    return found[0] if found else None
+
+
+#: the row a fields model is published on: what ``EdgeAgent.publish(fields)`` looks up by the
+#: exact class of ``fields`` (a wire model, itself a subclass of its fields model, is not in it).
+SPEC_BY_FIELDS: dict[type[PayloadFields], TopicSpec] = {
+    f: s for s in SPECS if (f := fields_model(s.model)) is not None
+}
 _BY_PREFIX_SUFFIX: dict[tuple[str, str], TopicSpec] = {
     (s.prefix, s.suffix): s for s in SPECS if not s.has_sender
 }
