@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from central_hub.broker import MosquittoBroker  # noqa: E402
 from edge_agent.agent import EdgeAgent  # noqa: E402
 from edge_agent.contract.configs import BusConfig, load_config  # noqa: E402
-from edge_agent.contract.payloads import Position, encode  # noqa: E402
+from edge_agent.contract.payloads import Position, PositionFields, encode  # noqa: E402
 from edge_agent.mqtt import BrokerAddress, MqttConnection  # noqa: E402
 
 N = 20_000
@@ -50,10 +50,10 @@ def _config(tmp: Path, url: str, synchronous: str, health_s: float = 30.0) -> Pa
     return path
 
 
-def _fields(i: int) -> dict[str, object]:
-    return {"vehicle_id": "1234", "lat": 51.3 + i * 1e-7, "lon": 9.5, "bearing": 90.0,
-            "speed_mps": 8.0, "route_id": "4", "trip_id": "t1", "stop_id": None,
-            "stop_status": "IN_TRANSIT_TO"}
+def _fields(i: int) -> PositionFields:
+    return PositionFields(vehicle_id="1234", lat=51.3 + i * 1e-7, lon=9.5, bearing=90.0,
+                          speed_mps=8.0, route_id="4", trip_id="t1", stop_id=None,
+                          stop_status="IN_TRANSIT_TO")
 
 
 async def direct_rate(config: BusConfig, url: str) -> float:
@@ -82,7 +82,9 @@ async def direct_rate(config: BusConfig, url: str) -> float:
         while inflight >= WINDOW:
             window.clear()
             await window.wait()
-        payload = encode(Position(ts=int(time.time() * 1000), seq=i + 1, **_fields(i)))
+        # the fields model, then the wire model built from it: as EdgeAgent.publish does
+        payload = encode(Position.model_validate(
+            {**dict(_fields(i)), "ts": int(time.time() * 1000), "seq": i + 1}))
         conn.publish("kassel/v1/bus/1234/position", payload, 1, False)
         inflight += 1
     await done.wait()
@@ -103,7 +105,7 @@ async def queued_rate(config: BusConfig) -> float:
 
     async def produce(first: int) -> None:
         for i in range(first, N, producers):
-            await agent.publish("position", _fields(i))
+            await agent.publish(_fields(i))
 
     await asyncio.gather(*(produce(k) for k in range(producers)))
     while agent.queue_state.depth > 0:

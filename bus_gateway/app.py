@@ -56,7 +56,7 @@ from bus_gateway.wlan import WlanGateway
 from edge_agent.agent import EdgeAgent
 from edge_agent.contract.commands import SetDelayArgs, SetTripArgs, SetUplinkArgs
 from edge_agent.contract.configs import BusConfig
-from edge_agent.contract.payloads import Spat, SpatGroup, Ssem
+from edge_agent.contract.payloads import PositionFields, Spat, SpatGroup, SremFields, Ssem
 from edge_agent.contract.topics import TopicRef
 
 log = logging.getLogger(__name__)
@@ -314,19 +314,18 @@ class BusGateway:
         self._update_advice(fix)
         if fix.ts_ms - self._last_position_ms >= POSITION_INTERVAL_MS - 50:
             self._last_position_ms = fix.ts_ms
-            await self.agent.publish("position", {
-                "ts": fix.ts_ms,
-                "vehicle_id": self.config.vehicle.id,
-                "lat": fix.lat,
-                "lon": fix.lon,
-                "bearing": fix.course_deg or 0.0,
-                "speed_mps": fix.speed_mps,
-                "route_id": self.config.route.route_id,
-                "trip_id": self.state.trip_id,
-                "stop_id": st.stop_id,
-                "stop_status": st.status,
-                "next_stop_id": st.next_stop_id,
-            })
+            # dated with the fix's GPS time, not the moment it is published
+            await self.agent.publish(PositionFields(
+                vehicle_id=self.config.vehicle.id,
+                lat=fix.lat,
+                lon=fix.lon,
+                bearing=fix.course_deg or 0.0,
+                speed_mps=fix.speed_mps,
+                route_id=self.config.route.route_id,
+                trip_id=self.state.trip_id,
+                stop_id=st.stop_id,
+                stop_status=st.status,
+            ), ts=fix.ts_ms)
 
     def _update_advice(self, fix: GpsFix) -> None:
         points = self.config.route.priority_points
@@ -345,17 +344,17 @@ class BusGateway:
         delay = self._current_delay()
         for a in actions:
             self.state.srem_sent.append(a)
-            await self.agent.publish("srem", {
-                "request_id": a.request_id,
-                "vehicle_id": self.config.vehicle.id,
-                "intersection_id": a.intersection_id,
-                "type": a.type,
-                "sg": a.sg,
-                "eta": a.eta_ms,
-                "role": "transit",
-                "route_id": self.config.route.route_id,
-                "delay_s": delay,
-            }, entity_id=a.intersection_id)
+            await self.agent.publish(SremFields(
+                request_id=a.request_id,
+                vehicle_id=self.config.vehicle.id,
+                intersection_id=a.intersection_id,
+                type=a.type,
+                sg=a.sg,
+                eta=a.eta_ms,
+                role="transit",
+                route_id=self.config.route.route_id,
+                delay_s=delay,
+            ), entity_id=a.intersection_id)
 
     async def _probe_loop(self) -> None:
         assert self._probes is not None
@@ -384,19 +383,16 @@ class BusGateway:
                 now - last_sent_ms >= OCCUPANCY_MAX_INTERVAL_S * 1000
             ):
                 v = self.config.vehicle
-                await self.agent.publish("occupancy", {
-                    "vehicle_id": v.id,
-                    **est.payload_fields(v.capacity_seated, v.capacity_total),
-                })
+                await self.agent.publish(
+                    est.payload_fields(v.id, v.capacity_seated, v.capacity_total)
+                )
                 self.state.last_occupancy, last_sent_ms = est, now
             await self.clock.sleep(1.0)
 
     async def _wlan_loop(self) -> None:
         while True:
             await self.clock.sleep(WLAN_INTERVAL_S)
-            await self.agent.publish("wlan", {
-                "vehicle_id": self.config.vehicle.id, **self.wlan.stats().payload_fields()
-            })
+            await self.agent.publish(self.wlan.stats().payload_fields(self.config.vehicle.id))
 
     async def _wlan_tick_loop(self) -> None:
         while True:

@@ -51,6 +51,7 @@ from bus_gateway.domain.shaping import ShapingDiff, ShapingPlan
 from bus_gateway.errors import FirewallError, PortalError, ShaperError
 from bus_gateway.nft import FirewallCounters
 from edge_agent.contract.configs import WlanConfig
+from edge_agent.contract.payloads import WlanFields
 
 log = logging.getLogger(__name__)
 
@@ -211,16 +212,17 @@ class WlanStats:
     uplink_kbps: int
     per_client_kbps: int
 
-    def payload_fields(self) -> dict[str, object]:
-        """As a dict for ``agent.publish("wlan", ...)``."""
-        return {
-            "clients_associated": self.clients_associated,
-            "clients_authenticated": self.clients_authenticated,
-            "rx_bytes": self.rx_bytes,
-            "tx_bytes": self.tx_bytes,
-            "uplink_kbps": self.uplink_kbps,
-            "per_client_kbps": self.per_client_kbps,
-        }
+    def payload_fields(self, vehicle_id: str) -> WlanFields:
+        """The ``wlan`` message of vehicle ``vehicle_id``, for ``agent.publish``."""
+        return WlanFields(
+            vehicle_id=vehicle_id,
+            clients_associated=self.clients_associated,
+            clients_authenticated=self.clients_authenticated,
+            rx_bytes=self.rx_bytes,
+            tx_bytes=self.tx_bytes,
+            uplink_kbps=self.uplink_kbps,
+            per_client_kbps=self.per_client_kbps,
+        )
 
 
 class WlanGateway:

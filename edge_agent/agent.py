@@ -52,13 +52,18 @@ from edge_agent.contract.configs import DeviceConfig
 from edge_agent.contract.payloads import (
     MAX_PAYLOAD_BYTES,
     Command,
+    CommandAckFields,
     DeviceKind,
+    HealthFields,
+    PayloadFields,
+    QueueStats,
     SequencedPayload,
     Status,
+    StoreResetInfo,
     decode,
     encode,
 )
-from edge_agent.contract.topics import SPEC_BY_NAME, TopicName, TopicRef, Topics
+from edge_agent.contract.topics import SPEC_BY_FIELDS, SPEC_BY_NAME, TopicName, TopicRef, Topics
 from edge_agent.credentials import CredentialFile
 from edge_agent.errors import CommandRefusedError, PayloadError, QueueError
 from edge_agent.health import HealthSampler
@@ -242,26 +247,36 @@ class EdgeAgent:
         return register
 
     async def publish(
-        self, name: TopicName, fields: Mapping[str, object], *, entity_id: str | None = None
+        self, fields: PayloadFields, *, entity_id: str | None = None, ts: int | None = None
     ) -> bytes:
-        """Publish a contract message; returns the encoded payload (see ``docs/agent-api.md``)."""
-        spec = SPEC_BY_NAME[name]
+        """Publish a contract message; returns the encoded payload (see ``docs/agent-api.md``).
+
+        The row is the one of ``fields``' class (:data:`SPEC_BY_FIELDS`); the agent adds
+        ``ts`` (``ts`` if given, e.g. a GPS fix's time, else now) and, for a sequenced row,
+        the topic's next ``seq``. A wrong value raises :class:`pydantic.ValidationError`.
+        """
+        spec = SPEC_BY_FIELDS.get(type(fields))
+        if spec is None:
+            raise TypeError(f"publish takes a contract fields model (PositionFields, ...), not "
+                            f"{type(fields).__name__}: the agent adds ts and seq itself")
+        name = spec.name
         if entity_id is None:
             entity_id = self.device_id if spec.prefix == "device" else self.entity_id
         topic = self._topic(name, entity_id)
         now_ms = self.now_ms()
+        dated = now_ms if ts is None else ts
         values = dict(fields)
-        values.setdefault("ts", now_ms)
+        values["ts"] = dated
         seq = None
         if issubclass(spec.model, SequencedPayload):
             seq = self._seq.get(topic, self._seq_floor) + 1
             values["seq"] = seq
-        payload = encode(spec.model(**values))
+        # the fields are validated already; nested models are taken as they are, so this
+        # validates little more than ts and seq (a wrong ts still raises)
+        payload = encode(spec.model.model_validate(values))
         _check_size(payload)
         if seq is not None:
             self._seq[topic] = seq
-        ts = values["ts"]
-        dated = ts if type(ts) is int else now_ms
         if spec.qos == 0:
             if seq is not None:
                 await self._reserve_seq(topic, seq)
@@ -740,7 +755,7 @@ class EdgeAgent:
                 return
             ok, error, result = await self._execute(cmd)
             payload = await self.publish(
-                "cmd_ack", {"id": cmd.id, "ok": ok, "error": error, "result": result}
+                CommandAckFields(id=cmd.id, ok=ok, error=error, result=result)
             )
             try:
                 await self._loop.run_in_executor(
@@ -829,14 +844,18 @@ class EdgeAgent:
             if q.oldest_created_ms is None
             else max(0.0, (self.now_ms() - q.oldest_created_ms) / 1000)
         )
-        fields = self.health_sampler.sample()
-        fields["queue"] = {"depth": q.depth, "dropped": self.dropped, "oldest_age_s": oldest,
-                           "writable": not self.store_failing, "refused": self.broker_rejected,
-                           "unrouted": self.unrouted}
+        values = self.health_sampler.sample()
+        values["queue"] = QueueStats(
+            depth=q.depth, dropped=self.dropped, oldest_age_s=oldest,
+            writable=not self.store_failing, refused=self.broker_rejected,
+            unrouted=self.unrouted,
+        )
         if self.store_reset is not None:
             r = self.store_reset
-            fields["store_reset"] = {"at_ms": r.at_ms, "moved_to": r.moved_to, "reason": r.reason}
-        fields["rejected"] = {f"{t}:{r}": n for (t, r), n in self.rejected.items()}
+            values["store_reset"] = StoreResetInfo(at_ms=r.at_ms, moved_to=r.moved_to,
+                                                   reason=r.reason)
+        values["rejected"] = {f"{t}:{r}": n for (t, r), n in self.rejected.items()}
         if self.health_extra is not None:
-            fields.update(self.health_extra())
-        await self.publish("health", fields)
+            values.update(self.health_extra())
+        # the sampler's and the service's parts are dicts (replaceable, see health_sampler)
+        await self.publish(HealthFields.model_validate(values))

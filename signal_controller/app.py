@@ -31,7 +31,14 @@ from edge_agent.agent import EdgeAgent
 from edge_agent.contract.commands import AGENT_COMMANDS, CommandArgs
 from edge_agent.contract.commands import COMMANDS as CONTRACT_COMMANDS
 from edge_agent.contract.configs import IntersectionConfig
-from edge_agent.contract.payloads import Detector, Srem
+from edge_agent.contract.payloads import (
+    Detector,
+    MapFields,
+    MapGroup,
+    Srem,
+    SsemFields,
+    SsemRequest,
+)
 from edge_agent.contract.spat_wire import SpatEncoder
 from edge_agent.contract.topics import TopicRef
 from signal_controller.domain.commands import apply_command
@@ -40,7 +47,7 @@ from signal_controller.domain.detectors import DetectorEvent
 from signal_controller.domain.intersection import TICK_MS, ceil_tick
 from signal_controller.domain.lamps import Lamp
 from signal_controller.domain.priority import PriorityMessage
-from signal_controller.domain.state import ControllerState, Inputs, Outputs
+from signal_controller.domain.state import ControllerState, Inputs, Outputs, SsemRows
 from signal_controller.heads import SignalHeads
 from signal_controller.scheduler import TickScheduler
 
@@ -85,20 +92,30 @@ def priority_message(msg: Srem, sender_id: str) -> PriorityMessage:
     )
 
 
-def map_fields(config: IntersectionConfig, revision: int) -> dict[str, object]:
-    """The MAP payload fields: topology and the intergreen matrix."""
-    return {
-        "intersection_id": config.device_id,
-        "revision": revision,
-        "name": config.name,
-        "lat": config.location.lat,
-        "lon": config.location.lon,
-        "groups": [
-            {"sg": g.sg, "kind": g.kind, "approach": g.approach, "lanes": g.lanes}
+def map_fields(config: IntersectionConfig, revision: int) -> MapFields:
+    """The MAP message: topology and the intergreen matrix."""
+    return MapFields(
+        intersection_id=config.device_id,
+        revision=revision,
+        name=config.name,
+        lat=config.location.lat,
+        lon=config.location.lon,
+        groups=[
+            MapGroup(sg=g.sg, kind=g.kind, approach=g.approach, lanes=g.lanes)
             for g in config.signal_groups
         ],
-        "conflicts": {a: dict(row) for a, row in config.intergreen_s.items()},
-    }
+        conflicts={a: dict(row) for a, row in config.intergreen_s.items()},
+    )
+
+
+def ssem_fields(intersection_id: str, rows: SsemRows) -> SsemFields:
+    """The SSEM message: every listed request's status (the domain's rows)."""
+    return SsemFields(
+        intersection_id=intersection_id,
+        requests=[
+            SsemRequest(request_id=r, vehicle_id=v, sg=sg, status=s) for r, v, sg, s in rows
+        ],
+    )
 
 
 class SignalController:
@@ -132,7 +149,8 @@ class SignalController:
         self.detector_faults: set[str] = set()
         self._request_q: deque[PriorityMessage] = deque()
         self._queued_by: Counter[str] = Counter()
-        self._ssem_q: asyncio.Queue[dict[str, object]] | None = None
+        #: ``(tick time, rows)`` of every SSEM change; the model is built off the tick.
+        self._ssem_q: asyncio.Queue[tuple[int, SsemRows]] | None = None
         self._stopped = False
         self._stop_event = asyncio.Event()
         self._next_tick = 0
@@ -253,14 +271,7 @@ class SignalController:
             dated_ms=out.now,
         )
         if out.ssem is not None and self._ssem_q is not None:
-            self._ssem_q.put_nowait({
-                "ts": now,
-                "intersection_id": self.config.device_id,
-                "requests": [
-                    {"request_id": r, "vehicle_id": v, "sg": sg, "status": s}
-                    for r, v, sg, s in out.ssem
-                ],
-            })
+            self._ssem_q.put_nowait((now, out.ssem))
         return out
 
     # --- the scheduler's side (signal_controller.scheduler.Tickable) -----------------------
@@ -315,12 +326,13 @@ class SignalController:
     async def _ssem_loop(self) -> None:
         assert self._ssem_q is not None
         while True:
-            fields = await self._ssem_q.get()
-            await self.agent.publish("ssem", fields, entity_id=self.entity_id)
+            ts, rows = await self._ssem_q.get()
+            await self.agent.publish(ssem_fields(self.config.device_id, rows),
+                                     entity_id=self.entity_id, ts=ts)
 
     def _spawn_map(self) -> None:
         task = asyncio.ensure_future(self.agent.publish(
-            "map", map_fields(self.config, self.map_revision), entity_id=self.entity_id
+            map_fields(self.config, self.map_revision), entity_id=self.entity_id
         ))
         task.add_done_callback(_log_failure)
 
@@ -333,7 +345,7 @@ class SignalController:
         """
         self._ssem_q = asyncio.Queue()
         await self.agent.publish(
-            "map", map_fields(self.config, self.map_revision), entity_id=self.entity_id
+            map_fields(self.config, self.map_revision), entity_id=self.entity_id
         )
         name = self.config.device_id
         ssem = asyncio.create_task(self._ssem_loop(), name=f"{name}-ssem")

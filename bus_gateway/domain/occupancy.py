@@ -28,7 +28,12 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from edge_agent.contract.payloads import OccupancyStatus, Quality, occupancy_status_for
+from edge_agent.contract.payloads import (
+    OccupancyFields,
+    OccupancySources,
+    Quality,
+    occupancy_status_for,
+)
 
 SEQ_MODULO = 4096
 DAY_MS = 86_400_000
@@ -115,23 +120,25 @@ class OccupancyEstimate:
     wlan_clients: int
     probe_devices: int
 
-    def payload_fields(self, capacity_seated: int, capacity_total: int) -> dict[str, object]:
-        """The occupancy payload's fields besides ``v``, ``ts``, ``seq`` and ``vehicle_id``."""
-        status: OccupancyStatus = occupancy_status_for(self.passengers, capacity_seated)
-        return {
-            "passengers": self.passengers,
-            "capacity_seated": capacity_seated,
-            "capacity_total": capacity_total,
-            "occupancy_percentage": round(100 * self.passengers / capacity_total),
-            "occupancy_status": status,
-            "quality": self.quality,
-            "sources": {
-                "door_in": self.door_in,
-                "door_out": self.door_out,
-                "wlan_clients": self.wlan_clients,
-                "probe_devices": self.probe_devices,
-            },
-        }
+    def payload_fields(
+        self, vehicle_id: str, capacity_seated: int, capacity_total: int
+    ) -> OccupancyFields:
+        """The ``occupancy`` message of vehicle ``vehicle_id``, for ``agent.publish``."""
+        return OccupancyFields(
+            vehicle_id=vehicle_id,
+            passengers=self.passengers,
+            capacity_seated=capacity_seated,
+            capacity_total=capacity_total,
+            occupancy_percentage=round(100 * self.passengers / capacity_total),
+            occupancy_status=occupancy_status_for(self.passengers, capacity_seated),
+            quality=self.quality,
+            sources=OccupancySources(
+                door_in=self.door_in,
+                door_out=self.door_out,
+                wlan_clients=self.wlan_clients,
+                probe_devices=self.probe_devices,
+            ),
+        )
 
 
 @dataclass(slots=True)

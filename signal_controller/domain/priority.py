@@ -149,7 +149,7 @@ class PriorityState:
     #: approach -> cycle number in which it was last prioritised.
     served_cycle: Mapping[str, int] = field(default_factory=dict)
 
-    def ssem(self) -> tuple[tuple[str, str, str, str], ...]:
+    def ssem(self) -> tuple[tuple[str, str, str, RequestStatus], ...]:
         """``(request_id, vehicle_id, sg, status)`` of every listed request, sorted."""
         return tuple(
             (r.request_id, r.vehicle_id, r.sg, r.status)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from edge_agent.contract.configs import IntersectionConfig
-from edge_agent.contract.payloads import MovementPhaseState, SignalStatus
+from edge_agent.contract.payloads import MovementPhaseState, RequestStatus, SignalStatus
 from signal_controller.domain.detectors import DetectorEvent, Detectors
 from signal_controller.domain.intersection import Intersection
 from signal_controller.domain.lamps import Lamp
@@ -31,7 +31,7 @@ from signal_controller.domain.safety import KernelState, Violation
 
 Mode = Literal["fixed_time", "actuated"]
 #: SPaT ``(request_id, vehicle_id, sg, status)`` rows.
-SsemRows = tuple[tuple[str, str, str, str], ...]
+SsemRows = tuple[tuple[str, str, str, RequestStatus], ...]
 #: predicted ``(min_end, max_end, likely_end, confidence)`` of a group's current aspect.
 Timing = tuple[int | None, int | None, int | None, int]
 #: ``(min_end, max_end)`` of a group's current aspect.

@@ -31,7 +31,7 @@ from signal_controller.domain.detectors import DetectorEvent
 from signal_controller.domain.intersection import TICK_MS, Intersection
 from signal_controller.domain.lamps import Lamp
 from signal_controller.domain.priority import PriorityMessage
-from signal_controller.domain.state import ControllerState, Inputs, Outputs
+from signal_controller.domain.state import ControllerState, Inputs, Outputs, SsemRows
 from simulations.evaluation.domain.audit import LampAudit
 from simulations.evaluation.domain.metrics import (
     BusSignalTracker,
@@ -330,11 +330,11 @@ class SumoRun:
                                              g.likely_end, sample=True)
             ctl.heads.show(ctl.lamps, target)
 
-    def _deliver_ssem(self, device: str, rows: tuple[tuple[str, str, str, str], ...]) -> None:
+    def _deliver_ssem(self, device: str, rows: SsemRows) -> None:
         by_vehicle: dict[str, list[SsemRequest]] = {}
         for rid, vid, sg, status in rows:
             by_vehicle.setdefault(vid, []).append(
-                SsemRequest(request_id=rid, vehicle_id=vid, sg=sg, status=status)  # type: ignore[arg-type]
+                SsemRequest(request_id=rid, vehicle_id=vid, sg=sg, status=status)
             )
             counts = self.result.ssem_statuses
             counts[status] = counts.get(status, 0) + 1

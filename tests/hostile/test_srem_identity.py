@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import paho.mqtt.client as mqtt
@@ -34,7 +34,7 @@ from central_hub.registry import DeviceRegistry
 from central_hub.storage.db import make_engine
 from edge_agent.agent import EdgeAgent
 from edge_agent.contract.configs import AgentConfig, DeviceConfig, MqttConfig
-from edge_agent.contract.payloads import Spat, Ssem, decode
+from edge_agent.contract.payloads import Spat, SremFields, Ssem, decode
 from edge_agent.contract.topics import TopicRef, Topics
 from signal_controller.domain.priority import MAX_ACTIVE, MAX_PER_VEHICLE, MAX_REJECTED_SHOWN
 from tests.integration.signal_controller.helpers import ControllerThread, as_config
@@ -107,12 +107,13 @@ class Bus:
         with self._lock:
             return list(self.ssem)
 
-    def srem(self, request_id: str, kind: str, sg: str, eta: int, *,
-             vehicle_id: str | None = None, role: str = "transit") -> dict[str, object]:
+    def srem(self, request_id: str, kind: Literal["request", "update", "cancel"], sg: str,
+             eta: int, *, vehicle_id: str | None = None,
+             role: Literal["transit", "emergency"] = "transit") -> SremFields:
         """SREM fields as the bus gateway sends them (``vehicle_id`` may be forged)."""
-        return {"ts": _now(), "request_id": request_id, "vehicle_id": vehicle_id or
-                self.vehicle_id, "intersection_id": IID, "type": kind, "sg": sg, "eta": eta,
-                "role": role, "route_id": "4"}
+        return SremFields(request_id=request_id, vehicle_id=vehicle_id or self.vehicle_id,
+                          intersection_id=IID, type=kind, sg=sg, eta=eta, role=role,
+                          route_id="4")
 
 
 class BusLoop:
@@ -137,9 +138,9 @@ class BusLoop:
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def publish(self, bus: Bus, fields: dict[str, object]) -> None:
+    def publish(self, bus: Bus, fields: SremFields) -> None:
         """Publish a SREM through the bus's own agent (its own topic, whatever that is)."""
-        self.run(bus.agent.publish("srem", fields, entity_id=IID))
+        self.run(bus.agent.publish(fields, entity_id=IID))
 
     def __enter__(self) -> BusLoop:
         self._thread.start()
@@ -263,7 +264,8 @@ def test_a_bus_cannot_act_for_another_bus_claim_emergency_or_fill_the_table(
         # (a) B cancels A's request: A's id in the payload on B's own topic ...
         buses.publish(bus_b, bus_b.srem("a-1", "cancel", "K1", eta_a, vehicle_id=A))
         # ... straight on A's topic: the broker refuses it (PUBACK 0x87 Not authorized) ...
-        forged = json.dumps({**bus_b.srem("a-1", "cancel", "K1", eta_a, vehicle_id=A),
+        forged = json.dumps({"ts": _now(),
+                             **bus_b.srem("a-1", "cancel", "K1", eta_a, vehicle_id=A).model_dump(),
                              "v": 1, "route_id": "forged-on-a-topic"}).encode()
         rc = raw_b.publish(f"{ROOT}/signal/{IID}/srem/{A}", forged)
         check(rc == 0x87, f"publish on A's topic: PUBACK {rc:#x}, expected 0x87")
@@ -287,8 +289,8 @@ def test_a_bus_cannot_act_for_another_bus_claim_emergency_or_fill_the_table(
         async def flood() -> None:
             t = _now()
             await asyncio.gather(*(
-                bus_b.agent.publish("srem", bus_b.srem(f"x{i}", "request", "K1", t + 20_000,
-                                                       vehicle_id=f"inv-{i}"), entity_id=IID)
+                bus_b.agent.publish(bus_b.srem(f"x{i}", "request", "K1", t + 20_000,
+                                               vehicle_id=f"inv-{i}"), entity_id=IID)
                 for i in range(FLOOD)))
 
         buses.run(flood())

@@ -16,6 +16,7 @@ import sys
 
 from edge_agent.agent import EdgeAgent
 from edge_agent.contract.configs import BusConfig, load_config
+from edge_agent.contract.payloads import PositionFields
 
 
 async def main(config_path: str, rate_hz: float, broker: str | None, announce: bool) -> None:
@@ -43,11 +44,11 @@ async def main(config_path: str, rate_hz: float, broker: str | None, announce: b
         i = 0
         while True:
             i += 1
-            payload = await agent.publish("position", {
-                "vehicle_id": config.vehicle.id, "lat": 51.3 + i * 1e-6, "lon": 9.5,
-                "bearing": 90.0, "speed_mps": 8.0, "route_id": config.route.route_id,
-                "trip_id": None, "stop_id": None, "stop_status": "IN_TRANSIT_TO",
-            })
+            payload = await agent.publish(PositionFields(
+                vehicle_id=config.vehicle.id, lat=51.3 + i * 1e-6, lon=9.5,
+                bearing=90.0, speed_mps=8.0, route_id=config.route.route_id,
+                trip_id=None, stop_id=None, stop_status="IN_TRANSIT_TO",
+            ))
             if announce and not agent.store_failing:
                 sys.stdout.write(f"seq {json.loads(payload)['seq']}\n")
                 sys.stdout.flush()

@@ -13,6 +13,7 @@ import pytest
 from central_hub.broker import MosquittoBroker
 from edge_agent.agent import EdgeAgent
 from edge_agent.contract.configs import load_config
+from edge_agent.contract.payloads import HealthFields, PositionFields, QueueStats, UplinkStats
 from tests.support.agents import AgentProcess, write_bus_config
 from tests.support.mqtt_probe import MqttProbe
 
@@ -111,10 +112,10 @@ def test_full_queue_drops_the_oldest_and_reports_the_count(tmp_path: Path) -> No
         agent = EdgeAgent(config, kind="bus", entity_id="1234")
         runner = asyncio.create_task(agent.run())
         for i in range(20):
-            await agent.publish("position", {
-                "vehicle_id": "1234", "lat": 51.0 + i / 1000, "lon": 9.5, "bearing": 0.0,
-                "speed_mps": 1.0, "route_id": "4", "trip_id": None, "stop_id": None,
-                "stop_status": "IN_TRANSIT_TO"})
+            await agent.publish(PositionFields(
+                vehicle_id="1234", lat=51.0 + i / 1000, lon=9.5, bearing=0.0,
+                speed_mps=1.0, route_id="4", trip_id=None, stop_id=None,
+                stop_status="IN_TRANSIT_TO"))
         assert agent.queue_state.depth == 5
         assert agent.queue_state.dropped == 15
         await asyncio.to_thread(broker.start)
@@ -141,18 +142,18 @@ def test_full_queue_drops_the_oldest_and_reports_the_count(tmp_path: Path) -> No
 def test_seq_only_grows_across_restarts_for_qos0_and_qos1(tmp_path: Path) -> None:
     broker = MosquittoBroker(tmp_path / "mosq")  # never started: the agent stays offline
     config = load_config(write_bus_config(tmp_path, broker.url))
-    health = {"cpu_pct": 1.0, "mem_pct": 1.0, "rss_mb": 1.0, "disk_pct": 1.0, "uptime_s": 1.0,
-              "queue": {"depth": 0, "dropped": 0, "oldest_age_s": 0.0},
-              "uplink": {"iface": "", "up": False, "rx_bps": 0.0, "tx_bps": 0.0}}
-    position = {"vehicle_id": "1234", "lat": 51.0, "lon": 9.5, "bearing": 0.0,
-                "speed_mps": 1.0, "route_id": "4", "trip_id": None, "stop_id": None,
-                "stop_status": "IN_TRANSIT_TO"}
+    health = HealthFields(cpu_pct=1.0, mem_pct=1.0, rss_mb=1.0, disk_pct=1.0, uptime_s=1.0,
+                          queue=QueueStats(depth=0, dropped=0, oldest_age_s=0.0),
+                          uplink=UplinkStats(iface="", up=False, rx_bps=0.0, tx_bps=0.0))
+    position = PositionFields(vehicle_id="1234", lat=51.0, lon=9.5, bearing=0.0,
+                              speed_mps=1.0, route_id="4", trip_id=None, stop_id=None,
+                              stop_status="IN_TRANSIT_TO")
 
     async def session(n: int) -> tuple[list[int], list[int]]:
         agent = EdgeAgent(config, kind="bus", entity_id="1234")
         runner = asyncio.create_task(agent.run())
-        qos0 = [json.loads(await agent.publish("health", health))["seq"] for _ in range(n)]
-        qos1 = [json.loads(await agent.publish("position", position))["seq"] for _ in range(3)]
+        qos0 = [json.loads(await agent.publish(health))["seq"] for _ in range(n)]
+        qos1 = [json.loads(await agent.publish(position))["seq"] for _ in range(3)]
         agent.stop()
         await runner
         return qos0, qos1

@@ -112,11 +112,12 @@ def test_no_sources_is_error_and_payload_fields_follow_the_contract():
     assert est.quality == "ERROR"
     f = OccupancyFusion()
     f.on_doors(45, 0)
-    fields = f.estimate(T0).payload_fields(capacity_seated=40, capacity_total=90)
-    assert fields["occupancy_percentage"] == 50
-    assert fields["occupancy_status"] == "STANDING_ROOM_ONLY"
-    assert fields["sources"] == {"door_in": 45, "door_out": 0, "wlan_clients": 0,
-                                 "probe_devices": 0}
+    fields = f.estimate(T0).payload_fields("1234", capacity_seated=40, capacity_total=90)
+    assert fields.vehicle_id == "1234"
+    assert fields.occupancy_percentage == 50
+    assert fields.occupancy_status == "STANDING_ROOM_ONLY"
+    assert fields.sources.model_dump() == {"door_in": 45, "door_out": 0, "wlan_clients": 0,
+                                           "probe_devices": 0}
 
 
 def test_fingerprint_ignores_ssid_and_channel():
