@@ -2,17 +2,23 @@
 
 CPU, memory, the agent's RSS, disk of the state directory, temperature where a sensor exists,
 system and agent uptime, and the uplink interface's state and rates (computed from counter
-deltas between two samples). Queue figures are added by the agent.
+deltas between two samples). :class:`HealthReporter` adds the agent's own figures (queue,
+rejections, store resets) and publishes the message every ``agent.health_interval_s``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import psutil
+
+from edge_agent.contract.payloads import HealthFields, QueueStats, StoreResetInfo
+from edge_agent.outbox import Outbox
 
 #: a CPU figure needs at least this much CPU time (all cores) between two samples.
 MIN_CPU_WINDOW_S = 1.0
@@ -119,3 +125,67 @@ class HealthSampler:
             "rx_bps": round(rx_bps, 1),
             "tx_bps": round(tx_bps, 1),
         }
+
+
+class HealthReporter:
+    """Publishes one device's ``health``: at every connect and every ``interval_s``.
+
+    Why apart from the sampler: the sampler measures the host and is replaceable (a process
+    hosting simulated devices measures itself, not the host); the reporter adds what only the
+    agent knows and decides when to send.
+    """
+
+    def __init__(
+        self,
+        sampler: HealthSampler,
+        *,
+        interval_s: float,
+        outbox: Outbox,
+        rejected: Counter[tuple[str, str]],
+        is_connected: Callable[[], bool],
+        publish: Callable[[HealthFields], Awaitable[bytes]],
+        now_ms: Callable[[], int],
+    ) -> None:
+        """``rejected``: the inbound rejections by (topic name, reason), reported as counted."""
+        #: what samples the device (replaceable, see the class docstring).
+        self.sampler = sampler
+        #: more health fields from the service (a controller's detector faults).
+        self.extra: Callable[[], dict[str, object]] | None = None
+        self._interval_s = interval_s
+        self._outbox = outbox
+        self._rejected = rejected
+        self._is_connected = is_connected
+        self._publish = publish
+        self._now_ms = now_ms
+
+    async def loop(self) -> None:
+        """Publish health every ``interval_s`` (skipped while offline), for ever."""
+        while True:
+            await asyncio.sleep(self._interval_s)
+            await self.publish_now()
+
+    async def publish_now(self) -> None:
+        """Publish one health message now, if connected (QoS 0: offline it would be lost)."""
+        if not self._is_connected():
+            return
+        box = self._outbox
+        q = box.queue_state
+        oldest = (
+            0.0
+            if q.oldest_created_ms is None
+            else max(0.0, (self._now_ms() - q.oldest_created_ms) / 1000)
+        )
+        values = self.sampler.sample()
+        values["queue"] = QueueStats(
+            depth=q.depth, dropped=box.dropped, oldest_age_s=oldest,
+            writable=not box.store_failing, refused=box.broker_rejected, unrouted=box.unrouted,
+        )
+        if box.store_reset is not None:
+            r = box.store_reset
+            values["store_reset"] = StoreResetInfo(at_ms=r.at_ms, moved_to=r.moved_to,
+                                                   reason=r.reason)
+        values["rejected"] = {f"{t}:{r}": n for (t, r), n in self._rejected.items()}
+        if self.extra is not None:
+            values.update(self.extra())
+        # the sampler's and the service's parts are dicts (both are replaceable)
+        await self._publish(HealthFields.model_validate(values))

@@ -47,12 +47,13 @@ def test_an_agent_reads_both_passwords_and_refuses_a_rotation_it_could_not_keep(
     pw = tmp_path / "mqtt.pass"
     CredentialFile(pw).store("new-password", "old-password")
     agent = _agent(tmp_path, password_file=str(pw))
-    assert (agent._password, agent._previous_password) == ("new-password", "old-password")
+    passwords = agent._passwords
+    assert (passwords.current, passwords.previous) == ("new-password", "old-password")
 
     url_password = EdgeAgent(agent.config, kind="bus",
                              broker_url="mqtts://bus-1:in-the-url@broker.example:8883")
     cmd = Command(id="r1", name="rotate_credentials", args={"password": "A" * 43})
-    ok, error, result = asyncio.run(url_password._execute(cmd))
+    ok, error, result = asyncio.run(url_password._commands.execute(cmd))
     assert not ok and result is None
     assert error is not None and "does not come from mqtt.password_file" in error
     assert "A" * 43 not in error
@@ -63,9 +64,9 @@ def test_applications_cannot_take_over_the_agents_own_commands(tmp_path: Path) -
     from signal_controller.app import COMMANDS as CONTROLLER_COMMANDS  # noqa: PLC0415
 
     agent = _agent(tmp_path)
-    own = agent._commands["rotate_credentials"]
+    own = agent._commands.handlers["rotate_credentials"]
     with pytest.raises(ValueError, match="handled by the agent itself"):
         agent.command("rotate_credentials")
-    assert agent._commands["rotate_credentials"] == own
+    assert agent._commands.handlers["rotate_credentials"] == own
     # the signal controller registers every intersection command but this one
     assert "rotate_credentials" not in CONTROLLER_COMMANDS and "set_plan" in CONTROLLER_COMMANDS

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from edge_agent.agent import _mark_historical
 from edge_agent.backoff import Backoff
+from edge_agent.outbox import mark_historical
 from edge_agent.store import AgentStore, NewMessage
 
 
@@ -75,9 +75,9 @@ def test_command_acks_are_remembered(tmp_path: Path) -> None:
 
 
 def test_mark_historical_adds_the_flag_once() -> None:
-    assert _mark_historical(b'{"v":1}') == b'{"v":1,"historical":true}'
+    assert mark_historical(b'{"v":1}') == b'{"v":1,"historical":true}'
     flagged = b'{"v":1,"historical":true}'
-    assert _mark_historical(flagged) == flagged
+    assert mark_historical(flagged) == flagged
 
 
 def test_backoff_grows_with_jitter_up_to_the_cap() -> None:
