@@ -278,8 +278,8 @@ def build(spec: JunctionSpec) -> dict[str, object]:
         "signal_groups": [
             {"sg": g.sg, "kind": g.kind, "approach": g.approach, "min_green_s": g.min_green_s,
              "amber_s": g.amber_s, "red_amber_s": g.red_amber_s, "lanes": g.lanes,
-             "protected": g.protected}
-            for g in spec.groups
+             "protected": g.protected, "its_sg": its_sg}
+            for its_sg, g in enumerate(spec.groups, start=1)
         ],
         "intergreen_s": ig,
         "control": {
@@ -295,7 +295,20 @@ def build(spec: JunctionSpec) -> dict[str, object]:
         "detectors": [{"id": d, "sg": sg, "kind": k} for d, sg, k in spec.detectors],
         "priority": {"enabled": True, "max_extension_s": spec.max_extension_s,
                      "max_early_s": spec.max_early_s, "groups": list(spec.priority_groups)},
+        "its": its_identity(spec.device_id),
     }
+
+
+#: ITS station ids of the shipped controllers: this prefix (Kassel's dialling code, 0561)
+#: times 10^6 plus the intersection's number, so a captured message names its controller.
+ITS_STATION_PREFIX = 561_000_000
+
+
+def its_identity(device_id: str) -> dict[str, int]:
+    """The C-ITS identity of ``ks-NNNN``: intersection id NNNN, station id 561 00N NNN;
+    signal groups get ``its_sg`` 1, 2, ... in the order of the config."""
+    number = int(device_id.rsplit("-", 1)[1])
+    return {"station_id": ITS_STATION_PREFIX + number, "intersection_id": number}
 
 
 class _FlowDumper(yaml.SafeDumper):

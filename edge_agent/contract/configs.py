@@ -194,6 +194,21 @@ class SignalGroupConfig(ConfigModel):
     red_amber_s: NonNegFloat
     lanes: Annotated[int, Field(ge=0)] = 1
     protected: bool = True
+    #: SignalGroupID in the C-ITS messages (SPATEM, MAPEM); unique within the intersection.
+    its_sg: Annotated[int, Field(ge=1, le=255)] | None = None
+
+
+class ItsConfig(ConfigModel):
+    """The intersection's identity in C-ITS messages (ETSI TS 103 301, docs/c-its.md).
+
+    ``station_id``: the ITS station id the controller sends as; ``intersection_id`` and the
+    optional ``region`` (road regulator id): the IntersectionReferenceID that SPATEM and
+    MAPEM of this intersection carry.
+    """
+
+    station_id: Annotated[int, Field(ge=0, le=2**32 - 1)]
+    region: Annotated[int, Field(ge=0, le=65535)] | None = None
+    intersection_id: Annotated[int, Field(ge=0, le=65535)]
 
 
 class StageConfig(ConfigModel):
@@ -286,6 +301,9 @@ class IntersectionConfig(DeviceConfig):
     control: ControlConfig
     detectors: list[DetectorConfig] = Field(default_factory=list)
     priority: PriorityConfig = PriorityConfig()
+    #: C-ITS identity; optional for now, needed to publish SPATEM (then every group has
+    #: ``its_sg``).
+    its: ItsConfig | None = None
 
     @model_validator(mode="after")
     def _references_are_known(self) -> IntersectionConfig:
@@ -295,6 +313,15 @@ class IntersectionConfig(DeviceConfig):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             problems.append(f"signal_groups: duplicate sg {', '.join(dupes)}")
+        its_sgs = [g.its_sg for g in self.signal_groups if g.its_sg is not None]
+        for n in sorted({n for n in its_sgs if its_sgs.count(n) > 1}):
+            users = ", ".join(g.sg for g in self.signal_groups if g.its_sg == n)
+            problems.append(f"signal_groups: its_sg {n} is used by {users}")
+        if self.its is not None:
+            missing = [g.sg for g in self.signal_groups if g.its_sg is None]
+            if missing:
+                problems.append(f"signal_groups: {', '.join(missing)} have no its_sg "
+                                "(its is set: every group needs one)")
         for a, row in self.intergreen_s.items():
             for b in row:
                 if a not in known or b not in known:

@@ -72,6 +72,20 @@ def test_a_valid_intersection_loads(tmp_path: Path) -> None:
          "priority.emergency_vehicles[0]", "pattern"),
         (lambda d: d.update(priority={"emergency_vehicles": ["rtw-1", "rtw-1"]}),
          "priority", "emergency_vehicles: duplicate rtw-1"),
+        (lambda d: [g.update(its_sg=3) for g in d["signal_groups"]], "signal_groups",
+         "its_sg 3 is used by K1, K2"),
+        (lambda d: d["signal_groups"][0].update(its_sg=0), "signal_groups[0].its_sg",
+         "greater than or equal to 1"),
+        (lambda d: d["signal_groups"][0].update(its_sg=256), "signal_groups[0].its_sg",
+         "less than or equal to 255"),
+        (lambda d: d.update(its={"station_id": 7, "intersection_id": 42}), "signal_groups",
+         "K1, K2 have no its_sg"),
+        (lambda d: d.update(its={"station_id": 7, "intersection_id": 65536}),
+         "its.intersection_id", "less than or equal to 65535"),
+        (lambda d: d.update(its={"station_id": 2**32, "intersection_id": 1}),
+         "its.station_id", "less than or equal to 4294967295"),
+        (lambda d: d.update(its={"station_id": 1, "intersection_id": 1, "region": -1}),
+         "its.region", "greater than or equal to 0"),
     ],
 )
 def test_broken_intersection_names_file_and_field(
@@ -91,6 +105,25 @@ def test_broken_intersection_names_file_and_field(
     err = capsys.readouterr().err
     assert str(path) in err
     assert field in err
+
+
+def test_the_its_identity_is_optional_and_loads(tmp_path: Path) -> None:
+    data = json.loads(json.dumps(INTERSECTION))
+    assert load_config(_write(tmp_path, data)).its is None  # type: ignore[union-attr]
+    data["its"] = {"station_id": 561000042, "region": 3, "intersection_id": 42}
+    for n, group in enumerate(data["signal_groups"], start=1):
+        group["its_sg"] = n
+    cfg = load_config(_write(tmp_path, data))
+    assert isinstance(cfg, IntersectionConfig) and cfg.its is not None
+    assert (cfg.its.station_id, cfg.its.region, cfg.its.intersection_id) == (561000042, 3, 42)
+    assert [g.its_sg for g in cfg.signal_groups] == [1, 2]
+
+
+def test_every_shipped_intersection_has_its_its_identity() -> None:
+    for path in sorted((CONFIGS / "intersections").glob("*.yaml")):
+        cfg = load_config(path)
+        assert isinstance(cfg, IntersectionConfig) and cfg.its is not None, path
+        assert all(g.its_sg is not None for g in cfg.signal_groups), path
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
