@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from signal_controller.domain.rilsa import Intergreen, Movement, intergreen
+from signal_controller.lanegen import ArmSpec, CrosswalkSpec, LaneSpec, geometry
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "firmware_configs" / "intersections"
 
@@ -74,6 +75,9 @@ class JunctionSpec:
     stages: tuple[StageSpec, ...]
     detectors: tuple[tuple[str, str, str], ...]
     priority_groups: tuple[str, ...]
+    arms: tuple[ArmSpec, ...] = ()
+    crosswalks: tuple[CrosswalkSpec, ...] = ()
+    elevation_m: float = 0.0
     mode: str = "actuated"
     max_extension_s: float = 15.0
     max_early_s: float = 10.0
@@ -89,6 +93,11 @@ def _v(sg: str, approach: str, **kw: object) -> GroupSpec:
 def _f(sg: str, approach: str, min_green_s: float, note: str) -> GroupSpec:
     """A pedestrian group (no amber, no red-amber)."""
     return GroupSpec(sg, "pedestrian", approach, float(min_green_s), 0.0, 0.0, lanes=0, note=note)
+
+
+def _l(sg: str, *maneuvers: str, length_m: float = 50.0) -> LaneSpec:
+    """An ingress lane controlled by ``sg`` allowing ``maneuvers``."""
+    return LaneSpec(sg, maneuvers, length_m=length_m)
 
 
 SPECS: tuple[JunctionSpec, ...] = (
@@ -139,6 +148,19 @@ SPECS: tuple[JunctionSpec, ...] = (
             ("D4", "K4", "loop"), ("P1", "F1", "button"), ("P3", "F3", "button"),
         ),
         priority_groups=("K1", "K3"),
+        # main road N-S: left pocket, through, through+right in; 2 lanes out. Side road
+        # E-W (11 m): one lane each way. Stop lines behind the crosswalks.
+        arms=(
+            ArmSpec("N", 0, 11.5, (_l("K5", "left", length_m=30), _l("K1", "straight"),
+                                   _l("K1", "straight", "right")), egress=2),
+            ArmSpec("E", 90, 14.5, (_l("K2", "straight", "left", "right"),), egress=1),
+            ArmSpec("S", 180, 11.5, (_l("K6", "left", length_m=30), _l("K3", "straight"),
+                                     _l("K3", "straight", "right")), egress=2),
+            ArmSpec("W", 270, 14.5, (_l("K4", "straight", "left", "right"),), egress=1),
+        ),
+        crosswalks=(CrosswalkSpec("F1", "N", 17), CrosswalkSpec("F2", "E", 11),
+                    CrosswalkSpec("F3", "S", 17), CrosswalkSpec("F4", "W", 11)),
+        elevation_m=163.0,
     ),
     JunctionSpec(
         device_id="ks-0107",
@@ -178,6 +200,18 @@ SPECS: tuple[JunctionSpec, ...] = (
         ),
         detectors=(("D3", "K3", "loop"), ("D4", "K4", "loop"), ("P2", "F2", "button")),
         priority_groups=("T1", "T2", "K1"),
+        # Wilhelmshöher Allee W-E: 2 lanes each way, tracks in a 6.4 m median; from the
+        # east a left pocket over the tracks; Kunoldstraße one lane each way.
+        arms=(
+            ArmSpec("W", 270, 7.5, (_l("K1", "straight"), _l("K1", "straight", "right")),
+                    egress=2, median_m=6.4, tram_in="T1", tram_out=True),
+            ArmSpec("E", 90, 10.5, (_l("K3", "left", length_m=30), _l("K2", "straight"),
+                                    _l("K2", "straight")),
+                    egress=2, median_m=6.4, tram_in="T2", tram_out=True),
+            ArmSpec("S", 180, 19.0, (_l("K4", "left", "right"),), egress=1),
+        ),
+        crosswalks=(CrosswalkSpec("F1", "S", 9), CrosswalkSpec("F2", "E", 24)),
+        elevation_m=196.0,
     ),
     JunctionSpec(
         device_id="ks-0210",
@@ -204,6 +238,13 @@ SPECS: tuple[JunctionSpec, ...] = (
         priority_groups=("K1", "K2"),
         max_extension_s=10.0,
         max_early_s=5.0,
+        # the reference point is the middle of the crossing; stop lines 5 m either side
+        arms=(
+            ArmSpec("W", 270, 5.0, (_l("K1", "straight"),), egress=1),
+            ArmSpec("E", 90, 5.0, (_l("K2", "straight"),), egress=1),
+        ),
+        crosswalks=(CrosswalkSpec("F1", "W", 12, distance_m=0.0),),
+        elevation_m=171.0,
     ),
 )
 
@@ -296,6 +337,8 @@ def build(spec: JunctionSpec) -> dict[str, object]:
         "priority": {"enabled": True, "max_extension_s": spec.max_extension_s,
                      "max_early_s": spec.max_early_s, "groups": list(spec.priority_groups)},
         "its": its_identity(spec.device_id),
+        "geometry": geometry(spec.arms, spec.crosswalks,
+                             {g.sg: g.approach for g in spec.groups}, spec.elevation_m),
     }
 
 
@@ -312,15 +355,28 @@ def its_identity(device_id: str) -> dict[str, int]:
 
 
 class _FlowDumper(yaml.SafeDumper):
-    """Block style at the top, flow style for the small inner mappings and lists."""
+    """Block style at the top, flow style for the small inner mappings and lists: a mapping
+    or list is written on one line unless it holds a mapping, or a list of mappings."""
+
+
+def _nested(value: object) -> bool:
+    if isinstance(value, dict):
+        return bool(value)
+    return isinstance(value, list) and any(isinstance(v, dict) for v in value)
 
 
 def _represent_dict(dumper: yaml.SafeDumper, data: dict[str, object]) -> yaml.Node:
-    flow = not any(isinstance(v, dict) and v for v in data.values())
+    flow = not any(_nested(v) for v in data.values())
     return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flow)
 
 
+def _represent_list(dumper: yaml.SafeDumper, data: list[object]) -> yaml.Node:
+    flow = not any(isinstance(v, dict) for v in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
 _FlowDumper.add_representer(dict, _represent_dict)
+_FlowDumper.add_representer(list, _represent_list)
 
 
 def render(spec: JunctionSpec) -> str:

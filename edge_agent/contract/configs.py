@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from edge_agent.contract.ids import Id, Latitude, Longitude
+from edge_agent.contract.lane_geometry import GeometryConfig, geometry_problems
 from edge_agent.contract.payloads import GroupKind
 from edge_agent.contract.topics import DEFAULT_ROOT
 from edge_agent.errors import ConfigError
@@ -304,6 +305,18 @@ class IntersectionConfig(DeviceConfig):
     #: C-ITS identity; optional for now, needed to publish SPATEM (then every group has
     #: ``its_sg``).
     its: ItsConfig | None = None
+    #: lanes, their connections and the signal groups controlling them (docs/c-its.md,
+    #: "MAPEM"); optional, needed for the MAPEM.
+    geometry: GeometryConfig | None = None
+
+    @field_validator("geometry")
+    @classmethod
+    def _nodes_as_offsets(cls, value: GeometryConfig | None, info: ValidationInfo
+                          ) -> GeometryConfig | None:
+        location = info.data.get("location")
+        if value is None or not isinstance(location, Location):
+            return value
+        return value.resolved(location.lat, location.lon)
 
     @model_validator(mode="after")
     def _references_are_known(self) -> IntersectionConfig:
@@ -356,6 +369,9 @@ class IntersectionConfig(DeviceConfig):
             for sg in self.priority.groups
             if sg not in known
         )
+        if self.geometry is not None:
+            problems.extend(geometry_problems(
+                self.geometry, {g.sg: (g.kind, g.approach) for g in self.signal_groups}))
         if problems:
             raise ValueError("; ".join(dict.fromkeys(problems)))
         return self
