@@ -6,6 +6,7 @@ data), and those are UPER-encoded ASN.1, not JSON. The contract owns every wire 
 the codecs live here and stay pure (no I/O): ``header`` (the ITS PDU header and message ids),
 ``timemark`` (times and confidences on the DSRC scales), ``intersection_status`` (our
 ``status`` as IntersectionStatusObject bits), ``uper`` (the one boundary to the ASN.1 toolkit,
-with the size bound and the header check), ``spatem`` (SPaT payload -> SPATEM and back) and
-``errors``. MAPEM, SREM and SSEM get a module each beside ``spatem`` and reuse the rest.
+with the size bound and the header check), ``spatem`` (SPaT payload -> SPATEM and back),
+``mapem`` (the config's lane geometry -> MAPEM and back) and ``errors``. SREM and SSEM get a
+module each beside them and reuse the rest.
 """
