@@ -32,8 +32,8 @@ from edge_agent.contract.lane_geometry import (
 if TYPE_CHECKING:
     from edge_agent.contract.configs import IntersectionConfig
 
-#: refuse larger input before decoding. 255 lanes of 10 nodes and 4 connections each take
-#: about 12 KiB; a real intersection's MAPEM is 0.3-3 KiB.
+#: refuse larger input before decoding (and never write more). 255 lanes of 10 nodes and 4
+#: connections each take about 14 KiB; a real intersection's MAPEM is 0.2-3 KiB.
 MAX_MAPEM_BYTES = 16 * 1024
 #: MsgCount ::= INTEGER (0..127): revisions wrap.
 MSG_COUNT_MODULO = 128

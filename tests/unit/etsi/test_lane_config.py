@@ -196,3 +196,15 @@ def test_numbered_approaches_load(tmp_path: Path) -> None:
         lane["approach"] = n
     cfg = _load(tmp_path, data)
     assert cfg.geometry is not None and cfg.geometry.lane(2).approach == 4
+
+
+def test_the_documented_example_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "c-its.md").read_text(
+        encoding="utf-8")
+    start = doc.index("```yaml\nlocation:") + len("```yaml\n")
+    example = yaml.safe_load(doc[start:doc.index("```", start)])
+    cfg = _load(tmp_path, copy.deepcopy(BASE) | example)  # K1 and F1 on approach N
+    assert cfg.geometry is not None
+    assert [lane.lane_id for lane in cfg.geometry.lanes] == [1, 2, 3]
+    x, y = cfg.geometry.lane(2).offsets_cm()[1]
+    assert abs(x - round((9.50668 - 9.5067) * 69_600 * 100)) < 10 and -5460 < y < -5440
