@@ -4,7 +4,9 @@ Why a generator: intergreens must follow from measured clearing and entering dis
 documented RiLSA-style formula (:mod:`signal_controller.domain.rilsa`), and fixed-time windows
 from the stage sequence by the same shortest-legal-transition rule the controller uses. The
 geometry below is the single source; ``python -m signal_controller.configgen --write`` rewrites
-the YAML files and ``--check`` (run by the tests) fails when a file disagrees.
+the YAML files and ``--check`` (run by the tests) fails when a file disagrees. The lanes of
+each config's ``geometry`` section (what its MAPEM describes) follow from the junction's
+``arms`` and ``crosswalks`` by the rules of :mod:`signal_controller.lanegen`.
 """
 
 from __future__ import annotations
