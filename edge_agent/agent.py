@@ -47,7 +47,7 @@ from edge_agent import __version__
 from edge_agent.command_runner import CommandHandler, CommandResult, CommandRunner
 from edge_agent.contract.commands import AGENT_COMMANDS
 from edge_agent.contract.configs import DeviceConfig
-from edge_agent.contract.payloads import DeviceKind, PayloadFields, SequencedPayload, encode
+from edge_agent.contract.payloads import DeviceKind, PayloadFields, encode
 from edge_agent.contract.topics import SPEC_BY_FIELDS, SPEC_BY_NAME, TopicName, Topics
 from edge_agent.credentials import BrokerPasswords
 from edge_agent.device_session import DeviceSession
@@ -262,12 +262,12 @@ class EdgeAgent:
         values = dict(fields)
         values["ts"] = dated
         seq = None
-        if issubclass(spec.model, SequencedPayload):
+        if spec.sequenced:
             seq = self._outbox.next_seq(topic)
             values["seq"] = seq
         # the fields are validated already; nested models are taken as they are, so this
         # validates little more than ts and seq (a wrong ts still raises)
-        payload = encode(spec.model.model_validate(values))
+        payload = encode(spec.json_model().model_validate(values))
         check_size(payload)
         if seq is not None:
             self._outbox.take_seq(topic, seq)
@@ -293,13 +293,15 @@ class EdgeAgent:
     ) -> bytes | None:
         """Publish a QoS 0 message the caller encodes itself, without awaiting (hot paths).
 
-        ``build(seq)`` gets the row's next ``seq`` (``None`` for unsequenced rows) and returns
-        the complete payload, which must be valid against the row's model: no model is built
-        or validated here. Topic and ``seq`` are as in :meth:`publish`. Returns the payload, or
-        ``None`` when it was dropped (counted in ``dropped_qos0``): while offline, and for the
+        ``build(seq)`` gets the row's next ``seq`` (``None`` for unsequenced rows and for the
+        ETSI rows, whose bytes carry none) and returns the complete payload, which must be
+        valid against the row's model or ETSI message: nothing is built or validated here.
+        Topic and ``seq`` are as in :meth:`publish`. Returns the payload, or ``None`` when it
+        was dropped (counted in ``dropped_qos0``): while offline, and for the
         first messages of a topic until its first ``seq`` block is on disk (a few ms; the
         block is requested by that first call), and when ``dated_ms`` (the payload's ``ts``)
-        lies before the current connection's birth. QoS 1 rows must use :meth:`publish`.
+        lies before the current connection's birth. QoS 1 rows must use :meth:`publish` (JSON)
+        or :meth:`publish_etsi` (ETSI bytes).
         """
         spec = SPEC_BY_NAME[name]
         if spec.qos != 0:
@@ -311,7 +313,7 @@ class EdgeAgent:
             self.dropped_qos0 += 1
             return None
         seq = None
-        if issubclass(spec.model, SequencedPayload):
+        if spec.sequenced:
             seq = self._outbox.take_seq_now(topic)
             if seq is None:
                 self.dropped_qos0 += 1
@@ -320,6 +322,28 @@ class EdgeAgent:
         check_size(payload)
         self._send_qos0(topic, payload, spec.retain)
         return payload
+
+    async def publish_etsi(
+        self, name: TopicName, payload: bytes, *, entity_id: str | None = None,
+        dated_ms: int | None = None,
+    ) -> None:
+        """Publish the UPER bytes of an ETSI row (``etsi_mapem``, ``etsi_ssem``, ...) with the
+        row's QoS and retain flag: QoS 1 through the durable queue as :meth:`publish` does
+        (``dated_ms``: the time the message describes, for ``historical``), QoS 0 at once
+        (dropped and counted while offline; the hot path uses :meth:`publish_encoded`)."""
+        spec = SPEC_BY_NAME[name]
+        if not spec.binary:
+            raise ValueError(f"{name} is a JSON row: use publish")
+        if entity_id is None:
+            entity_id = self.entity_id
+        topic = self._topic(name, entity_id)
+        check_size(payload)
+        if spec.qos == 0:
+            self._send_qos0(topic, payload, spec.retain)
+            return
+        now_ms = self.now_ms()
+        await self._outbox.enqueue(topic, payload, retain=spec.retain,
+                                   dated_ms=now_ms if dated_ms is None else min(dated_ms, now_ms))
 
     def _topic(self, name: TopicName, entity_id: str) -> str:
         """The topic to publish row ``name`` on; a row that names its sender (``srem``) is

@@ -50,7 +50,10 @@ class Inbound:
 
     def add(self, name: TopicName, entity_id: str, handler: Handler) -> tuple[str, int]:
         """Register ``handler`` for row ``name`` of ``entity_id`` (``+``: all); returns the
-        filter and QoS to subscribe."""
+        filter and QoS to subscribe. The ETSI rows (bytes, no model) are not delivered here
+        yet: their receivers decode them with ``edge_agent.contract.etsi``."""
+        if SPEC_BY_NAME[name].binary:
+            raise ValueError(f"{name} carries ETSI bytes; subscribe delivers JSON rows only")
         self._handlers[(name, entity_id)] = handler
         sub = (self._topics.filter(name, entity_id), SPEC_BY_NAME[name].qos)
         self.filters[sub[0]] = sub[1]
@@ -69,7 +72,7 @@ class Inbound:
             self._reject(ref.spec.name, "not_subscribed", msg.topic)
             return
         try:
-            payload = decode(ref.spec.model, msg.payload, now_ms=self._now_ms())
+            payload = decode(ref.spec.json_model(), msg.payload, now_ms=self._now_ms())
         except PayloadError as exc:
             self._reject(ref.spec.name, exc.reason, f"{msg.topic}: {exc.detail}")
             return

@@ -48,8 +48,10 @@ _HISTORICAL = b'"historical"'
 
 
 def mark_historical(payload: bytes) -> bytes:
-    """Add ``"historical": true`` to a JSON object produced by :func:`encode`."""
-    if _HISTORICAL in payload or not payload.endswith(b"}"):
+    """Add ``"historical": true`` to a JSON object produced by :func:`encode`; any other
+    payload (the UPER bytes of an ETSI message, which start with their protocol version 2,
+    never ``{``) is sent as it is."""
+    if not payload.startswith(b"{") or _HISTORICAL in payload or not payload.endswith(b"}"):
         return payload
     return payload[:-1] + (b',"historical":true}' if len(payload) > 2 else b'"historical":true}')
 

@@ -92,7 +92,7 @@ class Intake:
                                 topic)
         name = ref.spec.name
         try:
-            msg = decode(ref.spec.model, payload, now_ms=received_ms)
+            msg = decode(ref.spec.json_model(), payload, now_ms=received_ms)
         except PayloadError as exc:
             return self._reject(name, exc.reason, exc.detail)
         id_field = _ID_FIELD.get(name)

@@ -139,7 +139,7 @@ class LiveFeed:
             return
         name = ref.spec.name
         try:
-            msg = decode(ref.spec.model, payload, now_ms=now)
+            msg = decode(ref.spec.json_model(), payload, now_ms=now)
         except PayloadError as exc:
             self.rejected[(name, exc.reason)] += 1
             return

@@ -14,8 +14,9 @@ import yaml
 
 from edge_agent import __version__
 from edge_agent.contract.commands import COMMANDS
+from edge_agent.contract.etsi.header import PROTOCOL_VERSION
 from edge_agent.contract.payloads import MAX_PAYLOAD_BYTES
-from edge_agent.contract.topics import DEFAULT_ROOT, SPECS
+from edge_agent.contract.topics import DEFAULT_ROOT, SPECS, TopicSpec
 
 _ID_PARAM = {
     "description": "device, vehicle or intersection id: [A-Za-z0-9_-]{1,64}",
@@ -35,16 +36,12 @@ def build_asyncapi() -> dict[str, Any]:
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for spec in SPECS:
-        schema = spec.model.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, sub in schema.pop("$defs", {}).items():
-            schemas[name] = sub
-        # ``v`` has a default for producers but is required on the wire.
-        schema["required"] = ["v", *[f for f in schema.get("required", []) if f != "v"]]
-        schemas[spec.model.__name__] = schema
+        title, schema = _payload_schema(spec, schemas)
+        schemas[title] = schema
         messages[spec.name] = {
-            "name": spec.model.__name__,
-            "contentType": "application/json",
-            "payload": {"$ref": f"#/components/schemas/{spec.model.__name__}"},
+            "name": title,
+            "contentType": spec.content_type,
+            "payload": {"$ref": f"#/components/schemas/{title}"},
             "bindings": {"mqtt": {"qos": spec.qos, "retain": spec.retain}},
         }
         channels[spec.name] = {
@@ -68,7 +65,9 @@ def build_asyncapi() -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "Topics and payloads of the Kassel platform. Payloads are UTF-8 JSON objects with "
-                f'"v": 1; consumers ignore unknown fields and reject payloads over '
+                '"v": 1, except on the etsi/ topics, which carry the raw UPER bytes of ETSI '
+                "C-ITS messages (application/octet-stream). JSON consumers ignore unknown "
+                "fields and reject payloads over "
                 f"{MAX_PAYLOAD_BYTES} bytes, invalid JSON, missing fields or wrong types. "
                 "Times are integer milliseconds since the Unix epoch (UTC). The topic root "
                 f"is configurable (mqtt.topic_root, default {DEFAULT_ROOT})."
@@ -79,6 +78,28 @@ def build_asyncapi() -> dict[str, Any]:
         "operations": operations,
         "components": {"messages": messages, "schemas": dict(sorted(schemas.items()))},
     }
+
+
+def _payload_schema(spec: TopicSpec, schemas: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The name and schema of a row's payload: the JSON model's (its nested models go to
+    ``schemas``), or for an ETSI row binary bytes (AsyncAPI's ``type: string, format:
+    binary`` with ``contentType: application/octet-stream``) described by their message."""
+    if spec.etsi is not None:
+        return spec.etsi.name, {
+            "type": "string", "format": "binary",
+            "description": (
+                f"The raw UPER bytes of one ETSI TS 103 301 {spec.etsi.name} (ITS PDU header "
+                f"protocolVersion {PROTOCOL_VERSION}, messageID {int(spec.etsi)}) with ISO TS "
+                "19091 DSRC data; no JSON envelope, no v, ts or seq (docs/c-its.md)."
+            ),
+        }
+    model = spec.json_model()
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.pop("$defs", {}).items():
+        schemas[name] = sub
+    # ``v`` has a default for producers but is required on the wire.
+    schema["required"] = ["v", *[f for f in schema.get("required", []) if f != "v"]]
+    return model.__name__, schema
 
 
 def _add_commands(schemas: dict[str, Any], messages: dict[str, Any]) -> None:

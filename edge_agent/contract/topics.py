@@ -8,6 +8,11 @@ Why some topics carry a second id: a message addressed to another entity (``srem
 asking an intersection for priority) ends in the *sender's* id, ``{vehicle_id}``. The broker's
 ACL lets each login write only its own id there, so the receiver learns who sent a message
 from something the broker enforces, not from the payload (issue 13).
+
+Why some rows have no model: the ``etsi_*`` rows carry the raw UPER bytes of an ETSI C-ITS
+message (docs/c-its.md), not JSON. Such a row names its message type (``etsi``) instead of a
+payload model; :attr:`TopicSpec.binary` is the one test for it, so the agent, the hub and the
+generated AsyncAPI document treat both kinds from this table (issue 17).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from edge_agent.contract.etsi.header import MessageId
 from edge_agent.contract.payloads import (
     Command,
     CommandAck,
@@ -27,6 +33,7 @@ from edge_agent.contract.payloads import (
     Occupancy,
     PayloadFields,
     Position,
+    SequencedPayload,
     Spat,
     Srem,
     Ssem,
@@ -54,7 +61,14 @@ TopicName = Literal[
     "srem",
     "ssem",
     "detector",
+    "etsi_spatem",
+    "etsi_mapem",
+    "etsi_ssem",
+    "etsi_srem",
 ]
+#: content type of a row's payload: UTF-8 JSON, or the raw UPER bytes of an ETSI message.
+JSON_CONTENT = "application/json"
+BINARY_CONTENT = "application/octet-stream"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +79,40 @@ class TopicSpec:
     #: pattern relative to the root; ``{id}`` is the device, vehicle or intersection id, a
     #: trailing ``{vehicle_id}`` the sending vehicle's (see the module docstring).
     pattern: str
-    model: type[BaseModel]
+    #: the JSON payload's model; ``None`` for a row of ETSI bytes (then ``etsi`` is set).
+    model: type[BaseModel] | None
     qos: Literal[0, 1]
     retain: bool
     sender: str
     receiver: str
     when: str
+    #: the ETSI C-ITS message a binary row carries (UPER bytes, docs/c-its.md).
+    etsi: MessageId | None = None
+
+    def __post_init__(self) -> None:
+        if (self.model is None) == (self.etsi is None):
+            raise ValueError(f"topic {self.name}: give a payload model or an ETSI message")
+
+    @property
+    def binary(self) -> bool:
+        """Whether the payload is raw ETSI bytes (no JSON, no ``v``/``ts``/``seq``)."""
+        return self.model is None
+
+    @property
+    def content_type(self) -> str:
+        """``application/json`` or ``application/octet-stream`` (ETSI UPER bytes)."""
+        return BINARY_CONTENT if self.binary else JSON_CONTENT
+
+    @property
+    def sequenced(self) -> bool:
+        """Whether the payload carries the sender's ``seq`` (a JSON row only)."""
+        return self.model is not None and issubclass(self.model, SequencedPayload)
+
+    def json_model(self) -> type[BaseModel]:
+        """The payload model of a JSON row; ``TypeError`` for a binary row."""
+        if self.model is None:
+            raise TypeError(f"topic {self.name} carries ETSI bytes, not JSON")
+        return self.model
 
     @property
     def prefix(self) -> str:
@@ -78,7 +120,8 @@ class TopicSpec:
 
     @property
     def suffix(self) -> str:
-        """The fixed part after the entity id (without a trailing sender placeholder)."""
+        """The fixed part after the entity id (without a trailing sender placeholder); may
+        hold a ``/`` (``etsi/spatem``)."""
         rest = self.pattern.split("/", 2)[2]
         return rest.removesuffix("/" + SENDER)
 
@@ -150,6 +193,15 @@ SPECS: tuple[TopicSpec, ...] = (
         "controller",
         "on change",
     ),
+    # ETSI C-ITS messages (docs/c-its.md): raw UPER bytes, beside the JSON rows they mirror
+    TopicSpec("etsi_spatem", "signal/{id}/etsi/spatem", None, 0, False, "controller", "all",
+              "with every spat", MessageId.SPATEM),
+    TopicSpec("etsi_mapem", "signal/{id}/etsi/mapem", None, 1, True, "controller", "all",
+              "with every map", MessageId.MAPEM),
+    TopicSpec("etsi_ssem", "signal/{id}/etsi/ssem", None, 1, False, "controller", "vehicles",
+              "with every ssem", MessageId.SSEM),
+    TopicSpec("etsi_srem", "signal/{id}/etsi/srem/{vehicle_id}", None, 1, False, "vehicle",
+              "controller", "priority request/update/cancel", MessageId.SREM),
 )
 SPEC_BY_NAME: dict[str, TopicSpec] = {s.name: s for s in SPECS}
 
@@ -167,7 +219,7 @@ def fields_model(model: type[BaseModel]) -> type[PayloadFields] | None:
 #: the row a fields model is published on: what ``EdgeAgent.publish(fields)`` looks up by the
 #: exact class of ``fields`` (a wire model, itself a subclass of its fields model, is not in it).
 SPEC_BY_FIELDS: dict[type[PayloadFields], TopicSpec] = {
-    f: s for s in SPECS if (f := fields_model(s.model)) is not None
+    f: s for s in SPECS if s.model is not None and (f := fields_model(s.model)) is not None
 }
 _BY_PREFIX_SUFFIX: dict[tuple[str, str], TopicSpec] = {
     (s.prefix, s.suffix): s for s in SPECS if not s.has_sender

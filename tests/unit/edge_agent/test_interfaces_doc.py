@@ -28,6 +28,8 @@ def test_the_required_fields_of_every_payload_are_those_of_its_model() -> None:
         fields = re.sub(r"\([^)]*\)", "", m.group(2))  # what a field may hold is in brackets
         documented[m.group(1).replace("/", "_")] = set(re.findall(r"`(\w+)`", fields))
     for spec in SPECS:
+        if spec.model is None:  # ETSI bytes: docs/c-its.md describes them
+            continue
         required = set(spec.model.model_json_schema().get("required", [])) - {"v"}
         assert documented.get(spec.name) == required, spec.name
 

@@ -39,9 +39,11 @@ POSITION = PositionFields(vehicle_id="1234", lat=51.3, lon=9.5, bearing=90.0, sp
 def test_every_row_a_device_sends_has_a_fields_model_and_the_wire_order_is_kept() -> None:
     published = {spec.name for spec in SPEC_BY_FIELDS.values()}
     # status is the agent's session's own, cmd the hub's: neither goes through publish
-    assert published == {s.name for s in SPECS} - {"status", "cmd"}
+    # ETSI rows carry bytes (publish_encoded, publish_etsi)
+    assert published == {s.name for s in SPECS if not s.binary} - {"status", "cmd"}
     for fields, spec in SPEC_BY_FIELDS.items():
         assert "ts" not in fields.model_fields and "seq" not in fields.model_fields
+        assert spec.model is not None
         owned = ["ts", "seq"] if issubclass(spec.model, SequencedPayload) else ["ts"]
         # v, historical, ts and seq first, then the fields: the encoding's order as before
         assert list(spec.model.model_fields) == ["v", "historical", *owned,
@@ -106,3 +108,26 @@ def test_publish_refuses_a_wire_model_and_wrong_values(tmp_path: Path) -> None:
         assert agent.queue_state.depth == 0
 
     _offline(tmp_path, scenario)
+
+
+def test_etsi_bytes_go_out_on_their_rows_unchanged(tmp_path: Path) -> None:
+    """Issue 17: the ETSI rows take bytes: QoS 1 (MAPEM, SSEM) through the durable queue,
+    QoS 0 (SPATEM) on the hot path; neither takes a fields model nor a ``seq``."""
+    uper = bytes([2, 5, 0, 0, 0, 1, 0x7D])
+
+    async def scenario(agent: EdgeAgent) -> tuple[int, list[int | None]]:
+        await agent.publish_etsi("etsi_mapem", uper, entity_id="ks-0042")
+        seqs: list[int | None] = []
+        # offline: the QoS 0 row is dropped and counted; its bytes carry no seq
+        dropped = agent.dropped_qos0
+        assert agent.publish_encoded("etsi_spatem", lambda s: seqs.append(s) or uper,
+                                     entity_id="ks-0042") == uper
+        assert agent.dropped_qos0 == dropped + 1
+        with pytest.raises(ValueError, match="JSON row"):
+            await agent.publish_etsi("map", uper)
+        with pytest.raises(ValueError, match="ETSI bytes"):
+            agent.subscribe("etsi_srem", "ks-0042", lambda _r, _m: None)
+        return agent.queue_state.depth, seqs
+
+    depth, seqs = _offline(tmp_path, scenario)
+    assert depth == 1 and seqs == [None]

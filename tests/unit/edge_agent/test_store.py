@@ -80,6 +80,12 @@ def test_mark_historical_adds_the_flag_once() -> None:
     assert mark_historical(flagged) == flagged
 
 
+def test_mark_historical_leaves_etsi_bytes_alone() -> None:
+    """UPER bytes may end in ``}`` (0x7d); they start with protocol version 2, never ``{``."""
+    uper = bytes([2, 5, 0, 0, 1, 0x7D])
+    assert mark_historical(uper) == uper
+
+
 def test_backoff_grows_with_jitter_up_to_the_cap() -> None:
     b = Backoff(1.0, 60.0, rng=random.Random(1))
     delays = [b.next_delay() for _ in range(12)]
