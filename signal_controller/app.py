@@ -9,8 +9,10 @@ the tick (SREMs also per sender, the vehicle id of their topic, so one bus canno
 others); commands run between ticks; and (3) moves outputs out — lamp aspects to
 :class:`~signal_controller.heads.SignalHeads`, SPaT every tick (QoS 0), MAP retained at start
 and on a plan change, SSEM on every status change (QoS 1, from its own task so a slow disk
-commit never delays a tick). Fail-safe raises the alarm through SPaT ``status: flashing``
-(the hub's alarm engine treats it as critical) and a log line naming the rule.
+commit never delays a tick), and with every SPaT the SPATEM of the same tick when the config
+has ``its`` (raw UPER bytes on ``signal/{id}/etsi/spatem``, QoS 0; docs/c-its.md). Fail-safe
+raises the alarm through SPaT ``status: flashing`` (the hub's alarm engine treats it as
+critical) and a log line naming the rule.
 
 The controller builds none of its collaborators: :func:`signal_controller.wiring.build_controller`
 hands it its edge agent, lamp port and :class:`~signal_controller.scheduler.TickScheduler`,
@@ -31,6 +33,7 @@ from edge_agent.agent import EdgeAgent
 from edge_agent.contract.commands import AGENT_COMMANDS, CommandArgs
 from edge_agent.contract.commands import COMMANDS as CONTRACT_COMMANDS
 from edge_agent.contract.configs import IntersectionConfig
+from edge_agent.contract.etsi.spatem import ItsIntersection, encode_tick_spatem
 from edge_agent.contract.payloads import (
     Detector,
     MapFields,
@@ -155,6 +158,8 @@ class SignalController:
         self._stop_event = asyncio.Event()
         self._next_tick = 0
         self._spat = SpatEncoder(config.device_id)
+        #: the C-ITS identity when the config sends C-ITS messages (``its.publish``), else None
+        self._its = _its_output(config)
         #: ticks this controller; shared by many controllers of one process (same clock).
         self.scheduler = scheduler
         #: the id in signal/{id}/... topics; an agent may host several intersections (the demo,
@@ -213,6 +218,7 @@ class SignalController:
                 self.state, name, args.model_dump(mode="json", exclude_none=True), now)
             if self.state.config is not before:
                 self.config = self.state.config
+                self._its = _its_output(self.config)
                 self.map_revision += 1
                 self._spawn_map()
             log.info("%s: command %s %s -> %s", self.config.device_id, name, args, result)
@@ -270,9 +276,25 @@ class SignalController:
             "spat", functools.partial(self._spat.encode, out), entity_id=self.entity_id,
             dated_ms=out.now,
         )
+        if self._its is not None:
+            self._publish_spatem(out, self._its)
         if out.ssem is not None and self._ssem_q is not None:
             self._ssem_q.put_nowait((now, out.ssem))
         return out
+
+    def _publish_spatem(self, out: Outputs, its: ItsIntersection) -> None:
+        """The SPATEM of the tick whose SPaT just went out: the same rows, the MAP revision
+        (docs/c-its.md), encoded only when the agent sends it. A failure costs this message
+        only, never the tick."""
+        revision = self.map_revision
+        try:
+            self.agent.publish_encoded(
+                "etsi_spatem", lambda _seq: encode_tick_spatem(out, self.entity_id, its, revision),
+                entity_id=self.entity_id, dated_ms=out.now)
+        except Exception:
+            self.dropped["spatem_failed"] += 1  # the status command reports it
+            if self.dropped["spatem_failed"] == 1:
+                log.exception("%s: SPATEM not sent", self.config.device_id)
 
     # --- the scheduler's side (signal_controller.scheduler.Tickable) -----------------------
 
@@ -369,6 +391,14 @@ class SignalController:
         self.scheduler.discard(self)
         if self.owns_agent:
             self.agent.stop()
+
+
+def _its_output(config: IntersectionConfig) -> ItsIntersection | None:
+    """The C-ITS identity a controller sends SPATEM as, or ``None`` (no ``its``, or
+    ``its.publish: false``)."""
+    if config.its is None or not config.its.publish:
+        return None
+    return ItsIntersection.from_config(config)
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:

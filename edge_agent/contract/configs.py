@@ -210,6 +210,8 @@ class ItsConfig(ConfigModel):
     station_id: Annotated[int, Field(ge=0, le=2**32 - 1)]
     region: Annotated[int, Field(ge=0, le=65535)] | None = None
     intersection_id: Annotated[int, Field(ge=0, le=65535)]
+    #: send the C-ITS messages (SPATEM with every SPaT); ``false`` keeps the identity only.
+    publish: bool = True
 
 
 class StageConfig(ConfigModel):

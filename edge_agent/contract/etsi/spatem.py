@@ -10,7 +10,7 @@ version 2 into typed values, for the hub and for the tests.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, get_args
@@ -25,7 +25,8 @@ from edge_agent.contract.etsi.timemark import (
     minute_of_year,
     time_marks,
 )
-from edge_agent.contract.payloads import MovementPhaseState, Spat
+from edge_agent.contract.payloads import MovementPhaseState, SignalStatus, Spat
+from edge_agent.contract.spat_wire import SpatRow, SpatTick
 
 if TYPE_CHECKING:
     from edge_agent.contract.configs import IntersectionConfig
@@ -65,15 +66,30 @@ def spatem_value(spat: Spat, its: ItsIntersection, map_revision: int | None = No
     """The SPATEM of ``spat`` in the toolkit's value notation. ``map_revision``: the revision
     of the MAP this intersection publishes (the one SPATEM's ``revision`` refers to); without
     it the SPaT ``revision`` is sent. Either wraps at 128."""
-    if not spat.groups:
-        raise ItsEncodeError(f"{spat.intersection_id}: a SPATEM needs a signal group")
-    now = spat.ts
+    return _value(its, map_revision, label=spat.intersection_id, now=spat.ts,
+                  spat_revision=spat.revision, status=spat.status, groups=spat.groups)
+
+
+def tick_spatem_value(tick: SpatTick, intersection_id: str, its: ItsIntersection,
+                      map_revision: int | None = None) -> dict[str, Any]:
+    """The SPATEM of a controller's tick: the same values :func:`spatem_value` takes from the
+    ``Spat`` that :class:`~edge_agent.contract.spat_wire.SpatEncoder` writes of ``tick``
+    (``ts`` is ``tick.now``), without building that model on the hot path."""
+    return _value(its, map_revision, label=intersection_id, now=tick.now,
+                  spat_revision=tick.revision, status=tick.status, groups=tick.groups)
+
+
+def _value(its: ItsIntersection, map_revision: int | None, *, label: str, now: int,
+           spat_revision: int, status: SignalStatus, groups: Sequence[SpatRow]
+           ) -> dict[str, Any]:
+    if not groups:
+        raise ItsEncodeError(f"{label}: a SPATEM needs a signal group")
     moy, dsecond = minute_of_year(now)
     states = []
-    for g in spat.groups:
+    for g in groups:
         its_sg = its.signal_groups.get(g.sg)
         if its_sg is None:
-            raise ItsEncodeError(f"{spat.intersection_id}: signal group {g.sg} has no its_sg")
+            raise ItsEncodeError(f"{label}: signal group {g.sg} has no its_sg")
         lo, likely, hi = time_marks(g.min_end, g.likely_end, g.max_end, now)
         timing: dict[str, int] = {"minEndTime": lo, "maxEndTime": hi, "likelyTime": likely}
         confidence = None if g.likely_end is None else interval_confidence(g.confidence)
@@ -84,9 +100,9 @@ def spatem_value(spat: Spat, its: ItsIntersection, map_revision: int | None = No
     ref: dict[str, int] = {"id": its.intersection_id}
     if its.region is not None:
         ref["region"] = its.region
-    revision = spat.revision if map_revision is None else map_revision
+    revision = spat_revision if map_revision is None else map_revision
     intersection = {"id": ref, "revision": revision % MSG_COUNT_MODULO,
-                    "status": status_value(spat.status), "moy": moy, "timeStamp": dsecond,
+                    "status": status_value(status), "moy": moy, "timeStamp": dsecond,
                     "states": states}
     return {"header": header_for(MessageId.SPATEM, its.station_id).as_value(),
             "spat": {"intersections": [intersection]}}
@@ -95,6 +111,13 @@ def spatem_value(spat: Spat, its: ItsIntersection, map_revision: int | None = No
 def encode_spatem(spat: Spat, its: ItsIntersection, map_revision: int | None = None) -> bytes:
     """UPER bytes of the SPATEM of ``spat`` (see :func:`spatem_value`)."""
     return uper.encode(MessageId.SPATEM, spatem_value(spat, its, map_revision))
+
+
+def encode_tick_spatem(tick: SpatTick, intersection_id: str, its: ItsIntersection,
+                       map_revision: int | None = None) -> bytes:
+    """UPER bytes of the SPATEM of a controller's tick (see :func:`tick_spatem_value`)."""
+    return uper.encode(MessageId.SPATEM, tick_spatem_value(tick, intersection_id, its,
+                                                           map_revision))
 
 
 # --- decode ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from edge_agent.contract.configs import IntersectionConfig, parse_config
+from edge_agent.contract.etsi.spatem import ItsIntersection, encode_spatem, encode_tick_spatem
 from edge_agent.contract.payloads import Spat, encode
 from edge_agent.contract.spat_wire import SpatEncoder, spat_fields
 from signal_controller.domain.controller import initial_state, step
@@ -33,3 +34,21 @@ def test_every_tick_of_a_controller_encodes_like_the_model() -> None:
         ev = (DetectorEvent(("D1", "D2", "D5", "P1")[i % 4], i % 7 < 3),) if i % 13 == 0 else ()
         state, out = step(state, Inputs(detectors=ev), now)
         assert enc.encode(out, i + 1) == _reference(out, four_arm.device_id, i + 1)
+
+
+def test_the_spatem_of_a_tick_is_the_spatem_of_its_spat() -> None:
+    """Issue 17: the controller encodes SPATEM straight from the tick's rows; the bytes equal
+    those of the ``Spat`` the same tick publishes (its values: tests/unit/etsi)."""
+    four_arm = parse_config(yaml.safe_load(KS_0042.read_text(encoding="utf-8")), str(KS_0042))
+    assert isinstance(four_arm, IntersectionConfig)
+    its = ItsIntersection.from_config(four_arm)
+    state = initial_state(four_arm, EPOCH)
+    now = EPOCH
+    for i in range(1500):
+        now += 100
+        ev = (DetectorEvent(("D1", "D2", "D5", "P1")[i % 4], i % 7 < 3),) if i % 13 == 0 else ()
+        state, out = step(state, Inputs(detectors=ev), now)
+        if i % 10 == 0:
+            spat = Spat(seq=i + 1, **spat_fields(out, four_arm.device_id))  # type: ignore[arg-type]
+            assert encode_tick_spatem(out, four_arm.device_id, its, 3) == encode_spatem(
+                spat, its, 3)
