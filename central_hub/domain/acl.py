@@ -4,7 +4,8 @@ WHY explicit per-user blocks instead of Mosquitto's ``%u`` patterns: a bus logs 
 device id but publishes under its vehicle id, so the ACL has to know each device's entity id.
 The same grant is what makes a priority request's sender trustworthy: a bus may write
 ``signal/+/srem/{its vehicle id}`` only, and a controller reads ``signal/{its id}/srem/+``, so
-the vehicle id at the end of the topic is the sending login's (issue 13).
+the vehicle id at the end of the topic is the sending login's (issue 13); the same holds for
+the ETSI SREM on ``signal/+/etsi/srem/{vehicle id}`` (issue 17).
 Every allowed topic is built with :class:`~edge_agent.contract.topics.Topics` from the contract's
 topic table, so the ACL follows the contract when a row is added. Passwords use Mosquitto's own
 ``$7$`` format (PBKDF2-SHA512), verified byte-for-byte against ``mosquitto_passwd``.
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from edge_agent.contract.topics import SPECS, Topics, TopicSpec
+from edge_agent.contract.topics import SPECS, TopicName, Topics, TopicSpec
 
 DeviceKind = Literal["bus", "intersection", "hub"]
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for $7$
@@ -63,6 +64,13 @@ def password_file(devices: Iterable[AclDevice]) -> str:
         devices, key=lambda d: d.device_id))
 
 
+#: what a bus reads of the intersections (JSON and ETSI C-ITS rows alike, docs/c-its.md).
+BUS_READS: tuple[TopicName, ...] = ("spat", "map", "ssem", "etsi_spatem", "etsi_mapem",
+                                    "etsi_ssem")
+#: the rows a vehicle sends an intersection; they end in the sender's vehicle id.
+VEHICLE_REQUESTS: tuple[TopicName, ...] = ("srem", "etsi_srem")
+
+
 def _rows(prefix: str) -> list[TopicSpec]:
     return [s for s in SPECS if s.prefix == prefix]
 
@@ -75,15 +83,17 @@ def grants(device: AclDevice, topics: Topics) -> tuple[list[str], list[str]]:
     if device.kind == "bus":
         write = [topics.filter(s.name, own) for s in _rows("bus")]
         write += [topics.filter(s.name, device.device_id) for s in _rows("device")]
-        write.append(topics.filter("srem", "+", own))  # to any intersection, as itself
-        read = [topics.filter("spat"), topics.filter("map"), topics.filter("ssem"),
-                topics.filter("cmd", device.device_id)]
+        # to any intersection, as itself
+        write += [topics.filter(name, "+", own) for name in VEHICLE_REQUESTS]
+        read = [topics.filter(name) for name in BUS_READS]
+        read.append(topics.filter("cmd", device.device_id))
         return write, read
-    # not the rows a vehicle sends it (srem): those carry the vehicle's id, never its own
+    # its own signal rows, JSON and ETSI; not the rows a vehicle sends it (srem, etsi/srem):
+    # those carry the vehicle's id, never its own
     write = [topics.filter(s.name, own) for s in _rows("signal") if not s.has_sender]
     write += [topics.filter(s.name, device.device_id) for s in _rows("device")]
-    read = [topics.filter("srem", own), topics.filter("detector", own),
-            topics.filter("cmd", device.device_id)]
+    read = [topics.filter(name, own) for name in VEHICLE_REQUESTS]
+    read += [topics.filter("detector", own), topics.filter("cmd", device.device_id)]
     return write, read
 
 

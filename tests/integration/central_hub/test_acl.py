@@ -75,6 +75,31 @@ def _publish(c: mqtt.Client, topic: str, payload: bytes) -> None:
     c.publish(topic, payload, qos=1).wait_for_publish(5)
 
 
+def _etsi_grants(spy: _Spy, bus: mqtt.Client, ctl: mqtt.Client) -> None:
+    """Issue 17: a bus writes the ETSI SREM as itself only and reads SPATEM, MAPEM and SSEM of
+    every intersection; it cannot write SPATEM; the controller writes its own ETSI rows."""
+    uper = bytes([2, 4, 0, 0, 0, 1])  # the broker does not read payloads
+    received: list[str] = []
+    bus.on_message = lambda _c, _u, m: received.append(m.topic)
+    for name in ("etsi_spatem", "etsi_mapem", "etsi_ssem"):
+        bus.subscribe(TOPICS.filter(name), qos=1)  # type: ignore[arg-type]
+    time.sleep(0.3)
+    own = [TOPICS.topic("etsi_spatem", "ks-0042"), TOPICS.topic("etsi_mapem", "ks-0042"),
+           TOPICS.topic("etsi_ssem", "ks-0042")]
+    allowed = [*own, TOPICS.topic("etsi_srem", "ks-0042", "1234")]
+    _publish(bus, TOPICS.topic("etsi_srem", "ks-0042", "9999"), uper)  # as another vehicle
+    _publish(bus, TOPICS.topic("etsi_spatem", "ks-0042"), uper)  # a bus: no SPATEM
+    _publish(ctl, TOPICS.topic("etsi_spatem", "ks-0001"), uper)  # not its intersection
+    _publish(ctl, TOPICS.topic("etsi_srem", "ks-0042", "1234"), uper)  # controller: no SREM
+    for topic in own:
+        _publish(ctl, topic, uper)
+    _publish(bus, allowed[3], uper)
+    wait_for(lambda: len(spy.topics) >= 4 and len(received) >= 3, what="allowed ETSI messages")
+    time.sleep(0.5)
+    assert sorted(spy.topics) == sorted(allowed)
+    assert sorted(received) == sorted(own)  # the bus reads the controller's C-ITS messages
+
+
 def test_broker_enforces_the_contract_acl(acl_broker: tuple[MosquittoBroker, DeviceRegistry,
                                                             dict[str, str]]) -> None:
     broker, reg, creds = acl_broker
@@ -99,6 +124,8 @@ def test_broker_enforces_the_contract_acl(acl_broker: tuple[MosquittoBroker, Dev
     wait_for(lambda: len(spy.topics) >= 3, what="allowed messages")
     time.sleep(0.5)  # a forbidden message would have arrived by now, behind the allowed ones
     assert sorted(spy.topics) == sorted(allowed)
+    spy.topics.clear()
+    _etsi_grants(spy, bus, ctl)
 
     _c, rc = _connect(broker, "bus-1234", "wrong password")
     assert rc != 0

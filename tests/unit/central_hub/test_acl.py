@@ -31,10 +31,18 @@ def test_bus_grants() -> None:
     assert T.topic("position", "1234") in write and T.topic("status", "bus-1234") in write
     # priority requests to any intersection, but only under its own vehicle id
     assert T.filter("srem", "+", "1234") == "kassel/v1/signal/+/srem/1234"
-    assert [w for w in write if "/signal/" in w] == [T.filter("srem", "+", "1234")]
+    assert [w for w in write if "/signal/" in w] == [T.filter("srem", "+", "1234"),
+                                                      T.filter("etsi_srem", "+", "1234")]
+    assert T.filter("etsi_srem", "+", "1234") == "kassel/v1/signal/+/etsi/srem/1234"
     assert T.filter("srem") not in write
     assert T.topic("cmd", "bus-1234") in read and T.filter("spat") in read
     assert T.filter("cmd") not in write
+    # issue 17: the C-ITS messages of every intersection, beside their JSON twins
+    assert sorted(read) == sorted([
+        T.topic("cmd", "bus-1234"), T.filter("spat"), T.filter("map"), T.filter("ssem"),
+        "kassel/v1/signal/+/etsi/spatem", "kassel/v1/signal/+/etsi/mapem",
+        "kassel/v1/signal/+/etsi/ssem"])
+    assert not any("/etsi/" in w for w in write if "/etsi/srem/" not in w)
 
 
 def test_controller_grants() -> None:
@@ -43,9 +51,14 @@ def test_controller_grants() -> None:
     assert not any("/bus/" in w for w in write)
     # every vehicle's priority requests to this intersection (the sender is the last level)
     assert sorted(read) == sorted([T.filter("srem", "ks-0042"), T.topic("detector", "ks-0042"),
-                                   T.topic("cmd", "ks-0042")])
+                                   T.filter("etsi_srem", "ks-0042"), T.topic("cmd", "ks-0042")])
     assert T.filter("srem", "ks-0042") == "kassel/v1/signal/ks-0042/srem/+"
+    assert T.filter("etsi_srem", "ks-0042") == "kassel/v1/signal/ks-0042/etsi/srem/+"
     assert not any("/srem" in w for w in write)
+    # its own C-ITS messages (issue 17), no other intersection's
+    etsi = {"kassel/v1/signal/ks-0042/etsi/spatem", "kassel/v1/signal/ks-0042/etsi/mapem",
+            "kassel/v1/signal/ks-0042/etsi/ssem"}
+    assert {w for w in write if "/etsi/" in w} == etsi
 
 
 def test_hub_reads_everything_and_writes_only_commands() -> None:
