@@ -85,6 +85,8 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/intersections"): PUBLIC,
     ("GET", "/api/v1/intersections/health"): PUBLIC,
     ("GET", "/api/v1/intersections/{intersection_id}/spat"): PUBLIC,
+    ("GET", "/api/v1/intersections/{intersection_id}/spatem"): PUBLIC,
+    ("GET", "/api/v1/intersections/{intersection_id}/mapem"): PUBLIC,
     ("GET", "/api/v1/intersections/{intersection_id}/history"): PUBLIC,
     ("GET", "/api/v1/network"): PUBLIC,
     ("GET", "/api/v1/dashboard/config"): PUBLIC,

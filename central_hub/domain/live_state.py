@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from central_hub.domain.dashboard import JUDGED_STATES
+from central_hub.domain.etsi_feed import EtsiFeed
 from central_hub.domain.streams import SeqTracker
 from edge_agent.contract.payloads import Detector, Health, Map, Occupancy, Position, Spat, Status
 
@@ -112,6 +113,8 @@ class LiveState:
         self.gaps = SeqTracker(window=256)  # the live path sees messages in order
         #: detector messages ignored because their intersection already had MAX_DETECTORS
         self.detectors_ignored = 0
+        #: the latest C-ITS bytes (SPATEM, MAPEM) per intersection and their sampled check
+        self.etsi = EtsiFeed()
 
     def device(self, device_id: str) -> DeviceState:
         d = self.devices.get(device_id)

@@ -5,7 +5,9 @@ part of the stream, but each HTTP process must serve the latest SPaT of every in
 forward every SPaT to its WebSocket clients, see every command ack it waits for, and the
 primary must see every status, SPaT and health message to raise alarms. The session is not
 persistent: after a restart the retained status and MAP messages rebuild the picture and
-live data catches up within a second.
+live data catches up within a second. The C-ITS messages (SPATEM, MAPEM) are kept as
+received after a size and header check; one SPATEM per intersection and second is decoded and
+compared with its SPaT (:mod:`central_hub.domain.etsi_feed`).
 
 Latency path: the session thread (:class:`~edge_agent.mqtt5.session.WireSubscriber`) appends each
 socket read's messages to a bounded deque at once and wakes the event loop only when the deque
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from central_hub.alarms import AlarmService
 from central_hub.commands import CommandBus
 from central_hub.core.config import HubRuntime
+from central_hub.domain.etsi_feed import EtsiRow
 from central_hub.domain.intake import BIRTH_BOUND
 from central_hub.domain.live_state import LiveState, SignalChange
 from central_hub.live.broadcast import Broadcaster
@@ -51,7 +54,7 @@ log = logging.getLogger(__name__)
 #: (topic name, QoS) of the live subscription.
 LIVE_TOPICS: tuple[tuple[TopicName, int], ...] = (
     ("status", 1), ("health", 0), ("position", 0), ("occupancy", 0), ("spat", 0),
-    ("map", 1), ("cmd_ack", 1), ("detector", 0),
+    ("map", 1), ("cmd_ack", 1), ("detector", 0), ("etsi_spatem", 0), ("etsi_mapem", 1),
 )
 _ID_FIELD = {"position": "vehicle_id", "occupancy": "vehicle_id", "spat": "intersection_id",
              "map": "intersection_id", "status": "device_id"}
@@ -138,6 +141,9 @@ class LiveFeed:
             self.rejected[("unknown", "unknown_topic")] += 1
             return
         name = ref.spec.name
+        if name in ("etsi_spatem", "etsi_mapem"):
+            self._etsi(name, ref.entity_id, payload, now)
+            return
         try:
             msg = decode(ref.spec.json_model(), payload, now_ms=now)
         except PayloadError as exc:
@@ -195,6 +201,23 @@ class LiveFeed:
         elif name == "cmd_ack":
             assert isinstance(msg, CommandAck)
             self.commands.on_ack(ref.entity_id, msg)
+
+    def _etsi(self, name: EtsiRow, intersection_id: str, payload: bytes, now: int) -> None:
+        """Keep the latest SPATEM/MAPEM bytes (size and header checked, SPATEM decoded and
+        compared with the JSON SPaT once a second: :mod:`central_hub.domain.etsi_feed`)."""
+        i = self.state.intersections.get(intersection_id)
+        feed = self.state.etsi
+        agreed = feed.agrees(intersection_id)
+        try:
+            feed.accept(name, intersection_id, payload, now,
+                        spat=None if i is None else i.spat,
+                        map_revision=None if i is None or i.map is None else i.map.revision)
+        except PayloadError as exc:  # an ItsMessageError: counted like a bad JSON payload
+            self.rejected[(name, exc.reason)] += 1
+            return
+        if feed.agrees(intersection_id) is False and agreed is not False:  # once per change
+            log.warning("live: %s SPATEM and SPaT disagree: %s", intersection_id,
+                        feed.intersections[intersection_id].difference)
 
     def publish(self, topic: str, payload: bytes, qos: int) -> None:
         """Publish through the live connection (commands); ``ConnectionError`` when it is down."""

@@ -4,7 +4,7 @@ health as the dashboard shows it (SPaT age, status, suspect detectors, predictio
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel
@@ -16,8 +16,11 @@ from central_hub.domain.dashboard import (
     mean_confidence,
     prediction_quality,
 )
+from central_hub.domain.etsi_feed import EtsiRow, jer_text
+from central_hub.hub import Hub
 from edge_agent.contract.ids import ID_PATTERN
 from edge_agent.contract.payloads import Spat
+from edge_agent.errors import PayloadError
 
 router = APIRouter(prefix="/api/v1/intersections", tags=["feeds"])
 IntersectionId = Annotated[str, Path(pattern=ID_PATTERN, description="intersection id")]
@@ -32,6 +35,9 @@ class IntersectionOut(BaseModel):
     online: bool
     lat: float | None
     lon: float | None
+    #: the latest sampled SPATEM said what the SPaT of its tick said (``null``: not checked
+    #: yet, e.g. no C-ITS output); docs/c-its.md, "The hub"
+    etsi_agrees: bool | None = None
 
 
 class SignalChangeOut(BaseModel):
@@ -52,7 +58,8 @@ def list_intersections(hub: HubDep) -> list[IntersectionOut]:
         i = st.intersections[iid]
         out.append(IntersectionOut(
             intersection_id=iid, name=i.name, status=i.status, online=st.online(iid, now),
-            lat=i.map.lat if i.map else None, lon=i.map.lon if i.map else None))
+            lat=i.map.lat if i.map else None, lon=i.map.lon if i.map else None,
+            etsi_agrees=st.etsi.agrees(iid)))
     return out
 
 
@@ -93,6 +100,9 @@ class IntersectionHealthOut(BaseModel):
     #: the controller's own mean confidence (0-100) in its latest likely ends
     confidence: int | None
     prediction: PredictionOut | None
+    #: the latest sampled SPATEM (decoded once a second) said what the SPaT of its tick said;
+    #: ``null`` until one was checked (no C-ITS output, or none met its SPaT yet)
+    etsi_agrees: bool | None = None
 
 
 @router.get("/health", response_model=list[IntersectionHealthOut])
@@ -125,7 +135,8 @@ def intersections_health(hub: HubDep) -> list[IntersectionHealthOut]:
             confidence=mean_confidence(i.spat),
             prediction=None if q is None else PredictionOut(
                 switches=q.switches, median_error_s=q.median_error_s,
-                within_2s_pct=q.within_pct)))
+                within_2s_pct=q.within_pct),
+            etsi_agrees=st.etsi.agrees(iid)))
     return out
 
 
@@ -137,6 +148,47 @@ def latest_spat(intersection_id: IntersectionId, hub: HubDep) -> Response:
     if i is None or i.spat_raw is None:
         raise HTTPException(404, f"no SPaT from {intersection_id}")
     return Response(i.spat_raw, media_type="application/json")
+
+
+_ETSI_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the raw UPER bytes as received, or with ``format=jer`` their JSON "
+                         "encoding rules (X.697) text",
+          "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                              "format": "binary"}},
+                      "application/json": {"schema": {"type": "object"}}}},
+    404: {"description": "no such message received from this intersection"},
+    422: {"description": "format=jer, and the kept bytes do not decode"},
+}
+EtsiFormat = Annotated[Literal["uper", "jer"], Query(
+    alias="format", description="``uper`` (default): the bytes; ``jer``: JSON, for debugging")]
+
+
+def _etsi(hub: Hub, name: EtsiRow, intersection_id: str, fmt: str) -> Response:
+    raw = hub.state.etsi.latest(name, intersection_id)
+    what = name.removeprefix("etsi_").upper()
+    if raw is None:
+        raise HTTPException(404, f"no {what} from {intersection_id}")
+    if fmt == "uper":
+        return Response(raw, media_type="application/octet-stream")
+    try:
+        text = jer_text(name, raw)
+    except PayloadError as exc:  # a MAPEM is kept after its header check only
+        raise HTTPException(422, f"the latest {what} does not decode: {exc.reason}") from exc
+    return Response(text, media_type="application/json")
+
+
+@router.get("/{intersection_id}/spatem", response_class=Response, responses=_ETSI_RESPONSES)
+def latest_spatem(intersection_id: IntersectionId, hub: HubDep,
+                  fmt: EtsiFormat = "uper") -> Response:
+    """The latest SPATEM (ETSI C-ITS SPaT, docs/c-its.md) exactly as received."""
+    return _etsi(hub, "etsi_spatem", intersection_id, fmt)
+
+
+@router.get("/{intersection_id}/mapem", response_class=Response, responses=_ETSI_RESPONSES)
+def latest_mapem(intersection_id: IntersectionId, hub: HubDep,
+                 fmt: EtsiFormat = "uper") -> Response:
+    """The latest MAPEM (ETSI C-ITS MAP, docs/c-its.md) exactly as received."""
+    return _etsi(hub, "etsi_mapem", intersection_id, fmt)
 
 
 @router.get("/{intersection_id}/history", response_model=list[SignalChangeOut])

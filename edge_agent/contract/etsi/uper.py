@@ -43,15 +43,13 @@ def encode(message_id: MessageId, value: dict[str, Any]) -> bytes:
             raise ItsEncodeError(f"{message_id.name}: cannot encode: {exc}") from exc
 
 
-def decode(message_id: MessageId, data: bytes | bytearray | memoryview, max_bytes: int,
-           convert: Callable[[Any], T]) -> T:
-    """Decode ``data`` as a ``message_id`` message of at most ``max_bytes`` and return
-    ``convert`` of its value (called under the lock: the toolkit reuses its objects).
-
-    Raises :class:`ItsMessageError`: ``too_large``, ``empty``, ``wrong_protocol_version``,
-    ``wrong_message_id``, ``malformed`` (truncated or not UPER of the type) or
-    ``trailing_bytes``.
-    """
+def check_header(message_id: MessageId, data: bytes | bytearray | memoryview,
+                 max_bytes: int) -> bytes:
+    """The checks that need no decoding: at most ``max_bytes``, not empty, and the header's
+    two leading octets name protocol version 2 and ``message_id``. Returns the bytes; raises
+    :class:`ItsMessageError` (``too_large``, ``empty``, ``wrong_protocol_version``,
+    ``wrong_message_id``). A receiver that keeps bytes without decoding them (the hub between
+    its samples) refuses with this what it can refuse cheaply."""
     size = len(data)
     if size > max_bytes:
         raise ItsMessageError("too_large", f"{size} bytes > {max_bytes}")
@@ -65,6 +63,26 @@ def decode(message_id: MessageId, data: bytes | bytearray | memoryview, max_byte
         raise ItsMessageError("wrong_message_id",
                               f"messageID {raw[1]}, expected {int(message_id)} "
                               f"({message_id.name})")
+    return raw
+
+
+def to_jer(message_id: MessageId, data: bytes | bytearray | memoryview, max_bytes: int) -> str:
+    """The JSON encoding rules (ITU-T X.697) text of ``data`` read as a ``message_id``
+    message, for people debugging; refuses what :func:`decode` refuses, with its reasons."""
+    return decode(message_id, data, max_bytes, lambda _value: str(_PDUS[message_id].to_jer()))
+
+
+def decode(message_id: MessageId, data: bytes | bytearray | memoryview, max_bytes: int,
+           convert: Callable[[Any], T]) -> T:
+    """Decode ``data`` as a ``message_id`` message of at most ``max_bytes`` and return
+    ``convert`` of its value (called under the lock: the toolkit reuses its objects).
+
+    Raises :class:`ItsMessageError`: ``too_large``, ``empty``, ``wrong_protocol_version``,
+    ``wrong_message_id``, ``malformed`` (truncated or not UPER of the type) or
+    ``trailing_bytes``.
+    """
+    raw = check_header(message_id, data, max_bytes)
+    size = len(raw)
     pdu = _PDUS[message_id]
     with _LOCK:
         char = Charpy(raw)

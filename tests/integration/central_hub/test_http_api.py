@@ -7,13 +7,17 @@ import threading
 import httpx
 
 from central_hub.broker import MosquittoBroker
-from edge_agent.contract.payloads import Command, CommandAck, decode, encode
+from edge_agent.contract.etsi import uper
+from edge_agent.contract.etsi.header import MessageId, header_for
+from edge_agent.contract.etsi.spatem import ItsIntersection, encode_spatem
+from edge_agent.contract.payloads import Command, CommandAck, Spat, decode, encode
 from tests.integration.central_hub.helpers import (
     ADMIN,
     ENGINEER,
     TOPICS,
     HubServer,
     client,
+    now_ms,
     occupancy,
     position,
     spat,
@@ -46,7 +50,7 @@ def test_contract_paths_serve_latest_payloads_as_received(hub: HubServer,
         assert veh["online"] is True
         (ix,) = http.get("/api/v1/intersections").json()
         assert ix == {"intersection_id": "ks-0042", "name": "ks-0042", "status": "operational",
-                      "online": True, "lat": None, "lon": None}
+                      "online": True, "lat": None, "lon": None, "etsi_agrees": None}
         assert http.get("/api/v1/intersections/nope/spat").status_code == 404
         assert http.get("/api/v1/alarms").status_code == 200
         devices = http.get("/api/v1/devices").json()
@@ -60,6 +64,48 @@ def test_contract_paths_serve_latest_payloads_as_received(hub: HubServer,
                 "/"} <= set(paths)
         wait_for(lambda: hub.hub.ingest is not None and hub.hub.ingest.stats.stored >= 3,
                  what="storage")
+    pub.disconnect()
+    pub.loop_stop()
+
+
+def test_the_latest_spatem_and_mapem_as_received_or_as_jer(hub: HubServer,
+                                                            broker: MosquittoBroker) -> None:
+    """Issue 17: the hub keeps the C-ITS bytes of each intersection, serves them as they came
+    (or as JER for people), checks a sampled SPATEM against its SPaT, and counts bad ones."""
+    its = ItsIntersection(561000042, 42, None, {"K1": 1, "K2": 2})
+    pub = client(broker, "etsi-pub")
+    ts = now_ms()
+    sp = spat("ks-0042", 1, ts=ts)
+    spatem = encode_spatem(decode(Spat, sp), its)
+    mapem = uper.encode(MessageId.MAPEM, {"header": header_for(MessageId.MAPEM, 1).as_value(),
+                                          "map": {"msgIssueRevision": 1}})
+    base = "/api/v1/intersections/ks-0042"
+    with httpx.Client(base_url=hub.url, timeout=10) as http:
+        assert http.get(f"{base}/spatem").status_code == 404
+        assert http.get(f"{base}/mapem").status_code == 404
+        pub.publish(TOPICS.topic("spat", "ks-0042"), sp, qos=0).wait_for_publish()
+        pub.publish(TOPICS.topic("etsi_spatem", "ks-0042"), spatem, qos=0).wait_for_publish()
+        pub.publish(TOPICS.topic("etsi_mapem", "ks-0042"), mapem, qos=1,
+                    retain=True).wait_for_publish()
+        wait_for(lambda: http.get(f"{base}/mapem").status_code == 200, what="mapem")
+        got = http.get(f"{base}/spatem")
+        assert got.content == spatem
+        assert got.headers["content-type"] == "application/octet-stream"
+        assert http.get(f"{base}/mapem").content == mapem
+        jer = http.get(f"{base}/spatem", params={"format": "jer"})
+        assert jer.headers["content-type"] == "application/json"
+        assert jer.json()["header"] == {"protocolVersion": 2, "messageID": 4,
+                                        "stationID": 561000042}
+        assert http.get(f"{base}/mapem?format=jer").json()["map"]["msgIssueRevision"] == 1
+        assert http.get(f"{base}/spatem?format=xml").status_code == 422
+        (health,) = http.get("/api/v1/intersections/health").json()
+        assert health["etsi_agrees"] is True
+        # bad bytes are refused and counted like a bad JSON payload; the latest stays
+        pub.publish(TOPICS.topic("etsi_spatem", "ks-0042"), b"xyz",
+                    qos=0).wait_for_publish()
+        wait_for(lambda: hub.hub.live.rejected[("etsi_spatem", "wrong_message_id")] == 1,
+                 what="refused SPATEM")
+        assert http.get(f"{base}/spatem").content == spatem
     pub.disconnect()
     pub.loop_stop()
 
