@@ -33,6 +33,7 @@ from edge_agent.agent import EdgeAgent
 from edge_agent.contract.commands import AGENT_COMMANDS, CommandArgs
 from edge_agent.contract.commands import COMMANDS as CONTRACT_COMMANDS
 from edge_agent.contract.configs import IntersectionConfig
+from edge_agent.contract.etsi.mapem import encode_mapem
 from edge_agent.contract.etsi.spatem import ItsIntersection, encode_tick_spatem
 from edge_agent.contract.payloads import (
     Detector,
@@ -353,10 +354,25 @@ class SignalController:
                                      entity_id=self.entity_id, ts=ts)
 
     def _spawn_map(self) -> None:
-        task = asyncio.ensure_future(self.agent.publish(
-            map_fields(self.config, self.map_revision), entity_id=self.entity_id
-        ))
+        task = asyncio.ensure_future(self._publish_map())
         task.add_done_callback(_log_failure)
+
+    async def _publish_map(self) -> None:
+        """The JSON ``map`` and, when the config sends C-ITS messages and has a geometry, the
+        MAPEM of the same revision (retained, QoS 1; docs/c-its.md). A MAPEM that cannot be
+        built is counted (``dropped.mapem_failed``) and logged once; the map goes out anyway."""
+        config, revision = self.config, self.map_revision
+        await self.agent.publish(map_fields(config, revision), entity_id=self.entity_id)
+        if self._its is None or config.geometry is None:
+            return
+        try:
+            data = encode_mapem(config, revision)
+        except Exception:
+            self.dropped["mapem_failed"] += 1
+            if self.dropped["mapem_failed"] == 1:
+                log.exception("%s: MAPEM not sent", config.device_id)
+            return
+        await self.agent.publish_etsi("etsi_mapem", data, entity_id=self.entity_id)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -366,9 +382,7 @@ class SignalController:
         With a shared agent (passed in), the caller runs the agent; this only ticks.
         """
         self._ssem_q = asyncio.Queue()
-        await self.agent.publish(
-            map_fields(self.config, self.map_revision), entity_id=self.entity_id
-        )
+        await self._publish_map()
         name = self.config.device_id
         ssem = asyncio.create_task(self._ssem_loop(), name=f"{name}-ssem")
         if not self._stopped:

@@ -8,7 +8,9 @@ its header checked (two octets, no decoding); one SPATEM per intersection and
 ``decode_interval_ms`` (1 s by default) is decoded in full, and compared with the JSON SPaT of
 the same tick when the hub has it (``etsi_agrees``: the dashboard's "JSON and ETSI outputs
 agree"). A refused message is counted with the codec's reason, like a bad JSON payload, and
-not kept. MAPEM is kept after the header check; it is decoded once ``etsi/mapem.py`` exists.
+not kept. A MAPEM is rare (retained, sent on start and when the map changes), so every MAPEM
+whose bytes differ from the kept ones is decoded in full (``decode_mapem``, bounded by
+``mapem.MAX_MAPEM_BYTES``) before it is kept; a repeat of the kept bytes is not decoded again.
 
 Pure: no I/O.
 """
@@ -23,6 +25,7 @@ from typing import Literal
 from edge_agent.contract.etsi import uper
 from edge_agent.contract.etsi.header import MessageId
 from edge_agent.contract.etsi.intersection_status import BITS_OF_STATUS
+from edge_agent.contract.etsi.mapem import MAX_MAPEM_BYTES, decode_mapem
 from edge_agent.contract.etsi.spatem import (
     MAX_SPATEM_BYTES,
     MSG_COUNT_MODULO,
@@ -30,13 +33,10 @@ from edge_agent.contract.etsi.spatem import (
     decode_spatem,
 )
 from edge_agent.contract.etsi.timemark import interval_confidence, time_marks
-from edge_agent.contract.payloads import MAX_PAYLOAD_BYTES, Spat
+from edge_agent.contract.payloads import Spat
 
 #: one full decode per intersection and this many ms (hub time); the rest is kept unread.
 DECODE_INTERVAL_MS = 1_000
-#: a MAPEM with lane geometry may be large; the contract's payload bound until mapem.py
-#: states its own.
-MAX_MAPEM_BYTES = MAX_PAYLOAD_BYTES
 #: the contract row of each message the hub keeps, its ETSI type and size bound.
 KEPT: dict[str, tuple[MessageId, int]] = {
     "etsi_spatem": (MessageId.SPATEM, MAX_SPATEM_BYTES),
@@ -53,6 +53,8 @@ class EtsiIntersection:
     spatem_ms: int = 0
     mapem: bytes | None = None
     mapem_ms: int = 0
+    #: the kept MAPEM's revision (msgIssueRevision), as decoded
+    mapem_revision: int | None = None
     #: hub time of the latest full SPATEM decode (the sample), 0 before the first
     decoded_ms: int = 0
     #: whether the latest sampled SPATEM said what the JSON SPaT of its tick said; ``None``
@@ -70,6 +72,8 @@ class EtsiFeed:
         self.intersections: dict[str, EtsiIntersection] = {}
         #: full decodes made (samples), and samples that met the SPaT of their tick
         self.decoded = 0
+        #: full MAPEM decodes (one per MAPEM that differs from the kept one)
+        self.mapem_decoded = 0
         self.compared = 0
         #: agreement checks that failed, by intersection
         self.disagreements: Counter[str] = Counter()
@@ -86,6 +90,9 @@ class EtsiFeed:
         if entry is None:
             entry = self.intersections[intersection_id] = EtsiIntersection()
         if name == "etsi_mapem":
+            if raw != entry.mapem:  # a new map: read it in full before keeping it
+                self.mapem_decoded += 1
+                entry.mapem_revision = decode_mapem(raw).revision
             entry.mapem, entry.mapem_ms = raw, now
             return
         if now - entry.decoded_ms >= self.decode_interval_ms:

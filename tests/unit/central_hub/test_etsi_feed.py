@@ -120,3 +120,19 @@ def test_a_mapem_is_kept_after_its_header_check_and_reads_as_jer() -> None:
     assert spatem["spat"]["intersections"][0]["id"] == {"id": 42}
     with pytest.raises(ItsMessageError):
         jer_text("etsi_mapem", mapem[:2] + b"\xff")
+
+
+def test_a_new_mapem_is_decoded_once_and_a_bad_one_refused_and_not_kept() -> None:
+    feed = EtsiFeed()
+    mapem = _mapem()
+    feed.accept("etsi_mapem", "ks-0042", mapem, T)
+    feed.accept("etsi_mapem", "ks-0042", mapem, T + 1)  # the same map again: not decoded
+    assert feed.mapem_decoded == 1
+    assert feed.intersections["ks-0042"].mapem_revision == 3
+    for bad, reason in ((mapem + b"\x00", "trailing_bytes"),
+                        (mapem[:3], "malformed"),
+                        (b"\x02\x05" + bytes(17 * 1024), "too_large")):
+        with pytest.raises(ItsMessageError) as info:
+            feed.accept("etsi_mapem", "ks-0042", bad, T + 2)
+        assert info.value.reason == reason
+    assert feed.latest("etsi_mapem", "ks-0042") == mapem
