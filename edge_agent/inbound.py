@@ -5,6 +5,12 @@ against the contract (strict JSON, ``ts`` at most ``MAX_FUTURE_MS`` ahead of thi
 clock) before any handler sees it; a bad one is counted per topic and reason, logged at most
 once a minute per key, and never reaches a handler or crashes the agent; a handler that raises
 is logged and counted, never fatal.
+
+The ETSI rows (raw UPER bytes, no JSON model) reach their handler as the received ``bytes``
+with the topic's ids in the :class:`TopicRef` (``sender_id``: the vehicle of an
+``etsi/srem``); the handler decodes them (``edge_agent.contract.etsi``), and a
+:class:`PayloadError` it raises (an ``ItsMessageError``) is counted and logged as a rejected
+payload, exactly like a JSON payload that fails validation.
 """
 
 from __future__ import annotations
@@ -50,10 +56,8 @@ class Inbound:
 
     def add(self, name: TopicName, entity_id: str, handler: Handler) -> tuple[str, int]:
         """Register ``handler`` for row ``name`` of ``entity_id`` (``+``: all); returns the
-        filter and QoS to subscribe. The ETSI rows (bytes, no model) are not delivered here
-        yet: their receivers decode them with ``edge_agent.contract.etsi``."""
-        if SPEC_BY_NAME[name].binary:
-            raise ValueError(f"{name} carries ETSI bytes; subscribe delivers JSON rows only")
+        filter and QoS to subscribe. A handler of an ETSI row gets the raw bytes (see the
+        module docstring)."""
         self._handlers[(name, entity_id)] = handler
         sub = (self._topics.filter(name, entity_id), SPEC_BY_NAME[name].qos)
         self.filters[sub[0]] = sub[1]
@@ -71,13 +75,23 @@ class Inbound:
         if handler is None:
             self._reject(ref.spec.name, "not_subscribed", msg.topic)
             return
-        try:
-            payload = decode(ref.spec.json_model(), msg.payload, now_ms=self._now_ms())
-        except PayloadError as exc:
-            self._reject(ref.spec.name, exc.reason, f"{msg.topic}: {exc.detail}")
-            return
+        payload: Any = bytes(msg.payload)
+        if not ref.spec.binary:
+            try:
+                payload = decode(ref.spec.json_model(), msg.payload, now_ms=self._now_ms())
+            except PayloadError as exc:
+                self._reject(ref.spec.name, exc.reason, f"{msg.topic}: {exc.detail}")
+                return
         try:
             result = handler(ref, payload)
+        except PayloadError as exc:
+            if not ref.spec.binary:  # a JSON handler's own failure, not the sender's
+                self.handler_errors += 1
+                log.exception("%s: handler for %s failed", self._device_id, msg.topic)
+                return
+            # ETSI bytes the handler could not read: the sender's, counted like bad JSON
+            self._reject(ref.spec.name, exc.reason, f"{msg.topic}: {exc.detail}")
+            return
         except Exception:
             self.handler_errors += 1
             log.exception("%s: handler for %s failed", self._device_id, msg.topic)

@@ -35,6 +35,8 @@ from edge_agent.contract.commands import COMMANDS as CONTRACT_COMMANDS
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.contract.etsi.mapem import encode_mapem
 from edge_agent.contract.etsi.spatem import ItsIntersection, encode_tick_spatem
+from edge_agent.contract.etsi.srem import AccessPoint, decode_srem, srem_payloads
+from edge_agent.contract.etsi.ssem import encode_ssem
 from edge_agent.contract.payloads import (
     Detector,
     MapFields,
@@ -62,6 +64,8 @@ MAX_DETECTOR_EVENTS = 1024
 MAX_REQUESTS = 256
 #: SREMs of one sender buffered between two ticks: a flooding bus cannot crowd out others.
 MAX_REQUESTS_PER_SENDER = 8
+#: requests that came as SREM whose sequence number and lanes the SSEM echoes (oldest dropped)
+MAX_ETSI_SEEN = 1024
 #: beyond this lateness the loop re-anchors instead of replaying every missed tick.
 MAX_CATCH_UP_MS = 5_000
 #: the contract commands a controller takes (edge_agent.contract.commands)
@@ -168,6 +172,12 @@ class SignalController:
         self.entity_id = config.device_id
         self.agent.subscribe("srem", self.entity_id, self._on_srem)
         self.agent.subscribe("detector", self.entity_id, self._on_detector)
+        #: per (vehicle, request id) of a request that came as SREM: its sequence number and
+        #: lanes, which the SSEM answers with (docs/c-its.md, "SSEM")
+        self._etsi_seen: dict[tuple[str, str], tuple[int, AccessPoint, AccessPoint | None]] = {}
+        self._ssem_sequence = 0
+        if config.its is not None:
+            self.agent.subscribe("etsi_srem", self.entity_id, self._on_etsi_srem)
         self.owns_agent = owns_agent
         if self.agent.device_id == config.device_id:
             for name in COMMANDS:
@@ -187,6 +197,24 @@ class SignalController:
             return
         self._queued_by[sender] += 1
         self._request_q.append(priority_message(msg, sender))
+
+    def _on_etsi_srem(self, ref: TopicRef, data: bytes) -> None:
+        """A SREM in UPER: read against this intersection's config into the JSON ``srem`` it
+        means, then queued like one (same bounds, same validation in the domain, same
+        safety kernel). The vehicle is the topic's, never the message's station id. An
+        ``ItsMessageError`` (malformed, another intersection, an unknown lane...) goes back to
+        the agent, which counts it as a rejected ``etsi_srem`` payload."""
+        sender = ref.sender_id
+        assert sender is not None  # the etsi_srem row always names its sender
+        msg = decode_srem(data)
+        for srem, package in zip(srem_payloads(msg, self.config, sender, self._wall_ms()),
+                                 msg.requests, strict=True):
+            key = (sender, srem.request_id)
+            self._etsi_seen.pop(key, None)
+            if len(self._etsi_seen) >= MAX_ETSI_SEEN:
+                del self._etsi_seen[next(iter(self._etsi_seen))]
+            self._etsi_seen[key] = (msg.sequence or 0, package.inbound, package.outbound)
+            self._on_srem(ref, srem)
 
     def _on_detector(self, _ref: TopicRef, msg: Detector) -> None:
         if len(self._detector_q) >= MAX_DETECTOR_EVENTS:
@@ -350,8 +378,24 @@ class SignalController:
         assert self._ssem_q is not None
         while True:
             ts, rows = await self._ssem_q.get()
-            await self.agent.publish(ssem_fields(self.config.device_id, rows),
-                                     entity_id=self.entity_id, ts=ts)
+            fields = ssem_fields(self.config.device_id, rows)
+            await self.agent.publish(fields, entity_id=self.entity_id, ts=ts)
+            if self._its is not None and rows:  # an empty list has no SSEM (docs/c-its.md)
+                await self._publish_etsi_ssem(fields, ts)
+
+    async def _publish_etsi_ssem(self, fields: SsemFields, ts: int) -> None:
+        """The UPER SSEM of the JSON ``ssem`` just sent (same tick, same statuses), QoS 1. A
+        failure costs this SSEM only (``dropped.ssem_etsi_failed``, logged once)."""
+        self._ssem_sequence += 1
+        try:
+            data = encode_ssem(fields, self.config, now_ms=ts, sequence=self._ssem_sequence,
+                               seen=self._etsi_seen)
+        except Exception:
+            self.dropped["ssem_etsi_failed"] += 1
+            if self.dropped["ssem_etsi_failed"] == 1:
+                log.exception("%s: SSEM not sent", self.config.device_id)
+            return
+        await self.agent.publish_etsi("etsi_ssem", data, entity_id=self.entity_id, dated_ms=ts)
 
     def _spawn_map(self) -> None:
         task = asyncio.ensure_future(self._publish_map())

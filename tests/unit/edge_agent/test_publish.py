@@ -12,11 +12,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as paho
 import pytest
 from pydantic import ValidationError
 
 from edge_agent.agent import EdgeAgent
 from edge_agent.contract.configs import AgentConfig, DeviceConfig, MqttConfig
+from edge_agent.contract.etsi.errors import ItsMessageError
 from edge_agent.contract.payloads import (
     HealthFields,
     Position,
@@ -28,7 +30,7 @@ from edge_agent.contract.payloads import (
     UplinkStats,
     encode,
 )
-from edge_agent.contract.topics import SPEC_BY_FIELDS, SPECS
+from edge_agent.contract.topics import SPEC_BY_FIELDS, SPECS, TopicRef
 
 NOW_S = 1_750_000_000.0
 NOW_MS = int(NOW_S * 1000)
@@ -125,9 +127,31 @@ def test_etsi_bytes_go_out_on_their_rows_unchanged(tmp_path: Path) -> None:
         assert agent.dropped_qos0 == dropped + 1
         with pytest.raises(ValueError, match="JSON row"):
             await agent.publish_etsi("map", uper)
-        with pytest.raises(ValueError, match="ETSI bytes"):
-            agent.subscribe("etsi_srem", "ks-0042", lambda _r, _m: None)
         return agent.queue_state.depth, seqs
 
     depth, seqs = _offline(tmp_path, scenario)
     assert depth == 1 and seqs == [None]
+
+
+def test_an_etsi_row_delivers_raw_bytes_and_counts_what_its_handler_refuses(
+        tmp_path: Path) -> None:
+    """Issue 17: a handler of an ETSI row gets the bytes and the topic's sender; an
+    ItsMessageError it raises is counted as a rejected payload (like bad JSON), not as a
+    handler failure."""
+    got: list[tuple[str | None, bytes]] = []
+
+    def handler(ref: TopicRef, data: bytes) -> None:
+        if data == b"bad":
+            raise ItsMessageError("malformed", "not a SREM")
+        got.append((ref.sender_id, data))
+
+    async def scenario(agent: EdgeAgent) -> tuple[int, int]:
+        agent.subscribe("etsi_srem", "ks-0042", handler)
+        for payload in (b"\x02\x09ok", b"bad"):
+            msg = paho.MQTTMessage(topic=b"kassel/v1/signal/ks-0042/etsi/srem/bus-7")
+            msg.payload = payload
+            agent._inbound.on_message(msg)
+        return agent.rejected[("etsi_srem", "malformed")], agent.handler_errors
+
+    assert _offline(tmp_path, scenario) == (1, 0)
+    assert got == [("bus-7", b"\x02\x09ok")]
