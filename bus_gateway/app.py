@@ -11,7 +11,8 @@ simulation. Published (docs/interfaces.md: Topics, Payloads):
 * ``wlan`` every 60 s;
 * ``srem`` request/update/cancel for the route's priority points, on
   ``signal/{intersection}/srem/{vehicle id}`` (the agent sends as its own vehicle: the broker
-  lets this login write no other vehicle's id there).
+  lets this login write no other vehicle's id there); with ``route.etsi_srem`` each also as
+  a UPER SREM on ``signal/{intersection}/etsi/srem/{vehicle id}`` (docs/c-its.md).
 
 Subscribed: ``ssem`` and ``spat`` of the priority points' intersections. Commands:
 ``set_uplink_kbps {"kbps": int}`` (live re-rating: the operator's figure is the uplink's
@@ -56,6 +57,8 @@ from bus_gateway.wlan import WlanGateway
 from edge_agent.agent import EdgeAgent
 from edge_agent.contract.commands import SetDelayArgs, SetTripArgs, SetUplinkArgs
 from edge_agent.contract.configs import BusConfig
+from edge_agent.contract.etsi.errors import ItsEncodeError
+from edge_agent.contract.etsi.srem import AccessPoint, SremTarget, encode_srem
 from edge_agent.contract.payloads import PositionFields, Spat, SpatGroup, SremFields, Ssem
 from edge_agent.contract.topics import TopicRef
 
@@ -153,7 +156,11 @@ class BusGateway:
         self.priority = PriorityRequester(
             config.vehicle.id, config.route.priority_points,
             PriorityRules(request_eta_s=config.route.request_eta_s),
+            numeric_ids=config.route.etsi_srem,
         )
+        #: UPER SREMs sent (their sequenceNumber) and not sent (encoding failed)
+        self.etsi_srem_sent = 0
+        self.etsi_srem_failed = 0
         self._last_position_ms = 0
         self._stopped = asyncio.Event()
         self._register_handlers()
@@ -344,7 +351,7 @@ class BusGateway:
         delay = self._current_delay()
         for a in actions:
             self.state.srem_sent.append(a)
-            await self.agent.publish(SremFields(
+            fields = SremFields(
                 request_id=a.request_id,
                 vehicle_id=self.config.vehicle.id,
                 intersection_id=a.intersection_id,
@@ -354,7 +361,35 @@ class BusGateway:
                 role="transit",
                 route_id=self.config.route.route_id,
                 delay_s=delay,
-            ), entity_id=a.intersection_id)
+            )
+            await self.agent.publish(fields, entity_id=a.intersection_id)
+            if self.config.route.etsi_srem:
+                await self._send_etsi_srem(fields)
+
+    async def _send_etsi_srem(self, fields: SremFields) -> None:
+        """The same request as a UPER SREM on ``signal/{intersection}/etsi/srem/{our id}``,
+        in addition to the JSON (a controller reads either; both name the same request id, so
+        one that reads both counts one request). A request that cannot be said in SREM is
+        logged once and counted; the JSON has gone out anyway."""
+        point = next((p.etsi for p in self.config.route.priority_points
+                      if p.intersection_id == fields.intersection_id and p.sg == fields.sg),
+                     None)
+        try:
+            if point is None:  # the config requires etsi on every point with etsi_srem
+                raise ItsEncodeError(f"no etsi for {fields.intersection_id} {fields.sg}")
+            target = SremTarget(point.region, point.intersection,
+                                AccessPoint("lane", point.lane),
+                                None if point.out_lane is None
+                                else AccessPoint("lane", point.out_lane))
+            data = encode_srem(fields, target, now_ms=now_ms(self.clock),
+                               sequence=self.etsi_srem_sent)
+        except ItsEncodeError:
+            self.etsi_srem_failed += 1
+            if self.etsi_srem_failed == 1:
+                log.exception("SREM not sent")
+            return
+        self.etsi_srem_sent += 1
+        await self.agent.publish_etsi("etsi_srem", data, entity_id=fields.intersection_id)
 
     async def _probe_loop(self) -> None:
         assert self._probes is not None

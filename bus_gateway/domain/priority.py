@@ -74,9 +74,15 @@ class PriorityRequester:
         vehicle_id: str,
         points: Sequence[PriorityPoint],
         rules: PriorityRules = PriorityRules(),
+        *,
+        numeric_ids: bool = False,
     ) -> None:
+        """``numeric_ids``: request ids are RequestIDs 0..255 in decimal, as a request sent
+        also as SREM needs (its JSON and UPER forms then name the same request)."""
         self.vehicle_id = vehicle_id
         self.rules = rules
+        self.numeric_ids = numeric_ids
+        self._number: int | None = None
         self._approaches = [_Approach(p) for p in points]
 
     def update(
@@ -121,12 +127,19 @@ class PriorityRequester:
                 else:
                     continue
             if ahead and not passed and not dwelling and eta_s <= r.request_eta_s:
-                # the time makes the id unique across restarts without persisted state
-                a.request_id = f"{self.vehicle_id}-{p.intersection_id}-{p.sg}-{now_ms}"
+                a.request_id = self._new_id(p, now_ms)
                 a.status = None
                 a.sent_eta_ms = eta_ms
                 out.append(self._action("request", a, eta_ms))
         return out
+
+    def _new_id(self, p: PriorityPoint, now_ms: int) -> str:
+        """A new request id; the time makes it unique across restarts without persisted
+        state (numbered ids: counted on from the first request's second, modulo 256)."""
+        if not self.numeric_ids:
+            return f"{self.vehicle_id}-{p.intersection_id}-{p.sg}-{now_ms}"
+        self._number = (now_ms // 1000 if self._number is None else self._number + 1) % 256
+        return str(self._number)
 
     def cancel_all(self, now_ms: int) -> list[SremAction]:
         """Withdraw every open request (trip ended, shutdown)."""

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from edge_agent.contract.etsi_route import EtsiPoint
 from edge_agent.contract.ids import Id, Latitude, Longitude
 from edge_agent.contract.lane_geometry import GeometryConfig, geometry_problems
 from edge_agent.contract.payloads import GroupKind
@@ -475,6 +476,7 @@ class PriorityPoint(ConfigModel):
     sg: Id
     lat: Latitude
     lon: Longitude
+    etsi: EtsiPoint | None = None  # the SREM's intersection and lanes (etsi_route.py)
 
 
 class RouteConfig(ConfigModel):
@@ -484,6 +486,14 @@ class RouteConfig(ConfigModel):
     trip_id: str | None = None
     priority_points: list[PriorityPoint] = Field(default_factory=list)
     request_eta_s: PositiveFloat = 30.0
+    #: also send each srem as a UPER SREM (docs/c-its.md); every point then needs ``etsi``
+    etsi_srem: bool = False
+
+    @model_validator(mode="after")
+    def _etsi_points(self) -> RouteConfig:
+        if self.etsi_srem and (bad := [p.sg for p in self.priority_points if p.etsi is None]):
+            raise ValueError(f"etsi_srem: priority points of {', '.join(bad)} have no etsi")
+        return self
 
 
 class BusConfig(DeviceConfig):
