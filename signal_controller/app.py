@@ -34,7 +34,8 @@ from edge_agent.contract.commands import AGENT_COMMANDS, CommandArgs
 from edge_agent.contract.commands import COMMANDS as CONTRACT_COMMANDS
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.contract.etsi.mapem import encode_mapem
-from edge_agent.contract.etsi.spatem import ItsIntersection, encode_tick_spatem
+from edge_agent.contract.etsi.spatem import ItsIntersection
+from edge_agent.contract.etsi.spatem_writer import SpatemWriter
 from edge_agent.contract.etsi.srem import AccessPoint, decode_srem, srem_payloads
 from edge_agent.contract.etsi.ssem import encode_ssem
 from edge_agent.contract.payloads import (
@@ -165,6 +166,8 @@ class SignalController:
         self._spat = SpatEncoder(config.device_id)
         #: the C-ITS identity when the config sends C-ITS messages (``its.publish``), else None
         self._its = _its_output(config)
+        #: SPATEM bytes of the ticks (the fast writer, byte-identical to the toolkit's)
+        self._spatem: SpatemWriter | None = None
         #: ticks this controller; shared by many controllers of one process (same clock).
         self.scheduler = scheduler
         #: the id in signal/{id}/... topics; an agent may host several intersections (the demo,
@@ -317,8 +320,11 @@ class SignalController:
         only, never the tick."""
         revision = self.map_revision
         try:
+            writer = self._spatem
+            if writer is None or writer.its is not its:  # a new config: its own writer
+                writer = self._spatem = SpatemWriter(its)
             self.agent.publish_encoded(
-                "etsi_spatem", lambda _seq: encode_tick_spatem(out, self.entity_id, its, revision),
+                "etsi_spatem", lambda _seq: writer.encode(out, self.entity_id, revision),
                 entity_id=self.entity_id, dated_ms=out.now)
         except Exception:
             self.dropped["spatem_failed"] += 1  # the status command reports it

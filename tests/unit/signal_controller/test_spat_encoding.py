@@ -9,6 +9,7 @@ import yaml
 
 from edge_agent.contract.configs import IntersectionConfig, parse_config
 from edge_agent.contract.etsi.spatem import ItsIntersection, encode_spatem, encode_tick_spatem
+from edge_agent.contract.etsi.spatem_writer import SpatemWriter
 from edge_agent.contract.payloads import Spat, encode
 from edge_agent.contract.spat_wire import SpatEncoder, spat_fields
 from signal_controller.domain.controller import initial_state, step
@@ -42,13 +43,34 @@ def test_the_spatem_of_a_tick_is_the_spatem_of_its_spat() -> None:
     four_arm = parse_config(yaml.safe_load(KS_0042.read_text(encoding="utf-8")), str(KS_0042))
     assert isinstance(four_arm, IntersectionConfig)
     its = ItsIntersection.from_config(four_arm)
+    writer = SpatemWriter(its)
     state = initial_state(four_arm, EPOCH)
     now = EPOCH
     for i in range(1500):
         now += 100
         ev = (DetectorEvent(("D1", "D2", "D5", "P1")[i % 4], i % 7 < 3),) if i % 13 == 0 else ()
         state, out = step(state, Inputs(detectors=ev), now)
+        fast = writer.encode(out, four_arm.device_id, 3)  # every tick: its caches in use
         if i % 10 == 0:
             spat = Spat(seq=i + 1, **spat_fields(out, four_arm.device_id))  # type: ignore[arg-type]
-            assert encode_tick_spatem(out, four_arm.device_id, its, 3) == encode_spatem(
-                spat, its, 3)
+            tick = encode_tick_spatem(out, four_arm.device_id, its, 3)
+            assert tick == encode_spatem(spat, its, 3)
+            assert fast == tick, f"the fast writer differs at tick {i}"
+
+
+def test_the_fast_writer_is_the_toolkit_on_every_tick_of_a_controller() -> None:
+    """Issue 17: the controller sends the fast writer's bytes (spatem_writer.py); they equal
+    the toolkit's on every tick of 2 min of ks-0042 (its caches, any input:
+    tests/unit/etsi/test_spatem_writer.py)."""
+    four_arm = parse_config(yaml.safe_load(KS_0042.read_text(encoding="utf-8")), str(KS_0042))
+    assert isinstance(four_arm, IntersectionConfig)
+    its = ItsIntersection.from_config(four_arm)
+    writer = SpatemWriter(its)
+    state = initial_state(four_arm, EPOCH)
+    now = EPOCH
+    for i in range(1200):
+        now += 100
+        ev = (DetectorEvent(("D5", "D1", "P1", "D2")[i % 4], i % 5 < 2),) if i % 11 == 0 else ()
+        state, out = step(state, Inputs(detectors=ev), now)
+        assert writer.encode(out, four_arm.device_id, i // 300) == encode_tick_spatem(
+            out, four_arm.device_id, its, i // 300), f"tick {i}"
