@@ -44,11 +44,12 @@ from edge_agent.contract.etsi.header import PROTOCOL_VERSION, MessageId
 from edge_agent.contract.etsi.intersection_status import status_value
 from edge_agent.contract.etsi.spatem import MSG_COUNT_MODULO, ItsIntersection
 from edge_agent.contract.etsi.timemark import (
+    FAR,
     HOUR_TENTHS,
     MS_PER_MINUTE,
     MS_PER_TENTH,
+    UNKNOWN,
     interval_confidence,
-    time_marks,
 )
 from edge_agent.contract.payloads import SignalStatus
 from edge_agent.contract.spat_wire import SpatRow, SpatTick
@@ -139,6 +140,7 @@ class SpatemWriter:
         self._status: dict[str, int] = {}
         self._year = (0, 0)  # start ms, end ms (exclusive) of the UTC year last seen
         self._rows_cache: dict[tuple[object, ...], _Bits] = {}
+        self._heads: dict[tuple[int, int, int | None], tuple[int, int]] = {}
         self._rows: Sequence[SpatRow] | None = None
         self._groups: _Bits = (0, 0, 0, 0, -1)  # holds for no tick
 
@@ -219,19 +221,14 @@ class SpatemWriter:
         if state is None:
             raise ItsEncodeError(f"{label}: {g.state!r} is no MovementPhaseState")
         tenth = now // MS_PER_TENTH
-        marks = time_marks(g.min_end, g.likely_end, g.max_end, now)
         confidence = None if g.likely_end is None else interval_confidence(g.confidence)
-        v = its_sg  # after the MovementState's four zero preamble bits
-        v = v << EVENTS_COUNT_BITS | 0  # one MovementEvent: count - 1
-        v = v << MOVEMENT_EVENT_PREAMBLE[1] | MOVEMENT_EVENT_PREAMBLE[0]
-        v = v << EVENT_STATE_BITS | state
-        v = v << TIMING_PREAMBLE[1] | TIMING_PREAMBLE[0] | (
-            0 if confidence is None else _CONFIDENCE_PRESENT)
-        n = (MOVEMENT_STATE_PREAMBLE[1] + SIGNAL_GROUP_BITS + EVENTS_COUNT_BITS
-             + MOVEMENT_EVENT_PREAMBLE[1] + EVENT_STATE_BITS + TIMING_PREAMBLE[1])
+        head = self._heads.get((its_sg, state, confidence))
+        if head is None:
+            head = self._heads[its_sg, state, confidence] = _head(its_sg, state, confidence)
+        v, n = head
+        lo, likely, hi, first, last = _marks(g.min_end, g.likely_end, g.max_end, tenth)
         mask = 0
         now_mark = tenth % HOUR_TENTHS
-        lo, likely, hi = marks
         for mark in (lo, hi, likely):  # minEndTime, maxEndTime, likelyTime
             v, mask, n = v << TIME_MARK_BITS, mask << TIME_MARK_BITS, n + TIME_MARK_BITS
             if mark == now_mark:  # "now" (a time past or at now): moves with the tick
@@ -239,31 +236,68 @@ class SpatemWriter:
             else:
                 v |= mark
         if confidence is not None:
-            v, mask, n = v << CONFIDENCE_BITS | confidence, mask << CONFIDENCE_BITS, n + 4
-        first, last = _valid_tenths((g.min_end, g.likely_end, g.max_end), tenth)
+            v, mask = v << CONFIDENCE_BITS | confidence, mask << CONFIDENCE_BITS
+            n += CONFIDENCE_BITS
         return v, mask, n, first, last
 
 
-def _valid_tenths(times: tuple[int | None, ...], tenth: int) -> tuple[int, int]:
-    """The tenths of a second (``now // 100``) over which the TimeMarks of ``times`` at
-    ``tenth`` are the same, but for those that say "now": while each known time stays on its
-    side of now (past or at now: its mark is now's; ahead: its own mark, absolute within the
-    hour) and of the hour ahead (beyond it: 36000). The ordering of min/likely/max compares
-    times ahead of now, whose differences do not change, and times at now, which are equal;
-    so which time each mark comes from does not change either."""
+def _head(its_sg: int, state: int, confidence: int | None) -> tuple[int, int]:
+    """A MovementState's bits up to its TimeMarks: preambles, signalGroup, one MovementEvent,
+    eventState, the TimeChangeDetails' presence bits."""
+    v = its_sg  # after the MovementState's four zero preamble bits
+    v = v << EVENTS_COUNT_BITS | 0  # one MovementEvent: count - 1
+    v = v << MOVEMENT_EVENT_PREAMBLE[1] | MOVEMENT_EVENT_PREAMBLE[0]
+    v = v << EVENT_STATE_BITS | state
+    v = v << TIMING_PREAMBLE[1] | TIMING_PREAMBLE[0] | (
+        0 if confidence is None else _CONFIDENCE_PRESENT)
+    return v, (MOVEMENT_STATE_PREAMBLE[1] + SIGNAL_GROUP_BITS + EVENTS_COUNT_BITS
+               + MOVEMENT_EVENT_PREAMBLE[1] + EVENT_STATE_BITS + TIMING_PREAMBLE[1])
+
+
+def _marks(min_end: int | None, likely_end: int | None, max_end: int | None, tenth: int
+           ) -> tuple[int, int, int, int, int]:
+    """``(minEndTime, likelyTime, maxEndTime)`` as
+    :func:`~edge_agent.contract.etsi.timemark.time_marks` makes them at the tenth of a second
+    ``tenth`` (the tests hold the two equal), and the first and last tenth over which they are
+    the same but for those that say "now": while each known time stays on its side of now
+    (at or past now: its mark is now's; ahead: its own, absolute within the hour) and of the
+    hour ahead (beyond it: 36000). The ordering of min/likely/max then compares times ahead,
+    whose differences do not change, and times at now, which are equal, so each mark keeps
+    coming from the same time."""
     first, last = -_FOREVER, _FOREVER
-    for at in times:
+    aheads: list[int | None] = []
+    for at in (min_end, likely_end, max_end):
         if at is None:
+            aheads.append(None)
             continue
         mark_tenth = (at + MS_PER_TENTH // 2) // MS_PER_TENTH
-        if tenth >= mark_tenth:             # at or past now: stays so
+        ahead = mark_tenth - tenth
+        if ahead <= 0:  # at or past now: stays so
+            ahead = 0
             first = max(first, mark_tenth)
-        elif mark_tenth - tenth < HOUR_TENTHS:  # ahead within the hour
+        elif ahead < HOUR_TENTHS:  # ahead within the hour
             first = max(first, mark_tenth - HOUR_TENTHS + 1)
             last = min(last, mark_tenth - 1)
-        else:                               # an hour or more ahead: far
+        else:  # an hour or more ahead: far
             last = min(last, mark_tenth - HOUR_TENTHS)
-    return first, last
+        aheads.append(ahead)
+    lo, likely, hi = aheads
+    if lo is not None and hi is not None and lo > hi:
+        lo = hi
+    if likely is not None:
+        if lo is not None and likely < lo:
+            likely = lo
+        if hi is not None and likely > hi:
+            likely = hi
+    return _wrap(lo, tenth), _wrap(likely, tenth), _wrap(hi, tenth), first, last
+
+
+def _wrap(ahead: int | None, tenth: int) -> int:
+    if ahead is None:
+        return UNKNOWN
+    if ahead >= HOUR_TENTHS:
+        return FAR
+    return (tenth + ahead) % HOUR_TENTHS
 
 
 def _year_start_ms(year: int) -> int:
