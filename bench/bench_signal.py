@@ -6,9 +6,14 @@ and the quality of SPaT predictions under simulated actuated traffic.
     .venv/bin/python bench/bench_signal.py predict --hours 6 --seed 7 11
 
 ``scale`` runs N full controllers (domain + edge agent + MQTT, one TickScheduler) in one
-asyncio process against a private Mosquitto, publishing SPaT at 10 Hz each, and reports
-process CPU (% of one core), RSS, the share of ticks that ran late (> 100 ms behind their
-slot) and the worst lag. ``predict`` drives the pure controller with a queueing traffic model
+asyncio process against a private Mosquitto, publishing SPaT at 10 Hz each and with it the
+SPATEM of the same tick (issue 17: the shipped config has ``its``; ``--spatem fast``, the
+default, is what the controller sends, ``pycrate`` encodes with the toolkit instead, ``off``
+sends none), and reports process CPU (% of one core), RSS, the share of ticks that ran late
+(> 100 ms behind their slot), the worst lag and the SPATEMs sent. A short check that it works:
+``scale --counts 20 --seconds 3``.
+
+``predict`` drives the pure controller with a queueing traffic model
 (Poisson arrivals per approach from a realistic peak-hour profile, 2 s saturation headway,
 stop-line loops) on the shipped 4-arm junction and scores every tick's ``likely_end`` against
 the real switch, and every switch against the announced [min_end, max_end]. With
@@ -43,6 +48,9 @@ sys.path.insert(0, str(ROOT))
 from central_hub.broker import MosquittoBroker  # noqa: E402
 from edge_agent.agent import EdgeAgent  # noqa: E402
 from edge_agent.contract.configs import IntersectionConfig, parse_config  # noqa: E402
+from edge_agent.contract.etsi.spatem import encode_tick_spatem  # noqa: E402
+from edge_agent.contract.etsi.spatem_writer import SpatemWriter  # noqa: E402
+from edge_agent.contract.spat_wire import SpatTick  # noqa: E402
 from signal_controller.domain.controller import initial_state, step  # noqa: E402
 from signal_controller.domain.detectors import DetectorEvent  # noqa: E402
 from signal_controller.domain.lamps import Lamp  # noqa: E402
@@ -54,9 +62,10 @@ from testbed.signal_oracle import Oracle  # noqa: E402
 CONFIG = ROOT / "firmware_configs" / "intersections" / "ks-0042.yaml"
 
 
-def load(device_id: str, state_dir: Path) -> IntersectionConfig:
+def load(device_id: str, state_dir: Path, spatem: str = "fast") -> IntersectionConfig:
     data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     data["device_id"] = device_id
+    data["its"] = {**data["its"], "publish": spatem != "off"}
     data["mqtt"] = {"insecure": True}  # the bench's local broker has no TLS
     data["agent"] = {"state_dir": str(state_dir), "health_interval_s": 30,
                      "queue": {"synchronous": "normal"}}
@@ -68,8 +77,29 @@ def load(device_id: str, state_dir: Path) -> IntersectionConfig:
 # --- scale ------------------------------------------------------------------------------------
 
 
+class CountingWriter(SpatemWriter):
+    """The controller's SPATEM writer, counting the messages it encodes."""
+
+    encoded = 0
+
+    def encode(self, tick: SpatTick, intersection_id: str, map_revision: int | None = None
+               ) -> bytes:
+        self.encoded += 1
+        return super().encode(tick, intersection_id, map_revision)
+
+
+class ToolkitWriter(CountingWriter):
+    """The SPATEM of a tick encoded by pycrate (``encode_tick_spatem``), in place of the fast
+    writer: the same bytes, the toolkit's cost."""
+
+    def encode(self, tick: SpatTick, intersection_id: str, map_revision: int | None = None
+               ) -> bytes:
+        self.encoded += 1
+        return encode_tick_spatem(tick, intersection_id, self.its, map_revision)
+
+
 async def _scale_run(
-    n: int, seconds: float, url: str, state: Path, shared: bool
+    n: int, seconds: float, url: str, state: Path, shared: bool, spatem: str = "fast"
 ) -> dict[str, float]:
     proc = psutil.Process()
     rss0 = proc.memory_info().rss
@@ -80,10 +110,17 @@ async def _scale_run(
         tasks.append(asyncio.create_task(agent.run()))
     scheduler = TickScheduler()  # one timer ticks every controller of the process
     controllers = [
-        build_controller(load(f"ks-b{i:04}", state), broker_url=url, agent=agent,
+        build_controller(load(f"ks-b{i:04}", state, spatem), broker_url=url, agent=agent,
                          scheduler=scheduler)
         for i in range(n)
     ]
+    writers: list[CountingWriter] = []
+    if spatem != "off":  # each controller's writer, counting (bench only: its private field)
+        kind = ToolkitWriter if spatem == "pycrate" else CountingWriter
+        for c in controllers:
+            assert c._its is not None
+            writers.append(kind(c._its))
+            c._spatem = writers[-1]
     gc.collect()
     gc.freeze()  # like `kassel signal`: configs and models leave the collector's scans
     tasks += [asyncio.create_task(c.run()) for c in controllers]
@@ -91,12 +128,16 @@ async def _scale_run(
     gc.freeze()
     for c in controllers:
         c.late_ticks, c.ticks, c.max_lag_ms = 0, 0, 0
+    for w in writers:
+        w.encoded = 0
     cpu0, t0 = proc.cpu_times(), time.monotonic()
     await asyncio.sleep(seconds)
     cpu1, t1 = proc.cpu_times(), time.monotonic()
     rss = proc.memory_info().rss
     ticks = sum(c.ticks for c in controllers)
     late = sum(c.late_ticks for c in controllers)
+    spatems = sum(w.encoded for w in writers)
+    spatem_failed = sum(c.dropped["spatem_failed"] for c in controllers)
     faults = sum(1 for c in controllers if c.state.kernel.failed)
     max_lag = max(c.max_lag_ms for c in controllers)
     for c in controllers:
@@ -110,11 +151,14 @@ async def _scale_run(
         "controllers": n, "cpu_pct": cpu, "cpu_pct_per_controller": cpu / n,
         "rss_mb": rss / 2**20, "rss_mb_per_controller": (rss - rss0) / 2**20 / n,
         "tick_rate_hz": ticks / wall / n, "late_ticks": late, "late_share": late / max(1, ticks),
-        "faults": faults, "max_lag": max_lag,
+        "faults": faults, "max_lag": max_lag, "spatems": spatems,
+        "spatem_failed": spatem_failed,
     }
 
 
-def scale(counts: list[int], seconds: float, shared: bool) -> list[dict[str, float]]:
+
+def scale(counts: list[int], seconds: float, shared: bool, spatem: str = "fast"
+          ) -> list[dict[str, float]]:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     results = []
@@ -123,7 +167,7 @@ def scale(counts: list[int], seconds: float, shared: bool) -> list[dict[str, flo
     ) as broker:
         for n in counts:
             state = Path(tmp) / f"state-{n}"
-            r = asyncio.run(_scale_run(n, seconds, broker.url, state, shared))
+            r = asyncio.run(_scale_run(n, seconds, broker.url, state, shared, spatem))
             results.append(r)
             print(
                 f"{'shared' if shared else 'own'} agent, {n:4d} controllers: "
@@ -132,7 +176,8 @@ def scale(counts: list[int], seconds: float, shared: bool) -> list[dict[str, flo
                 f"(+{r['rss_mb_per_controller']:.2f} MB/controller), tick rate "
                 f"{r['tick_rate_hz']:.2f} Hz, late ticks {int(r['late_ticks'])} "
                 f"({100 * r['late_share']:.3f} %), worst lag {int(r['max_lag'])} ms, "
-                f"fail-safe {int(r['faults'])}",
+                f"fail-safe {int(r['faults'])}, SPATEM {spatem}: {int(r['spatems'])} sent, "
+                f"{int(r['spatem_failed'])} failed",
                 flush=True,
             )
     return results
@@ -416,6 +461,9 @@ def main() -> None:
     s.add_argument("--counts", type=int, nargs="+", default=[1, 100, 300, 400])
     s.add_argument("--seconds", type=float, default=20.0)
     s.add_argument("--shared", action="store_true", help="one edge agent for all controllers")
+    s.add_argument("--spatem", choices=["fast", "pycrate", "off"], default="fast",
+                   help="the SPATEM with every SPaT: the fast writer (what controllers send), "
+                   "the toolkit's encoder, or none")
     pr = sub.add_parser("predict")
     pr.add_argument("--hours", type=float, default=6.0)
     pr.add_argument("--seed", type=int, nargs="+", default=[7],
@@ -440,7 +488,7 @@ def main() -> None:
                     oracle_every_s=getattr(args, "oracle_every", 0.0),
                     rollouts=getattr(args, "rollouts", 20))
     if args.what == "scale":
-        scale(args.counts, args.seconds, args.shared)
+        scale(args.counts, args.seconds, args.shared, args.spatem)
     if args.what == "all":
         scale([1, 100, 200], args.seconds, shared=False)
         scale([100, 300, 400, 500], args.seconds, shared=True)
