@@ -56,6 +56,7 @@ from signal_controller.domain.lamps import Lamp
 from signal_controller.domain.priority import PriorityMessage
 from signal_controller.domain.state import ControllerState, Inputs, Outputs, SsemRows
 from signal_controller.heads import SignalHeads
+from signal_controller.rsu import RsuOutput
 from signal_controller.scheduler import TickScheduler
 
 log = logging.getLogger(__name__)
@@ -139,9 +140,11 @@ class SignalController:
         scheduler: TickScheduler,
         owns_agent: bool,
         clock: Callable[[], float] = time.time,
+        rsu: RsuOutput | None = None,
     ) -> None:
         """Collaborators come built (:func:`signal_controller.wiring.build_controller`);
-        ``owns_agent``: this controller runs and stops ``agent`` (else its host does)."""
+        ``owns_agent``: this controller runs and stops ``agent`` (else its host does);
+        ``rsu``: the roadside unit output (``its.rsu``), opened by :meth:`run`."""
         self.config = config
         self._clock = clock
         self.agent = agent
@@ -168,6 +171,8 @@ class SignalController:
         self._its = _its_output(config)
         #: SPATEM bytes of the ticks (the fast writer, byte-identical to the toolkit's)
         self._spatem: SpatemWriter | None = None
+        #: the roadside unit the C-ITS messages also go to over UDP (docs/c-its.md), or None
+        self.rsu = rsu
         #: ticks this controller; shared by many controllers of one process (same clock).
         self.scheduler = scheduler
         #: the id in signal/{id}/... topics; an agent may host several intersections (the demo,
@@ -274,6 +279,7 @@ class SignalController:
             "late_ticks": self.late_ticks,
             "max_lag_ms": self.max_lag_ms,
             "ticks": self.ticks,
+            **({} if self.rsu is None else {"rsu": self.rsu.counters()}),
         }
 
     # --- the tick --------------------------------------------------------------------------
@@ -316,13 +322,19 @@ class SignalController:
 
     def _publish_spatem(self, out: Outputs, its: ItsIntersection) -> None:
         """The SPATEM of the tick whose SPaT just went out: the same rows, the MAP revision
-        (docs/c-its.md), encoded only when the agent sends it. A failure costs this message
-        only, never the tick."""
+        (docs/c-its.md), by the fast writer (spatem_writer.py), encoded only when the agent
+        or the roadside unit sends it. A failure costs this message only, never the tick."""
         revision = self.map_revision
         try:
             writer = self._spatem
             if writer is None or writer.its is not its:  # a new config: its own writer
                 writer = self._spatem = SpatemWriter(its)
+            if self.rsu is not None and self.rsu.wants("spatem"):  # needed either way
+                data = writer.encode(out, self.entity_id, revision)
+                self.rsu.send("spatem", data)
+                self.agent.publish_encoded("etsi_spatem", lambda _seq: data,
+                                           entity_id=self.entity_id, dated_ms=out.now)
+                return
             self.agent.publish_encoded(
                 "etsi_spatem", lambda _seq: writer.encode(out, self.entity_id, revision),
                 entity_id=self.entity_id, dated_ms=out.now)
@@ -432,6 +444,8 @@ class SignalController:
         With a shared agent (passed in), the caller runs the agent; this only ticks.
         """
         self._ssem_q = asyncio.Queue()
+        if self.rsu is not None:
+            self.rsu.open()  # resolves its host once, before the first tick
         await self._publish_map()
         name = self.config.device_id
         ssem = asyncio.create_task(self._ssem_loop(), name=f"{name}-ssem")
@@ -447,6 +461,8 @@ class SignalController:
             self.scheduler.discard(self)
             ssem.cancel()
             await asyncio.gather(ssem, return_exceptions=True)
+            if self.rsu is not None:
+                self.rsu.close()
 
     def stop(self) -> None:
         """Stop ticking and shut its own agent down cleanly (``offline`` status)."""

@@ -15,6 +15,7 @@ from edge_agent.agent import EdgeAgent
 from edge_agent.contract.configs import IntersectionConfig
 from signal_controller.app import LoggingSignalHeads, SignalController
 from signal_controller.heads import SignalHeads
+from signal_controller.rsu import RsuOutput
 from signal_controller.scheduler import TickScheduler
 
 
@@ -33,9 +34,13 @@ def build_controller(
     Without ``agent`` it gets its own edge agent on ``broker_url`` (and runs and stops it);
     with one, the caller runs that shared agent. Without ``heads`` lamps are only logged;
     without ``scheduler`` it gets its own (pass one to every controller of a process: one
-    timer then ticks them all; it must share ``clock``).
+    timer then ticks them all; it must share ``clock``). With ``its.rsu`` (and ``its.publish``)
+    the C-ITS messages also go to that roadside unit over UDP (:mod:`signal_controller.rsu`).
     """
     own_agent = agent is None
+    its = config.its
+    rsu = (RsuOutput.from_config(its.rsu, label=config.device_id)
+           if its is not None and its.publish and its.rsu is not None else None)
     if agent is None:
         agent = EdgeAgent(config, kind="intersection", broker_url=broker_url, clock=clock)
     return SignalController(
@@ -46,4 +51,5 @@ def build_controller(
                    else TickScheduler(clock=clock, monotonic=monotonic)),
         owns_agent=own_agent,
         clock=clock,
+        rsu=rsu,
     )

@@ -27,6 +27,7 @@ from pydantic import (
 
 from edge_agent.contract.etsi_route import EtsiPoint
 from edge_agent.contract.ids import Id, Latitude, Longitude
+from edge_agent.contract.its_config import ItsConfig
 from edge_agent.contract.lane_geometry import GeometryConfig, geometry_problems
 from edge_agent.contract.payloads import GroupKind
 from edge_agent.contract.topics import DEFAULT_ROOT
@@ -198,21 +199,6 @@ class SignalGroupConfig(ConfigModel):
     protected: bool = True
     #: SignalGroupID in the C-ITS messages (SPATEM, MAPEM); unique within the intersection.
     its_sg: Annotated[int, Field(ge=1, le=255)] | None = None
-
-
-class ItsConfig(ConfigModel):
-    """The intersection's identity in C-ITS messages (ETSI TS 103 301, docs/c-its.md).
-
-    ``station_id``: the ITS station id the controller sends as; ``intersection_id`` and the
-    optional ``region`` (road regulator id): the IntersectionReferenceID that SPATEM and
-    MAPEM of this intersection carry.
-    """
-
-    station_id: Annotated[int, Field(ge=0, le=2**32 - 1)]
-    region: Annotated[int, Field(ge=0, le=65535)] | None = None
-    intersection_id: Annotated[int, Field(ge=0, le=65535)]
-    #: send the C-ITS messages (SPATEM with every SPaT); ``false`` keeps the identity only.
-    publish: bool = True
 
 
 class StageConfig(ConfigModel):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
 from pathlib import Path
 
@@ -67,3 +69,43 @@ def test_its_publish_false_sends_no_spatem(broker: MosquittoBroker, tmp_path: Pa
         assert probe.wait_for(lambda _m: len(probe.on("/spat")) >= 20, 40)
     probe.close()
     assert probe.on("/etsi/spatem") == []
+
+
+def test_a_roadside_unit_gets_the_spatem_of_every_tick(broker: MosquittoBroker,
+                                                       tmp_path: Path) -> None:
+    """``its.rsu``: besides MQTT, each tick's SPATEM is one UDP datagram to the unit's port
+    (docs/c-its.md, "Roadside unit"), every one a SPATEM of a tick, one per tick."""
+    unit = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    unit.bind(("127.0.0.1", 0))
+    unit.settimeout(0.5)
+    data = config_data("ks-0042.yaml", tmp_path)
+    data["its"] = {**data["its"], "rsu": {"host": "localhost", "port": unit.getsockname()[1],
+                                          "messages": ["spatem"]}}
+    cfg = as_config(data)
+    its = ItsIntersection.from_config(cfg)
+    datagrams: list[bytes] = []
+    with ControllerThread(cfg, broker.url) as ct:
+        deadline = time.monotonic() + 30
+        while len(datagrams) < TICKS and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                datagrams.append(unit.recv(65535))
+        ct.stop()
+    with contextlib.suppress(TimeoutError):  # what was sent before the stop
+        while True:
+            datagrams.append(unit.recv(65535))
+    unit.close()
+    assert ct.errors == []
+    rsu = ct.controller.rsu
+    assert rsu is not None and not rsu.dropped
+    assert len(datagrams) == rsu.sent["spatem"] >= TICKS
+    year = time.gmtime().tm_year
+    sent_at = []
+    for raw in datagrams:
+        msg = decode_spatem(raw)
+        assert msg.header.station_id == its.station_id
+        (state,) = msg.intersections
+        assert state.intersection_id == its.intersection_id
+        sent_at.append(state.sent_at_ms(year))
+    # one per tick, in order, 100 ms apart (loopback UDP loses none here)
+    assert sent_at == list(range(sent_at[0], sent_at[0] + 100 * len(sent_at), 100))
+    assert ct.controller.status()["rsu"] == rsu.counters()
