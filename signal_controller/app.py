@@ -10,7 +10,8 @@ others); commands run between ticks; and (3) moves outputs out — lamp aspects 
 :class:`~signal_controller.heads.SignalHeads`, SPaT every tick (QoS 0), MAP retained at start
 and on a plan change, SSEM on every status change (QoS 1, from its own task so a slow disk
 commit never delays a tick), and with every SPaT the SPATEM of the same tick when the config
-has ``its`` (raw UPER bytes on ``signal/{id}/etsi/spatem``, QoS 0; docs/c-its.md). Fail-safe
+has ``its`` (raw UPER bytes on ``signal/{id}/etsi/spatem``, QoS 0, and to the roadside
+unit over UDP when ``its.rsu`` names one; docs/c-its.md). Fail-safe
 raises the alarm through SPaT ``status: flashing`` (the hub's alarm engine treats it as
 critical) and a log line naming the rule.
 

@@ -7,6 +7,7 @@ the codecs live here and stay pure (no I/O): ``header`` (the ITS PDU header and 
 ``timemark`` (times and confidences on the DSRC scales), ``intersection_status`` (our
 ``status`` as IntersectionStatusObject bits), ``uper`` (the one boundary to the ASN.1 toolkit,
 with the size bound and the header check), ``spatem`` (SPaT payload -> SPATEM and back),
+``spatem_writer`` (the controller's SPATEM without the toolkit, byte-identical to it),
 ``mapem`` (the config's lane geometry -> MAPEM and back), ``srem`` (a priority request: our
 JSON ``srem`` -> SREM and back), ``ssem`` (our JSON ``ssem`` -> SSEM and back) and ``errors``.
 """
