@@ -71,6 +71,8 @@ MAX_REQUESTS_PER_SENDER = 8
 MAX_ETSI_SEEN = 1024
 #: beyond this lateness the loop re-anchors instead of replaying every missed tick.
 MAX_CATCH_UP_MS = 5_000
+#: how often the MAPEM goes to the roadside unit again (ms)
+MAPEM_REPEAT_MS = 1_000
 #: the contract commands a controller takes (edge_agent.contract.commands)
 COMMANDS = tuple(c.name for c in CONTRACT_COMMANDS
                  if "intersection" in c.kinds and c.name not in AGENT_COMMANDS)
@@ -174,6 +176,9 @@ class SignalController:
         self._spatem: SpatemWriter | None = None
         #: the roadside unit the C-ITS messages also go to over UDP (docs/c-its.md), or None
         self.rsu = rsu
+        #: the latest MAPEM and when it last went to the roadside unit
+        self._mapem: bytes | None = None
+        self._mapem_sent_ms: int | None = None
         #: ticks this controller; shared by many controllers of one process (same clock).
         self.scheduler = scheduler
         #: the id in signal/{id}/... topics; an agent may host several intersections (the demo,
@@ -317,9 +322,21 @@ class SignalController:
         )
         if self._its is not None:
             self._publish_spatem(out, self._its)
+            self._repeat_mapem(now)
         if out.ssem is not None and self._ssem_q is not None:
             self._ssem_q.put_nowait((now, out.ssem))
         return out
+
+    def _repeat_mapem(self, now: int) -> None:
+        """Send the MAPEM to the roadside unit again once a second: a broadcast reaches only
+        the vehicles in range at that moment, unlike the retained MQTT message, so a vehicle
+        arriving later must hear it repeated (once a second, as C-ITS profiles ask)."""
+        sent = self._mapem_sent_ms
+        if self.rsu is None or self._mapem is None or (
+                sent is not None and now - sent < MAPEM_REPEAT_MS):
+            return
+        self._mapem_sent_ms = now
+        self.rsu.send("mapem", self._mapem)
 
     def _publish_spatem(self, out: Outputs, its: ItsIntersection) -> None:
         """The SPATEM of the tick whose SPaT just went out: the same rows, the MAP revision
@@ -414,6 +431,8 @@ class SignalController:
             if self.dropped["ssem_etsi_failed"] == 1:
                 log.exception("%s: SSEM not sent", self.config.device_id)
             return
+        if self.rsu is not None:
+            self.rsu.send("ssem", data)
         await self.agent.publish_etsi("etsi_ssem", data, entity_id=self.entity_id, dated_ms=ts)
 
     def _spawn_map(self) -> None:
@@ -435,6 +454,7 @@ class SignalController:
             if self.dropped["mapem_failed"] == 1:
                 log.exception("%s: MAPEM not sent", config.device_id)
             return
+        self._mapem, self._mapem_sent_ms = data, None  # to the roadside unit on the next tick
         await self.agent.publish_etsi("etsi_mapem", data, entity_id=self.entity_id)
 
     # --- lifecycle -------------------------------------------------------------------------

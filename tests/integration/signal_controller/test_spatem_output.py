@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from central_hub.broker import MosquittoBroker
+from edge_agent.contract.etsi.mapem import decode_mapem
 from edge_agent.contract.etsi.spatem import ItsIntersection, decode_spatem
 from edge_agent.contract.payloads import Spat, decode
 from tests.integration.signal_controller.helpers import ControllerThread, as_config, config_data
@@ -109,3 +110,31 @@ def test_a_roadside_unit_gets_the_spatem_of_every_tick(broker: MosquittoBroker,
     # one per tick, in order, 100 ms apart (loopback UDP loses none here)
     assert sent_at == list(range(sent_at[0], sent_at[0] + 100 * len(sent_at), 100))
     assert ct.controller.status()["rsu"] == rsu.counters()
+
+
+def test_a_roadside_unit_hears_the_mapem_again_every_second(broker: MosquittoBroker,
+                                                            tmp_path: Path) -> None:
+    """A broadcast reaches only the vehicles in range, so the MAPEM goes to the unit again
+    once a second (the retained MQTT message is sent once)."""
+    unit = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    unit.bind(("127.0.0.1", 0))
+    unit.settimeout(0.5)
+    data = config_data("ks-0042.yaml", tmp_path)
+    data["its"] = {**data["its"], "rsu": {"host": "localhost", "port": unit.getsockname()[1],
+                                          "messages": ["mapem"]}}
+    cfg = as_config(data)
+    mapems: list[bytes] = []
+    with ControllerThread(cfg, broker.url) as ct:
+        deadline = time.monotonic() + 30
+        while len(mapems) < 3 and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                mapems.append(unit.recv(65535))
+        sent = ct.controller.rsu.sent["mapem"] if ct.controller.rsu is not None else 0
+        ct.stop()
+    unit.close()
+    assert ct.errors == []
+    assert len(mapems) == 3 and sent >= 3
+    assert {raw[1] for raw in mapems} == {5}  # MAPEM only: SPATEM was not asked for
+    assert len(set(mapems)) == 1  # the same MAP revision repeated
+    (geometry,) = decode_mapem(mapems[0]).intersections
+    assert geometry.intersection_id == ItsIntersection.from_config(cfg).intersection_id
