@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Literal
 
+from central_hub.domain.etsi_feed import EtsiIntersection
 from central_hub.domain.schedule import Schedule, deviation
 from edge_agent.contract.payloads import Position, Spat
 
@@ -158,3 +159,32 @@ def stale_map(seen: Iterable[tuple[str, int]], now_ms: int, stale_ms: int) -> di
     """``{intersection: hub time of its last SPaT}`` of those silent for over ``stale_ms``
     (``seen``: intersection and hub time of its last SPaT, 0 for none yet)."""
     return {iid: t for iid, t in seen if t and now_ms - t > stale_ms}
+
+
+# --- C-ITS ------------------------------------------------------------------------------------
+
+#: ``agrees``/``differs``: the latest sampled SPATEM said / did not say what the JSON SPaT of
+#: its tick said; ``unchecked``: SPATEMs arrive but none has met its SPaT yet; ``none``: no
+#: SPATEM heard from the intersection, or none for longer than the SPaT's stale limit.
+EtsiState = Literal["agrees", "differs", "unchecked", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class EtsiCheck:
+    """Whether an intersection's JSON and ETSI outputs agree, as the dashboard shows it."""
+
+    state: EtsiState
+    #: the first value that differed (:func:`~central_hub.domain.etsi_feed.spatem_difference`)
+    difference: str | None = None
+
+
+def etsi_check(entry: EtsiIntersection | None, now_ms: int, stale_ms: int) -> EtsiCheck:
+    """The dashboard's C-ITS badge of one intersection from the hub's C-ITS feed entry (the
+    one result the feed keeps: the latest sampled comparison, see
+    :mod:`central_hub.domain.etsi_feed`). A SPATEM silent for over ``stale_ms`` (hub time) is
+    no output any more: the last comparison would otherwise say "agrees" forever."""
+    if entry is None or entry.spatem is None or now_ms - entry.spatem_ms > stale_ms:
+        return EtsiCheck("none")
+    if entry.agrees is None:
+        return EtsiCheck("unchecked")
+    return EtsiCheck("agrees") if entry.agrees else EtsiCheck("differs", entry.difference)

@@ -12,7 +12,9 @@ from pydantic import BaseModel
 from central_hub.api.deps import HubDep
 from central_hub.domain.dashboard import (
     DetectorView,
+    EtsiState,
     detector_suspicions,
+    etsi_check,
     mean_confidence,
     prediction_quality,
 )
@@ -103,6 +105,12 @@ class IntersectionHealthOut(BaseModel):
     #: the latest sampled SPATEM (decoded once a second) said what the SPaT of its tick said;
     #: ``null`` until one was checked (no C-ITS output, or none met its SPaT yet)
     etsi_agrees: bool | None = None
+    #: the same check as the dashboard's C-ITS badge: ``agrees``, ``differs``, ``unchecked``
+    #: (SPATEMs heard, none met its SPaT yet) or ``none`` (no SPATEM heard, or none for longer
+    #: than the ``spat_stale`` alarm's limit)
+    etsi: EtsiState = "none"
+    #: what differed first, when ``etsi`` is ``differs``
+    etsi_difference: str | None = None
 
 
 @router.get("/health", response_model=list[IntersectionHealthOut])
@@ -126,6 +134,7 @@ def intersections_health(hub: HubDep) -> list[IntersectionHealthOut]:
             now, stuck_on_ms=ds.detector_stuck_s * 1000,
             no_change_ms=ds.detector_no_change_s * 1000)
         q = prediction_quality(list(i.prediction_errors))
+        etsi = etsi_check(st.etsi.intersections.get(iid), now, stale_ms)
         out.append(IntersectionHealthOut(
             intersection_id=iid, name=i.name, status=i.status, online=st.online(iid, now),
             last_spat_ms=seen, spat_age_ms=age, stale=age is not None and age > stale_ms,
@@ -136,7 +145,7 @@ def intersections_health(hub: HubDep) -> list[IntersectionHealthOut]:
             prediction=None if q is None else PredictionOut(
                 switches=q.switches, median_error_s=q.median_error_s,
                 within_2s_pct=q.within_pct),
-            etsi_agrees=st.etsi.agrees(iid)))
+            etsi_agrees=st.etsi.agrees(iid), etsi=etsi.state, etsi_difference=etsi.difference))
     return out
 
 

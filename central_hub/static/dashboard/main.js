@@ -21,6 +21,15 @@ function fmtDelay(s) {
 }
 function punctuality(s) { return s == null ? "none" : s < -60 ? "early" : s > 180 ? "late" : "on_time"; }
 const PUNCT_TEXT = { early: "early", on_time: "on time", late: "late", none: "no trip" };
+// the C-ITS badge: whether the intersection's SPATEM says what its JSON SPaT says (polled health)
+const ETSI_TEXT = { agrees: "agrees", differs: "differs", unchecked: "not checked yet", none: "no ETSI output" };
+const ETSI_CLASS = { agrees: "good", differs: "bad", unchecked: "", none: "" };
+function etsiBadge(h, full) {  // full: the difference spelled out (else only in the tooltip)
+  if (!h.etsi) return "–";  // health not polled yet
+  const st = h.etsi, diff = st === "differs" && h.etsi_difference ? h.etsi_difference : "";
+  return `<span class="etsi ${ETSI_CLASS[st]}" data-etsi="${st}" title="${esc(diff || "latest sampled SPATEM against the SPaT of its tick")}">` +
+    `${ETSI_TEXT[st]}${diff && full ? ` <small>(${esc(diff)})</small>` : ""}</span>`;
+}
 
 const map = new NetworkMap($("map"), (id) => select(id));
 const alarms = new AlarmPanel(document.querySelector("aside"));
@@ -48,7 +57,8 @@ function renderIxTable() {
     return `<tr data-ix="${esc(id)}" class="${id === S.selected ? "sel" : ""}${stale ? " stale" : ""}">` +
       `<td><button type="button" class="link" data-ix="${esc(id)}">${esc(m ? m.name : id)}</button><br><small>${esc(id)}</small></td>` +
       `<td>${glyphs}</td><td class="${sp && DEGRADED.has(st) ? "bad" : ""}">${esc(st)}</td>${ageCell}<td>${det}</td>` +
-      `<td title="median error of announced red/green ends · share within 2 s · controller confidence">${pred}${conf}</td></tr>`;
+      `<td title="median error of announced red/green ends · share within 2 s · controller confidence">${pred}${conf}</td>` +
+      `<td>${etsiBadge(h, false)}</td></tr>`;
   });
   $("ix-table").tBodies[0].innerHTML = rows.join("");
 }
@@ -77,7 +87,8 @@ function renderSelected() {
     `<dt>detectors</dt><dd class="${sus.length ? "bad" : ""}">${h.detectors == null ? "–" : `${h.detectors} heard` +
       (sus.length ? `; suspect: ${sus.map((s) => `${esc(s.detector)} ${s.fault === "stuck_on" ? "occupied" : "unchanged"} ${fmtAge(now - s.since_ms)}`).join(", ")}` : ", none suspect")}</dd>` +
     `<dt>prediction</dt><dd>${h.prediction ? `median error ${h.prediction.median_error_s} s over ${h.prediction.switches} switches` : "not yet judged"}` +
-    `${h.confidence != null ? `; controller confidence ${h.confidence} %` : ""}</dd>`;
+    `${h.confidence != null ? `; controller confidence ${h.confidence} %` : ""}</dd>` +
+    `<dt>C-ITS</dt><dd data-testid="etsi">${etsiBadge(h, true)}</dd>`;
 }
 
 async function select(id) {

@@ -1,8 +1,9 @@
 """The dashboard in a real headless Debian Chromium against a real hub and broker: the map's
 base layer is the hub's own network (no request leaves the hub), every signal group of an
 intersection is drawn in its lamp colour with a legend, a stale SPaT shows as stale, alarms
-are sorted by severity and filterable and can be acknowledged from the page, and a late bus
-shows its delay. A screenshot is kept (pytest's tmp dir and ``test-artifacts/``)."""
+are sorted by severity and filterable and can be acknowledged from the page, a late bus
+shows its delay, and whether an intersection's C-ITS SPATEM agrees with its JSON SPaT. A
+screenshot is kept (pytest's tmp dir and ``test-artifacts/``)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from playwright.sync_api import Page, sync_playwright
 
 from central_hub.broker import MosquittoBroker
 from central_hub.domain.schedule import reference_ms
-from edge_agent.contract.payloads import Detector, Map, MapGroup, Spat, SpatGroup, encode
+from edge_agent.contract.etsi.spatem import ItsIntersection, encode_spatem
+from edge_agent.contract.payloads import Detector, Map, MapGroup, Spat, SpatGroup, decode, encode
 from tests.integration.central_hub.helpers import (
     ENGINEER,
     TOPICS,
@@ -68,6 +70,8 @@ APPROACH = {"K1": "N", "K2": "E", "K3": "S", "K4": "W", "F1": "N"}
 STATES = {"K1": "protected-Movement-Allowed", "K2": "stop-And-Remain", "K3": "pre-Movement",
           "K4": "protected-clearance", "F1": "caution-Conflicting-Traffic"}
 LAMPS = {"K1": "green", "K2": "red", "K3": "redamber", "K4": "amber", "F1": "flash"}
+# Scheidemannplatz's controller also publishes the SPATEM of each SPaT (issue 17)
+ITS_0104 = ItsIntersection(561000104, 104, None, {sg: k + 1 for k, sg in enumerate(APPROACH)})
 
 
 def _hms(seconds: int) -> str:
@@ -184,7 +188,11 @@ def test_dashboard_is_a_traffic_management_view(broker: MosquittoBroker, tmp_pat
             seq += 1
             cycle = seq // 40
             for ix in ("ks-0101", "ks-0104"):
-                sim.publish(TOPICS.topic("spat", ix), _spat(ix, seq, cycle))
+                sp = _spat(ix, seq, cycle)
+                sim.publish(TOPICS.topic("spat", ix), sp)
+                if ix == "ks-0104":  # the same tick as C-ITS, after the JSON as a controller does
+                    sim.publish(TOPICS.topic("etsi_spatem", ix),
+                                encode_spatem(decode(Spat, sp), ITS_0104, 1))
             if am_stern_alive.is_set():
                 sim.publish(TOPICS.topic("spat", "ks-0103"), _spat("ks-0103", seq, cycle))
             if ctl.is_connected():
@@ -262,6 +270,18 @@ def test_dashboard_is_a_traffic_management_view(broker: MosquittoBroker, tmp_pat
             # a detector heard, its health polled
             page.wait_for_function("(window.__hub.health['ks-0101'] || {}).detectors === 1",
                                    timeout=15_000)
+
+            # C-ITS: Scheidemannplatz's SPATEM says what its SPaT says; Königsplatz sends none
+            page.wait_for_selector("#ix-table tr[data-ix='ks-0104'] .etsi[data-etsi='agrees']",
+                                   timeout=15_000)
+            assert page.locator("#ix-table tr[data-ix='ks-0101'] .etsi").inner_text() == \
+                "no ETSI output"
+            assert page.locator("[data-testid=etsi]").inner_text() == "no ETSI output"
+            page.locator("#ix-table button[data-ix='ks-0104']").click()
+            page.wait_for_selector("[data-testid=etsi] .etsi[data-etsi='agrees']", timeout=5_000)
+            assert page.locator("[data-testid=etsi]").inner_text() == "agrees"
+            page.locator("#ix-table button[data-ix='ks-0101']").click()
+            page.wait_for_selector(".ix.sel[data-ix='ks-0101']", timeout=5_000)
 
             # a late bus shows its delay (list and map); the others early / on time
             page.wait_for_selector("#bus-table tr[data-punctuality='late']", timeout=15_000)

@@ -100,6 +100,7 @@ def test_the_latest_spatem_and_mapem_as_received_or_as_jer(hub: HubServer,
         assert http.get(f"{base}/spatem?format=xml").status_code == 422
         (health,) = http.get("/api/v1/intersections/health").json()
         assert health["etsi_agrees"] is True
+        assert (health["etsi"], health["etsi_difference"]) == ("agrees", None)
         # bad bytes are refused and counted like a bad JSON payload; the latest stays
         pub.publish(TOPICS.topic("etsi_spatem", "ks-0042"), b"xyz",
                     qos=0).wait_for_publish()

@@ -1,6 +1,6 @@
 """Dashboard judgements and frames: visible SPaT changes only, numbered frames after a
-snapshot, staleness, bus delay, detector suspicion, prediction quality, and the frame size at
-Kassel scale (300 intersections at 10 Hz, 300 buses at 1 Hz)."""
+snapshot, staleness, bus delay, detector suspicion, prediction quality, the C-ITS badge, and
+the frame size at Kassel scale (300 intersections at 10 Hz, 300 buses at 1 Hz)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,20 @@ from datetime import date
 
 from central_hub.domain.dashboard import (
     DetectorView,
+    EtsiCheck,
     bus_delay,
     detector_suspicions,
+    etsi_check,
     prediction_quality,
     punctuality_class,
     spat_signature,
     spat_visibly_changed,
 )
+from central_hub.domain.etsi_feed import EtsiFeed
 from central_hub.domain.live_state import LiveState
 from central_hub.domain.schedule import Schedule, Stop, StopTime, Trip, reference_ms
 from central_hub.live.dashboard_feed import DashboardFeed
+from edge_agent.contract.etsi.spatem import ItsIntersection, encode_spatem
 from edge_agent.contract.payloads import Detector, Position, Spat, SpatGroup, encode
 
 STATES = ("stop-And-Remain", "pre-Movement", "protected-Movement-Allowed", "protected-clearance")
@@ -99,6 +103,29 @@ def test_detector_suspicions_and_the_live_state_that_feeds_them() -> None:
     sus = detector_suspicions(views, 700_000, stuck_on_ms=60_000, no_change_ms=600_000)
     assert [(s.detector, s.fault, s.since_ms) for s in sus] == [("D1", "stuck_on", 3_000),
                                                                 ("D2", "no_change", 0)]
+
+
+def test_the_c_its_badge_agrees_differs_with_the_field_named_or_has_no_etsi_output() -> None:
+    """The badge is the C-ITS feed's own comparison (one source), read per intersection."""
+    its = ItsIntersection(561000001, 1, None, {"K1": 1, "K2": 2})
+    t = 1_750_000_000_000
+    spat = _spat("ks-1", t, ["protected-Movement-Allowed", "stop-And-Remain"], [t + 3_000, None])
+    feed = EtsiFeed()
+    assert etsi_check(feed.intersections.get("ks-1"), t + 1_000, 1_000) == EtsiCheck("none")
+    feed.accept("etsi_spatem", "ks-1", encode_spatem(spat, its, 1), t, spat=spat, map_revision=1)
+    assert etsi_check(feed.intersections.get("ks-1"), t + 1_000, 1_000) == EtsiCheck("agrees")
+    later = spat.model_copy(update={"ts": t + 1_000})
+    other = later.model_copy(update={"groups": [
+        spat.groups[0], spat.groups[1].model_copy(update={"state": "pre-Movement"})]})
+    feed.accept("etsi_spatem", "ks-1", encode_spatem(other, its, 1), t + 1_000, spat=later,
+                map_revision=1)
+    assert etsi_check(feed.intersections.get("ks-1"), t + 1_000, 1_000) == EtsiCheck(
+        "differs", "K2: state pre-Movement is not stop-And-Remain")
+    # the SPATEMs stop (the SPaT goes on): no ETSI output, not the last comparison forever
+    assert etsi_check(feed.intersections.get("ks-1"), t + 2_001, 1_000) == EtsiCheck("none")
+    # SPATEMs heard, but none met the SPaT of its tick yet (no JSON SPaT): not "no output"
+    feed.accept("etsi_spatem", "ks-2", encode_spatem(spat, its), t)
+    assert etsi_check(feed.intersections.get("ks-2"), t, 1_000) == EtsiCheck("unchecked")
 
 
 def test_prediction_error_is_judged_on_red_and_green_ends_announced_at_their_start() -> None:
