@@ -484,10 +484,19 @@ def decode(model: type[P], data: bytes | bytearray | memoryview, *,
         raise PayloadError(_reason(exc), _describe(exc)) from exc
     if now_ms is not None:
         ts = getattr(msg, "ts", None)
-        if type(ts) is int and ts > now_ms + MAX_FUTURE_MS:
-            raise PayloadError("future_ts", f"ts {ts} is {ts - now_ms} ms ahead of the "
-                                            f"receiver's clock (at most {MAX_FUTURE_MS})")
+        problem = future_ts_problem(ts, now_ms) if type(ts) is int else None
+        if problem is not None:
+            raise PayloadError("future_ts", problem)
     return msg
+
+
+def future_ts_problem(ts: int, now_ms: int) -> str | None:
+    """Why ``ts`` is refused as too far ahead of the receiver's clock, or ``None``: the one
+    rule for every message that carries a time (JSON payloads, UPER SREMs)."""
+    if ts > now_ms + MAX_FUTURE_MS:
+        return (f"ts {ts} is {ts - now_ms} ms ahead of the receiver's clock "
+                f"(at most {MAX_FUTURE_MS})")
+    return None
 
 
 def _refuse_constant(token: str) -> object:

@@ -18,7 +18,7 @@ ItsReason = Literal[
     "too_large", "empty", "malformed", "trailing_bytes", "wrong_protocol_version",
     "wrong_message_id",
     # a well-formed SREM that means nothing for this intersection (srem.srem_payloads)
-    "wrong_intersection", "unknown_lane", "ambiguous_lane", "unknown_request",
+    "wrong_intersection", "unknown_lane", "ambiguous_lane", "unknown_request", "future_ts",
 ]
 
 

@@ -31,7 +31,7 @@ from edge_agent.contract.etsi.errors import ItsEncodeError, ItsMessageError
 from edge_agent.contract.etsi.header import ItsHeader, MessageId, header_for
 from edge_agent.contract.etsi.timemark import epoch_ms, minute_of_year
 from edge_agent.contract.lane_geometry import approach_numbers
-from edge_agent.contract.payloads import Srem, SremFields
+from edge_agent.contract.payloads import Srem, SremFields, future_ts_problem
 
 if TYPE_CHECKING:
     from edge_agent.contract.configs import IntersectionConfig
@@ -320,7 +320,8 @@ def srem_payloads(msg: SremMessage, config: IntersectionConfig, vehicle_id: str,
     sent by ``vehicle_id`` (the topic's). A message is taken whole or refused whole:
     :class:`ItsMessageError` ``wrong_intersection`` (a request for another intersection),
     ``unknown_lane``/``ambiguous_lane`` (no single signal group of ours), ``unknown_request``
-    (reserved request type, no ETA, a role we do not serve, no request)."""
+    (reserved request type, no ETA, a role we do not serve, no request), ``future_ts`` (sent
+    further ahead of our clock than a JSON payload may be)."""
     its = config.its
     if its is None:
         raise ItsMessageError("wrong_intersection", f"{config.device_id} has no its identity")
@@ -331,6 +332,9 @@ def srem_payloads(msg: SremMessage, config: IntersectionConfig, vehicle_id: str,
     if role is None:
         raise ItsMessageError("unknown_request", f"role {r.role} asks for no priority of ours")
     ts = now_ms if msg.moy is None else near_epoch_ms(msg.moy, msg.second, now_ms)
+    problem = future_ts_problem(ts, now_ms)
+    if problem is not None:
+        raise ItsMessageError("future_ts", problem)
     delay = None if r.schedule is None or r.schedule < -MAX_SCHEDULE \
         else r.schedule * SCHEDULE_STEP_S
     out = []

@@ -131,6 +131,16 @@ def test_what_a_srem_cannot_mean_here_is_refused_with_a_reason() -> None:
     with pytest.raises(ItsMessageError) as info:
         srem_payloads(decode_srem(uper.encode(MessageId.SREM, value)), CFG, "bus-1", T)
     assert info.value.reason == "unknown_request"
+    # sent ten minutes "ahead" of the controller's clock: refused like a JSON payload would be
+    ahead = encode_srem(fields, srem_target(CFG, "K1"), now_ms=T + 600_000, sequence=1)
+    with pytest.raises(ItsMessageError) as info:
+        srem_payloads(decode_srem(ahead), CFG, "bus-1", T)
+    assert info.value.reason == "future_ts"
+    # a clock 2 minutes ahead is still taken (the JSON path's bound is 3 minutes)
+    (taken,) = srem_payloads(decode_srem(encode_srem(fields, srem_target(CFG, "K1"),
+                                                     now_ms=T + 120_000, sequence=1)),
+                             CFG, "bus-1", T)
+    assert taken.ts == T + 120_000
 
 
 def test_only_decimal_request_ids_up_to_255_are_sent() -> None:
