@@ -66,10 +66,8 @@ class _FromDomain(BaseModel):
         return cls.model_validate(record)
 
 
-class KitaIn(BaseModel):
-    """A Kita's places for one age group; id and age group come from the path."""
-
-    model_config = _STRICT
+class KitaFields(BaseModel):
+    """A Kita's places for one age group: the fields of the body staff send and anybody reads."""
 
     name: Annotated[str, Field(max_length=NAME_LENGTH)] = ""
     capacity: int
@@ -78,17 +76,17 @@ class KitaIn(BaseModel):
     catchment_km: float
 
 
-class KitaOut(_FromDomain):
+class KitaIn(KitaFields):
+    """A Kita's places for one age group; id and age group come from the path."""
+
+    model_config = _STRICT
+
+
+class KitaOut(KitaFields, _FromDomain):
     """A Kita's public data: no personal data, anybody may list it."""
 
     kita_id: str
-    name: str
     age_group: str
-    capacity: int
-    lat: float
-    lon: float
-    catchment_km: float
-
 
 
 class PeriodIn(BaseModel):
