@@ -366,12 +366,8 @@ class EdgeAgent:
         counter: tuple[str, int | None] | None = None,
         dated_ms: int | None = None,
     ) -> None:
-        """Commit a QoS 1 message to the durable queue; it is sent in order from there.
-
-        ``dated_ms`` is the message's ``ts`` when it is older than now: a row dated before the
-        connection it goes out on is sent as ``historical``. A payload over the contract's
-        64 KiB raises :class:`PayloadError` (``too_large``): the broker would refuse it.
-        """
+        """Commit a QoS 1 message to the durable queue (:meth:`Outbox.enqueue
+        <edge_agent.outbox.Outbox.enqueue>`: dating, ``historical``, the size bound)."""
         await self._outbox.enqueue(topic, payload, retain=retain, counter=counter,
                                    dated_ms=dated_ms)
 

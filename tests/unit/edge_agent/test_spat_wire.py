@@ -3,39 +3,19 @@ tick, with the groups array reused while the rows object is the same."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_agent.contract.payloads import MovementPhaseState, SignalStatus, Spat, decode, encode
-from edge_agent.contract.spat_wire import SpatEncoder, SpatRow, spat_fields
+from edge_agent.contract.spat_wire import SpatEncoder, spat_fields
+from tests.support.spat_rows import Row, Tick
 
 STATES: list[MovementPhaseState] = [
     "dark", "stop-And-Remain", "pre-Movement", "protected-Movement-Allowed",
     "permissive-Movement-Allowed", "protected-clearance", "permissive-clearance",
     "caution-Conflicting-Traffic",
 ]
-
-
-@dataclass(frozen=True)
-class Row:
-    sg: str
-    state: MovementPhaseState
-    min_end: int | None
-    max_end: int | None
-    likely_end: int | None
-    confidence: int
-
-
-@dataclass(frozen=True)
-class Tick:
-    now: int
-    revision: int
-    status: SignalStatus
-    groups: Sequence[SpatRow]
 
 
 ts = st.integers(0, 2**62)

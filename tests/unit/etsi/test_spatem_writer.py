@@ -5,8 +5,6 @@ enumeration are those of the compiled ASN.1 types (docs/c-its.md, "The fast writ
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, get_args
 
@@ -20,29 +18,11 @@ from edge_agent.contract.etsi.errors import ItsEncodeError
 from edge_agent.contract.etsi.spatem import ItsIntersection, decode_spatem, encode_tick_spatem
 from edge_agent.contract.etsi.spatem_writer import SpatemWriter
 from edge_agent.contract.payloads import MovementPhaseState, SignalStatus
-from edge_agent.contract.spat_wire import SpatRow
+from tests.support.spat_rows import Row, Tick
 from tests.unit.etsi.strategies import HOUR_MS
 
 STATES: tuple[MovementPhaseState, ...] = get_args(MovementPhaseState)
 STATUSES: tuple[SignalStatus, ...] = get_args(SignalStatus)
-
-
-@dataclass(frozen=True)
-class Row:
-    sg: str
-    state: MovementPhaseState
-    min_end: int | None
-    max_end: int | None
-    likely_end: int | None
-    confidence: int
-
-
-@dataclass(frozen=True)
-class Tick:
-    now: int
-    revision: int
-    status: SignalStatus
-    groups: Sequence[SpatRow]
 
 
 # --- the widths against the compiled types ---------------------------------------------------

@@ -3,6 +3,7 @@ encoding (any valid input: tests/unit/edge_agent/test_spat_wire.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -20,36 +21,46 @@ from tests.unit.signal_controller.scenarios import EPOCH
 KS_0042 = Path(__file__).resolve().parents[3] / "firmware_configs/intersections/ks-0042.yaml"
 
 
+def _ks_0042() -> IntersectionConfig:
+    config = parse_config(yaml.safe_load(KS_0042.read_text(encoding="utf-8")), str(KS_0042))
+    assert isinstance(config, IntersectionConfig)
+    return config
+
+
+def _run(config: IntersectionConfig, ticks: int, loops: tuple[str, ...], every: int,
+         on_if: int) -> Iterator[tuple[int, Outputs]]:
+    """``ticks`` ticks of a controller, a detector of ``loops`` changing every ``every``-th."""
+    state = initial_state(config, EPOCH)
+    now = EPOCH
+    for i in range(ticks):
+        now += 100
+        ev = ((DetectorEvent(loops[i % len(loops)], i % (on_if * 2 + 1) < on_if),)
+              if i % every == 0 else ())
+        state, out = step(state, Inputs(detectors=ev), now)
+        yield i, out
+
+
 def _reference(out: Outputs, device: str, seq: int) -> bytes:
     return encode(Spat(seq=seq, **spat_fields(out, device)))  # type: ignore[arg-type]
 
 
+
+
 def test_every_tick_of_a_controller_encodes_like_the_model() -> None:
-    four_arm = parse_config(yaml.safe_load(KS_0042.read_text(encoding="utf-8")), str(KS_0042))
-    assert isinstance(four_arm, IntersectionConfig)
+    four_arm = _ks_0042()
     enc = SpatEncoder(four_arm.device_id)
-    state = initial_state(four_arm, EPOCH)
-    now = EPOCH
-    for i in range(3000):  # 5 min: start-up, stages, gap-outs, fixed rows reused
-        now += 100
-        ev = (DetectorEvent(("D1", "D2", "D5", "P1")[i % 4], i % 7 < 3),) if i % 13 == 0 else ()
-        state, out = step(state, Inputs(detectors=ev), now)
+    # 5 min: start-up, stages, gap-outs, fixed rows reused
+    for i, out in _run(four_arm, 3000, ("D1", "D2", "D5", "P1"), 13, 3):
         assert enc.encode(out, i + 1) == _reference(out, four_arm.device_id, i + 1)
 
 
 def test_the_spatem_of_a_tick_is_the_spatem_of_its_spat() -> None:
     """Issue 17: the controller encodes SPATEM straight from the tick's rows; the bytes equal
     those of the ``Spat`` the same tick publishes (its values: tests/unit/etsi)."""
-    four_arm = parse_config(yaml.safe_load(KS_0042.read_text(encoding="utf-8")), str(KS_0042))
-    assert isinstance(four_arm, IntersectionConfig)
+    four_arm = _ks_0042()
     its = ItsIntersection.from_config(four_arm)
     writer = SpatemWriter(its)
-    state = initial_state(four_arm, EPOCH)
-    now = EPOCH
-    for i in range(1500):
-        now += 100
-        ev = (DetectorEvent(("D1", "D2", "D5", "P1")[i % 4], i % 7 < 3),) if i % 13 == 0 else ()
-        state, out = step(state, Inputs(detectors=ev), now)
+    for i, out in _run(four_arm, 1500, ("D1", "D2", "D5", "P1"), 13, 3):
         fast = writer.encode(out, four_arm.device_id, 3)  # every tick: its caches in use
         if i % 10 == 0:
             spat = Spat(seq=i + 1, **spat_fields(out, four_arm.device_id))  # type: ignore[arg-type]
@@ -62,15 +73,9 @@ def test_the_fast_writer_is_the_toolkit_on_every_tick_of_a_controller() -> None:
     """Issue 17: the controller sends the fast writer's bytes (spatem_writer.py); they equal
     the toolkit's on every tick of 2 min of ks-0042 (its caches, any input:
     tests/unit/etsi/test_spatem_writer.py)."""
-    four_arm = parse_config(yaml.safe_load(KS_0042.read_text(encoding="utf-8")), str(KS_0042))
-    assert isinstance(four_arm, IntersectionConfig)
+    four_arm = _ks_0042()
     its = ItsIntersection.from_config(four_arm)
     writer = SpatemWriter(its)
-    state = initial_state(four_arm, EPOCH)
-    now = EPOCH
-    for i in range(1200):
-        now += 100
-        ev = (DetectorEvent(("D5", "D1", "P1", "D2")[i % 4], i % 5 < 2),) if i % 11 == 0 else ()
-        state, out = step(state, Inputs(detectors=ev), now)
+    for i, out in _run(four_arm, 1200, ("D5", "D1", "P1", "D2"), 11, 2):
         assert writer.encode(out, four_arm.device_id, i // 300) == encode_tick_spatem(
             out, four_arm.device_id, its, i // 300), f"tick {i}"

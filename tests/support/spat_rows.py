@@ -1,0 +1,33 @@
+"""Plain stand-ins for the controller's SPaT rows and tick, for the tests of the encoders that
+read them (the JSON ``SpatEncoder``, the SPATEM writer): the encoders take the read-only
+shapes ``SpatRow``/``SpatTick``, so a test needs no running controller to feed them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from edge_agent.contract.payloads import MovementPhaseState, SignalStatus
+from edge_agent.contract.spat_wire import SpatRow
+
+
+@dataclass(frozen=True)
+class Row:
+    """One signal group's row of a tick."""
+
+    sg: str
+    state: MovementPhaseState
+    min_end: int | None
+    max_end: int | None
+    likely_end: int | None
+    confidence: int
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A tick's time, revision, status and rows."""
+
+    now: int
+    revision: int
+    status: SignalStatus
+    groups: Sequence[SpatRow]
