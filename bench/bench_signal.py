@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import random
 import resource
 import statistics
@@ -51,6 +52,7 @@ from edge_agent.contract.configs import IntersectionConfig, parse_config  # noqa
 from edge_agent.contract.etsi.spatem import encode_tick_spatem  # noqa: E402
 from edge_agent.contract.etsi.spatem_writer import SpatemWriter  # noqa: E402
 from edge_agent.contract.spat_wire import SpatTick  # noqa: E402
+from signal_controller.domain import spat_timing  # noqa: E402
 from signal_controller.domain.controller import initial_state, step  # noqa: E402
 from signal_controller.domain.detectors import DetectorEvent  # noqa: E402
 from signal_controller.domain.lamps import Lamp  # noqa: E402
@@ -186,15 +188,28 @@ def scale(counts: list[int], seconds: float, shared: bool, spatem: str = "fast"
 # --- prediction quality -----------------------------------------------------------------------
 
 
+#: vehicles between an upstream loop (35 m before the stop line) and the stop line.
+ZONE = 6
+
+
 @dataclass
 class Approach:
-    """A queue at a stop-line loop: Poisson arrivals, 2 s headway departures on green."""
+    """A queue at a stop-line loop: Poisson arrivals, 2 s headway departures on green.
+
+    With an upstream loop (``up``) ``ZONE`` vehicles before the stop line, a vehicle crosses
+    it when it joins the queue while fewer than ``ZONE`` wait, else when the queue ahead of it
+    moves up; while more than ``ZONE`` stand on red, one stands on the loop. Arrivals join the
+    queue where it ends at once (no travel time), so the upstream loop adds no look-ahead: the
+    street, and with it the oracle's floor, is the same with and without it.
+    """
 
     det: str
     sg: str
+    up: str | None = None
     queue: int = 0
     next_departure: int = 0
     occupied_until: int = 0
+    up_until: int = 0
 
 
 @dataclass
@@ -216,16 +231,25 @@ class Traffic:
         occupied = self.occupied
         for a in self.loops:
             if rnd.random() < _demand(self.profile, a.sg, hour) * 0.1:
+                if a.queue < ZONE:
+                    a.up_until = now + 300
                 a.queue += 1
             green = lamps.get(a.sg) is Lamp.GREEN
             if green and a.queue and now >= a.next_departure:
                 a.queue -= 1
                 a.next_departure = now + 2_000
                 a.occupied_until = now + 600
+                if a.queue >= ZONE:  # the vehicle behind the zone moves into it
+                    a.up_until = now + 300
             busy = (a.queue > 0 and not green) or now < a.occupied_until
             if busy != (a.det in occupied):
                 (occupied.add if busy else occupied.discard)(a.det)
                 events.append(DetectorEvent(a.det, busy))
+            if a.up is not None:
+                busy = (a.queue > ZONE and not green) or now < a.up_until
+                if busy != (a.up in occupied):
+                    (occupied.add if busy else occupied.discard)(a.up)
+                    events.append(DetectorEvent(a.up, busy))
         lam = _demand(self.profile, "K1", hour)
         for b in self.buttons:
             if rnd.random() < lam * 0.02:
@@ -254,6 +278,7 @@ def oracle_switches(
     live = [g.sg for g in out.groups if g.lamp in (Lamp.GREEN, Lamp.RED)]
     found: dict[str, list[int]] = {sg: [] for sg in live}
     rnd = random.Random(seed)
+    sampled, spat_timing.SAMPLED = spat_timing.SAMPLED, False  # the futures' own SPaT: cheap
     for _ in range(rollouts):
         st, street, prev, now = state, traffic.fork(), out, out.now
         r = random.Random(rnd.random())
@@ -265,6 +290,7 @@ def oracle_switches(
                 found[sg].append(now)
                 todo.discard(sg)
             prev = o
+    spat_timing.SAMPLED = sampled
     result = {}
     mid = (rollouts - 1) // 2
     for sg, times in found.items():
@@ -286,6 +312,8 @@ class Score:
     within_30s: list[float] = field(default_factory=list)
     #: rows the Monte Carlo baseline also predicted: (ms ahead, controller error, its error).
     paired: list[tuple[int, float, float]] = field(default_factory=list)
+    #: every scored row's published confidence and whether the switch came within ±1 s.
+    reliability: list[tuple[int, bool]] = field(default_factory=list)
     switches: int = 0
     rows: int = 0
     predicted: int = 0
@@ -323,18 +351,35 @@ def _demand(profile: str, sg: str, hour: float) -> float:
 
 def predict(
     hours: float, seed: int = 7, warmup_h: float = 0.5, profile: str = "realistic",
-    oracle_every_s: float = 0, rollouts: int = 20,
+    oracle_every_s: float = 0, rollouts: int = 20, oracle_cache: Path | None = None,
+    layout: str = "upstream", plot_dir: Path | None = None,
 ) -> dict[str, float]:
     rnd = random.Random(seed)
+    cache_file = None
+    cached: dict[int, tuple[str, dict[str, int]]] = {}
+    if oracle_cache is not None and oracle_every_s:
+        cache_file = oracle_cache / (
+            f"floor-s{seed}-h{hours:g}-w{warmup_h:g}-{profile}-r{rollouts}-e{oracle_every_s:g}.json"
+        )
+        if cache_file.exists():
+            cached = {int(k): (v[0], v[1]) for k, v in
+                      json.loads(cache_file.read_text(encoding="utf-8")).items()}
+    fresh: dict[int, tuple[str, dict[str, int]]] = {}
     cfg = parse_config(yaml.safe_load(CONFIG.read_text(encoding="utf-8")), str(CONFIG))
     assert isinstance(cfg, IntersectionConfig)
     start = 1_750_000_000_000 - 1_750_000_000_000 % 86_400_000 + 6 * 3_600_000  # 06:00 UTC
     now = start
     state = initial_state(cfg, now)
     oracle = Oracle(cfg)
-    traffic = Traffic([Approach(d.id, d.sg) for d in cfg.detectors if d.kind == "loop"],
-                      [d.id for d in cfg.detectors if d.kind == "button"], profile, start)
-    pending: dict[str, list[tuple[int, str, int, int | None]]] = {
+    if layout == "stop-line":  # the shipped upstream loops taken out
+        cfg = cfg.model_copy(update={"detectors": [d for d in cfg.detectors if not d.upstream]})
+    up = {d.sg: d.id for d in cfg.detectors if d.upstream}
+    traffic = Traffic(
+        [Approach(d.id, d.sg, up.get(d.sg)) for d in cfg.detectors
+         if d.kind == "loop" and not d.upstream],
+        [d.id for d in cfg.detectors if d.kind == "button"], profile, start,
+    )
+    pending: dict[str, list[tuple[int, str, int, int | None, int]]] = {
         g.sg: [] for g in cfg.signal_groups
     }
     score = Score()
@@ -351,13 +396,23 @@ def predict(
         best: dict[str, int] = {}
         if oracle_every_s and warm and now >= next_oracle:
             next_oracle += int(oracle_every_s * 1000)
-            best = oracle_switches(state, out, traffic, rollouts, seeds.random())
+            sample_seed = seeds.random()
+            signature = "".join(lamp.name[0] for lamp in out.lamps.values())
+            if cached:  # the floor of an identical earlier run (same traffic, same control)
+                sig, best = cached[now]
+                if sig != signature:
+                    raise SystemExit(f"{cache_file}: the control differs from the cached run "
+                                     f"at {now}; delete the cache")
+            else:
+                best = oracle_switches(state, out, traffic, rollouts, sample_seed)
+                fresh[now] = (signature, best)
         for g in out.groups:
             sg = g.sg
             if prev is not None and out.lamps[sg] is not prev.lamps[sg]:
                 if warm:
-                    for t, kind, likely, floor in pending[sg]:
+                    for t, kind, likely, floor, conf in pending[sg]:
                         err = abs(likely - now) / 1000
+                        score.reliability.append((conf, err <= 1.0))
                         if floor is not None:  # a row the oracle also predicted
                             score.paired.append((now - t, err, abs(floor - now) / 1000))
                         (score.errors_green if kind == "green" else score.errors_red).append(err)
@@ -375,8 +430,12 @@ def predict(
                 score.predicted += g.likely_end is not None
             if g.likely_end is not None and g.lamp in (Lamp.GREEN, Lamp.RED):
                 kind = "green" if g.lamp is Lamp.GREEN else "red"
-                pending[sg].append((now, kind, g.likely_end, best.get(sg)))
+                pending[sg].append((now, kind, g.likely_end, best.get(sg), g.confidence))
         prev = out
+    if cache_file is not None and fresh:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        cache_file.write_text(json.dumps({str(k): v for k, v in fresh.items()}),
+                              encoding="utf-8")
     allerr = score.errors_green + score.errors_red
     checks = oracle.honest_checks
     bad = sum(1 for v in oracle.violations if "min_end" in v or "max_end" in v)
@@ -411,7 +470,71 @@ def predict(
     )
     if score.paired:
         result.update(_paired_report(score.paired, rollouts, oracle_every_s))
+    result.update(_reliability_report(score.reliability, seed, plot_dir))
     return result
+
+
+#: a reliability bucket is judged only with at least this many rows (the issue's rule).
+MIN_BUCKET_ROWS = 200
+
+
+def _reliability_report(
+    rows: list[tuple[int, bool]], seed: int, plot_dir: Path | None
+) -> dict[str, float]:
+    """Claimed confidence against the observed share of switches within ±1 s, in buckets of
+    10 points; the worst gap over buckets with >= ``MIN_BUCKET_ROWS`` rows; a plot."""
+    buckets: list[list[tuple[int, bool]]] = [[] for _ in range(10)]
+    for conf, hit in rows:
+        buckets[min(9, conf // 10)].append((conf, hit))
+    table = []
+    worst = 0.0
+    for i, b in enumerate(buckets):
+        if not b:
+            continue
+        claimed = statistics.fmean(c for c, _ in b)
+        seen = 100 * sum(h for _, h in b) / len(b)
+        judged = len(b) >= MIN_BUCKET_ROWS
+        if judged:
+            worst = max(worst, abs(seen - claimed))
+        table.append((i * 10, len(b), claimed, seen, judged))
+    print("  reliability (confidence bucket: rows, mean claimed, observed within ±1 s): "
+          + "; ".join(f"{lo}-{lo + 9}: {n}, {c:.1f} %, {o:.1f} %{'' if j else ' (few rows)'}"
+                      for lo, n, c, o, j in table)
+          + f"; worst gap over buckets with >= {MIN_BUCKET_ROWS} rows: {worst:.1f} points",
+          flush=True)
+    if plot_dir is not None:
+        _plot_reliability(table, seed, plot_dir / f"reliability-seed{seed}.png")
+    return {"reliability_worst_gap": worst}
+
+
+def _plot_reliability(
+    table: list[tuple[int, int, float, float, bool]], seed: int, path: Path
+) -> None:
+    """The reliability diagram: observed share against claimed confidence, the diagonal and
+    the ±5 point band; buckets with few rows hollow."""
+    import matplotlib  # noqa: PLC0415 - only for --plot
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 100], [0, 100], color="grey", lw=1)
+    ax.fill_between([0, 100], [-5, 95], [5, 105], color="grey", alpha=0.15, label="±5 points")
+    for _lo, n, claimed, seen, judged in table:
+        ax.plot(claimed, seen, "o", color="C0", mfc="C0" if judged else "none")
+        ax.annotate(str(n), (claimed, seen), textcoords="offset points", xytext=(4, -10),
+                    fontsize=7)
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("published confidence (%)")
+    ax.set_ylabel("switches within ±1 s of likely_end (%)")
+    ax.set_title(f"SPaT reliability, seed {seed}")
+    ax.legend(loc="upper left", fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"  reliability plot: {path}", flush=True)
 
 
 def _paired_report(
@@ -475,6 +598,18 @@ def main() -> None:
                     help="also score the Monte Carlo floor every S simulated seconds (slow: "
                     "about 1 s of CPU per sample with 20 rollouts)")
     pr.add_argument("--rollouts", type=int, default=20)
+    pr.add_argument("--layout", choices=["upstream", "stop-line"], default="upstream",
+                    help="the shipped detectors (stop-line and upstream loops), or the "
+                    "stop-line loops only")
+    pr.add_argument("--plot", type=Path, default=None, metavar="DIR",
+                    help="save the reliability diagram of each seed in DIR")
+    pr.add_argument("--predictor", choices=["sampled", "walk"], default="sampled",
+                    help="the controller's likely_end: the sampled walk (shipped) or the "
+                    "single deterministic walk it replaced")
+    pr.add_argument("--oracle-cache", type=Path, default=None, metavar="DIR",
+                    help="keep the floor of each run in DIR and reuse it when the traffic and "
+                    "the control are identical (checked at every sample: for tuning the "
+                    "predictor, whose changes do not move the floor)")
     sub.add_parser("speed")
     a = sub.add_parser("all")
     a.add_argument("--seconds", type=float, default=20.0)
@@ -482,11 +617,15 @@ def main() -> None:
     if args.what in ("speed", "all"):
         domain_speed()
     if args.what in ("predict", "all"):
+        spat_timing.SAMPLED = getattr(args, "predictor", "sampled") == "sampled"
         for seed in getattr(args, "seed", [7]):
             predict(getattr(args, "hours", 6.0), seed=seed,
                     profile=getattr(args, "demand", "realistic"),
                     oracle_every_s=getattr(args, "oracle_every", 0.0),
-                    rollouts=getattr(args, "rollouts", 20))
+                    rollouts=getattr(args, "rollouts", 20),
+                    oracle_cache=getattr(args, "oracle_cache", None),
+                    layout=getattr(args, "layout", "upstream"),
+                    plot_dir=getattr(args, "plot", None))
     if args.what == "scale":
         scale(args.counts, args.seconds, args.shared, args.spatem)
     if args.what == "all":

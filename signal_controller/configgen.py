@@ -77,6 +77,9 @@ class JunctionSpec:
     stages: tuple[StageSpec, ...]
     detectors: tuple[tuple[str, str, str], ...]
     priority_groups: tuple[str, ...]
+    #: upstream loops ``(id, sg, metres before the stop line)``: 35 m on the through lanes,
+    #: at the end of a left-turn bay (German practice), for the prediction only.
+    upstream: tuple[tuple[str, str, float], ...] = ()
     arms: tuple[ArmSpec, ...] = ()
     crosswalks: tuple[CrosswalkSpec, ...] = ()
     elevation_m: float = 0.0
@@ -149,6 +152,8 @@ SPECS: tuple[JunctionSpec, ...] = (
             ("D5", "K5", "loop"), ("D6", "K6", "loop"), ("D2", "K2", "loop"),
             ("D4", "K4", "loop"), ("P1", "F1", "button"), ("P3", "F3", "button"),
         ),
+        upstream=(("U1", "K1", 35.0), ("U3", "K3", 35.0), ("U5", "K5", 30.0),
+                  ("U6", "K6", 30.0), ("U2", "K2", 35.0), ("U4", "K4", 35.0)),
         priority_groups=("K1", "K3"),
         # main road N-S: left pocket, through, through+right in; 2 lanes out. Side road
         # E-W (11 m): one lane each way. Stop lines behind the crosswalks.
@@ -201,6 +206,7 @@ SPECS: tuple[JunctionSpec, ...] = (
             StageSpec("S3", ("K4", "F2"), 8, 25, 15),
         ),
         detectors=(("D3", "K3", "loop"), ("D4", "K4", "loop"), ("P2", "F2", "button")),
+        upstream=(("U3", "K3", 30.0), ("U4", "K4", 35.0)),
         priority_groups=("T1", "T2", "K1"),
         # Wilhelmshöher Allee W-E: 2 lanes each way, tracks in a 6.4 m median; from the
         # east a left pocket over the tracks; Kunoldstraße one lane each way.
@@ -335,7 +341,10 @@ def build(spec: JunctionSpec) -> dict[str, object]:
                 for s in spec.stages
             ],
         },
-        "detectors": [{"id": d, "sg": sg, "kind": k} for d, sg, k in spec.detectors],
+        "detectors": [{"id": d, "sg": sg, "kind": k} for d, sg, k in spec.detectors] + [
+            {"id": d, "sg": sg, "kind": "loop", "placement": "upstream", "distance_m": m}
+            for d, sg, m in spec.upstream
+        ],
         "priority": {"enabled": True, "max_extension_s": spec.max_extension_s,
                      "max_early_s": spec.max_early_s, "groups": list(spec.priority_groups)},
         "its": its_identity(spec.device_id),

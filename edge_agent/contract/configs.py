@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from edge_agent.contract.detector_config import DetectorConfig, detector_problems
 from edge_agent.contract.etsi_route import EtsiPoint
 from edge_agent.contract.ids import Id, Latitude, Longitude
 from edge_agent.contract.its_config import ItsConfig
@@ -247,14 +248,6 @@ class ControlConfig(ConfigModel):
         return self
 
 
-class DetectorConfig(ConfigModel):
-    """A loop or push button calling or extending the stage that serves ``sg``."""
-
-    id: Id
-    sg: Id
-    kind: Literal["loop", "button"]
-
-
 class PriorityConfig(ConfigModel):
     """Transit signal priority limits, and who may rank as an emergency vehicle.
 
@@ -347,12 +340,7 @@ class IntersectionConfig(DeviceConfig):
             )
             if stage_ids.count(stage.id) > 1:
                 problems.append(f"control.stages.{stage.id}: duplicate stage id")
-        det_ids = [d.id for d in self.detectors]
-        for det in self.detectors:
-            if det.sg not in known:
-                problems.append(f"detectors.{det.id}.sg: unknown signal group {det.sg}")
-            if det_ids.count(det.id) > 1:
-                problems.append(f"detectors.{det.id}: duplicate detector id")
+        problems.extend(detector_problems(self.detectors, set(known)))
         problems.extend(
             f"priority.groups: unknown signal group {sg}"
             for sg in self.priority.groups

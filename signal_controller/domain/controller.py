@@ -23,6 +23,7 @@ from dataclasses import replace
 from edge_agent.contract.configs import IntersectionConfig
 from signal_controller.domain import fixed_time, safety
 from signal_controller.domain.actuated import advance, stage_view, start_stage
+from signal_controller.domain.calibration import Calibration
 from signal_controller.domain.commands import CommandError
 from signal_controller.domain.detectors import Detectors, settle_calls, take_detectors
 from signal_controller.domain.intersection import TICK_MS, Group, Intersection
@@ -50,6 +51,7 @@ from signal_controller.domain.state import (
     Outputs,
     Program,
     SpatCache,
+    Timing,
     halt,
     status_of,
 )
@@ -195,6 +197,7 @@ def _step(state: ControllerState, inputs: Inputs, now: int) -> tuple[ControllerS
         counts=counts,
         last_ssem=state.last_ssem,
         cache=state.cache,
+        calibration=state.calibration,
         phase=state.phase,
     )
     return _finish(new, before, now, None)
@@ -283,10 +286,14 @@ def _finish(
     cache = state.cache
     same_b = cache is not None and _same_key(cache.bkey, bkey)
     same_l = cache is not None and cache.lkey[0] is lkey[0] and cache.lkey[1] == lkey[1]
+    calibration = state.calibration
+    if changed:
+        calibration = calibration.switched(changed, now)
     if cache is None or not same_b or (not same_l and now >= cache.computed + LIKELY_REFRESH_MS):
         timings, bounds, alt = predict(state, now, cache.bounds if cache and same_b else None)
         if alt is not None:
             state = replace(state, history=state.history.observe(now, *alt))
+        timings, calibration = _calibrated(kernel, timings, calibration, now)
         rows, valid_until = spat_rows(model, kernel, timings, floor)
         lamps = {r.sg: r.lamp for r in rows}
         cache = SpatCache(bkey, lkey, now, bounds, timings, rows, valid_until, lamps)
@@ -295,8 +302,8 @@ def _finish(
         cache = replace(cache, rows=rows, rows_valid_until=valid_until)
     ssem = state.priority.ssem() if state.priority.requests or state.last_ssem else ()
     ssem_out = ssem if ssem != state.last_ssem else None
-    if cache is not state.cache or ssem_out is not None:
-        state = replace(state, cache=cache, last_ssem=ssem)
+    if cache is not state.cache or ssem_out is not None or calibration is not state.calibration:
+        state = replace(state, cache=cache, last_ssem=ssem, calibration=calibration)
     return state, Outputs(
         now=now,
         status=status_of(state.program),
@@ -307,6 +314,24 @@ def _finish(
         fault=fault,
         ssem=ssem_out,
     )
+
+
+def _calibrated(
+    kernel: KernelState, timings: Mapping[str, Timing], calibration: Calibration, now: int
+) -> tuple[dict[str, Timing], Calibration]:
+    """The timings with calibrated confidences; the raw ones of red and green groups are
+    remembered to be scored when each group switches (:mod:`.calibration`)."""
+    live = [
+        (sg, t[2], t[3]) for sg, t in timings.items()
+        if kernel.heads[sg].lamp in (Lamp.GREEN, Lamp.RED)
+    ]
+    calibration = calibration.observe(live, now)
+    out = dict(timings)
+    for sg, likely, raw in live:
+        lo, hi, _, _ = timings[sg]
+        if likely is not None and not lo == hi == likely:  # an exact end needs no calibration
+            out[sg] = (lo, hi, likely, calibration.confidence(raw, likely - now))
+    return out, calibration
 
 
 def _same_key(a: tuple[object, ...], b: tuple[object, ...]) -> bool:

@@ -52,22 +52,27 @@ def take_detectors(
     flow = dets.flow
     unknown = 0
     seen: set[str] = set()
+    upstream = model.upstream
     for ev in events:
         det = ev.detector
         if det not in model.detectors:
             unknown += 1
+        elif det in upstream:  # counts for the prediction only: never calls or extends
+            flow = flow.upstream(upstream[det], ev.occupied, now)
         elif ev.occupied:
             if det not in occupied and model.detectors[det][1] == "loop":
                 flow = flow.on(det, now, last_on.get(det), last_off.get(det))
                 if last_on is dets.last_on:
                     last_on = dict(last_on)
                 last_on[det] = now  # type: ignore[index]  # copied just above
+            elif det not in occupied:  # a press: the buttons' rate, for the prediction
+                flow = flow.on(det, now, None, None)
             occupied.add(det)  # a button press stays latched until the tick ends
             seen.add(det)
         elif det in occupied and model.detectors[det][1] == "loop":
             occupied.discard(det)
             last_off[det] = now
-            flow = flow.off(last_on.get(det), now)
+            flow = flow.off(last_on.get(det), now, det)
     new = Detectors(frozenset(occupied), last_off, dets.calls, last_on, flow)
     return new, unknown, frozenset(seen)
 

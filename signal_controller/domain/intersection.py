@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edge_agent.contract.configs import IntersectionConfig
 from signal_controller.domain.lamps import Lamp
@@ -116,7 +116,7 @@ class Intersection:
     stages: tuple[Stage, ...]
     plan: FixedPlan | None
     mode: str
-    #: detector id -> (sg, kind)
+    #: detector id -> (sg, kind); kind ``loop`` (stop line), ``button`` or ``upstream``.
     detectors: Mapping[str, tuple[str, str]]
     priority: Priority
     max_intergreen: int
@@ -130,6 +130,9 @@ class Intersection:
     #: per stage, whether only loops call it (no push button): its calls follow the loops'
     #: arrival rates.
     loop_called: tuple[bool, ...] = ()
+    #: upstream loop -> the stop-line loop of its group: the pair counts the queue between
+    #: them (prediction only: upstream loops never call or extend a green).
+    upstream: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, cfg: IntersectionConfig) -> Intersection:
@@ -181,8 +184,10 @@ class Intersection:
                 },
             )
         prio = cfg.priority
-        detectors = {d.id: (d.sg, d.kind) for d in cfg.detectors}
-        called = {sg for sg, _ in detectors.values()}
+        detectors = {d.id: (d.sg, "upstream" if d.upstream else d.kind) for d in cfg.detectors}
+        called = {sg for sg, k in detectors.values() if k != "upstream"}
+        stop_loop = {sg: d for d, (sg, k) in detectors.items() if k == "loop"}
+        upstream = {d: stop_loop[sg] for d, (sg, k) in detectors.items() if k == "upstream"}
         recall = frozenset(s.index for s in stages if any(sg not in called for sg in s.groups))
         kinds = []
         for s in stages:
@@ -226,6 +231,7 @@ class Intersection:
                 and not any(k == "button" and sg in s.groups for sg, k in detectors.values())
                 for s in stages
             ),
+            upstream=upstream,
         )
 
     def stages_with(self, sg: str) -> tuple[Stage, ...]:

@@ -206,6 +206,12 @@ class LoopFlow:
     #: the queue expected at the start of the loop's next green when its last green ended
     #: while the queue was still discharging (oversaturation), else 0.
     carry: float = 0.0
+    #: with an upstream loop: vehicles between it and the stop line (counted in at the
+    #: upstream loop, out when they leave the stop-line loop), and since when the upstream
+    #: loop has been occupied (a queue standing over it), else ``None``.
+    zone: int = 0
+    upstream_on: int | None = None
+    counted: bool = False
 
     def rate(self, now: int) -> float:
         """Arrivals per second (exponentially weighted, bias-corrected while young)."""
@@ -241,7 +247,8 @@ class Flow:
         if last_off is None or now - last_off > headway:
             free = now
         loops = dict(self.loops)
-        loops[det] = LoopFlow(weight, now, lf.first or now, lf.count + 1, free, lf.carry)
+        loops[det] = replace(lf, weight=weight, at=now, first=lf.first or now,
+                             count=lf.count + 1, free_at=free)
         headways = self.headways
         if last_on is not None and now - last_on <= MAX_HEADWAY_SAMPLE_MS:
             headways = (*headways[-(FLOW_SAMPLES - 1):], now - last_on)
@@ -262,12 +269,43 @@ class Flow:
         loops[det] = replace(lf, carry=carry)
         return Flow(loops, self.headways, self.occupancies)
 
-    def off(self, on_since: int | None, now: int) -> Flow:
-        """A loop occupied since ``on_since`` became free at ``now``."""
+    def off(self, on_since: int | None, now: int, det: str | None = None) -> Flow:
+        """A loop occupied since ``on_since`` became free at ``now``: a vehicle left it (with
+        an upstream loop, it left the counted zone)."""
+        flow = self
+        lf = self.loops.get(det) if det is not None else None
+        if lf is not None and lf.counted and det is not None:
+            loops = dict(self.loops)
+            loops[det] = replace(lf, zone=max(0, lf.zone - 1))
+            flow = Flow(loops, self.headways, self.occupancies)
         if on_since is None or now - on_since > MAX_OCCUPANCY_SAMPLE_MS:
-            return self
-        occ = (*self.occupancies[-(FLOW_SAMPLES - 1):], now - on_since)
-        return Flow(self.loops, self.headways, occ)
+            return flow
+        occ = (*flow.occupancies[-(FLOW_SAMPLES - 1):], now - on_since)
+        return Flow(flow.loops, flow.headways, occ)
+
+    def upstream(self, det: str, occupied: bool, now: int) -> Flow:
+        """The upstream loop of stop-line loop ``det`` changed: a vehicle entered the zone
+        between the two (on-edge), or the loop went free."""
+        lf = self.loops.get(det, LoopFlow())
+        if occupied:
+            if lf.upstream_on is not None:
+                return self
+            lf = replace(lf, zone=lf.zone + 1, upstream_on=now, counted=True)
+        else:
+            if lf.upstream_on is None:
+                return self
+            lf = replace(lf, upstream_on=None)
+        loops = dict(self.loops)
+        loops[det] = lf
+        return Flow(loops, self.headways, self.occupancies)
+
+    def zone(self, det: str) -> tuple[int, int | None] | None:
+        """``(vehicles between the upstream loop and stop-line loop det, upstream occupied
+        since)``, or ``None`` without an upstream loop."""
+        lf = self.loops.get(det)
+        if lf is None or not lf.counted:
+            return None
+        return lf.zone, lf.upstream_on
 
     @property
     def headway(self) -> int:
@@ -344,14 +382,14 @@ def gap_out_cdf(rate_q: int, gap_ms: int, occ_ms: int) -> tuple[float, ...]:
 CDF_END = 0.9995
 
 
-def _quantise(rate: float) -> int:
+def quantise_rate(rate: float) -> int:
     """``rate`` (veh/s) in 1/1000 veh/s, rounded to 0.005 veh/s (shared tables)."""
     return min(3000, max(5, round(rate * 200) * 5))
 
 
 def gap_out_median(rate: float, gap_ms: int, occ_ms: int) -> int:
     """Median time (ms) from a loop going free until gap-out, for ``rate`` arrivals/s."""
-    cdf = gap_out_cdf(_quantise(rate), gap_ms, occ_ms - occ_ms % TICK)
+    cdf = gap_out_cdf(quantise_rate(rate), gap_ms, occ_ms - occ_ms % TICK)
     return bisect.bisect_left(cdf, 0.5) * TICK
 
 
@@ -363,11 +401,11 @@ def gap_out_median_from(rate: float, gap_ms: int, occ_ms: int, elapsed_ms: int) 
     ``P(T <= t) = 1/2`` by bisection over the shared table.
     """
     c = max(0, gap_ms - elapsed_ms) // TICK
-    lam = _quantise(rate) / 1000.0 * TICK / 1000.0
+    lam = quantise_rate(rate) / 1000.0 * TICK / 1000.0
     stay = math.exp(-lam * c)
     if stay >= 0.5:
         return c * TICK
-    cdf = gap_out_cdf(_quantise(rate), gap_ms, occ_ms - occ_ms % TICK)
+    cdf = gap_out_cdf(quantise_rate(rate), gap_ms, occ_ms - occ_ms % TICK)
     o = occ_ms // TICK
     first = [math.exp(-lam * (k - 1)) - math.exp(-lam * k) for k in range(1, c + 1)]
     last = len(cdf) - 1

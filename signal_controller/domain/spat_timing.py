@@ -28,6 +28,7 @@ from signal_controller.domain.intersection import TICK_MS, Intersection, Stage
 from signal_controller.domain.lamps import Lamp, phase_state
 from signal_controller.domain.learners import gap_out_median, gap_out_median_from
 from signal_controller.domain.safety import KernelState
+from signal_controller.domain.sampled_walk import sampled_likely
 from signal_controller.domain.state import (
     ActRun,
     Bounds,
@@ -67,6 +68,9 @@ def spat_rows(
 
 
 _UNKNOWN: Timing = (None, None, None, 0)
+#: predict ``likely_end`` by the sampled walk (:mod:`.sampled_walk`) while a loop stage runs;
+#: ``False`` keeps the single deterministic walk below (the benchmark's comparison).
+SAMPLED = True
 
 
 def predict(
@@ -112,7 +116,11 @@ def predict(
             out[sg] = _exact(program.entering.get(sg, program.start) - g.red_amber)
     if bounds is None:
         bounds = _actuated_bounds(state, program, now)
-    likely, alt = _actuated_likely(state, program, now)
+    if SAMPLED and model.stage_kinds[program.stage] == "loops":
+        x_min = max(stage_min_end(model, program, kernel), now + TICK_MS)
+        likely, alt = sampled_likely(state, program, now, x_min), None
+    else:
+        likely, alt = _actuated_likely(state, program, now)
     for sg, (lo, hi) in bounds.items():
         if sg not in out:
             li, conf = likely.get(sg, (None, 0))

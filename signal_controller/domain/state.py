@@ -16,6 +16,7 @@ from typing import Literal
 
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.contract.payloads import MovementPhaseState, RequestStatus, SignalStatus
+from signal_controller.domain.calibration import NO_CALIBRATION, Calibration
 from signal_controller.domain.detectors import DetectorEvent, Detectors
 from signal_controller.domain.intersection import Intersection
 from signal_controller.domain.lamps import Lamp
@@ -161,6 +162,8 @@ class ControllerState:
     counts: Mapping[str, int]
     last_ssem: SsemRows
     cache: SpatCache | None = None
+    #: the controller's scores of its own predictions, behind the published confidence.
+    calibration: Calibration = NO_CALIBRATION
     #: per-intersection offset of the once-a-second prediction refresh, so that many
     #: controllers in one process do not all recompute on the same tick.
     phase: int = 0

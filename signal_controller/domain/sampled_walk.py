@@ -1,0 +1,397 @@
+"""The sampled walk: ``likely_end`` and ``confidence`` from futures drawn from what was learned.
+
+Why sample and not walk once: under actuated control the end of every green is the first gap
+in traffic that has not arrived yet, and a red group waits for the sum of such greens. A single
+walk with typical durations predicts the sum of medians, which is not the median of the sum,
+and it cannot say how sure it is. This module draws ``SAMPLES`` futures of the stage sequence
+from the controller's own knowledge:
+
+* the queue at every loop now: counted between an upstream loop and the stop line where the
+  junction has one (exact, plus the vehicles standing behind an occupied upstream loop),
+  otherwise the stop-line loop's evidence (the first waiting vehicle's arrival, departures
+  counted since the green began);
+* arrivals as Poisson streams at each loop's learned rate (:class:`.learners.Flow`), push
+  buttons at their learned press rate;
+* each green as the actuated rules run it: the queue discharges at the learned saturation
+  headway, then the green ends at the first gap of ``gap`` ms (drawn from the shared gap-out
+  tables of :mod:`.learners`), within minimum and maximum green; a stage is served only if
+  called when the stage before it ends; transitions take the intergreens of
+  :func:`.transitions.plan_transition`.
+
+``likely_end`` is the median switch over the futures (the best answer under absolute error),
+``confidence`` the share of futures switching within ±1 s of it: the probability the contract
+asks for, as the model sees it. Draws are seeded from the intersection and the instant, so the
+domain stays deterministic. Nothing is fitted offline: every rate, headway and occupancy is
+learned from the controller's own detectors.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from signal_controller.domain.actuated import early_cutoff, ext_budget, queue_gone
+from signal_controller.domain.detectors import Detectors, gap_ref
+from signal_controller.domain.intersection import Intersection
+from signal_controller.domain.lamps import Lamp
+from signal_controller.domain.learners import TICK, Flow, gap_out_cdf, quantise_rate
+from signal_controller.domain.state import ActRun, ControllerState
+from signal_controller.domain.transitions import plan_transition
+
+#: futures drawn per refresh: the median of 32 draws is within about ±0.2 of a quartile of the
+#: true one, and the cost stays inside the scale goal (see BENCHMARKS.md).
+SAMPLES = 32
+#: the walk stops after this many cycles (a group whose stage keeps being skipped).
+CYCLES = 4
+WINDOW_MS = 1000
+#: a future without the switch counts as this late (after every real one).
+NEVER = 2**62
+
+
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    """A transition from one stage to another: entering groups' green offsets (ms after the
+    decision), the groups ending, and the offset of the new stage's full green."""
+
+    entering: tuple[tuple[str, int], ...]
+    ending: tuple[str, ...]
+    start: int
+
+
+_HOPS: dict[int, tuple[Intersection, dict[tuple[int, int], _Hop]]] = {}
+
+
+def _hops(model: Intersection) -> dict[tuple[int, int], _Hop]:
+    """Every stage-to-stage transition of ``model`` as offsets from the decision (computed
+    once per model: they depend only on the intergreens)."""
+    got = _HOPS.get(id(model))
+    if got is not None and got[0] is model:
+        return got[1]
+    t0 = 10**9
+    hops = {}
+    for a in model.stages:
+        for b in model.stages:
+            if a.index == b.index:
+                continue
+            entering, ending, start = plan_transition(
+                model, a.groups, b.groups, t0, {}, amber_ends={}, hold_red_until=0
+            )
+            hops[(a.index, b.index)] = _Hop(
+                tuple((sg, t - t0) for sg, t in sorted(entering.items())),
+                tuple(sorted(ending)),
+                start - t0,
+            )
+    if len(_HOPS) > 4096:
+        _HOPS.clear()
+    _HOPS[id(model)] = (model, hops)
+    return hops
+
+
+def _poisson(rnd: random.Random, mean: float) -> int:
+    """A Poisson draw (inversion; one uniform draw)."""
+    if mean <= 0.0:
+        return 0
+    if mean > 30.0:  # normal approximation beyond any queue that matters here
+        return max(0, round(rnd.gauss(mean, math.sqrt(mean))))
+    u = rnd.random()
+    p = math.exp(-mean)
+    cdf = p
+    k = 0
+    while u > cdf and k < 200:
+        k += 1
+        p *= mean / k
+        cdf += p
+    return k
+
+
+@dataclass(frozen=True, slots=True)
+class _Loop:
+    """One stop-line loop as the walk needs it: rate (veh/ms), and the queue now as a known
+    part plus the mean of a Poisson part (arrivals behind what is counted)."""
+
+    det: str
+    rate: float
+    known: int
+    extra: float
+
+
+@dataclass(slots=True)
+class _Context:
+    """Everything the draws share, computed once per refresh."""
+
+    model: Intersection
+    now: int
+    headway: int
+    occ: int
+    loops: tuple[tuple[_Loop, ...], ...]
+    #: per stage: call rate (loops and buttons, veh/ms) and whether it is demanded now.
+    call_rate: tuple[float, ...]
+    demanded: frozenset[int]
+    #: per stage: quantised total loop rate for the gap-out table.
+    gap_rate: tuple[int, ...]
+    red_amber: Mapping[str, int]
+
+
+def _loops_now(model: Intersection, dets: Detectors, run: ActRun, now: int) -> _Context:
+    flow = dets.flow
+    per_stage = []
+    call_rate = []
+    gap_rate = []
+    for stage in model.stages:
+        loops = []
+        total = 0.0
+        for det in model.stage_loops[stage.index]:
+            lam = flow.rate(det, now) / 1000.0
+            total += lam
+            loops.append(_loop_queue(dets, flow, det, lam, stage.index == run.stage, run, now))
+        per_stage.append(tuple(loops))
+        buttons = sum(
+            flow.rate(d, now) / 1000.0
+            for d, (sg, k) in model.detectors.items()
+            if k == "button" and sg in stage.groups
+        )
+        call_rate.append(total + buttons)
+        gap_rate.append(quantise_rate(total * 1000.0))
+    return _Context(
+        model, now, flow.headway, flow.occupancy, tuple(per_stage), tuple(call_rate),
+        dets.calls | model.recall, tuple(gap_rate),
+        {g.sg: g.red_amber for g in model.groups},
+    )
+
+
+def _loop_queue(  # noqa: PLR0917 - one loop's evidence
+    dets: Detectors, flow: Flow, det: str, lam: float, serving: bool, run: ActRun, now: int
+) -> _Loop:
+    """The queue at ``det`` now: counted with an upstream loop, else from the stop line."""
+    zone = flow.zone(det)
+    if zone is not None:
+        count, standing = zone
+        extra = lam * (now - standing) if standing is not None else 0.0
+        return _Loop(det, lam, count, extra)
+    if serving:
+        if queue_gone(dets, run, det, now):
+            return _Loop(det, lam, 0, 0.0)
+        for d, since, seen in run.queues:
+            if d == det:
+                base = max(now, run.start)
+                departed = flow.count(det) - seen
+                first = 1 if det in dets.occupied or now < run.start else 0
+                return _Loop(det, lam, 0, max(0.0, first + lam * (base - since) - departed))
+        return _Loop(det, lam, 0, 0.0)
+    if det in dets.occupied:  # the first waiting vehicle, and arrivals behind it since
+        return _Loop(det, lam, 1, lam * (now - dets.last_on.get(det, now)))
+    return _Loop(det, lam, 0, 0.0)
+
+
+def _gap_out(rnd: random.Random, rate_q: int, gap: int, occ: int) -> int:
+    """A draw of the time (ms) from a free loop until gap-out (the shared table)."""
+    cdf = gap_out_cdf(rate_q, gap, occ - occ % TICK)
+    i = bisect.bisect_left(cdf, rnd.random())
+    return i * TICK if i < len(cdf) else len(cdf) * TICK
+
+
+def _discharge(queue: int, lam: float, headway: int, occ: int) -> float:
+    """From the first departure until the queue (with arrivals joining) has left (ms)."""
+    if queue <= 0:
+        return 0.0
+    eff = queue / max(0.2, 1.0 - lam * headway)
+    return (eff - 1.0) * headway + occ
+
+
+def sampled_likely(
+    state: ControllerState, run: ActRun, now: int, x_min: int, samples: int = SAMPLES
+) -> dict[str, tuple[int | None, int]]:
+    """``(likely_end, confidence)`` of every red and green group, from ``samples`` futures."""
+    model = state.model
+    kernel = state.kernel
+    live = [g.sg for g in model.groups if kernel.heads[g.sg].lamp in (Lamp.GREEN, Lamp.RED)]
+    ctx = _loops_now(model, state.detectors, run, now)
+    first = _first_hops(state, run, x_min)
+    rnd = random.Random((zlib.crc32(model.id.encode()) << 32) ^ now)
+    found: dict[str, list[int]] = {sg: [] for sg in live}
+    for _ in range(samples):
+        switch = _draw(state, run, now, x_min, ctx, first, rnd)
+        for sg in live:
+            found[sg].append(switch.get(sg, NEVER))
+    out: dict[str, tuple[int | None, int]] = {}
+    mid = (samples - 1) // 2
+    for sg, times in found.items():
+        times.sort()
+        med = times[mid]
+        if med >= NEVER:
+            out[sg] = (None, 0)
+            continue
+        lo = bisect.bisect_left(times, med - WINDOW_MS)
+        hi = bisect.bisect_right(times, med + WINDOW_MS)
+        out[sg] = (med, round(100 * (hi - lo) / samples))
+    return out
+
+
+def _first_hops(
+    state: ControllerState, run: ActRun, t_ref: int
+) -> dict[int, tuple[dict[str, tuple[int, int]], tuple[str, ...], tuple[int, int]]]:
+    """The transitions out of the current stage with the kernel's real last greens and
+    ambers: per next stage, each entering group's ``(offset, floor)`` so that its green at a
+    decision ``t >= t_ref`` is ``max(t + offset, floor)`` (the same for the stage start)."""
+    model = state.model
+    kernel = state.kernel
+    green = [sg for sg, h in kernel.heads.items() if h.lamp is Lamp.GREEN]
+    lg = {sg: h.last_green for sg, h in kernel.heads.items()}
+    ambers = {
+        sg: h.since + model.by_sg[sg].amber
+        for sg, h in kernel.heads.items()
+        if h.lamp is Lamp.AMBER
+    }
+    far = 10**7
+    out = {}
+    for y in model.stages:
+        if y.index == run.stage:
+            continue
+        e1, ending, s1 = plan_transition(
+            model, green, y.groups, t_ref, lg, amber_ends=ambers,
+            hold_red_until=kernel.hold_red_until,
+        )
+        e2, _, s2 = plan_transition(
+            model, green, y.groups, t_ref + far, lg, amber_ends=ambers,
+            hold_red_until=kernel.hold_red_until,
+        )
+        out[y.index] = (
+            {sg: (e2[sg] - t_ref - far, e1[sg]) for sg in e1},
+            tuple(sorted(ending)),
+            (s2 - t_ref - far, s1),
+        )
+    return out
+
+
+def _current_end(  # noqa: PLR0917 - one draw's view of the running stage
+    state: ControllerState, run: ActRun, now: int, x_min: int, ctx: _Context,
+    rnd: random.Random,
+) -> int:
+    """A draw of when the current stage ends."""
+    model = ctx.model
+    stage = model.stages[run.stage]
+    kind = model.stage_kinds[run.stage]
+    natural_max = run.start + stage.max_green
+    dets = state.detectors
+    if kind == "buttons":
+        end = x_min
+    elif kind == "none":
+        end = natural_max
+    else:
+        base = max(now, run.start)
+        discharged = 0.0
+        for lp in ctx.loops[run.stage]:
+            q = lp.known + _poisson(rnd, lp.extra)
+            if q:
+                discharged = max(discharged, _discharge(q, lp.rate, ctx.headway, ctx.occ))
+        rate_q = ctx.gap_rate[run.stage]
+        if discharged > 0.0:
+            end = base + round(discharged) + _gap_out(rnd, rate_q, stage.gap, ctx.occ)
+        else:
+            occupied, ref = gap_ref(model, stage, dets, run.start)
+            if occupied:
+                on = max((dets.last_on.get(d, now) for d in model.stage_loops[stage.index]
+                          if d in dets.occupied), default=now)
+                end = now + max(0, ctx.occ - (now - on)) + _gap_out(
+                    rnd, rate_q, stage.gap, ctx.occ)
+            else:
+                left = stage.gap - (now - max(ref, run.start))
+                lam = rate_q / 1e6
+                u = rnd.expovariate(lam) if lam > 0 else float("inf")
+                if u >= left:
+                    end = now + max(0, left)
+                else:
+                    end = now + round(u) + ctx.occ + _gap_out(rnd, rate_q, stage.gap, ctx.occ)
+        end = max(end, x_min)
+    deadline = run.deadline
+    if deadline is None:  # the green rests until other demand arrives
+        other = sum(r for i, r in enumerate(ctx.call_rate) if i != run.stage)
+        wait = rnd.expovariate(other) if other > 0 else 3_600_000.0
+        demand = now + round(wait)
+        end = max(end, demand)
+        deadline = max(demand, natural_max) + ext_budget(model, stage)
+    wish = state.wish
+    cutoff = early_cutoff(model, wish, run)
+    if cutoff is not None:
+        end = min(end, cutoff)
+    if wish.hold_until is not None:
+        end = max(end, wish.hold_until)
+    else:
+        end = min(end, max(natural_max, x_min))
+    return max(x_min, min(end, deadline))
+
+
+def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
+    state: ControllerState, run: ActRun, now: int, x_min: int, ctx: _Context,
+    first: Mapping[int, tuple[dict[str, tuple[int, int]], tuple[str, ...], tuple[int, int]]],
+    rnd: random.Random,
+) -> dict[str, int]:
+    """One future: the switch instant of every red and green group (as far as reached)."""
+    model = ctx.model
+    stages = model.stages
+    n = len(stages)
+    red_amber = ctx.red_amber
+    hops = _hops(model)
+    switch: dict[str, int] = {}
+    t = _current_end(state, run, now, x_min, ctx, rnd)
+    prev = run.stage
+    #: per stage: vehicles known at its loops, and since when arrivals add to them.
+    since = [now] * n
+    known: list[list[int] | None] = [None] * n
+    since[run.stage] = t
+    known[run.stage] = [0] * len(ctx.loops[run.stage])
+    early = state.detectors.calls | state.wish.calls
+    total = len(model.groups)
+    for k in range(1, CYCLES * n):
+        i = (run.stage + k) % n
+        if i == prev:
+            continue
+        y = stages[i]
+        queues = known[i]
+        if queues is None:  # the queue now, drawn once per future
+            queues = known[i] = [lp.known + _poisson(rnd, lp.extra) for lp in ctx.loops[i]]
+        called = i in model.recall or (k < n and i in early) or any(queues)
+        if not called:
+            rate = ctx.call_rate[i]
+            if rate <= 0 or rnd.expovariate(rate) > t - since[i]:
+                continue
+            if queues:
+                queues[0] = 1  # the vehicle that called
+        if prev == run.stage and k < n:
+            entering_off, ending, (s_off, s_floor) = first[i]
+            entering = {sg: max(t + off, floor) for sg, (off, floor) in entering_off.items()}
+            start = max(t + s_off, s_floor)
+        else:
+            hop = hops[(prev, i)]
+            entering = {sg: t + off for sg, off in hop.entering}
+            ending = hop.ending
+            start = t + hop.start
+        for sg in ending:
+            switch.setdefault(sg, t)
+        for sg, gs in entering.items():
+            switch.setdefault(sg, gs - red_amber[sg])
+        if len(switch) >= total:
+            break
+        # the green of y: its queues at the start, their discharge, then a gap
+        longest = 0.0
+        for lp, q0 in zip(ctx.loops[i], queues, strict=True):
+            q = q0 + _poisson(rnd, lp.rate * (start - since[i]))
+            if q:
+                longest = max(longest, _discharge(q, lp.rate, ctx.headway, ctx.occ))
+        kind = model.stage_kinds[i]
+        if kind == "none":
+            dur = y.max_green
+        elif kind == "buttons":
+            dur = y.min_green
+        else:
+            dur = round(longest) + _gap_out(rnd, ctx.gap_rate[i], y.gap, ctx.occ)
+            dur = min(max(dur, y.min_green), y.max_green)
+        t = start + dur
+        since[i] = t
+        known[i] = [0] * len(queues)
+        prev = i
+    return switch
