@@ -28,7 +28,7 @@ from central_hub.core.config import HubRuntime
 from central_hub.core.oidc import OidcVerifier
 from central_hub.core.resolver import IdentityResolver, static_tokens
 from central_hub.core.tokens import StaticTokens, TokenStore
-from central_hub.domain.alarms import AlarmEngine, Thresholds
+from central_hub.domain.alarms import AlarmChange, AlarmEngine, Thresholds
 from central_hub.domain.live_state import LiveState, SignalChange
 from central_hub.domain.rollups import RetentionPolicy
 from central_hub.domain.schedule import Schedule
@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 UNREACHABLE = (OperationalError, InterfaceError)
 #: how often pending alarm rows are retried while the database is down
 ALARM_RETRY_S = 1.0
+#: how often each intersection's prediction quality is held against its baseline (the
+#: figures cover an hour: a check every 10 s is prompt enough and costs ~5 ms at 300)
+PREDICTION_CHECK_MS = 10_000
 
 
 def _now_ms() -> int:
@@ -179,10 +182,14 @@ class Hub:
         period = self.runtime.settings.alarms.tick_ms / 1000
         engine = self.alarms.engine
         retry_at = 0.0
+        predictions_at = 0
         while True:
             await asyncio.sleep(period)
             now = _now_ms()
             changes = engine.tick(now)
+            if now >= predictions_at:
+                predictions_at = now + PREDICTION_CHECK_MS
+                changes += self._prediction_changes(engine, now)
             if self.ingest is not None:
                 changes += engine.on_hub_queue("ingest", self.ingest.depth, self.ingest.capacity,
                                                self.ingest.stats.dropped, now=now)
@@ -210,6 +217,14 @@ class Hub:
                 self.alarms.hold(pending)
             if self.alarms.unwritten and time.monotonic() >= retry_at:
                 retry_at = await self._write_alarms()
+
+    def _prediction_changes(self, engine: AlarmEngine, now: int) -> list[AlarmChange]:
+        """``prediction_degraded`` of every intersection (domain/prediction.py)."""
+        rules = engine.thresholds.prediction
+        out: list[AlarmChange] = []
+        for iid, ix in list(self.state.intersections.items()):
+            out += engine.on_prediction(iid, ix.quality.drift(now, rules), now=now)
+        return out
 
     async def _write_alarms(self) -> float:
         """Write the alarm backlog; on a database outage keep it and say when to retry."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from central_hub.domain.prediction import Drift, DriftRules
 from edge_agent.contract.payloads import Health
 
 Severity = Literal["critical", "warning"]
@@ -35,6 +36,8 @@ class Thresholds:
     broker_down_ms: int = 1_000
     #: how long a device's state-file reset stays an active alarm.
     store_reset_ms: int = 24 * 3600 * 1000
+    #: when an intersection's predictions count as worse than usual (``prediction_degraded``)
+    prediction: DriftRules = field(default_factory=DriftRules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,35 @@ class AlarmEngine:
                         f"{intersection_id} was removed; its SPaT is no longer watched", now=now)
         out += self._set("signal_degraded", intersection_id, False, "critical",
                          f"{intersection_id} was removed", now=now)
+        out += self._set("prediction_degraded", intersection_id, False, "warning",
+                         f"{intersection_id} was removed", now=now)
         return out
+
+    def on_prediction(self, intersection_id: str, drift: Drift, *,
+                      now: int) -> list[AlarmChange]:
+        """An intersection's prediction quality (:meth:`PredictionScorer.drift
+        <central_hub.domain.prediction.PredictionScorer.drift>` under
+        :attr:`Thresholds.prediction`), checked every few seconds: ``prediction_degraded``
+        while the last hour's error of predictions made up to 10 s ahead is at least twice
+        its median hourly value of the last day. Clears when it is back under, or when the
+        last hour has too few predictions to judge; an intersection whose SPaT is not watched
+        (never heard, or removed) raises nothing."""
+        bad = drift.degraded and intersection_id in self._last_spat
+        if bad == (("prediction_degraded", intersection_id) in self.active):
+            return []
+        mae = (drift.mae_ms or 0) / 1000
+        base = (drift.baseline_ms or 0) / 1000
+        if bad:
+            ratio = f"{mae / base:.1f}x" if base else "far above"
+            message = (f"{intersection_id}: switches are {mae:.1f} s off the likely end "
+                       f"predicted up to 10 s ahead (last hour, {drift.rows} predictions), "
+                       f"{ratio} the usual {base:.1f} s (median of {drift.hours} hours)")
+        elif drift.judged:
+            message = f"{intersection_id}: predictions back to {mae:.1f} s (usual {base:.1f} s)"
+        else:
+            message = f"{intersection_id}: too few predictions in the last hour to judge"
+        return self._set("prediction_degraded", intersection_id, bad, "warning", message,
+                         now=now)
 
     def on_health(self, device_id: str, health: Health, now: int) -> list[AlarmChange]:
         """A device's health report against the thresholds."""

@@ -1,8 +1,9 @@
 """What the dashboard shows beyond the payloads as received: which SPaT changes are worth a
-frame, bus punctuality, detector suspicion and how good the signal predictions were.
+frame, bus punctuality, detector suspicion, the controller's own confidence and the C-ITS badge
+(how good the predictions were is :mod:`central_hub.domain.prediction`).
 
 WHY pure and separate: these are judgements (when is a countdown change visible, when is a
-loop suspect, what counts as a prediction error) that unit tests pin down without a broker,
+loop suspect, when do JSON and ETSI outputs agree) that unit tests pin down without a broker,
 a browser or a clock; the feed (:mod:`central_hub.live.dashboard_feed`) and the routes only
 apply them to :class:`~central_hub.domain.live_state.LiveState`.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from statistics import median
 from typing import Literal
 
 from central_hub.domain.etsi_feed import EtsiIntersection
@@ -24,8 +24,6 @@ LIKELY_END_TOLERANCE_MS = 1_000
 #: up to 3 min late still on time at the stop; the page shows the seconds either way).
 EARLY_S = -60
 LATE_S = 180
-#: a predicted end counts as good when the switch came within this many seconds of it.
-GOOD_PREDICTION_S = 2.0
 
 #: the signature of a SPaT as the page draws it: status and, per group, state and likely end.
 SpatSignature = tuple[str, tuple[tuple[str, str, int | None], ...]]
@@ -119,33 +117,7 @@ def detector_suspicions(detectors: Iterable[DetectorView], now_ms: int, *,
     return out
 
 
-# --- prediction quality -------------------------------------------------------------------
-
-#: the states whose end a prediction is judged on: red and green (amber and red-amber have
-#: fixed lengths, their ends are always right and would flatter the figure).
-JUDGED_STATES = frozenset({"stop-And-Remain", "stop-Then-Proceed", "permissive-Movement-Allowed",
-                           "protected-Movement-Allowed"})
-
-
-@dataclass(frozen=True, slots=True)
-class PredictionQuality:
-    """How far the actual switches were from the likely end announced when the state began."""
-
-    switches: int
-    #: median absolute error in seconds
-    median_error_s: float
-    #: share of switches within :data:`GOOD_PREDICTION_S` of the announced likely end
-    within_pct: float
-
-
-def prediction_quality(errors_ms: Iterable[int]) -> PredictionQuality | None:
-    """Summary of signed errors (actual switch minus announced likely end); ``None`` if none."""
-    errs = [abs(e) / 1000 for e in errors_ms]
-    if not errs:
-        return None
-    good = sum(1 for e in errs if e <= GOOD_PREDICTION_S)
-    return PredictionQuality(len(errs), round(median(errs), 1), round(100 * good / len(errs)))
-
+# --- the controller's own view (its predictions are scored in domain/prediction.py) -----------
 
 def mean_confidence(spat: Spat | None) -> int | None:
     """The controller's own mean confidence over groups that announce a likely end."""

@@ -4,7 +4,9 @@ WHY kept in memory and pure: the REST endpoints and the dashboard answer from th
 message of each entity ("as received") at 10 Hz x 300 intersections; a database
 round trip per request or per SPaT would be the bottleneck. The raw bytes are kept next to
 the decoded model so an API answer is the payload exactly as received. Signal history (one
-entry per state change of a signal group) feeds the phase diagram and the stored history.
+entry per state change of a signal group) feeds the phase diagram and the stored history;
+each intersection's :class:`~central_hub.domain.prediction.PredictionScorer` scores its
+predictions (the dashboard's prediction quality and the ``prediction_degraded`` alarm).
 """
 
 from __future__ import annotations
@@ -12,16 +14,14 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from central_hub.domain.dashboard import JUDGED_STATES
 from central_hub.domain.etsi_feed import EtsiFeed
+from central_hub.domain.prediction import PredictionScorer
 from central_hub.domain.streams import SeqTracker
 from edge_agent.contract.payloads import Detector, Health, Map, Occupancy, Position, Spat, Status
 
 VEHICLE_FRESH_MS = 90_000
 #: detectors kept per intersection; more are ignored and counted (a flood of made-up ids).
 MAX_DETECTORS = 64
-#: prediction errors kept per intersection (the latest switches).
-PREDICTION_WINDOW = 64
 
 
 @dataclass(slots=True)
@@ -58,11 +58,8 @@ class IntersectionState:
     history: deque[tuple[str, str, int]] = field(default_factory=lambda: deque(maxlen=20_000))
     #: hub receive time of the latest SPaT (0: none yet); staleness is judged on it
     spat_seen_ms: int = 0
-    #: per group, the likely end announced when its current state began
-    announced_end: dict[str, int | None] = field(default_factory=dict)
-    #: actual switch minus announced likely end (ms) of the latest red and green ends
-    prediction_errors: deque[int] = field(
-        default_factory=lambda: deque(maxlen=PREDICTION_WINDOW))
+    #: the red and green predictions sampled and scored at each switch (the last hour)
+    quality: PredictionScorer = field(default_factory=PredictionScorer)
     detectors: dict[str, DetectorState] = field(default_factory=dict)
 
     @property
@@ -197,15 +194,11 @@ class LiveState:
         i.spat, i.spat_raw, i.last_seen_ms = msg, raw, now_ms
         i.spat_seen_ms = now_ms
         self.gaps.observe(msg.intersection_id, "spat", msg.seq)
+        i.quality.observe(msg, now_ms)
         changes: list[SignalChange] = []
         for g in msg.groups:
             cur = i.current.get(g.sg)
             if cur is None or cur[0] != g.state:
-                # the first state seen began before we listened: its announced end is unknown
-                announced = i.announced_end.get(g.sg)
-                if cur is not None and announced is not None and cur[0] in JUDGED_STATES:
-                    i.prediction_errors.append(msg.ts - announced)
-                i.announced_end[g.sg] = g.likely_end if cur is not None else None
                 i.current[g.sg] = (g.state, msg.ts)
                 i.history.append((g.sg, g.state, msg.ts))
                 changes.append(SignalChange(msg.intersection_id, g.sg, g.state, msg.ts))

@@ -16,9 +16,16 @@ from central_hub.domain.dashboard import (
     detector_suspicions,
     etsi_check,
     mean_confidence,
-    prediction_quality,
 )
 from central_hub.domain.etsi_feed import EtsiRow, jer_text
+from central_hub.domain.prediction import (
+    BIN_MS,
+    WINDOW_BINS,
+    Band,
+    Drift,
+    DriftRules,
+    QualityWindow,
+)
 from central_hub.hub import Hub
 from edge_agent.contract.ids import ID_PATTERN
 from edge_agent.contract.payloads import Spat
@@ -74,12 +81,72 @@ class DetectorSuspicionOut(BaseModel):
     since_ms: int
 
 
-class PredictionOut(BaseModel):
-    """How close the red and green ends came to the likely end announced when each began."""
+class PredictionBandOut(BaseModel):
+    """The predictions of one band, by how far ahead of the switch they were made: ``le10s``
+    (up to 10 s), ``10to30s``, ``gt30s``; their mean absolute error in seconds."""
 
+    band: Band
+    rows: int
+    mae_s: float | None
+
+
+class ReliabilityBucketOut(BaseModel):
+    """Predictions whose claimed confidence was ``lo``..``hi`` %: their mean confidence and
+    the share that was right within ±1 s (a point of the reliability diagram; a controller
+    that means what it claims has ``observed_pct`` close to ``mean_confidence``)."""
+
+    lo: int
+    hi: int
+    rows: int
+    mean_confidence: float | None
+    observed_pct: float | None
+
+
+class PredictionOut(BaseModel):
+    """How good the red and green predictions were over the last hour: each group's
+    ``likely_end`` sampled about once a second and scored when the group switched
+    (docs/hub.md, "Prediction quality")."""
+
+    #: the window the figures cover (the last hour, whole minutes)
+    window_s: int
+    #: switches scored and predictions (samples) scored
     switches: int
-    median_error_s: float
-    within_2s_pct: float
+    rows: int
+    #: mean absolute error by how far ahead the prediction was made
+    bands: list[PredictionBandOut]
+    #: switches whose aspect published a bound, and the share that kept every one of them
+    bounded_switches: int
+    within_bounds_pct: float | None
+    #: the reliability diagram: one row per confidence bucket 0-9, 10-19, ..., 90-100
+    reliability: list[ReliabilityBucketOut]
+    #: the median of the hourly ``le10s`` errors of the last 24 h and how many hours it has;
+    #: the ``prediction_degraded`` alarm compares the ``le10s`` band with it
+    baseline_mae_s: float | None
+    baseline_hours: int
+
+
+def _seconds(ms: float | None) -> float | None:
+    return None if ms is None else round(ms / 1000, 2)
+
+
+def _pct(v: float | None) -> float | None:
+    return None if v is None else round(v, 1)
+
+
+def prediction_out(w: QualityWindow, drift: Drift) -> PredictionOut | None:
+    """The health's ``prediction``; ``None`` while no switch was scored in the window."""
+    if not w.switches:
+        return None
+    return PredictionOut(
+        window_s=WINDOW_BINS * BIN_MS // 1000, switches=w.switches, rows=w.rows,
+        bands=[PredictionBandOut(band=b.band, rows=b.rows, mae_s=_seconds(b.mae_ms))
+               for b in w.bands],
+        bounded_switches=w.bounded_switches, within_bounds_pct=_pct(w.inside_pct),
+        reliability=[ReliabilityBucketOut(lo=b.lo, hi=b.hi, rows=b.rows,
+                                          mean_confidence=_pct(b.mean_confidence),
+                                          observed_pct=_pct(b.observed_pct))
+                     for b in w.buckets],
+        baseline_mae_s=_seconds(drift.baseline_ms), baseline_hours=drift.hours)
 
 
 class IntersectionHealthOut(BaseModel):
@@ -101,6 +168,7 @@ class IntersectionHealthOut(BaseModel):
     detector_suspicions: list[DetectorSuspicionOut]
     #: the controller's own mean confidence (0-100) in its latest likely ends
     confidence: int | None
+    #: how good its predictions were over the last hour (``null``: no switch scored in it)
     prediction: PredictionOut | None
     #: the latest sampled SPATEM (decoded once a second) said what the SPaT of its tick said;
     #: ``null`` until one was checked (no C-ITS output, or none met its SPaT yet)
@@ -115,7 +183,8 @@ class IntersectionHealthOut(BaseModel):
 
 @router.get("/health", response_model=list[IntersectionHealthOut])
 def intersections_health(hub: HubDep) -> list[IntersectionHealthOut]:
-    """Per intersection: SPaT age, controller status, suspect detectors, prediction quality.
+    """Per intersection: SPaT age, controller status, suspect detectors, prediction quality
+    over the last hour.
 
     The controller reports no detector faults; the hub judges the detectors it hears (stuck on
     for ``DASHBOARD__DETECTOR_STUCK_S``, unchanged for ``DASHBOARD__DETECTOR_NO_CHANGE_S``).
@@ -124,6 +193,7 @@ def intersections_health(hub: HubDep) -> list[IntersectionHealthOut]:
     st = hub.state
     ds = hub.runtime.settings.dashboard
     stale_ms = hub.runtime.settings.alarms.spat_stale_ms
+    rules = hub.alarms.engine.thresholds.prediction if hub.alarms is not None else DriftRules()
     out = []
     for iid in sorted(st.intersections):
         i = st.intersections[iid]
@@ -133,7 +203,7 @@ def intersections_health(hub: HubDep) -> list[IntersectionHealthOut]:
             (DetectorView(d, s.occupied, s.since_ms) for d, s in list(i.detectors.items())),
             now, stuck_on_ms=ds.detector_stuck_s * 1000,
             no_change_ms=ds.detector_no_change_s * 1000)
-        q = prediction_quality(list(i.prediction_errors))
+        quality = prediction_out(i.quality.window(now), i.quality.drift(now, rules))
         etsi = etsi_check(st.etsi.intersections.get(iid), now, stale_ms)
         out.append(IntersectionHealthOut(
             intersection_id=iid, name=i.name, status=i.status, online=st.online(iid, now),
@@ -142,9 +212,7 @@ def intersections_health(hub: HubDep) -> list[IntersectionHealthOut]:
             detector_suspicions=[DetectorSuspicionOut(detector=s.detector, fault=s.fault,
                                                       since_ms=s.since_ms) for s in sus],
             confidence=mean_confidence(i.spat),
-            prediction=None if q is None else PredictionOut(
-                switches=q.switches, median_error_s=q.median_error_s,
-                within_2s_pct=q.within_pct),
+            prediction=quality,
             etsi_agrees=st.etsi.agrees(iid), etsi=etsi.state, etsi_difference=etsi.difference))
     return out
 

@@ -5,6 +5,7 @@ import { signIn, signOut, role } from "./auth.js";
 import { AlarmPanel } from "./alarms.js";
 import { NetworkMap } from "./map.js";
 import { lampOf, LAMP_NAME, COLOUR, DEGRADED, countdown } from "./signals.js";
+import { qualityCell, qualityDetail, reliabilityPlot } from "./quality.js";
 
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -51,13 +52,12 @@ function renderIxTable() {
     const det = !h.detectors ? "none heard" : sus.length
       ? `<span class="bad" title="${esc(sus.map((s) => `${s.detector}: ${s.fault.replace("_", " ")}`).join(", "))}">${sus.length} suspect / ${h.detectors}</span>`
       : `${h.detectors} heard, ok`;
-    const p = h.prediction;
-    const pred = p ? `${p.median_error_s} s · ${Math.round(p.within_2s_pct)} % ≤ 2 s` : "–";
+    const pred = qualityCell(h.prediction);
     const conf = h.confidence != null ? ` · ${h.confidence} %` : "";
     return `<tr data-ix="${esc(id)}" class="${id === S.selected ? "sel" : ""}${stale ? " stale" : ""}">` +
       `<td><button type="button" class="link" data-ix="${esc(id)}">${esc(m ? m.name : id)}</button><br><small>${esc(id)}</small></td>` +
       `<td>${glyphs}</td><td class="${sp && DEGRADED.has(st) ? "bad" : ""}">${esc(st)}</td>${ageCell}<td>${det}</td>` +
-      `<td title="median error of announced red/green ends · share within 2 s · controller confidence">${pred}${conf}</td>` +
+      `<td title="last hour: mean error of red/green ends predicted up to 10 s ahead · share of switches within their bounds · controller confidence">${pred}${conf}</td>` +
       `<td>${etsiBadge(h, false)}</td></tr>`;
   });
   $("ix-table").tBodies[0].innerHTML = rows.join("");
@@ -86,8 +86,9 @@ function renderSelected() {
     `<dt>last SPaT</dt><dd class="${stale ? "bad" : "good"}" data-testid="spat-age">${stale ? `${fmtAge(now - S.stale[id])} ago (stale)` : sp ? "live" : "none"}</dd>` +
     `<dt>detectors</dt><dd class="${sus.length ? "bad" : ""}">${h.detectors == null ? "–" : `${h.detectors} heard` +
       (sus.length ? `; suspect: ${sus.map((s) => `${esc(s.detector)} ${s.fault === "stuck_on" ? "occupied" : "unchanged"} ${fmtAge(now - s.since_ms)}`).join(", ")}` : ", none suspect")}</dd>` +
-    `<dt>prediction</dt><dd>${h.prediction ? `median error ${h.prediction.median_error_s} s over ${h.prediction.switches} switches` : "not yet judged"}` +
+    `<dt>prediction <small>last hour</small></dt><dd data-testid="prediction">${qualityDetail(h.prediction)}` +
     `${h.confidence != null ? `; controller confidence ${h.confidence} %` : ""}</dd>` +
+    (h.prediction ? `<dt>reliability</dt><dd>${reliabilityPlot(h.prediction.reliability)}</dd>` : "") +
     `<dt>C-ITS</dt><dd data-testid="etsi">${etsiBadge(h, true)}</dd>`;
 }
 

@@ -2,7 +2,8 @@
 base layer is the hub's own network (no request leaves the hub), every signal group of an
 intersection is drawn in its lamp colour with a legend, a stale SPaT shows as stale, alarms
 are sorted by severity and filterable and can be acknowledged from the page, a late bus
-shows its delay, and whether an intersection's C-ITS SPATEM agrees with its JSON SPaT. A
+shows its delay, whether an intersection's C-ITS SPATEM agrees with its JSON SPaT, and how
+good its predictions were over the last hour (errors by band, bounds, reliability diagram). A
 screenshot is kept (pytest's tmp dir and ``test-artifacts/``)."""
 
 from __future__ import annotations
@@ -280,7 +281,32 @@ def test_dashboard_is_a_traffic_management_view(broker: MosquittoBroker, tmp_pat
             page.locator("#ix-table button[data-ix='ks-0104']").click()
             page.wait_for_selector("[data-testid=etsi] .etsi[data-etsi='agrees']", timeout=5_000)
             assert page.locator("[data-testid=etsi]").inner_text() == "agrees"
+
+            # prediction quality (issue 18): Scheidemannplatz switches every 4 s while each
+            # row says "in 5 s" (2-8 s): its errors by band, the bounds (the last samples'
+            # earliest end lies after the switch: none kept) and the reliability diagram
+            page.wait_for_selector("[data-testid=prediction] [data-band='le10s']",
+                                   timeout=20_000)
+            pred = page.locator("[data-testid=prediction]").inner_text()
+            assert "≤ 10 s ahead: " in pred and "10–30 s ahead: –" in pred, pred
+            near = page.locator("[data-testid=prediction] [data-band='le10s']").inner_text()
+            assert 0 < float(near.split(": ")[1].split(" s")[0]) < 5, near
+            assert page.locator("[data-testid=bounds]").inner_text().startswith("0 % of "), \
+                page.locator("[data-testid=bounds]").inner_text()
+            plot = page.locator("svg[data-testid=reliability]")
+            assert plot.locator("line.diag").count() == 1
+            assert plot.locator("circle.pt").count() == 1  # every row claims 80 %
+            dot = plot.locator("circle.pt[data-bucket='80']")
+            assert "claimed 80–89 %" in (dot.locator("title").text_content() or "")
+            assert plot.bounding_box() is not None
+            cell = page.locator("#ix-table tr[data-ix='ks-0104'] [data-quality='le10s']")
+            assert cell.inner_text().endswith(" s"), cell.inner_text()
             page.locator("#ix-table button[data-ix='ks-0101']").click()
+            page.wait_for_selector(".ix.sel[data-ix='ks-0101']", timeout=5_000)
+            # Königsplatz never switches: nothing scored, no diagram
+            assert page.locator("[data-testid=prediction]").inner_text().startswith(
+                "no switch scored in the last hour")
+            assert page.locator("svg[data-testid=reliability]").count() == 0
             page.wait_for_selector(".ix.sel[data-ix='ks-0101']", timeout=5_000)
 
             # a late bus shows its delay (list and map); the others early / on time

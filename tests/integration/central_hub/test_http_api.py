@@ -10,7 +10,7 @@ from central_hub.broker import MosquittoBroker
 from edge_agent.contract.etsi import uper
 from edge_agent.contract.etsi.header import MessageId, header_for
 from edge_agent.contract.etsi.spatem import ItsIntersection, encode_spatem
-from edge_agent.contract.payloads import Command, CommandAck, Spat, decode, encode
+from edge_agent.contract.payloads import Command, CommandAck, Spat, SpatGroup, decode, encode
 from tests.integration.central_hub.helpers import (
     ADMIN,
     ENGINEER,
@@ -107,6 +107,48 @@ def test_the_latest_spatem_and_mapem_as_received_or_as_jer(hub: HubServer,
         wait_for(lambda: hub.hub.live.rejected[("etsi_spatem", "wrong_message_id")] == 1,
                  what="refused SPATEM")
         assert http.get(f"{base}/spatem").content == spatem
+    pub.disconnect()
+    pub.loop_stop()
+
+
+def test_health_scores_the_predictions_of_the_last_hour(hub: HubServer,
+                                                        broker: MosquittoBroker) -> None:
+    """Issue 18: a red sampled once a second for 40 s, each likely end 0.5 s after the switch,
+    inside its bounds: the health has the errors by band, the bounds kept, the reliability
+    bucket of its confidence, and no baseline yet."""
+    pub = client(broker, "quality-pub")
+    t0 = now_ms() - 45_000
+
+    def row(ts: int, n: int, state: str) -> bytes:
+        return encode(Spat(ts=ts, seq=n, intersection_id="ks-0042", revision=1,
+                           status="operational", groups=[SpatGroup(
+                               sg="K1", state=state, min_end=t0 + 35_000,  # type: ignore[arg-type]
+                               max_end=t0 + 45_000, likely_end=t0 + 40_500, confidence=85)]))
+
+    rows = [row(t0 + 1_000 * k, k + 1, "stop-And-Remain") for k in range(40)]
+    rows.append(row(t0 + 40_000, 41, "pre-Movement"))
+    for r in rows:
+        pub.publish(TOPICS.topic("spat", "ks-0042"), r, qos=0).wait_for_publish()
+    with httpx.Client(base_url=hub.url, timeout=10) as http:
+        def scored() -> bool:
+            got = http.get("/api/v1/intersections/health").json()
+            return bool(got) and got[0]["prediction"] is not None
+
+        wait_for(scored, what="a scored switch")
+        (health,) = http.get("/api/v1/intersections/health").json()
+    p = health["prediction"]
+    assert (p["window_s"], p["switches"], p["rows"]) == (3600, 1, 40)
+    assert p["bands"] == [{"band": "le10s", "rows": 10, "mae_s": 0.5},
+                          {"band": "10to30s", "rows": 20, "mae_s": 0.5},
+                          {"band": "gt30s", "rows": 10, "mae_s": 0.5}]
+    assert (p["bounded_switches"], p["within_bounds_pct"]) == (1, 100.0)
+    assert len(p["reliability"]) == 10
+    assert p["reliability"][8] == {"lo": 80, "hi": 89, "rows": 40, "mean_confidence": 85.0,
+                                   "observed_pct": 100.0}
+    assert p["reliability"][9] == {"lo": 90, "hi": 100, "rows": 0, "mean_confidence": None,
+                                   "observed_pct": None}
+    assert (p["baseline_mae_s"], p["baseline_hours"]) == (None, 0)
+    assert health["confidence"] == 85
     pub.disconnect()
     pub.loop_stop()
 
