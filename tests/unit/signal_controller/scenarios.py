@@ -89,6 +89,9 @@ def random_config(rnd: random.Random, *, mode: str = "actuated") -> dict[str, An
         if rnd.random() < 0.6:
             kind = "button" if g["kind"] == "pedestrian" else rnd.choice(["loop", "loop", "button"])
             dets.append({"id": f"D{i}", "sg": g["sg"], "kind": kind})
+            if kind == "loop" and rnd.random() < 0.5:  # counts for the prediction only
+                dets.append({"id": f"U{i}", "sg": g["sg"], "kind": "loop",
+                             "placement": "upstream", "distance_m": 35.0})
     prio_groups = [g["sg"] for g in groups if g["kind"] in ("bus", "tram", "vehicle")]
     prio_groups = rnd.sample(prio_groups, k=min(len(prio_groups), rnd.randint(0, 3)))
     return {

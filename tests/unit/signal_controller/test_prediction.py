@@ -1,0 +1,194 @@
+"""Upstream loops, the sampled walk and the calibrated confidence (issue 18)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from edge_agent.contract.configs import IntersectionConfig
+from edge_agent.errors import ConfigError
+from signal_controller.domain.calibration import MAX_PENDING, Calibration
+from signal_controller.domain.controller import initial_state, step
+from signal_controller.domain.detectors import DetectorEvent
+from signal_controller.domain.lamps import Lamp
+from signal_controller.domain.learners import Flow
+from signal_controller.domain.sampled_walk import sampled_likely
+from signal_controller.domain.spat_timing import stage_min_end
+from signal_controller.domain.state import ActRun, ControllerState, Inputs, Outputs
+from tests.unit.signal_controller.conftest import two_phase_data
+from tests.unit.signal_controller.scenarios import EPOCH, config_of
+
+
+def with_upstream(**extra: Any) -> dict[str, Any]:
+    data = two_phase_data()
+    data["detectors"] = [*data["detectors"],
+                         {"id": "U1", "sg": "K1", "kind": "loop", "placement": "upstream",
+                          "distance_m": 35.0, **extra}]
+    return data
+
+
+# --- the config ---------------------------------------------------------------------------------
+
+
+def test_an_upstream_loop_is_configured_with_its_distance() -> None:
+    cfg = config_of(with_upstream())
+    up = [d for d in cfg.detectors if d.upstream]
+    assert [(d.id, d.distance_m) for d in up] == [("U1", 35.0)]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"distance_m": None}, "needs distance_m"),
+    ({"distance_m": 200.0}, "less than or equal to 80"),
+    ({"kind": "button"}, "only a loop"),
+    ({"sg": "F2"}, "needs a stop-line loop of F2"),
+])
+def test_bad_upstream_loops_are_refused(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_of(with_upstream(**change))
+
+
+def test_distance_belongs_to_upstream_loops_only() -> None:
+    data = two_phase_data()
+    data["detectors"][0]["distance_m"] = 30.0
+    with pytest.raises(ConfigError, match="only for upstream loops"):
+        config_of(data)
+
+
+# --- upstream loops count, they never control ------------------------------------------------
+
+
+def drive(cfg: IntersectionConfig, events: dict[int, list[DetectorEvent]], seconds: int
+          ) -> tuple[ControllerState, list[Outputs]]:
+    state = initial_state(cfg, EPOCH)
+    outs = []
+    now = EPOCH
+    for tick in range(seconds * 10):
+        now += 100
+        state, out = step(state, Inputs(detectors=tuple(events.get(tick, ()))), now)
+        outs.append(out)
+    return state, outs
+
+
+def test_upstream_events_never_change_what_the_lamps_do() -> None:
+    """The same stop-line traffic with and without a busy upstream loop runs the junction
+    identically: upstream loops neither call nor extend a green."""
+    rnd = random.Random(4)
+    stop_line: dict[int, list[DetectorEvent]] = {}
+    both: dict[int, list[DetectorEvent]] = {}
+    occupied: set[str] = set()
+    for tick in range(3_000):
+        for det, rate in (("D1", 0.02), ("D2", 0.01), ("U1", 0.08)):
+            if rnd.random() < rate:
+                on = det not in occupied
+                (occupied.add if on else occupied.discard)(det)
+                both.setdefault(tick, []).append(DetectorEvent(det, on))
+                if det != "U1":
+                    stop_line.setdefault(tick, []).append(DetectorEvent(det, on))
+    cfg = config_of(with_upstream())
+    _, plain = drive(cfg, stop_line, 300)
+    _, counted = drive(cfg, both, 300)
+    assert [o.lamps for o in plain] == [o.lamps for o in counted]
+    assert any(o.changed for o in plain)
+
+
+def test_only_upstream_traffic_calls_nothing() -> None:
+    cfg = config_of(with_upstream())
+    events = {t: [DetectorEvent("U1", t % 20 < 10)] for t in range(0, 600, 10)}
+    state, outs = drive(cfg, events, 60)
+    assert not state.detectors.calls
+    assert all(o.lamps["K2"] is not Lamp.GREEN for o in outs)  # start-up amber, then red
+
+
+def test_the_zone_counts_vehicles_between_the_loops() -> None:
+    flow = Flow()
+    assert flow.zone("D1") is None  # no upstream loop heard yet
+    for t in (1_000, 3_000, 5_000):  # three vehicles pass the upstream loop
+        flow = flow.upstream("D1", True, t).upstream("D1", False, t + 300)
+    assert flow.zone("D1") == (3, None)
+    flow = flow.on("D1", 6_000, None, None).off(6_000, 6_500, "D1")  # one leaves the stop line
+    assert flow.zone("D1") == (2, None)
+    flow = flow.upstream("D1", True, 7_000)  # a queue stands over the upstream loop
+    assert flow.zone("D1") == (3, 7_000)
+    for t in range(10):  # more departures than counted never make it negative
+        flow = flow.off(None, 8_000 + t, "D1")
+    assert flow.zone("D1") == (0, 7_000)
+
+
+# --- the sampled walk ------------------------------------------------------------------------
+
+
+def green_main_road(queue: int) -> tuple[ControllerState, int]:
+    """ks-1 serving the main road K1 with ``queue`` vehicles counted between its loops, the
+    side road called, after 10 minutes of learned traffic."""
+    cfg = config_of(with_upstream())
+    state = initial_state(cfg, EPOCH)
+    now = EPOCH
+    rnd = random.Random(1)
+    occupied: set[str] = set()
+    for _ in range(6_000):
+        now += 100
+        evs = []
+        for det, rate in (("D1", 0.03), ("D2", 0.01)):
+            if rnd.random() < rate:
+                on = det not in occupied
+                (occupied.add if on else occupied.discard)(det)
+                evs.append(DetectorEvent(det, on))
+        state, _ = step(state, Inputs(detectors=tuple(evs)), now)
+    while not (isinstance(state.program, ActRun) and state.program.stage == 0
+               and state.kernel.heads["K1"].lamp is Lamp.GREEN):
+        now += 100
+        state, _ = step(state, Inputs(), now)
+    flow = state.detectors.flow
+    for k in range(queue):
+        flow = flow.upstream("D1", True, now - 50 + k).upstream("D1", False, now - 40 + k)
+    dets = state.detectors
+    from dataclasses import replace  # noqa: PLC0415
+    state = replace(state, detectors=replace(dets, flow=flow, calls=dets.calls | {1}))
+    return state, now
+
+
+def test_the_sampled_walk_is_deterministic_and_grows_with_the_counted_queue() -> None:
+    ends = []
+    for queue in (0, 4, 8):
+        state, now = green_main_road(queue)
+        run = state.program
+        assert isinstance(run, ActRun)
+        x_min = max(stage_min_end(state.model, run, state.kernel), now + 100)
+        first = sampled_likely(state, run, now, x_min)
+        assert first == sampled_likely(state, run, now, x_min)  # seeded by place and time
+        likely, conf = first["K1"]
+        assert likely is not None and 0 <= conf <= 100
+        assert likely >= x_min
+        red_likely = first["K2"][0]
+        assert red_likely is not None and red_likely > likely  # the side road comes after
+        ends.append(likely)
+    # 4 more vehicles at a 2 s saturation headway: the green lasts about 8 s longer
+    assert ends[0] < ends[1] < ends[2]
+    assert 6_000 <= ends[2] - ends[1] <= 12_000
+
+
+# --- the calibration -------------------------------------------------------------------------
+
+
+def test_confidence_becomes_the_observed_share() -> None:
+    cal = Calibration()
+    now = 0
+    for k in range(400):  # a raw 90 % that is right one time in four
+        cal = cal.observe([("K1", now + 5_000, 90)], now)
+        switch = now + 5_000 if k % 4 == 0 else now + 8_000
+        cal = cal.switched(["K1"], switch)
+        now = switch + 1_000
+    assert cal.confidence(90, 5_000) == pytest.approx(25, abs=4)
+    assert cal.confidence(90, 50_000) == 90  # another band knows nothing yet: the raw value
+    assert not cal.pending
+
+
+def test_predictions_are_remembered_once_a_second_and_bounded() -> None:
+    cal = Calibration()
+    for t in range(0, 400_000, 100):
+        cal = cal.observe([("K1", 500_000, 50), ("K2", None, 0)], t)
+    assert len(cal.pending["K1"]) == MAX_PENDING
+    assert "K2" not in cal.pending
+    assert cal.drop(["K1"]).pending == {}
