@@ -240,7 +240,7 @@ class SignalController:
             if msg.detector not in self.detector_faults:
                 log.warning("%s: detector %s reports a fault", self.entity_id, msg.detector)
             self.detector_faults.add(msg.detector)
-            self._detector_q.append(DetectorEvent(msg.detector, True))
+            self._detector_q.append(DetectorEvent(msg.detector, True, fault=True))
             return
         if msg.detector in self.detector_faults:
             self.detector_faults.discard(msg.detector)

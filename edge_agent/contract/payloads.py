@@ -30,6 +30,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     model_validator,
@@ -329,6 +330,34 @@ class SpatGroup(BaseModel):
     confidence: Annotated[int, Field(ge=0, le=100)]
 
 
+#: ``ok``: the timings are the controller's full prediction; ``degraded``: still published
+#: and bounded, but built on less than the controller normally knows (learners still learning,
+#: a detector faulty or silent); ``stale``: no usable prediction (fail-safe, flashing, the
+#: all-red of a start-up or program change).
+PredictionState = Literal["ok", "degraded", "stale"]
+#: most reasons one SPaT carries (the controller keeps the first ones and ends with ``more``).
+MAX_PREDICTION_REASONS = 16
+#: a reason: a short id (``learning``, ``fail_safe``), for a detector ``kind:detector id``
+#: (``stuck:D1``); signal_controller.md, "Prediction status", lists them.
+PredictionReason = Annotated[str, StringConstraints(
+    pattern=r"^[a-z_]{1,32}(:[A-Za-z0-9_-]{1,64})?$")]
+
+
+class SpatPrediction(BaseModel):
+    """The controller's own word on how far a SPaT's timings can be trusted.
+
+    Why in the payload: ``min_end``/``max_end`` stay honest in any state, but ``likely_end``
+    and ``confidence`` rest on learners and detectors a receiver cannot see. A controller that
+    has just started, lost a loop or stopped predicting says so here, so that a speed advisory
+    can decline (``stale``) or go on with care (``degraded``).
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
+
+    state: PredictionState
+    reasons: Annotated[list[PredictionReason], Field(max_length=MAX_PREDICTION_REASONS)]
+
+
 class SpatFields(PayloadFields):
     """The ``spat`` fields a controller publishes (``ts`` and ``seq`` are the agent's)."""
 
@@ -336,6 +365,16 @@ class SpatFields(PayloadFields):
     revision: NonNegInt
     status: SignalStatus
     groups: list[SpatGroup]
+    #: contract addition (optional, absent when not reported): the prediction's state.
+    prediction: SpatPrediction | None = Field(
+        default=None,
+        exclude_if=lambda p: p is None,
+        description=(
+            "Optional (contract addition, absent from controllers that do not report it): "
+            "whether the timings are the controller's full prediction (ok), built on less "
+            "than it normally knows (degraded), or not usable (stale), with short reason ids."
+        ),
+    )
 
 
 class Spat(SpatFields, SequencedPayload):

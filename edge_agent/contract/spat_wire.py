@@ -6,7 +6,8 @@ serialising it costs several times the controller's own step, so :class:`SpatEnc
 the same bytes directly; ``tests/unit/edge_agent/test_spat_wire.py`` proves them
 byte-identical to ``encode(Spat(...))`` for any valid input, and the signal controller's tests
 do so for every tick of a running controller. The rows it takes are plain read-only shapes
-(:class:`SpatRow`, :class:`SpatTick`), so the contract does not depend on the controller.
+(:class:`SpatRow`, :class:`SpatTick`, :class:`SpatPredictionRow`), so the contract does not
+depend on the controller.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 from collections.abc import Sequence
 from typing import Protocol
 
-from edge_agent.contract.payloads import MovementPhaseState, SignalStatus
+from edge_agent.contract.payloads import MovementPhaseState, PredictionState, SignalStatus
 
 
 class SpatRow(Protocol):
@@ -35,6 +36,15 @@ class SpatRow(Protocol):
     def confidence(self) -> int: ...
 
 
+class SpatPredictionRow(Protocol):
+    """What a ``SpatPrediction`` holds: the state and its (already bounded, valid) reasons."""
+
+    @property
+    def state(self) -> PredictionState: ...
+    @property
+    def reasons(self) -> Sequence[str]: ...
+
+
 class SpatTick(Protocol):
     """What one tick contributes to SPaT besides the intersection and the sequence number."""
 
@@ -46,12 +56,14 @@ class SpatTick(Protocol):
     def status(self) -> SignalStatus: ...
     @property
     def groups(self) -> Sequence[SpatRow]: ...
+    @property
+    def prediction(self) -> SpatPredictionRow | None: ...
 
 
 def spat_fields(tick: SpatTick, intersection_id: str) -> dict[str, object]:
     """The ``Spat`` model's fields (without ``v``/``seq``) for ``tick``: the reference the
     encoder is tested against, and what a caller that wants the model passes to it."""
-    return {
+    fields: dict[str, object] = {
         "ts": tick.now,
         "intersection_id": intersection_id,
         "revision": tick.revision,
@@ -62,6 +74,10 @@ def spat_fields(tick: SpatTick, intersection_id: str) -> dict[str, object]:
             for g in tick.groups
         ],
     }
+    p = tick.prediction
+    if p is not None:
+        fields["prediction"] = {"state": p.state, "reasons": list(p.reasons)}
+    return fields
 
 
 class SpatEncoder:
@@ -69,15 +85,20 @@ class SpatEncoder:
     ``encode(Spat(seq=..., **spat_fields(...)))``, without building a model.
 
     The rows must already be valid (ids from a validated config, literal states, confidence
-    0-100: a controller's are); only ``ts``, ``seq``, ``revision`` and ``status`` vary per
-    tick, and the encoded ``groups`` array is reused while the caller hands out the same rows
-    object (a controller's prediction cache), which is most ticks.
+    0-100, at most ``MAX_PREDICTION_REASONS`` reasons of the reason pattern: a controller's
+    are); only ``ts``, ``seq``, ``revision`` and ``status`` vary per tick, and the encoded
+    ``groups`` array is reused while the caller hands out the same rows object (a
+    controller's prediction cache), which is most ticks. So is the ``prediction`` object
+    (with the comma before it), which changes more rarely still: a status that changes once
+    in minutes costs one ``is`` per tick.
     """
 
     def __init__(self, intersection_id: str) -> None:
         self._mid = (',"intersection_id":' + json.dumps(intersection_id) + ',"revision":').encode()
         self._rows: Sequence[SpatRow] | None = None
         self._groups = b"[]"
+        self._prediction: SpatPredictionRow | None = None
+        self._tail = b"}"
 
     def encode(self, tick: SpatTick, seq: int | None) -> bytes:
         """The payload of ``tick`` with ``seq``."""
@@ -86,10 +107,13 @@ class SpatEncoder:
         if tick.groups is not self._rows:
             self._rows = tick.groups
             self._groups = _groups_json(tick.groups)
+        if tick.prediction is not self._prediction:
+            self._prediction = tick.prediction
+            self._tail = _prediction_json(tick.prediction)
         return b"".join((
             b'{"v":1,"ts":%d,"seq":%d' % (tick.now, seq), self._mid,
             b'%d,"status":"%s","groups":' % (tick.revision, tick.status.encode()),
-            self._groups, b"}",
+            self._groups, self._tail,
         ))
 
 
@@ -104,3 +128,11 @@ def _groups_json(rows: Sequence[SpatRow]) -> bytes:
         f'"confidence":{g.confidence}}}'
         for g in rows
     ) + "]").encode()
+
+
+def _prediction_json(p: SpatPredictionRow | None) -> bytes:
+    """The end of the payload: ``,"prediction":{...}}``, or ``}`` without one (absent)."""
+    if p is None:
+        return b"}"
+    reasons = ",".join(json.dumps(r) for r in p.reasons)
+    return f',"prediction":{{"state":"{p.state}","reasons":[{reasons}]}}}}'.encode()

@@ -71,14 +71,17 @@ def apply_command(
             return new_state, {"mode": mode, "changed": True}
         return program_change(new_state, state.kernel, Clearing(mode)), {"mode": mode}
     if name == "set_plan":
-        return _set_plan(state, args)
+        return _set_plan(state, args, now)
     raise CommandError(f"unknown command {name!r}")
 
 
 def _set_plan(
-    state: ControllerState, args: Mapping[str, object]
+    state: ControllerState, args: Mapping[str, object], now: int
 ) -> tuple[ControllerState, dict[str, object]]:
-    """Validate a new ``control`` section like a config file, then change to its program."""
+    """Validate a new ``control`` section like a config file, then change to its program.
+
+    The plan's detectors get their full time to be heard from ``now`` (a renamed loop is not
+    ``unheard`` at once; :mod:`.prediction_status`)."""
     control = args.get("control")
     if not isinstance(control, dict):
         raise CommandError("set_plan: args.control must be an object (the config's control)")
@@ -106,6 +109,7 @@ def _set_plan(
             last_on=state.detectors.last_on,
             flow=state.detectors.flow,
         ),
+        watch=replace(state.watch, since=now),
     )
     if isinstance(state.program, Halted):
         return new, {"mode": mode, "stages": len(model.stages)}

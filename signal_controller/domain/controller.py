@@ -6,7 +6,8 @@ Every tick it (1) runs the watchdog, (2) takes detector events (:mod:`.detectors
 requests (:mod:`.priority`) in, (3) lets the active program (start-up/clearing, fixed-time or
 actuated stages, :mod:`.actuated`) *request* a lamp aspect per group through :func:`_drive`,
 (4) hands the requests to the safety kernel (:mod:`.safety`), the only code that changes lamps,
-and (5) publishes SPaT timing (:mod:`.spat_timing`), cached while nothing it depends on changed.
+and (5) publishes SPaT timing (:mod:`.spat_timing`), cached while nothing it depends on changed,
+with the prediction's status (:mod:`.prediction_status`: ok, degraded or stale, and why).
 
 Program changes (``set_mode``, ``set_plan``, ``flash`` in :mod:`.commands`, fail-safe,
 ``resume``) increase the SPaT ``revision``; the published ``[min_end, max_end]`` bounds hold
@@ -25,11 +26,18 @@ from signal_controller.domain import fixed_time, safety
 from signal_controller.domain.actuated import advance, stage_view, start_stage
 from signal_controller.domain.calibration import Calibration
 from signal_controller.domain.commands import CommandError
-from signal_controller.domain.detectors import Detectors, settle_calls, take_detectors
+from signal_controller.domain.detectors import (
+    Detectors,
+    DetectorWatch,
+    settle_calls,
+    take_detectors,
+    watch_detectors,
+)
 from signal_controller.domain.intersection import TICK_MS, Group, Intersection
 from signal_controller.domain.lamps import Lamp
 from signal_controller.domain.learners import History
 from signal_controller.domain.plan_check import check_model
+from signal_controller.domain.prediction_status import check as check_prediction
 from signal_controller.domain.priority import (
     NO_WISH,
     PriorityState,
@@ -82,6 +90,7 @@ def initial_state(config: IntersectionConfig, now: int, revision: int = 1) -> Co
         history=History(),
         counts={},
         last_ssem=(),
+        watch=DetectorWatch(now),
         phase=zlib.crc32(config.device_id.encode()) % 10 * TICK_MS,
     )
 
@@ -121,7 +130,9 @@ def _step(state: ControllerState, inputs: Inputs, now: int) -> tuple[ControllerS
     counts = state.counts
     dets = state.detectors
     pulses: frozenset[str] = frozenset()
+    watch = state.watch
     if inputs.detectors:
+        watch = watch_detectors(model, watch, inputs.detectors)
         dets, unknown, pulses = take_detectors(model, dets, inputs.detectors, now)
         if unknown:
             counts = dict(counts)
@@ -175,8 +186,8 @@ def _step(state: ControllerState, inputs: Inputs, now: int) -> tuple[ControllerS
                     requested[g.sg] = lamp
         kernel, violation = safety.apply(kernel, model, requested, now)
         if violation is not None:
-            failed = halt(replace(state, priority=prio, detectors=dets, counts=counts), kernel,
-                          "fault")
+            failed = halt(replace(state, priority=prio, detectors=dets, counts=counts,
+                                  watch=watch), kernel, "fault")
             return _finish(failed, before, now, violation)
         before_calls = dets.calls
         serving = program.stage if isinstance(program, ActRun) else None
@@ -196,8 +207,10 @@ def _step(state: ControllerState, inputs: Inputs, now: int) -> tuple[ControllerS
         history=history,
         counts=counts,
         last_ssem=state.last_ssem,
+        watch=watch,
         cache=state.cache,
         calibration=state.calibration,
+        prediction=state.prediction,
         phase=state.phase,
     )
     return _finish(new, before, now, None)
@@ -302,8 +315,11 @@ def _finish(
         cache = replace(cache, rows=rows, rows_valid_until=valid_until)
     ssem = state.priority.ssem() if state.priority.requests or state.last_ssem else ()
     ssem_out = ssem if ssem != state.last_ssem else None
-    if cache is not state.cache or ssem_out is not None or calibration is not state.calibration:
-        state = replace(state, cache=cache, last_ssem=ssem, calibration=calibration)
+    pred = check_prediction(state, now)
+    if (cache is not state.cache or ssem_out is not None or pred is not state.prediction
+            or calibration is not state.calibration):
+        state = replace(state, cache=cache, last_ssem=ssem, prediction=pred,
+                        calibration=calibration)
     return state, Outputs(
         now=now,
         status=status_of(state.program),
@@ -313,6 +329,7 @@ def _finish(
         changed=changed,
         fault=fault,
         ssem=ssem_out,
+        prediction=pred.status,
     )
 
 

@@ -23,6 +23,9 @@ class DetectorEvent:
 
     detector: str
     occupied: bool
+    #: the detector card reports a fault of the loop (the adapter also sends it as occupied:
+    #: a faulty loop is a permanent call); a later event without it clears the fault.
+    fault: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,41 @@ class Detectors:
     last_on: Mapping[str, int] = field(default_factory=dict)
     #: arrival rates, saturation headway and occupancy learned from the loops.
     flow: Flow = field(default_factory=Flow)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorWatch:
+    """What the SPaT prediction status (:mod:`.prediction_status`) judges the detectors by,
+    beyond their occupancy: which configured detectors were heard at all since ``since`` (the
+    controller's start or the latest plan) and which report a card fault now.
+
+    Why apart from :class:`Detectors`: occupancy and calls change many times a minute and are
+    rebuilt by the control rules; these two sets change a few times a day, so keeping them
+    apart leaves the hot path as it was and lets the status check compare them by identity.
+    """
+
+    since: int
+    heard: frozenset[str] = frozenset()
+    faults: frozenset[str] = frozenset()
+
+
+def watch_detectors(
+    model: Intersection, watch: DetectorWatch, events: tuple[DetectorEvent, ...]
+) -> DetectorWatch:
+    """``watch`` after ``events``: configured detectors heard, card faults set and cleared
+    (unknown detectors are only counted by :func:`take_detectors`)."""
+    heard, faults = watch.heard, watch.faults
+    for ev in events:
+        det = ev.detector
+        if det not in model.detectors:
+            continue
+        if det not in heard:
+            heard = heard | {det}
+        if ev.fault != (det in faults):
+            faults = faults | {det} if ev.fault else faults - {det}
+    if heard is watch.heard and faults is watch.faults:
+        return watch
+    return DetectorWatch(watch.since, heard, faults)
 
 
 def take_detectors(

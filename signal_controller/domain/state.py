@@ -15,9 +15,14 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from edge_agent.contract.configs import IntersectionConfig
-from edge_agent.contract.payloads import MovementPhaseState, RequestStatus, SignalStatus
+from edge_agent.contract.payloads import (
+    MovementPhaseState,
+    PredictionState,
+    RequestStatus,
+    SignalStatus,
+)
 from signal_controller.domain.calibration import NO_CALIBRATION, Calibration
-from signal_controller.domain.detectors import DetectorEvent, Detectors
+from signal_controller.domain.detectors import DetectorEvent, Detectors, DetectorWatch
 from signal_controller.domain.intersection import Intersection
 from signal_controller.domain.lamps import Lamp
 from signal_controller.domain.learners import History
@@ -68,6 +73,16 @@ class GroupTiming:
 
 
 @dataclass(frozen=True, slots=True)
+class PredictionStatus:
+    """The SPaT ``prediction`` of a tick (rules: :mod:`.prediction_status`): ``ok``,
+    ``degraded`` or ``stale`` and why, as short reason ids. The controller hands out the same
+    object while it does not change, so the SPaT encoder reuses its bytes."""
+
+    state: PredictionState
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Outputs:
     """What the adapter publishes and drives after one tick."""
 
@@ -82,6 +97,8 @@ class Outputs:
     fault: Violation | None
     #: SSEM rows when any request's status changed this tick, else ``None``.
     ssem: SsemRows | None
+    #: whether the tick's timings are the full prediction (SPaT ``prediction``).
+    prediction: PredictionStatus | None = None
 
 
 # --- program states -------------------------------------------------------------------------
@@ -146,6 +163,18 @@ class SpatCache:
 
 
 @dataclass(frozen=True, slots=True)
+class PredictionCheck:
+    """The latest prediction status and what it was judged on: judged again when the program
+    or the detector faults change (both at once: a fail-safe is ``stale`` on its own tick),
+    else once a second (the slow causes: silence, a stuck loop, learning)."""
+
+    status: PredictionStatus
+    second: int
+    program: Program
+    faults: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class ControllerState:
     """The whole controller state; immutable, replaced every tick."""
 
@@ -161,9 +190,12 @@ class ControllerState:
     history: History
     counts: Mapping[str, int]
     last_ssem: SsemRows
+    #: detectors heard and faulty, for the prediction status.
+    watch: DetectorWatch
     cache: SpatCache | None = None
     #: the controller's scores of its own predictions, behind the published confidence.
     calibration: Calibration = NO_CALIBRATION
+    prediction: PredictionCheck | None = None
     #: per-intersection offset of the once-a-second prediction refresh, so that many
     #: controllers in one process do not all recompute on the same tick.
     phase: int = 0

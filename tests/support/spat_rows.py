@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edge_agent.contract.payloads import MovementPhaseState, SignalStatus
-from edge_agent.contract.spat_wire import SpatRow
+from edge_agent.contract.payloads import MovementPhaseState, PredictionState, SignalStatus
+from edge_agent.contract.spat_wire import SpatPredictionRow, SpatRow
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,19 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Prediction:
+    """A tick's prediction status."""
+
+    state: PredictionState
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Tick:
-    """A tick's time, revision, status and rows."""
+    """A tick's time, revision, status, rows and (optional) prediction status."""
 
     now: int
     revision: int
     status: SignalStatus
     groups: Sequence[SpatRow]
+    prediction: SpatPredictionRow | None = None

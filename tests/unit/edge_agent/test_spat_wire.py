@@ -1,15 +1,27 @@
 """The contract's SPaT fast path: its bytes equal the pydantic model's encoding for any valid
-tick, with the groups array reused while the rows object is the same."""
+tick, with the groups array reused while the rows object is the same, and the prediction
+status (issue 18) while its object is the same; the status's round trip, also absent."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_agent.contract.payloads import MovementPhaseState, SignalStatus, Spat, decode, encode
+from edge_agent.contract.payloads import (
+    MAX_PREDICTION_REASONS,
+    MovementPhaseState,
+    SignalStatus,
+    Spat,
+    SpatPrediction,
+    decode,
+    encode,
+)
 from edge_agent.contract.spat_wire import SpatEncoder, spat_fields
-from tests.support.spat_rows import Row, Tick
+from edge_agent.errors import PayloadError
+from tests.support.spat_rows import Prediction, Row, Tick
 
 STATES: list[MovementPhaseState] = [
     "dark", "stop-And-Remain", "pre-Movement", "protected-Movement-Allowed",
@@ -23,6 +35,10 @@ maybe_ts = st.none() | ts
 ids = st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z")
 rows = st.builds(Row, sg=ids, state=st.sampled_from(STATES), min_end=maybe_ts,
                  max_end=maybe_ts, likely_end=maybe_ts, confidence=st.integers(0, 100))
+reasons = st.from_regex(r"\A[a-z_]{1,32}(:[A-Za-z0-9_-]{1,64})?\Z")
+predictions = st.none() | st.builds(
+    Prediction, state=st.sampled_from(["ok", "degraded", "stale"]),
+    reasons=st.lists(reasons, max_size=MAX_PREDICTION_REASONS).map(tuple))
 
 
 def _reference(tick: Tick, device: str, seq: int) -> bytes:
@@ -37,12 +53,13 @@ def _reference(tick: Tick, device: str, seq: int) -> bytes:
     revision=st.integers(0, 2**40),
     status=st.sampled_from(["operational", "fixed_time", "flashing", "dark", "fault"]),
     device=ids,
+    prediction=predictions,
 )
 def test_encoded_spat_is_byte_identical_to_the_contract_model(
     groups: tuple[Row, ...], now: int, seq: int, revision: int, status: SignalStatus,
-    device: str,
+    device: str, prediction: Prediction | None,
 ) -> None:
-    tick = Tick(now, revision, status, groups)
+    tick = Tick(now, revision, status, groups, prediction)
     enc = SpatEncoder(device)
     payload = enc.encode(tick, seq)
     assert payload == _reference(tick, device, seq)
@@ -60,3 +77,46 @@ def test_new_rows_are_encoded_again_and_a_missing_seq_is_refused() -> None:
     assert [(g.state, g.likely_end) for g in b.groups] == [("protected-Movement-Allowed", 3_000)]
     with pytest.raises(ValueError, match="sequenced"):
         enc.encode(Tick(3, 1, "operational", second), None)
+
+
+def test_the_prediction_fragment_is_reused_while_its_object_is_the_same() -> None:
+    enc = SpatEncoder("ks-1")
+    rows = (Row("K1", "stop-And-Remain", 1_000, None, 2_000, 40),)
+    learning = Prediction("degraded", ("learning", "stuck:D1"))
+    for seq, prediction in enumerate((None, learning, learning, Prediction("ok"),
+                                      Prediction("ok"), None, Prediction("stale", ("fail_safe",))),
+                                     start=1):
+        tick = Tick(seq, 1, "operational", rows, prediction)
+        assert enc.encode(tick, seq) == _reference(tick, "ks-1", seq)
+    # a changed status is written again even when its rows are the same object
+    assert decode(Spat, enc.encode(Tick(9, 1, "operational", rows, learning), 9)).prediction \
+        == SpatPrediction(state="degraded", reasons=["learning", "stuck:D1"])
+
+
+def test_the_prediction_round_trips_and_a_payload_without_it_stays_valid() -> None:
+    fields = {"ts": 1, "seq": 1, "intersection_id": "ks-1", "revision": 1, "status": "flashing",
+              "groups": []}
+    stale = Spat(**fields, prediction=SpatPrediction(  # type: ignore[arg-type]
+        state="stale", reasons=["fail_safe"]))
+    raw = encode(stale)
+    assert raw.endswith(b',"prediction":{"state":"stale","reasons":["fail_safe"]}}')
+    assert decode(Spat, raw) == stale
+    old = b'{"v":1,"ts":1,"seq":1,"intersection_id":"ks-1","revision":1,"status":"flashing",' \
+          b'"groups":[]}'
+    assert decode(Spat, old).prediction is None
+    assert encode(decode(Spat, old)) == old  # absent stays absent, not null
+
+
+@pytest.mark.parametrize("prediction", [
+    {"state": "unknown", "reasons": []},
+    {"state": "degraded"},
+    {"state": "degraded", "reasons": ["Stuck D1"]},
+    {"state": "degraded", "reasons": ["stuck:D1:x"]},
+    {"state": "degraded", "reasons": ["learning"] * (MAX_PREDICTION_REASONS + 1)},
+])
+def test_a_malformed_prediction_is_refused(prediction: dict[str, object]) -> None:
+    raw = json.dumps({"v": 1, "ts": 1, "seq": 1, "intersection_id": "ks-1", "revision": 1,
+                      "status": "operational", "groups": [], "prediction": prediction})
+    with pytest.raises(PayloadError) as info:
+        decode(Spat, raw.encode())
+    assert info.value.reason in {"invalid_value", "missing_field", "wrong_type"}
