@@ -344,7 +344,8 @@ class BusGateway:
         if spat is not None:
             group = next((g for g in spat.groups if g.sg == point.sg), None)
         d = distance_m(fix.lat, fix.lon, point.lat, point.lon)
-        self.state.advice = advise(d, fix.speed_mps, group, fix.ts_ms)
+        self.state.advice = advise(d, fix.speed_mps, group, fix.ts_ms,
+                                   prediction=spat.prediction if spat is not None else None)
         self.display.show(self.state.advice, self.priority.statuses())
 
     async def _send_srem(self, actions: Sequence[SremAction]) -> None:

@@ -10,8 +10,11 @@ high under actuated control, so gating on it did exactly that. In the SUMO evalu
 gate cost 2–3 points of the bus CO2 saving (docs/simulations.md); ``min_confidence``
 keeps the gate configurable, off by default. The advice never leaves
 ``[min_speed_mps, max_speed_mps]`` and never asks to speed up beyond the limit. Amber means
-"prepare to stop". The result is consumed by the on-board display adapter and by the
-simulation.
+"prepare to stop". A SPaT whose ``prediction`` the controller calls ``stale`` (fail-safe,
+flashing, the all-red before a program runs) gives no advice at all: its timings are not a
+prediction. ``degraded`` (learners still learning, a loop faulty or silent) still advises, as
+the bounds stay honest, and says so in the reason. The result is consumed by the on-board
+display adapter and by the simulation.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from edge_agent.contract.payloads import GREEN_STATES, SpatGroup
+from edge_agent.contract.payloads import GREEN_STATES, SpatGroup, SpatPrediction
 
 AdviceKind = Literal["keep", "adjust", "stop", "none"]
 _RED = frozenset({"stop-And-Remain", "stop-Then-Proceed", "pre-Movement"})
@@ -29,7 +32,8 @@ _AMBER = frozenset({"protected-clearance", "permissive-clearance"})
 @dataclass(frozen=True, slots=True)
 class GlosaAdvice:
     """``keep``: current speed arrives in green; ``adjust``: drive ``speed_mps``;
-    ``stop``: no speed within the limits arrives in green; ``none``: no usable SPaT."""
+    ``stop``: no speed within the limits arrives in green; ``none``: no usable SPaT (none,
+    or its prediction is stale)."""
 
     kind: AdviceKind
     speed_mps: float | None
@@ -53,10 +57,29 @@ def advise(
     group: SpatGroup | None,
     now_ms: int,
     limits: GlosaLimits = GlosaLimits(),
+    *,
+    prediction: SpatPrediction | None = None,
 ) -> GlosaAdvice:
-    """The advice for a vehicle ``distance_m`` before the stop line of ``group``."""
+    """The advice for a vehicle ``distance_m`` before the stop line of ``group``, whose SPaT
+    says ``prediction`` (``None``: the controller does not report it)."""
     if group is None or distance_m < 0:
         return GlosaAdvice("none", None, "no SPaT for the signal group")
+    if prediction is not None and prediction.state == "stale":
+        return GlosaAdvice("none", None, "SPaT prediction stale" + _why(prediction))
+    advice = _advise(distance_m, speed_mps, group, now_ms, limits)
+    if prediction is not None and prediction.state == "degraded":
+        return GlosaAdvice(advice.kind, advice.speed_mps,
+                           f"{advice.reason}; prediction degraded{_why(prediction)}")
+    return advice
+
+
+def _why(prediction: SpatPrediction) -> str:
+    return f" ({', '.join(prediction.reasons)})" if prediction.reasons else ""
+
+
+def _advise(
+    distance_m: float, speed_mps: float, group: SpatGroup, now_ms: int, limits: GlosaLimits
+) -> GlosaAdvice:
     lo, hi = limits.min_speed_mps, limits.max_speed_mps
     if group.state in GREEN_STATES:
         end = group.min_end if group.min_end is not None else group.likely_end

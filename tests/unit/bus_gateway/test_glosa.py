@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bus_gateway.domain.glosa import GlosaLimits, advise
-from edge_agent.contract.payloads import SpatGroup
+from edge_agent.contract.payloads import SpatGroup, SpatPrediction
 
 NOW = 1_767_225_600_000
 
@@ -59,3 +59,27 @@ def test_red_too_long_and_amber_say_stop_and_unknown_says_none():
 def test_red_ending_before_arrival_at_limit_keeps():
     g = group("pre-Movement", likely_end=NOW + 1_000)
     assert advise(300, 10.0, g, NOW, GlosaLimits()).kind == "keep"
+
+
+def test_no_advice_from_a_stale_prediction_and_it_says_why():
+    """Issue 18: a controller in fail-safe (or before a program runs) has no prediction; its
+    timings must not become a speed."""
+    g = group("stop-And-Remain", max_end=NOW + 40_000, likely_end=NOW + 20_000)
+    stale = SpatPrediction(state="stale", reasons=["fail_safe"])
+    a = advise(200, 12.0, g, NOW, prediction=stale)
+    assert (a.kind, a.speed_mps) == ("none", None)
+    assert a.reason == "SPaT prediction stale (fail_safe)"
+    green = group("protected-Movement-Allowed", min_end=NOW + 20_000)
+    assert advise(100, 10.0, green, NOW, prediction=stale).kind == "none"
+
+
+def test_a_degraded_prediction_still_advises_and_says_so():
+    g = group("stop-And-Remain", max_end=NOW + 40_000, likely_end=NOW + 20_000)
+    plain = advise(200, 12.0, g, NOW)
+    degraded = advise(200, 12.0, g, NOW, prediction=SpatPrediction(
+        state="degraded", reasons=["learning", "stuck:D1"]))
+    assert (degraded.kind, degraded.speed_mps) == (plain.kind, plain.speed_mps) == (
+        "adjust", pytest.approx(10.0))
+    assert degraded.reason == f"{plain.reason}; prediction degraded (learning, stuck:D1)"
+    ok = advise(200, 12.0, g, NOW, prediction=SpatPrediction(state="ok", reasons=[]))
+    assert ok == plain
