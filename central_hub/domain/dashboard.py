@@ -1,6 +1,7 @@
 """What the dashboard shows beyond the payloads as received: which SPaT changes are worth a
-frame, bus punctuality, detector suspicion, the controller's own confidence and the C-ITS badge
-(how good the predictions were is :mod:`central_hub.domain.prediction`).
+frame, bus punctuality, detector suspicion, the controller's own confidence, what it says of
+its prediction and the C-ITS badge (how good the predictions were is
+:mod:`central_hub.domain.prediction`).
 
 WHY pure and separate: these are judgements (when is a countdown change visible, when is a
 loop suspect, when do JSON and ETSI outputs agree) that unit tests pin down without a broker,
@@ -16,7 +17,7 @@ from typing import Literal
 
 from central_hub.domain.etsi_feed import EtsiIntersection
 from central_hub.domain.schedule import Schedule, deviation
-from edge_agent.contract.payloads import Position, Spat
+from edge_agent.contract.payloads import Position, Spat, SpatPrediction
 
 #: a countdown moved by less than this is not worth a frame (the page shows whole seconds).
 LIKELY_END_TOLERANCE_MS = 1_000
@@ -25,24 +26,30 @@ LIKELY_END_TOLERANCE_MS = 1_000
 EARLY_S = -60
 LATE_S = 180
 
-#: the signature of a SPaT as the page draws it: status and, per group, state and likely end.
-SpatSignature = tuple[str, tuple[tuple[str, str, int | None], ...]]
+#: the signature of a SPaT as the page draws it: status, per group state and likely end, and
+#: the prediction's state and reasons (``None`` when the controller does not report it).
+SpatSignature = tuple[str, tuple[tuple[str, str, int | None], ...],
+                      tuple[str, tuple[str, ...]] | None]
 
 
 def spat_signature(spat: Spat) -> SpatSignature:
     """What of a SPaT the dashboard draws (timestamps and sequence numbers left out)."""
-    return spat.status, tuple((g.sg, g.state, g.likely_end) for g in spat.groups)
+    p = spat.prediction
+    return (spat.status, tuple((g.sg, g.state, g.likely_end) for g in spat.groups),
+            None if p is None else (p.state, tuple(p.reasons)))
 
 
 def spat_visibly_changed(before: SpatSignature | None, now: SpatSignature,
                          tolerance_ms: int = LIKELY_END_TOLERANCE_MS) -> bool:
-    """Whether the page would draw ``now`` differently from ``before``: another status, a
-    group added, removed or in another state, or a likely end that moved by a second or more.
+    """Whether the page would draw ``now`` differently from ``before``: another status or
+    prediction status, a group added, removed or in another state, or a likely end that moved
+    by a second or more.
 
     At 10 Hz most SPaTs repeat the previous one but for ``ts`` and ``seq``; sending only the
     visible changes is what keeps a frame small at 300 intersections.
     """
-    if before is None or before[0] != now[0] or len(before[1]) != len(now[1]):
+    if (before is None or before[0] != now[0] or before[2] != now[2]
+            or len(before[1]) != len(now[1])):
         return True
     for (sg0, st0, end0), (sg1, st1, end1) in zip(before[1], now[1], strict=True):
         if sg0 != sg1 or st0 != st1:
@@ -125,6 +132,14 @@ def mean_confidence(spat: Spat | None) -> int | None:
         return None
     conf = [g.confidence for g in spat.groups if g.likely_end is not None]
     return round(sum(conf) / len(conf)) if conf else None
+
+
+def spat_prediction(spat: Spat | None) -> SpatPrediction | None:
+    """The controller's own word on its prediction in its latest SPaT (``ok``, ``degraded``,
+    ``stale`` and why), ``None`` before the first SPaT or from a controller that does not
+    report it. As received: whether the SPaT itself is still current is the health's
+    ``stale``, a judgement of the hub's."""
+    return None if spat is None else spat.prediction
 
 
 def stale_map(seen: Iterable[tuple[str, int]], now_ms: int, stale_ms: int) -> dict[str, int]:

@@ -1,5 +1,6 @@
 """Intersections: list, latest SPaT as received, signal history; and their
-health as the dashboard shows it (SPaT age, status, suspect detectors, prediction quality)."""
+health as the dashboard shows it (SPaT age, status, suspect detectors, prediction quality,
+the controller's prediction status)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from central_hub.domain.dashboard import (
     detector_suspicions,
     etsi_check,
     mean_confidence,
+    spat_prediction,
 )
 from central_hub.domain.etsi_feed import EtsiRow, jer_text
 from central_hub.domain.prediction import (
@@ -28,7 +30,7 @@ from central_hub.domain.prediction import (
 )
 from central_hub.hub import Hub
 from edge_agent.contract.ids import ID_PATTERN
-from edge_agent.contract.payloads import Spat
+from edge_agent.contract.payloads import Spat, SpatPrediction
 from edge_agent.errors import PayloadError
 
 router = APIRouter(prefix="/api/v1/intersections", tags=["feeds"])
@@ -170,6 +172,11 @@ class IntersectionHealthOut(BaseModel):
     confidence: int | None
     #: how good its predictions were over the last hour (``null``: no switch scored in it)
     prediction: PredictionOut | None
+    #: the controller's own word on its prediction in its latest SPaT: ``state`` ``ok``,
+    #: ``degraded`` (learning, a detector faulty, stuck, silent or unheard) or ``stale`` (no
+    #: usable prediction), with short reason ids; ``null`` before the first SPaT or from a
+    #: controller that does not report it (docs/signal_controller.md, "Prediction status")
+    spat_prediction: SpatPrediction | None = None
     #: the latest sampled SPATEM (decoded once a second) said what the SPaT of its tick said;
     #: ``null`` until one was checked (no C-ITS output, or none met its SPaT yet)
     etsi_agrees: bool | None = None
@@ -184,7 +191,7 @@ class IntersectionHealthOut(BaseModel):
 @router.get("/health", response_model=list[IntersectionHealthOut])
 def intersections_health(hub: HubDep) -> list[IntersectionHealthOut]:
     """Per intersection: SPaT age, controller status, suspect detectors, prediction quality
-    over the last hour.
+    over the last hour, and the prediction status the controller reports in its latest SPaT.
 
     The controller reports no detector faults; the hub judges the detectors it hears (stuck on
     for ``DASHBOARD__DETECTOR_STUCK_S``, unchanged for ``DASHBOARD__DETECTOR_NO_CHANGE_S``).
@@ -213,6 +220,7 @@ def intersections_health(hub: HubDep) -> list[IntersectionHealthOut]:
                                                       since_ms=s.since_ms) for s in sus],
             confidence=mean_confidence(i.spat),
             prediction=quality,
+            spat_prediction=spat_prediction(i.spat),
             etsi_agrees=st.etsi.agrees(iid), etsi=etsi.state, etsi_difference=etsi.difference))
     return out
 

@@ -31,6 +31,26 @@ function etsiBadge(h, full) {  // full: the difference spelled out (else only in
   return `<span class="etsi ${ETSI_CLASS[st]}" data-etsi="${st}" title="${esc(diff || "latest sampled SPATEM against the SPaT of its tick")}">` +
     `${ETSI_TEXT[st]}${diff && full ? ` <small>(${esc(diff)})</small>` : ""}</span>`;
 }
+// the controller's own word on its prediction (SPaT "prediction"): the live SPaT's, else the
+// polled health's; absent from controllers that do not report it
+const PRED_CLASS = { ok: "good", degraded: "warn", stale: "bad" };
+const REASON_TEXT = { learning: "learning", fail_safe: "fail-safe", flash: "flashing (operator)",
+  clearing: "all-red before a program", more: "more", fault: "card fault", stuck: "stuck occupied",
+  silent: "silent", unheard: "never heard" };
+function reasonText(r) {
+  const [kind, det] = r.split(":");
+  return det ? `${det} ${REASON_TEXT[kind] || kind}` : REASON_TEXT[r] || r;
+}
+function predictionOf(id) {
+  const sp = S.spat[id], h = S.health[id];
+  return (sp && sp.prediction) || (h && h.spat_prediction) || null;
+}
+function predictionBadge(p, full) {  // full: the reasons spelled out (else only in the tooltip)
+  if (!p) return "";
+  const why = (p.reasons || []).map(reasonText).join(", ");
+  return `<span class="pstate ${PRED_CLASS[p.state] || ""}" data-prediction="${esc(p.state)}" title="${esc(why || "the controller's prediction status")}">` +
+    `${esc(p.state)}${why && full ? ` <small>(${esc(why)})</small>` : ""}</span>`;
+}
 
 const map = new NetworkMap($("map"), (id) => select(id));
 const alarms = new AlarmPanel(document.querySelector("aside"));
@@ -54,10 +74,11 @@ function renderIxTable() {
       : `${h.detectors} heard, ok`;
     const pred = qualityCell(h.prediction);
     const conf = h.confidence != null ? ` · ${h.confidence} %` : "";
+    const ps = predictionBadge(predictionOf(id), false);
     return `<tr data-ix="${esc(id)}" class="${id === S.selected ? "sel" : ""}${stale ? " stale" : ""}">` +
       `<td><button type="button" class="link" data-ix="${esc(id)}">${esc(m ? m.name : id)}</button><br><small>${esc(id)}</small></td>` +
       `<td>${glyphs}</td><td class="${sp && DEGRADED.has(st) ? "bad" : ""}">${esc(st)}</td>${ageCell}<td>${det}</td>` +
-      `<td title="last hour: mean error of red/green ends predicted up to 10 s ahead · share of switches within their bounds · controller confidence">${pred}${conf}</td>` +
+      `<td><span title="last hour: mean error of red/green ends predicted up to 10 s ahead · share of switches within their bounds · controller confidence">${pred}${conf}</span>${ps ? ` ${ps}` : ""}</td>` +
       `<td>${etsiBadge(h, false)}</td></tr>`;
   });
   $("ix-table").tBodies[0].innerHTML = rows.join("");
@@ -89,6 +110,7 @@ function renderSelected() {
     `<dt>prediction <small>last hour</small></dt><dd data-testid="prediction">${qualityDetail(h.prediction)}` +
     `${h.confidence != null ? `; controller confidence ${h.confidence} %` : ""}</dd>` +
     (h.prediction ? `<dt>reliability</dt><dd>${reliabilityPlot(h.prediction.reliability)}</dd>` : "") +
+    `<dt>prediction status</dt><dd data-testid="prediction-state">${predictionBadge(predictionOf(id), true) || "not reported"}</dd>` +
     `<dt>C-ITS</dt><dd data-testid="etsi">${etsiBadge(h, true)}</dd>`;
 }
 

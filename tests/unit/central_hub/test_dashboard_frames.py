@@ -1,14 +1,21 @@
 """Dashboard judgements and frames: visible SPaT changes only, numbered frames after a
-snapshot, staleness, bus delay, detector suspicion, the C-ITS badge, and the frame size at
-Kassel scale (300 intersections at 10 Hz, 300 buses at 1 Hz). Prediction quality:
-test_prediction_quality.py."""
+snapshot, staleness, bus delay, detector suspicion, the C-ITS badge, the controller's
+prediction status in the health JSON, and the frame size at Kassel scale (300 intersections at
+10 Hz, 300 buses at 1 Hz). Prediction quality: test_prediction_quality.py."""
 
 from __future__ import annotations
 
 import json
 import random
+import time
 from datetime import date
+from types import SimpleNamespace
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from central_hub.api.routes import intersections
+from central_hub.core.config import HubSettings
 from central_hub.domain.dashboard import (
     DetectorView,
     EtsiCheck,
@@ -16,6 +23,7 @@ from central_hub.domain.dashboard import (
     detector_suspicions,
     etsi_check,
     punctuality_class,
+    spat_prediction,
     spat_signature,
     spat_visibly_changed,
 )
@@ -24,7 +32,14 @@ from central_hub.domain.live_state import LiveState
 from central_hub.domain.schedule import Schedule, Stop, StopTime, Trip, reference_ms
 from central_hub.live.dashboard_feed import DashboardFeed
 from edge_agent.contract.etsi.spatem import ItsIntersection, encode_spatem
-from edge_agent.contract.payloads import Detector, Position, Spat, SpatGroup, encode
+from edge_agent.contract.payloads import (
+    Detector,
+    Position,
+    Spat,
+    SpatGroup,
+    SpatPrediction,
+    encode,
+)
 
 STATES = ("stop-And-Remain", "pre-Movement", "protected-Movement-Allowed", "protected-clearance")
 
@@ -72,6 +87,38 @@ def test_frames_are_numbered_after_a_snapshot_and_skip_repeated_spat() -> None:
     feed.spat("ks-1")
     frame = json.loads(feed.render(2_700) or "")
     assert frame["n"] == 3 and frame["stale"] == {} and "ks-1" in frame["spat"]
+
+
+def test_a_changed_prediction_status_is_a_visible_change_and_reaches_the_health() -> None:
+    """Issue 18: the page shows the controller's prediction status, so a change of it is
+    worth a frame; the health route reports it as received (``null`` when not reported)."""
+    plain = _spat("ks-1", 0, ["stop-And-Remain"], [10_000])
+    ok = plain.model_copy(update={"prediction": SpatPrediction(state="ok", reasons=[])})
+    degraded = plain.model_copy(update={"prediction": SpatPrediction(
+        state="degraded", reasons=["stuck:D1"])})
+    assert spat_visibly_changed(spat_signature(plain), spat_signature(ok))
+    assert spat_visibly_changed(spat_signature(ok), spat_signature(degraded))
+    assert not spat_visibly_changed(spat_signature(degraded), spat_signature(
+        degraded.model_copy(update={"ts": 100})))
+    assert spat_prediction(None) is None and spat_prediction(plain) is None
+    assert spat_prediction(degraded) == SpatPrediction(state="degraded", reasons=["stuck:D1"])
+
+
+def test_the_health_json_carries_the_prediction_status_as_received() -> None:
+    state = LiveState()
+    stale = Spat(ts=1, seq=1, intersection_id="ks-1", revision=2, status="flashing",
+                 groups=[], prediction=SpatPrediction(state="stale", reasons=["fail_safe"]))
+    old = _spat("ks-2", 1, ["stop-And-Remain"], [None])  # a controller that does not report it
+    for m in (stale, old):
+        state.apply_spat(m, encode(m), int(time.time() * 1000))
+    app = FastAPI()
+    app.include_router(intersections.router)
+    app.state.hub = SimpleNamespace(state=state, runtime=SimpleNamespace(settings=HubSettings()))
+    health = {h["intersection_id"]: h
+              for h in TestClient(app).get("/api/v1/intersections/health").json()}
+    assert health["ks-1"]["spat_prediction"] == {"state": "stale", "reasons": ["fail_safe"]}
+    assert health["ks-1"]["status"] == "flashing" and health["ks-1"]["stale"] is False
+    assert health["ks-2"]["spat_prediction"] is None
 
 
 def test_bus_delay_from_the_timetable() -> None:
