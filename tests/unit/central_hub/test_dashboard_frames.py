@@ -113,7 +113,8 @@ def test_the_health_json_carries_the_prediction_status_as_received() -> None:
         state.apply_spat(m, encode(m), int(time.time() * 1000))
     app = FastAPI()
     app.include_router(intersections.router)
-    app.state.hub = SimpleNamespace(state=state, runtime=SimpleNamespace(settings=HubSettings()))
+    app.state.hub = SimpleNamespace(state=state, runtime=SimpleNamespace(settings=HubSettings()),
+                                    alarms=None)
     health = {h["intersection_id"]: h
               for h in TestClient(app).get("/api/v1/intersections/health").json()}
     assert health["ks-1"]["spat_prediction"] == {"state": "stale", "reasons": ["fail_safe"]}
