@@ -120,7 +120,7 @@ class Gateway:
 
 
 class Receiver:
-    """Reads ``time bytes`` lines of a bulk receiver."""
+    """Reads the ``time bytes`` lines of a bulk receiver: arrivals, and repeats while idle."""
 
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.proc = proc
@@ -135,10 +135,26 @@ class Receiver:
                 self.samples.append((float(parts[0]), int(parts[1])))
 
     def kbps(self, start: float, end: float) -> float:
-        inside = [s for s in self.samples if start <= s[0] <= end]
-        assert len(inside) >= 2, f"no samples between {start} and {end}"
-        (t0, b0), (t1, b1) = inside[0], inside[-1]
-        return (b1 - b0) * 8 / 1000 / (t1 - t0)
+        """kbit/s received in ``[start, end]``, counted from one arrival to another.
+
+        The shaper lets a whole (GSO) packet go at once and then waits its length's worth of
+        tokens, so the bytes that arrived from arrival ``a`` (included) to arrival ``b``
+        (excluded) are exactly what it sent in ``b - a``, however large the packets: no lump is
+        counted without its time or the other way round (see ``bulk.py``). A stall after the
+        last arrival — nothing although the next was due — still counts: the rate is then the
+        bytes up to the last line over the time up to it, if that is lower.
+        """
+        samples = list(self.samples)
+        before = [0, *(n for _, n in samples[:-1])]
+        arrivals = [i for i, (t, n) in enumerate(samples)
+                    if start <= t <= end and n > before[i]]
+        assert len(arrivals) >= 2, f"fewer than two arrivals between {start} and {end}"
+        first, last = arrivals[0], arrivals[-1]
+        t0, base = samples[first][0], before[first]
+        between = (before[last] - base) / (samples[last][0] - t0)
+        t_end, n_end = max((s for s in samples if s[0] <= end), key=lambda s: s[0])
+        until_end = (n_end - base) / (t_end - t0)
+        return min(between, until_end) * 8 / 1000
 
 
 def class_rate(lab: NetLab, dev: str) -> str:
@@ -147,7 +163,8 @@ def class_rate(lab: NetLab, dev: str) -> str:
 
 
 def measure(rx: Receiver, settle: float = 1.5, window: float = 3.0) -> float:
-    time.sleep(settle)  # TCP slow start and the queues settle
+    """kbit/s over ``window`` seconds, after ``settle`` (TCP slow start, the queues)."""
+    time.sleep(settle)
     t0 = time.time()
-    time.sleep(window)
-    return rx.kbps(t0, time.time())
+    time.sleep(window + 0.2)  # the receiver reports every 0.1 s
+    return rx.kbps(t0, t0 + window)

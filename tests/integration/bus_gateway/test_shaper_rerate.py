@@ -18,15 +18,24 @@ CLIENTS = 60
 KBIT = 1  # rates are compared in kbit/s
 
 
-def _rates(dev: str) -> dict[str, int]:
-    """Class id → rate in kbit/s of the client classes (``1:100`` and up) on ``dev``."""
+def _all_rates(dev: str) -> dict[str, int]:
+    """Class id → rate in kbit/s of every HTB class on ``dev``."""
     out = subprocess.run(["tc", "class", "show", "dev", dev], capture_output=True,
                          text=True, check=True).stdout  # this tc has no JSON for classes
-    rates = {}
-    for m in re.finditer(r"class htb 1:([0-9a-f]+) .*? rate (\d+)(K|M)?bit", out):
-        if int(m[1], 16) >= 0x100:
-            rates[m[1]] = int(m[2]) * {None: 1, "K": 1000, "M": 1_000_000}[m[3]] // 1000
-    return rates
+    return {
+        m[1]: int(m[2]) * {None: 1, "K": 1000, "M": 1_000_000}[m[3]] // 1000
+        for m in re.finditer(r"class htb 1:([0-9a-f]+) .*? rate (\d+)(K|M)?bit", out)
+    }
+
+
+def _rates(dev: str) -> dict[str, int]:
+    """Class id → rate in kbit/s of the client classes (``1:100`` and up) on ``dev``."""
+    return {k: v for k, v in _all_rates(dev).items() if int(k, 16) >= 0x100}
+
+
+def _shared(lan: str, ifb: str) -> list[int]:
+    """The rate of the shared class 1:2 on both devices."""
+    return [_all_rates(dev)["2"] for dev in (lan, ifb)]
 
 
 def _filters(dev: str) -> dict[str, str]:
@@ -53,7 +62,8 @@ def _in_namespace(lan: str) -> dict[str, object]:
     added = {"lan": _rates(lan), "ifb": _rates(shaper.ifb)}
     diff = plan.reconcile(ips[:-1], uplink_kbps=12000)  # one leaves and the uplink doubles
     shaper.apply(diff, plan.uplink_kbps)
-    rerated = {"lan": _rates(lan), "ifb": _rates(shaper.ifb), "changed": len(diff.change)}
+    rerated = {"lan": _rates(lan), "ifb": _rates(shaper.ifb), "changed": len(diff.change),
+               "shared": _shared(lan, shaper.ifb)}
     victim = plan.classes[ips[0]]
     # someone removes one client's class behind the shaper's back (its filter first: HTB
     # refuses to delete a class a filter points at)
@@ -66,7 +76,8 @@ def _in_namespace(lan: str) -> dict[str, object]:
         shaper.apply(plan.reconcile(ips[:-1], uplink_kbps=3000), plan.uplink_kbps)
     except ShaperError as exc:
         error = str(exc)
-    after_error = {"lan": _rates(lan), "ifb": _rates(shaper.ifb)}
+    after_error = {"lan": _rates(lan), "ifb": _rates(shaper.ifb),
+                   "shared": _shared(lan, shaper.ifb)}
     # the failure put the plan in doubt: the next pass puts every class again, in its slot
     plan.resync()
     shaper.apply(plan.reconcile(ips[:-1]), plan.uplink_kbps)
@@ -95,8 +106,11 @@ def test_rerating_reaches_every_class_on_both_devices_and_reports_refusals(tmp_p
         assert len(r["rerated"][dev]) == CLIENTS - 1
         assert set(r["rerated"][dev].values()) == {KBIT * (12000 // 59)}
     assert r["rerated"]["changed"] == CLIENTS - 1
-    # one class gone behind the shaper's back: only that change is refused, and said so
-    assert r["error"].startswith(f"1 of {2 * (CLIENTS - 1)} class changes refused")
+    assert r["rerated"]["shared"] == [12000, 12000]  # 1:2 moved in the clients' batch
+    # one class gone behind the shaper's back: only that change is refused, and said so (the
+    # batch held the clients' classes and 1:2, on both devices)
+    assert r["error"].startswith(f"1 of {2 * (CLIENTS - 1) + 2} class changes refused")
+    assert r["after_error"]["shared"] == [3000, 3000]
     assert "10.77.0.100" in r["error"]
     assert len(r["after_error"]["lan"]) == CLIENTS - 2
     assert len(r["after_error"]["ifb"]) == CLIENTS - 1

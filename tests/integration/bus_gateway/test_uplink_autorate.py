@@ -26,7 +26,12 @@ def class_rates(gw: Gateway) -> dict[str, float]:
 
 
 def settled_rates(gw: Gateway) -> dict[str, float]:
-    """:func:`class_rates` once two readings 20 ms apart agree (no re-rating pass between)."""
+    """:func:`class_rates` once two readings 20 ms apart agree (no re-rating pass between).
+
+    A pass changes 1:2 and the clients' classes in one netlink batch, but the kernel takes its
+    lock per message: a reading may still fall between two messages of one batch (for
+    microseconds); the next one, 20 ms later, would then differ.
+    """
     last = class_rates(gw)
     for _ in range(20):
         time.sleep(0.02)
@@ -67,8 +72,8 @@ def test_estimate_converges_to_the_bottleneck_and_the_client_follows(tmp_path: P
         assert band[0] <= statistics.median(shared) <= 1.15 * CAPACITY_KBPS, shared
         assert all(0.5 * CAPACITY_KBPS <= s <= 1.35 * CAPACITY_KBPS for s in shared), shared
         # one client: its own class follows min(per_client_kbps, uplink share) at every
-        # settled reading (a re-rating pass writes the shared class, then the clients'; a
-        # reading in between would see both rates of one pass)
+        # settled reading (a re-rating pass writes the shared class and the clients' in one
+        # batch: no state in between lasts long enough to be read twice)
         assert all(r["1:100"] == min(8000, r["1:2"]) for r in readings), readings
         # never disconnected: the same TCP connection kept receiving, the client stays admitted
         t_end = time.time()
