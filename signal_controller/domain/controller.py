@@ -339,7 +339,7 @@ def _calibrated(
     """The timings with calibrated confidences; the raw ones of red and green groups are
     remembered to be scored when each group switches (:mod:`.calibration`)."""
     live = [
-        (sg, t[2], t[3]) for sg, t in timings.items()
+        (sg, _published(t, now), t[3]) for sg, t in timings.items()
         if kernel.heads[sg].lamp in (Lamp.GREEN, Lamp.RED)
     ]
     calibration = calibration.observe(live, now)
@@ -349,6 +349,15 @@ def _calibrated(
         if likely is not None and not lo == hi == likely:  # an exact end needs no calibration
             out[sg] = (lo, hi, likely, calibration.confidence(raw, likely - now))
     return out, calibration
+
+
+def _published(timing: Timing, now: int) -> int | None:
+    """The likely end as the SPaT row will carry it (within its bounds, not in the past)."""
+    lo, hi, likely, _ = timing
+    if likely is None:
+        return None
+    likely = max(likely, now + TICK_MS, lo if lo is not None else 0)
+    return min(likely, hi) if hi is not None else likely
 
 
 def _same_key(a: tuple[object, ...], b: tuple[object, ...]) -> bool:

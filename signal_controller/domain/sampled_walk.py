@@ -44,7 +44,7 @@ from signal_controller.domain.transitions import plan_transition
 
 #: futures drawn per refresh: the median of 32 draws is within about ±0.2 of a quartile of the
 #: true one, and the cost stays inside the scale goal (see BENCHMARKS.md).
-SAMPLES = 32
+SAMPLES = int(__import__("os").environ.get("KS_SAMPLES", "32"))
 #: the walk stops after this many cycles (a group whose stage keeps being skipped).
 CYCLES = 4
 WINDOW_MS = 1000
@@ -269,7 +269,7 @@ def _first_hops(
 
 def _current_end(  # noqa: PLR0917 - one draw's view of the running stage
     state: ControllerState, run: ActRun, now: int, x_min: int, ctx: _Context,
-    rnd: random.Random,
+    rnd: random.Random, others: float,
 ) -> int:
     """A draw of when the current stage ends."""
     model = ctx.model
@@ -308,12 +308,12 @@ def _current_end(  # noqa: PLR0917 - one draw's view of the running stage
                     end = now + round(u) + ctx.occ + _gap_out(rnd, rate_q, stage.gap, ctx.occ)
         end = max(end, x_min)
     deadline = run.deadline
-    if deadline is None:  # the green rests until other demand arrives
-        other = sum(r for i, r in enumerate(ctx.call_rate) if i != run.stage)
-        wait = rnd.expovariate(other) if other > 0 else 3_600_000.0
-        demand = now + round(wait)
+    latest = natural_max
+    if deadline is None:  # the green rests until other demand arrives, even past its maximum
+        demand = max(now, math.ceil(min(others, now + 3_600_000)))
         end = max(end, demand)
-        deadline = max(demand, natural_max) + ext_budget(model, stage)
+        latest = max(natural_max, demand)
+        deadline = latest + ext_budget(model, stage)
     wish = state.wish
     cutoff = early_cutoff(model, wish, run)
     if cutoff is not None:
@@ -321,7 +321,7 @@ def _current_end(  # noqa: PLR0917 - one draw's view of the running stage
     if wish.hold_until is not None:
         end = max(end, wish.hold_until)
     else:
-        end = min(end, max(natural_max, x_min))
+        end = min(end, max(latest, x_min))
     return max(x_min, min(end, deadline))
 
 
@@ -337,30 +337,41 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
     red_amber = ctx.red_amber
     hops = _hops(model)
     switch: dict[str, int] = {}
-    t = _current_end(state, run, now, x_min, ctx, rnd)
-    prev = run.stage
-    #: per stage: vehicles known at its loops, and since when arrivals add to them.
+    #: per stage: vehicles at its loops at ``since`` (drawn once per future), the first
+    #: arrival or press after ``since`` (drawn when needed), whether a latched call still holds.
     since = [now] * n
-    known: list[list[int] | None] = [None] * n
+    queues: list[list[int] | None] = [None] * n
+    arrival: list[float | None] = [None] * n
+    latched = [i in state.detectors.calls or i in state.wish.calls or i in model.recall
+               for i in range(n)]
+
+    def demand(j: int) -> float:
+        """When stage ``j`` has demand (``since[j]`` or earlier if it has it already)."""
+        q = queues[j]
+        if q is None:
+            q = queues[j] = [lp.known + _poisson(rnd, lp.extra) for lp in ctx.loops[j]]
+        if latched[j]:
+            return -1.0
+        if any(q):
+            return since[j]
+        a = arrival[j]
+        if a is None:
+            rate = ctx.call_rate[j]
+            a = arrival[j] = since[j] + rnd.expovariate(rate) if rate > 0 else float(NEVER)
+        return a
+
+    others = min((demand(j) for j in range(n) if j != run.stage), default=float(NEVER))
+    t = _current_end(state, run, now, x_min, ctx, rnd, others)
+    prev = run.stage
     since[run.stage] = t
-    known[run.stage] = [0] * len(ctx.loops[run.stage])
-    early = state.detectors.calls | state.wish.calls
+    queues[run.stage] = [0] * len(ctx.loops[run.stage])
+    latched[run.stage] = run.stage in model.recall
     total = len(model.groups)
     for k in range(1, CYCLES * n):
         i = (run.stage + k) % n
-        if i == prev:
+        if i == prev or demand(i) > t:
             continue
         y = stages[i]
-        queues = known[i]
-        if queues is None:  # the queue now, drawn once per future
-            queues = known[i] = [lp.known + _poisson(rnd, lp.extra) for lp in ctx.loops[i]]
-        called = i in model.recall or (k < n and i in early) or any(queues)
-        if not called:
-            rate = ctx.call_rate[i]
-            if rate <= 0 or rnd.expovariate(rate) > t - since[i]:
-                continue
-            if queues:
-                queues[0] = 1  # the vehicle that called
         if prev == run.stage and k < n:
             entering_off, ending, (s_off, s_floor) = first[i]
             entering = {sg: max(t + off, floor) for sg, (off, floor) in entering_off.items()}
@@ -377,21 +388,31 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
         if len(switch) >= total:
             break
         # the green of y: its queues at the start, their discharge, then a gap
+        q_at = queues[i]
+        assert q_at is not None  # drawn by demand(i)
+        from_t = float(since[i])
+        if not any(q_at) and q_at and (a := arrival[i]) is not None and a <= t:
+            q_at = [1, *q_at[1:]]  # the vehicle that called
+            from_t = a
         longest = 0.0
-        for lp, q0 in zip(ctx.loops[i], queues, strict=True):
-            q = q0 + _poisson(rnd, lp.rate * (start - since[i]))
+        for lp, q0 in zip(ctx.loops[i], q_at, strict=True):
+            q = q0 + _poisson(rnd, lp.rate * (start - from_t))
             if q:
                 longest = max(longest, _discharge(q, lp.rate, ctx.headway, ctx.occ))
         kind = model.stage_kinds[i]
         if kind == "none":
-            dur = y.max_green
+            end = start + y.max_green
         elif kind == "buttons":
-            dur = y.min_green
+            end = start + y.min_green
         else:
             dur = round(longest) + _gap_out(rnd, ctx.gap_rate[i], y.gap, ctx.occ)
-            dur = min(max(dur, y.min_green), y.max_green)
-        t = start + dur
-        since[i] = t
-        known[i] = [0] * len(queues)
+            end = start + min(max(dur, y.min_green), y.max_green)
+        since[i] = end
+        queues[i] = [0] * len(q_at)
+        arrival[i] = None
+        latched[i] = i in model.recall
+        # the green rests until another stage has demand
+        rest = min((demand(j) for j in range(n) if j != i), default=float(NEVER))
+        t = max(end, math.ceil(rest)) if rest < NEVER else end
         prev = i
     return switch
