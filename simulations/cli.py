@@ -29,7 +29,10 @@ def register(sub: Any) -> None:
     )
     ev.add_argument("--scenario", default="arterial", help="scenario name")
     ev.add_argument("--minutes", default="60", help="simulated minutes of demand")
-    ev.add_argument("--seed", default="1", help="demand seed")
+    ev.add_argument("--seed", nargs="+", default=["1"], metavar="SEED",
+                    help="demand seed; several (e.g. 1 2 3 or 1-8) run one after the other "
+                    "into DIR/seed-N/ with an overview in DIR/seeds.md and DIR/seeds.json "
+                    "(default: 1)")
     ev.add_argument("--out", required=True, help="output directory (created)")
     ev.set_defaults(handler=run_evaluate)
 
@@ -52,21 +55,30 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return _usage(f"--minutes: not a number: {args.minutes!r}")
     if not math.isfinite(minutes) or not 1 <= minutes <= MAX_MINUTES:
         return _usage(f"--minutes: must be between 1 and {MAX_MINUTES}, got {args.minutes}")
+    from simulations.evaluation.domain.seeds import parse_seeds  # noqa: PLC0415
+
     try:
-        seed = int(args.seed)
-    except ValueError:
-        return _usage(f"--seed: not an integer: {args.seed!r}")
-    if seed < 0:
-        return _usage(f"--seed: must not be negative, got {seed}")
+        seeds = parse_seeds(args.seed)
+    except ValueError as exc:
+        return _usage(f"--seed: {exc}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         return _usage(f"--out: {out} exists and is not a directory")
 
     from simulations.evaluation.evaluate import ProgressBar, evaluate  # noqa: PLC0415
+    from simulations.evaluation.seeds import evaluate_seeds  # noqa: PLC0415
     from simulations.scenario.build import SimulationError, SumoMissingError  # noqa: PLC0415
 
     try:
-        result = evaluate(args.scenario, minutes, seed, out, progress=ProgressBar())
+        if len(seeds) > 1:
+            several = evaluate_seeds(args.scenario, minutes, seeds, out, progress=ProgressBar())
+            print(f"seeds:   {several.json_path}")
+            print(f"report:  {several.report_path}")
+            if several.worst is not None:
+                print(f"worst seed: {several.worst.seed} ({several.worst.goal.label} "
+                      f"{several.worst.change_pct:+.1f} %)")
+            return EXIT_OK
+        result = evaluate(args.scenario, minutes, seeds[0], out, progress=ProgressBar())
     except SumoMissingError as exc:
         print(f"kassel sim evaluate: {exc}", file=sys.stderr)
         return EXIT_FAILURE

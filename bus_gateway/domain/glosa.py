@@ -15,6 +15,10 @@ flashing, the all-red before a program runs) gives no advice at all: its timings
 prediction. ``degraded`` (learners still learning, a loop faulty or silent) still advises, as
 the bounds stay honest, and says so in the reason. The result is consumed by the on-board
 display adapter and by the simulation.
+
+One rule for every vehicle: what differs between a bus and a cyclist is only the speed range
+the advice may use (:class:`GlosaLimits`; :data:`BUS_LIMITS`, :data:`BICYCLE_LIMITS`), so the
+cyclists of the SUMO evaluation get their advice from this function too, from the same SPaT.
 """
 
 from __future__ import annotations
@@ -42,13 +46,21 @@ class GlosaAdvice:
 
 @dataclass(frozen=True, slots=True)
 class GlosaLimits:
-    """Speeds the advice may ask for (city bus: 15–50 km/h)."""
+    """Speeds the advice may ask for (the defaults are the city bus's: 15–50 km/h)."""
 
     min_speed_mps: float = 15 / 3.6
     max_speed_mps: float = 50 / 3.6
     #: below this confidence (0–100) the red's ``max_end`` is used instead of ``likely_end``
     #: (0: never; see the module docstring).
     min_confidence: int = 0
+
+
+#: a city bus: slower than 15 km/h holds up the traffic behind it; 50 km/h is the limit.
+BUS_LIMITS = GlosaLimits()
+#: a cyclist: below 12 km/h riding gets unsteady, above 25 km/h is beyond most riders (and a
+#: pedelec's assistance). When no speed in this range makes the green, the advice is "stop":
+#: a cyclist is then shown no advice and rides as usual.
+BICYCLE_LIMITS = GlosaLimits(min_speed_mps=12 / 3.6, max_speed_mps=25 / 3.6)
 
 
 def advise(

@@ -1,4 +1,5 @@
-"""``kassel sim evaluate``: build the scenario once, run (a), (b), (c), write summary and report.
+"""``kassel sim evaluate``: build the scenario once, run (a), (b), (c), (c0), write summary and
+report.
 
 Why one orchestrator: the three runs must share one built scenario (identical net, demand and
 configs) and one seed, and the user must see progress on a long run; this module owns both.
@@ -84,7 +85,8 @@ def evaluate(scenario: str, minutes: float, seed: int, out: Path, *,
     plots = plot(results, out)
     notes = [
         f"{len(built.demand.cars)} cars, {len(built.demand.buses)} bus trips (line 52, both "
-        f"directions, every 5 min) and {len(built.demand.walks)} pedestrians over "
+        f"directions, every 5 min), {len(built.demand.cyclists)} cyclists (the whole corridor "
+        f"on its cycle lanes, both directions) and {len(built.demand.walks)} pedestrians over "
         f"{len(built.network.junctions)} signalised junctions; files in `scenario/`.",
     ]
     report_path = out / "report.md"

@@ -23,6 +23,7 @@ from simulations.scenario.domain.arterial import (
     SignalTiming,
     approach_edge,
     build_network,
+    cycle_lanes_into,
     intersection_config_data,
 )
 from simulations.scenario.domain.demand import Demand, build_demand
@@ -55,7 +56,8 @@ class TlsInfo:
 
     id: str
     links: tuple[Link, ...]
-    #: sg -> (x, y) of the stop line of its right-most driving lane (net coordinates).
+    #: sg -> (x, y) of the stop line of its right-most driving lane (net coordinates; not the
+    #: cycle lane's).
     stop_lines: dict[str, tuple[float, float]]
 
 
@@ -161,7 +163,9 @@ def read_tls(net_file: Path, network: Network) -> dict[str, TlsInfo]:
         stops = {}
         j = by_junction[tls]
         for arm, sg in APPROACH_GROUP.items():
-            stops[sg] = lane_end[f"{arm_edges[(j.id, arm)]}_1"]
+            approach = arm_edges[(j.id, arm)]
+            first = network.edge(approach).first_vehicle_lane
+            stops[sg] = lane_end[f"{approach}_{first}"]
         out[tls] = TlsInfo(
             tls,
             tuple(Link(i, links[tls][i], i in minor) for i in range(size)),
@@ -207,9 +211,11 @@ def build_scenario(
         name=name,
         directory=out,
         net_file=net_file,
-        route_file=write_routes(demand, out),
+        route_file=write_routes(network, demand, out),
         additional_file=write_additionals(network, timing, out),
-        baseline_file=write_baseline_programs(programs, timing.arterial.gap_s, out),
+        baseline_file=write_baseline_programs(
+            programs, timing.arterial.gap_s, out,
+            undetected={j.id: cycle_lanes_into(network, j) for j in network.junctions}),
         network=network,
         demand=demand,
         timing=timing,

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from simulations.scenario.domain.arterial import (
+    BIKE_LANE_WIDTH_M,
     LANE_WIDTH_M,
     SIDEWALK_WIDTH_M,
     Network,
@@ -24,6 +25,12 @@ from simulations.scenario.domain.signals import Phase
 #: SUMO emission class of the buses (HBEFA 3, urban bus) and of the cars.
 BUS_EMISSION_CLASS = "HBEFA3/Bus"
 CAR_EMISSION_CLASS = "HBEFA3/PC_G_EU4"
+#: the cyclists' vType: ``desiredMaxSpeed`` times a rider's ``speedFactor`` is their cruising
+#: speed (SUMO's allowed speed for them); 25 km/h is the top (pedelec assistance limit).
+BIKE_DESIRED_MPS = 5.0
+BIKE_MAX_MPS = 25 / 3.6
+#: SUMO's value of a lane's parameter in an actuated program that builds no detector there.
+NO_DETECTOR = "NO_DETECTOR"
 
 
 def _write(root: ET.Element, path: Path) -> Path:
@@ -48,19 +55,23 @@ def write_plain_network(net: Network, out: Path) -> tuple[Path, Path]:
         ET.SubElement(nodes, "node", attrs)
     edges = ET.Element("edges")
     for e in net.edges:
-        ET.SubElement(edges, "edge", {
+        attrs = {
             "id": e.id, "from": e.src, "to": e.dst, "numLanes": str(e.lanes),
             "speed": _num(e.speed), "width": _num(LANE_WIDTH_M),
             "sidewalkWidth": _num(SIDEWALK_WIDTH_M),
-        })
+        }
+        if e.bike_lane:
+            attrs["bikeLaneWidth"] = _num(BIKE_LANE_WIDTH_M)
+        ET.SubElement(edges, "edge", attrs)
     return (
         _write(nodes, out / "arterial.nod.xml"),
         _write(edges, out / "arterial.edg.xml"),
     )
 
 
-def write_routes(demand: Demand, out: Path) -> Path:
-    """Vehicle types, cars, the timetabled buses and the pedestrians, sorted by departure."""
+def write_routes(net: Network, demand: Demand, out: Path) -> Path:
+    """Vehicle types, cars, the timetabled buses, the cyclists and the pedestrians, sorted by
+    departure."""
     root = ET.Element("routes")
     ET.SubElement(root, "vType", {
         "id": "car", "vClass": "passenger", "emissionClass": CAR_EMISSION_CLASS,
@@ -70,6 +81,10 @@ def write_routes(demand: Demand, out: Path) -> Path:
         "id": "bus", "vClass": "bus", "length": "12", "minGap": "2.5", "maxSpeed": "13.89",
         "accel": "1.2", "decel": "4.0", "speedFactor": "1", "speedDev": "0",
         "emissionClass": BUS_EMISSION_CLASS, "guiShape": "bus",
+    })
+    ET.SubElement(root, "vType", {
+        "id": "bike", "vClass": "bicycle", "maxSpeed": _num(BIKE_MAX_MPS),
+        "desiredMaxSpeed": _num(BIKE_DESIRED_MPS), "speedDev": "0",
     })
     items: list[tuple[float, int, ET.Element]] = []
     for car in demand.cars:
@@ -81,7 +96,8 @@ def write_routes(demand: Demand, out: Path) -> Path:
         items.append((car.depart, 0, el))
     for bus in demand.buses:
         el = ET.Element("vehicle", {
-            "id": bus.id, "type": "bus", "depart": _num(bus.depart), "departLane": "1",
+            "id": bus.id, "type": "bus", "depart": _num(bus.depart),
+            "departLane": str(net.edge(bus.edges[0]).first_vehicle_lane),
             "departSpeed": "max", "line": "52",
         })
         ET.SubElement(el, "param", {"key": "has.emissions.device", "value": "true"})
@@ -91,6 +107,14 @@ def write_routes(demand: Demand, out: Path) -> Path:
                 "busStop": call.stop, "duration": _num(call.duration), "until": _num(call.until),
             })
         items.append((bus.depart, 1, el))
+    for bike in demand.cyclists:
+        el = ET.Element("vehicle", {
+            "id": bike.id, "type": "bike", "depart": _num(bike.depart), "departLane": "best",
+            "departSpeed": "desired",
+            "speedFactor": f"{bike.cruise_mps / BIKE_DESIRED_MPS:.4f}",
+        })
+        ET.SubElement(el, "route", {"edges": " ".join(bike.edges)})
+        items.append((bike.depart, 3, el))
     for walk in demand.walks:
         el = ET.Element("person", {
             "id": walk.id, "depart": _num(walk.depart), "departPos": _num(walk.depart_pos),
@@ -110,7 +134,7 @@ def write_additionals(net: Network, timing: SignalTiming, out: Path) -> Path:
     root = ET.Element("additional")
     for stop in (*net.stops_east, *net.stops_west):
         ET.SubElement(root, "busStop", {
-            "id": stop.id, "name": stop.name, "lane": f"{stop.edge}_1",
+            "id": stop.id, "name": stop.name, "lane": f"{stop.edge}_{stop.lane}",
             "startPos": _num(stop.start), "endPos": _num(stop.end), "lines": "52",
         })
     for j in net.junctions:
@@ -123,8 +147,9 @@ def write_additionals(net: Network, timing: SignalTiming, out: Path) -> Path:
 
 
 def write_baseline_programs(programs: Mapping[str, Sequence[Phase]], gap_s: float,
-                            out: Path) -> Path:
-    """SUMO actuated programs (``programID="baseline"``) that replace netconvert's."""
+                            out: Path, *, undetected: Mapping[str, Sequence[str]]) -> Path:
+    """SUMO actuated programs (``programID="baseline"``) that replace netconvert's; the lanes
+    in ``undetected[tls]`` get no detector (the cycle lanes, as in the controller runs)."""
     root = ET.Element("additional")
     for tls, phases in sorted(programs.items()):
         logic = ET.SubElement(root, "tlLogic", {
@@ -132,6 +157,8 @@ def write_baseline_programs(programs: Mapping[str, Sequence[Phase]], gap_s: floa
         })
         ET.SubElement(logic, "param", {"key": "max-gap", "value": _num(gap_s)})
         ET.SubElement(logic, "param", {"key": "detector-gap", "value": "2.0"})
+        for lane in undetected.get(tls, ()):
+            ET.SubElement(logic, "param", {"key": lane, "value": NO_DETECTOR})
         for p in phases:
             attrs = {"duration": _num(p.duration), "state": p.state}
             if p.min_dur is not None and p.max_dur is not None:

@@ -1,7 +1,8 @@
-"""Bus delay and stops at signals, SPaT prediction error and the per-run summary.
+"""Bus and cyclist delay and stops at signals, SPaT prediction error and the per-run summary.
 
 Why pure accumulators: the definitions are what the evaluation's figures mean, so they must be
-readable and unit-tested without SUMO. The adapter feeds one observation per bus and step.
+readable and unit-tested without SUMO. The adapter feeds one observation per bus or cyclist and
+step; both are held to the same definitions, so a stop means the same for either.
 
 Definitions (also in ``docs/simulations.md``):
 
@@ -11,7 +12,11 @@ Definitions (also in ``docs/simulations.md``):
   ``sum(dt * (1 - v / v_free))``, not counted while the bus serves a bus stop;
 * *bus stop at a signal*: the speed falls below :data:`STOP_SPEED_MPS` in a signal zone while
   not at a bus stop; it counts again only after the bus moved faster than
-  :data:`RESTART_SPEED_MPS` (a queue's creeping is one stop, not many);
+  :data:`RESTART_SPEED_MPS` (a queue's creeping is one stop, not many); a cyclist's stop at a
+  signal likewise;
+* *cyclist time loss*: SUMO's ``timeLoss`` of the whole trip, against the rider's own cruising
+  speed. Not the zone delay: speed advice slows a rider down *before* the zone, and that time
+  must count against the advice;
 * *SPaT error*: for every group and every sample, the absolute difference between the
   published ``likely_end`` and the instant the aspect actually changed.
 """
@@ -34,12 +39,18 @@ RUN_KEYS = (
     "bus_co2_g",
     "safety_violations",
     "spat_mae_s",
+    "cyclist_signal_stops",
+    "cyclist_time_loss_s",
 )
+#: SUMO vType ids of the scenario's road users.
+BUS_TYPE = "bus"
+CAR_TYPE = "car"
+BIKE_TYPE = "bike"
 
 
 @dataclass(slots=True)
-class BusAccount:
-    """Signal delay and stops of one bus trip so far."""
+class ZoneAccount:
+    """Signal delay and stops of one bus or cyclist trip so far."""
 
     delay_s: float = 0.0
     stops: int = 0
@@ -47,10 +58,10 @@ class BusAccount:
 
 
 @dataclass(slots=True)
-class BusSignalTracker:
-    """Accumulates signal delay and stops per bus (see the module docstring)."""
+class SignalZoneTracker:
+    """Accumulates signal delay and stops per vehicle (see the module docstring)."""
 
-    accounts: dict[str, BusAccount] = field(default_factory=dict)
+    accounts: dict[str, ZoneAccount] = field(default_factory=dict)
 
     def observe(
         self,
@@ -63,7 +74,7 @@ class BusSignalTracker:
         at_bus_stop: bool,
     ) -> None:
         """One step of ``dt_s`` seconds of ``vehicle``."""
-        acc = self.accounts.setdefault(vehicle, BusAccount())
+        acc = self.accounts.setdefault(vehicle, ZoneAccount())
         if speed_mps > RESTART_SPEED_MPS:
             acc.stopped = False
         if not in_zone or at_bus_stop:
@@ -133,16 +144,19 @@ def _mean(values: Iterable[float]) -> float | None:
 
 def run_summary(
     trips: Iterable[TripRecord],
-    buses: Mapping[str, BusAccount],
+    zones: Mapping[str, ZoneAccount],
     *,
     safety_violations: int,
     spat_mae_s: float | None,
 ) -> dict[str, float | int | None]:
-    """One run's ``R`` of ``summary.json``: means over the *finished* bus and car trips."""
+    """One run's ``R`` of ``summary.json``: means over the *finished* bus, car and cyclist
+    trips; ``zones`` holds the signal-zone accounts of the buses and cyclists by vehicle id."""
     done = list(trips)
-    bus_trips = [t for t in done if t.vtype == "bus"]
-    car_trips = [t for t in done if t.vtype != "bus"]
-    accounts = [buses.get(t.id, BusAccount()) for t in bus_trips]
+    bus_trips = [t for t in done if t.vtype == BUS_TYPE]
+    car_trips = [t for t in done if t.vtype == CAR_TYPE]
+    bike_trips = [t for t in done if t.vtype == BIKE_TYPE]
+    accounts = [zones.get(t.id, ZoneAccount()) for t in bus_trips]
+    riders = [zones.get(t.id, ZoneAccount()) for t in bike_trips]
     co2 = [t.co2_g for t in bus_trips if t.co2_g is not None]
     return {
         "bus_signal_delay_s": _round(_mean(a.delay_s for a in accounts)),
@@ -152,6 +166,8 @@ def run_summary(
         "bus_co2_g": _round(_mean(co2)),
         "safety_violations": int(safety_violations),
         "spat_mae_s": _round(spat_mae_s),
+        "cyclist_signal_stops": _round(_mean(float(a.stops) for a in riders)),
+        "cyclist_time_loss_s": _round(_mean(t.time_loss_s for t in bike_trips)),
     }
 
 

@@ -8,9 +8,14 @@ baseline program all come from the same source.
 
 Layout (x east, y north, metres; right-hand traffic)::
 
-    W0 ── J1 ── J2 ── J3 ── J4 ── J5 ── J6 ── E7      arterial: 2 lanes each way, 50 km/h
-          │     │     │     │     │     │              side streets: 1 lane each way, 200 m
-          (N and S arms at every junction)
+    W0 ── J1 ── J2 ── J3 ── J4 ── J5 ── J6 ── E7      arterial: 2 lanes each way, 50 km/h,
+          │     │     │     │     │     │              plus a cycle lane each way
+          (N and S arms at every junction)            side streets: 1 lane each way, 200 m
+
+Lanes of an edge, from the kerb: 0 the sidewalk, then (arterial only) the cycle lane, then the
+driving lanes. Cyclists on the cycle lane follow the arterial's vehicle signal (K1/K2), as on
+a German *Radfahrstreifen* without its own signal; so K1/K2's intergreens are the larger of the
+motor-vehicle and the cyclist clearing times (RiLSA).
 
 Signal groups per junction (same names at every junction): K1 arterial from the west, K2 from
 the east, K3 side street from the north, K4 from the south (left and right turns permissive),
@@ -34,6 +39,8 @@ M_PER_DEG_LAT = 111_195.0
 
 LANE_WIDTH_M = 3.2
 SIDEWALK_WIDTH_M = 2.0
+#: the arterial's cycle lanes (ERA: a *Radfahrstreifen* is 1.85 m including its marking).
+BIKE_LANE_WIDTH_M = 1.85
 ARTERIAL_LANES = 2
 SIDE_LANES = 1
 SPEED_MPS = 13.89
@@ -64,6 +71,8 @@ STAGE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("S1", ("K1", "K2", "F1", "F3")),
     ("S2", ("K3", "K4", "F2", "F4")),
 )
+#: vehicle groups whose approach has a cycle lane (cyclists ride with these signals).
+CYCLE_GROUPS = frozenset({"K1", "K2"})
 BUS_ROUTE_ID = "52"
 
 
@@ -116,22 +125,35 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class Edge:
-    """A directed road for netconvert (a sidewalk lane is added as lane 0)."""
+    """A directed road for netconvert (a sidewalk lane is added as lane 0, then the cycle lane
+    when ``bike_lane``)."""
 
     id: str
     src: str
     dst: str
     lanes: int
     speed: float
+    bike_lane: bool = False
+
+    @property
+    def first_vehicle_lane(self) -> int:
+        """SUMO index of the right-most driving lane (the bus lane of a stop)."""
+        return 2 if self.bike_lane else 1
+
+    @property
+    def bike_lane_index(self) -> int | None:
+        """SUMO index of the cycle lane, ``None`` without one."""
+        return 1 if self.bike_lane else None
 
 
 @dataclass(frozen=True, slots=True)
 class BusStop:
-    """A bus stop on the right-most driving lane (lane 1, lane 0 is the sidewalk)."""
+    """A bus stop on the right-most driving lane (SUMO index ``lane`` of ``edge``)."""
 
     id: str
     name: str
     edge: str
+    lane: int
     start: float
     end: float
 
@@ -195,8 +217,8 @@ def build_network() -> Network:
     east: list[str] = []
     west: list[str] = []
     for a, b in itertools.pairwise(chain):
-        edges.append(Edge(f"{a}_{b}", a, b, ARTERIAL_LANES, SPEED_MPS))
-        edges.append(Edge(f"{b}_{a}", b, a, ARTERIAL_LANES, SPEED_MPS))
+        edges.append(Edge(f"{a}_{b}", a, b, ARTERIAL_LANES, SPEED_MPS, bike_lane=True))
+        edges.append(Edge(f"{b}_{a}", b, a, ARTERIAL_LANES, SPEED_MPS, bike_lane=True))
         east.append(f"{a}_{b}")
         west.insert(0, f"{b}_{a}")
     for j in junctions:
@@ -223,6 +245,7 @@ def _stops(net: Network, chain: list[str], direction: str) -> tuple[BusStop, ...
         src, dst = edge_id.split("_")
         out.append(BusStop(
             f"stop_{direction}_{edge_id}", f"{src}-{dst}", edge_id,
+            net.edge(edge_id).first_vehicle_lane,
             FAR_SIDE_STOP_START_M, FAR_SIDE_STOP_START_M + BUS_STOP_LENGTH_M,
         ))
     return tuple(out)
@@ -239,8 +262,9 @@ def xy_to_latlon(x: float, y: float) -> tuple[float, float]:
 
 
 def _widths() -> tuple[float, float]:
-    """Carriageway widths (m) of the arterial and the side street."""
-    return 2 * ARTERIAL_LANES * LANE_WIDTH_M, 2 * SIDE_LANES * LANE_WIDTH_M
+    """Carriageway widths (m) of the arterial (with its cycle lanes) and the side street."""
+    return (2 * ARTERIAL_LANES * LANE_WIDTH_M + 2 * BIKE_LANE_WIDTH_M,
+            2 * SIDE_LANES * LANE_WIDTH_M)
 
 
 def conflict_distances() -> dict[tuple[str, str], tuple[float, float, bool]]:
@@ -275,15 +299,23 @@ def conflict_distances() -> dict[tuple[str, str], tuple[float, float, bool]]:
 
 
 def intergreens() -> dict[str, dict[str, float]]:
-    """The intergreen matrix (s) of every junction, by the RiLSA-style formula."""
+    """The intergreen matrix (s) of every junction, by the RiLSA-style formula.
+
+    A group with cyclists (:data:`CYCLE_GROUPS`) clears at the larger of the motor-vehicle and
+    the cyclist time: cyclists are slower (4 m/s, 1 s passing time) and take the longest time
+    to clear the far crossing. Entering, motor vehicles are the faster, so the worse case.
+    """
     timing = SignalTiming()
     kind = {sg: k for sg, k, _ in GROUPS}
     out: dict[str, dict[str, float]] = {}
     for (a, b), (s_clear, s_enter, turning) in conflict_distances().items():
         ka, kb = kind[a], kind[b]
         amber = timing.amber_s if ka == "vehicle" else 0.0
-        ig = intergreen(Movement(ka, s_clear, turning, amber), Movement(kb, s_enter))
-        out.setdefault(a, {})[b] = float(max(ig.seconds, 1))
+        seconds = intergreen(Movement(ka, s_clear, turning, amber), Movement(kb, s_enter)).seconds
+        if a in CYCLE_GROUPS:
+            cyclist = intergreen(Movement("bicycle", s_clear), Movement(kb, s_enter))
+            seconds = max(seconds, cyclist.seconds)
+        out.setdefault(a, {})[b] = float(max(seconds, 1))
     return {a: dict(sorted(row.items())) for a, row in sorted(out.items())}
 
 
@@ -295,9 +327,9 @@ def stage_of(sg: str) -> str:
     raise KeyError(sg)
 
 
-def vehicle_lane_indices(lanes: int) -> tuple[int, ...]:
-    """Driving-lane indices of an edge with ``lanes`` lanes (lane 0 is the sidewalk)."""
-    return tuple(range(1, lanes + 1))
+def vehicle_lane_indices(edge: Edge) -> tuple[int, ...]:
+    """SUMO indices of the driving lanes of ``edge`` (not the sidewalk, not the cycle lane)."""
+    return tuple(range(edge.first_vehicle_lane, edge.first_vehicle_lane + edge.lanes))
 
 
 def approach_edge(net: Network, junction: Junction, arm: str) -> str:
@@ -313,12 +345,24 @@ def approach_edge(net: Network, junction: Junction, arm: str) -> str:
     return f"{'E7' if i == len(ids) - 1 else ids[i + 1]}_{junction.id}"
 
 
+def cycle_lanes_into(net: Network, junction: Junction) -> tuple[str, ...]:
+    """SUMO lane ids of the cycle lanes approaching ``junction``: no loop lies on them (the
+    controller's loops count motor vehicles only), so SUMO's own actuated program must not
+    build one there either."""
+    out = []
+    for arm in APPROACH_GROUP:
+        edge = net.edge(approach_edge(net, junction, arm))
+        if edge.bike_lane_index is not None:
+            out.append(f"{edge.id}_{edge.bike_lane_index}")
+    return tuple(out)
+
+
 def loop_ids(net: Network, junction: Junction) -> dict[str, tuple[str, str]]:
     """``detector id -> (lane id, sg)`` of the controller's loops at ``junction``."""
     out: dict[str, tuple[str, str]] = {}
     for arm, sg in APPROACH_GROUP.items():
         edge = approach_edge(net, junction, arm)
-        for lane in vehicle_lane_indices(net.edge(edge).lanes):
+        for lane in vehicle_lane_indices(net.edge(edge)):
             out[f"{junction.id}_{sg}_{lane}"] = (f"{edge}_{lane}", sg)
     return out
 

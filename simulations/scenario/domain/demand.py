@@ -1,4 +1,4 @@
-"""Seeded demand for the arterial: cars, a timetabled bus line, pedestrians crossing.
+"""Seeded demand for the arterial: cars, a timetabled bus line, cyclists, pedestrians crossing.
 
 Why generated from a seed in pure code: the three evaluation runs must see *identical* demand
 (same vehicles, same departures, same routes, same dwell times) so that the only difference is
@@ -27,6 +27,12 @@ BUS_FIRST_DEPART_S = (15.0, 135.0)
 BUS_DWELL_S = (12.0, 28.0)
 #: planned signal allowance per junction in the timetable (the rest is running + dwell time).
 TIMETABLE_SIGNAL_ALLOWANCE_S = 8.0
+#: cyclists per hour riding the whole corridor on its cycle lanes, per direction (160/h both
+#: ways: a busy city main road in the morning peak).
+CYCLISTS_PER_DIRECTION_PH = 80.0
+#: cruising speeds of the cyclists (km/h): normal, mean 18, sd 3, cut to 12-25 (slow riders to
+#: pedelecs, which assist up to 25 km/h).
+CYCLIST_SPEED_KMH = (18.0, 3.0, 12.0, 25.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,17 @@ class BusTrip:
 
 
 @dataclass(frozen=True, slots=True)
+class CycleTrip:
+    """A cyclist riding the corridor on the cycle lane at their own cruising speed."""
+
+    id: str
+    direction: str
+    depart: float
+    edges: tuple[str, ...]
+    cruise_mps: float
+
+
+@dataclass(frozen=True, slots=True)
 class Walk:
     """A pedestrian walking from one edge to another (SUMO routes over the crossings)."""
 
@@ -77,6 +94,7 @@ class Demand:
     cars: tuple[CarTrip, ...]
     buses: tuple[BusTrip, ...]
     walks: tuple[Walk, ...]
+    cyclists: tuple[CycleTrip, ...]
 
 
 def _chain(net: Network) -> list[str]:
@@ -162,6 +180,20 @@ def _buses(net: Network, rng: random.Random, horizon_s: float) -> list[BusTrip]:
     return out
 
 
+def _cyclists(net: Network, rng: random.Random, horizon_s: float) -> list[CycleTrip]:
+    """End-to-end riders both ways; each cruising speed is drawn here, so every run has the
+    same riders at the same speeds (SUMO would draw them per run)."""
+    mean, sd, lo, hi = CYCLIST_SPEED_KMH
+    raw: list[tuple[float, str, tuple[str, ...], float]] = []
+    for direction, chain in (("E", net.eastbound), ("W", net.westbound)):
+        for t in _poisson(rng, CYCLISTS_PER_DIRECTION_PH, horizon_s):
+            kmh = min(hi, max(lo, rng.gauss(mean, sd)))
+            raw.append((t, direction, chain, round(kmh / 3.6, 2)))
+    raw.sort()
+    return [CycleTrip(f"bike{d}_{i:04d}", d, t, edges, v)
+            for i, (t, d, edges, v) in enumerate(raw)]
+
+
 def _walks(net: Network, rng: random.Random, horizon_s: float) -> list[Walk]:
     raw: list[tuple[float, str, str, float, float]] = []
     for j in net.junctions:
@@ -188,4 +220,6 @@ def build_demand(net: Network, *, minutes: float, seed: int, scale: float = 1.0)
     cars = _cars(net, random.Random(rng.getrandbits(64)), horizon, scale)
     buses = _buses(net, random.Random(rng.getrandbits(64)), horizon)
     walks = _walks(net, random.Random(rng.getrandbits(64)), horizon)
-    return Demand(tuple(cars), tuple(buses), tuple(walks))
+    # drawn last, so that adding cyclists left every other trip of a seed as it was
+    cyclists = _cyclists(net, random.Random(rng.getrandbits(64)), horizon)
+    return Demand(tuple(cars), tuple(buses), tuple(walks), tuple(cyclists))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bus_gateway.domain.glosa import GlosaLimits, advise
+from bus_gateway.domain.glosa import BICYCLE_LIMITS, BUS_LIMITS, GlosaLimits, advise
 from edge_agent.contract.payloads import SpatGroup, SpatPrediction
 
 NOW = 1_767_225_600_000
@@ -83,3 +83,31 @@ def test_a_degraded_prediction_still_advises_and_says_so():
     assert degraded.reason == f"{plain.reason}; prediction degraded (learning, stuck:D1)"
     ok = advise(200, 12.0, g, NOW, prediction=SpatPrediction(state="ok", reasons=[]))
     assert ok == plain
+
+
+def test_a_cyclist_gets_the_same_rule_within_12_to_25_kmh():
+    """One rule for buses and cyclists: only the speed range differs (BICYCLE_LIMITS)."""
+    red = group("stop-And-Remain", likely_end=NOW + 20_000)
+    # 100 m in 20 s: 18 km/h, inside the cyclists' range
+    a = advise(100, 6.0, red, NOW, BICYCLE_LIMITS)
+    assert a.kind == "adjust" and a.speed_mps == pytest.approx(5.0)
+    # 50 m in 20 s would be 9 km/h: below 12 km/h no advice is given, the cyclist rides on
+    assert advise(50, 5.0, red, NOW, BICYCLE_LIMITS).kind == "stop"
+    # nor a bus: its floor is 15 km/h
+    assert advise(50, 5.0, red, NOW, BUS_LIMITS).kind == "stop"
+    # 150 m of green left for 20 s: 27 km/h, beyond a cyclist, easy for a bus
+    green = group("protected-Movement-Allowed", min_end=NOW + 20_000)
+    assert advise(150, 5.0, green, NOW, BICYCLE_LIMITS).kind == "stop"
+    bus = advise(150, 5.0, green, NOW, BUS_LIMITS)
+    assert bus.kind == "adjust" and bus.speed_mps == pytest.approx(7.5)
+
+
+def test_cyclist_advice_never_leaves_the_range():
+    for distance in range(5, 400, 15):
+        for wait_ms in range(1_000, 90_000, 3_000):
+            for state, fields in (("stop-And-Remain", {"likely_end": NOW + wait_ms}),
+                                  ("protected-Movement-Allowed", {"min_end": NOW + wait_ms})):
+                a = advise(distance, 4.0, group(state, **fields), NOW, BICYCLE_LIMITS)
+                if a.kind == "adjust":
+                    assert a.speed_mps is not None
+                    assert 12 / 3.6 - 1e-9 <= a.speed_mps <= 25 / 3.6 + 1e-9

@@ -37,3 +37,11 @@ def test_missing_out_is_a_usage_error(capsys):
         main(["sim", "evaluate"])
     assert exc.value.code == 2
     assert "--out" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seeds", [["4-1"], ["1", "x"], ["0-99"]])
+def test_bad_seed_lists_exit_2(tmp_path, capsys, seeds):
+    code = main(["sim", "evaluate", "--out", str(tmp_path / "o"), "--seed", *seeds])
+    assert code == 2
+    assert "--seed" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -11,10 +11,10 @@ from simulations.evaluation.domain.audit import LampAudit
 from simulations.evaluation.domain.goals import GOALS, MIN_BUS_TRIPS, evaluate_goals, sample_verdict
 from simulations.evaluation.domain.metrics import (
     RUN_KEYS,
-    BusAccount,
-    BusSignalTracker,
+    SignalZoneTracker,
     SpatErrorTracker,
     TripRecord,
+    ZoneAccount,
     change_pct,
     in_signal_zone,
     run_summary,
@@ -35,7 +35,7 @@ def test_signal_zone_bounds():
 
 
 def test_delay_is_lost_time_against_free_speed_only_in_zone():
-    t = BusSignalTracker()
+    t = SignalZoneTracker()
     t.observe("b", 1.0, 5.0, 10.0, in_zone=True, at_bus_stop=False)  # half speed: 0.5 s lost
     t.observe("b", 1.0, 0.0, 10.0, in_zone=False, at_bus_stop=False)  # outside: not counted
     t.observe("b", 1.0, 0.0, 10.0, in_zone=True, at_bus_stop=True)  # at a stop: not counted
@@ -44,7 +44,7 @@ def test_delay_is_lost_time_against_free_speed_only_in_zone():
 
 
 def test_a_creeping_queue_is_one_stop_and_restart_counts_again():
-    t = BusSignalTracker()
+    t = SignalZoneTracker()
     for speed in (3.0, 0.05, 0.5, 0.0, 0.05):  # never faster than 1 m/s in between
         t.observe("b", 0.5, speed, 13.9, in_zone=True, at_bus_stop=False)
     assert t.accounts["b"].stops == 1
@@ -70,8 +70,8 @@ def test_run_summary_has_exactly_the_contract_keys():
         TripRecord("bus2", "bus", 300.0, 60.0, 3000.0),
         TripRecord("car1", "car", 100.0, 30.0, None),
     ]
-    buses = {"bus1": BusAccount(20.0, 2), "bus2": BusAccount(10.0, 1)}
-    r = run_summary(trips, buses, safety_violations=0, spat_mae_s=1.23456)
+    zones = {"bus1": ZoneAccount(20.0, 2), "bus2": ZoneAccount(10.0, 1)}
+    r = run_summary(trips, zones, safety_violations=0, spat_mae_s=1.23456)
     assert tuple(r) == RUN_KEYS
     assert r["bus_signal_delay_s"] == 15.0
     assert r["bus_signal_stops"] == 1.5
@@ -85,6 +85,23 @@ def test_run_summary_has_exactly_the_contract_keys():
 def test_run_summary_without_trips_gives_nulls():
     r = run_summary([], {}, safety_violations=0, spat_mae_s=None)
     assert r["bus_signal_delay_s"] is None and r["car_delay_s"] is None
+    assert r["cyclist_signal_stops"] is None and r["cyclist_time_loss_s"] is None
+
+
+def test_cyclists_are_neither_cars_nor_buses():
+    """A cyclist's time loss must not enter the car delay (goal: cars no worse than +5 %),
+    and their stops come from the same zone accounts as the buses'."""
+    trips = [
+        TripRecord("car1", "car", 100.0, 30.0, None),
+        TripRecord("bike1", "bike", 500.0, 60.0, None),
+        TripRecord("bike2", "bike", 480.0, 40.0, None),
+    ]
+    zones = {"bike1": ZoneAccount(12.0, 3), "bike2": ZoneAccount(0.0, 0)}
+    r = run_summary(trips, zones, safety_violations=0, spat_mae_s=None)
+    assert r["car_delay_s"] == 30.0
+    assert r["cyclist_signal_stops"] == 1.5
+    assert r["cyclist_time_loss_s"] == 50.0
+    assert r["bus_signal_delay_s"] is None
 
 
 def test_goals_compare_priority_with_baseline():

@@ -7,16 +7,20 @@ import pytest
 from edge_agent.contract.configs import IntersectionConfig
 from signal_controller.domain.lamps import Lamp
 from signal_controller.domain.plan_check import check_intersection
+from signal_controller.domain.rilsa import Movement, intergreen
 from simulations.scenario.domain.arterial import (
     STAGE_GROUPS,
     SignalTiming,
     build_network,
+    conflict_distances,
+    cycle_lanes_into,
     intergreens,
     intersection_config_data,
     loop_ids,
+    vehicle_lane_indices,
     xy_to_latlon,
 )
-from simulations.scenario.domain.demand import build_demand, route
+from simulations.scenario.domain.demand import CYCLISTS_PER_DIRECTION_PH, build_demand, route
 from simulations.scenario.domain.signals import (
     Link,
     baseline_phases,
@@ -149,3 +153,45 @@ def test_baseline_program_keeps_stages_and_intergreens(net):
     idx = phases.index(greens[1])
     transition = sum(p.duration for p in phases[idx + 1:])
     assert transition >= max(cfg.intergreen_s["F2"]["K2"], cfg.intergreen_s["F4"]["K1"])
+
+
+def test_the_arterial_has_a_cycle_lane_the_side_streets_none(net):
+    """Lane 0 sidewalk, 1 cycle lane, then the driving lanes: the buses stop and the loops lie
+    on the driving lanes only."""
+    for e in net.edges:
+        if e.id.split("_")[0][-1:] in ("n", "s") or e.id.split("_")[1][-1:] in ("n", "s"):
+            assert not e.bike_lane and vehicle_lane_indices(e) == (1,)
+        else:
+            assert e.bike_lane and vehicle_lane_indices(e) == (2, 3)
+    assert {s.lane for s in (*net.stops_east, *net.stops_west)} == {2}
+    j = net.junctions[0]
+    cycle = set(cycle_lanes_into(net, j))
+    assert cycle == {"W0_J1_1", "J2_J1_1"}
+    assert not cycle & {lane for lane, _ in loop_ids(net, j).values()}
+
+
+def test_cyclists_clearing_set_the_arterials_intergreens_where_slower():
+    """K1/K2 carry cyclists: where a cyclist (4 m/s, 1 s passing) clears later than a car, the
+    intergreen is the cyclist's (the far crossing), elsewhere the car's."""
+    ig = intergreens()
+    s_clear, s_enter, _ = conflict_distances()[("K1", "F2")]
+    cyclist = intergreen(Movement("bicycle", s_clear), Movement("pedestrian", s_enter)).seconds
+    car = intergreen(Movement("vehicle", s_clear, False, 3.0),
+                     Movement("pedestrian", s_enter)).seconds
+    assert cyclist > car
+    assert ig["K1"]["F2"] == cyclist
+    assert ig["K3"]["K1"] >= 1 and ig["K1"]["K3"] >= 6
+
+
+def test_cyclists_ride_the_corridor_both_ways_at_their_own_speeds(net):
+    demand = build_demand(net, minutes=60, seed=1)
+    east = [c for c in demand.cyclists if c.direction == "E"]
+    west = [c for c in demand.cyclists if c.direction == "W"]
+    for riders in (east, west):
+        assert 0.7 * CYCLISTS_PER_DIRECTION_PH < len(riders) < 1.3 * CYCLISTS_PER_DIRECTION_PH
+    assert all(c.edges == net.eastbound for c in east)
+    assert all(c.edges == net.westbound for c in west)
+    speeds = [c.cruise_mps * 3.6 for c in demand.cyclists]
+    assert min(speeds) > 12 - 0.02 and max(speeds) < 25 + 0.02  # rounded to 0.01 m/s
+    assert 16 < sum(speeds) / len(speeds) < 20
+    assert build_demand(net, minutes=60, seed=1).cyclists == demand.cyclists
