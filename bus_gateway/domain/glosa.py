@@ -8,7 +8,11 @@ greens plus priority budget) turns most advice into "stop" — the bus then driv
 into the red. The contract's ``confidence`` (the chance of the switch within ±1 s) is rarely
 high under actuated control, so gating on it did exactly that. In the SUMO evaluation a 60 %
 gate cost 2–3 points of the bus CO2 saving (docs/simulations.md); ``min_confidence``
-keeps the gate configurable, off by default. The advice never leaves
+keeps the gate configurable, off by default. A red's end is when its red-amber begins (1 s at
+motor-vehicle signals): the advice aims one second later, at the green, because a vehicle
+arriving at the end of red brakes for the red-amber and stops (in the SUMO evaluation, aiming
+at the red's end left most advised cyclists stopping a second short of the green, and cost
+the buses stops too). The advice never leaves
 ``[min_speed_mps, max_speed_mps]`` and never asks to speed up beyond the limit. Amber means
 "prepare to stop". A SPaT whose ``prediction`` the controller calls ``stale`` (fail-safe,
 flashing, the all-red before a program runs) gives no advice at all: its timings are not a
@@ -53,6 +57,9 @@ class GlosaLimits:
     #: below this confidence (0–100) the red's ``max_end`` is used instead of ``likely_end``
     #: (0: never; see the module docstring).
     min_confidence: int = 0
+    #: aim to reach the stop line this long after a red's predicted end (s): the red-amber
+    #: that follows a red at a motor-vehicle signal (see the module docstring).
+    arrive_after_red_s: float = 1.0
 
 
 #: a city bus: slower than 15 km/h holds up the traffic behind it; 50 km/h is the limit.
@@ -113,7 +120,7 @@ def _advise(
             end = group.max_end if group.max_end is not None else group.likely_end
         if end is None:
             return GlosaAdvice("none", None, "red without a known end")
-        wait_s = (end - now_ms) / 1000
+        wait_s = (end - now_ms) / 1000 + limits.arrive_after_red_s
         if wait_s <= 0 or distance_m / hi >= wait_s:
             # the light will be green by the time we arrive even at the limit
             return GlosaAdvice("keep", None, "green before arrival")

@@ -33,19 +33,26 @@ def test_green_not_reachable_within_limit_says_stop():
 def test_red_glide_to_arrive_at_green():
     g = group("stop-And-Remain", min_end=NOW + 10_000, max_end=NOW + 40_000,
               likely_end=NOW + 20_000)
-    a = advise(200, 12.0, g, NOW)
+    a = advise(200, 12.0, g, NOW, GlosaLimits(arrive_after_red_s=0))
     assert a.kind == "adjust" and a.speed_mps == pytest.approx(10.0)
+
+
+def test_the_advice_aims_at_the_green_after_the_red_amber():
+    """A red ends when its red-amber (1 s) begins: arriving then means braking for it."""
+    g = group("stop-And-Remain", likely_end=NOW + 20_000)
+    a = advise(210, 12.0, g, NOW)
+    assert a.kind == "adjust" and a.speed_mps == pytest.approx(10.0)  # 210 m in 20 + 1 s
 
 
 def test_a_red_is_expected_at_its_likely_end_whatever_the_confidence():
     g = group("stop-And-Remain", max_end=NOW + 40_000, likely_end=NOW + 20_000, confidence=20)
-    a = advise(200, 12.0, g, NOW)
+    a = advise(200, 12.0, g, NOW, GlosaLimits(arrive_after_red_s=0))
     assert a.kind == "adjust" and a.speed_mps == pytest.approx(10.0)
 
 
 def test_a_confidence_gate_falls_back_to_the_latest_end():
     g = group("stop-And-Remain", max_end=NOW + 40_000, likely_end=NOW + 20_000, confidence=20)
-    a = advise(200, 12.0, g, NOW, GlosaLimits(min_confidence=60))
+    a = advise(200, 12.0, g, NOW, GlosaLimits(min_confidence=60, arrive_after_red_s=0))
     assert a.kind == "adjust" and a.speed_mps == pytest.approx(5.0)
 
 
@@ -88,10 +95,10 @@ def test_a_degraded_prediction_still_advises_and_says_so():
 def test_a_cyclist_gets_the_same_rule_within_12_to_25_kmh():
     """One rule for buses and cyclists: only the speed range differs (BICYCLE_LIMITS)."""
     red = group("stop-And-Remain", likely_end=NOW + 20_000)
-    # 100 m in 20 s: 18 km/h, inside the cyclists' range
-    a = advise(100, 6.0, red, NOW, BICYCLE_LIMITS)
+    # 105 m in 20 s plus the red-amber: 18 km/h, inside the cyclists' range
+    a = advise(105, 6.0, red, NOW, BICYCLE_LIMITS)
     assert a.kind == "adjust" and a.speed_mps == pytest.approx(5.0)
-    # 50 m in 20 s would be 9 km/h: below 12 km/h no advice is given, the cyclist rides on
+    # 50 m in 21 s would be 8.6 km/h: below 12 km/h no advice is given, the cyclist rides on
     assert advise(50, 5.0, red, NOW, BICYCLE_LIMITS).kind == "stop"
     # nor a bus: its floor is 15 km/h
     assert advise(50, 5.0, red, NOW, BUS_LIMITS).kind == "stop"
