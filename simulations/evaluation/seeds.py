@@ -81,6 +81,7 @@ def write_overview(scenario: str, minutes: float, figures: list[SeedFigures],
         "seeds": [{
             "seed": f.seed, "role": f.role, "summary": f"seed-{f.seed}/summary.json",
             "changes_pct": f.changes,
+            "values": {k: list(v) for k, v in f.values.items()},
             "reached": {g.metric: f.reached(g) for g in SEED_GOALS},
         } for f in figures],
         "means": {m.name: {
@@ -155,11 +156,32 @@ def render_overview(scenario: str, minutes: float, figures: Sequence[SeedFigures
             f"{_pct(cyclist.change_pct)} against the goal {CYCLIST_GOAL.limit_pct:+.0f} %.")
     for m in means:
         met = sum(m.reached(g) for g in GOALS)
+        group = "all seeds" if m.name == "all" else f"the {m.name} seeds"
         bikes = "reached" if m.reached(CYCLIST_GOAL) else "not reached"
-        lines.append(f"Mean of the {m.name} seeds: {met} of {len(GOALS)} goals of (c) against "
+        lines.append(f"Mean of {group}: {met} of {len(GOALS)} goals of (c) against "
                      f"(a) reached; cyclist goal {bikes}.")
+    lines += ["", "## Values per seed", "",
+              "Per trip; (a) → (c) for the bus and car figures, (c0) → (c) for the cyclists.",
+              "", "| seed | " + " | ".join(LABELS[m] for m in SEED_METRICS) + " |",
+              "|---|" + "---|" * len(SEED_METRICS)]
+    for f in figures:
+        lines.append(f"| {f.seed} | " + " | ".join(
+            _pair(f.values.get(m)) for m in SEED_METRICS) + " |")
     lines.append("")
     return "\n".join(lines)
+
+
+def _pair(values: tuple[float | None, float | None] | None) -> str:
+    if values is None:
+        return "n/a"
+    return " → ".join(_value(v) for v in values)
+
+
+def _value(v: float | None) -> str:
+    if v is None:
+        return "n/a"
+    digits = 2 if abs(v) < 10 else 1 if abs(v) < 1000 else 0
+    return f"{v:.{digits}f}"
 
 
 def _list(seeds: Sequence[int]) -> str:

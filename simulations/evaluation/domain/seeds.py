@@ -67,11 +67,13 @@ def parse_seeds(items: Sequence[str]) -> tuple[int, ...]:
 
 @dataclass(frozen=True, slots=True)
 class SeedFigures:
-    """One seed's changes (percent) per goal metric, from its ``summary.json``."""
+    """One seed's changes (percent) per goal metric, from its ``summary.json``, and the two
+    values each change compares (before, after)."""
 
     seed: int
     role: SeedRole
     changes: dict[str, float | None]
+    values: dict[str, tuple[float | None, float | None]]
 
     def reached(self, goal: Goal) -> bool:
         """Whether this seed reached ``goal``."""
@@ -88,15 +90,17 @@ def seed_figures(seed: int, summary: Mapping[str, object]) -> SeedFigures:
     if not isinstance(runs, Mapping):
         raise ValueError(f"seed {seed}: summary without runs")
     changes: dict[str, float | None] = {}
+    values: dict[str, tuple[float | None, float | None]] = {}
     loss = Goal(CYCLIST_TIME_LOSS, "", 0.0, before=CYCLIST_GOAL.before, after=CYCLIST_GOAL.after)
     for goal in (*SEED_GOALS, loss):
         before, after = runs.get(goal.before), runs.get(goal.after)
         if not isinstance(before, Mapping) or not isinstance(after, Mapping):
             changes[goal.metric] = None
             continue
-        change = evaluate_goal(goal, before, after).change_pct
-        changes[goal.metric] = None if change is None else round(change, 2)
-    return SeedFigures(seed, seed_role(seed), changes)
+        result = evaluate_goal(goal, before, after)
+        changes[goal.metric] = None if result.change_pct is None else round(result.change_pct, 2)
+        values[goal.metric] = (result.before, result.after)
+    return SeedFigures(seed, seed_role(seed), changes, values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,13 +127,15 @@ def group_mean(name: str, figures: Iterable[SeedFigures]) -> GroupMean:
 
 
 def group_means(figures: Sequence[SeedFigures]) -> list[GroupMean]:
-    """The means of the tuning seeds, the unseen seeds and all seeds (the groups present)."""
+    """The means of the tuning seeds, the unseen seeds and all seeds (the groups present; all
+    seeds only when they are not one group already)."""
     out = []
     for name in ("tuning", "unseen"):
         members = [f for f in figures if f.role == name]
         if members:
             out.append(group_mean(name, members))
-    if len(figures) > 1:
+    every = tuple(f.seed for f in figures)
+    if len(figures) > 1 and all(m.seeds != every for m in out):
         out.append(group_mean("all", figures))
     return out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from simulations.evaluation.domain.seeds import (
@@ -70,6 +72,7 @@ def test_means_per_group_and_the_worst_seed():
             seed_figures(5, _summary(930.0, bike_after=1.6)), seed_figures(6, _summary(870.0))]
     means = {m.name: m for m in group_means(figs)}
     assert set(means) == {"tuning", "unseen", "all"}
+    assert [m.name for m in group_means(figs[:2])] == ["tuning"]  # "all" would repeat it
     assert means["tuning"].seeds == (1, 2)
     assert means["tuning"].changes["bus_co2_g"] == pytest.approx(-10.0)
     assert means["unseen"].changes["bus_co2_g"] == pytest.approx(-10.0)
@@ -80,3 +83,21 @@ def test_means_per_group_and_the_worst_seed():
     assert (worst.seed, worst.goal.metric) == (5, "bus_co2_g")
     assert worst.margin_pct == pytest.approx(3.0)
     assert worst_seed([]) is None
+
+
+def test_the_overview_marks_tuning_and_unseen_seeds_and_names_the_worst(tmp_path):
+    from simulations.evaluation.seeds import write_overview  # noqa: PLC0415 - adapter
+
+    figs = [seed_figures(s, _summary(co2)) for s, co2 in ((1, 880.0), (5, 930.0), (6, 870.0))]
+    result = write_overview("arterial", 60, figs, tmp_path)
+    data = json.loads(result.json_path.read_text(encoding="utf-8"))
+    assert [(s["seed"], s["role"]) for s in data["seeds"]] == [
+        (1, "tuning"), (5, "unseen"), (6, "unseen")]
+    assert data["seeds"][1]["values"]["bus_co2_g"] == [1000.0, 930.0]
+    assert data["seeds"][1]["reached"]["bus_co2_g"] is False
+    assert set(data["means"]) == {"tuning", "unseen", "all"}
+    assert data["means"]["unseen"]["changes_pct"]["bus_co2_g"] == pytest.approx(-10.0)
+    assert data["worst_seed"]["seed"] == 5 and data["worst_seed"]["metric"] == "bus_co2_g"
+    report = result.report_path.read_text(encoding="utf-8")
+    assert "**seed 5** (unseen), bus CO2 -7.0 %" in report
+    assert "| 5 | unseen |" in report
