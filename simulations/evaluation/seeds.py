@@ -126,8 +126,8 @@ def render_overview(scenario: str, minutes: float, figures: Sequence[SeedFigures
         f"{minutes:g} simulated minutes per seed; every seed's own report is in `seed-N/`. "
         f"Changes of (c) against (a) for the bus and car goals, of (c) against (c0) (the same "
         f"run without cyclist advice) for the cyclists. Seeds {_list(TUNING_SEEDS)} are "
-        f"*tuning* seeds, {_list(UNSEEN_SEEDS)} *unseen*: nothing was tuned by looking at "
-        "them. A group's mean is the mean of its seeds' changes.",
+        f"*tuning* seeds, {_list(UNSEEN_SEEDS)} *unseen*: they are for reporting, "
+        "not for tuning. A group's mean is the mean of its seeds' changes.",
         "",
         head,
         "|---|---|" + "---|" * len(SEED_METRICS),
