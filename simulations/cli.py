@@ -31,8 +31,7 @@ def register(sub: Any) -> None:
     ev.add_argument("--minutes", default="60", help="simulated minutes of demand")
     ev.add_argument("--seed", nargs="+", default=["1"], metavar="SEED",
                     help="demand seed; several (e.g. 1 2 3 or 1-8) run one after the other "
-                    "into DIR/seed-N/ with an overview in DIR/seeds.md and DIR/seeds.json "
-                    "(default: 1)")
+                    "into DIR/seed-N/ with an overview in DIR/seeds.md and DIR/seeds.json")
     ev.add_argument("--out", required=True, help="output directory (created)")
     ev.set_defaults(handler=run_evaluate)
 
