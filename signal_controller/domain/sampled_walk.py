@@ -318,10 +318,8 @@ def _current_end(  # noqa: PLR0917 - one draw's view of the running stage
     cutoff = early_cutoff(model, wish, run)
     if cutoff is not None:
         end = min(end, cutoff)
-    if wish.hold_until is not None:
-        end = max(end, wish.hold_until)
-    else:
-        end = min(end, max(latest, x_min))
+    hold = wish.hold_until
+    end = max(end, hold) if hold is not None else min(end, max(latest, x_min))
     return max(x_min, min(end, deadline))
 
 

@@ -86,7 +86,7 @@ def test_a_degraded_prediction_still_advises_and_says_so():
     degraded = advise(200, 12.0, g, NOW, prediction=SpatPrediction(
         state="degraded", reasons=["learning", "stuck:D1"]))
     assert (degraded.kind, degraded.speed_mps) == (plain.kind, plain.speed_mps) == (
-        "adjust", pytest.approx(10.0))
+        "adjust", pytest.approx(200 / 21))  # arrives 1 s after the red ends
     assert degraded.reason == f"{plain.reason}; prediction degraded (learning, stuck:D1)"
     ok = advise(200, 12.0, g, NOW, prediction=SpatPrediction(state="ok", reasons=[]))
     assert ok == plain
