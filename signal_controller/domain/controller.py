@@ -303,15 +303,16 @@ def _finish(
     if changed:
         calibration = calibration.switched(changed, now)
     if cache is None or not same_b or (not same_l and now >= cache.computed + LIKELY_REFRESH_MS):
-        timings, bounds, alt = predict(state, now, cache.bounds if cache and same_b else None)
+        timings, bounds, alt, nxt = predict(
+            state, now, cache.bounds if cache and same_b else None)
         if alt is not None:
             state = replace(state, history=state.history.observe(now, *alt))
         timings, calibration = _calibrated(kernel, timings, calibration, now)
-        rows, valid_until = spat_rows(model, kernel, timings, floor)
+        rows, valid_until = spat_rows(model, kernel, timings, floor, nxt)
         lamps = {r.sg: r.lamp for r in rows}
-        cache = SpatCache(bkey, lkey, now, bounds, timings, rows, valid_until, lamps)
+        cache = SpatCache(bkey, lkey, now, bounds, timings, rows, valid_until, lamps, nxt)
     elif floor > cache.rows_valid_until:
-        rows, valid_until = spat_rows(model, kernel, cache.timings, floor)
+        rows, valid_until = spat_rows(model, kernel, cache.timings, floor, cache.next_green)
         cache = replace(cache, rows=rows, rows_valid_until=valid_until)
     ssem = state.priority.ssem() if state.priority.requests or state.last_ssem else ()
     ssem_out = ssem if ssem != state.last_ssem else None

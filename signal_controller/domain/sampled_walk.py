@@ -204,19 +204,36 @@ def _discharge(queue: int, lam: float, headway: int, occ: int) -> float:
 
 def sampled_likely(
     state: ControllerState, run: ActRun, now: int, x_min: int, samples: int = SAMPLES
-) -> dict[str, tuple[int | None, int]]:
-    """``(likely_end, confidence)`` of every red and green group, from ``samples`` futures."""
+) -> tuple[dict[str, tuple[int | None, int]], dict[str, int]]:
+    """``(likely_end, confidence)`` of every red and green group, and the likely start of
+    the next green of every group green now (its median over the same futures), from
+    ``samples`` futures."""
     model = state.model
     kernel = state.kernel
     live = [g.sg for g in model.groups if kernel.heads[g.sg].lamp in (Lamp.GREEN, Lamp.RED)]
+    green = [g.sg for g in model.groups if kernel.heads[g.sg].lamp is Lamp.GREEN]
     ctx = _loops_now(model, state.detectors, run, now)
     first = _first_hops(state, run, x_min)
     rnd = random.Random((zlib.crc32(model.id.encode()) << 32) ^ now)
     found: dict[str, list[int]] = {sg: [] for sg in live}
+    again: dict[str, list[int]] = {sg: [] for sg in green}
     for _ in range(samples):
-        switch = _draw(state, run, now, x_min, ctx, first, rnd)
+        switch, next_green = _draw(state, run, now, x_min, ctx, first, rnd, green)
         for sg in live:
             found[sg].append(switch.get(sg, NEVER))
+        for sg in green:
+            again[sg].append(next_green.get(sg, NEVER))
+    mid = (samples - 1) // 2
+    nxt = {}
+    for sg, times in again.items():
+        times.sort()
+        if times[mid] < NEVER:
+            nxt[sg] = times[mid]
+    return _medians(found, samples), nxt
+
+
+def _medians(found: dict[str, list[int]], samples: int) -> dict[str, tuple[int | None, int]]:
+    """Per group the median switch over the futures and the share within ±1 s of it."""
     out: dict[str, tuple[int | None, int]] = {}
     mid = (samples - 1) // 2
     for sg, times in found.items():
@@ -326,15 +343,18 @@ def _current_end(  # noqa: PLR0917 - one draw's view of the running stage
 def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
     state: ControllerState, run: ActRun, now: int, x_min: int, ctx: _Context,
     first: Mapping[int, tuple[dict[str, tuple[int, int]], tuple[str, ...], tuple[int, int]]],
-    rnd: random.Random,
-) -> dict[str, int]:
-    """One future: the switch instant of every red and green group (as far as reached)."""
+    rnd: random.Random, green: list[str],
+) -> tuple[dict[str, int], dict[str, int]]:
+    """One future: the switch instant of every red and green group (as far as reached), and
+    when each group green now is green again."""
     model = ctx.model
     stages = model.stages
     n = len(stages)
     red_amber = ctx.red_amber
     hops = _hops(model)
     switch: dict[str, int] = {}
+    again: dict[str, int] = {}
+    green_now = set(green)
     #: per stage: vehicles at its loops at ``since`` (drawn once per future), the first
     #: arrival or press after ``since`` (drawn when needed), whether a latched call still holds.
     since = [now] * n
@@ -382,8 +402,10 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
         for sg in ending:
             switch.setdefault(sg, t)
         for sg, gs in entering.items():
+            if sg in switch and sg in green_now:
+                again.setdefault(sg, gs)
             switch.setdefault(sg, gs - red_amber[sg])
-        if len(switch) >= total:
+        if len(switch) >= total and len(again) >= len(green):
             break
         # the green of y: its queues at the start, their discharge, then a gap
         q_at = queues[i]
@@ -413,4 +435,4 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
         rest = min((demand(j) for j in range(n) if j != i), default=float(NEVER))
         t = max(end, math.ceil(rest)) if rest < NEVER else end
         prev = i
-    return switch
+    return switch, again

@@ -41,9 +41,12 @@ from signal_controller.domain.state import (
 )
 from signal_controller.domain.transitions import green_start, plan_transition
 
+_NONE: Mapping[str, int] = {}
+
 
 def spat_rows(
-    model: Intersection, kernel: KernelState, timings: Mapping[str, Timing], floor: int
+    model: Intersection, kernel: KernelState, timings: Mapping[str, Timing], floor: int,
+    next_green: Mapping[str, int] = _NONE,
 ) -> tuple[tuple[GroupTiming, ...], int]:
     """SPaT rows with bounds clamped to the future; valid until a clamp would change."""
     rows = []
@@ -61,9 +64,11 @@ def spat_rows(
             likely = max(likely, lo if lo is not None else floor)
             if hi is not None:
                 likely = min(likely, hi)
-        rows.append(
-            GroupTiming(g.sg, head.lamp, phase_state(head.lamp, g.protected), lo, hi, likely, conf)
-        )
+        nxt = next_green.get(g.sg) if head.lamp is Lamp.GREEN else None
+        rows.append(GroupTiming(
+            g.sg, head.lamp, phase_state(head.lamp, g.protected), lo, hi, likely, conf,
+            nxt if nxt is not None and nxt > floor else None,
+        ))
     return tuple(rows), valid_until
 
 
@@ -75,8 +80,12 @@ SAMPLED = True
 
 def predict(
     state: ControllerState, now: int, bounds: Mapping[str, Bounds] | None
-) -> tuple[dict[str, Timing], Mapping[str, Bounds], tuple[int, int] | None]:
-    """Timing of every group; actuated bounds are reused from ``bounds`` when given."""
+) -> tuple[
+    dict[str, Timing], Mapping[str, Bounds], tuple[int, int] | None, Mapping[str, int]
+]:
+    """Timing of every group, and the likely start of the next green of groups green now
+    (from the sampled walk; empty otherwise); actuated bounds are reused from ``bounds``
+    when given."""
     program = state.program
     kernel = state.kernel
     model = state.model
@@ -88,7 +97,7 @@ def predict(
         elif head.lamp is Lamp.RED_AMBER:
             out[g.sg] = _exact(head.since + g.red_amber)
     if isinstance(program, Halted):
-        return {}, {}, None
+        return {}, {}, None, {}
     if isinstance(program, Clearing):
         for g in model.groups:
             head = kernel.heads[g.sg]
@@ -96,7 +105,7 @@ def predict(
                 out[g.sg] = _exact(max(head.since + g.min_green, now + TICK_MS))
             elif head.lamp is Lamp.RED:
                 out[g.sg] = (max(now, kernel.hold_red_until), None, None, 0)
-        return out, {}, None
+        return out, {}, None, {}
     if isinstance(program, FixedRun):
         plan = model.plan
         assert plan is not None  # FixedRun only exists with a plan
@@ -108,7 +117,7 @@ def predict(
             elif head.lamp is Lamp.RED:
                 nxt = fixed_time.next_green(plan, g, program.start, now)
                 out[g.sg] = _exact(nxt - g.red_amber) if nxt is not None else _UNKNOWN
-        return out, {}, None
+        return out, {}, None, {}
     x = model.stages[program.stage]
     for sg in x.groups:
         g = model.by_sg[sg]
@@ -116,16 +125,18 @@ def predict(
             out[sg] = _exact(program.entering.get(sg, program.start) - g.red_amber)
     if bounds is None:
         bounds = _actuated_bounds(state, program, now)
+    next_green: dict[str, int] = {}
     if SAMPLED and model.stage_kinds[program.stage] == "loops":
         x_min = max(stage_min_end(model, program, kernel), now + TICK_MS)
-        likely, alt = sampled_likely(state, program, now, x_min), None
+        likely, next_green = sampled_likely(state, program, now, x_min)
+        alt = None
     else:
         likely, alt = _actuated_likely(state, program, now)
     for sg, (lo, hi) in bounds.items():
         if sg not in out:
             li, conf = likely.get(sg, (None, 0))
             out[sg] = (lo, hi, li, conf)
-    return out, bounds, alt
+    return out, bounds, alt, next_green
 
 
 def _exact(t: int) -> Timing:

@@ -11,7 +11,7 @@ fault or an operator ``flash``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from edge_agent.contract.configs import IntersectionConfig
@@ -70,6 +70,8 @@ class GroupTiming:
     max_end: int | None
     likely_end: int | None
     confidence: int
+    #: for a green group: the likely start of its next green (the sampled walk), else None.
+    next_green: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,7 @@ class SpatCache:
     rows: tuple[GroupTiming, ...]
     rows_valid_until: int
     lamps: Mapping[str, Lamp]
+    next_green: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

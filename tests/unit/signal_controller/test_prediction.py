@@ -156,13 +156,16 @@ def test_the_sampled_walk_is_deterministic_and_grows_with_the_counted_queue() ->
         run = state.program
         assert isinstance(run, ActRun)
         x_min = max(stage_min_end(state.model, run, state.kernel), now + 100)
-        first = sampled_likely(state, run, now, x_min)
-        assert first == sampled_likely(state, run, now, x_min)  # seeded by place and time
+        first, next_green = sampled_likely(state, run, now, x_min)
+        assert (first, next_green) == sampled_likely(state, run, now, x_min)  # seeded
         likely, conf = first["K1"]
         assert likely is not None and 0 <= conf <= 100
         assert likely >= x_min
         red_likely = first["K2"][0]
         assert red_likely is not None and red_likely > likely  # the side road comes after
+        # the main road is green again after the side road's minimum green and intergreens
+        assert next_green["K1"] > red_likely + 8_000
+        assert "K2" not in next_green  # only for groups green now
         ends.append(likely)
     # 4 more vehicles at a 2 s saturation headway: the green lasts about 8 s longer
     assert ends[0] < ends[1] < ends[2]
