@@ -28,6 +28,7 @@ learned from the controller's own detectors.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import random
 import zlib
@@ -44,7 +45,7 @@ from signal_controller.domain.transitions import plan_transition
 
 #: futures drawn per refresh: the median of 32 draws is within about ±0.2 of a quartile of the
 #: true one, and the cost stays inside the scale goal (see BENCHMARKS.md).
-SAMPLES = int(__import__("os").environ.get("KS_SAMPLES", "32"))
+SAMPLES = 32
 #: the walk stops after this many cycles (a group whose stage keeps being skipped).
 CYCLES = 4
 WINDOW_MS = 1000
@@ -187,9 +188,57 @@ def _loop_queue(  # noqa: PLR0917 - one loop's evidence
     return _Loop(det, lam, 0, 0.0)
 
 
-def _gap_out(rnd: random.Random, rate_q: int, gap: int, occ: int) -> int:
-    """A draw of the time (ms) from a free loop until gap-out (the shared table)."""
-    cdf = gap_out_cdf(rate_q, gap, occ - occ % TICK)
+#: futures per table of :func:`spaced_gap_cdf`, and its horizon (every stage maxes out first).
+TABLE_DRAWS = 4000
+TABLE_HORIZON_MS = 120_000
+
+
+@functools.lru_cache(maxsize=256)
+def spaced_gap_cdf(rate_q: int, loops: int, gap: int, occ: int, headway: int) -> tuple[float, ...]:
+    """CDF, on the 100 ms grid, of the time from the stage's loops going free until gap-out,
+    when each of ``loops`` approaches gets Poisson arrivals (``rate_q`` in 1/1000 veh/s in
+    all, split evenly) and passes its stop line at most once per saturation ``headway``.
+
+    Why not the renewal table of :mod:`.learners`: there every arrival crosses the loop at
+    once, so close arrivals leave the long gaps that end a green early; at a stop line a
+    vehicle that comes within a headway of the one before follows it, and the loop pulses
+    spread out. That shortened every predicted green (predictions for red groups far ahead
+    came 7-9 s early, BENCHMARKS.md). The law has no closed form, so it is tabled once per
+    key from ``TABLE_DRAWS`` seeded futures (deterministic; shared by every controller of
+    the process, like the renewal tables)."""
+    lam = rate_q / 1e6 / max(1, loops)  # per approach, per ms
+    rnd = random.Random(rate_q * 7919 + loops * 104729 + gap * 31 + occ * 17 + headway)
+    n = TABLE_HORIZON_MS // TICK
+    counts = [0] * (n + 1)
+    for _ in range(TABLE_DRAWS):
+        last = [-occ] + [-(10**9)] * (loops - 1)
+        arrive = [rnd.expovariate(lam) if lam > 0 else float(NEVER) for _ in range(loops)]
+        busy = 0.0
+        while True:
+            j = min(range(loops), key=lambda k: max(arrive[k], last[k] + headway))
+            dep = max(arrive[j], last[j] + headway)
+            if dep - busy >= gap or busy >= TABLE_HORIZON_MS:
+                break
+            busy = max(busy, dep + occ)
+            last[j] = round(dep)
+            arrive[j] += rnd.expovariate(lam)
+        counts[min(n, math.ceil((busy + gap) / TICK))] += 1
+    cdf = []
+    total = 0
+    for c in counts:
+        total += c
+        cdf.append(total / TABLE_DRAWS)
+    return tuple(cdf)
+
+
+def _gap_out(rnd: random.Random, rate_q: int, gap: int, occ: int,
+             spaced: tuple[int, int] | None = None) -> int:
+    """A draw of the time (ms) from free loops until gap-out: from the spaced table when
+    ``spaced`` gives ``(loops, headway)``, else from the renewal table."""
+    if spaced is not None:
+        cdf = spaced_gap_cdf(rate_q, spaced[0], gap, occ - occ % TICK, spaced[1])
+    else:
+        cdf = gap_out_cdf(rate_q, gap, occ - occ % TICK)
     i = bisect.bisect_left(cdf, rnd.random())
     return i * TICK if i < len(cdf) else len(cdf) * TICK
 
@@ -307,7 +356,8 @@ def _current_end(  # noqa: PLR0917 - one draw's view of the running stage
                 discharged = max(discharged, _discharge(q, lp.rate, ctx.headway, ctx.occ))
         rate_q = ctx.gap_rate[run.stage]
         if discharged > 0.0:
-            end = base + round(discharged) + _gap_out(rnd, rate_q, stage.gap, ctx.occ)
+            end = base + round(discharged) + _gap_out(
+                rnd, rate_q, stage.gap, ctx.occ, (len(ctx.loops[run.stage]), ctx.headway))
         else:
             occupied, ref = gap_ref(model, stage, dets, run.start)
             if occupied:
@@ -425,7 +475,8 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
         elif kind == "buttons":
             end = start + y.min_green
         else:
-            dur = round(longest) + _gap_out(rnd, ctx.gap_rate[i], y.gap, ctx.occ)
+            dur = round(longest) + _gap_out(
+                rnd, ctx.gap_rate[i], y.gap, ctx.occ, (len(ctx.loops[i]), ctx.headway))
             end = start + min(max(dur, y.min_green), y.max_green)
         since[i] = end
         queues[i] = [0] * len(q_at)
