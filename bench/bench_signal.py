@@ -52,6 +52,7 @@ from edge_agent.contract.configs import IntersectionConfig, parse_config  # noqa
 from edge_agent.contract.etsi.spatem import encode_tick_spatem  # noqa: E402
 from edge_agent.contract.etsi.spatem_writer import SpatemWriter  # noqa: E402
 from edge_agent.contract.spat_wire import SpatTick  # noqa: E402
+from signal_controller.app import SignalController  # noqa: E402
 from signal_controller.domain import spat_timing  # noqa: E402
 from signal_controller.domain.controller import initial_state, step  # noqa: E402
 from signal_controller.domain.detectors import DetectorEvent  # noqa: E402
@@ -100,8 +101,34 @@ class ToolkitWriter(CountingWriter):
         return encode_tick_spatem(tick, intersection_id, self.its, map_revision)
 
 
+async def _street(controllers: list[SignalController]) -> None:
+    """Peak-hour traffic at every controller (``predict``'s street model, one per
+    controller), its detector events handed to the controller as its MQTT handler would, so
+    that the scale run pays for the prediction under real demand (an idle junction predicts
+    almost for free)."""
+    rnd = random.Random(5)
+    t0 = int(time.time() * 1000)
+    streets = []
+    for c in controllers:
+        cfg = c.config
+        up = {d.sg: d.id for d in cfg.detectors if d.upstream}
+        streets.append(Traffic(
+            [Approach(d.id, d.sg, up.get(d.sg)) for d in cfg.detectors
+             if d.kind == "loop" and not d.upstream],
+            [d.id for d in cfg.detectors if d.kind == "button"], "realistic",
+            t0 - 2 * 3_600_000,  # the street's clock at 08:00, the peak
+        ))
+    while True:
+        now = int(time.time() * 1000)
+        for c, street in zip(controllers, streets, strict=True):
+            lamps = {sg: h.lamp for sg, h in c.state.kernel.heads.items()}
+            c._detector_q.extend(street.events(lamps, now, rnd))
+        await asyncio.sleep(0.1)
+
+
 async def _scale_run(
-    n: int, seconds: float, url: str, state: Path, shared: bool, spatem: str = "fast"
+    n: int, seconds: float, url: str, state: Path, shared: bool, spatem: str = "fast",
+    traffic: bool = False,
 ) -> dict[str, float]:
     proc = psutil.Process()
     rss0 = proc.memory_info().rss
@@ -126,6 +153,7 @@ async def _scale_run(
     gc.collect()
     gc.freeze()  # like `kassel signal`: configs and models leave the collector's scans
     tasks += [asyncio.create_task(c.run()) for c in controllers]
+    street = asyncio.create_task(_street(controllers)) if traffic else None
     await asyncio.sleep(min(20.0, 3.0 + n / 40))  # connect, MAP, start-up all-red
     gc.freeze()
     for c in controllers:
@@ -142,6 +170,8 @@ async def _scale_run(
     spatem_failed = sum(c.dropped["spatem_failed"] for c in controllers)
     faults = sum(1 for c in controllers if c.state.kernel.failed)
     max_lag = max(c.max_lag_ms for c in controllers)
+    if street is not None:
+        street.cancel()
     for c in controllers:
         c.stop()
     if agent is not None:
@@ -159,8 +189,8 @@ async def _scale_run(
 
 
 
-def scale(counts: list[int], seconds: float, shared: bool, spatem: str = "fast"
-          ) -> list[dict[str, float]]:
+def scale(counts: list[int], seconds: float, shared: bool, spatem: str = "fast",
+          traffic: bool = False) -> list[dict[str, float]]:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     results = []
@@ -169,7 +199,7 @@ def scale(counts: list[int], seconds: float, shared: bool, spatem: str = "fast"
     ) as broker:
         for n in counts:
             state = Path(tmp) / f"state-{n}"
-            r = asyncio.run(_scale_run(n, seconds, broker.url, state, shared, spatem))
+            r = asyncio.run(_scale_run(n, seconds, broker.url, state, shared, spatem, traffic))
             results.append(r)
             print(
                 f"{'shared' if shared else 'own'} agent, {n:4d} controllers: "
@@ -179,7 +209,8 @@ def scale(counts: list[int], seconds: float, shared: bool, spatem: str = "fast"
                 f"{r['tick_rate_hz']:.2f} Hz, late ticks {int(r['late_ticks'])} "
                 f"({100 * r['late_share']:.3f} %), worst lag {int(r['max_lag'])} ms, "
                 f"fail-safe {int(r['faults'])}, SPATEM {spatem}: {int(r['spatems'])} sent, "
-                f"{int(r['spatem_failed'])} failed",
+                f"{int(r['spatem_failed'])} failed, "
+                f"{'peak traffic' if traffic else 'no traffic'}",
                 flush=True,
             )
     return results
@@ -587,6 +618,9 @@ def main() -> None:
     s.add_argument("--spatem", choices=["fast", "pycrate", "off"], default="fast",
                    help="the SPATEM with every SPaT: the fast writer (what controllers send), "
                    "the toolkit's encoder, or none")
+    s.add_argument("--traffic", action="store_true",
+                   help="peak-hour traffic on every controller's loops (the predictions' "
+                   "cost under demand)")
     pr = sub.add_parser("predict")
     pr.add_argument("--hours", type=float, default=6.0)
     pr.add_argument("--seed", type=int, nargs="+", default=[7],
@@ -627,7 +661,7 @@ def main() -> None:
                     layout=getattr(args, "layout", "upstream"),
                     plot_dir=getattr(args, "plot", None))
     if args.what == "scale":
-        scale(args.counts, args.seconds, args.shared, args.spatem)
+        scale(args.counts, args.seconds, args.shared, args.spatem, args.traffic)
     if args.what == "all":
         scale([1, 100, 200], args.seconds, shared=False)
         scale([100, 300, 400, 500], args.seconds, shared=True)

@@ -19,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-#: sampling of the predictions to score, and how many a group keeps (its longest red at 1 Hz).
-OBSERVE_EVERY_MS = 1000
+#: sampling of the predictions to score (not a divisor of the once-a-second refresh, so the
+#: samples fall at every phase of it, like the rows a receiver reads), and how many a group
+#: keeps (its longest red).
+OBSERVE_EVERY_MS = 1100
 MAX_PENDING = 180
 WINDOW_MS = 1000
 #: pseudo-scores of the raw confidence in a cell (the prior), and the weight kept per score

@@ -24,7 +24,7 @@ from dataclasses import replace
 from edge_agent.contract.configs import IntersectionConfig
 from signal_controller.domain import fixed_time, safety
 from signal_controller.domain.actuated import advance, stage_view, start_stage
-from signal_controller.domain.calibration import Calibration
+from signal_controller.domain.calibration import OBSERVE_EVERY_MS, Calibration
 from signal_controller.domain.commands import CommandError
 from signal_controller.domain.detectors import (
     Detectors,
@@ -217,7 +217,7 @@ def _step(state: ControllerState, inputs: Inputs, now: int) -> tuple[ControllerS
 
 
 _ALL_RED: Mapping[str, tuple[bool, int]] = {}
-LIKELY_REFRESH_MS = 500
+LIKELY_REFRESH_MS = 1000
 
 
 def _drive(head: safety.Head, g: Group, want_green: bool, green_at: int, now: int) -> Lamp:
@@ -307,13 +307,19 @@ def _finish(
             state, now, cache.bounds if cache and same_b else None)
         if alt is not None:
             state = replace(state, history=state.history.observe(now, *alt))
-        timings, calibration = _calibrated(kernel, timings, calibration, now)
+        timings, raw = _calibrated(kernel, timings, calibration, now)
         rows, valid_until = spat_rows(model, kernel, timings, floor, nxt)
         lamps = {r.sg: r.lamp for r in rows}
-        cache = SpatCache(bkey, lkey, now, bounds, timings, rows, valid_until, lamps, nxt)
+        cache = SpatCache(bkey, lkey, now, bounds, timings, rows, valid_until, lamps, nxt, raw)
     elif floor > cache.rows_valid_until:
         rows, valid_until = spat_rows(model, kernel, cache.timings, floor, cache.next_green)
         cache = replace(cache, rows=rows, rows_valid_until=valid_until)
+    if now - calibration.last_observed >= OBSERVE_EVERY_MS and cache.raw_conf:
+        # the published rows as they stand at this tick, with their raw confidences: a
+        # sample of every tick's rows, not only of freshly computed ones
+        calibration = calibration.observe(
+            [(r.sg, r.likely_end, cache.raw_conf[r.sg]) for r in cache.rows
+             if r.sg in cache.raw_conf and r.lamp in (Lamp.GREEN, Lamp.RED)], now)
     ssem = state.priority.ssem() if state.priority.requests or state.last_ssem else ()
     ssem_out = ssem if ssem != state.last_ssem else None
     pred = check_prediction(state, now)
@@ -336,20 +342,20 @@ def _finish(
 
 def _calibrated(
     kernel: KernelState, timings: Mapping[str, Timing], calibration: Calibration, now: int
-) -> tuple[dict[str, Timing], Calibration]:
-    """The timings with calibrated confidences; the raw ones of red and green groups are
-    remembered to be scored when each group switches (:mod:`.calibration`)."""
-    live = [
-        (sg, _published(t, now), t[3]) for sg, t in timings.items()
-        if kernel.heads[sg].lamp in (Lamp.GREEN, Lamp.RED)
-    ]
-    calibration = calibration.observe(live, now)
+) -> tuple[dict[str, Timing], dict[str, int]]:
+    """The timings with calibrated confidences (:mod:`.calibration`), and the raw ones of
+    the red and green groups, remembered once a second to be scored when each switches."""
     out = dict(timings)
-    for sg, likely, raw in live:
-        lo, hi, _, _ = timings[sg]
-        if likely is not None and not lo == hi == likely:  # an exact end needs no calibration
-            out[sg] = (lo, hi, likely, calibration.confidence(raw, likely - now))
-    return out, calibration
+    raw_conf = {}
+    for sg, t in timings.items():
+        lo, hi, likely, raw = t
+        if (kernel.heads[sg].lamp in (Lamp.GREEN, Lamp.RED) and likely is not None
+                and not lo == hi == likely):  # an exact end needs no calibration
+            published = _published(t, now)
+            assert published is not None
+            out[sg] = (lo, hi, likely, calibration.confidence(raw, published - now))
+            raw_conf[sg] = raw
+    return out, raw_conf
 
 
 def _published(timing: Timing, now: int) -> int | None:

@@ -45,7 +45,7 @@ from signal_controller.domain.transitions import plan_transition
 
 #: futures drawn per refresh: the median of 32 draws is within about ±0.2 of a quartile of the
 #: true one, and the cost stays inside the scale goal (see BENCHMARKS.md).
-SAMPLES = 32
+SAMPLES = 24
 #: the walk stops after this many cycles (a group whose stage keeps being skipped).
 CYCLES = 4
 WINDOW_MS = 1000
@@ -135,6 +135,8 @@ class _Context:
     #: per stage: quantised total loop rate for the gap-out table.
     gap_rate: tuple[int, ...]
     red_amber: Mapping[str, int]
+    #: per stage: the spaced gap-out table of its loops (:func:`spaced_gap_cdf`).
+    gap_tables: tuple[tuple[float, ...], ...] = ()
 
 
 def _loops_now(model: Intersection, dets: Detectors, run: ActRun, now: int) -> _Context:
@@ -161,6 +163,11 @@ def _loops_now(model: Intersection, dets: Detectors, run: ActRun, now: int) -> _
         model, now, flow.headway, flow.occupancy, tuple(per_stage), tuple(call_rate),
         dets.calls | model.recall, tuple(gap_rate),
         {g.sg: g.red_amber for g in model.groups},
+        tuple(
+            _spaced(gap_rate[s.index], len(per_stage[s.index]), s.gap, flow.occupancy,
+                    flow.headway)
+            for s in model.stages
+        ),
     )
 
 
@@ -188,12 +195,13 @@ def _loop_queue(  # noqa: PLR0917 - one loop's evidence
     return _Loop(det, lam, 0, 0.0)
 
 
-#: futures per table of :func:`spaced_gap_cdf`, and its horizon (every stage maxes out first).
-TABLE_DRAWS = 4000
+#: futures per table of :func:`spaced_gap_cdf` (one table costs about 10 ms of CPU, once per
+#: process and key), and its horizon (every stage maxes out first).
+TABLE_DRAWS = 1500
 TABLE_HORIZON_MS = 120_000
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=1024)
 def spaced_gap_cdf(rate_q: int, loops: int, gap: int, occ: int, headway: int) -> tuple[float, ...]:
     """CDF, on the 100 ms grid, of the time from the stage's loops going free until gap-out,
     when each of ``loops`` approaches gets Poisson arrivals (``rate_q`` in 1/1000 veh/s in
@@ -205,7 +213,8 @@ def spaced_gap_cdf(rate_q: int, loops: int, gap: int, occ: int, headway: int) ->
     spread out. That shortened every predicted green (predictions for red groups far ahead
     came 7-9 s early, BENCHMARKS.md). The law has no closed form, so it is tabled once per
     key from ``TABLE_DRAWS`` seeded futures (deterministic; shared by every controller of
-    the process, like the renewal tables)."""
+    the process, like the renewal tables; callers round the rate to 0.01 veh/s and the
+    headway and occupancy to the tick, so a process holds few)."""
     lam = rate_q / 1e6 / max(1, loops)  # per approach, per ms
     rnd = random.Random(rate_q * 7919 + loops * 104729 + gap * 31 + occ * 17 + headway)
     n = TABLE_HORIZON_MS // TICK
@@ -231,12 +240,18 @@ def spaced_gap_cdf(rate_q: int, loops: int, gap: int, occ: int, headway: int) ->
     return tuple(cdf)
 
 
+def _spaced(rate_q: int, loops: int, gap: int, occ: int, headway: int) -> tuple[float, ...]:
+    """The spaced table for these values, on keys coarse enough that a process needs few."""
+    return spaced_gap_cdf(rate_q - rate_q % 10, max(1, loops), gap, occ - occ % TICK,
+                          headway - headway % TICK)
+
+
 def _gap_out(rnd: random.Random, rate_q: int, gap: int, occ: int,
              spaced: tuple[int, int] | None = None) -> int:
     """A draw of the time (ms) from free loops until gap-out: from the spaced table when
     ``spaced`` gives ``(loops, headway)``, else from the renewal table."""
     if spaced is not None:
-        cdf = spaced_gap_cdf(rate_q, spaced[0], gap, occ - occ % TICK, spaced[1])
+        cdf = _spaced(rate_q, spaced[0], gap, occ, spaced[1])
     else:
         cdf = gap_out_cdf(rate_q, gap, occ - occ % TICK)
     i = bisect.bisect_left(cdf, rnd.random())
@@ -413,8 +428,17 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
     latched = [i in state.detectors.calls or i in state.wish.calls or i in model.recall
                for i in range(n)]
 
+    known_demand: list[float | None] = [None] * n
+
     def demand(j: int) -> float:
-        """When stage ``j`` has demand (``since[j]`` or earlier if it has it already)."""
+        """When stage ``j`` has demand (``since[j]`` or earlier if it has it already); fixed
+        until ``j`` is served (its queue, latch and first arrival are drawn once)."""
+        d = known_demand[j]
+        if d is None:
+            d = known_demand[j] = _demand(j)
+        return d
+
+    def _demand(j: int) -> float:
         q = queues[j]
         if q is None:
             q = queues[j] = [lp.known + _poisson(rnd, lp.extra) for lp in ctx.loops[j]]
@@ -434,6 +458,7 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
     since[run.stage] = t
     queues[run.stage] = [0] * len(ctx.loops[run.stage])
     latched[run.stage] = run.stage in model.recall
+    known_demand[run.stage] = None
     total = len(model.groups)
     for k in range(1, CYCLES * n):
         i = (run.stage + k) % n
@@ -475,13 +500,15 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
         elif kind == "buttons":
             end = start + y.min_green
         else:
-            dur = round(longest) + _gap_out(
-                rnd, ctx.gap_rate[i], y.gap, ctx.occ, (len(ctx.loops[i]), ctx.headway))
+            cdf = ctx.gap_tables[i]
+            g = bisect.bisect_left(cdf, rnd.random())
+            dur = round(longest) + g * TICK
             end = start + min(max(dur, y.min_green), y.max_green)
         since[i] = end
         queues[i] = [0] * len(q_at)
         arrival[i] = None
         latched[i] = i in model.recall
+        known_demand[i] = None
         # the green rests until another stage has demand
         rest = min((demand(j) for j in range(n) if j != i), default=float(NEVER))
         t = max(end, math.ceil(rest)) if rest < NEVER else end

@@ -163,6 +163,8 @@ class SpatCache:
     rows_valid_until: int
     lamps: Mapping[str, Lamp]
     next_green: Mapping[str, int] = field(default_factory=dict)
+    #: raw (uncalibrated) confidences of the calibrated rows, for the calibration's samples.
+    raw_conf: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
