@@ -14,7 +14,7 @@ from the controller's own knowledge:
   buttons at their learned press rate;
 * each green as the actuated rules run it: the queue discharges at the learned saturation
   headway, then the green ends at the first gap of ``gap`` ms (drawn from the shared gap-out
-  law of :func:`spaced_gap_cdf`), within minimum and maximum green; a stage is served only if
+  renewal table of :mod:`.learners`), within minimum and maximum green; a stage is served only if
   called when the stage before it ends; transitions take the intergreens of
   :func:`.transitions.plan_transition`.
 
@@ -29,7 +29,6 @@ and occupancy is learned from the controller's own detectors.
 from __future__ import annotations
 
 import bisect
-import functools
 import math
 import random
 import zlib
@@ -136,7 +135,7 @@ class _Context:
     #: per stage: quantised total loop rate for the gap-out table.
     gap_rate: tuple[int, ...]
     red_amber: Mapping[str, int]
-    #: per stage: the spaced gap-out table of its loops (:func:`spaced_gap_cdf`).
+    #: per stage: the gap-out table of its loops (:func:`.learners.gap_out_cdf`).
     gap_tables: tuple[tuple[float, ...], ...] = ()
 
 
@@ -165,8 +164,7 @@ def _loops_now(model: Intersection, dets: Detectors, run: ActRun, now: int) -> _
         dets.calls | model.recall, tuple(gap_rate),
         {g.sg: g.red_amber for g in model.groups},
         tuple(
-            _spaced(gap_rate[s.index], len(per_stage[s.index]), s.gap, flow.occupancy,
-                    flow.headway)
+            gap_out_cdf(gap_rate[s.index], s.gap, flow.occupancy - flow.occupancy % TICK)
             for s in model.stages
         ),
     )
@@ -196,65 +194,9 @@ def _loop_queue(  # noqa: PLR0917 - one loop's evidence
     return _Loop(det, lam, 0, 0.0)
 
 
-#: futures per table of :func:`spaced_gap_cdf` (one table costs about 10 ms of CPU, once per
-#: process and key), and its horizon (every stage maxes out first).
-TABLE_DRAWS = 1500
-TABLE_HORIZON_MS = 120_000
-
-
-@functools.lru_cache(maxsize=1024)
-def spaced_gap_cdf(rate_q: int, loops: int, gap: int, occ: int, headway: int) -> tuple[float, ...]:
-    """CDF, on the 100 ms grid, of the time from the stage's loops going free until gap-out,
-    when each of ``loops`` approaches gets Poisson arrivals (``rate_q`` in 1/1000 veh/s in
-    all, split evenly) and passes its stop line at most once per saturation ``headway``.
-
-    Why not the renewal table of :mod:`.learners`: there every arrival crosses the loop at
-    once, so close arrivals leave the long gaps that end a green early; at a stop line a
-    vehicle that comes within a headway of the one before follows it, and the loop pulses
-    spread out. That shortened every predicted green (predictions for red groups far ahead
-    came 7-9 s early, BENCHMARKS.md). The law has no closed form, so it is tabled once per
-    key from ``TABLE_DRAWS`` seeded futures (deterministic; shared by every controller of
-    the process, like the renewal tables; callers round the rate to 0.01 veh/s and the
-    headway and occupancy to the tick, so a process holds few)."""
-    lam = rate_q / 1e6 / max(1, loops)  # per approach, per ms
-    rnd = random.Random(rate_q * 7919 + loops * 104729 + gap * 31 + occ * 17 + headway)
-    n = TABLE_HORIZON_MS // TICK
-    counts = [0] * (n + 1)
-    for _ in range(TABLE_DRAWS):
-        last = [-occ] + [-(10**9)] * (loops - 1)
-        arrive = [rnd.expovariate(lam) if lam > 0 else float(NEVER) for _ in range(loops)]
-        busy = 0.0
-        while True:
-            j = min(range(loops), key=lambda k: max(arrive[k], last[k] + headway))
-            dep = max(arrive[j], last[j] + headway)
-            if dep - busy >= gap or busy >= TABLE_HORIZON_MS:
-                break
-            busy = max(busy, dep + occ)
-            last[j] = round(dep)
-            arrive[j] += rnd.expovariate(lam)
-        counts[min(n, math.ceil((busy + gap) / TICK))] += 1
-    cdf = []
-    total = 0
-    for c in counts:
-        total += c
-        cdf.append(total / TABLE_DRAWS)
-    return tuple(cdf)
-
-
-def _spaced(rate_q: int, loops: int, gap: int, occ: int, headway: int) -> tuple[float, ...]:
-    """The spaced table for these values, on keys coarse enough that a process needs few."""
-    return spaced_gap_cdf(rate_q - rate_q % 10, max(1, loops), gap, occ - occ % TICK,
-                          headway - headway % TICK)
-
-
-def _gap_out(rnd: random.Random, rate_q: int, gap: int, occ: int,
-             spaced: tuple[int, int] | None = None) -> int:
-    """A draw of the time (ms) from free loops until gap-out: from the spaced table when
-    ``spaced`` gives ``(loops, headway)``, else from the renewal table."""
-    if spaced is not None:
-        cdf = _spaced(rate_q, spaced[0], gap, occ, spaced[1])
-    else:
-        cdf = gap_out_cdf(rate_q, gap, occ - occ % TICK)
+def _gap_out(rnd: random.Random, rate_q: int, gap: int, occ: int) -> int:
+    """A draw of the time (ms) from free loops until gap-out (the shared renewal table)."""
+    cdf = gap_out_cdf(rate_q, gap, occ - occ % TICK)
     i = bisect.bisect_left(cdf, rnd.random())
     return i * TICK if i < len(cdf) else len(cdf) * TICK
 
@@ -372,8 +314,7 @@ def _current_end(  # noqa: PLR0917 - one draw's view of the running stage
                 discharged = max(discharged, _discharge(q, lp.rate, ctx.headway, ctx.occ))
         rate_q = ctx.gap_rate[run.stage]
         if discharged > 0.0:
-            end = base + round(discharged) + _gap_out(
-                rnd, rate_q, stage.gap, ctx.occ, (len(ctx.loops[run.stage]), ctx.headway))
+            end = base + round(discharged) + _gap_out(rnd, rate_q, stage.gap, ctx.occ)
         else:
             occupied, ref = gap_ref(model, stage, dets, run.start)
             if occupied:

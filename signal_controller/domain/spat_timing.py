@@ -79,13 +79,14 @@ SAMPLED = True
 
 
 def predict(
-    state: ControllerState, now: int, bounds: Mapping[str, Bounds] | None
+    state: ControllerState, now: int, bounds: Mapping[str, Bounds] | None, *,
+    sampled: bool = True,
 ) -> tuple[
     dict[str, Timing], Mapping[str, Bounds], tuple[int, int] | None, Mapping[str, int]
 ]:
     """Timing of every group, and the likely start of the next green of groups green now
     (from the sampled walk; empty otherwise); actuated bounds are reused from ``bounds``
-    when given."""
+    when given. ``sampled=False`` takes the cheap deterministic walk (a late tick)."""
     program = state.program
     kernel = state.kernel
     model = state.model
@@ -126,7 +127,7 @@ def predict(
     if bounds is None:
         bounds = _actuated_bounds(state, program, now)
     next_green: dict[str, int] = {}
-    if SAMPLED and model.stage_kinds[program.stage] == "loops":
+    if SAMPLED and sampled and model.stage_kinds[program.stage] == "loops":
         x_min = max(stage_min_end(model, program, kernel), now + TICK_MS)
         likely, next_green = sampled_likely(state, program, now, x_min)
         alt = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import random
 from dataclasses import replace
 from typing import Any
@@ -16,8 +14,8 @@ from signal_controller.domain.calibration import MAX_PENDING, Calibration
 from signal_controller.domain.controller import initial_state, step
 from signal_controller.domain.detectors import DetectorEvent
 from signal_controller.domain.lamps import Lamp
-from signal_controller.domain.learners import Flow, gap_out_cdf
-from signal_controller.domain.sampled_walk import sampled_likely, spaced_gap_cdf
+from signal_controller.domain.learners import Flow
+from signal_controller.domain.sampled_walk import sampled_likely
 from signal_controller.domain.spat_timing import stage_min_end
 from signal_controller.domain.state import ActRun, ControllerState, Inputs, Outputs
 from tests.unit.signal_controller.conftest import two_phase_data
@@ -198,16 +196,3 @@ def test_predictions_are_remembered_once_a_second_and_bounded() -> None:
     assert "K2" not in cal.pending
     assert cal.drop(["K1"]).pending == {}
 
-
-def test_spaced_gap_out_law_is_a_cdf_and_longer_than_the_renewal_law_in_dense_traffic() -> None:
-    """At a stop line a vehicle within a headway of the one before follows it, so dense
-    traffic leaves fewer early gaps than free Poisson crossings: greens last longer."""
-    dense = spaced_gap_cdf(400, 2, 3000, 600, 2000)
-    assert dense == spaced_gap_cdf(400, 2, 3000, 600, 2000)  # seeded: the same table
-    assert all(a <= b for a, b in itertools.pairwise(dense))
-    assert dense[-1] == pytest.approx(1.0)
-    assert dense[29] == 0.0  # never before the gap itself (3 s)
-    median = bisect.bisect_left(dense, 0.5)
-    assert median > bisect.bisect_left(gap_out_cdf(400, 3000, 600), 0.5)
-    sparse = spaced_gap_cdf(20, 2, 3000, 600, 2000)
-    assert bisect.bisect_left(sparse, 0.5) == 30  # almost nobody comes: the gap decides
