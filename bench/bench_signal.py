@@ -126,6 +126,21 @@ async def _street(controllers: list[SignalController]) -> None:
         await asyncio.sleep(0.1)
 
 
+async def _freshness(controllers: list[SignalController], ages: list[int],
+                     on_time: list[bool]) -> None:
+    """Every 100 ms: how old each controller's predictions are (since their last refresh)
+    and whether that refresh ran on time (the sampled walk) or late (the deterministic walk,
+    until the next tick on time)."""
+    while True:
+        now = int(time.time() * 1000)
+        for c in controllers:
+            cache = c.state.cache
+            if cache is not None:
+                ages.append(now - cache.computed)
+                on_time.append(cache.on_time)
+        await asyncio.sleep(0.1)
+
+
 async def _scale_run(
     n: int, seconds: float, url: str, state: Path, shared: bool, spatem: str = "fast",
     traffic: bool = False,
@@ -160,9 +175,13 @@ async def _scale_run(
         c.late_ticks, c.ticks, c.max_lag_ms = 0, 0, 0
     for w in writers:
         w.encoded = 0
+    ages: list[int] = []
+    on_time: list[bool] = []
+    fresh = asyncio.create_task(_freshness(controllers, ages, on_time))
     cpu0, t0 = proc.cpu_times(), time.monotonic()
     await asyncio.sleep(seconds)
     cpu1, t1 = proc.cpu_times(), time.monotonic()
+    fresh.cancel()
     rss = proc.memory_info().rss
     ticks = sum(c.ticks for c in controllers)
     late = sum(c.late_ticks for c in controllers)
@@ -185,6 +204,9 @@ async def _scale_run(
         "tick_rate_hz": ticks / wall / n, "late_ticks": late, "late_share": late / max(1, ticks),
         "faults": faults, "max_lag": max_lag, "spatems": spatems,
         "spatem_failed": spatem_failed,
+        "age_p50": float(statistics.median(ages)) if ages else 0.0,
+        "age_p99": float(sorted(ages)[int(0.99 * (len(ages) - 1))]) if ages else 0.0,
+        "on_time_share": sum(on_time) / max(1, len(on_time)),
     }
 
 
@@ -210,7 +232,9 @@ def scale(counts: list[int], seconds: float, shared: bool, spatem: str = "fast",
                 f"({100 * r['late_share']:.3f} %), worst lag {int(r['max_lag'])} ms, "
                 f"fail-safe {int(r['faults'])}, SPATEM {spatem}: {int(r['spatems'])} sent, "
                 f"{int(r['spatem_failed'])} failed, "
-                f"{'peak traffic' if traffic else 'no traffic'}",
+                f"{'peak traffic' if traffic else 'no traffic'}; predictions refreshed "
+                f"{r['age_p50'] / 1000:.1f} s ago (median, p99 {r['age_p99'] / 1000:.1f} s), "
+                f"{100 * r['on_time_share']:.1f} % by a tick on time",
                 flush=True,
             )
     return results

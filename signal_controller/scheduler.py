@@ -9,6 +9,7 @@ implements it, and a test or a benchmark may tick anything else that does.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -18,6 +19,37 @@ log = logging.getLogger(__name__)
 
 #: a wall clock that moves this far against the monotonic clock is a clock jump.
 CLOCK_JUMP_MS = 200
+#: the stride (as a share of the devices) by which each pass's first device moves on.
+GOLDEN = 0.6180339887
+#: while a scheduler runs, the collector's full scans run only between passes: at most this
+#: often, and only when the next grid instant is at least FULL_GC_GAP_MS away.
+FULL_GC_EVERY_MS = 5_000
+FULL_GC_GAP_MS = 40
+
+
+class _FullCollections:
+    """Full collections in the schedulers' gaps instead of wherever the allocator triggers
+    them. Why: with hundreds of controllers, whose states are replaced every tick, CPython
+    ran a full scan (15-25 ms) about once a second, often inside a pass, which then ran late.
+    While any scheduler runs, the automatic full scans are off (the young generations are
+    still collected as usual); each scheduler runs one in its gaps instead."""
+
+    users = 0
+    saved: tuple[int, int, int] = (700, 10, 10)
+
+    @classmethod
+    def take(cls) -> None:
+        if cls.users == 0:
+            cls.saved = gc.get_threshold()
+            young, middle, _full = cls.saved
+            gc.set_threshold(young, middle, 2**31 - 1)
+        cls.users += 1
+
+    @classmethod
+    def release(cls) -> None:
+        cls.users -= 1
+        if cls.users == 0:
+            gc.set_threshold(*cls.saved)
 
 
 class Tickable(Protocol):
@@ -71,6 +103,7 @@ class TickScheduler:
         self._mono = monotonic
         self._devices: dict[int, Tickable] = {}
         self._task: asyncio.Task[None] | None = None
+        self._passes = 0
 
     def __len__(self) -> int:
         return len(self._devices)
@@ -86,11 +119,29 @@ class TickScheduler:
         """Stop ticking ``device`` (no-op if it is not ticked here)."""
         self._devices.pop(id(device), None)
 
+    def _turn_order(self) -> tuple[Tickable, ...]:
+        """This pass's order: every pass starts at another device (a golden-ratio stride),
+        so the devices late in a long pass, which leave their prediction refresh to a tick
+        on time (``SAMPLED_LAG_LIMIT_MS``), are different ones each pass."""
+        devices = tuple(self._devices.values())
+        self._passes += 1
+        k = int(self._passes * GOLDEN * len(devices)) % len(devices) if devices else 0
+        return devices[k:] + devices[:k]
+
     def _wall_ms(self) -> int:
         return int(self._clock() * 1000)
 
     async def _tick_loop(self) -> None:
+        _FullCollections.take()
+        try:
+            await self._ticks()
+        finally:
+            _FullCollections.release()
+            self._task = None
+
+    async def _ticks(self) -> None:
         offset = self._clock() - self._mono()
+        collected = self._mono()
         while self._devices:
             due = min(d.next_tick for d in self._devices.values())
             delay = (due - self._wall_ms()) / 1000
@@ -99,7 +150,7 @@ class TickScheduler:
             new_offset = self._clock() - self._mono()
             jump = abs(new_offset - offset) * 1000 > CLOCK_JUMP_MS
             offset = new_offset
-            for device in tuple(self._devices.values()):
+            for device in self._turn_order():
                 if device.stopped:
                     continue
                 wall = self._wall_ms()
@@ -108,4 +159,9 @@ class TickScheduler:
                 except Exception:  # one broken adapter must not stop the others' ticks
                     log.exception("%s: tick failed", device.device_id)
                     device.skip_to(wall)
-        self._task = None
+            mono = self._mono()
+            if (mono - collected) * 1000 >= FULL_GC_EVERY_MS and self._devices and (
+                    min(d.next_tick for d in self._devices.values()) - self._wall_ms()
+                    >= FULL_GC_GAP_MS):
+                gc.collect()
+                collected = mono

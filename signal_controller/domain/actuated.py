@@ -9,7 +9,7 @@ cannot drift from what the controller does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from signal_controller.domain.detectors import Detectors, gap_ref, loop_queues, stage_wait
@@ -108,11 +108,18 @@ def start_stage(
     start: int,
     entering: Mapping[str, int],
     cycle: int,
+    demand: Iterable[int] = (),
 ) -> ActRun:
     """Actuated control serving ``stage``, chosen at ``now``, fully green from ``start``, with
-    the queue proxy and per-loop queues its predictions start from."""
+    the queue proxy and per-loop queues its predictions start from. With other stages in
+    ``demand`` its deadline is committed at once rather than at the next tick (the same
+    instant either way, the green not having begun), so that the SPaT changes on one tick,
+    not on two running (hundreds of controllers in one process switching together)."""
     wait = stage_wait(model, dets, stage, now)
-    return ActRun(stage, start, entering, None, cycle, wait, loop_queues(model, dets, stage, now))
+    run = ActRun(stage, start, entering, None, cycle, wait, loop_queues(model, dets, stage, now))
+    if any(i != stage for i in demand):
+        run = replace(run, deadline=stage_deadline(model, run, now))
+    return run
 
 
 def _should_end(
@@ -192,5 +199,6 @@ def advance(  # noqa: PLR0917 - the pieces of state one actuated tick needs
     history = history.record(stage.id, run.start, now - run.start, run.wait)
     cycle = run.cycle + (1 if nxt <= run.stage else 0)
     new_dets = replace(dets, calls=dets.calls - {nxt}, flow=_carry_over(dets, run, now))
-    run = start_stage(model, dets, nxt, now, start=start, entering=entering, cycle=cycle)
+    run = start_stage(model, dets, nxt, now, start=start, entering=entering, cycle=cycle,
+                      demand=must_serve(model, new_dets) | wish.calls)
     return run, history, new_dets

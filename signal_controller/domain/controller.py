@@ -23,7 +23,7 @@ from dataclasses import replace
 
 from edge_agent.contract.configs import IntersectionConfig
 from signal_controller.domain import fixed_time, safety
-from signal_controller.domain.actuated import advance, stage_view, start_stage
+from signal_controller.domain.actuated import advance, must_serve, stage_view, start_stage
 from signal_controller.domain.calibration import OBSERVE_EVERY_MS, Calibration
 from signal_controller.domain.commands import CommandError
 from signal_controller.domain.detectors import (
@@ -218,10 +218,13 @@ def _step(state: ControllerState, inputs: Inputs, now: int) -> tuple[ControllerS
 
 _ALL_RED: Mapping[str, tuple[bool, int]] = {}
 LIKELY_REFRESH_MS = 1000
-#: a tick running this late (the adapter's lag) predicts with the single deterministic walk
-#: instead of the sampled one (a tenth of the cost): under overload the predictions degrade
-#: before the watchdog (500 ms) ever sees the lag grow.
-SAMPLED_LAG_LIMIT_MS = 50
+#: a tick running this late (the adapter's lag: in a shared process, how far into the tick's
+#: pass it runs) leaves the once-a-second refresh to a later tick on time, and what must be
+#: computed now (an aspect, program or call changed) it computes with the single deterministic
+#: walk instead of the sampled one (a tenth of the cost). Hundreds of controllers switching in
+#: the same tick, or a pass that is already long, thus cost walks, not futures: the
+#: predictions wait a tick or two before the watchdog (500 ms) or a late tick sees the lag.
+SAMPLED_LAG_LIMIT_MS = 20
 
 
 def _drive(head: safety.Head, g: Group, want_green: bool, green_at: int, now: int) -> Lamp:
@@ -274,7 +277,8 @@ def _clearing(
             amber_ends={},
             hold_red_until=kernel.hold_red_until,
         )
-        return start_stage(model, dets, 0, now, start=start, entering=entering, cycle=0)
+        return start_stage(model, dets, 0, now, start=start, entering=entering, cycle=0,
+                           demand=must_serve(model, dets))
     return program
 
 
@@ -296,26 +300,30 @@ def _finish(
             sg for sg, h in kernel.heads.items() if before.heads[sg].lamp is not h.lamp
         )
     floor = now + TICK_MS
-    # Bounds change only with the aspects, the program (deadline) and latched calls; the
-    # likely end also with detectors and priority wishes, refreshed at most every 500 ms.
+    # Bounds change only with the aspects, the program (deadline) and latched calls, which
+    # must be published at once; the likely end also with detectors and priority wishes, and
+    # as time passes: refreshed once a second (at the controller's own phase), or at the next
+    # tick on time after a late one. A late tick never refreshes what may wait (see
+    # SAMPLED_LAG_LIMIT_MS) and computes what may not with the deterministic walk.
     second = (now + state.phase) // LIKELY_REFRESH_MS
-    bkey = (kernel.heads, state.program, state.detectors.calls, state.revision, second)
+    bkey = (kernel.heads, state.program, state.detectors.calls, state.revision)
     lkey = (state.detectors, state.wish)
     cache = state.cache
     same_b = cache is not None and _same_key(cache.bkey, bkey)
-    same_l = cache is not None and cache.lkey[0] is lkey[0] and cache.lkey[1] == lkey[1]
     calibration = state.calibration
     if changed:
         calibration = calibration.switched(changed, now)
-    if cache is None or not same_b or (not same_l and now >= cache.computed + LIKELY_REFRESH_MS):
+    if cache is None or not same_b or (not late and _due(cache, second, lkey, now)):
+        fresh = cache is not None and same_b and cache.second == second
         timings, bounds, alt, nxt = predict(
-            state, now, cache.bounds if cache and same_b else None, sampled=not late)
+            state, now, cache.bounds if cache and fresh else None, sampled=not late)
         if alt is not None:
             state = replace(state, history=state.history.observe(now, *alt))
         timings, raw = _calibrated(kernel, timings, calibration, now)
         rows, valid_until = spat_rows(model, kernel, timings, floor, nxt)
         lamps = {r.sg: r.lamp for r in rows}
-        cache = SpatCache(bkey, lkey, now, bounds, timings, rows, valid_until, lamps, nxt, raw)
+        cache = SpatCache(bkey, lkey, now, bounds, timings, rows, valid_until, lamps, nxt, raw,
+                          second, not late)
     elif floor > cache.rows_valid_until:
         rows, valid_until = spat_rows(model, kernel, cache.timings, floor, cache.next_green)
         cache = replace(cache, rows=rows, rows_valid_until=valid_until)
@@ -375,5 +383,14 @@ def _published(timing: Timing, now: int) -> int | None:
 def _same_key(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
     """Identity for the state parts (immutable, replaced on change), equality for numbers."""
     return a[0] is b[0] and a[1] is b[1] and a[2:] == b[2:]
+
+
+def _due(cache: SpatCache, second: int, lkey: tuple[object, ...], now: int) -> bool:
+    """Whether the likely ends may be refreshed: a new refresh second, a late tick's walk to
+    replace, or detectors and wishes changed a refresh interval ago."""
+    if cache.second != second or not cache.on_time:
+        return True
+    same_l = cache.lkey[0] is lkey[0] and cache.lkey[1] == lkey[1]
+    return not same_l and now >= cache.computed + LIKELY_REFRESH_MS
 
 

@@ -129,8 +129,8 @@ def test_a_roadside_unit_hears_the_mapem_again_every_second(broker: MosquittoBro
         while len(mapems) < 3 and time.monotonic() < deadline:
             with contextlib.suppress(TimeoutError):
                 mapems.append(unit.recv(65535))
+        ct.stop()  # the count follows sendto: read it once the controller has stopped
         sent = ct.controller.rsu.sent["mapem"] if ct.controller.rsu is not None else 0
-        ct.stop()
     unit.close()
     assert ct.errors == []
     assert len(mapems) == 3 and sent >= 3

@@ -11,7 +11,7 @@ import pytest
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.errors import ConfigError
 from signal_controller.domain.calibration import MAX_PENDING, Calibration
-from signal_controller.domain.controller import initial_state, step
+from signal_controller.domain.controller import SAMPLED_LAG_LIMIT_MS, initial_state, step
 from signal_controller.domain.detectors import DetectorEvent
 from signal_controller.domain.lamps import Lamp
 from signal_controller.domain.learners import Flow
@@ -196,3 +196,45 @@ def test_predictions_are_remembered_once_a_second_and_bounded() -> None:
     assert "K2" not in cal.pending
     assert cal.drop(["K1"]).pending == {}
 
+
+
+# --- refreshing under load -------------------------------------------------------------------
+
+
+def test_a_late_tick_leaves_the_refresh_to_the_next_tick_on_time() -> None:
+    """Hundreds of controllers share a pass: a tick run late (SAMPLED_LAG_LIMIT_MS into it)
+    keeps the once-a-second refresh for the next tick on time, and what it must compute now
+    (an aspect changed) it computes with the deterministic walk, replaced at the next tick
+    on time by the sampled one."""
+    start, t0 = green_main_road(4)
+    late = Inputs(lag_ms=SAMPLED_LAG_LIMIT_MS + 1)
+    # on time: the ticks at which the cache is refreshed by time alone, and the first
+    # aspect change, each tick exactly as it will run below
+    state, now, timed, change = start, t0, None, None
+    while change is None:
+        now += 100
+        before = state.cache
+        state, out = step(state, Inputs(), now)
+        assert state.cache is not None and before is not None
+        if out.changed:
+            change = now
+        elif timed is None and state.cache.computed == now and state.cache.second != before.second:
+            timed = now
+    assert timed is not None and timed < change
+    state, now = start, t0
+    while now < change - 100:
+        now += 100
+        before = state.cache
+        state, _ = step(state, late if now == timed else Inputs(), now)
+        if now == timed:
+            assert state.cache is before  # deferred: the same rows, nothing computed
+        if now == timed + 100:
+            assert state.cache is not None and state.cache.computed == now  # caught up
+            assert state.cache.on_time
+    state, out = step(state, late, change)
+    assert out.changed and state.cache is not None
+    assert state.cache.computed == change and not state.cache.on_time  # the walk, at once
+    walk_rows = out.groups
+    state, out = step(state, Inputs(), change + 100)
+    assert state.cache.computed == change + 100 and state.cache.on_time
+    assert [r.sg for r in out.groups] == [r.sg for r in walk_rows]

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pytest
+
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.contract.payloads import Spat, decode
+from signal_controller import scheduler as scheduler_module
 from signal_controller.app import SignalController
 from signal_controller.domain.intersection import TICK_MS, ceil_tick
 from signal_controller.scheduler import Tickable, TickScheduler
@@ -147,3 +151,65 @@ def test_a_failing_device_is_skipped_ahead_and_the_others_keep_ticking() -> None
     assert len(good.ran) >= 4 and all(t % TICK_MS == 0 for t in good.ran)
     assert len(bad.skipped) == 1 and len(bad.ran) >= 2
     assert bad.ran[0] == ceil_tick(bad.skipped[0]) + TICK_MS
+
+
+class OrderedDevice(FakeDevice):
+    """A fake device that writes its id into a shared list when it runs."""
+
+    def __init__(self, device_id: str, ran_in: list[tuple[int, str]]) -> None:
+        super().__init__(device_id)
+        self._log = ran_in
+
+    def run_due(self, wall_ms: int, jump: bool) -> None:
+        self._log.append((self.next_tick, self.device_id))
+        super().run_due(wall_ms, jump)
+
+
+def test_each_pass_starts_at_another_device_and_ticks_every_one_once() -> None:
+    """The devices late in a pass leave their prediction refresh to a tick on time: which
+    ones are late must change from pass to pass."""
+    ran: list[tuple[int, str]] = []
+    scheduler = TickScheduler()
+    devices = [OrderedDevice(f"ks-{i}", ran) for i in range(7)]
+
+    async def main() -> None:
+        for d in devices:
+            scheduler.add(d)
+        await asyncio.sleep(1.25)
+        for d in devices:
+            scheduler.discard(d)
+
+    asyncio.run(main())
+    passes: dict[int, list[str]] = {}
+    for tick, device_id in ran:
+        passes.setdefault(tick, []).append(device_id)
+    full = [ids for ids in passes.values() if len(ids) == len(devices)]
+    assert len(full) >= 10
+    assert all(sorted(ids) == sorted(d.device_id for d in devices) for ids in full)
+    assert len({ids[0] for ids in full}) >= 5  # the first device moves on
+
+
+def test_full_collections_run_between_passes_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a scheduler runs, CPython's automatic full scans are off and the scheduler runs
+    them in the gaps between passes; afterwards the thresholds are as they were."""
+    monkeypatch.setattr(scheduler_module, "FULL_GC_EVERY_MS", 0)  # every gap long enough
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    scheduler = TickScheduler()
+    device = FakeDevice("ks-0")
+
+    async def main() -> int:
+        scheduler.add(device)
+        await asyncio.sleep(0.05)
+        seen.append(gc.get_threshold())
+        full = gc.get_stats()[2]["collections"]
+        await asyncio.sleep(0.5)
+        full = gc.get_stats()[2]["collections"] - full
+        scheduler.discard(device)
+        await asyncio.sleep(0.15)  # the loop ends with the last device
+        return full
+
+    full = asyncio.run(main())
+    assert seen[0][:2] == before[:2] and seen[0][2] >= 2**30
+    assert full >= 1  # in the gaps (each may take long in a big test process)
+    assert gc.get_threshold() == before
