@@ -53,7 +53,6 @@ from edge_agent.contract.etsi.spatem import encode_tick_spatem  # noqa: E402
 from edge_agent.contract.etsi.spatem_writer import SpatemWriter  # noqa: E402
 from edge_agent.contract.spat_wire import SpatTick  # noqa: E402
 from signal_controller.app import SignalController  # noqa: E402
-from signal_controller.domain import spat_timing  # noqa: E402
 from signal_controller.domain.controller import initial_state, step  # noqa: E402
 from signal_controller.domain.detectors import DetectorEvent  # noqa: E402
 from signal_controller.domain.lamps import Lamp  # noqa: E402
@@ -333,7 +332,7 @@ def oracle_switches(
     live = [g.sg for g in out.groups if g.lamp in (Lamp.GREEN, Lamp.RED)]
     found: dict[str, list[int]] = {sg: [] for sg in live}
     rnd = random.Random(seed)
-    sampled, spat_timing.SAMPLED = spat_timing.SAMPLED, False  # the futures' own SPaT: cheap
+    state = replace(state, sampled=False)  # the futures' own SPaT is never read: cheap
     for _ in range(rollouts):
         st, street, prev, now = state, traffic.fork(), out, out.now
         r = random.Random(rnd.random())
@@ -345,7 +344,6 @@ def oracle_switches(
                 found[sg].append(now)
                 todo.discard(sg)
             prev = o
-    spat_timing.SAMPLED = sampled
     result = {}
     mid = (rollouts - 1) // 2
     for sg, times in found.items():
@@ -407,7 +405,7 @@ def _demand(profile: str, sg: str, hour: float) -> float:
 def predict(
     hours: float, seed: int = 7, warmup_h: float = 0.5, profile: str = "realistic",
     oracle_every_s: float = 0, rollouts: int = 20, oracle_cache: Path | None = None,
-    layout: str = "upstream", plot_dir: Path | None = None,
+    layout: str = "upstream", plot_dir: Path | None = None, sampled: bool = True,
 ) -> dict[str, float]:
     rnd = random.Random(seed)
     cache_file = None
@@ -424,7 +422,7 @@ def predict(
     assert isinstance(cfg, IntersectionConfig)
     start = 1_750_000_000_000 - 1_750_000_000_000 % 86_400_000 + 6 * 3_600_000  # 06:00 UTC
     now = start
-    state = initial_state(cfg, now)
+    state = replace(initial_state(cfg, now), sampled=sampled)
     oracle = Oracle(cfg)
     if layout == "stop-line":  # the shipped upstream loops taken out
         cfg = cfg.model_copy(update={"detectors": [d for d in cfg.detectors if not d.upstream]})
@@ -675,7 +673,6 @@ def main() -> None:
     if args.what in ("speed", "all"):
         domain_speed()
     if args.what in ("predict", "all"):
-        spat_timing.SAMPLED = getattr(args, "predictor", "sampled") == "sampled"
         for seed in getattr(args, "seed", [7]):
             predict(getattr(args, "hours", 6.0), seed=seed,
                     profile=getattr(args, "demand", "realistic"),
@@ -683,7 +680,8 @@ def main() -> None:
                     rollouts=getattr(args, "rollouts", 20),
                     oracle_cache=getattr(args, "oracle_cache", None),
                     layout=getattr(args, "layout", "upstream"),
-                    plot_dir=getattr(args, "plot", None))
+                    plot_dir=getattr(args, "plot", None),
+                    sampled=getattr(args, "predictor", "sampled") == "sampled")
     if args.what == "scale":
         scale(args.counts, args.seconds, args.shared, args.spatem, args.traffic)
     if args.what == "all":

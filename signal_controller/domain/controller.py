@@ -47,7 +47,7 @@ from signal_controller.domain.priority import (
     reject_all,
 )
 from signal_controller.domain.safety import KernelState, Violation
-from signal_controller.domain.spat_timing import predict, spat_rows
+from signal_controller.domain.spat_timing import predict, published_likely, spat_rows
 from signal_controller.domain.state import (
     ActRun,
     Clearing,
@@ -212,6 +212,7 @@ def _step(state: ControllerState, inputs: Inputs, now: int) -> tuple[ControllerS
         calibration=state.calibration,
         prediction=state.prediction,
         phase=state.phase,
+        sampled=state.sampled,
     )
     return _finish(new, before, now, None, late=inputs.lag_ms > SAMPLED_LAG_LIMIT_MS)
 
@@ -311,8 +312,10 @@ def _finish(
     cache = state.cache
     same_b = cache is not None and _same_key(cache.bkey, bkey)
     calibration = state.calibration
-    if changed:
-        calibration = calibration.switched(changed, now)
+    if changed:  # a fail-safe or start-up sequence is no end anyone predicted: not scored
+        calibration = (calibration.drop(changed)
+                       if isinstance(state.program, Halted | Clearing)
+                       else calibration.switched(changed, now))
     if cache is None or not same_b or (not late and _due(cache, second, lkey, now)):
         fresh = cache is not None and same_b and cache.second == second
         timings, bounds, alt, nxt = predict(
@@ -364,20 +367,11 @@ def _calibrated(
         lo, hi, likely, raw = t
         if (kernel.heads[sg].lamp in (Lamp.GREEN, Lamp.RED) and likely is not None
                 and not lo == hi == likely):  # an exact end needs no calibration
-            published = _published(t, now)
+            published = published_likely(t, now + TICK_MS)
             assert published is not None
             out[sg] = (lo, hi, likely, calibration.confidence(raw, published - now))
             raw_conf[sg] = raw
     return out, raw_conf
-
-
-def _published(timing: Timing, now: int) -> int | None:
-    """The likely end as the SPaT row will carry it (within its bounds, not in the past)."""
-    lo, hi, likely, _ = timing
-    if likely is None:
-        return None
-    likely = max(likely, now + TICK_MS, lo if lo is not None else 0)
-    return min(likely, hi) if hi is not None else likely
 
 
 def _same_key(a: tuple[object, ...], b: tuple[object, ...]) -> bool:

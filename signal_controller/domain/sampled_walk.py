@@ -194,11 +194,10 @@ def _loop_queue(  # noqa: PLR0917 - one loop's evidence
     return _Loop(det, lam, 0, 0.0)
 
 
-def _gap_out(rnd: random.Random, rate_q: int, gap: int, occ: int) -> int:
-    """A draw of the time (ms) from free loops until gap-out (the shared renewal table)."""
-    cdf = gap_out_cdf(rate_q, gap, occ - occ % TICK)
-    i = bisect.bisect_left(cdf, rnd.random())
-    return i * TICK if i < len(cdf) else len(cdf) * TICK
+def _gap_out(rnd: random.Random, cdf: tuple[float, ...]) -> int:
+    """A draw of the time (ms) from free loops until gap-out, from a stage's table
+    (:func:`.learners.gap_out_cdf`, in ``_Context.gap_tables``)."""
+    return bisect.bisect_left(cdf, rnd.random()) * TICK
 
 
 def _discharge(queue: int, lam: float, headway: int, occ: int) -> float:
@@ -313,15 +312,15 @@ def _current_end(  # noqa: PLR0917 - one draw's view of the running stage
             if q:
                 discharged = max(discharged, _discharge(q, lp.rate, ctx.headway, ctx.occ))
         rate_q = ctx.gap_rate[run.stage]
+        table = ctx.gap_tables[run.stage]
         if discharged > 0.0:
-            end = base + round(discharged) + _gap_out(rnd, rate_q, stage.gap, ctx.occ)
+            end = base + round(discharged) + _gap_out(rnd, table)
         else:
             occupied, ref = gap_ref(model, stage, dets, run.start)
             if occupied:
                 on = max((dets.last_on.get(d, now) for d in model.stage_loops[stage.index]
                           if d in dets.occupied), default=now)
-                end = now + max(0, ctx.occ - (now - on)) + _gap_out(
-                    rnd, rate_q, stage.gap, ctx.occ)
+                end = now + max(0, ctx.occ - (now - on)) + _gap_out(rnd, table)
             else:
                 left = stage.gap - (now - max(ref, run.start))
                 lam = rate_q / 1e6
@@ -329,7 +328,7 @@ def _current_end(  # noqa: PLR0917 - one draw's view of the running stage
                 if u >= left:
                     end = now + max(0, left)
                 else:
-                    end = now + round(u) + ctx.occ + _gap_out(rnd, rate_q, stage.gap, ctx.occ)
+                    end = now + round(u) + ctx.occ + _gap_out(rnd, table)
         end = max(end, x_min)
     deadline = run.deadline
     latest = natural_max
@@ -442,9 +441,7 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
         elif kind == "buttons":
             end = start + y.min_green
         else:
-            cdf = ctx.gap_tables[i]
-            g = bisect.bisect_left(cdf, rnd.random())
-            dur = round(longest) + g * TICK
+            dur = round(longest) + _gap_out(rnd, ctx.gap_tables[i])
             end = start + min(max(dur, y.min_green), y.max_green)
         since[i] = end
         queues[i] = [0] * len(q_at)

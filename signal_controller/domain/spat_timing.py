@@ -58,12 +58,9 @@ def spat_rows(
             if lo >= floor:
                 valid_until = min(valid_until, lo)
             lo = max(lo, floor)
-        if likely is not None:
-            if likely >= floor:
-                valid_until = min(valid_until, likely)
-            likely = max(likely, lo if lo is not None else floor)
-            if hi is not None:
-                likely = min(likely, hi)
+        if likely is not None and likely >= floor:
+            valid_until = min(valid_until, likely)
+        likely = published_likely((lo, hi, likely, conf), floor)
         nxt = next_green.get(g.sg) if head.lamp is Lamp.GREEN else None
         rows.append(GroupTiming(
             g.sg, head.lamp, phase_state(head.lamp, g.protected), lo, hi, likely, conf,
@@ -73,9 +70,16 @@ def spat_rows(
 
 
 _UNKNOWN: Timing = (None, None, None, 0)
-#: predict ``likely_end`` by the sampled walk (:mod:`.sampled_walk`) while a loop stage runs;
-#: ``False`` keeps the single deterministic walk below (the benchmark's comparison).
-SAMPLED = True
+
+
+def published_likely(timing: Timing, floor: int) -> int | None:
+    """The likely end as a SPaT row carries it: within its bounds and not before ``floor``
+    (the next tick)."""
+    lo, hi, likely, _ = timing
+    if likely is None:
+        return None
+    likely = max(likely, floor, lo if lo is not None else floor)
+    return min(likely, hi) if hi is not None else likely
 
 
 def predict(
@@ -86,7 +90,8 @@ def predict(
 ]:
     """Timing of every group, and the likely start of the next green of groups green now
     (from the sampled walk; empty otherwise); actuated bounds are reused from ``bounds``
-    when given. ``sampled=False`` takes the cheap deterministic walk (a late tick)."""
+    when given. ``sampled=False`` takes the cheap deterministic walk (a late tick), as does
+    a state with ``sampled`` off."""
     program = state.program
     kernel = state.kernel
     model = state.model
@@ -127,7 +132,7 @@ def predict(
     if bounds is None:
         bounds = _actuated_bounds(state, program, now)
     next_green: dict[str, int] = {}
-    if SAMPLED and sampled and model.stage_kinds[program.stage] == "loops":
+    if state.sampled and sampled and model.stage_kinds[program.stage] == "loops":
         x_min = max(stage_min_end(model, program, kernel), now + TICK_MS)
         likely, next_green = sampled_likely(state, program, now, x_min)
         alt = None

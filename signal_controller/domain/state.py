@@ -208,6 +208,10 @@ class ControllerState:
     #: per-intersection offset of the once-a-second prediction refresh, so that many
     #: controllers in one process do not all recompute on the same tick.
     phase: int = 0
+    #: whether stages with loops predict with the sampled walk (as shipped) or with the
+    #: single deterministic walk only (the benchmark's comparison, and its oracle's futures,
+    #: whose own SPaT nobody reads).
+    sampled: bool = True
 
 
 def status_of(program: Program) -> SignalStatus:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.contract.configs import IntersectionConfig
-from edge_agent.contract.payloads import SpatGroup
+from edge_agent.contract.payloads import SpatGroup, SpatPrediction
 from signal_controller.domain.controller import initial_state, step
 from signal_controller.domain.detectors import DetectorEvent
 from signal_controller.domain.intersection import Intersection
@@ -78,6 +78,7 @@ class SimController:
         self.occupied: dict[str, bool] = {}
         self.spat: dict[str, SpatGroup] = {}
         self.spat_at = -1
+        self._prediction: tuple[object, SpatPrediction] | None = None
 
     def tick(self, now: int) -> Outputs:
         """Run the transducer for the tick at ``now`` with everything gathered so far."""
@@ -102,6 +103,16 @@ class SimController:
             }
             self.spat_at = out.now
         return self.spat.get(sg)
+
+    def spat_prediction(self) -> SpatPrediction | None:
+        """The SPaT's ``prediction`` (ok, degraded or stale, and why) as a receiver reads it."""
+        status = self.out.prediction if self.out is not None else None
+        if status is None:
+            return None
+        if self._prediction is None or self._prediction[0] is not status:
+            self._prediction = (status, SpatPrediction.model_validate(
+                {"state": status.state, "reasons": list(status.reasons)}))
+        return self._prediction[1]
 
 
 def sumo_command(built: BuiltScenario, *, baseline: bool, tripinfo: Path, end_s: float,

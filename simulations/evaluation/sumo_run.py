@@ -340,7 +340,8 @@ class SumoRun:
             usable = False
         if usable and ctl is not None and veh.limits is not None:
             group = ctl.spat_group(self.built.tls[tls].links[link].sg)
-            advice = advise(dist, speed, group, now, veh.limits)
+            advice = advise(dist, speed, group, now, veh.limits,
+                            prediction=ctl.spat_prediction())
             counts = self.result.glosa_advice if veh.bus else self.result.cyclist_advice
             counts[advice.kind] = counts.get(advice.kind, 0) + 1
             if advice.kind == "adjust" and advice.speed_mps is not None:

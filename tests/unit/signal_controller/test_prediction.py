@@ -11,7 +11,12 @@ import pytest
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.errors import ConfigError
 from signal_controller.domain.calibration import MAX_PENDING, Calibration
-from signal_controller.domain.controller import SAMPLED_LAG_LIMIT_MS, initial_state, step
+from signal_controller.domain.controller import (
+    SAMPLED_LAG_LIMIT_MS,
+    fail_safe,
+    initial_state,
+    step,
+)
 from signal_controller.domain.detectors import DetectorEvent
 from signal_controller.domain.lamps import Lamp
 from signal_controller.domain.learners import Flow
@@ -238,3 +243,16 @@ def test_a_late_tick_leaves_the_refresh_to_the_next_tick_on_time() -> None:
     state, out = step(state, Inputs(), change + 100)
     assert state.cache.computed == change + 100 and state.cache.on_time
     assert [r.sg for r in out.groups] == [r.sg for r in walk_rows]
+
+
+def test_a_fail_safe_is_not_scored_as_a_switch_anyone_predicted() -> None:
+    state, now = green_main_road(4)
+    for _ in range(30):  # three seconds: predictions remembered for the red and green groups
+        now += 100
+        state, _ = step(state, Inputs(), now)
+    assert state.calibration.pending
+    cells = state.calibration.cells
+    state, out = fail_safe(state, "lamp driver fault", now + 100)
+    assert out.changed
+    assert not any(sg in state.calibration.pending for sg in out.changed)
+    assert state.calibration.cells == cells  # forgotten, not counted as misses

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bus_gateway.domain.glosa import BICYCLE_LIMITS, advise
 from edge_agent.contract.configs import IntersectionConfig
 from signal_controller.domain.intersection import Intersection
 from signal_controller.domain.lamps import Lamp
@@ -19,6 +20,7 @@ from simulations.evaluation.domain.metrics import (
     in_signal_zone,
     run_summary,
 )
+from simulations.evaluation.sumo_parts import SimController
 from simulations.scenario.domain.arterial import (
     SignalTiming,
     build_network,
@@ -174,3 +176,22 @@ def test_goals_are_not_judged_on_a_handful_of_bus_trips():
     verdict = sample_verdict(1)
     assert verdict is not None
     assert "Too few bus trips to judge" in verdict and "1 finished" in verdict
+
+
+def test_simulated_riders_read_the_prediction_state_of_the_spat() -> None:
+    """The SUMO runs advise from the SPaT as a receiver reads it, ``prediction`` included:
+    while the start-up sequence runs the prediction is stale and no advice is given."""
+    net = build_network()
+    cfg = IntersectionConfig.model_validate(
+        intersection_config_data(net, net.junctions[0], SignalTiming(), priority=False)
+    )
+    ctl = SimController(cfg, None, 0)  # type: ignore[arg-type]  # lamps are not driven here
+    assert ctl.spat_prediction() is None  # no tick yet
+    ctl.tick(100)
+    prediction = ctl.spat_prediction()
+    assert prediction is not None and prediction.state == "stale"
+    assert "clearing" in prediction.reasons
+    assert ctl.spat_prediction() is prediction  # the same object while it does not change
+    group = ctl.spat_group("K1")
+    advice = advise(50.0, 8.0, group, 100, BICYCLE_LIMITS, prediction=prediction)
+    assert advice.kind == "none" and "stale" in advice.reason
