@@ -41,6 +41,11 @@ def ceil_tick(ms: int) -> int:
     return -((-ms) // TICK_MS) * TICK_MS
 
 
+#: the space one queued car takes, gap included (m): the usual planning figure for queues
+#: in German signal planning (HBS/RiLSA work with 6 m per passenger car unit).
+QUEUE_SPACING_M = 6.0
+
+
 @dataclass(frozen=True, slots=True)
 class Group:
     """One signal group with its timing minimums in milliseconds."""
@@ -133,6 +138,9 @@ class Intersection:
     #: upstream loop -> the stop-line loop of its group: the pair counts the queue between
     #: them (prediction only: upstream loops never call or extend a green).
     upstream: Mapping[str, str] = field(default_factory=dict)
+    #: stop-line loop with an upstream loop -> the vehicles standing between the two (one per
+    #: ``QUEUE_SPACING_M`` of the distance): a fuller zone means a queue reaching past it.
+    zone_size: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, cfg: IntersectionConfig) -> Intersection:
@@ -188,6 +196,8 @@ class Intersection:
         called = {sg for sg, k in detectors.values() if k != "upstream"}
         stop_loop = {sg: d for d, (sg, k) in detectors.items() if k == "loop"}
         upstream = {d: stop_loop[sg] for d, (sg, k) in detectors.items() if k == "upstream"}
+        zone_size = {stop_loop[d.sg]: max(1, int((d.distance_m or 0.0) // QUEUE_SPACING_M))
+                     for d in cfg.detectors if d.upstream}
         recall = frozenset(s.index for s in stages if any(sg not in called for sg in s.groups))
         kinds = []
         for s in stages:
@@ -232,6 +242,7 @@ class Intersection:
                 for s in stages
             ),
             upstream=upstream,
+            zone_size=zone_size,
         )
 
     def stages_with(self, sg: str) -> tuple[Stage, ...]:

@@ -150,7 +150,8 @@ def _loops_now(model: Intersection, dets: Detectors, run: ActRun, now: int) -> _
         for det in model.stage_loops[stage.index]:
             lam = flow.rate(det, now) / 1000.0
             total += lam
-            loops.append(_loop_queue(dets, flow, det, lam, stage.index == run.stage, run, now))
+            loops.append(_loop_queue(dets, flow, det, lam, stage.index == run.stage, run, now,
+                                     model.zone_size.get(det, 1)))
         per_stage.append(tuple(loops))
         buttons = sum(
             flow.rate(d, now) / 1000.0
@@ -171,27 +172,43 @@ def _loops_now(model: Intersection, dets: Detectors, run: ActRun, now: int) -> _
 
 
 def _loop_queue(  # noqa: PLR0917 - one loop's evidence
-    dets: Detectors, flow: Flow, det: str, lam: float, serving: bool, run: ActRun, now: int
+    dets: Detectors, flow: Flow, det: str, lam: float, serving: bool, run: ActRun, now: int,
+    zone_size: int,
 ) -> _Loop:
-    """The queue at ``det`` now: counted with an upstream loop, else from the stop line."""
+    """The queue at ``det`` now: counted with an upstream loop, else from the stop line.
+
+    In green, a queue longer than the zone moves over the upstream loop vehicle by vehicle,
+    which no longer stands occupied: while the zone is (nearly) full, the vehicles still
+    behind it are known only from the stop-line evidence (arrivals since the queue began,
+    less departures), so the queue is then the larger of the two."""
     zone = flow.zone(det)
     if zone is not None:
         count, standing = zone
         extra = lam * (now - standing) if standing is not None else 0.0
+        if serving and count >= zone_size - 1:
+            extra = max(extra, _served_queue(dets, flow, det, lam, run, now) - count)
         return _Loop(det, lam, count, extra)
     if serving:
-        if queue_gone(dets, run, det, now):
-            return _Loop(det, lam, 0, 0.0)
-        for d, since, seen in run.queues:
-            if d == det:
-                base = max(now, run.start)
-                departed = flow.count(det) - seen
-                first = 1 if det in dets.occupied or now < run.start else 0
-                return _Loop(det, lam, 0, max(0.0, first + lam * (base - since) - departed))
-        return _Loop(det, lam, 0, 0.0)
+        return _Loop(det, lam, 0, _served_queue(dets, flow, det, lam, run, now))
     if det in dets.occupied:  # the first waiting vehicle, and arrivals behind it since
         return _Loop(det, lam, 1, lam * (now - dets.last_on.get(det, now)))
     return _Loop(det, lam, 0, 0.0)
+
+
+def _served_queue(  # noqa: PLR0917 - one loop's stop-line evidence
+    dets: Detectors, flow: Flow, det: str, lam: float, run: ActRun, now: int
+) -> float:
+    """The expected queue at ``det`` of the stage in green, from the stop-line loop alone: the
+    first waiting vehicle and the arrivals since it, less the departures counted."""
+    if queue_gone(dets, run, det, now):
+        return 0.0
+    for d, since, seen in run.queues:
+        if d == det:
+            base = max(now, run.start)
+            departed = flow.count(det) - seen
+            first = 1 if det in dets.occupied or now < run.start else 0
+            return max(0.0, first + lam * (base - since) - departed)
+    return 0.0
 
 
 def _gap_out(rnd: random.Random, cdf: tuple[float, ...]) -> int:

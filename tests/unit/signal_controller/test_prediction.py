@@ -256,3 +256,31 @@ def test_a_fail_safe_is_not_scored_as_a_switch_anyone_predicted() -> None:
     assert out.changed
     assert not any(sg in state.calibration.pending for sg in out.changed)
     assert state.calibration.cells == cells  # forgotten, not counted as misses
+
+
+def test_vehicles_behind_a_full_zone_come_from_the_stop_line_evidence() -> None:
+    """In green a long queue crosses the upstream loop vehicle by vehicle, so it never stands
+    occupied: while the zone between the loops is full (35 m: 5 cars), the vehicles behind
+    it are the stop-line evidence's (arrivals since the queue began, less departures)."""
+
+    def likely_k1(counted: int, queue_began_s_before_green: int) -> int:
+        state, now = green_main_road(counted)
+        run = state.program
+        assert isinstance(run, ActRun)
+        assert state.model.zone_size["D1"] == 5
+        seen = state.detectors.flow.count("D1")
+        since = run.start - queue_began_s_before_green * 1000
+        run = replace(run, queues=tuple((d, since if d == "D1" else s, seen if d == "D1" else n)
+                                        for d, s, n in run.queues))
+        dets = state.detectors  # the first car of the queue stands on the stop-line loop
+        state = replace(state, program=run, detectors=replace(
+            dets, occupied=dets.occupied | {"D1"}, last_on={**dets.last_on, "D1": since}))
+        x_min = max(stage_min_end(state.model, run, state.kernel), now + 100)
+        likely, _ = sampled_likely(state, run, now, x_min)[0]["K1"]
+        assert likely is not None
+        return likely
+
+    # a full zone: a queue that began 90 s before the green reaches far past the loop
+    assert likely_k1(5, 90) > likely_k1(5, 0) + 10_000
+    # a zone not full: the count is exact, the stop-line guess is not used
+    assert likely_k1(2, 90) == likely_k1(2, 0)
