@@ -94,6 +94,9 @@ class LiveFeed:
                            reconnect_min_s=runtime.settings.reconnect_min_s,
                            reconnect_max_s=runtime.settings.reconnect_max_s),
             on_messages=self._on_messages, on_connected=self._on_connected, tls=mc.tls)
+        #: set once the broker acknowledged the subscriptions (``connected`` comes earlier:
+        #: messages published between the two do not reach the live path).
+        self.subscribed = self._session.subscribed
         self.commands = (commands_factory or (lambda t: CommandBus(t, self.publish)))(self.topics)
 
     # --- session thread -----------------------------------------------------------------

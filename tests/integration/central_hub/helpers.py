@@ -150,8 +150,10 @@ def start_hub(config: HubConfig, *, broker_url: str | None = None,
     thread.start()
     wait_for(lambda: server.started, what="uvicorn start")
     srv = HubServer(app, server, thread, f"http://127.0.0.1:{port}")
-    wait_for(srv.hub.live.connected.is_set, what="hub live connection")
+    # subscribed, not only connected: a message published before the SUBACK reaches
+    # neither path (a test that publishes at once would race the subscriptions)
+    wait_for(srv.hub.live.subscribed.is_set, what="hub live subscription")
     if srv.hub.ingest is not None:
-        wait_for(lambda: srv.hub.ingest is not None and srv.hub.ingest.stats.connected,
-                 what="hub ingest connection")
+        wait_for(lambda: srv.hub.ingest is not None and srv.hub.ingest.subscribed.is_set(),
+                 what="hub ingest subscription")
     return srv
