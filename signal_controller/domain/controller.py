@@ -306,18 +306,20 @@ def _finish(
     # as time passes: refreshed once a second (at the controller's own phase), or at the next
     # tick on time after a late one. A late tick never refreshes what may wait (see
     # SAMPLED_LAG_LIMIT_MS) and computes what may not with the deterministic walk.
-    second = (now + state.phase) // LIKELY_REFRESH_MS
     bkey = (kernel.heads, state.program, state.detectors.calls, state.revision)
     lkey = (state.detectors, state.wish)
     cache = state.cache
+    new_second = cache is None or (
+        (now + state.phase) // LIKELY_REFRESH_MS
+        != (cache.computed + state.phase) // LIKELY_REFRESH_MS)
     same_b = cache is not None and _same_key(cache.bkey, bkey)
     calibration = state.calibration
     if changed:  # a fail-safe or start-up sequence is no end anyone predicted: not scored
         calibration = (calibration.drop(changed)
                        if isinstance(state.program, Halted | Clearing)
                        else calibration.switched(changed, now))
-    if cache is None or not same_b or (not late and _due(cache, second, lkey, now)):
-        fresh = cache is not None and same_b and cache.second == second
+    if cache is None or not same_b or (not late and _due(cache, new_second, lkey, now)):
+        fresh = cache is not None and same_b and not new_second
         timings, bounds, alt, nxt = predict(
             state, now, cache.bounds if cache and fresh else None, sampled=not late)
         if alt is not None:
@@ -326,7 +328,7 @@ def _finish(
         rows, valid_until = spat_rows(model, kernel, timings, floor, nxt)
         lamps = {r.sg: r.lamp for r in rows}
         cache = SpatCache(bkey, lkey, now, bounds, timings, rows, valid_until, lamps, nxt, raw,
-                          second, not late)
+                          not late)
     elif floor > cache.rows_valid_until:
         rows, valid_until = spat_rows(model, kernel, cache.timings, floor, cache.next_green)
         cache = replace(cache, rows=rows, rows_valid_until=valid_until)
@@ -379,10 +381,10 @@ def _same_key(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
     return a[0] is b[0] and a[1] is b[1] and a[2:] == b[2:]
 
 
-def _due(cache: SpatCache, second: int, lkey: tuple[object, ...], now: int) -> bool:
+def _due(cache: SpatCache, new_second: bool, lkey: tuple[object, ...], now: int) -> bool:
     """Whether the likely ends may be refreshed: a new refresh second, a late tick's walk to
     replace, or detectors and wishes changed a refresh interval ago."""
-    if cache.second != second or not cache.on_time:
+    if new_second or not cache.on_time:
         return True
     same_l = cache.lkey[0] is lkey[0] and cache.lkey[1] == lkey[1]
     return not same_l and now >= cache.computed + LIKELY_REFRESH_MS

@@ -165,9 +165,7 @@ class SpatCache:
     next_green: Mapping[str, int] = field(default_factory=dict)
     #: raw (uncalibrated) confidences of the calibrated rows, for the calibration's samples.
     raw_conf: Mapping[str, int] = field(default_factory=dict)
-    #: the refresh second (``(now + phase) // LIKELY_REFRESH_MS``) it was computed in, and
-    #: whether on time (a late tick's walk is refreshed at the next tick on time).
-    second: int = 0
+    #: whether computed on time (a late tick's walk is refreshed at the next tick on time).
     on_time: bool = True
 
 

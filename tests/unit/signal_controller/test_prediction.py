@@ -12,6 +12,7 @@ from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.errors import ConfigError
 from signal_controller.domain.calibration import MAX_PENDING, Calibration
 from signal_controller.domain.controller import (
+    LIKELY_REFRESH_MS,
     SAMPLED_LAG_LIMIT_MS,
     fail_safe,
     initial_state,
@@ -223,7 +224,9 @@ def test_a_late_tick_leaves_the_refresh_to_the_next_tick_on_time() -> None:
         assert state.cache is not None and before is not None
         if out.changed:
             change = now
-        elif timed is None and state.cache.computed == now and state.cache.second != before.second:
+        elif timed is None and state.cache.computed == now and (
+                (now + state.phase) // LIKELY_REFRESH_MS
+                != (before.computed + state.phase) // LIKELY_REFRESH_MS):
             timed = now
     assert timed is not None and timed < change
     state, now = start, t0
