@@ -77,6 +77,23 @@ KASSEL_DAY: tuple[tuple[int, int], ...] = (
 )
 
 
+def shifted_day(periods: Sequence[tuple[int, int]], shift_s: int) -> tuple[tuple[int, int], ...]:
+    """The day's timetable periods seen from a clock ``shift_s`` seconds behind the day's own
+    time: the period that starts at ``t`` starts at ``t - shift_s`` (modulo a day), and the
+    clock's midnight gets the headway the day has at ``shift_s``. ``kassel demo --time`` runs
+    the morning peak's timetable at night this way, while the feed's times stay those of the
+    clock the hub reads."""
+    day = 24 * 3600
+    ordered = sorted(periods)
+    if not ordered:
+        raise ValueError("no timetable periods")
+    shift = shift_s % day
+    at_midnight = next((h for start, h in reversed(ordered) if start <= shift), ordered[-1][1])
+    moved = {(start - shift) % day: h for start, h in ordered}
+    moved.setdefault(0, at_midnight)
+    return tuple(sorted(moved.items()))
+
+
 def _offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
     dlat = north_m / 111_320.0
     dlon = east_m / (111_320.0 * math.cos(math.radians(lat)))

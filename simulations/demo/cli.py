@@ -1,10 +1,12 @@
-"""``kassel demo [--buses N] [--intersections M] [--http-port P] [--duration S]``."""
+"""``kassel demo [--buses N] [--intersections M] [--http-port P] [--duration S]
+[--time HH:MM]``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -36,9 +38,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--no-incidents", action="store_true",
                    help="no planned incidents (by default: a detector fault, a bus losing its "
                    "mobile link and a flashing controller from 60 s on, again every 20 min)")
+    p.add_argument("--time", type=time_of_day, default=None, metavar="HH:MM",
+                   help="run the timetable and passenger demand of this local time of day "
+                   "from now on (for example 08:00 to show the morning peak at night; "
+                   "default: the time in Kassel now)")
     p.add_argument("--log-level", default="WARNING",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log detail")
     p.set_defaults(handler=_run)
+
+
+def time_of_day(text: str) -> int:
+    """An argparse type: ``HH:MM`` (24-hour clock) as seconds after midnight."""
+    m = re.fullmatch(r"([0-9]{1,2}):([0-9]{2})", text)
+    if m and int(m[1]) < 24 and int(m[2]) < 60:
+        return int(m[1]) * 3600 + int(m[2]) * 60
+    raise argparse.ArgumentTypeError(f"must be a time of day HH:MM (00:00-23:59), got {text!r}")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -49,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     opts = DemoOptions(buses=args.buses, intersections=args.intersections,
                        http_host=args.http_host, http_port=args.http_port,
                        duration_s=args.duration, workdir=args.workdir, seed=args.seed,
-                       incidents=not args.no_incidents)
+                       incidents=not args.no_incidents, time_of_day_s=args.time)
 
     def progress(line: str) -> None:
         print(f"[kassel demo] {line}", flush=True)

@@ -29,3 +29,6 @@ class DemoOptions:
     workdir: Path | None = None
     seed: int = 1
     incidents: bool = True
+    #: the local time of day (seconds after midnight) the city's timetable and demand run at
+    #: when the demo starts; ``None``: the time in Kassel now.
+    time_of_day_s: int | None = None

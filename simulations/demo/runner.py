@@ -80,7 +80,7 @@ from simulations.demo.street_traffic import (
     drive,
     initial_delay,
 )
-from simulations.gtfs_synth import KASSEL_DAY, write_feed
+from simulations.gtfs_synth import KASSEL_DAY, shifted_day, write_feed
 
 #: importable from here as before the demo's parts moved to modules of their own
 __all__ = [
@@ -91,6 +91,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TIMEZONE = ZoneInfo("Europe/Berlin")
+DAY_S = 24 * 3600
 #: the file in the demo's state folder that holds the Kita staff token.
 KITA_TOKEN_FILE = "kita-staff-token"
 
@@ -172,11 +173,13 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         broker = MosquittoBroker(workdir / "mosquitto")
         await asyncio.to_thread(broker.start)
         progress(f"broker   {broker.url} (private Mosquitto, {workdir / 'mosquitto'})")
-        gtfs = write_feed(workdir / "gtfs" / "kassel-demo.zip", first_s=0, last_s=24 * 3600,
-                          headway_s=KASSEL_DAY)
-        lines, trips = _timetable(gtfs)
         day0 = _local_midnight(time.time())
         now_s = time.time() - day0
+        # --time: the timetable and the demand of that hour, moved to the clock the hub reads
+        shift_s = 0 if opts.time_of_day_s is None else int(opts.time_of_day_s - now_s) % DAY_S
+        gtfs = write_feed(workdir / "gtfs" / "kassel-demo.zip", first_s=0, last_s=DAY_S,
+                          headway_s=shifted_day(KASSEL_DAY, shift_s))
+        lines, trips = _timetable(gtfs)
         intersections = plan_intersections(lines, opts.intersections,
                                            [t.device_id for t in templates])
         dispatcher = Dispatcher(trips)
@@ -225,7 +228,8 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         for k, (b, a) in enumerate(zip(planned, assignments, strict=True)):
             rng = random.Random(f"{opts.seed}:bus:{k}")
             delay = initial_delay(rng) if a.running else 0.0
-            run = BusRun.start(a, dispatcher, rng, now_s, delay_s=delay, capacity=CAPACITY)
+            run = BusRun.start(a, dispatcher, rng, now_s, delay_s=delay, capacity=CAPACITY,
+                               day_shift_s=shift_s)
             link = city.links.get(b.device_id)
             url = broker.url if link is None else f"mqtt://127.0.0.1:{await link.start()}"
             gps, doors = StreetGps(), StreetDoors()
@@ -248,8 +252,10 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         tasks += [asyncio.create_task(b.run(), name=b.config.device_id) for b in city.buses]
         running = sum(1 for a in assignments if a.running)
         waiting = sum(1 for a in assignments if a.trip is not None and not a.running)
+        hour = "" if opts.time_of_day_s is None else (
+            f" of {opts.time_of_day_s // 3600:02d}:{opts.time_of_day_s % 3600 // 60:02d}")
         progress(f"buses    {len(city.buses)} on lines {', '.join(sorted(lines))} by the "
-                 f"timetable: {running} under way, {waiting} laying over until their trip, "
+                 f"timetable{hour}: {running} under way, {waiting} laying over until their trip, "
                  f"{len(assignments) - running - waiting} on standby (simulated GPS, doors, "
                  "WLAN)")
         street = Street()

@@ -106,17 +106,22 @@ class BusRun:
     #: one entry per rider: the MAC of their phone on the WLAN, or ``None``.
     riders: list[str | None] = field(default_factory=list)
     course: float = 0.0
+    #: how far the city's time of day runs ahead of the timetable's clock (``kassel demo
+    #: --time``): demand follows the day's hour the demo shows, the timetable was shifted.
+    day_shift_s: float = 0.0
     _events: list[Event] = field(default_factory=list)
 
     @classmethod
     def start(cls, start: Assignment, dispatcher: Dispatcher, rng: random.Random,
-              now_s: float, *, delay_s: float, capacity: int = 90) -> BusRun:
+              now_s: float, *, delay_s: float, capacity: int = 90,
+              day_shift_s: float = 0.0) -> BusRun:
         """A bus found on its trip at ``now_s``, ``delay_s`` behind the timetable (when the
         trip is under way; else it waits at the first stop, or stands by). The riders it
         already carries are counted through the doors at the stops it served (the door
         counters started counting when the trip did)."""
         trip = start.trip
-        bus = cls(trip, dispatcher, rng, start.route_id, start.terminal, capacity=capacity)
+        bus = cls(trip, dispatcher, rng, start.route_id, start.terminal, capacity=capacity,
+                  day_shift_s=day_shift_s)
         bus._events.append(TripStarted(trip))
         if trip is None:
             bus.since_s, bus.until_s = now_s, now_s
@@ -256,7 +261,7 @@ class BusRun:
 
     def _doors(self, index: int, names: list[str], t: float) -> demand.StopDemand:
         d = demand.at_stop(self.rng, names, index, on_board=len(self.riders),
-                           capacity=self.capacity, t_s=t)
+                           capacity=self.capacity, t_s=t + self.day_shift_s)
         left: list[str] = []
         if d.alight:
             leaving = set(self.rng.sample(range(len(self.riders)), d.alight))

@@ -6,6 +6,10 @@ the demo announces raises its alarm (and clears it when over), occupancy moves, 
 TripUpdates feed has one vehicle per trip and one trip per vehicle with plausible delays,
 intersection names are distinct, and the demo's temporary folder is gone after it stops.
 
+The demo runs the morning peak's timetable and demand (``--time 08:00``) whatever the hour of
+the run: at night Kassel's buses run every 30 minutes and nearly empty, and three minutes of
+them need not show a single rider.
+
 One demo serves every test of this module (started by the ``first_hour`` fixture, stopped by
 the last test); the checks are separate tests so that one failure does not hide the others.
 """
@@ -91,7 +95,7 @@ def first_hour() -> Iterator[FirstHour]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KASSEL_HUB_")}
     proc = subprocess.Popen(
         [str(ROOT / "run"), "demo", "--http-port", str(port), "--seed", "1",
-         "--duration", "900"],
+         "--duration", "900", "--time", "08:00"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     demo = FirstHour(proc, f"http://127.0.0.1:{port}")
