@@ -304,6 +304,7 @@ class Hub:
         """Counters of the ingest worker (if any) and the live path."""
         out: dict[str, Any] = {
             "live": {"connected": self.live.session_connected,
+                     "subscribed": self.live.subscribed.is_set(),
                      "last_error": self.live.last_error,
                      "received": self.live.received, "dropped": self.live.dropped,
                      "depth": self.live.depth,
@@ -323,7 +324,8 @@ class Hub:
         if self.ingest is not None:
             st = self.ingest.stats
             out["ingest"] = {
-                "connected": st.connected, "last_error": self.ingest.last_error,
+                "connected": st.connected, "subscribed": self.ingest.subscribed.is_set(),
+                "last_error": self.ingest.last_error,
                 "received": st.received, "stored": st.stored,
                 "duplicates": st.duplicates, "dropped": st.dropped, "batches": st.batches,
                 "write_errors": st.write_errors, "depth": self.ingest.depth,

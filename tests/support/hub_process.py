@@ -44,7 +44,8 @@ class HubProcess:
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=5.0)
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start and wait until both broker sessions are connected."""
+        """Start and wait until both broker sessions have subscribed (SUBACK: a message
+        published from then on reaches them)."""
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "edge_agent.cli", "hub", "--config", str(self.config),
@@ -54,7 +55,7 @@ class HubProcess:
             assert self.proc.poll() is None, f"hub exited: {self.log.read_text()[-2000:]}"
             try:
                 st = self.ingest()
-                if st["live"]["connected"] and st.get("ingest", {}).get("connected", True):
+                if st["live"]["subscribed"] and st.get("ingest", {}).get("subscribed", True):
                     return
             except httpx.HTTPError:
                 pass
