@@ -12,7 +12,10 @@ keeps the gate configurable, off by default. A red's end is when its red-amber b
 motor-vehicle signals): the advice aims one second later, at the green, because a vehicle
 arriving at the end of red brakes for the red-amber and stops (in the SUMO evaluation, aiming
 at the red's end left most advised cyclists stopping a second short of the green, and cost
-the buses stops too). The advice never leaves
+the buses stops too). A green that even the top speed cannot make is not the end of the
+advice when the SPaT says when the group is green again (``next_green``): the vehicle glides
+to that green instead (it is the green's own start: nothing is added for a red-amber). The
+advice never leaves
 ``[min_speed_mps, max_speed_mps]`` and never asks to speed up beyond the limit. Amber means
 "prepare to stop". A SPaT whose ``prediction`` the controller calls ``stale`` (fail-safe,
 flashing, the all-red before a program runs) gives no advice at all: its timings are not a
@@ -50,7 +53,7 @@ class GlosaAdvice:
 
 @dataclass(frozen=True, slots=True)
 class GlosaLimits:
-    """Speeds the advice may ask for (the defaults are the city bus's: 15–50 km/h)."""
+    """Speeds the advice may ask for (the default speeds are the city bus's: 15–50 km/h)."""
 
     min_speed_mps: float = 15 / 3.6
     max_speed_mps: float = 50 / 3.6
@@ -60,10 +63,15 @@ class GlosaLimits:
     #: aim to reach the stop line this long after a red's predicted end (s): the red-amber
     #: that follows a red at a motor-vehicle signal (see the module docstring).
     arrive_after_red_s: float = 1.0
+    #: when even the top speed misses the green, glide to the group's ``next_green`` (if the
+    #: SPaT has one). Off for a vehicle whose priority request may still extend the green: it
+    #: would give up a green it can get (see the module docstring).
+    glide_to_next_green: bool = True
 
 
-#: a city bus: slower than 15 km/h holds up the traffic behind it; 50 km/h is the limit.
-BUS_LIMITS = GlosaLimits()
+#: a city bus: slower than 15 km/h holds up the traffic behind it; 50 km/h is the limit. It
+#: asks for priority, so it never gives up a green it cannot make by itself.
+BUS_LIMITS = GlosaLimits(glide_to_next_green=False)
 #: a cyclist: below 12 km/h riding gets unsteady, above 25 km/h is beyond most riders (and a
 #: pedelec's assistance). When no speed in this range makes the green, the advice is "stop":
 #: a cyclist is then shown no advice and rides as usual.
@@ -92,6 +100,30 @@ def advise(
     return advice
 
 
+def _next_green(distance_m: float, group: SpatGroup, now_ms: int, limits: GlosaLimits,
+                why: str) -> GlosaAdvice:
+    """A green (or amber) this vehicle will not make: glide to the next green when the SPaT
+    says when it comes and the vehicle may (:attr:`GlosaLimits.glide_to_next_green`), else
+    "stop"."""
+    if group.next_green is None or not limits.glide_to_next_green:
+        return GlosaAdvice("stop", None, why)
+    return _arrive_after(distance_m, (group.next_green - now_ms) / 1000, limits,
+                         f"{why}; next")
+
+
+def _arrive_after(distance_m: float, wait_s: float, limits: GlosaLimits,
+                  why: str) -> GlosaAdvice:
+    """The speed that reaches the stop line ``wait_s`` from now, as the light turns green."""
+    hi = limits.max_speed_mps
+    if wait_s <= 0 or distance_m / hi >= wait_s:
+        # the light will be green by the time we arrive even at the limit
+        return GlosaAdvice("keep", None, f"{why} green before arrival")
+    needed = distance_m / wait_s
+    if needed < limits.min_speed_mps:
+        return GlosaAdvice("stop", None, f"{why} green in {wait_s:.0f} s: too long to glide")
+    return GlosaAdvice("adjust", min(needed, hi), f"{why} green in {wait_s:.0f} s")
+
+
 def _why(prediction: SpatPrediction) -> str:
     return f" ({', '.join(prediction.reasons)})" if prediction.reasons else ""
 
@@ -106,10 +138,11 @@ def _advise(
             return GlosaAdvice("keep", None, "green without a known end")
         left_s = (end - now_ms) / 1000
         if left_s <= 0:
-            return GlosaAdvice("stop", None, "green is ending")
+            return _next_green(distance_m, group, now_ms, limits, "green is ending")
         needed = distance_m / left_s
         if needed > hi:
-            return GlosaAdvice("stop", None, f"green ends in {left_s:.0f} s: not reachable")
+            return _next_green(distance_m, group, now_ms, limits,
+                               f"green ends in {left_s:.0f} s: not reachable")
         if speed_mps >= needed:
             return GlosaAdvice("keep", None, f"arrives within the green ({left_s:.0f} s left)")
         return GlosaAdvice("adjust", max(needed, lo), f"green ends in {left_s:.0f} s")
@@ -120,14 +153,8 @@ def _advise(
             end = group.max_end if group.max_end is not None else group.likely_end
         if end is None:
             return GlosaAdvice("none", None, "red without a known end")
-        wait_s = (end - now_ms) / 1000 + limits.arrive_after_red_s
-        if wait_s <= 0 or distance_m / hi >= wait_s:
-            # the light will be green by the time we arrive even at the limit
-            return GlosaAdvice("keep", None, "green before arrival")
-        needed = distance_m / wait_s
-        if needed < lo:
-            return GlosaAdvice("stop", None, f"red for {wait_s:.0f} s: too long to glide")
-        return GlosaAdvice("adjust", min(needed, hi), f"green in {wait_s:.0f} s")
+        return _arrive_after(distance_m, (end - now_ms) / 1000 + limits.arrive_after_red_s,
+                             limits, "red:")
     if group.state in _AMBER:
-        return GlosaAdvice("stop", None, "amber")
+        return _next_green(distance_m, group, now_ms, limits, "amber")
     return GlosaAdvice("none", None, f"state {group.state}")

@@ -328,6 +328,17 @@ class SpatGroup(BaseModel):
     max_end: TimestampMs | None
     likely_end: TimestampMs | None
     confidence: Annotated[int, Field(ge=0, le=100)]
+    #: contract addition (optional, absent when not reported): when a group green or amber
+    #: now is likely green again.
+    next_green: TimestampMs | None = Field(
+        default=None,
+        exclude_if=lambda t: t is None,
+        description=(
+            "Optional (contract addition, only on a group that is green or amber now, absent "
+            "when the controller does not predict it): the most likely start of this group's "
+            "next green, for a rider who cannot make the current one (ms since the epoch)."
+        ),
+    )
 
 
 #: ``ok``: the timings are the controller's full prediction; ``degraded``: still published

@@ -34,6 +34,8 @@ class SpatRow(Protocol):
     def likely_end(self) -> int | None: ...
     @property
     def confidence(self) -> int: ...
+    @property
+    def next_green(self) -> int | None: ...
 
 
 class SpatPredictionRow(Protocol):
@@ -68,16 +70,21 @@ def spat_fields(tick: SpatTick, intersection_id: str) -> dict[str, object]:
         "intersection_id": intersection_id,
         "revision": tick.revision,
         "status": tick.status,
-        "groups": [
-            {"sg": g.sg, "state": g.state, "min_end": g.min_end, "max_end": g.max_end,
-             "likely_end": g.likely_end, "confidence": g.confidence}
-            for g in tick.groups
-        ],
+        "groups": [_group_fields(g) for g in tick.groups],
     }
     p = tick.prediction
     if p is not None:
         fields["prediction"] = {"state": p.state, "reasons": list(p.reasons)}
     return fields
+
+
+def _group_fields(g: SpatRow) -> dict[str, object]:
+    out: dict[str, object] = {
+        "sg": g.sg, "state": g.state, "min_end": g.min_end, "max_end": g.max_end,
+        "likely_end": g.likely_end, "confidence": g.confidence}
+    if g.next_green is not None:
+        out["next_green"] = g.next_green
+    return out
 
 
 class SpatEncoder:
@@ -125,7 +132,8 @@ def _groups_json(rows: Sequence[SpatRow]) -> bytes:
     return ("[" + ",".join(
         f'{{"sg":{json.dumps(g.sg)},"state":"{g.state}","min_end":{_json_int(g.min_end)},'
         f'"max_end":{_json_int(g.max_end)},"likely_end":{_json_int(g.likely_end)},'
-        f'"confidence":{g.confidence}}}'
+        f'"confidence":{g.confidence}'
+        + ("}" if g.next_green is None else f',"next_green":{g.next_green}}}')
         for g in rows
     ) + "]").encode()
 

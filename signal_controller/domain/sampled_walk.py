@@ -229,14 +229,15 @@ def sampled_likely(
     state: ControllerState, run: ActRun, now: int, x_min: int, samples: int = SAMPLES
 ) -> tuple[dict[str, tuple[int | None, int]], dict[str, int]]:
     """``(likely_end, confidence)`` of every red and green group, and the likely start of
-    the next green of every group green now (its median over the same futures), from
-    ``samples`` futures."""
+    the next green of every group green or amber now (its median over the same futures),
+    from ``samples`` futures."""
     model = state.model
     kernel = state.kernel
     live = [g.sg for g in model.groups if kernel.heads[g.sg].lamp in (Lamp.GREEN, Lamp.RED)]
-    green = [g.sg for g in model.groups if kernel.heads[g.sg].lamp is Lamp.GREEN]
+    green = [g.sg for g in model.groups
+             if kernel.heads[g.sg].lamp in (Lamp.GREEN, Lamp.AMBER)]
     ctx = _loops_now(model, state.detectors, run, now)
-    first = _first_hops(state, run, x_min)
+    first = _first_hops(state, run, x_min) if now >= run.start else {}
     rnd = random.Random((zlib.crc32(model.id.encode()) << 32) ^ now)
     found: dict[str, list[int]] = {sg: [] for sg in live}
     again: dict[str, list[int]] = {sg: [] for sg in green}
@@ -369,7 +370,7 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
     rnd: random.Random, green: list[str],
 ) -> tuple[dict[str, int], dict[str, int]]:
     """One future: the switch instant of every red and green group (as far as reached), and
-    when each group green now is green again."""
+    when each group green (or amber) now in ``green`` is green again."""
     model = ctx.model
     stages = model.stages
     n = len(stages)
@@ -378,6 +379,9 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
     switch: dict[str, int] = {}
     again: dict[str, int] = {}
     green_now = set(green)
+    #: the groups of ``green`` whose current green has ended (amber now, or ended in this
+    #: future): the next entering of one of them is its next green
+    ended = {sg for sg in green if state.kernel.heads[sg].lamp is Lamp.AMBER}
     #: per stage: vehicles at its loops at ``since`` (drawn once per future), the first
     #: arrival or press after ``since`` (drawn when needed), whether a latched call still holds.
     since = [now] * n
@@ -423,7 +427,9 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
         if i == prev or demand(i) > t:
             continue
         y = stages[i]
-        if prev == run.stage and k < n:
+        if prev == run.stage and k < n and now >= run.start:
+            # the current stage is fully green: the kernel's real last greens and ambers (in
+            # its intergreen, the hop below, as its groups are then green until ``t``)
             entering_off, ending, (s_off, s_floor) = first[i]
             entering = {sg: max(t + off, floor) for sg, (off, floor) in entering_off.items()}
             start = max(t + s_off, s_floor)
@@ -434,8 +440,10 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
             start = t + hop.start
         for sg in ending:
             switch.setdefault(sg, t)
+            if sg in green_now:
+                ended.add(sg)
         for sg, gs in entering.items():
-            if sg in switch and sg in green_now:
+            if sg in ended:
                 again.setdefault(sg, gs)
             switch.setdefault(sg, gs - red_amber[sg])
         if len(switch) >= total and len(again) >= len(green):

@@ -61,7 +61,7 @@ def spat_rows(
         if likely is not None and likely >= floor:
             valid_until = min(valid_until, likely)
         likely = published_likely((lo, hi, likely, conf), floor)
-        nxt = next_green.get(g.sg) if head.lamp is Lamp.GREEN else None
+        nxt = next_green.get(g.sg) if head.lamp in (Lamp.GREEN, Lamp.AMBER) else None
         rows.append(GroupTiming(
             g.sg, head.lamp, phase_state(head.lamp, g.protected), lo, hi, likely, conf,
             nxt if nxt is not None and nxt > floor else None,

@@ -70,7 +70,8 @@ class GroupTiming:
     max_end: int | None
     likely_end: int | None
     confidence: int
-    #: for a green group: the likely start of its next green (the sampled walk), else None.
+    #: for a green or amber group: the likely start of its next green (the sampled walk),
+    #: else None.
     next_green: int | None = None
 
 

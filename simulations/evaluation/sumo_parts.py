@@ -98,7 +98,8 @@ class SimController:
         if self.spat_at != out.now:
             self.spat = {
                 g.sg: SpatGroup(sg=g.sg, state=g.state, min_end=g.min_end, max_end=g.max_end,
-                                likely_end=g.likely_end, confidence=g.confidence)
+                                likely_end=g.likely_end, confidence=g.confidence,
+                                next_green=g.next_green)
                 for g in out.groups
             }
             self.spat_at = out.now

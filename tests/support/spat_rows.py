@@ -21,6 +21,7 @@ class Row:
     max_end: int | None
     likely_end: int | None
     confidence: int
+    next_green: int | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from edge_agent.contract.etsi.timemark import (
     epoch_ms,
     interval_confidence,
     minute_of_year,
+    time_mark,
     time_marks,
 )
 from edge_agent.contract.payloads import MovementPhaseState, SignalStatus, Spat
@@ -95,6 +96,8 @@ def _value(its: ItsIntersection, map_revision: int | None, *, label: str, now: i
         confidence = None if g.likely_end is None else interval_confidence(g.confidence)
         if confidence is not None:
             timing["confidence"] = confidence
+        if g.next_green is not None:
+            timing["nextTime"] = time_mark(g.next_green, now)
         states.append({"signalGroup": its_sg,
                        "state-time-speed": [{"eventState": g.state, "timing": timing}]})
     ref: dict[str, int] = {"id": its.intersection_id}

@@ -90,7 +90,9 @@ MOVEMENT_STATE_PREAMBLE: Final = (0b0000, 4)    # ext, movementName, maneuverAss
 MOVEMENT_EVENT_PREAMBLE: Final = (0b0100, 4)    # ext, timing, speeds, regional
 TIMING_PREAMBLE: Final = (0b01100, 5)           # startTime, maxEndTime, likelyTime,
 #                                                 confidence (0b00010 when sent), nextTime
+#                                                 (0b00001 when sent)
 _CONFIDENCE_PRESENT: Final = 0b00010
+_NEXT_TIME_PRESENT: Final = 0b00001
 
 #: the bits of one row or of the whole list: a template whose TimeMarks that say "now" are 0,
 #: a mask with a 1 at the lowest bit of each such TimeMark (so ``template | now * mask`` fills
@@ -140,7 +142,7 @@ class SpatemWriter:
         self._status: dict[str, int] = {}
         self._year = (0, 0)  # start ms, end ms (exclusive) of the UTC year last seen
         self._rows_cache: dict[tuple[object, ...], _Bits] = {}
-        self._heads: dict[tuple[int, int, int | None], tuple[int, int]] = {}
+        self._heads: dict[tuple[int, int, int | None, bool], tuple[int, int]] = {}
         self._rows: Sequence[SpatRow] | None = None
         self._groups: _Bits = (0, 0, 0, 0, -1)  # holds for no tick
 
@@ -201,7 +203,8 @@ class SpatemWriter:
         template = mask = n = 0
         first, last = -_FOREVER, _FOREVER
         for g in rows:
-            key = (g.sg, g.state, g.min_end, g.likely_end, g.max_end, g.confidence)
+            key = (g.sg, g.state, g.min_end, g.likely_end, g.max_end, g.confidence,
+                   g.next_green)
             row = cache.get(key)
             if row is None or not row[3] <= tenth <= row[4]:
                 row = cache[key] = self._row(g, now, label)
@@ -222,26 +225,38 @@ class SpatemWriter:
             raise ItsEncodeError(f"{label}: {g.state!r} is no MovementPhaseState")
         tenth = now // MS_PER_TENTH
         confidence = None if g.likely_end is None else interval_confidence(g.confidence)
-        head = self._heads.get((its_sg, state, confidence))
+        has_next = g.next_green is not None
+        head = self._heads.get((its_sg, state, confidence, has_next))
         if head is None:
-            head = self._heads[its_sg, state, confidence] = _head(its_sg, state, confidence)
+            head = self._heads[its_sg, state, confidence, has_next] = _head(
+                its_sg, state, confidence, next_time=has_next)
         v, n = head
         lo, likely, hi, first, last = _marks(g.min_end, g.likely_end, g.max_end, tenth)
         mask = 0
         now_mark = tenth % HOUR_TENTHS
-        for mark in (lo, hi, likely):  # minEndTime, maxEndTime, likelyTime
+
+        def put(mark: int) -> None:
+            nonlocal v, mask, n
             v, mask, n = v << TIME_MARK_BITS, mask << TIME_MARK_BITS, n + TIME_MARK_BITS
             if mark == now_mark:  # "now" (a time past or at now): moves with the tick
                 mask |= 1
             else:
                 v |= mark
+
+        for mark in (lo, hi, likely):  # minEndTime, maxEndTime, likelyTime
+            put(mark)
         if confidence is not None:
             v, mask = v << CONFIDENCE_BITS | confidence, mask << CONFIDENCE_BITS
             n += CONFIDENCE_BITS
+        if g.next_green is not None:  # nextTime
+            ahead, a, b = _ahead(g.next_green, tenth)
+            first, last = max(first, a), min(last, b)
+            put(_wrap(ahead, tenth))
         return v, mask, n, first, last
 
 
-def _head(its_sg: int, state: int, confidence: int | None) -> tuple[int, int]:
+def _head(its_sg: int, state: int, confidence: int | None, *, next_time: bool
+          ) -> tuple[int, int]:
     """A MovementState's bits up to its TimeMarks: preambles, signalGroup, one MovementEvent,
     eventState, the TimeChangeDetails' presence bits."""
     v = its_sg  # after the MovementState's four zero preamble bits
@@ -249,9 +264,24 @@ def _head(its_sg: int, state: int, confidence: int | None) -> tuple[int, int]:
     v = v << MOVEMENT_EVENT_PREAMBLE[1] | MOVEMENT_EVENT_PREAMBLE[0]
     v = v << EVENT_STATE_BITS | state
     v = v << TIMING_PREAMBLE[1] | TIMING_PREAMBLE[0] | (
-        0 if confidence is None else _CONFIDENCE_PRESENT)
+        0 if confidence is None else _CONFIDENCE_PRESENT) | (
+        _NEXT_TIME_PRESENT if next_time else 0)
     return v, (MOVEMENT_STATE_PREAMBLE[1] + SIGNAL_GROUP_BITS + EVENTS_COUNT_BITS
                + MOVEMENT_EVENT_PREAMBLE[1] + EVENT_STATE_BITS + TIMING_PREAMBLE[1])
+
+
+def _ahead(at: int, tenth: int) -> tuple[int, int, int]:
+    """Tenths from ``tenth`` to the absolute time ``at`` (0 at or past now), and the first
+    and last tenth over which its TimeMark stays the same but for saying "now": while it
+    stays on its side of now (at or past now: its mark is now's; ahead: its own, absolute
+    within the hour) and of the hour ahead (beyond it: 36000)."""
+    mark_tenth = (at + MS_PER_TENTH // 2) // MS_PER_TENTH
+    ahead = mark_tenth - tenth
+    if ahead <= 0:  # at or past now: stays so
+        return 0, mark_tenth, _FOREVER
+    if ahead < HOUR_TENTHS:  # ahead within the hour
+        return ahead, mark_tenth - HOUR_TENTHS + 1, mark_tenth - 1
+    return ahead, -_FOREVER, mark_tenth - HOUR_TENTHS  # an hour or more ahead: far
 
 
 def _marks(min_end: int | None, likely_end: int | None, max_end: int | None, tenth: int
@@ -259,27 +289,17 @@ def _marks(min_end: int | None, likely_end: int | None, max_end: int | None, ten
     """``(minEndTime, likelyTime, maxEndTime)`` as
     :func:`~edge_agent.contract.etsi.timemark.time_marks` makes them at the tenth of a second
     ``tenth`` (the tests hold the two equal), and the first and last tenth over which they are
-    the same but for those that say "now": while each known time stays on its side of now
-    (at or past now: its mark is now's; ahead: its own, absolute within the hour) and of the
-    hour ahead (beyond it: 36000). The ordering of min/likely/max then compares times ahead,
-    whose differences do not change, and times at now, which are equal, so each mark keeps
-    coming from the same time."""
+    the same but for those that say "now" (:func:`_ahead`). The ordering of min/likely/max
+    then compares times ahead, whose differences do not change, and times at now, which are
+    equal, so each mark keeps coming from the same time."""
     first, last = -_FOREVER, _FOREVER
     aheads: list[int | None] = []
     for at in (min_end, likely_end, max_end):
         if at is None:
             aheads.append(None)
             continue
-        mark_tenth = (at + MS_PER_TENTH // 2) // MS_PER_TENTH
-        ahead = mark_tenth - tenth
-        if ahead <= 0:  # at or past now: stays so
-            ahead = 0
-            first = max(first, mark_tenth)
-        elif ahead < HOUR_TENTHS:  # ahead within the hour
-            first = max(first, mark_tenth - HOUR_TENTHS + 1)
-            last = min(last, mark_tenth - 1)
-        else:  # an hour or more ahead: far
-            last = min(last, mark_tenth - HOUR_TENTHS)
+        ahead, a, b = _ahead(at, tenth)
+        first, last = max(first, a), min(last, b)
         aheads.append(ahead)
     lo, likely, hi = aheads
     if lo is not None and hi is not None and lo > hi:

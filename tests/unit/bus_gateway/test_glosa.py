@@ -10,9 +10,9 @@ from edge_agent.contract.payloads import SpatGroup, SpatPrediction
 NOW = 1_767_225_600_000
 
 
-def group(state, min_end=None, max_end=None, likely_end=None, confidence=90):
+def group(state, min_end=None, max_end=None, likely_end=None, confidence=90, next_green=None):
     return SpatGroup(sg="K1", state=state, min_end=min_end, max_end=max_end,
-                     likely_end=likely_end, confidence=confidence)
+                     likely_end=likely_end, confidence=confidence, next_green=next_green)
 
 
 def test_green_reachable_keeps_speed():
@@ -28,6 +28,40 @@ def test_green_needs_a_faster_but_legal_speed():
 def test_green_not_reachable_within_limit_says_stop():
     a = advise(400, 10.0, group("permissive-Movement-Allowed", min_end=NOW + 20_000), NOW)
     assert a.kind == "stop"
+
+
+def test_a_green_out_of_reach_glides_to_the_next_green():
+    # 150 m, green over in 20 s (27 km/h: beyond a cyclist); green again in 45 s: 12 km/h
+    g = group("protected-Movement-Allowed", min_end=NOW + 20_000, next_green=NOW + 45_000)
+    a = advise(150, 5.0, g, NOW, BICYCLE_LIMITS)
+    assert a.kind == "adjust" and a.speed_mps == pytest.approx(150 / 45)
+    assert "next" in a.reason
+    # the next green starts on the line itself (no red-amber to add: it is the green's start)
+    assert advise(150, 5.0, group("protected-Movement-Allowed", min_end=NOW + 20_000,
+                                  next_green=NOW + 60_000), NOW, BICYCLE_LIMITS).kind == "stop"
+    # even at 25 km/h the next green has begun on arrival: ride on
+    assert advise(250, 5.0, group("protected-Movement-Allowed", min_end=NOW + 5_000,
+                                  next_green=NOW + 30_000), NOW, BICYCLE_LIMITS).kind == "keep"
+    # a green that can be made is made; the next green changes nothing then
+    near = group("protected-Movement-Allowed", min_end=NOW + 20_000, next_green=NOW + 45_000)
+    assert advise(80, 5.0, near, NOW, BICYCLE_LIMITS).kind == "keep"
+
+
+def test_a_green_ending_or_amber_glides_to_the_next_green_too():
+    for g in (group("protected-Movement-Allowed", min_end=NOW - 500, next_green=NOW + 40_000),
+              group("protected-clearance", likely_end=NOW + 2_000, next_green=NOW + 40_000)):
+        a = advise(140, 5.0, g, NOW, BICYCLE_LIMITS)
+        assert a.kind == "adjust" and a.speed_mps == pytest.approx(3.5)
+        # without the next green: the old answer
+        old = advise(140, 5.0, group(g.state, min_end=g.min_end, likely_end=g.likely_end),
+                     NOW, BICYCLE_LIMITS)
+        assert old.kind == "stop"
+
+
+def test_a_bus_never_gives_up_a_green_its_priority_may_extend():
+    g = group("protected-Movement-Allowed", min_end=NOW + 5_000, next_green=NOW + 40_000)
+    assert advise(200, 10.0, g, NOW, BUS_LIMITS).kind == "stop"  # drive on as usual
+    assert advise(200, 10.0, g, NOW, GlosaLimits()).kind == "adjust"  # a bus without priority
 
 
 def test_red_glide_to_arrive_at_green():
@@ -113,7 +147,10 @@ def test_cyclist_advice_never_leaves_the_range():
     for distance in range(5, 400, 15):
         for wait_ms in range(1_000, 90_000, 3_000):
             for state, fields in (("stop-And-Remain", {"likely_end": NOW + wait_ms}),
-                                  ("protected-Movement-Allowed", {"min_end": NOW + wait_ms})):
+                                  ("protected-Movement-Allowed", {"min_end": NOW + wait_ms}),
+                                  ("protected-Movement-Allowed", {
+                                      "min_end": NOW + wait_ms // 4,
+                                      "next_green": NOW + wait_ms})):
                 a = advise(distance, 4.0, group(state, **fields), NOW, BICYCLE_LIMITS)
                 if a.kind == "adjust":
                     assert a.speed_mps is not None

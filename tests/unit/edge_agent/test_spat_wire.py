@@ -34,7 +34,8 @@ ts = st.integers(0, 2**62)
 maybe_ts = st.none() | ts
 ids = st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z")
 rows = st.builds(Row, sg=ids, state=st.sampled_from(STATES), min_end=maybe_ts,
-                 max_end=maybe_ts, likely_end=maybe_ts, confidence=st.integers(0, 100))
+                 max_end=maybe_ts, likely_end=maybe_ts, confidence=st.integers(0, 100),
+                 next_green=maybe_ts)
 reasons = st.from_regex(r"\A[a-z_]{1,32}(:[A-Za-z0-9_-]{1,64})?\Z")
 predictions = st.none() | st.builds(
     Prediction, state=st.sampled_from(["ok", "degraded", "stale"]),
@@ -65,6 +66,17 @@ def test_encoded_spat_is_byte_identical_to_the_contract_model(
     assert payload == _reference(tick, device, seq)
     assert decode(Spat, payload).seq == seq
     assert enc.encode(tick, seq + 1) == _reference(tick, device, seq + 1)  # cached groups
+
+
+def test_the_next_green_is_sent_only_when_known() -> None:
+    enc = SpatEncoder("ks-1")
+    rows = (Row("K1", "protected-Movement-Allowed", 1_000, 5_000, 3_000, 80, 40_000),
+            Row("K2", "stop-And-Remain", 1_000, 5_000, 3_000, 80))
+    payload = enc.encode(Tick(1, 1, "operational", rows), 1)
+    raw = json.loads(payload)
+    assert raw["groups"][0]["next_green"] == 40_000
+    assert "next_green" not in raw["groups"][1]  # absent, not null: older receivers
+    assert [g.next_green for g in decode(Spat, payload).groups] == [40_000, None]
 
 
 def test_new_rows_are_encoded_again_and_a_missing_seq_is_refused() -> None:

@@ -28,7 +28,9 @@ def spat_and_its(draw: st.DrawFn) -> tuple[Spat, ItsIntersection]:
         lo, likely, hi = (ts + t if k else None for t, k in zip(times, known, strict=True))
         groups.append({"sg": f"K{i}", "state": draw(st.sampled_from(get_args(MovementPhaseState))),
                        "min_end": lo, "max_end": hi, "likely_end": likely,
-                       "confidence": draw(st.integers(0, 100))})
+                       "confidence": draw(st.integers(0, 100)),
+                       "next_green": draw(st.none() | st.integers(ts - 3000,
+                                                                  ts + 2 * HOUR_MS))})
     spat = Spat(ts=ts, seq=draw(st.integers(0, 2**40)), intersection_id="ks-0042",
                 revision=draw(st.integers(0, 10**6)),
                 status=draw(st.sampled_from(get_args(SignalStatus))), groups=groups)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from edge_agent.contract.etsi.header import MessageId
 from edge_agent.contract.etsi.intersection_status import BITS_OF_STATUS, STATUS_BIT_NAMES
 from edge_agent.contract.etsi.spatem import decode_spatem, encode_spatem, spatem_value
-from edge_agent.contract.etsi.timemark import epoch_ms, interval_confidence, time_marks
+from edge_agent.contract.etsi.timemark import epoch_ms, interval_confidence, time_mark, time_marks
 from edge_agent.contract.payloads import Spat
 from testbed import etsi_asn1
 from tests.unit.etsi.strategies import spat_and_its
@@ -48,6 +48,8 @@ def check_fields(spat: Spat, its: Any, map_revision: int | None, other: dict[str
         confidence = None if group.likely_end is None else interval_confidence(group.confidence)
         if confidence is not None:
             timing["confidence"] = confidence
+        if group.next_green is not None:
+            timing["nextTime"] = time_mark(group.next_green, spat.ts)
         assert event == {"eventState": group.state, "timing": timing}
 
 

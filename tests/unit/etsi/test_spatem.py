@@ -68,7 +68,12 @@ def check_round_trip(spat: Spat, its: ItsIntersection, msg: Spatem,
         check_time(timing.max_end, group.max_end, spat.ts)
         expected = None if group.likely_end is None else interval_confidence(group.confidence)
         assert timing.confidence == expected
-        assert timing.start is None and timing.next is None
+        assert timing.start is None
+        if group.next_green is None:
+            assert timing.next is None
+        else:
+            assert timing.next is not None
+            check_time(timing.next, group.next_green, spat.ts)
 
 
 @settings(max_examples=150, deadline=None)

@@ -138,8 +138,9 @@ def ticks(draw: st.DrawFn, now: int | None = None, max_groups: int = 16
         if draw(st.booleans()):  # ordered, as a controller's rows are
             known = sorted(t for t in (lo, likely, hi) if t is not None)
             lo, likely, hi = (t if t is None else known.pop(0) for t in (lo, likely, hi))
+        nxt = draw(OFFSET)  # the next green: any time, or none (most rows)
         rows.append(Row(f"K{i}", draw(st.sampled_from(STATES)), lo, hi, likely,
-                        draw(st.integers(0, 100))))
+                        draw(st.integers(0, 100)), None if nxt is None else now + nxt))
     tick = Tick(now, draw(st.integers(0, 10**6)), draw(st.sampled_from(STATUSES)), tuple(rows))
     its = ItsIntersection(station_id=draw(st.integers(0, 2**32 - 1)),
                           intersection_id=draw(st.integers(0, 65535)),
@@ -194,7 +195,8 @@ def test_one_writer_over_changing_rows_is_the_toolkit(data: st.DataObject) -> No
     for _ in range(data.draw(st.integers(1, 6))):
         now += data.draw(st.integers(0, 20_000))
         other, _ = data.draw(ticks(now=now, max_groups=len(its.signal_groups)))
-        rows = [Row(f"K{i}", r.state, r.min_end, r.max_end, r.likely_end, r.confidence)
+        rows = [Row(f"K{i}", r.state, r.min_end, r.max_end, r.likely_end, r.confidence,
+                    r.next_green)
                 for i, r in enumerate(other.groups)]
         mixed = Tick(now, other.revision, other.status,
                      tuple(rows) + tuple(tick.groups[len(rows):]))

@@ -287,3 +287,33 @@ def test_vehicles_behind_a_full_zone_come_from_the_stop_line_evidence() -> None:
     assert likely_k1(5, 90) > likely_k1(5, 0) + 10_000
     # a zone not full: the count is exact, the stop-line guess is not used
     assert likely_k1(2, 90) == likely_k1(2, 0)
+
+
+def test_a_group_in_amber_still_says_when_it_is_green_again() -> None:
+    """A rider who cannot make the amber glides to the next green: the amber row has it."""
+    state, now = green_main_road(4)
+    rows = None
+    while state.kernel.heads["K1"].lamp is not Lamp.AMBER:
+        now += 100
+        state, out = step(state, Inputs(), now)
+        rows = {r.sg: r for r in out.groups}
+    assert rows is not None
+    amber, red = rows["K1"], rows["K2"]
+    assert amber.next_green is not None and red.next_green is None  # only green or amber
+    assert red.likely_end is not None
+    # after the side road's green and the intergreens
+    assert amber.next_green > red.likely_end + 8_000
+    run = state.program
+    assert isinstance(run, ActRun)
+    _, next_green = sampled_likely(state, run, now, now + 100)
+    assert next_green["K1"] == amber.next_green
+    # the red that follows says the same: its walk and the amber's see the side road's green
+    # and both intergreens (the amber's walk once went from the lamps of the intergreen, as
+    # if the side road would never be green, and said 13 s too early)
+    while state.kernel.heads["K1"].lamp is not Lamp.RED:
+        now += 100
+        state, out = step(state, Inputs(), now)
+    red_k1 = {r.sg: r for r in out.groups}["K1"]
+    assert red_k1.likely_end is not None
+    k1 = state.model.by_sg["K1"]
+    assert abs(red_k1.likely_end + k1.red_amber - amber.next_green) <= 3_000
