@@ -24,7 +24,7 @@ along the reversed MRO) nor its JSON Schema.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -317,6 +317,12 @@ GREEN_STATES: frozenset[str] = frozenset(
 SignalStatus = Literal["operational", "fixed_time", "flashing", "dark", "fault"]
 
 
+def contract_addition(description: str) -> Any:
+    """An optional field added to the contract: ``None`` by default and then absent from the
+    payload (not ``null``), so that a receiver of the original contract sees what it knew."""
+    return Field(default=None, exclude_if=lambda v: v is None, description=description)
+
+
 class SpatGroup(BaseModel):
     """State and timing of one signal group."""
 
@@ -330,15 +336,10 @@ class SpatGroup(BaseModel):
     confidence: Annotated[int, Field(ge=0, le=100)]
     #: contract addition (optional, absent when not reported): when a group green or amber
     #: now is likely green again.
-    next_green: TimestampMs | None = Field(
-        default=None,
-        exclude_if=lambda t: t is None,
-        description=(
-            "Optional (contract addition, only on a group that is green or amber now, absent "
-            "when the controller does not predict it): the most likely start of this group's "
-            "next green, for a rider who cannot make the current one (ms since the epoch)."
-        ),
-    )
+    next_green: TimestampMs | None = contract_addition(
+        "Optional (contract addition, only on a group that is green or amber now, absent "
+        "when the controller does not predict it): the most likely start of this group's "
+        "next green, for a rider who cannot make the current one (ms since the epoch).")
 
 
 #: ``ok``: the timings are the controller's full prediction; ``degraded``: still published
@@ -377,15 +378,10 @@ class SpatFields(PayloadFields):
     status: SignalStatus
     groups: list[SpatGroup]
     #: contract addition (optional, absent when not reported): the prediction's state.
-    prediction: SpatPrediction | None = Field(
-        default=None,
-        exclude_if=lambda p: p is None,
-        description=(
-            "Optional (contract addition, absent from controllers that do not report it): "
-            "whether the timings are the controller's full prediction (ok), built on less "
-            "than it normally knows (degraded), or not usable (stale), with short reason ids."
-        ),
-    )
+    prediction: SpatPrediction | None = contract_addition(
+        "Optional (contract addition, absent from controllers that do not report it): "
+        "whether the timings are the controller's full prediction (ok), built on less "
+        "than it normally knows (degraded), or not usable (stale), with short reason ids.")
 
 
 class Spat(SpatFields, SequencedPayload):
