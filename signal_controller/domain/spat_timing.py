@@ -30,6 +30,7 @@ from signal_controller.domain.learners import gap_out_median, gap_out_median_fro
 from signal_controller.domain.safety import KernelState
 from signal_controller.domain.sampled_walk import sampled_likely
 from signal_controller.domain.state import (
+    NEXT_GREEN_LAMPS,
     ActRun,
     Bounds,
     Clearing,
@@ -61,7 +62,7 @@ def spat_rows(
         if likely is not None and likely >= floor:
             valid_until = min(valid_until, likely)
         likely = published_likely((lo, hi, likely, conf), floor)
-        nxt = next_green.get(g.sg) if head.lamp in (Lamp.GREEN, Lamp.AMBER) else None
+        nxt = next_green.get(g.sg) if head.lamp in NEXT_GREEN_LAMPS else None
         rows.append(GroupTiming(
             g.sg, head.lamp, phase_state(head.lamp, g.protected), lo, hi, likely, conf,
             nxt if nxt is not None and nxt > floor else None,

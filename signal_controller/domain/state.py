@@ -59,6 +59,11 @@ class Inputs:
     clock_jump: bool = False
 
 
+#: the lamps of a group whose SPaT row says when it is green again (``next_green``): its
+#: green is on or just ending.
+NEXT_GREEN_LAMPS: frozenset[Lamp] = frozenset({Lamp.GREEN, Lamp.AMBER})
+
+
 @dataclass(frozen=True, slots=True)
 class GroupTiming:
     """One SPaT group row: aspect and the end of the current aspect (absolute ms)."""

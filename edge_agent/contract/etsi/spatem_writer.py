@@ -234,25 +234,26 @@ class SpatemWriter:
         lo, likely, hi, first, last = _marks(g.min_end, g.likely_end, g.max_end, tenth)
         mask = 0
         now_mark = tenth % HOUR_TENTHS
-
-        def put(mark: int) -> None:
-            nonlocal v, mask, n
-            v, mask, n = v << TIME_MARK_BITS, mask << TIME_MARK_BITS, n + TIME_MARK_BITS
-            if mark == now_mark:  # "now" (a time past or at now): moves with the tick
-                mask |= 1
-            else:
-                v |= mark
-
         for mark in (lo, hi, likely):  # minEndTime, maxEndTime, likelyTime
-            put(mark)
+            v, mask, n = _put_mark(v, mask, n, mark, now_mark)
         if confidence is not None:
             v, mask = v << CONFIDENCE_BITS | confidence, mask << CONFIDENCE_BITS
             n += CONFIDENCE_BITS
         if g.next_green is not None:  # nextTime
             ahead, a, b = _ahead(g.next_green, tenth)
             first, last = max(first, a), min(last, b)
-            put(_wrap(ahead, tenth))
+            v, mask, n = _put_mark(v, mask, n, _wrap(ahead, tenth), now_mark)
         return v, mask, n, first, last
+
+
+def _put_mark(v: int, mask: int, n: int, mark: int, now_mark: int) -> tuple[int, int, int]:
+    """``(template, mask, bits)`` with one TimeMark appended; a mark that says "now" (a time
+    past or at now) is left 0 in the template and flagged in the mask: it moves with the
+    tick."""
+    v, mask, n = v << TIME_MARK_BITS, mask << TIME_MARK_BITS, n + TIME_MARK_BITS
+    if mark == now_mark:
+        return v, mask | 1, n
+    return v | mark, mask, n
 
 
 def _head(its_sg: int, state: int, confidence: int | None, *, next_time: bool
