@@ -7,6 +7,11 @@
    ``normal`` (survives a crash).
 2. Idle agent: RSS and CPU % of one core of a real agent process that only keeps its session
    and reports health.
+3. The cost of one QoS 0 publish (SPaT and SPATEM, 10 Hz per controller), µs per message
+   until it is written to the socket, three ways on the same connection class: paho's
+   ``publish`` with its ``on_publish`` callback set (the agent before 2026-12-06), paho's
+   ``publish`` without it, and the agent's path (``publish_qos0``: the project's codec
+   builds the packet, paho's queue writes it). Ratios against the first.
 
 Run: ``.venv/bin/python bench/bench_agent.py`` (about 1 minute).
 """
@@ -21,8 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import paho.mqtt.client as paho
 import psutil
 import yaml
+from paho.mqtt.enums import CallbackAPIVersion
 
 ROOT = Path(__file__).resolve().parents[1]
 # this checkout's packages, not those of the installed (editable) copy
@@ -32,7 +39,7 @@ from central_hub.broker import MosquittoBroker  # noqa: E402
 from edge_agent.agent import EdgeAgent  # noqa: E402
 from edge_agent.contract.configs import BusConfig, load_config  # noqa: E402
 from edge_agent.contract.payloads import Position, PositionFields, encode  # noqa: E402
-from edge_agent.mqtt import BrokerAddress, MqttConnection  # noqa: E402
+from edge_agent.mqtt import BrokerAddress, MqttConnection, _BoundedReadClient  # noqa: E402
 
 N = 20_000
 WINDOW = 100
@@ -144,6 +151,41 @@ def idle_footprint(config_path: Path) -> tuple[float, float]:
     return rss, cpu
 
 
+def qos0_cost(url: str, n: int = 60_000) -> dict[str, float]:
+    """µs per QoS 0 message (a 300-byte SPaT-sized payload) from the call until written:
+    the writes are left to the socket's writer as in the agent (``on_socket_register_write``
+    set), then drained."""
+    addr = BrokerAddress.parse(url)
+    payload = b"x" * 300
+    topic = "kassel/v1/signal/ks-0042/spat"
+    out: dict[str, float] = {}
+    for way in ("paho + on_publish", "paho", "publish_qos0"):
+        c = _BoundedReadClient(CallbackAPIVersion.VERSION2, client_id=f"cost-{len(out)}",
+                               protocol=paho.MQTTv5)
+        if way == "paho + on_publish":
+            c.on_publish = lambda *_a: None
+        c.connect(addr.host, addr.port)
+        while not c.is_connected():
+            c.loop(0.05)
+        c.on_socket_register_write = lambda *_a: None
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            if way == "publish_qos0":
+                for _i in range(n):
+                    c.publish_qos0(topic, payload, False)
+            else:
+                for _i in range(n):
+                    c.publish(topic, payload, 0, False)
+            while c.want_write():
+                c.loop_write()
+                c.loop_read(1000)
+            best = min(best, (time.perf_counter() - t0) / n * 1e6)
+        out[way] = best
+        c.disconnect()
+    return out
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as d, MosquittoBroker(Path(d) / "mosq") as broker:
         tmp = Path(d)
@@ -156,6 +198,10 @@ async def main() -> None:
             results[sync] = (direct, queued)
             print(f"synchronous={sync}: direct {direct:,.0f} msg/s, through queue "
                   f"{queued:,.0f} msg/s, ratio {queued / direct:.2f} (goal >= 0.5)")
+        cost = qos0_cost(broker.url)
+        first = next(iter(cost.values()))
+        print("QoS 0 publish: " + ", ".join(
+            f"{way} {us:.1f} µs ({us / first:.2f})" for way, us in cost.items()))
         rss, cpu = idle_footprint(_config(tmp, broker.url, "full", health_s=30.0))
         print(f"idle agent: RSS {rss:.1f} MB (goal < 40), CPU {cpu:.2f} % of one core "
               f"(goal < 1)")

@@ -354,7 +354,7 @@ class EdgeAgent:
     def _send_qos0(self, topic: str, payload: bytes, retain: bool) -> None:
         """Hand a QoS 0 message to the connection; counted as dropped while offline."""
         conn = self._session.conn
-        if conn is None or conn.closed.done() or conn.publish(topic, payload, 0, retain) is None:
+        if conn is None or conn.closed.done() or not conn.publish_qos0(topic, payload, retain):
             self.dropped_qos0 += 1
 
     async def enqueue(

@@ -35,6 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.contract.configs import MqttConfig, TlsConfig, plain_mqtt_refusal
 from edge_agent.errors import ConfigError, KasselError
+from edge_agent.mqtt5 import codec
 from edge_agent.mqtt5.codec import MAX_PACKET_SIZE, Will
 
 __all__ = [
@@ -131,6 +132,11 @@ READ_BUDGET_S = 0.002
 READ_MAX_PACKETS = 256
 
 
+#: the one delivery handle of the QoS 0 fast path (paho marks each written packet's handle as
+#: published; nobody waits on these).
+_UNAWAITED = paho.MQTTMessageInfo(0)
+
+
 class _BoundedReadClient(paho.Client):
     """paho's client whose :meth:`loop_read` honours ``max_packets`` and a time budget.
 
@@ -155,6 +161,40 @@ class _BoundedReadClient(paho.Client):
             if rc == MQTTErrorCode.MQTT_ERR_AGAIN or time.monotonic() >= deadline:
                 break
         return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def publish_qos0(self, topic: str, payload: bytes, retain: bool) -> bool:
+        """Queue a QoS 0 PUBLISH without paho's per-message objects; ``False`` without a socket.
+
+        Why: paho's :meth:`publish` builds a ``MQTTMessageInfo`` (a lock and a condition), a
+        message id and debug-log arguments for every message, about half of a publish; SPaT
+        and SPATEM go out at 10 Hz per controller. The packet comes from this project's
+        codec (:func:`~edge_agent.mqtt5.codec.publish`, no properties) and joins paho's own
+        outgoing queue, so order, partial writes and the socket's writer stay paho's. The
+        topic must be a valid topic name (the agents' come from
+        :class:`~edge_agent.contract.topics.Topics`, which refuses wildcards).
+        """
+        if self._sock is None:
+            return False
+        packet = codec.publish(topic, payload, 0, retain=retain)
+        self._packet_queue(packet[0], packet, 0, 0, _UNAWAITED)
+        return True
+
+    #: called with ``(mid, reason code)`` for each PUBACK/PUBCOMP (set by the connection).
+    on_ack: Callable[[int, ReasonCode], None] | None = None
+
+    def _do_on_publish(self, mid: int, reason_code: ReasonCode,
+                       properties: Properties) -> MQTTErrorCode:
+        """A QoS 1/2 acknowledgement: hand it to :attr:`on_ack`, then paho's bookkeeping.
+
+        Why not paho's ``on_publish``: with it set, paho also calls it for every QoS 0 message
+        it writes, building a ``ReasonCode`` and a ``Properties`` each time; at 10 Hz SPaT and
+        SPATEM from hundreds of controllers that doubled the cost of a publish (24.6 against
+        11.4 µs, BENCHMARKS.md). ``on_publish`` stays unset, so QoS 0 writes skip it.
+        """
+        ack = self.on_ack
+        if ack is not None:
+            ack(mid, reason_code)
+        return super()._do_on_publish(mid, reason_code, properties)
 
 
 class MqttConnection:
@@ -201,7 +241,7 @@ class MqttConnection:
         c.on_connect = self._handle_connect
         c.on_disconnect = self._handle_disconnect
         c.on_message = self._handle_message
-        c.on_publish = self._handle_publish
+        c.on_ack = self._handle_ack
         c.on_subscribe = self._handle_subscribe
         c.on_socket_open = self._socket_open
         c.on_socket_close = self._socket_close
@@ -284,6 +324,10 @@ class MqttConnection:
             return None
         return info.mid
 
+    def publish_qos0(self, topic: str, payload: bytes, retain: bool) -> bool:
+        """Hand a QoS 0 message to the socket's queue; ``False`` when not connected."""
+        return self._client.publish_qos0(topic, payload, retain)
+
     def subscribe(self, topics: list[tuple[str, int]]) -> None:
         """Subscribe to ``(filter, qos)`` pairs (fire and forget; the broker keeps them)."""
         if topics:
@@ -358,7 +402,7 @@ class MqttConnection:
         if fut is not None and not fut.done():
             fut.set_result(list(codes))
 
-    def _handle_publish(self, _c: paho.Client, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
+    def _handle_ack(self, mid: int, rc: ReasonCode) -> None:
         self._on_puback(mid, int(rc.value))
 
     def _socket_open(self, client: paho.Client, _u: Any, sock: Any) -> None:

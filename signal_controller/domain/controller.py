@@ -47,7 +47,12 @@ from signal_controller.domain.priority import (
     reject_all,
 )
 from signal_controller.domain.safety import KernelState, Violation
-from signal_controller.domain.spat_timing import predict, published_likely, spat_rows
+from signal_controller.domain.spat_timing import (
+    carry_likely,
+    predict,
+    published_likely,
+    spat_rows,
+)
 from signal_controller.domain.state import (
     ActRun,
     Clearing,
@@ -221,10 +226,11 @@ _ALL_RED: Mapping[str, tuple[bool, int]] = {}
 LIKELY_REFRESH_MS = 1000
 #: a tick running this late (the adapter's lag: in a shared process, how far into the tick's
 #: pass it runs) leaves the once-a-second refresh to a later tick on time, and what must be
-#: computed now (an aspect, program or call changed) it computes with the single deterministic
-#: walk instead of the sampled one (a tenth of the cost). Hundreds of controllers switching in
-#: the same tick, or a pass that is already long, thus cost walks, not futures: the
-#: predictions wait a tick or two before the watchdog (500 ms) or a late tick sees the lag.
+#: published now (an aspect, program or call changed) it computes without a walk of the likely
+#: ends: exact aspects and bounds as always, the likely ends carried over from the last walk
+#: (:func:`~signal_controller.domain.spat_timing.carry_likely`). Hundreds of controllers
+#: switching in the same tick, or a pass that is already long, thus cost bounds, not futures:
+#: the likely ends wait a tick or two before the watchdog (500 ms) or a late tick sees the lag.
 SAMPLED_LAG_LIMIT_MS = 20
 
 
@@ -320,8 +326,13 @@ def _finish(
                        else calibration.switched(changed, now))
     if cache is None or not same_b or (not late and _due(cache, new_second, lkey, now)):
         fresh = cache is not None and same_b and not new_second
+        carry = late and cache is not None and not same_b
         timings, bounds, alt, nxt = predict(
-            state, now, cache.bounds if cache and fresh else None, sampled=not late)
+            state, now, cache.bounds if cache and fresh else None, sampled=not late,
+            walk=not carry)
+        if carry:
+            assert cache is not None
+            timings, nxt = carry_likely(timings, kernel, cache), cache.next_green
         if alt is not None:
             state = replace(state, history=state.history.observe(now, *alt))
         timings, raw = _calibrated(kernel, timings, calibration, now)

@@ -38,6 +38,7 @@ from signal_controller.domain.state import (
     FixedRun,
     GroupTiming,
     Halted,
+    SpatCache,
     Timing,
 )
 from signal_controller.domain.transitions import green_start, plan_transition
@@ -85,14 +86,15 @@ def published_likely(timing: Timing, floor: int) -> int | None:
 
 def predict(
     state: ControllerState, now: int, bounds: Mapping[str, Bounds] | None, *,
-    sampled: bool = True,
+    sampled: bool = True, walk: bool = True,
 ) -> tuple[
     dict[str, Timing], Mapping[str, Bounds], tuple[int, int] | None, Mapping[str, int]
 ]:
     """Timing of every group, and the likely start of the next green of groups green now
     (from the sampled walk; empty otherwise); actuated bounds are reused from ``bounds``
-    when given. ``sampled=False`` takes the cheap deterministic walk (a late tick), as does
-    a state with ``sampled`` off."""
+    when given. ``sampled=False`` takes the cheap deterministic walk, as does a state with
+    ``sampled`` off; ``walk=False`` (a late tick, see :func:`carry_likely`) walks for the
+    bounds only and leaves the likely ends of the actuated groups unknown."""
     program = state.program
     kernel = state.kernel
     model = state.model
@@ -133,7 +135,10 @@ def predict(
     if bounds is None:
         bounds = _actuated_bounds(state, program, now)
     next_green: dict[str, int] = {}
-    if state.sampled and sampled and model.stage_kinds[program.stage] == "loops":
+    likely: Mapping[str, tuple[int | None, int]]
+    if not walk:
+        likely, alt = {}, None
+    elif state.sampled and sampled and model.stage_kinds[program.stage] == "loops":
         x_min = max(stage_min_end(model, program, kernel), now + TICK_MS)
         likely, next_green = sampled_likely(state, program, now, x_min)
         alt = None
@@ -144,6 +149,32 @@ def predict(
             li, conf = likely.get(sg, (None, 0))
             out[sg] = (lo, hi, li, conf)
     return out, bounds, alt, next_green
+
+
+def carry_likely(
+    timings: Mapping[str, Timing], kernel: KernelState, before: SpatCache,
+) -> dict[str, Timing]:
+    """A late tick's likely ends without a walk: those of the last walk (``before``, with
+    their raw confidences) for every group still showing the aspect it was walked for, where
+    the walk's likely end lies within the new bounds; the others stay unknown until the next
+    tick on time walks again.
+
+    Why: a late tick must publish the new aspects and honest bounds at once, but hundreds of
+    controllers switching in one pass, each walking, made that pass too long for the
+    following ticks (:data:`~signal_controller.domain.controller.SAMPLED_LAG_LIMIT_MS`).
+    A group whose aspect did not change is still headed for the switch the last walk saw.
+    """
+    out = dict(timings)
+    for sg, raw in before.raw_conf.items():
+        t = out.get(sg)
+        if t is None or t[2] is not None or before.lamps.get(sg) is not kernel.heads[sg].lamp:
+            continue
+        lo, hi, _, _ = t
+        prev = before.timings[sg][2]
+        if prev is None or (lo is not None and prev < lo) or (hi is not None and prev > hi):
+            continue
+        out[sg] = (lo, hi, prev, raw)
+    return out
 
 
 def _exact(t: int) -> Timing:

@@ -7,8 +7,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+import yaml
 
-from edge_agent.contract.configs import IntersectionConfig
+from edge_agent.contract.configs import IntersectionConfig, parse_config
 from edge_agent.errors import ConfigError
 from signal_controller.domain.calibration import MAX_PENDING, Calibration
 from signal_controller.domain.controller import (
@@ -26,6 +27,7 @@ from signal_controller.domain.spat_timing import stage_min_end
 from signal_controller.domain.state import ActRun, ControllerState, Inputs, Outputs
 from tests.unit.signal_controller.conftest import two_phase_data
 from tests.unit.signal_controller.scenarios import EPOCH, config_of
+from tests.unit.signal_controller.test_spat_encoding import KS_0042
 
 
 def with_upstream(**extra: Any) -> dict[str, Any]:
@@ -210,19 +212,20 @@ def test_predictions_are_remembered_once_a_second_and_bounded() -> None:
 def test_a_late_tick_leaves_the_refresh_to_the_next_tick_on_time() -> None:
     """Hundreds of controllers share a pass: a tick run late (SAMPLED_LAG_LIMIT_MS into it)
     keeps the once-a-second refresh for the next tick on time, and what it must compute now
-    (an aspect changed) it computes with the deterministic walk, replaced at the next tick
-    on time by the sampled one."""
+    (an aspect changed) it computes without a walk: bounds, exact aspects, and the last walk's
+    likely ends for the groups whose aspect did not change, replaced at the next tick on time
+    by the sampled walk."""
     start, t0 = green_main_road(4)
     late = Inputs(lag_ms=SAMPLED_LAG_LIMIT_MS + 1)
     # on time: the ticks at which the cache is refreshed by time alone, and the first
-    # aspect change, each tick exactly as it will run below
+    # green that starts, each tick exactly as it will run below
     state, now, timed, change = start, t0, None, None
     while change is None:
         now += 100
         before = state.cache
         state, out = step(state, Inputs(), now)
         assert state.cache is not None and before is not None
-        if out.changed:
+        if any(out.lamps[sg] is Lamp.GREEN for sg in out.changed):
             change = now
         elif timed is None and state.cache.computed == now and (
                 (now + state.phase) // LIKELY_REFRESH_MS
@@ -241,11 +244,50 @@ def test_a_late_tick_leaves_the_refresh_to_the_next_tick_on_time() -> None:
             assert state.cache.on_time
     state, out = step(state, late, change)
     assert out.changed and state.cache is not None
-    assert state.cache.computed == change and not state.cache.on_time  # the walk, at once
+    assert state.cache.computed == change and not state.cache.on_time  # at once
+    for sg in out.changed:  # amber and red-amber are exact; a new green or red waits
+        lo, hi, likely, _ = state.cache.timings.get(sg, (None, None, None, 0))
+        assert likely is None or lo == hi == likely
     walk_rows = out.groups
     state, out = step(state, Inputs(), change + 100)
     assert state.cache.computed == change + 100 and state.cache.on_time
     assert [r.sg for r in out.groups] == [r.sg for r in walk_rows]
+
+
+def test_a_late_switch_publishes_the_bounds_of_one_on_time_and_carries_the_rest() -> None:
+    """ks-0042 (three stages) under random traffic: every switch run late shows the same
+    lamps and the same bounds as on time, computed without a walk; a group whose aspect did
+    not change keeps the last walk's likely end (and raw confidence) when it lies within
+    them, every other likely end is exact or unknown until the next tick on time."""
+    config = parse_config(yaml.safe_load(KS_0042.read_text(encoding="utf-8")), str(KS_0042))
+    assert isinstance(config, IntersectionConfig)
+    loops = [d.id for d in config.detectors if d.kind == "loop"]
+    state, now = initial_state(config, EPOCH), EPOCH
+    rnd = random.Random(3)
+    late = Inputs(lag_ms=SAMPLED_LAG_LIMIT_MS + 1)
+    carried_any = 0
+    for _ in range(12_000):
+        now += 100
+        inputs = Inputs(detectors=tuple(
+            DetectorEvent(d, rnd.random() < 0.5) for d in loops if rnd.random() < 0.04))
+        before = state
+        state, out = step(state, inputs, now)
+        walked = before.cache
+        if not out.changed or walked is None or not walked.on_time:
+            continue
+        late_state, late_out = step(before, replace(inputs, lag_ms=late.lag_ms), now)
+        assert late_out.lamps == out.lamps
+        assert late_state.cache is not None and not late_state.cache.on_time
+        for on_time, was_late in zip(out.groups, late_out.groups, strict=True):
+            assert (was_late.min_end, was_late.max_end) == (on_time.min_end, on_time.max_end)
+        carried = late_state.cache
+        for sg, (lo, hi, likely, _) in carried.timings.items():
+            if likely is None or lo == hi == likely:
+                continue
+            assert sg not in out.changed and walked.lamps[sg] is out.lamps[sg]
+            assert (likely, carried.raw_conf[sg]) == (walked.timings[sg][2], walked.raw_conf[sg])
+            carried_any += 1
+    assert carried_any > 0
 
 
 def test_a_fail_safe_is_not_scored_as_a_switch_anyone_predicted() -> None:
