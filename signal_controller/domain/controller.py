@@ -49,6 +49,7 @@ from signal_controller.domain.priority import (
 from signal_controller.domain.safety import KernelState, Violation
 from signal_controller.domain.spat_timing import (
     carry_likely,
+    late_bounds,
     predict,
     published_likely,
     spat_rows,
@@ -327,9 +328,11 @@ def _finish(
     if cache is None or not same_b or (not late and _due(cache, new_second, lkey, now)):
         fresh = cache is not None and same_b and not new_second
         carry = late and cache is not None and not same_b
-        timings, bounds, alt, nxt = predict(
-            state, now, cache.bounds if cache and fresh else None, sampled=not late,
-            walk=not carry)
+        reuse = cache.bounds if cache and fresh else None
+        if carry:
+            assert cache is not None
+            reuse = late_bounds(state, now, cache)
+        timings, bounds, alt, nxt = predict(state, now, reuse, sampled=not late, walk=not carry)
         if carry:
             assert cache is not None
             timings, nxt = carry_likely(timings, kernel, cache), cache.next_green

@@ -416,6 +416,40 @@ def _min_duration(served: frozenset[int]) -> Callable[[Stage, int], int | None]:
     return duration
 
 
+def _green_bounds(state: ControllerState, run: ActRun, now: int, sg: str) -> Bounds:
+    """``(min_end, max_end)`` of a group green in the current stage: the stage's earliest end
+    and, for a group no other stage serves, its deadline."""
+    model = state.model
+    x_min = max(stage_min_end(model, run, state.kernel), now + TICK_MS)
+    return (x_min, run.deadline if len(model.stages_with(sg)) == 1 else None)
+
+
+def late_bounds(state: ControllerState, now: int, before: SpatCache) -> dict[str, Bounds] | None:
+    """A late tick's bounds without a walk, or ``None`` when they need one (the latched calls
+    or the revision changed since ``before``, or the program is not an actuated run).
+
+    Why they hold: ``before``'s bounds of a group red then covered every future of that
+    state under the same calls and revision, and the present is one of those futures, so a
+    group still red keeps them (looser than a walk now would give, never wrong). A group
+    green in the current stage gets the stage's own bounds (no walk), and a group that has
+    just turned red has none (unknown, not guessed) until the next tick on time walks.
+    """
+    run = state.program
+    if (not isinstance(run, ActRun) or before.bkey[2] != state.detectors.calls
+            or before.bkey[3] != state.revision):
+        return None
+    x = state.model.stages[run.stage]
+    out: dict[str, Bounds] = {}
+    for sg, head in state.kernel.heads.items():
+        if sg in x.groups:
+            if head.lamp is Lamp.GREEN:
+                out[sg] = _green_bounds(state, run, now, sg)
+        elif head.lamp is Lamp.RED:
+            kept = before.bounds.get(sg) if before.lamps.get(sg) is Lamp.RED else None
+            out[sg] = kept if kept is not None else (None, None)
+    return out
+
+
 def _actuated_bounds(state: ControllerState, run: ActRun, now: int) -> dict[str, Bounds]:
     """``(min_end, max_end)`` of every group whose aspect is not already known exactly."""
     model = state.model
@@ -436,8 +470,7 @@ def _actuated_bounds(state: ControllerState, run: ActRun, now: int) -> dict[str,
         lamp = kernel.heads[sg].lamp
         if sg in x.groups:
             if lamp is Lamp.GREEN:
-                only_here = len(model.stages_with(sg)) == 1
-                out[sg] = (x_min, x_max if only_here else None)
+                out[sg] = _green_bounds(state, run, now, sg)
             continue
         if lamp is not Lamp.RED:
             continue
