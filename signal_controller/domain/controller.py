@@ -227,11 +227,13 @@ _ALL_RED: Mapping[str, tuple[bool, int]] = {}
 LIKELY_REFRESH_MS = 1000
 #: a tick running this late (the adapter's lag: in a shared process, how far into the tick's
 #: pass it runs) leaves the once-a-second refresh to a later tick on time, and what must be
-#: published now (an aspect, program or call changed) it computes without a walk of the likely
-#: ends: exact aspects and bounds as always, the likely ends carried over from the last walk
+#: published now (an aspect, program or call changed) it computes without walking: exact
+#: aspects as always, the bounds that still hold
+#: (:func:`~signal_controller.domain.spat_timing.late_bounds`; walked only when the calls or
+#: the revision changed) and the likely ends of the last walk
 #: (:func:`~signal_controller.domain.spat_timing.carry_likely`). Hundreds of controllers
-#: switching in the same tick, or a pass that is already long, thus cost bounds, not futures:
-#: the likely ends wait a tick or two before the watchdog (500 ms) or a late tick sees the lag.
+#: switching in the same tick, or a pass that is already long, thus cost no walk: the rest
+#: waits for a tick on time before the watchdog (500 ms) or a late tick sees the lag.
 SAMPLED_LAG_LIMIT_MS = 20
 
 
@@ -326,16 +328,14 @@ def _finish(
                        if isinstance(state.program, Halted | Clearing)
                        else calibration.switched(changed, now))
     if cache is None or not same_b or (not late and _due(cache, new_second, lkey, now)):
-        fresh = cache is not None and same_b and not new_second
-        carry = late and cache is not None and not same_b
-        reuse = cache.bounds if cache and fresh else None
-        if carry:
-            assert cache is not None
-            reuse = late_bounds(state, now, cache)
-        timings, bounds, alt, nxt = predict(state, now, reuse, sampled=not late, walk=not carry)
-        if carry:
-            assert cache is not None
+        if late and cache is not None:  # an aspect changed: no walk (SAMPLED_LAG_LIMIT_MS)
+            timings, bounds, alt, _ = predict(
+                state, now, late_bounds(state, now, cache), walk=False)
             timings, nxt = carry_likely(timings, kernel, cache), cache.next_green
+        else:
+            fresh = cache is not None and same_b and not new_second
+            timings, bounds, alt, nxt = predict(
+                state, now, cache.bounds if cache and fresh else None, sampled=not late)
         if alt is not None:
             state = replace(state, history=state.history.observe(now, *alt))
         timings, raw = _calibrated(kernel, timings, calibration, now)

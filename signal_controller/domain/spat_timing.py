@@ -93,8 +93,8 @@ def predict(
     """Timing of every group, and the likely start of the next green of groups green now
     (from the sampled walk; empty otherwise); actuated bounds are reused from ``bounds``
     when given. ``sampled=False`` takes the cheap deterministic walk, as does a state with
-    ``sampled`` off; ``walk=False`` (a late tick, see :func:`carry_likely`) walks for the
-    bounds only and leaves the likely ends of the actuated groups unknown."""
+    ``sampled`` off; ``walk=False`` (a late tick, see :func:`carry_likely`) leaves the likely
+    ends of the actuated groups unknown and walks only for bounds not given."""
     program = state.program
     kernel = state.kernel
     model = state.model
@@ -416,11 +416,9 @@ def _min_duration(served: frozenset[int]) -> Callable[[Stage, int], int | None]:
     return duration
 
 
-def _green_bounds(state: ControllerState, run: ActRun, now: int, sg: str) -> Bounds:
+def _green_bounds(model: Intersection, run: ActRun, x_min: int, sg: str) -> Bounds:
     """``(min_end, max_end)`` of a group green in the current stage: the stage's earliest end
-    and, for a group no other stage serves, its deadline."""
-    model = state.model
-    x_min = max(stage_min_end(model, run, state.kernel), now + TICK_MS)
+    ``x_min`` and, for a group no other stage serves, its deadline."""
     return (x_min, run.deadline if len(model.stages_with(sg)) == 1 else None)
 
 
@@ -438,12 +436,14 @@ def late_bounds(state: ControllerState, now: int, before: SpatCache) -> dict[str
     if (not isinstance(run, ActRun) or before.bkey[2] != state.detectors.calls
             or before.bkey[3] != state.revision):
         return None
-    x = state.model.stages[run.stage]
+    model = state.model
+    x = model.stages[run.stage]
+    x_min = max(stage_min_end(model, run, state.kernel), now + TICK_MS)
     out: dict[str, Bounds] = {}
     for sg, head in state.kernel.heads.items():
         if sg in x.groups:
             if head.lamp is Lamp.GREEN:
-                out[sg] = _green_bounds(state, run, now, sg)
+                out[sg] = _green_bounds(model, run, x_min, sg)
         elif head.lamp is Lamp.RED:
             kept = before.bounds.get(sg) if before.lamps.get(sg) is Lamp.RED else None
             out[sg] = kept if kept is not None else (None, None)
@@ -470,7 +470,7 @@ def _actuated_bounds(state: ControllerState, run: ActRun, now: int) -> dict[str,
         lamp = kernel.heads[sg].lamp
         if sg in x.groups:
             if lamp is Lamp.GREEN:
-                out[sg] = _green_bounds(state, run, now, sg)
+                out[sg] = _green_bounds(model, run, x_min, sg)
             continue
         if lamp is not Lamp.RED:
             continue
