@@ -52,6 +52,7 @@ from edge_agent.contract.configs import IntersectionConfig, parse_config  # noqa
 from edge_agent.contract.etsi.spatem import encode_tick_spatem  # noqa: E402
 from edge_agent.contract.etsi.spatem_writer import SpatemWriter  # noqa: E402
 from edge_agent.contract.spat_wire import SpatTick  # noqa: E402
+from signal_controller import scheduler as scheduler_module  # noqa: E402
 from signal_controller.app import SignalController  # noqa: E402
 from signal_controller.domain.controller import initial_state, step  # noqa: E402
 from signal_controller.domain.detectors import DetectorEvent  # noqa: E402
@@ -231,7 +232,8 @@ def scale(counts: list[int], seconds: float, shared: bool, spatem: str = "fast",
                 f"({100 * r['late_share']:.3f} %), worst lag {int(r['max_lag'])} ms, "
                 f"fail-safe {int(r['faults'])}, SPATEM {spatem}: {int(r['spatems'])} sent, "
                 f"{int(r['spatem_failed'])} failed, "
-                f"{'peak traffic' if traffic else 'no traffic'}; predictions refreshed "
+                f"{'peak traffic' if traffic else 'no traffic'}, power-up over "
+                f"{scheduler_module.STAGGER_TICKS} tick(s); predictions refreshed "
                 f"{r['age_p50'] / 1000:.1f} s ago (median, p99 {r['age_p99'] / 1000:.1f} s), "
                 f"{100 * r['on_time_share']:.1f} % by a tick on time",
                 flush=True,
@@ -643,6 +645,9 @@ def main() -> None:
     s.add_argument("--traffic", action="store_true",
                    help="peak-hour traffic on every controller's loops (the predictions' "
                    "cost under demand)")
+    s.add_argument("--lockstep", action="store_true",
+                   help="power every controller up in the same tick (the scheduler's "
+                   "stagger off): identical controllers then switch in the same passes")
     pr = sub.add_parser("predict")
     pr.add_argument("--hours", type=float, default=6.0)
     pr.add_argument("--seed", type=int, nargs="+", default=[7],
@@ -683,6 +688,8 @@ def main() -> None:
                     plot_dir=getattr(args, "plot", None),
                     sampled=getattr(args, "predictor", "sampled") == "sampled")
     if args.what == "scale":
+        if args.lockstep:
+            scheduler_module.STAGGER_TICKS = 1
         scale(args.counts, args.seconds, args.shared, args.spatem, args.traffic)
     if args.what == "all":
         scale([1, 100, 200], args.seconds, shared=False)

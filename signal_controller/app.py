@@ -169,6 +169,8 @@ class SignalController:
         self._stopped = False
         self._stop_event = asyncio.Event()
         self._next_tick = 0
+        #: outputs of the ticks the scheduler ran and not yet published (publish_due)
+        self._unpublished: deque[Outputs] = deque()
         self._spat = SpatEncoder(config.device_id)
         #: the C-ITS identity when the config sends C-ITS messages (``its.publish``), else None
         self._its = _its_output(config)
@@ -295,6 +297,12 @@ class SignalController:
 
     def tick(self, now: int, lag_ms: int = 0, clock_jump: bool = False) -> Outputs:
         """Run one logical tick at ``now`` and publish its outputs (SPaT without awaiting)."""
+        out = self._step(now, lag_ms, clock_jump)
+        self._publish(out)
+        return out
+
+    def _step(self, now: int, lag_ms: int, clock_jump: bool) -> Outputs:
+        """The tick's real-time half: the domain step and the lamps."""
         detectors = tuple(self._detector_q)
         self._detector_q.clear()
         requests = tuple(self._request_q)
@@ -316,6 +324,11 @@ class SignalController:
                 self.config.device_id, out.fault.rule, out.fault.message,
             )
         self.last_outputs = out
+        return out
+
+    def _publish(self, out: Outputs) -> None:
+        """The tick's messages: SPaT, SPATEM, the MAPEM repeat and SSEM (none awaits)."""
+        now = out.now
         self.agent.publish_encoded(
             "spat", functools.partial(self._spat.encode, out), entity_id=self.entity_id,
             dated_ms=out.now,
@@ -325,7 +338,6 @@ class SignalController:
             self._repeat_mapem(now)
         if out.ssem is not None and self._ssem_q is not None:
             self._ssem_q.put_nowait((now, out.ssem))
-        return out
 
     def _repeat_mapem(self, now: int) -> None:
         """Send the MAPEM to the roadside unit again once a second: a broadcast reaches only
@@ -398,13 +410,19 @@ class SignalController:
             self.max_lag_ms = max(self.max_lag_ms, lag)
             if lag > TICK_MS:
                 self.late_ticks += 1
-            self.tick(next_tick, lag, jump)
+            self._unpublished.append(self._step(next_tick, lag, jump))
             jump = False
             next_tick += TICK_MS
             if next_tick > wall:
                 break
             wall = self._wall_ms()
         self._next_tick = next_tick
+
+    def publish_due(self) -> None:
+        """Publish, in order, the outputs of the ticks :meth:`run_due` ran."""
+        pending = self._unpublished
+        while pending:
+            self._publish(pending.popleft())
 
     def skip_to(self, wall_ms: int) -> None:
         """After a failed tick at ``wall_ms``: the next tick is the grid instant after it."""

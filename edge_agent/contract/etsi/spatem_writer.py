@@ -99,8 +99,11 @@ _NEXT_TIME_PRESENT: Final = 0b00001
 #: them all: the fields do not overlap), the bit count, and the first and last tenth of a
 #: second (``now // 100``) the template holds for.
 _Bits = tuple[int, int, int, int, int]
-#: cached rows per writer before the cache starts over (a controller has a few hundred)
-MAX_CACHED_ROWS = 4096
+#: cached rows per writer before the expired ones go. A controller hands out ~10 current
+#: rows a tick and a row whose last tenth has passed never holds again (its ends are
+#: absolute), so a few hundred suffice; 4096 cost 300 controllers 200 MB more RSS after
+#: 5 minutes (BENCHMARKS.md).
+MAX_CACHED_ROWS = 256
 _FOREVER = 2**62
 
 
@@ -199,7 +202,10 @@ class SpatemWriter:
         tenth = now // MS_PER_TENTH
         cache = self._rows_cache
         if len(cache) > MAX_CACHED_ROWS:
-            cache.clear()
+            for key in [k for k, row in cache.items() if row[4] < tenth]:
+                del cache[key]
+            if len(cache) > MAX_CACHED_ROWS // 2:  # not enough expired: start over
+                cache.clear()
         template = mask = n = 0
         first, last = -_FOREVER, _FOREVER
         for g in rows:

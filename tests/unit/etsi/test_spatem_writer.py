@@ -238,3 +238,28 @@ def test_an_identity_out_of_range_is_refused_like_the_toolkit(its: ItsIntersecti
                                                           its.signal_groups)))
     with pytest.raises(ItsEncodeError):
         SpatemWriter(its)
+
+
+@pytest.mark.parametrize("limit", [8, w.MAX_CACHED_ROWS])
+def test_the_row_cache_stays_bounded_over_ever_new_rows(
+        limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows carry absolute ends, so a controller hands out new ones all the time and an
+    expired one never holds again: the cache keeps at most ``MAX_CACHED_ROWS`` (dropping the
+    expired first), and the bytes stay the toolkit's across every eviction."""
+    monkeypatch.setattr(w, "MAX_CACHED_ROWS", limit)
+    its = ItsIntersection(4242, 42, None, {"K1": 1, "K2": 2, "K3": 3})
+    writer = SpatemWriter(its)
+    now = YEAR_STARTS[1] + 1_000
+    largest = 0
+    for i in range(3 * limit):
+        now += 100
+        rows = (Row("K1", "protected-Movement-Allowed", now, now + 20_000, now + 5_000 + i, 60),
+                Row("K2", "stop-And-Remain", now + 9_000, None, now + 12_000, 40),
+                Row("K3", "stop-And-Remain", now + 9_000, now + 30_000, None, 0))
+        tick = Tick(now, 3, "operational", rows)
+        if i % 7 == 0 or i == 3 * limit - 1:
+            _same(writer, tick, its, None)
+        else:
+            writer.encode(tick, "ks-0042")
+        largest = max(largest, len(writer._rows_cache))
+    assert limit < largest <= limit + len(rows)  # reached the bound, never grew past it

@@ -7,7 +7,8 @@ import gc
 import itertools
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from edge_agent.contract.payloads import Spat, decode
 from signal_controller import scheduler as scheduler_module
 from signal_controller.app import SignalController
 from signal_controller.domain.intersection import TICK_MS, ceil_tick
-from signal_controller.scheduler import Tickable, TickScheduler
+from signal_controller.scheduler import STAGGER_TICKS, Tickable, TickScheduler
 from signal_controller.wiring import build_controller
 
 
@@ -70,17 +71,20 @@ def test_one_scheduler_ticks_every_controller_on_the_grid(two_phase: Intersectio
 
     async def main() -> None:
         controllers = _controllers(two_phase, 5, scheduler, agent)
-        await _run_for(controllers, 1.05)
+        await _run_for(controllers, 1.45)  # the last of five powers up 400 ms after the first
         assert len(scheduler) == 0
 
     asyncio.run(main())
     assert sorted(agent.spat) == [f"ks-{i}" for i in range(5)]
+    firsts = []
     for payloads in agent.spat.values():
         stamps = [decode(Spat, p).ts for p in payloads]
         assert len(stamps) >= 9
+        firsts.append(stamps[0])
         assert all(t % 100 == 0 for t in stamps)
         assert {b - a for a, b in itertools.pairwise(stamps)} == {100}
         assert all(json.loads(p)["status"] == "operational" for p in payloads)
+    assert len(set(firsts)) == 5  # started together, powered up on five grid instants
 
 
 def test_a_clock_jump_puts_every_controller_into_fail_safe(two_phase: IntersectionConfig) -> None:
@@ -114,6 +118,7 @@ class FakeDevice:
         self.next_tick = 0
         self.powered_at: int | None = None
         self.ran: list[int] = []
+        self.published: list[int] = []
         self.skipped: list[int] = []
         self._fail = fail_first
 
@@ -122,11 +127,16 @@ class FakeDevice:
         self.next_tick = ceil_tick(wall_ms) + TICK_MS
 
     def run_due(self, wall_ms: int, jump: bool) -> None:
+        if self.next_tick > wall_ms:  # not due yet (a device powering up later)
+            return
         if self._fail:
             self._fail = False
             raise RuntimeError("broken lamp driver")
         self.ran.append(self.next_tick)
         self.next_tick += TICK_MS
+
+    def publish_due(self) -> None:
+        self.published.extend(self.ran[len(self.published):])
 
     def skip_to(self, wall_ms: int) -> None:
         self.skipped.append(wall_ms)
@@ -154,15 +164,23 @@ def test_a_failing_device_is_skipped_ahead_and_the_others_keep_ticking() -> None
 
 
 class OrderedDevice(FakeDevice):
-    """A fake device that writes its id into a shared list when it runs."""
+    """A fake device that writes its id into a shared list when it runs, and what it
+    publishes into another."""
 
-    def __init__(self, device_id: str, ran_in: list[tuple[int, str]]) -> None:
+    def __init__(self, device_id: str, ran_in: list[tuple[int, str]],
+                 sent_in: list[tuple[int, str]] | None = None) -> None:
         super().__init__(device_id)
         self._log = ran_in
+        self._sent = sent_in if sent_in is not None else []
 
     def run_due(self, wall_ms: int, jump: bool) -> None:
-        self._log.append((self.next_tick, self.device_id))
+        if self.next_tick <= wall_ms:
+            self._log.append((self.next_tick, self.device_id))
         super().run_due(wall_ms, jump)
+
+    def publish_due(self) -> None:
+        self._sent.extend((t, self.device_id) for t in self.ran[len(self.published):])
+        super().publish_due()
 
 
 def test_each_pass_starts_at_another_device_and_ticks_every_one_once() -> None:
@@ -175,7 +193,7 @@ def test_each_pass_starts_at_another_device_and_ticks_every_one_once() -> None:
     async def main() -> None:
         for d in devices:
             scheduler.add(d)
-        await asyncio.sleep(1.25)
+        await asyncio.sleep(1.95)  # the last of seven powers up 600 ms after the first
         for d in devices:
             scheduler.discard(d)
 
@@ -187,6 +205,81 @@ def test_each_pass_starts_at_another_device_and_ticks_every_one_once() -> None:
     assert len(full) >= 10
     assert all(sorted(ids) == sorted(d.device_id for d in devices) for ids in full)
     assert len({ids[0] for ids in full}) >= 5  # the first device moves on
+
+
+def test_devices_added_together_power_up_spread_and_one_alone_at_once() -> None:
+    """Identical controllers powered up in the same tick would switch in the same tick for
+    many cycles: added together, they start on the ten next grid instants, evenly; a device
+    added when no start-up is pending starts at the next instant."""
+    scheduler = TickScheduler()
+    together = [FakeDevice(f"ks-{i}") for i in range(25)]
+    alone = FakeDevice("ks-late")
+
+    async def main() -> int:
+        for d in together:
+            scheduler.add(d)
+        await asyncio.sleep(1.1)  # every start-up of the group is past
+        added = int(time.time() * 1000)
+        scheduler.add(alone)
+        for d in [*together, alone]:
+            scheduler.discard(d)
+        return added
+
+    added = asyncio.run(main())
+    starts = [d.powered_at for d in together]
+    assert all(s is not None and s % TICK_MS == 0 for s in starts)
+    counts = Counter(starts)
+    assert len(counts) == STAGGER_TICKS
+    assert max(counts.values()) - min(counts.values()) <= 1
+    first = min(s for s in starts if s is not None)
+    assert sorted(counts) == [first + k * TICK_MS for k in range(STAGGER_TICKS)]
+    assert alone.powered_at in (ceil_tick(added), ceil_tick(added) + TICK_MS)
+
+
+def test_a_pass_runs_every_due_tick_before_it_sends_a_message() -> None:
+    """The lamps of the last controller in a pass wait for the others' steps only: every
+    device's messages go out after every due device has run its tick."""
+    ran: list[tuple[int, str]] = []
+    sent: list[tuple[int, str]] = []
+    events: list[tuple[str, int]] = []
+    scheduler = TickScheduler()
+    devices = [OrderedDevice(f"ks-{i}", ran, sent) for i in range(4)]
+    for d in devices:  # one log of both kinds of event, in the order they happen
+        d._log = _Tap(events, "run")  # type: ignore[assignment]
+        d._sent = _Tap(events, "send")  # type: ignore[assignment]
+
+    async def main() -> None:
+        for d in devices:
+            scheduler.add(d)
+        await asyncio.sleep(1.0)
+        for d in devices:
+            scheduler.discard(d)
+
+    asyncio.run(main())
+    by_tick: dict[int, list[str]] = {}
+    for kind, tick in events:
+        by_tick.setdefault(tick, []).append(kind)
+    full = [kinds for kinds in by_tick.values() if kinds.count("run") == len(devices)]
+    assert len(full) >= 5
+    for kinds in full:  # every run of the tick, then every message of it
+        assert kinds == ["run"] * len(devices) + ["send"] * kinds.count("send")
+        assert kinds.count("send") == len(devices)
+
+
+class _Tap(list[tuple[int, str]]):
+    """A list that also writes what is appended or extended into a shared event log."""
+
+    def __init__(self, events: list[tuple[str, int]], kind: str) -> None:
+        super().__init__()
+        self._events, self._kind = events, kind
+
+    def append(self, item: tuple[int, str]) -> None:
+        self._events.append((self._kind, item[0]))
+        super().append(item)
+
+    def extend(self, items: Iterable[tuple[int, str]]) -> None:
+        for item in items:
+            self.append(item)
 
 
 def test_full_collections_run_between_passes_only(monkeypatch: pytest.MonkeyPatch) -> None:
