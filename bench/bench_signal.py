@@ -52,13 +52,12 @@ from edge_agent.contract.configs import IntersectionConfig, parse_config  # noqa
 from edge_agent.contract.etsi.spatem import encode_tick_spatem  # noqa: E402
 from edge_agent.contract.etsi.spatem_writer import SpatemWriter  # noqa: E402
 from edge_agent.contract.spat_wire import SpatTick  # noqa: E402
-from signal_controller import scheduler as scheduler_module  # noqa: E402
 from signal_controller.app import SignalController  # noqa: E402
 from signal_controller.domain.controller import initial_state, step  # noqa: E402
 from signal_controller.domain.detectors import DetectorEvent  # noqa: E402
 from signal_controller.domain.lamps import Lamp  # noqa: E402
 from signal_controller.domain.state import ControllerState, Inputs, Outputs  # noqa: E402
-from signal_controller.scheduler import TickScheduler  # noqa: E402
+from signal_controller.scheduler import STAGGER_TICKS, TickScheduler  # noqa: E402
 from signal_controller.wiring import build_controller  # noqa: E402
 from testbed.signal_oracle import Oracle  # noqa: E402
 
@@ -143,7 +142,7 @@ async def _freshness(controllers: list[SignalController], ages: list[int],
 
 async def _scale_run(
     n: int, seconds: float, url: str, state: Path, shared: bool, spatem: str = "fast",
-    traffic: bool = False,
+    traffic: bool = False, stagger: int = STAGGER_TICKS,
 ) -> dict[str, float]:
     proc = psutil.Process()
     rss0 = proc.memory_info().rss
@@ -152,7 +151,8 @@ async def _scale_run(
     if shared:  # one MQTT session and queue for all intersections (like the demo)
         agent = EdgeAgent(load("ks-host", state), kind="intersection", broker_url=url)
         tasks.append(asyncio.create_task(agent.run()))
-    scheduler = TickScheduler()  # one timer ticks every controller of the process
+    # one timer ticks every controller of the process
+    scheduler = TickScheduler(stagger_ticks=stagger)
     controllers = [
         build_controller(load(f"ks-b{i:04}", state, spatem), broker_url=url, agent=agent,
                          scheduler=scheduler)
@@ -212,7 +212,7 @@ async def _scale_run(
 
 
 def scale(counts: list[int], seconds: float, shared: bool, spatem: str = "fast",
-          traffic: bool = False) -> list[dict[str, float]]:
+          traffic: bool = False, stagger: int = STAGGER_TICKS) -> list[dict[str, float]]:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     results = []
@@ -221,7 +221,8 @@ def scale(counts: list[int], seconds: float, shared: bool, spatem: str = "fast",
     ) as broker:
         for n in counts:
             state = Path(tmp) / f"state-{n}"
-            r = asyncio.run(_scale_run(n, seconds, broker.url, state, shared, spatem, traffic))
+            r = asyncio.run(_scale_run(n, seconds, broker.url, state, shared, spatem, traffic,
+                                        stagger))
             results.append(r)
             print(
                 f"{'shared' if shared else 'own'} agent, {n:4d} controllers: "
@@ -233,7 +234,7 @@ def scale(counts: list[int], seconds: float, shared: bool, spatem: str = "fast",
                 f"fail-safe {int(r['faults'])}, SPATEM {spatem}: {int(r['spatems'])} sent, "
                 f"{int(r['spatem_failed'])} failed, "
                 f"{'peak traffic' if traffic else 'no traffic'}, power-up over "
-                f"{scheduler_module.STAGGER_TICKS} tick(s); predictions refreshed "
+                f"{stagger} tick(s); predictions refreshed "
                 f"{r['age_p50'] / 1000:.1f} s ago (median, p99 {r['age_p99'] / 1000:.1f} s), "
                 f"{100 * r['on_time_share']:.1f} % by a tick on time",
                 flush=True,
@@ -688,9 +689,8 @@ def main() -> None:
                     plot_dir=getattr(args, "plot", None),
                     sampled=getattr(args, "predictor", "sampled") == "sampled")
     if args.what == "scale":
-        if args.lockstep:
-            scheduler_module.STAGGER_TICKS = 1
-        scale(args.counts, args.seconds, args.shared, args.spatem, args.traffic)
+        scale(args.counts, args.seconds, args.shared, args.spatem, args.traffic,
+              stagger=1 if args.lockstep else STAGGER_TICKS)
     if args.what == "all":
         scale([1, 100, 200], args.seconds, shared=False)
         scale([100, 300, 400, 500], args.seconds, shared=True)

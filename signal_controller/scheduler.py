@@ -102,10 +102,11 @@ class TickScheduler:
 
     A pass runs every due controller's ticks up to the lamps first and sends their messages
     (SPaT, SPATEM) after, so the last lamp of a pass waits for the others' steps, not for
-    their encoding. Controllers added together power up spread over ``STAGGER_TICKS`` grid
-    instants: identical controllers started in the same tick would otherwise switch in the
-    same tick for many cycles (measured: up to all 300 of a bench run in one pass of 250 ms,
-    against at most 43 and 90 ms staggered; BENCHMARKS.md).
+    their encoding. Controllers added together power up spread over ``stagger_ticks`` grid
+    instants (``STAGGER_TICKS``; 1 powers each up at the next one): identical controllers
+    started in the same tick would otherwise switch in the same tick for many cycles
+    (measured: up to all 300 of a bench run in one pass of 250 ms, against at most 43 and
+    90 ms staggered; BENCHMARKS.md).
     """
 
     def __init__(
@@ -113,12 +114,14 @@ class TickScheduler:
         *,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        stagger_ticks: int = STAGGER_TICKS,
     ) -> None:
         self._clock = clock
         self._mono = monotonic
         self._devices: dict[int, Tickable] = {}
         #: how many devices power up at each grid instant still to come (``add``)
         self._starts: dict[int, int] = {}
+        self._stagger = stagger_ticks
         self._task: asyncio.Task[None] | None = None
         self._passes = 0
 
@@ -126,13 +129,13 @@ class TickScheduler:
         return len(self._devices)
 
     def add(self, device: Tickable) -> None:
-        """Start ticking ``device`` on the least crowded of the next ``STAGGER_TICKS`` grid
+        """Start ticking ``device`` on the least crowded of the next ``stagger_ticks`` grid
         instants (powering it up first), the earliest of them when several are."""
         base = ceil_tick(self._wall_ms())
         starts = self._starts
         for t in [t for t in starts if t < base]:
             del starts[t]
-        first = min((base + k * TICK_MS for k in range(STAGGER_TICKS)),
+        first = min((base + k * TICK_MS for k in range(self._stagger)),
                     key=lambda t: (starts.get(t, 0), t))
         starts[first] = starts.get(first, 0) + 1
         device.power_up(first)

@@ -239,14 +239,10 @@ def test_devices_added_together_power_up_spread_and_one_alone_at_once() -> None:
 def test_a_pass_runs_every_due_tick_before_it_sends_a_message() -> None:
     """The lamps of the last controller in a pass wait for the others' steps only: every
     device's messages go out after every due device has run its tick."""
-    ran: list[tuple[int, str]] = []
-    sent: list[tuple[int, str]] = []
-    events: list[tuple[str, int]] = []
+    events: list[tuple[str, int]] = []  # both kinds of event, in the order they happen
     scheduler = TickScheduler()
-    devices = [OrderedDevice(f"ks-{i}", ran, sent) for i in range(4)]
-    for d in devices:  # one log of both kinds of event, in the order they happen
-        d._log = _Tap(events, "run")  # type: ignore[assignment]
-        d._sent = _Tap(events, "send")  # type: ignore[assignment]
+    devices = [OrderedDevice(f"ks-{i}", _Tap(events, "run"), _Tap(events, "send"))
+               for i in range(4)]
 
     async def main() -> None:
         for d in devices:
