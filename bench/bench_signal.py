@@ -18,7 +18,8 @@ sends none), and reports process CPU (% of one core), RSS, the share of ticks th
 stop-line loops) on the shipped 4-arm junction and scores every tick's ``likely_end`` against
 the real switch, and every switch against the announced [min_end, max_end]. With
 ``--oracle-every S`` it also measures, in the same run, the floor any predictor can reach: the
-median switch over futures played from the true state (see :func:`oracle_switches`).
+median switch over futures played from the true state (see :func:`oracle_switches`), and
+each ratio's 90 % interval over the run's switches (:func:`ratio_interval`).
 
     .venv/bin/python bench/bench_signal.py predict --hours 6 --seed 7 11 --oracle-every 20
 """
@@ -35,7 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -366,8 +367,9 @@ class Score:
     #: the figure comparable to published predictors (e.g. TRR 2024, "within a period of the
     #: next 30 s"): every tick's prediction made at most 30 s before the switch.
     within_30s: list[float] = field(default_factory=list)
-    #: rows the Monte Carlo baseline also predicted: (ms ahead, controller error, its error).
-    paired: list[tuple[int, float, float]] = field(default_factory=list)
+    #: rows the Monte Carlo baseline also predicted: ``(ms ahead, our error s, its error s,
+    #: the switch's instant)``.
+    paired: list[tuple[int, float, float, int]] = field(default_factory=list)
     #: every scored row's published confidence and whether the switch came within ±1 s.
     reliability: list[tuple[int, bool]] = field(default_factory=list)
     switches: int = 0
@@ -470,7 +472,7 @@ def predict(
                         err = abs(likely - now) / 1000
                         score.reliability.append((conf, err <= 1.0))
                         if floor is not None:  # a row the oracle also predicted
-                            score.paired.append((now - t, err, abs(floor - now) / 1000))
+                            score.paired.append((now - t, err, abs(floor - now) / 1000, now))
                         (score.errors_green if kind == "green" else score.errors_red).append(err)
                         ahead = now - t
                         band = "<=10s" if ahead <= 10_000 else (
@@ -593,10 +595,38 @@ def _plot_reliability(
     print(f"  reliability plot: {path}", flush=True)
 
 
+#: bootstrap resamples for the ratio's interval (seeded: the report stays deterministic).
+RESAMPLES = 1000
+
+
+def ratio_interval(rows: Sequence[tuple[int, float, float, int]]) -> tuple[float, float]:
+    """The 5th and 95th percentile of ours ÷ floor over ``rows`` resampled by switch.
+
+    Why by switch: the rows of one switch (every 20 s of a long red, and the groups of one
+    stage switching together) share its one outcome, so they are not independent draws; a
+    resample of rows would claim a precision the run does not have."""
+    by_switch: dict[int, list[float]] = {}
+    for _, ours, floor, switch in rows:
+        acc = by_switch.setdefault(switch, [0.0, 0.0])
+        acc[0] += ours
+        acc[1] += floor
+    sums = list(by_switch.values())
+    rnd = random.Random(0)
+    ratios = []
+    for _ in range(RESAMPLES):
+        draw = [sums[rnd.randrange(len(sums))] for _ in sums]
+        floor = sum(d[1] for d in draw)
+        if floor > 0:
+            ratios.append(sum(d[0] for d in draw) / floor)
+    ratios.sort()
+    return ratios[len(ratios) // 20], ratios[len(ratios) * 19 // 20]
+
+
 def _paired_report(
-    paired: list[tuple[int, float, float]], rollouts: int, every_s: float
+    paired: list[tuple[int, float, float, int]], rollouts: int, every_s: float
 ) -> dict[str, float]:
-    """The controller against the Monte Carlo floor on the same rows, overall and by band."""
+    """The controller against the Monte Carlo floor on the same rows, overall and by band,
+    with a 90 % interval of each ratio (:func:`ratio_interval`)."""
     bands = {"all": paired, "<=30s": [p for p in paired if p[0] <= 30_000],
              "<=10s": [p for p in paired if p[0] <= 10_000],
              "10-30s": [p for p in paired if 10_000 < p[0] <= 30_000],
@@ -610,7 +640,10 @@ def _paired_report(
         floor = statistics.fmean(r[2] for r in rows)
         out[f"oracle_mae_{name}"] = floor
         out[f"ours_on_oracle_rows_{name}"] = ours
-        parts.append(f"{name}: ours {ours:.2f} s / floor {floor:.2f} s = {ours / floor:.2f}")
+        lo, hi = ratio_interval(rows)
+        out[f"ratio_p05_{name}"], out[f"ratio_p95_{name}"] = lo, hi
+        parts.append(f"{name}: ours {ours:.2f} s / floor {floor:.2f} s = {ours / floor:.2f} "
+                     f"(90 % interval by switch {lo:.2f}-{hi:.2f})")
     print(f"  Monte Carlo floor ({rollouts} rollouts from the true state every {every_s:g} s, "
           f"{len(paired)} rows): " + "; ".join(parts), flush=True)
     return out
