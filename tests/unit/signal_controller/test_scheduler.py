@@ -81,7 +81,8 @@ def test_one_scheduler_ticks_every_controller_on_the_grid(two_phase: Intersectio
 
     async def main() -> None:
         controllers = _controllers(two_phase, 5, scheduler, agent)
-        await _run_for(controllers, 1.45)  # the last of five powers up 400 ms after the first
+        # the last of five powers up 400-500 ms after they were added, then ticks 10 times
+        await _run_for(controllers, 1.75)
         assert len(scheduler) == 0
 
     asyncio.run(main())
@@ -158,7 +159,9 @@ def test_a_failing_device_is_skipped_ahead_and_the_others_keep_ticking() -> None
     good, bad = FakeDevice("ks-good"), FakeDevice("ks-bad", fail_first=True)
 
     async def main() -> None:
-        await _attach_for(scheduler, [good, bad], 0.55)
+        # the bad one powers up 100-200 ms after it is added: room for its failed tick, the
+        # skip ahead and two ticks more
+        await _attach_for(scheduler, [good, bad], 0.85)
         assert len(scheduler) == 0
 
     asyncio.run(main())
@@ -195,8 +198,8 @@ def test_each_pass_starts_at_another_device_and_ticks_every_one_once() -> None:
     scheduler = TickScheduler()
     devices = [OrderedDevice(f"ks-{i}", ran) for i in range(7)]
 
-    # the last of seven powers up 600 ms after the first
-    asyncio.run(_attach_for(scheduler, devices, 1.95))
+    # the last of seven powers up 600-700 ms after they were added
+    asyncio.run(_attach_for(scheduler, devices, 2.3))
     passes: dict[int, list[str]] = {}
     for tick, device_id in ran:
         passes.setdefault(tick, []).append(device_id)
@@ -243,7 +246,8 @@ def test_a_pass_runs_every_due_tick_before_it_sends_a_message() -> None:
     devices = [OrderedDevice(f"ks-{i}", _Tap(events, "run"), _Tap(events, "send"))
                for i in range(4)]
 
-    asyncio.run(_attach_for(scheduler, devices, 1.0))
+    # the last of four powers up 300-400 ms after they were added
+    asyncio.run(_attach_for(scheduler, devices, 1.3))
     by_tick: dict[int, list[str]] = {}
     for kind, tick in events:
         by_tick.setdefault(tick, []).append(kind)
