@@ -185,6 +185,8 @@ def _loop_queue(  # noqa: PLR0917 - one loop's evidence
     if zone is not None:
         count, standing = zone
         extra = lam * (now - standing) if standing is not None else 0.0
+        if serving and now < run.start:  # arrivals until the green begins join the queue
+            extra += lam * (run.start - now)
         if serving and count >= zone_size - 1:
             extra = max(extra, _served_queue(dets, flow, det, lam, run, now) - count)
         return _Loop(det, lam, count, extra)
