@@ -7,7 +7,8 @@ and it cannot say how sure it is. This module draws ``SAMPLES`` futures of the s
 from the controller's own knowledge:
 
 * the queue at every loop now: counted between an upstream loop and the stop line where the
-  junction has one (exact, plus the vehicles standing behind an occupied upstream loop),
+  junction has one (exact, plus the vehicles standing behind an occupied upstream loop, and
+  in the intergreen into a stage those arriving until its green begins),
   otherwise the stop-line loop's evidence (the first waiting vehicle's arrival, departures
   counted since the green began);
 * arrivals as Poisson streams at each loop's learned rate (:class:`.learners.Flow`), push
