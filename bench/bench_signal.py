@@ -642,7 +642,7 @@ def _paired_report(
         out[f"ours_on_oracle_rows_{name}"] = ours
         lo, hi = ratio_interval(rows)
         out[f"ratio_p05_{name}"], out[f"ratio_p95_{name}"] = lo, hi
-        parts.append(f"{name}: ours {ours:.2f} s / floor {floor:.2f} s = {ours / floor:.2f} "
+        parts.append(f"{name}: ours {ours:.2f} s / floor {floor:.2f} s = {ours / floor:.3f} "
                      f"(90 % interval by switch {lo:.2f}-{hi:.2f})")
     print(f"  Monte Carlo floor ({rollouts} rollouts from the true state every {every_s:g} s, "
           f"{len(paired)} rows): " + "; ".join(parts), flush=True)

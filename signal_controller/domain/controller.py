@@ -338,11 +338,11 @@ def _finish(
                 state, now, cache.bounds if cache and fresh else None, sampled=not late)
         if alt is not None:
             state = replace(state, history=state.history.observe(now, *alt))
-        timings, raw = _calibrated(kernel, timings, calibration, now)
+        timings, raw, shifts = _calibrated(kernel, timings, calibration, now)
         rows, valid_until = spat_rows(model, kernel, timings, floor, nxt)
         lamps = {r.sg: r.lamp for r in rows}
         cache = SpatCache(bkey, lkey, now, bounds, timings, rows, valid_until, lamps, nxt, raw,
-                          not late)
+                          not late, shifts)
     elif floor > cache.rows_valid_until:
         rows, valid_until = spat_rows(model, kernel, cache.timings, floor, cache.next_green)
         cache = replace(cache, rows=rows, rows_valid_until=valid_until)
@@ -350,7 +350,8 @@ def _finish(
         # the published rows as they stand at this tick, with their raw confidences: a
         # sample of every tick's rows, not only of freshly computed ones
         calibration = calibration.observe(
-            [(r.sg, r.likely_end, cache.raw_conf[r.sg]) for r in cache.rows
+            [(r.sg, r.likely_end, cache.raw_conf[r.sg], cache.shifts.get(r.sg, 0))
+             for r in cache.rows
              if r.sg in cache.raw_conf and r.lamp in (Lamp.GREEN, Lamp.RED)], now)
     ssem = state.priority.ssem() if state.priority.requests or state.last_ssem else ()
     ssem_out = ssem if ssem != state.last_ssem else None
@@ -374,20 +375,27 @@ def _finish(
 
 def _calibrated(
     kernel: KernelState, timings: Mapping[str, Timing], calibration: Calibration, now: int
-) -> tuple[dict[str, Timing], dict[str, int]]:
-    """The timings with calibrated confidences (:mod:`.calibration`), and the raw ones of
-    the red and green groups, remembered once a second to be scored when each switches."""
+) -> tuple[dict[str, Timing], dict[str, int], dict[str, int]]:
+    """The timings with the far likely ends corrected for the walk's lean and with calibrated
+    confidences (:mod:`.calibration`), the raw confidences of the red and green groups
+    (remembered once a second to be scored when each switches), and the shifts added."""
     out = dict(timings)
     raw_conf = {}
+    shifts = {}
     for sg, t in timings.items():
         lo, hi, likely, raw = t
         if (kernel.heads[sg].lamp in (Lamp.GREEN, Lamp.RED) and likely is not None
                 and not lo == hi == likely):  # an exact end needs no calibration
-            published = published_likely(t, now + TICK_MS)
+            walked = published_likely(t, now + TICK_MS)
+            assert walked is not None
+            if shift := calibration.shift(walked - now):
+                likely += shift
+                shifts[sg] = shift
+            published = published_likely((lo, hi, likely, raw), now + TICK_MS)
             assert published is not None
             out[sg] = (lo, hi, likely, calibration.confidence(raw, published - now))
             raw_conf[sg] = raw
-    return out, raw_conf
+    return out, raw_conf, shifts
 
 
 def _same_key(a: tuple[object, ...], b: tuple[object, ...]) -> bool:

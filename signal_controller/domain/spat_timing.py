@@ -171,6 +171,8 @@ def carry_likely(
             continue
         lo, hi, _, _ = t
         prev = before.timings[sg][2]
+        if prev is not None:  # the walk's own end: the lean is added again after this
+            prev -= before.shifts.get(sg, 0)
         if prev is None or (lo is not None and prev < lo) or (hi is not None and prev > hi):
             continue
         out[sg] = (lo, hi, prev, raw)

@@ -173,6 +173,8 @@ class SpatCache:
     raw_conf: Mapping[str, int] = field(default_factory=dict)
     #: whether computed on time (a late tick's walk is refreshed at the next tick on time).
     on_time: bool = True
+    #: what was added to the walk's likely end of each group for its lean far ahead.
+    shifts: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,7 +187,7 @@ def test_confidence_becomes_the_observed_share() -> None:
     cal = Calibration()
     now = 0
     for k in range(400):  # a raw 90 % that is right one time in four
-        cal = cal.observe([("K1", now + 5_000, 90)], now)
+        cal = cal.observe([("K1", now + 5_000, 90, 0)], now)
         switch = now + 5_000 if k % 4 == 0 else now + 8_000
         cal = cal.switched(["K1"], switch)
         now = switch + 1_000
@@ -196,10 +196,57 @@ def test_confidence_becomes_the_observed_share() -> None:
     assert not cal.pending
 
 
+def test_far_predictions_learn_the_walks_lean_and_near_ones_are_not_shifted() -> None:
+    """The walk's switches 40 s ahead come 2 s late, half of them 1 s and half 3 s: the shift
+    for that horizon becomes the median lean, learned from what the walk said (the published
+    end minus the shift added), so it settles instead of chasing its own correction. Near
+    predictions are not shifted, however late they come."""
+    cal = Calibration()
+    now = 0
+    for k in range(1_000):
+        walked = now + 40_000
+        shift = cal.shift(40_000)
+        cal = cal.observe([("K1", walked + shift, 40, shift), ("K2", now + 8_000, 40, 0)], now)
+        switch = walked + (1_000 if k % 2 else 3_000)
+        cal = cal.switched(["K1"], switch)
+        cal = cal.switched(["K2"], now + 12_000)
+        now = switch + 1_000
+    assert 1_000 <= cal.shift(40_000) <= 3_000
+    assert cal.shift(50_000) == cal.shift(70_000) == 0  # other horizons: nothing learned yet
+    assert cal.shift(8_000) == cal.shift(30_000) == 0
+
+
+def test_the_published_far_likely_ends_carry_the_learned_lean() -> None:
+    """The same tick with a lean of 2 s learned for every far horizon: each red or green row
+    predicted more than 30 s ahead is published 2 s later (within its bounds), every nearer one
+    exactly as before."""
+    start, now = green_main_road(20)
+    plain, out = step(replace(start, cache=None), Inputs(), now + 100)
+    leaning = replace(start, cache=None, calibration=Calibration(bias=(2_000, 2_000, 2_000)))
+    leant, out_leant = step(leaning, Inputs(), now + 100)
+    far = near = 0
+    for row, row_leant in zip(out.groups, out_leant.groups, strict=True):
+        if row.likely_end is None or row.lamp not in (Lamp.GREEN, Lamp.RED):
+            assert row_leant.likely_end == row.likely_end
+            continue
+        assert row_leant.likely_end is not None
+        if row.likely_end - (now + 100) > 30_000:
+            want = row.likely_end + 2_000
+            assert row_leant.likely_end == (want if row.max_end is None
+                                            else min(want, row.max_end)), row.sg
+            assert leant.cache is not None and leant.cache.shifts[row.sg] == 2_000
+            far += 1
+        else:
+            assert row_leant.likely_end == row.likely_end, row.sg
+            near += 1
+    assert far and near
+    assert plain.cache is not None and not plain.cache.shifts
+
+
 def test_predictions_are_remembered_once_a_second_and_bounded() -> None:
     cal = Calibration()
     for t in range(0, 400_000, 100):
-        cal = cal.observe([("K1", 500_000, 50), ("K2", None, 0)], t)
+        cal = cal.observe([("K1", 500_000, 50, 0), ("K2", None, 0, 0)], t)
     assert len(cal.pending["K1"]) == MAX_PENDING
     assert "K2" not in cal.pending
     assert cal.drop(["K1"]).pending == {}
@@ -258,8 +305,9 @@ def test_a_late_switch_publishes_bounds_that_contain_those_of_one_on_time() -> N
     """ks-0042 (three stages) under random traffic: every switch run late shows the same
     lamps as on time, and bounds that contain the on-time ones (so they hold wherever
     those do: ``late_bounds``, no walk unless the calls changed); a group whose aspect did
-    not change keeps the last walk's likely end (and raw confidence) when it lies within
-    them, every other likely end is exact or unknown until the next tick on time."""
+    not change keeps the last walk's likely end (and raw confidence; the lean far ahead is
+    added afresh) when it lies within them, every other likely end is exact or unknown until
+    the next tick on time."""
     config = parse_config(yaml.safe_load(KS_0042.read_text(encoding="utf-8")), str(KS_0042))
     assert isinstance(config, IntersectionConfig)
     loops = [d.id for d in config.detectors if d.kind == "loop"]
@@ -290,7 +338,10 @@ def test_a_late_switch_publishes_bounds_that_contain_those_of_one_on_time() -> N
             if likely is None or lo == hi == likely:
                 continue
             assert sg not in out.changed and walked.lamps[sg] is out.lamps[sg]
-            assert (likely, carried.raw_conf[sg]) == (walked.timings[sg][2], walked.raw_conf[sg])
+            own = walked.timings[sg][2]  # the walk's own end, before the lean far ahead
+            assert own is not None
+            assert (likely - carried.shifts.get(sg, 0), carried.raw_conf[sg]) == (
+                own - walked.shifts.get(sg, 0), walked.raw_conf[sg])
             carried_any += 1
     assert carried_any > 0 and walked_bounds > 0 and looser > 0
 
