@@ -386,13 +386,13 @@ def _calibrated(
         lo, hi, likely, raw = t
         if (kernel.heads[sg].lamp in (Lamp.GREEN, Lamp.RED) and likely is not None
                 and not lo == hi == likely):  # an exact end needs no calibration
-            walked = published_likely(t, now + TICK_MS)
-            assert walked is not None
-            if shift := calibration.shift(walked - now):
+            published = published_likely(t, now + TICK_MS)
+            assert published is not None
+            if shift := calibration.shift(published - now):
                 likely += shift
                 shifts[sg] = shift
-            published = published_likely((lo, hi, likely, raw), now + TICK_MS)
-            assert published is not None
+                published = published_likely((lo, hi, likely, raw), now + TICK_MS)
+                assert published is not None
             out[sg] = (lo, hi, likely, calibration.confidence(raw, published - now))
             raw_conf[sg] = raw
     return out, raw_conf, shifts
