@@ -34,6 +34,7 @@ from central_hub.core.config import HubRuntime, HubSettings, OidcSettings, resol
 from central_hub.core.services import HubService
 from central_hub.hub import Hub
 from central_hub.kita.mount import KITA
+from central_hub.learning.mount import LEARNING
 from central_hub.registry import Reload
 from edge_agent.contract.configs import HubConfig
 from edge_agent.http_headers import SecurityHeaders
@@ -43,7 +44,7 @@ from edge_agent.http_ratelimit import RateLimit
 STATIC = Path(__file__).parent / "static"
 
 #: the citizen services the hub carries, each mounted the same way (central_hub/core/services.py)
-SERVICES: tuple[HubService, ...] = (KITA,)
+SERVICES: tuple[HubService, ...] = (KITA, LEARNING)
 
 
 def route_body_limits(app: FastAPI) -> list[RouteLimit]:

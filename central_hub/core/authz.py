@@ -70,6 +70,7 @@ ADMIN = roles(Role.ADMIN)
 KITA_STAFF = roles(Role.KITA_STAFF)
 
 _KITA = "/api/v1/kita"
+_LEARNING = "/api/v1/learning"
 
 #: (HTTP method, path template as in the OpenAPI document) -> who may call it.
 MATRIX: dict[tuple[str, str], Rule] = {
@@ -126,6 +127,12 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", f"{_KITA}/rounds"): KITA_STAFF,
     ("GET", f"{_KITA}/rounds/{{number}}/cutoffs"): KITA_STAFF,
     ("GET", f"{_KITA}/rounds/{{number}}/results.csv"): KITA_STAFF,
+    # -- learning platform: the public catalogue and answer checks (rate-limited) --
+    ("GET", f"{_LEARNING}/subjects"): PUBLIC,
+    ("GET", f"{_LEARNING}/items"): PUBLIC,
+    ("GET", f"{_LEARNING}/items/{{item_id}}"): PUBLIC,
+    ("GET", f"{_LEARNING}/items/{{item_id}}/amb"): PUBLIC,
+    ("POST", f"{_LEARNING}/exercises/{{exercise_id}}/check"): PUBLIC,
 }
 
 #: WebSocket routes (not in the OpenAPI document): the live feeds, public like their HTTP twins.

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from central_hub.core.identity import Role
 from central_hub.kita.settings import KitaSettings
+from central_hub.learning.settings import LearningSettings
 from edge_agent.contract.configs import HubConfig
 from edge_agent.errors import ConfigError
 from edge_agent.mqtt import BrokerAddress, check_transport
@@ -257,6 +258,7 @@ class HubSettings(BaseSettings):
     primary: bool = True
     oidc: OidcSettings = OidcSettings()
     kita: KitaSettings = KitaSettings()
+    learning: LearningSettings = LearningSettings()
     #: static tokens for machines and the demo (central_hub/core/identity.py says which roles
     #: each grants); people get issued tokens (``kassel hub token issue``) or log in by OIDC
     admin_token: str | None = None

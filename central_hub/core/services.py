@@ -1,8 +1,8 @@
 """How the hub mounts a citizen service: one shape for every service it carries.
 
-WHY one shape: the hub carries several services for citizens (the Kita allocation today;
-learning, open data and mobility next), each with its own data, rules and users. A
-newcomer who knows one knows them all, and the hub mounts each the same way, so adding one
+WHY one shape: the hub carries several services for citizens (the Kita allocation and the
+learning platform today; open data and mobility next), each with its own data, rules and
+users. A newcomer who knows one knows them all, and the hub mounts each the same way, so adding one
 changes one line of :mod:`central_hub.app`. A service lives in ``central_hub/<name>/``:
 
 ===================  ==========================================================================

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulations.cli",
     "central_hub.cli",
     "central_hub.kita.cli",
+    "central_hub.learning.cli",
     "bus_gateway.cli",
     "signal_controller.cli",
     "edge_agent.cli.config",

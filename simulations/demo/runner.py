@@ -63,6 +63,8 @@ from simulations.demo.domain.street import BusRun
 from simulations.demo.domain.timetable import Dispatcher, ScheduledTrip
 from simulations.demo.kita_seed import PREFIX as KITA_PREFIX
 from simulations.demo.kita_seed import seed_kita_round
+from simulations.demo.learning_tour import PREFIX as LEARNING_PREFIX
+from simulations.demo.learning_tour import tour_learning
 from simulations.demo.options import DemoError, DemoOptions
 from simulations.demo.session import (
     DemoCity,
@@ -209,6 +211,10 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
                  f"POST /{KITA_PREFIX}/applications with its token (docs/kita.md)")
         progress(f"kita     as staff: token in {state / KITA_TOKEN_FILE}; "
                  f"POST /{KITA_PREFIX}/rounds allocates round 1")
+        learning = await tour_learning(base_url)
+        progress(f"learning {learning.items} published items ({', '.join(learning.subjects)}); "
+                 f"browse {base_url}{LEARNING_PREFIX}/items?grade=6&q=Brüche (docs/learning.md)")
+        progress(f"learning a pupil's answer checked: {learning.checked}")
 
         scheduler = TickScheduler()  # one timer ticks every controller on the 100 ms grid
         controllers = []

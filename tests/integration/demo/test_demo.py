@@ -1,4 +1,5 @@
-"""`kassel demo` runs the whole city: every bus and intersection is live at the hub."""
+"""`kassel demo` runs the whole city: every bus and intersection is live at the hub, and the
+citizen services have their seeded data."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ def test_demo_for_30_s_has_every_bus_and_intersection_live(tmp_path: Path) -> No
             assert spat.groups
             assert time.time() * 1000 - spat.ts < 5_000
         assert httpx.get(f"{base}/").status_code == 200
+        # the learning platform with its starter content
+        assert httpx.get(f"{base}/api/v1/learning/items").json()["total"] >= 40
         out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -65,6 +68,7 @@ def test_demo_for_30_s_has_every_bus_and_intersection_live(tmp_path: Path) -> No
     assert proc.returncode == 0, out
     assert f"dashboard: http://127.0.0.1:{port}/" in out
     assert "stopped" in out
+    assert "learning a pupil's answer checked: mathe-dezimalzahlen.d1 '6.150': Richtig!" in out
 
 
 def test_demo_refuses_a_taken_port(tmp_path: Path) -> None:

@@ -1,0 +1,171 @@
+"""The learning platform's HTTP bodies: what the routes take and give.
+
+WHY strict models: the check route is public, so an answer is bounded before it is looked
+at (a string of at most 200 characters, or at most 64 of them) and unknown fields are
+refused. What a pupil is shown of an exercise never includes its answer, hints, samples or
+solution; prompts and options are the authors' Markdown rendered and sanitised
+(:mod:`.domain.markup`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from central_hub.learning.domain import limits
+from central_hub.learning.domain.catalogue import exercise_address, shuffled
+from central_hub.learning.domain.checking import Verdict
+from central_hub.learning.domain.exercises import Exercise, Item
+from central_hub.learning.domain.markup import render, render_inline
+from central_hub.learning.model import Entry, Page, Subject
+
+AnswerText = Annotated[str, Field(max_length=limits.MAX_ANSWER_CHARS)]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class SubjectOut(_Out):
+    """A subject and its concept in the KIM school-subject vocabulary."""
+
+    id: str
+    name: str
+    kim_uri: str
+
+    @classmethod
+    def of(cls, subject: Subject) -> SubjectOut:
+        """From the service's record."""
+        return cls(id=subject.id, name=subject.name, kim_uri=subject.kim_uri)
+
+
+class EntryOut(_Out):
+    """A published item as a search lists it."""
+
+    id: str
+    title: str
+    kind: Literal["explanation", "exercises"]
+    subject: str
+    grade_min: int
+    grade_max: int
+
+    @classmethod
+    def of(cls, entry: Entry) -> EntryOut:
+        """From the service's record."""
+        return cls(id=entry.id, title=entry.title, kind=entry.kind,
+                   subject=entry.subject, grade_min=entry.grade_min, grade_max=entry.grade_max)
+
+
+class PageOut(_Out):
+    """A page of search results and how many matched in all."""
+
+    total: int
+    items: list[EntryOut]
+
+    @classmethod
+    def of(cls, page: Page) -> PageOut:
+        """From the service's page."""
+        return cls(total=page.total, items=[EntryOut.of(e) for e in page.entries])
+
+
+class OptionOut(_Out):
+    """A choice, an element to order, or the right side of a matching (sanitised HTML)."""
+
+    id: str
+    text: str
+
+
+class ExerciseOut(_Out):
+    """An exercise as a pupil sees it: no answer, hint, sample or solution.
+
+    ``id`` is the address the check route takes. Choices, orderings and matchings have
+    ``options`` (an ordering's in a shuffled order; a matching's are the right sides,
+    shuffled, to be chosen for each of ``left`` in turn); a cloze's prompt holds ``{{1}}``...
+    for its ``gaps``; an input says what ``answer_kind`` it reads.
+    """
+
+    id: str
+    type: Literal["single_choice", "multiple_choice", "input", "cloze", "ordering", "matching"]
+    title: str
+    prompt: str
+    options: list[OptionOut] = []
+    left: list[str] = []
+    gaps: int = 0
+    answer_kind: Literal["number", "expression", "quantity", "text"] | None = None
+
+    @classmethod
+    def of(cls, item: Item, exercise: Exercise) -> ExerciseOut:
+        """What the public sees of ``exercise``."""
+        address = exercise_address(item.id, exercise.id)
+        options = [OptionOut(id=o.id, text=render_inline(o.text)) for o in exercise.options]
+        if exercise.type == "ordering":
+            options = shuffled(options, address)
+        left: list[str] = []
+        if exercise.type == "matching":
+            left = [render_inline(p.left) for p in exercise.pairs]
+            options = shuffled([OptionOut(id=p.id, text=render_inline(p.right))
+                                for p in exercise.pairs], address)
+        return cls(id=address, type=exercise.type, title=exercise.title,
+                   prompt=render(exercise.prompt), options=options, left=left,
+                   gaps=len(exercise.gaps),
+                   answer_kind=exercise.answer.kind if exercise.answer else None)
+
+
+class MasteryOut(_Out):
+    """Mastered after ``correct`` of the last ``of`` attempts."""
+
+    correct: int
+    of: int
+
+
+class ItemOut(_Out):
+    """A published item: its catalogue fields, its text, its exercises."""
+
+    id: str
+    title: str
+    kind: Literal["explanation", "exercises"]
+    subject: str
+    topic: str
+    grade_min: int
+    grade_max: int
+    description: str
+    keywords: list[str]
+    license: str
+    body: str
+    mastery: MasteryOut
+    revision: int
+    exercises: list[ExerciseOut]
+
+    @classmethod
+    def of(cls, item: Item, revision: int, license_uri: str) -> ItemOut:
+        """From the published item."""
+        return cls(id=item.id, title=item.title, kind=item.kind, subject=item.subject,
+                   topic=item.topic, grade_min=item.grade_min, grade_max=item.grade_max,
+                   description=item.description, keywords=list(item.keywords),
+                   license=license_uri, body=render(item.body) if item.body else "",
+                   mastery=MasteryOut(correct=item.mastery.correct, of=item.mastery.of),
+                   revision=revision,
+                   exercises=[ExerciseOut.of(item, e) for e in item.exercises])
+
+
+class CheckIn(BaseModel):
+    """A pupil's answer: a string for an input, a list for choices, gaps and orderings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    answer: AnswerText | Annotated[list[AnswerText], Field(max_length=limits.MAX_LIST_ITEMS)]
+
+
+class VerdictOut(_Out):
+    """Right or not, and what the pupil reads; for a cloze which gaps were right."""
+
+    correct: bool
+    feedback: str
+    gaps: list[bool] | None = None
+
+    @classmethod
+    def of(cls, verdict: Verdict) -> VerdictOut:
+        """From the checker's verdict."""
+        return cls(correct=verdict.correct, feedback=verdict.feedback,
+                   gaps=list(verdict.gaps) if verdict.gaps else None)

@@ -1,0 +1,45 @@
+"""Errors of the learning platform, under the project's root so callers catch them as one.
+
+    KasselError
+    └── LearningError
+        ├── ContentError         an item's document breaks the format (where, what)
+        └── LearningServiceError a use case refused a request
+            ├── NotFoundError    404: no such published item or exercise
+            ├── ForbiddenError   403: a rule of the workflow forbids it (four eyes)
+            ├── ConflictError    409: not in this state (a published item reviewed again)
+            └── InvalidError     422: a body or an answer of the wrong shape
+
+Messages go to the caller; answers and authors' texts are never logged.
+"""
+
+from __future__ import annotations
+
+from edge_agent.errors import KasselError
+
+
+class LearningError(KasselError):
+    """Root of every error of the learning platform."""
+
+
+class ContentError(LearningError, ValueError):
+    """An item's document cannot be an item (names the item, exercise and field)."""
+
+
+class LearningServiceError(LearningError):
+    """A use case refused a request; the subclass says which status."""
+
+
+class NotFoundError(LearningServiceError):
+    """No such published item or exercise (drafts are not found by the public)."""
+
+
+class ForbiddenError(LearningServiceError):
+    """The workflow forbids it: a reviewer may not approve their own item."""
+
+
+class ConflictError(LearningServiceError):
+    """Not in this state: an item is reviewed only while it waits for review."""
+
+
+class InvalidError(LearningServiceError):
+    """A body or an answer of the wrong shape for its exercise."""

@@ -1,0 +1,48 @@
+"""The records the learning platform's use cases take and give.
+
+WHY apart from the domain: these are the service's views of stored rows (a catalogue entry,
+a page of results), not rules; the domain's :class:`~.domain.exercises.Item` is the content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from central_hub.learning.domain.exercises import Item
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A school subject as the catalogue offers it, with its KIM vocabulary concept."""
+
+    id: str
+    name: str
+    kim_uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A published item as a search lists it."""
+
+    id: str
+    title: str
+    kind: str
+    subject: str
+    grade_min: int
+    grade_max: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a search: how many matched in all, and this page's entries."""
+
+    total: int
+    entries: list[Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A published item: its content and the revision that was approved."""
+
+    item: Item
+    revision: int

@@ -1,0 +1,150 @@
+"""The queries the learning platform needs, on SQLite and PostgreSQL: one function per question.
+
+WHY SQLAlchemy Core on the caller's connection: the use cases decide the transaction (a
+review writes the review, the item's state and the search row together). The search is the
+one place the dialects differ: PostgreSQL's ``tsvector`` in the ``german`` configuration,
+SQLite's FTS5 over Snowball stems (:mod:`central_hub.learning.tables`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    column,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    table,
+    text,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement, TextClause
+
+from central_hub.learning.domain.catalogue import searchable_text
+from central_hub.learning.domain.exercises import Item
+from central_hub.learning.model import Entry, Page
+from central_hub.learning.search_text import fts_query, stems
+from central_hub.learning.tables import (
+    FTS_TABLE,
+    items_table,
+    reviews_table,
+    revisions_table,
+    search_table,
+)
+
+
+def count_items(conn: Connection) -> int:
+    """Items of every state."""
+    return int(conn.execute(select(func.count()).select_from(items_table)).scalar_one())
+
+
+def item_row(conn: Connection, item_id: str) -> dict[str, object] | None:
+    """An item's catalogue row (any state)."""
+    row = conn.execute(select(items_table).where(items_table.c.id == item_id)).first()
+    return None if row is None else dict(row._mapping)
+
+
+def insert_item(conn: Connection, item: Item, document: str, author: str, status: str) -> None:
+    """A new item with its first revision."""
+    conn.execute(insert(items_table).values(
+        id=item.id, subject=item.subject, topic=item.topic, kind=item.kind, title=item.title,
+        grade_min=item.grade_min, grade_max=item.grade_max, status=status, author=author,
+        revision=1, published_revision=None, updated_at=datetime.now(UTC)))
+    conn.execute(insert(revisions_table).values(item_id=item.id, revision=1, document=document,
+                                                author=author, created_at=datetime.now(UTC)))
+
+
+def add_review(conn: Connection, item_id: str, revision: int, *, reviewer: str, decision: str,
+               comment: str) -> None:
+    """Record a review."""
+    conn.execute(insert(reviews_table).values(item_id=item_id, revision=revision,
+                                              reviewer=reviewer, decision=decision,
+                                              comment=comment, at=datetime.now(UTC)))
+
+
+def set_status(conn: Connection, item_id: str, status: str) -> None:
+    """An item's new state."""
+    conn.execute(update(items_table).where(items_table.c.id == item_id)
+                 .values(status=status, updated_at=datetime.now(UTC)))
+
+
+def publish(conn: Connection, item: Item, revision: int) -> None:
+    """Make ``revision`` of ``item`` the one the public sees, and index it for search."""
+    conn.execute(update(items_table).where(items_table.c.id == item.id).values(
+        status="published", published_revision=revision, subject=item.subject,
+        topic=item.topic, kind=item.kind, title=item.title, grade_min=item.grade_min,
+        grade_max=item.grade_max, updated_at=datetime.now(UTC)))
+    body = searchable_text(item)
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        old = conn.execute(select(text("rowid")).select_from(search_table)
+                           .where(search_table.c.item_id == item.id)).scalar()
+        if old is not None:
+            conn.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :r"), {"r": old})
+    conn.execute(delete(search_table).where(search_table.c.item_id == item.id))
+    conn.execute(insert(search_table).values(
+        item_id=item.id, subject=item.subject, kind=item.kind, title=item.title,
+        grade_min=item.grade_min, grade_max=item.grade_max, body=body))
+    if sqlite:
+        rowid = conn.execute(select(text("rowid")).select_from(search_table)
+                             .where(search_table.c.item_id == item.id)).scalar_one()
+        conn.execute(text(f"INSERT INTO {FTS_TABLE} (rowid, item_id, stems) "
+                          "VALUES (:r, :i, :s)"),
+                     {"r": rowid, "i": item.id,
+                      "s": " ".join(stems(item.title) * 3 + stems(body))})
+
+
+def published_document(conn: Connection, item_id: str) -> tuple[int, str] | None:
+    """``(revision, document)`` the public sees of an item, ``None`` when none is published."""
+    row = conn.execute(
+        select(revisions_table.c.revision, revisions_table.c.document)
+        .select_from(items_table.join(revisions_table, and_(
+            revisions_table.c.item_id == items_table.c.id,
+            revisions_table.c.revision == items_table.c.published_revision)))
+        .where(items_table.c.id == item_id)).first()
+    return None if row is None else (int(row.revision), str(row.document))
+
+
+def subjects_published(conn: Connection) -> list[str]:
+    """The subjects that have a published item."""
+    return list(conn.execute(select(search_table.c.subject).distinct()
+                             .order_by(search_table.c.subject)).scalars())
+
+
+def search(conn: Connection, *, grade: int | None, subject: str | None, query: str | None,
+           limit: int, offset: int) -> Page:
+    """Published items for a grade and subject, matching every word of ``query`` (stemmed,
+    best first), otherwise by subject, grade and title."""
+    where: list[ColumnElement[bool]] = []
+    if grade is not None:
+        where += [search_table.c.grade_min <= grade, search_table.c.grade_max >= grade]
+    if subject is not None:
+        where.append(search_table.c.subject == subject)
+    columns = (search_table.c.item_id, search_table.c.title, search_table.c.kind,
+               search_table.c.subject, search_table.c.grade_min, search_table.c.grade_max)
+    statement = select(*columns).where(*where)
+    order: list[ColumnElement[object] | TextClause] = [
+        search_table.c.subject, search_table.c.grade_min, search_table.c.title]
+    if query is not None and query.strip():
+        if conn.dialect.name == "postgresql":
+            statement = statement.where(
+                text("document @@ websearch_to_tsquery('german', :q1)").bindparams(q1=query))
+            order = [text("ts_rank(document, websearch_to_tsquery('german', :q2)) DESC")
+                     .bindparams(q2=query), search_table.c.title]
+        else:
+            match = fts_query(query)
+            if match is None:
+                return Page(0, [])
+            fts = table(FTS_TABLE, column("rowid"))
+            statement = statement.join(fts, fts.c.rowid == literal_column("learning_search.rowid"))
+            statement = statement.where(text(f"{FTS_TABLE} MATCH :m").bindparams(m=match))
+            order = [text(f"bm25({FTS_TABLE})"), search_table.c.title]
+    total = conn.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+    rows = conn.execute(statement.order_by(*order).limit(limit).offset(offset)).all()
+    return Page(int(total), [Entry(r.item_id, r.title, r.kind, r.subject, r.grade_min,
+                                   r.grade_max) for r in rows])
