@@ -13,13 +13,10 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     Connection,
     and_,
-    column,
     delete,
     func,
     insert,
-    literal_column,
     select,
-    table,
     text,
     update,
 )
@@ -137,14 +134,32 @@ def search(conn: Connection, *, grade: int | None, subject: str | None, query: s
             order = [text("ts_rank(document, websearch_to_tsquery('german', :q2)) DESC")
                      .bindparams(q2=query), search_table.c.title]
         else:
-            match = fts_query(query)
-            if match is None:
-                return Page(0, [])
-            fts = table(FTS_TABLE, column("rowid"))
-            statement = statement.join(fts, fts.c.rowid == literal_column("learning_search.rowid"))
-            statement = statement.where(text(f"{FTS_TABLE} MATCH :m").bindparams(m=match))
-            order = [text(f"bm25({FTS_TABLE})"), search_table.c.title]
+            return _search_stems(conn, grade=grade, subject=subject, query=query, limit=limit,
+                                 offset=offset)
     total = conn.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     rows = conn.execute(statement.order_by(*order).limit(limit).offset(offset)).all()
+    return Page(int(total), [Entry(r.item_id, r.title, r.kind, r.subject, r.grade_min,
+                                   r.grade_max) for r in rows])
+
+
+#: SQLite: the full-text index drives (``CROSS JOIN`` fixes the order): its hits are joined to
+#: their rows, never the catalogue scanned by the filter index with a MATCH for every row
+_STEM_HITS = (f"FROM (SELECT rowid AS hit, bm25({FTS_TABLE}) AS rank FROM {FTS_TABLE} "
+              f"WHERE {FTS_TABLE} MATCH :match) AS hits CROSS JOIN learning_search AS s "
+              "ON s.rowid = hits.hit WHERE (:grade IS NULL OR (s.grade_min <= :grade AND "
+              "s.grade_max >= :grade)) AND (:subject IS NULL OR s.subject = :subject)")
+
+
+def _search_stems(conn: Connection, *, grade: int | None, subject: str | None, query: str,
+                  limit: int, offset: int) -> Page:
+    match = fts_query(query)
+    if match is None:
+        return Page(0, [])
+    values = {"match": match, "grade": grade, "subject": subject}
+    total = conn.execute(text(f"SELECT count(*) {_STEM_HITS}"), values).scalar_one()
+    rows = conn.execute(text(
+        "SELECT s.item_id, s.title, s.kind, s.subject, s.grade_min, s.grade_max "
+        f"{_STEM_HITS} ORDER BY hits.rank, s.title LIMIT :limit OFFSET :offset"),
+        {**values, "limit": limit, "offset": offset}).all()
     return Page(int(total), [Entry(r.item_id, r.title, r.kind, r.subject, r.grade_min,
                                    r.grade_max) for r in rows])
