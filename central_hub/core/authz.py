@@ -68,6 +68,8 @@ def roles(*granted: Role) -> Rule:
 ENGINEER = roles(Role.ENGINEER)
 ADMIN = roles(Role.ADMIN)
 KITA_STAFF = roles(Role.KITA_STAFF)
+LEARNING_AUTHOR = roles(Role.LEARNING_AUTHOR)
+LEARNING_REVIEWER = roles(Role.LEARNING_REVIEWER)
 
 _KITA = "/api/v1/kita"
 _LEARNING = "/api/v1/learning"
@@ -133,6 +135,12 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", f"{_LEARNING}/items/{{item_id}}"): PUBLIC,
     ("GET", f"{_LEARNING}/items/{{item_id}}/amb"): PUBLIC,
     ("POST", f"{_LEARNING}/exercises/{{exercise_id}}/check"): PUBLIC,
+    # -- learning platform: volunteers write, others review (four eyes, in the service) --
+    ("POST", f"{_LEARNING}/import"): LEARNING_AUTHOR,
+    ("GET", f"{_LEARNING}/drafts/{{item_id}}"): LEARNING_AUTHOR | LEARNING_REVIEWER,
+    ("GET", f"{_LEARNING}/items/{{item_id}}/export"): LEARNING_AUTHOR | LEARNING_REVIEWER,
+    ("GET", f"{_LEARNING}/review-queue"): LEARNING_REVIEWER,
+    ("POST", f"{_LEARNING}/items/{{item_id}}/review"): LEARNING_REVIEWER,
 }
 
 #: WebSocket routes (not in the OpenAPI document): the live feeds, public like their HTTP twins.

@@ -12,18 +12,34 @@ exist for these routes (404). Endpoints: ``docs/learning.md``.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from central_hub.api.deps import PrincipalDep, body_limit
 from central_hub.api.ratelimits import LearningAnswerDep
-from central_hub.learning.bodies import CheckIn, ItemOut, PageOut, SubjectOut, VerdictOut
+from central_hub.core.identity import Principal
+from central_hub.learning.bodies import (
+    CheckIn,
+    ImportOut,
+    ItemOut,
+    PageOut,
+    QueueEntryOut,
+    ReviewIn,
+    ReviewOut,
+    SkippedOut,
+    SubjectOut,
+    VerdictOut,
+)
 from central_hub.learning.domain.amb import DEFAULT_LICENSE
 from central_hub.learning.errors import (
     ConflictError,
     ForbiddenError,
+    ImportSyntaxError,
     InvalidError,
     NotFoundError,
 )
@@ -48,6 +64,11 @@ class _LearningRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             try:
                 return await handler(request)
+            except ImportSyntaxError as exc:
+                return JSONResponse({"detail": [{
+                    "type": "syntax_error", "loc": ["body"], "line": exc.line,
+                    "question": exc.question, "msg": str(exc)}]},
+                    status.HTTP_422_UNPROCESSABLE_CONTENT)
             except (NotFoundError, ForbiddenError, ConflictError, InvalidError) as exc:
                 code = next(c for kind, c in _STATUS if isinstance(exc, kind))
                 return JSONResponse({"detail": str(exc)}, code)
@@ -62,6 +83,15 @@ def get_learning_service(request: Request) -> LearningService:
 
 
 ServiceDep = Annotated[LearningService, Depends(get_learning_service)]
+#: the largest file an import takes (the body limit declared at the route; 413 above)
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+
+
+def _caller(principal: Principal | None) -> str:
+    """Who is acting, as the identity resolved it (never a field of the body)."""
+    if principal is None:  # the matrix lets only staff with a learning role through
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a token is required")
+    return principal.name
 
 
 def create_learning_router() -> APIRouter:
@@ -97,6 +127,62 @@ def create_learning_router() -> APIRouter:
         """The item's AMB metadata as JSON-LD, for the OER search engines."""
         record = service.amb(item_id, str(request.base_url).rstrip("/"))
         return JSONResponse(record, media_type="application/ld+json")
+
+    @router.post("/import", status_code=status.HTTP_201_CREATED,
+                 openapi_extra={**body_limit(MAX_IMPORT_BYTES), "requestBody": {
+                     "required": True, "content": {
+                         "text/plain": {"schema": {"type": "string"}},
+                         "application/xml": {"schema": {"type": "string"}}}}})
+    async def import_questions(
+            service: ServiceDep, principal: PrincipalDep, request: Request, *,
+            fmt: Annotated[Literal["gift", "moodle-xml"], Query(alias="format")],
+            subject: Annotated[str, Query(max_length=40)],
+            grade: Annotated[int, Query(ge=1, le=13)],
+            title: Annotated[str | None, Query(max_length=200)] = None) -> ImportOut:
+        """A GIFT or Moodle XML file (the body) as one draft item of the caller's; questions
+        the platform cannot check are listed in ``skipped``; a syntax error is 422 naming
+        the line, and nothing is kept."""
+        author = _caller(principal)
+        data = await request.body()
+        result = await run_in_threadpool(
+            service.import_questions, author=author, fmt=fmt, data=data, subject=subject,
+            grade=grade, title=title)
+        return ImportOut(item_id=result.item_id, imported=result.imported,
+                         skipped=[SkippedOut(question=q, reason=r) for q, r in result.skipped])
+
+    @router.get("/review-queue")
+    def review_queue(service: ServiceDep) -> list[QueueEntryOut]:
+        """Items waiting for review, the longest waiting first."""
+        return [QueueEntryOut(id=str(e["id"]), title=str(e["title"]), author=str(e["author"]),
+                              revision=int(str(e["revision"])),
+                              waiting_since=str(e["updated_at"]))
+                for e in service.review_queue()]
+
+    @router.get("/drafts/{item_id}")
+    def draft(service: ServiceDep, item_id: ItemPath) -> dict[str, Any]:
+        """An item as its authors and reviewers see it: the latest document with answers
+        and samples, its revisions, the diff from the published revision, the reviews."""
+        shown: dict[str, Any] = jsonable_encoder(service.draft(item_id))
+        return shown
+
+    @router.post("/items/{item_id}/review")
+    def review(service: ServiceDep, principal: PrincipalDep, item_id: ItemPath,
+               body: ReviewIn) -> ReviewOut:
+        """Approve (publish) or reject the item's latest revision; 403 for its author."""
+        state = service.review(reviewer=_caller(principal), item_id=item_id,
+                               decision=body.decision, comment=body.comment)
+        return ReviewOut(item_id=item_id, status=state)
+
+    @router.get("/items/{item_id}/export", response_class=Response,
+                responses={200: {"content": {"text/plain": {}, "application/xml": {}}}})
+    def export(service: ServiceDep, item_id: ItemPath,
+               fmt: Annotated[Literal["gift", "moodle-xml"], Query(alias="format")]) -> Response:
+        """The item's latest revision as GIFT or Moodle XML; the exercises neither format can
+        hold are named in the ``X-Skipped-Exercises`` header."""
+        data, skipped = service.export(item_id, fmt)
+        media = "text/plain; charset=utf-8" if fmt == "gift" else "application/xml"
+        return Response(data, media_type=media,
+                        headers={"X-Skipped-Exercises": ",".join(skipped)})
 
     @router.post("/exercises/{exercise_id}/check")
     async def check(service: ServiceDep, exercise_id: ExercisePath, body: CheckIn,

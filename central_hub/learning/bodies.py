@@ -169,3 +169,44 @@ class VerdictOut(_Out):
         """From the checker's verdict."""
         return cls(correct=verdict.correct, feedback=verdict.feedback,
                    gaps=list(verdict.gaps) if verdict.gaps else None)
+
+
+class ReviewIn(BaseModel):
+    """A reviewer's decision on an item's latest revision."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    decision: Literal["approve", "reject"]
+    comment: Annotated[str, Field(max_length=2000)] = ""
+
+
+class ReviewOut(_Out):
+    """The item's state after the review."""
+
+    item_id: str
+    status: Literal["published", "rejected"]
+
+
+class SkippedOut(_Out):
+    """A question an import did not take, and why."""
+
+    question: str
+    reason: str
+
+
+class ImportOut(_Out):
+    """The draft an import created."""
+
+    item_id: str
+    imported: int
+    skipped: list[SkippedOut]
+
+
+class QueueEntryOut(_Out):
+    """An item waiting for review."""
+
+    id: str
+    title: str
+    author: str
+    revision: int
+    waiting_since: str

@@ -8,6 +8,7 @@
             ├── ForbiddenError   403: a rule of the workflow forbids it (four eyes)
             ├── ConflictError    409: not in this state (a published item reviewed again)
             └── InvalidError     422: a body or an answer of the wrong shape
+                └── ImportSyntaxError  an imported file's syntax error (line, question)
 
 Messages go to the caller; answers and authors' texts are never logged.
 """
@@ -43,3 +44,12 @@ class ConflictError(LearningServiceError):
 
 class InvalidError(LearningServiceError):
     """A body or an answer of the wrong shape for its exercise."""
+
+
+class ImportSyntaxError(InvalidError):
+    """An imported file with a syntax error: the line and the question it is in."""
+
+    def __init__(self, line: int, question: str, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.question = question

@@ -8,7 +8,9 @@ counted, no answer is logged. Published items are read once per revision and kep
 
 from __future__ import annotations
 
+import difflib
 import json
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +23,21 @@ from central_hub.learning.domain.amb import amb_record
 from central_hub.learning.domain.catalogue import split_address
 from central_hub.learning.domain.checking import AnswerShapeError, Verdict, check, sample_failures
 from central_hub.learning.domain.exercises import Answer, Exercise, Item, read_item
+from central_hub.learning.domain.gift import GiftSyntaxError, read_gift, write_gift
+from central_hub.learning.domain.moodle_xml import (
+    MoodleXmlError,
+    read_moodle_xml,
+    write_moodle_xml,
+)
 from central_hub.learning.domain.vocabularies import SUBJECTS
-from central_hub.learning.errors import ContentError, InvalidError, NotFoundError
+from central_hub.learning.errors import (
+    ConflictError,
+    ContentError,
+    ForbiddenError,
+    ImportSyntaxError,
+    InvalidError,
+    NotFoundError,
+)
 from central_hub.learning.model import Page, Published, Subject
 from central_hub.learning.starter import STARTER_AUTHOR
 from central_hub.learning.starter import items as starter_items
@@ -111,6 +126,108 @@ class LearningService:
                 return item, exercise
         raise NotFoundError(f"no exercise {address!r}")
 
+    # -- authoring: imports, the four-eyes review, exports -----------------------------------
+
+    def import_questions(self, *, author: str, fmt: str, data: bytes, subject: str,
+                         grade: int, title: str | None = None) -> ImportResult:
+        """A GIFT or Moodle XML file as one new draft item by ``author``: every question the
+        platform can check becomes an exercise, the rest is listed. A syntax error raises
+        :class:`ImportSyntaxError` (line and question) and nothing is kept."""
+        if subject not in SUBJECTS:
+            raise InvalidError(f"unknown subject {subject!r}")
+        try:
+            if fmt == "gift":
+                text = data.decode("utf-8-sig")
+                imported = read_gift(text)
+            elif fmt == "moodle-xml":
+                imported = read_moodle_xml(data)
+            else:
+                raise InvalidError(f"unknown format {fmt!r} (gift, moodle-xml)")
+        except UnicodeDecodeError:
+            raise InvalidError("the file is not UTF-8") from None
+        except (GiftSyntaxError, MoodleXmlError) as exc:
+            raise ImportSyntaxError(exc.line, exc.question, str(exc)) from None
+        if not imported.exercises:
+            raise InvalidError("the file holds no question the platform can check")
+        item_id = f"import-{secrets.token_hex(6)}"
+        category = _category(imported.category)
+        document = {"id": item_id, "title": title or category or "Importierte Fragen",
+                    "kind": "exercises", "subject": subject,
+                    "topic": category.rsplit("/", 1)[-1] if category else "Import",
+                    "grade_min": grade,
+                    "grade_max": grade, "exercises": imported.exercises}
+        try:
+            item = read_item(document, item_id)
+        except ContentError as exc:
+            raise InvalidError(f"an imported question cannot be an exercise: {exc}") from None
+        with self.engine.begin() as conn:
+            store.insert_item(conn, item, json.dumps(document, ensure_ascii=False), author,
+                              "draft")
+        return ImportResult(item_id, len(imported.exercises), imported.skipped)
+
+    def review(self, *, reviewer: str, item_id: str, decision: str, comment: str) -> str:
+        """Approve (publish) or reject an item's latest revision: never by its author (four
+        eyes), and only when every exercise's samples pass. Returns the item's new state."""
+        with self.engine.begin() as conn:
+            row = store.item_row(conn, item_id)
+            if row is None:
+                raise NotFoundError(f"no item {item_id!r}")
+            if row["status"] not in ("draft", "in_review"):
+                raise ConflictError(f"item {item_id!r} is {row['status']}, not waiting for review")
+            history = store.revisions(conn, item_id)
+            revision, author, document = history[-1]
+            if reviewer in (row["author"], author):
+                raise ForbiddenError("an author cannot review their own item (four eyes)")
+            if decision == "approve":
+                item = read_item(json.loads(document), item_id)
+                _require_samples(item)
+                store.publish(conn, item, revision)
+            store.add_review(conn, item_id, revision, reviewer=reviewer, decision=decision,
+                             comment=comment)
+            if decision != "approve":
+                store.set_status(conn, item_id, "rejected")
+        return "published" if decision == "approve" else "rejected"
+
+    def review_queue(self) -> list[dict[str, object]]:
+        """Items waiting for review, the longest waiting first."""
+        with self.engine.connect() as conn:
+            return store.waiting_for_review(conn)
+
+    def draft(self, item_id: str) -> dict[str, Any]:
+        """What a reviewer sees of an item: its latest document with answers and samples,
+        every revision's author, the diff from the published (or previous) revision, and the
+        reviews so far."""
+        with self.engine.connect() as conn:
+            row = store.item_row(conn, item_id)
+            if row is None:
+                raise NotFoundError(f"no item {item_id!r}")
+            history = store.revisions(conn, item_id)
+            reviews = store.reviews_of(conn, item_id)
+        revision, _, document = history[-1]
+        base = next((d for r, _, d in history if r == row["published_revision"]), None)
+        if base is None and len(history) > 1:
+            base = history[-2][2]
+        return {"id": item_id, "status": row["status"], "author": row["author"],
+                "revision": revision, "document": json.loads(document),
+                "revisions": [{"revision": r, "author": a} for r, a, _ in history],
+                "diff": _diff(base, document), "reviews": reviews}
+
+    def export(self, item_id: str, fmt: str) -> tuple[bytes, list[str]]:
+        """The item's latest revision as GIFT or Moodle XML, and the exercises neither can
+        express (orderings, cloze, terms, quantities)."""
+        with self.engine.connect() as conn:
+            history = store.revisions(conn, item_id)
+        if not history:
+            raise NotFoundError(f"no item {item_id!r}")
+        document = json.loads(history[-1][2])
+        category = f"{document.get('subject', '')}/{document.get('topic', '')}"
+        if fmt == "gift":
+            text, skipped = write_gift(document.get("exercises", []), category)
+            return text.encode(), skipped
+        if fmt == "moodle-xml":
+            return write_moodle_xml(document.get("exercises", []), category)
+        raise InvalidError(f"unknown format {fmt!r} (gift, moodle-xml)")
+
     async def check(self, address: str, answer: Answer) -> Verdict:
         """Check a pupil's answer to a published exercise; counts the outcome."""
         _, exercise = self.exercise(address)
@@ -124,6 +241,33 @@ class LearningService:
             raise InvalidError(str(exc)) from None
         self.counts[verdict.outcome] += 1
         return verdict
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """The draft an import created: its id, how many questions became exercises, and the
+    questions skipped with the reason."""
+
+    item_id: str
+    imported: int
+    skipped: list[tuple[str, str]]
+
+
+def _category(path: str | None) -> str:
+    """A Moodle category path without its context (``$course$/Mathe/Brüche`` → ``Mathe/Brüche``)."""
+    parts = [p for p in (path or "").split("/") if p and not p.startswith("$") and p != "top"]
+    return "/".join(parts)[:200]
+
+
+def _diff(base: str | None, document: str) -> str:
+    """A unified diff of two revisions' documents, one field per line."""
+    def lines(text: str | None) -> list[str]:
+        if text is None:
+            return []
+        return json.dumps(json.loads(text), ensure_ascii=False, indent=1,
+                          sort_keys=True).splitlines()
+    return "\n".join(difflib.unified_diff(lines(base), lines(document), "veröffentlicht",
+                                          "Entwurf", lineterm=""))
 
 
 def _require_samples(item: Item) -> None:

@@ -163,3 +163,31 @@ def _search_stems(conn: Connection, *, grade: int | None, subject: str | None, q
         {**values, "limit": limit, "offset": offset}).all()
     return Page(int(total), [Entry(r.item_id, r.title, r.kind, r.subject, r.grade_min,
                                    r.grade_max) for r in rows])
+
+
+def revisions(conn: Connection, item_id: str) -> list[tuple[int, str, str]]:
+    """``(revision, author, document)`` of every revision of an item, oldest first."""
+    rows = conn.execute(select(revisions_table.c.revision, revisions_table.c.author,
+                               revisions_table.c.document)
+                        .where(revisions_table.c.item_id == item_id)
+                        .order_by(revisions_table.c.revision)).all()
+    return [(int(r.revision), str(r.author), str(r.document)) for r in rows]
+
+
+def waiting_for_review(conn: Connection) -> list[dict[str, object]]:
+    """Items waiting for a review (drafts), the longest waiting first."""
+    rows = conn.execute(select(items_table.c.id, items_table.c.title, items_table.c.author,
+                               items_table.c.revision, items_table.c.updated_at)
+                        .where(items_table.c.status.in_(("draft", "in_review")))
+                        .order_by(items_table.c.updated_at, items_table.c.id)).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def reviews_of(conn: Connection, item_id: str) -> list[dict[str, object]]:
+    """Every review of an item, oldest first."""
+    rows = conn.execute(select(reviews_table.c.revision, reviews_table.c.reviewer,
+                               reviews_table.c.decision, reviews_table.c.comment,
+                               reviews_table.c.at)
+                        .where(reviews_table.c.item_id == item_id)
+                        .order_by(reviews_table.c.id)).all()
+    return [dict(r._mapping) for r in rows]

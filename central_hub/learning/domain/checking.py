@@ -224,9 +224,12 @@ def check(exercise: Exercise, answer: Answer) -> Verdict:
         chosen = _ids(answer, {p.id for p in exercise.pairs}, exercise)
         if len(chosen) != len(exercise.pairs):
             raise AnswerShapeError(f"exercise {exercise.id}: one choice per left side")
-        if chosen == tuple(p.id for p in exercise.pairs):
+        # right sides are compared by their text: two left sides may share one (Moodle)
+        right_of = {p.id: p.right for p in exercise.pairs}
+        mismatched = sum(right_of[a] != p.right for a, p in zip(chosen, exercise.pairs,
+                                                                 strict=True))
+        if not mismatched:
             return _right()
-        mismatched = sum(a != p.id for a, p in zip(chosen, exercise.pairs, strict=True))
         return _hint_for(exercise, chosen, as_set=False) or _wrong(
             f"{mismatched} von {len(chosen)} Zuordnungen stimmen noch nicht.")
     chosen = _ids(answer, {o.id for o in exercise.options}, exercise)
@@ -239,9 +242,11 @@ def check(exercise: Exercise, answer: Answer) -> Verdict:
             "Die Reihenfolge stimmt noch nicht.")
     if len(set(chosen)) != len(chosen):
         raise AnswerShapeError(f"exercise {exercise.id}: an option chosen twice")
+    correct = {o.id for o in exercise.options if o.correct}
     if kind == "single_choice" and len(chosen) != 1:
         return _wrong("Wähle genau eine Antwort.")
-    if set(chosen) == {o.id for o in exercise.options if o.correct}:
+    # a single choice with several right options (Moodle's): any one of them is right
+    if set(chosen) == correct or (kind == "single_choice" and chosen[0] in correct):
         return _right()
     hinted = _hint_for(exercise, chosen, as_set=True)
     if hinted is not None:

@@ -225,16 +225,12 @@ def read_exercise(data: object, where: str) -> Exercise:
         if len(options) < 2:
             raise ContentError(f"{where}: needs at least two options")
         correct = sum(o.correct for o in options)
-        if kind == "single_choice" and correct != 1:
-            raise ContentError(f"{where}: a single choice needs exactly one correct option")
-        if kind == "multiple_choice" and correct < 1:
-            raise ContentError(f"{where}: a multiple choice needs a correct option")
+        if kind in ("single_choice", "multiple_choice") and correct < 1:
+            raise ContentError(f"{where}: a choice needs a correct option")
     elif kind == "matching":
         pairs = tuple(_pair(p, f"{where} pair") for p in _list(data, "pairs", where))
         if len(pairs) < 2:
             raise ContentError(f"{where}: needs at least two pairs")
-        if len({p.right for p in pairs}) != len(pairs):
-            raise ContentError(f"{where}: two pairs have the same right side")
     else:
         gaps = tuple(read_answer_spec(g, f"{where} gap {n}")
                      for n, g in enumerate(_list(data, "gaps", where), 1))
