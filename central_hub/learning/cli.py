@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "problem)", description="Read learning items (YAML, one item per file) and judge each "
         "exercise's accepted and rejected sample answers with the platform's checker. Without "
         "files: the starter content. Format: docs/learning.md.")
-    check.add_argument("files", nargs="*", type=Path, metavar="ITEM.yaml")
+    check.add_argument("files", nargs="*", type=Path, metavar="ITEM.yaml",
+                       help="item files (YAML, one item each); none: the starter content")
     check.set_defaults(handler=_check)
 
 

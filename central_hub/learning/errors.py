@@ -3,6 +3,9 @@
     KasselError
     └── LearningError
         ├── ContentError         an item's document breaks the format (where, what)
+        ├── NotationError        a typed answer cannot be read (a message for the pupil)
+        ├── AnswerShapeError     an answer of the wrong shape for its exercise
+        ├── FormatError          an imported GIFT or Moodle XML file's syntax (line, question)
         └── LearningServiceError a use case refused a request
             ├── NotFoundError    404: no such published item or exercise
             ├── ForbiddenError   403: a rule of the workflow forbids it (four eyes)
@@ -24,6 +27,24 @@ class LearningError(KasselError):
 
 class ContentError(LearningError, ValueError):
     """An item's document cannot be an item (names the item, exercise and field)."""
+
+
+class NotationError(LearningError, ValueError):
+    """A typed answer that cannot be read; the message is meant for the pupil (German)."""
+
+
+class AnswerShapeError(LearningError, ValueError):
+    """An answer of the wrong shape for its exercise (a list for an input, an unknown option
+    id): not a pupil's mistake but a broken client."""
+
+
+class FormatError(LearningError, ValueError):
+    """A GIFT or Moodle XML file that cannot be read; names the line and the question."""
+
+    def __init__(self, line: int, question: str, message: str) -> None:
+        super().__init__(f"line {line}: {message} (question {question!r})")
+        self.line = line
+        self.question = question
 
 
 class LearningServiceError(LearningError):

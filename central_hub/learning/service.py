@@ -23,17 +23,14 @@ from central_hub.learning.domain.amb import amb_record
 from central_hub.learning.domain.catalogue import split_address
 from central_hub.learning.domain.checking import AnswerShapeError, Verdict, check, sample_failures
 from central_hub.learning.domain.exercises import Answer, Exercise, Item, read_item
-from central_hub.learning.domain.gift import GiftSyntaxError, read_gift, write_gift
-from central_hub.learning.domain.moodle_xml import (
-    MoodleXmlError,
-    read_moodle_xml,
-    write_moodle_xml,
-)
+from central_hub.learning.domain.gift import read_gift, write_gift
+from central_hub.learning.domain.moodle_xml import read_moodle_xml, write_moodle_xml
 from central_hub.learning.domain.vocabularies import SUBJECTS
 from central_hub.learning.errors import (
     ConflictError,
     ContentError,
     ForbiddenError,
+    FormatError,
     ImportSyntaxError,
     InvalidError,
     NotFoundError,
@@ -145,7 +142,7 @@ class LearningService:
                 raise InvalidError(f"unknown format {fmt!r} (gift, moodle-xml)")
         except UnicodeDecodeError:
             raise InvalidError("the file is not UTF-8") from None
-        except (GiftSyntaxError, MoodleXmlError) as exc:
+        except FormatError as exc:
             raise ImportSyntaxError(exc.line, exc.question, str(exc)) from None
         if not imported.exercises:
             raise InvalidError("the file holds no question the platform can check")

@@ -29,16 +29,15 @@ from central_hub.learning.domain.quantities import (
     same_quantity,
 )
 from central_hub.learning.domain.text_answers import match_text
+from central_hub.learning.errors import AnswerShapeError
+
+__all__ = ["AnswerShapeError", "SampleFailure", "Verdict", "check", "check_typed",
+           "sample_failures"]
 
 Outcome = Literal["correct", "typo", "wrong", "hint", "form", "unreadable"]
 
 RIGHT = "Richtig!"
 WRONG = "Das stimmt leider noch nicht."
-
-
-class AnswerShapeError(ValueError):
-    """An answer of the wrong shape for its exercise (a list for an input, an unknown option
-    id): not a pupil's mistake but a broken client."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ from typing import Any
 
 import nh3
 
+from central_hub.learning.errors import FormatError
+
 #: GIFT's escapes (an escaped backslash first), replaced by private-use characters while
 #: the question is taken apart
 _ESCAPES = {"\\\\": "\ue006", "\\~": "\ue000", "\\=": "\ue001", "\\#": "\ue002",
@@ -33,15 +35,6 @@ _FORMAT = re.compile(r"^\[(html|moodle|plain|markdown)\]\s*", re.IGNORECASE)
 _TITLE = re.compile(r"^::(.*?)::\s*", re.DOTALL)
 _WEIGHT = re.compile(r"^%(-?\d+(?:\.\d+)?)%")
 BLANK = "_____"
-
-
-class GiftSyntaxError(ValueError):
-    """A GIFT file that cannot be read; names the line and the question."""
-
-    def __init__(self, line: int, question: str, message: str) -> None:
-        super().__init__(f"line {line}: {message} (question {question!r})")
-        self.line = line
-        self.question = question
 
 
 @dataclass
@@ -108,7 +101,7 @@ def _exercise_id(number: int) -> str:
 
 
 def read_gift(source: str) -> Imported:
-    """Every question of a GIFT file, or :class:`GiftSyntaxError`."""
+    """Every question of a GIFT file, or :class:`FormatError`."""
     result = Imported()
     number = 0
     for line, raw in _blocks(_escape(source)):
@@ -128,14 +121,14 @@ def read_gift(source: str) -> Imported:
         opening = text.find("{")
         if opening < 0:
             if "}" in text:
-                raise GiftSyntaxError(line, name, "a closing brace without an opening one")
+                raise FormatError(line, name, "a closing brace without an opening one")
             result.skipped.append((name, "description (no answers): not an exercise"))
             continue
         closing = text.find("}", opening)
         if closing < 0:
-            raise GiftSyntaxError(line, name, "the answer block { … } is not closed")
+            raise FormatError(line, name, "the answer block { … } is not closed")
         if "{" in text[opening + 1:closing] or "{" in text[closing + 1:]:
-            raise GiftSyntaxError(line, name, "more than one answer block")
+            raise FormatError(line, name, "more than one answer block")
         before, body, after = text[:opening], text[opening + 1:closing], text[closing + 1:]
         body, _, general = body.partition("####")
         prompt = _markdown(before.rstrip() + f" {BLANK} " + after.lstrip() if after.strip()
@@ -170,11 +163,11 @@ def _question(body: str, line: int, name: str) -> dict[str, Any] | None:
         return _true_false(word.startswith("T"), body.split("#")[1:])
     answers = _answers(body)
     if not answers:
-        raise GiftSyntaxError(line, name, "an answer block without = or ~ answers")
+        raise FormatError(line, name, "an answer block without = or ~ answers")
     texts = [_plain(_FORMAT.sub("", text)) for _, text, _ in answers
              if not _partial(text) and _plain(text) != "*"]
     if not texts:
-        raise GiftSyntaxError(line, name, "a short answer without a full-credit answer")
+        raise FormatError(line, name, "a short answer without a full-credit answer")
     return {"type": "input",
             "answer": {"kind": "text", "value": texts[0], "alternatives": texts[1:],
                        "case_sensitive": False},
@@ -222,7 +215,7 @@ def _choice(answers: list[tuple[str, str, str]], *, single: bool, line: int,
     right = [o["id"] for o in options if o["correct"]]
     wrong = [o["id"] for o in options if not o["correct"]]
     if not right:
-        raise GiftSyntaxError(line, name, "a choice without a right answer")
+        raise FormatError(line, name, "a choice without a right answer")
     several = not single
     solution = "Richtig: " + "; ".join(str(o["text"]) for o in options if o["correct"]) + "."
     if several:
@@ -242,12 +235,12 @@ def _matching(answers: list[tuple[str, str, str]], line: int, name: str) -> dict
     for n, (marker, text, _) in enumerate(answers, 1):
         left, arrow, right = text.partition("->")
         if marker != "=" or not arrow or not right.strip():
-            raise GiftSyntaxError(line, name, "a matching pair is written =left -> right")
+            raise FormatError(line, name, "a matching pair is written =left -> right")
         if _plain(_FORMAT.sub("", left.strip())):
             pairs.append({"id": f"p{n}", "left": _plain(_FORMAT.sub("", left.strip())),
                           "right": _plain(right)})
     if len(pairs) < 2:
-        raise GiftSyntaxError(line, name, "a matching question needs two pairs or more")
+        raise FormatError(line, name, "a matching question needs two pairs or more")
     ids = [p["id"] for p in pairs]
     return {"type": "matching", "pairs": pairs,
             "samples": {"accept": [ids], "reject": [ids[1:] + ids[:1]]},
@@ -258,7 +251,7 @@ def _number(text: str, line: int, name: str) -> Fraction:
     try:
         return Fraction(_plain(text).replace(",", "."))
     except (ValueError, ZeroDivisionError):
-        raise GiftSyntaxError(line, name, f"{_plain(text)!r} is not a number") from None
+        raise FormatError(line, name, f"{_plain(text)!r} is not a number") from None
 
 
 def _numerical(body: str, line: int, name: str) -> dict[str, Any]:
@@ -266,7 +259,7 @@ def _numerical(body: str, line: int, name: str) -> dict[str, Any]:
     right = [(text, feedback) for marker, text, feedback in answers
              if marker == "=" and not _partial(text) and text.strip()]
     if not right:
-        raise GiftSyntaxError(line, name, "a numerical question without a full-credit answer")
+        raise FormatError(line, name, "a numerical question without a full-credit answer")
     text = right[0][0].split("#", 1)[0].strip()
     if ".." in text:
         low, high = (_number(part, line, name) for part in text.split("..", 1))

@@ -18,20 +18,12 @@ from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
 from central_hub.learning.domain.gift import Imported, decimal_text
+from central_hub.learning.errors import FormatError
 
 SKIPPED = {
     "essay": "essay (free text): not checked automatically",
     "description": "description (no answers): not an exercise",
 }
-
-
-class MoodleXmlError(ValueError):
-    """A Moodle XML file that cannot be read; names the line and the question."""
-
-    def __init__(self, line: int, question: str, message: str) -> None:
-        super().__init__(f"line {line}: {message} (question {question!r})")
-        self.line = line
-        self.question = question
 
 
 def _text(element: ET.Element | None) -> str:
@@ -43,16 +35,16 @@ def _text(element: ET.Element | None) -> str:
 
 
 def read_moodle_xml(source: bytes) -> Imported:
-    """Every question of a Moodle XML quiz file, or :class:`MoodleXmlError`."""
+    """Every question of a Moodle XML quiz file, or :class:`FormatError`."""
     try:
         root = SafeET.fromstring(source)
     except ET.ParseError as exc:
         line = exc.position[0] if hasattr(exc, "position") else 0
-        raise MoodleXmlError(line, "", f"not well-formed XML: {exc}") from None
+        raise FormatError(line, "", f"not well-formed XML: {exc}") from None
     except DefusedXmlException as exc:
-        raise MoodleXmlError(0, "", f"refused: {type(exc).__name__}") from None
+        raise FormatError(0, "", f"refused: {type(exc).__name__}") from None
     if root.tag != "quiz":
-        raise MoodleXmlError(1, "", "the root element is not <quiz>")
+        raise FormatError(1, "", "the root element is not <quiz>")
     result = Imported()
     number = 0
     for question in root.findall("question"):
@@ -82,7 +74,7 @@ def _answers(question: ET.Element) -> list[tuple[Fraction, str, str]]:
         try:
             fraction = Fraction(answer.get("fraction", "0"))
         except ValueError:
-            raise MoodleXmlError(0, _text(question.find("name")),
+            raise FormatError(0, _text(question.find("name")),
                                  "an answer's fraction is not a number") from None
         out.append((fraction, _text(answer), _text(answer.find("feedback"))))
     return out
@@ -94,17 +86,17 @@ def _exercise(kind: str, question: ET.Element, name: str) -> dict[str, Any]:
         pairs = [{"id": f"p{n}", "left": _text(sub), "right": _text(sub.find("answer"))}
                  for n, sub in enumerate(question.findall("subquestion"), 1) if _text(sub)]
         if len(pairs) < 2:
-            raise MoodleXmlError(0, name, "a matching question needs two pairs or more")
+            raise FormatError(0, name, "a matching question needs two pairs or more")
         ids = [p["id"] for p in pairs]
         return {"type": "matching", "pairs": pairs,
                 "samples": {"accept": [ids], "reject": [ids[1:] + ids[:1]]},
                 "model_solution": "; ".join(f"{p['left']} → {p['right']}" for p in pairs)}
     if not answers:
-        raise MoodleXmlError(0, name, f"a {kind} question without answers")
+        raise FormatError(0, name, f"a {kind} question without answers")
     right = [text for fraction, text, _ in answers if fraction >= 100]
     if kind == "shortanswer":
         if not right:
-            raise MoodleXmlError(0, name, "a short answer without a full-credit answer")
+            raise FormatError(0, name, "a short answer without a full-credit answer")
         case = (question.findtext("usecase") or "0").strip() == "1"
         return {"type": "input", "answer": {"kind": "text", "value": right[0],
                                             "alternatives": right[1:], "case_sensitive": case},
@@ -112,14 +104,14 @@ def _exercise(kind: str, question: ET.Element, name: str) -> dict[str, Any]:
                 "model_solution": f"Richtig ist: {right[0]}."}
     if kind == "numerical":
         if not right:
-            raise MoodleXmlError(0, name, "a numerical question without a full-credit answer")
+            raise FormatError(0, name, "a numerical question without a full-credit answer")
         element = next(a for a in question.findall("answer")
                        if Fraction(a.get("fraction", "0")) >= 100)
         try:
             value = Fraction(right[0].replace(",", "."))
             tolerance = Fraction((element.findtext("tolerance") or "0").strip() or "0")
         except ValueError:
-            raise MoodleXmlError(0, name, "a numerical answer is not a number") from None
+            raise FormatError(0, name, "a numerical answer is not a number") from None
         shown = decimal_text(value)
         answer: dict[str, Any] = {"kind": "number", "value": shown}
         if tolerance:
@@ -144,7 +136,7 @@ def _exercise(kind: str, question: ET.Element, name: str) -> dict[str, Any]:
     correct = [o["id"] for o in options if o["correct"]]
     wrong = [o["id"] for o in options if not o["correct"]]
     if not correct:
-        raise MoodleXmlError(0, name, "a choice without a right answer")
+        raise FormatError(0, name, "a choice without a right answer")
     solution = "Richtig: " + "; ".join(str(o["text"]) for o in options if o["correct"]) + "."
     if single:
         return {"type": "single_choice", "options": options, "hints": hints,

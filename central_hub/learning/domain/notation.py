@@ -25,10 +25,9 @@ from fractions import Fraction
 from typing import Literal
 
 from central_hub.learning.domain import limits
+from central_hub.learning.errors import NotationError
 
-
-class NotationError(ValueError):
-    """The answer cannot be read; the message is meant for the pupil (German)."""
+__all__ = ["NotationError", "normalise", "parse", "variables"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,9 @@ import pytest
 
 from central_hub.learning.domain.checking import sample_failures
 from central_hub.learning.domain.exercises import read_exercise
-from central_hub.learning.domain.gift import GiftSyntaxError, Imported, read_gift, write_gift
-from central_hub.learning.domain.moodle_xml import (
-    MoodleXmlError,
-    read_moodle_xml,
-    write_moodle_xml,
-)
+from central_hub.learning.domain.gift import Imported, read_gift, write_gift
+from central_hub.learning.domain.moodle_xml import read_moodle_xml, write_moodle_xml
+from central_hub.learning.errors import FormatError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "moodle"
 
@@ -83,7 +80,7 @@ def test_what_the_questions_say_survives() -> None:
     ("::A::Wahl {~a ~b}", 1, "without a right answer"),
 ])
 def test_gift_syntax_errors_name_the_line(source: str, line: int, words: str) -> None:
-    with pytest.raises(GiftSyntaxError) as caught:
+    with pytest.raises(FormatError) as caught:
         read_gift(source)
     assert caught.value.line == line
     assert words in str(caught.value)
@@ -96,7 +93,7 @@ def test_gift_syntax_errors_name_the_line(source: str, line: int, words: str) ->
     b"<notaquiz/>",
 ])
 def test_moodle_xml_refuses_broken_and_hostile_files(source: bytes) -> None:
-    with pytest.raises(MoodleXmlError):
+    with pytest.raises(FormatError):
         read_moodle_xml(source)
 
 
