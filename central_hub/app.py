@@ -114,6 +114,9 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
     for service in SERVICES:
         app.include_router(service.create_router(), prefix=service.prefix)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for service in SERVICES:
+        for path, folder in service.pages:
+            app.mount(path, StaticFiles(directory=folder, html=True), name=f"{service.name}-pages")
     docs.mount_assets(app)
     limiters = HubLimiters.of(runtime.settings.rate_limits)
     app.state.limiters = limiters

@@ -30,6 +30,7 @@ import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
@@ -47,13 +48,16 @@ class HubService:
     service's tables, builds its use cases and yields the object the routes find on
     ``app.state.<name>``; leaving it releases what it opened. ``create_router()`` builds the
     routes (nothing is built at import time). ``log_filters`` build filters for the HTTP
-    server's access log, for a service whose request paths carry personal data.
+    server's access log, for a service whose request paths carry personal data. ``pages``
+    are its web pages (``/lernen`` and a folder), public like the hub's own static files.
     """
 
     name: str
     create_router: Callable[[], APIRouter]
     open: Callable[[Hub], AbstractAsyncContextManager[object]]
     log_filters: tuple[Callable[[], logging.Filter], ...] = ()
+    #: static web pages of the service: (URL path, folder), served as they are
+    pages: tuple[tuple[str, Path], ...] = ()
 
     @property
     def prefix(self) -> str:

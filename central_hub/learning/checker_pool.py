@@ -81,6 +81,7 @@ class CheckerPool:
     counts: Counter[str] = field(default_factory=Counter)
     _idle: asyncio.Queue[_Worker] | None = None
     _workers: list[_Worker] = field(default_factory=list)
+    _starting: asyncio.Task[None] | None = None
 
     def _spawn(self) -> _Worker:
         context = multiprocessing.get_context("forkserver")
@@ -96,13 +97,26 @@ class CheckerPool:
         return worker
 
     async def start(self) -> None:
-        """Start the workers (in a thread: starting a process blocks)."""
+        """Start the workers in the background (in a thread: starting a process blocks, and
+        the fork server imports sympy first); a check waits for the first one ready."""
         self._idle = asyncio.Queue()
+        self._starting = asyncio.create_task(self._start_all(self._idle),
+                                             name="learning-checkers")
+
+    async def ready(self) -> None:
+        """Wait until every worker has started."""
+        if self._starting is not None:
+            await self._starting
+
+    async def _start_all(self, idle: asyncio.Queue[_Worker]) -> None:
         for _ in range(self.size):
-            self._idle.put_nowait(await asyncio.to_thread(self._spawn))
+            idle.put_nowait(await asyncio.to_thread(self._spawn))
 
     async def close(self) -> None:
-        """Stop every worker."""
+        """Stop every worker (after those still starting have started)."""
+        if self._starting is not None:
+            with contextlib.suppress(Exception):
+                await self._starting
         for worker in self._workers:
             with contextlib.suppress(OSError):
                 worker.conn.send(None)

@@ -56,5 +56,8 @@ async def open_learning(hub: Hub) -> AsyncIterator[LearningService]:
             engine.dispose()
 
 
+#: the pupils' web app
+WEB = Path(__file__).resolve().parent / "web"
+
 LEARNING = HubService(name="learning", create_router=create_learning_router,
-                      open=open_learning)
+                      open=open_learning, pages=(("/lernen", WEB),))

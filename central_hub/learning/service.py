@@ -59,16 +59,19 @@ class LearningService:
 
     # -- the starter content ----------------------------------------------------------------
 
-    def seed(self) -> int:
+    def seed(self, *, check_samples: bool = False) -> int:
         """Load the starter content into an empty catalogue, published; returns how many
-        items were added (0 when the catalogue has items). Every exercise's samples must
-        pass, or nothing is loaded."""
+        items were added (0 when the catalogue has items). Every item is read and checked as
+        any content is; its samples (1,470 checks, most of a second) run in the test suite
+        and in ``kassel learning check``, here only when asked: the hub starts often (every
+        test, every demo), the shipped files change only with a release."""
         with self.engine.begin() as conn:
             if store.count_items(conn):
                 return 0
             loaded = starter_items()
             for item, _ in loaded:
-                _require_samples(item)
+                if check_samples:
+                    _require_samples(item)
             for item, document in loaded:
                 store.insert_item(conn, item, json.dumps(document, ensure_ascii=False),
                                   STARTER_AUTHOR, "in_review")

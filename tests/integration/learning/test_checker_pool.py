@@ -33,6 +33,7 @@ def test_a_worker_past_the_deadline_is_killed_and_replaced() -> None:
     async def scenario() -> None:
         pool = CheckerPool(1, 0.5, serve=never_answers)
         await pool.start()
+        await pool.ready()
         try:
             first = pool._workers[0].process
             assert await pool.check(EXERCISE, "x^2-9") == TIMED_OUT
