@@ -153,9 +153,8 @@ def create_learning_router() -> APIRouter:
     @router.get("/review-queue")
     def review_queue(service: ServiceDep) -> list[QueueEntryOut]:
         """Items waiting for review, the longest waiting first."""
-        return [QueueEntryOut(id=str(e["id"]), title=str(e["title"]), author=str(e["author"]),
-                              revision=int(str(e["revision"])),
-                              waiting_since=str(e["updated_at"]))
+        return [QueueEntryOut(id=e.id, title=e.title, author=e.author, revision=e.revision,
+                              waiting_since=e.updated_at.isoformat())
                 for e in service.review_queue()]
 
     @router.get("/drafts/{item_id}")

@@ -7,6 +7,7 @@ a page of results), not rules; the domain's :class:`~.domain.exercises.Item` is 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from central_hub.learning.domain.exercises import Item
 
@@ -38,6 +39,17 @@ class Page:
 
     total: int
     entries: list[Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """An item waiting for review: whose, which revision, since when."""
+
+    id: str
+    title: str
+    author: str
+    revision: int
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

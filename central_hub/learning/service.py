@@ -35,7 +35,7 @@ from central_hub.learning.errors import (
     InvalidError,
     NotFoundError,
 )
-from central_hub.learning.model import Page, Published, Subject
+from central_hub.learning.model import Page, Published, Subject, Waiting
 from central_hub.learning.starter import STARTER_AUTHOR
 from central_hub.learning.starter import items as starter_items
 
@@ -188,7 +188,7 @@ class LearningService:
                 store.set_status(conn, item_id, "rejected")
         return "published" if decision == "approve" else "rejected"
 
-    def review_queue(self) -> list[dict[str, object]]:
+    def review_queue(self) -> list[Waiting]:
         """Items waiting for review, the longest waiting first."""
         with self.engine.connect() as conn:
             return store.waiting_for_review(conn)

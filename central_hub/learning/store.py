@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from central_hub.learning.domain.catalogue import searchable_text
 from central_hub.learning.domain.exercises import Item
-from central_hub.learning.model import Entry, Page
+from central_hub.learning.model import Entry, Page, Waiting
 from central_hub.learning.search_text import fts_query, stems
 from central_hub.learning.tables import (
     FTS_TABLE,
@@ -174,13 +174,13 @@ def revisions(conn: Connection, item_id: str) -> list[tuple[int, str, str]]:
     return [(int(r.revision), str(r.author), str(r.document)) for r in rows]
 
 
-def waiting_for_review(conn: Connection) -> list[dict[str, object]]:
+def waiting_for_review(conn: Connection) -> list[Waiting]:
     """Items waiting for a review (drafts), the longest waiting first."""
     rows = conn.execute(select(items_table.c.id, items_table.c.title, items_table.c.author,
                                items_table.c.revision, items_table.c.updated_at)
                         .where(items_table.c.status.in_(("draft", "in_review")))
                         .order_by(items_table.c.updated_at, items_table.c.id)).all()
-    return [dict(r._mapping) for r in rows]
+    return [Waiting(r.id, r.title, r.author, int(r.revision), r.updated_at) for r in rows]
 
 
 def reviews_of(conn: Connection, item_id: str) -> list[dict[str, object]]:

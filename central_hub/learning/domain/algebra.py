@@ -15,6 +15,7 @@ import cmath
 import math
 import random
 from fractions import Fraction
+from functools import lru_cache
 
 import sympy
 
@@ -117,8 +118,11 @@ def constant_value(node: Node) -> Fraction | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def to_sympy(node: Node) -> sympy.Expr:
-    """The tree as a sympy expression, after :func:`degree` has bounded its powers."""
+    """The tree as a sympy expression, after :func:`degree` has bounded its powers (kept
+    for the trees read last, like :func:`~.notation.parse`: sympy's expressions are
+    immutable)."""
     degree(node)
     return _convert(node)
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import nh3
 
+from central_hub.learning.domain import questions
 from central_hub.learning.errors import FormatError
 
 #: GIFT's escapes (an escaped backslash first), replaced by private-use characters while
@@ -160,19 +161,15 @@ def _question(body: str, line: int, name: str) -> dict[str, Any] | None:
         return _matching(_answers(body), line, name)
     word = body.split("#", 1)[0].strip()
     if word in ("T", "TRUE", "F", "FALSE"):
-        return _true_false(word.startswith("T"), body.split("#")[1:])
+        feedbacks = body.split("#")[1:]
+        return questions.true_false(word.startswith("T"),
+                                    _plain(feedbacks[0]) if feedbacks else "")
     answers = _answers(body)
     if not answers:
         raise FormatError(line, name, "an answer block without = or ~ answers")
     texts = [_plain(_FORMAT.sub("", text)) for _, text, _ in answers
              if not _partial(text) and _plain(text) != "*"]
-    if not texts:
-        raise FormatError(line, name, "a short answer without a full-credit answer")
-    return {"type": "input",
-            "answer": {"kind": "text", "value": texts[0], "alternatives": texts[1:],
-                       "case_sensitive": False},
-            "samples": {"accept": texts, "reject": ["???"]},
-            "model_solution": f"Richtig ist: {texts[0]}."}
+    return questions.short_answer(texts, case_sensitive=False, line=line, name=name)
 
 
 def _partial(text: str) -> bool:
@@ -181,70 +178,29 @@ def _partial(text: str) -> bool:
     return weight is not None and Fraction(weight.group(1)) < 100
 
 
-def _true_false(right: bool, feedbacks: list[str]) -> dict[str, Any]:
-    """``{T}``/``{F}``; the first feedback is for the wrong answer (Moodle's order)."""
-    wrong = "falsch" if right else "wahr"
-    hints = [{"answer": [wrong], "feedback": _plain(feedbacks[0])}] \
-        if feedbacks and feedbacks[0].strip() else []
-    return {"type": "single_choice",
-            "options": [{"id": "wahr", "text": "Wahr", "correct": right},
-                        {"id": "falsch", "text": "Falsch", "correct": not right}],
-            "hints": hints,
-            "samples": {"accept": [["wahr" if right else "falsch"]], "reject": [[wrong]]},
-            "model_solution": "Richtig ist: " + ("Wahr" if right else "Falsch") + "."}
-
-
 def _choice(answers: list[tuple[str, str, str]], *, single: bool, line: int,
             name: str) -> dict[str, Any]:
-    """Multiple choice: one right answer when an ``=`` marks it (Moodle: single answer),
-    else every answer of positive weight is right."""
-    options, hints = [], []
-    weights = []
-    for n, (marker, written, feedback) in enumerate(answers, 1):
+    """Multiple choice: ``=`` is full credit, ``~`` none unless weighted (``~%50%``); one
+    right answer when an ``=`` marks it (Moodle: single answer)."""
+    rows = []
+    for marker, written, feedback in answers:
         weight_match = _WEIGHT.match(written) if marker == "~" else None
-        weight = Fraction(weight_match.group(1)) if weight_match else \
+        credit = Fraction(weight_match.group(1)) if weight_match else \
             (Fraction(100) if marker == "=" else Fraction(0))
         text = _FORMAT.sub("", written[weight_match.end():] if weight_match else written)
-        option = f"a{n}"
-        # single answer: only full credit is right; several answers: every positive weight
-        correct = weight >= 100 if single else weight > 0
-        options.append({"id": option, "text": _plain(text), "correct": correct})
-        weights.append(weight)
-        if feedback and not correct:
-            hints.append({"answer": [option], "feedback": _plain(_FORMAT.sub("", feedback))})
-    right = [o["id"] for o in options if o["correct"]]
-    wrong = [o["id"] for o in options if not o["correct"]]
-    if not right:
-        raise FormatError(line, name, "a choice without a right answer")
-    several = not single
-    solution = "Richtig: " + "; ".join(str(o["text"]) for o in options if o["correct"]) + "."
-    if several:
-        reject = [right[:-1] + wrong[:1]] if wrong else [right[:-1]]
-        return {"type": "multiple_choice", "options": options, "hints": [],
-                "samples": {"accept": [right], "reject": [r for r in reject if r] or [wrong]},
-                "model_solution": solution}
-    return {"type": "single_choice", "options": options, "hints": hints,
-            "samples": {"accept": [right], "reject": [[w] for w in wrong] or [[]]},
-            "model_solution": solution}
+        rows.append((_plain(text), credit, _plain(_FORMAT.sub("", feedback))))
+    return questions.choice(rows, single=single, line=line, name=name)
 
 
 def _matching(answers: list[tuple[str, str, str]], line: int, name: str) -> dict[str, Any]:
-    """Pairs ``=left -> right``; a pair without a left side is a distractor in Moodle, which
-    the platform's matching does not have: it is left out."""
+    """Pairs ``=left -> right``."""
     pairs = []
-    for n, (marker, text, _) in enumerate(answers, 1):
+    for marker, text, _ in answers:
         left, arrow, right = text.partition("->")
         if marker != "=" or not arrow or not right.strip():
             raise FormatError(line, name, "a matching pair is written =left -> right")
-        if _plain(_FORMAT.sub("", left.strip())):
-            pairs.append({"id": f"p{n}", "left": _plain(_FORMAT.sub("", left.strip())),
-                          "right": _plain(right)})
-    if len(pairs) < 2:
-        raise FormatError(line, name, "a matching question needs two pairs or more")
-    ids = [p["id"] for p in pairs]
-    return {"type": "matching", "pairs": pairs,
-            "samples": {"accept": [ids], "reject": [ids[1:] + ids[:1]]},
-            "model_solution": "; ".join(f"{p['left']} → {p['right']}" for p in pairs)}
+        pairs.append((_plain(_FORMAT.sub("", left.strip())), _plain(right)))
+    return questions.matching(pairs, line=line, name=name)
 
 
 def _number(text: str, line: int, name: str) -> Fraction:
@@ -255,36 +211,20 @@ def _number(text: str, line: int, name: str) -> Fraction:
 
 
 def _numerical(body: str, line: int, name: str) -> dict[str, Any]:
+    """``{#value:tolerance}``, ``{#low..high}`` (the middle ± half the width), or several
+    ``=`` answers of which the first with full credit counts."""
     answers = _answers(body if body.lstrip()[:1] in ("=", "~") else "=" + body)
-    right = [(text, feedback) for marker, text, feedback in answers
+    right = [text for marker, text, _ in answers
              if marker == "=" and not _partial(text) and text.strip()]
     if not right:
         raise FormatError(line, name, "a numerical question without a full-credit answer")
-    text = right[0][0].split("#", 1)[0].strip()
+    text = right[0].split("#", 1)[0].strip()
     if ".." in text:
         low, high = (_number(part, line, name) for part in text.split("..", 1))
-        value, tolerance = (low + high) / 2, abs(high - low) / 2
-    else:
-        value_text, _, tolerance_text = text.partition(":")
-        value = _number(value_text, line, name)
-        tolerance = _number(tolerance_text, line, name) if tolerance_text.strip() else \
-            Fraction(0)
-    shown = decimal_text(value)
-    answer: dict[str, Any] = {"kind": "number", "value": shown}
-    if tolerance:
-        answer["tolerance"] = decimal_text(tolerance)
-    wrong = decimal_text(value + 10 * tolerance + 1)
-    return {"type": "input", "answer": answer,
-            "samples": {"accept": [shown], "reject": [wrong]},
-            "model_solution": f"Richtig ist: {shown.replace('.', ',')}."}
-
-
-def decimal_text(value: Fraction) -> str:
-    """A number as an answer is written: an integer, a decimal, or else a fraction."""
-    if value.denominator == 1:
-        return str(value.numerator)
-    text = f"{float(value):.12g}"
-    return text if Fraction(text) == value else f"{value.numerator}/{value.denominator}"
+        return questions.number((low + high) / 2, abs(high - low) / 2)
+    value_text, _, tolerance_text = text.partition(":")
+    tolerance = _number(tolerance_text, line, name) if tolerance_text.strip() else Fraction(0)
+    return questions.number(_number(value_text, line, name), tolerance)
 
 
 # -- writing --------------------------------------------------------------------------------
@@ -332,6 +272,7 @@ def _gift_answers(exercise: dict[str, Any]) -> str | None:
         right = sum(1 for o in exercise["options"] if o.get("correct"))
         share = f"{100 / right:.5g}"
         return " ".join(f"~%{share if o.get('correct') else '-100'}%{_gift_text(o['text'])}"
+                        + (f"#{_gift_text(hints[(o['id'],)])}" if (o["id"],) in hints else "")
                         for o in exercise["options"])
     if kind == "matching":
         return " ".join(f"={_gift_text(p['left'])} -> {_gift_text(p['right'])}"

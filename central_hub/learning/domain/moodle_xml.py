@@ -17,7 +17,9 @@ import nh3
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
-from central_hub.learning.domain.gift import Imported, decimal_text
+from central_hub.learning.domain import questions
+from central_hub.learning.domain.gift import Imported
+from central_hub.learning.domain.questions import decimal_text
 from central_hub.learning.errors import FormatError
 
 SKIPPED = {
@@ -68,7 +70,8 @@ def read_moodle_xml(source: bytes) -> Imported:
     return result
 
 
-def _answers(question: ET.Element) -> list[tuple[Fraction, str, str]]:
+def _answers(question: ET.Element) -> list[tuple[str, Fraction, str]]:
+    """``(text, credit in %, feedback)`` of every answer."""
     out = []
     for answer in question.findall("answer"):
         try:
@@ -76,32 +79,22 @@ def _answers(question: ET.Element) -> list[tuple[Fraction, str, str]]:
         except ValueError:
             raise FormatError(0, _text(question.find("name")),
                                  "an answer's fraction is not a number") from None
-        out.append((fraction, _text(answer), _text(answer.find("feedback"))))
+        out.append((_text(answer), fraction, _text(answer.find("feedback"))))
     return out
 
 
 def _exercise(kind: str, question: ET.Element, name: str) -> dict[str, Any]:
-    answers = _answers(question)
     if kind == "matching":
-        pairs = [{"id": f"p{n}", "left": _text(sub), "right": _text(sub.find("answer"))}
-                 for n, sub in enumerate(question.findall("subquestion"), 1) if _text(sub)]
-        if len(pairs) < 2:
-            raise FormatError(0, name, "a matching question needs two pairs or more")
-        ids = [p["id"] for p in pairs]
-        return {"type": "matching", "pairs": pairs,
-                "samples": {"accept": [ids], "reject": [ids[1:] + ids[:1]]},
-                "model_solution": "; ".join(f"{p['left']} → {p['right']}" for p in pairs)}
+        return questions.matching([(_text(sub), _text(sub.find("answer")))
+                                   for sub in question.findall("subquestion")],
+                                  line=0, name=name)
+    answers = _answers(question)
     if not answers:
         raise FormatError(0, name, f"a {kind} question without answers")
-    right = [text for fraction, text, _ in answers if fraction >= 100]
+    right = [text for text, credit, _ in answers if credit >= 100]
     if kind == "shortanswer":
-        if not right:
-            raise FormatError(0, name, "a short answer without a full-credit answer")
         case = (question.findtext("usecase") or "0").strip() == "1"
-        return {"type": "input", "answer": {"kind": "text", "value": right[0],
-                                            "alternatives": right[1:], "case_sensitive": case},
-                "samples": {"accept": right, "reject": ["???"]},
-                "model_solution": f"Richtig ist: {right[0]}."}
+        return questions.short_answer(right, case_sensitive=case, line=0, name=name)
     if kind == "numerical":
         if not right:
             raise FormatError(0, name, "a numerical question without a full-credit answer")
@@ -112,40 +105,16 @@ def _exercise(kind: str, question: ET.Element, name: str) -> dict[str, Any]:
             tolerance = Fraction((element.findtext("tolerance") or "0").strip() or "0")
         except ValueError:
             raise FormatError(0, name, "a numerical answer is not a number") from None
-        shown = decimal_text(value)
-        answer: dict[str, Any] = {"kind": "number", "value": shown}
-        if tolerance:
-            answer["tolerance"] = decimal_text(tolerance)
-        wrong_value = decimal_text(value + 10 * tolerance + 1)
-        return {"type": "input", "answer": answer,
-                "samples": {"accept": [shown], "reject": [wrong_value]},
-                "model_solution": f"Richtig ist: {shown.replace('.', ',')}."}
-    single = kind == "truefalse" or (question.findtext("single") or "true").strip() in (
-        "true", "1")
-    # single answer: only full credit is right; several answers: every positive fraction
-    options: list[dict[str, Any]] = [
-        {"id": f"a{n}", "text": text, "correct": fraction >= 100 if single else fraction > 0}
-        for n, (fraction, text, _) in enumerate(answers, 1)]
+        return questions.number(value, tolerance)
     if kind == "truefalse":
-        for option in options:
-            option["id"] = "wahr" if option["text"].lower() in ("true", "wahr") else "falsch"
-            option["text"] = "Wahr" if option["id"] == "wahr" else "Falsch"
-    hints = [{"answer": [option["id"]], "feedback": feedback}
-             for option, (_, _, feedback) in zip(options, answers, strict=True)
-             if feedback and not option["correct"]]
-    correct = [o["id"] for o in options if o["correct"]]
-    wrong = [o["id"] for o in options if not o["correct"]]
-    if not correct:
-        raise FormatError(0, name, "a choice without a right answer")
-    solution = "Richtig: " + "; ".join(str(o["text"]) for o in options if o["correct"]) + "."
-    if single:
-        return {"type": "single_choice", "options": options, "hints": hints,
-                "samples": {"accept": [correct[:1]], "reject": [[w] for w in wrong] or [[]]},
-                "model_solution": solution}
-    return {"type": "multiple_choice", "options": options, "hints": hints,
-            "samples": {"accept": [correct],
-                        "reject": [correct[:-1] + wrong[:1]] if wrong else [correct[:-1]]},
-            "model_solution": solution}
+        truth = next((text.lower() in ("true", "wahr") for text, credit, _ in answers
+                      if credit >= 100), None)
+        if truth is None:
+            raise FormatError(0, name, "a choice without a right answer")
+        wrong = next((feedback for _, credit, feedback in answers if credit < 100), "")
+        return questions.true_false(truth, wrong)
+    single = (question.findtext("single") or "true").strip() in ("true", "1")
+    return questions.choice(answers, single=single, line=0, name=name)
 
 
 def write_moodle_xml(exercises: list[dict[str, Any]],

@@ -22,6 +22,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Literal
 
 from central_hub.learning.domain import limits
@@ -286,9 +287,12 @@ class _Parser:
         return node
 
 
+@lru_cache(maxsize=4096)
 def parse(text: str) -> Node:
     """Read an answer in school notation, or raise :class:`NotationError` with a message for
-    the pupil. Input longer than :data:`limits.MAX_ANSWER_CHARS` is refused unread."""
+    the pupil. Input longer than :data:`limits.MAX_ANSWER_CHARS` is refused unread. Trees
+    are immutable, so the last few thousand readings are kept: a check reads the model
+    answer, the hints and the pupil's answer, and the same answers come again and again."""
     if len(text) > limits.MAX_ANSWER_CHARS:
         raise NotationError("Diese Antwort ist zu lang.")
     tokens = _tokens(normalise(text))

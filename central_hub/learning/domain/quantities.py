@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cache
+from functools import cache, lru_cache
 
 import pint
 import sympy
@@ -116,6 +116,7 @@ def _compound(text: str) -> Quantity | None:
     return Quantity(float(total), unit, 0, total)
 
 
+@lru_cache(maxsize=4096)
 def parse_quantity(text: str) -> Quantity:
     """``2,5 km``, ``4 1/2 h``, ``3,20 €``, ``2π m``: a number and a unit, or
     :class:`NotationError`. The unit is the text from the first letter (or ``€``, ``%``) at

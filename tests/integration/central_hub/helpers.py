@@ -34,6 +34,11 @@ from edge_agent.contract.payloads import (
 from edge_agent.contract.topics import Topics
 
 TOPICS = Topics()
+#: the browser of the page tests (Debian's chromium) and how they start it
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
 ADMIN = "admin-token-for-tests"
 ENGINEER = "engineer-token-for-tests"
 

@@ -31,6 +31,8 @@ from central_hub.domain.schedule import reference_ms
 from edge_agent.contract.etsi.spatem import ItsIntersection, encode_spatem
 from edge_agent.contract.payloads import Detector, Map, MapGroup, Spat, SpatGroup, decode, encode
 from tests.integration.central_hub.helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     ENGINEER,
     TOPICS,
     HubServer,
@@ -45,9 +47,6 @@ from tests.integration.central_hub.helpers import (
 )
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 TZ = "Europe/Berlin"
 
 # three lines through Kassel (stop names of the city, positions simplified)
@@ -217,7 +216,8 @@ def test_dashboard_is_a_traffic_management_view(broker: MosquittoBroker, tmp_pat
     requests: list[str] = []
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                         headless=True)
             page = browser.new_page(viewport={"width": 1600, "height": 1150})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
@@ -425,7 +425,8 @@ def test_a_configured_tile_source_is_drawn_under_the_network(broker: MosquittoBr
         "tile_attribution": "© Stadt Kassel test tiles"})
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                         headless=True)
             page = browser.new_page(viewport={"width": 1200, "height": 800})
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -30,23 +30,10 @@ from central_hub.learning.api import create_learning_router
 from central_hub.learning.checker_pool import CheckerPool
 from central_hub.learning.domain.exercises import read_item
 from central_hub.learning.service import LearningService
-from central_hub.learning.tables import create_schema
-from central_hub.storage.db import make_engine
 
 PREFIX = "/api/v1/learning"
 AMB = Path(__file__).resolve().parents[3] / "central_hub/learning/amb"
 AMB_PREFIX = "https://w3id.org/kim/amb/"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A fresh SQLite file or PostgreSQL database with the learning tables."""
-    url = f"sqlite:///{tmp_path / 'learning.db'}" if request.param == "sqlite" else \
-        request.getfixturevalue("pg_db")
-    eng = make_engine(url, hub_schema=False)
-    create_schema(eng)
-    yield eng
-    eng.dispose()
 
 
 def build(engine: Engine, settings: HubSettings) -> FastAPI:

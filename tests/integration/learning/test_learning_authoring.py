@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +25,7 @@ from central_hub.core.resolver import IdentityResolver
 from central_hub.core.tokens import StaticTokens
 from central_hub.learning.api import create_learning_router
 from central_hub.learning.service import LearningService
-from central_hub.learning.tables import create_schema, items_table
-from central_hub.storage.db import make_engine
+from central_hub.learning.tables import items_table
 from edge_agent.http_limits import BodyLimit
 
 PREFIX = "/api/v1/learning"
@@ -62,16 +60,6 @@ Mose nahm {~zwei =keine ~zehn} Tiere mit auf die Arche.
 
 def bearer(name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[name][0]}"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'learning.db'}" if request.param == "sqlite" else \
-        request.getfixturevalue("pg_db")
-    eng = make_engine(url, hub_schema=False)
-    create_schema(eng)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

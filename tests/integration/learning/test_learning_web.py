@@ -4,26 +4,11 @@ see the hub's verdict; nothing is loaded from outside the hub, no script error."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from central_hub.broker import MosquittoBroker
-from tests.integration.central_hub.helpers import HubServer, hub_config, start_hub
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture
-def hub(broker: MosquittoBroker, tmp_path: Path) -> Iterator[HubServer]:
-    """A hub on the test's broker; the learning platform seeds its starter content."""
-    server = start_hub(hub_config(tmp_path, broker))
-    yield server
-    server.stop()
+from tests.integration.central_hub.helpers import CHROMIUM, CHROMIUM_ARGS, HubServer
 
 
 def submit_by_keyboard(page: Page, form: str) -> str:
@@ -46,7 +31,7 @@ def submit_by_keyboard(page: Page, form: str) -> str:
 
 def test_pupils_play_every_exercise_type_by_keyboard(hub: HubServer) -> None:
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 360, "height": 800})  # a small phone
         errors: list[str] = []
         requests: list[str] = []
@@ -119,7 +104,7 @@ PAGES = ["#/", "#/fach/mathematik?stufe=6", "#/suche?q=Brüche",
 
 def test_axe_finds_no_violation_on_any_page_type(hub: HubServer) -> None:
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         # axe is injected by the test; the hub's policy would (rightly) refuse inline script
         context = browser.new_context(bypass_csp=True, viewport={"width": 360, "height": 800})
         page = context.new_page()
