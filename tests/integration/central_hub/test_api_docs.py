@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Route, sync_playwright
 
-from tests.integration.central_hub.helpers import HubServer
-from tests.integration.central_hub.test_dashboard import ARGS, CHROMIUM
+from tests.integration.central_hub.helpers import CHROMIUM, CHROMIUM_ARGS, HubServer
 
 
 @pytest.mark.slow
@@ -26,7 +25,7 @@ def test_api_docs_render_with_the_network_cut(hub: HubServer, path: str, rendere
             route.abort()
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.route("**/*", only_the_hub)
