@@ -75,6 +75,9 @@ TEXTS: dict[Lang, dict[str, str]] = {
         "continue": "Weiter zu Ihrer Seite",
         "other": "English",
         "error": "Das hat nicht geklappt",
+        "learning": "Schon vor dem Akzeptieren frei: die Digitale Lernhilfe, Übungen für die "
+        "Schule nach Klassenstufe und Fach.",
+        "learning_link": "Zur Digitalen Lernhilfe",
     },
     "en": {
         "title": "Free WLAN on the bus",
@@ -91,6 +94,9 @@ TEXTS: dict[Lang, dict[str, str]] = {
         "continue": "Continue to your page",
         "other": "Deutsch",
         "error": "That did not work",
+        "learning": "Free even before you accept: the Digitale Lernhilfe, school exercises by "
+        "grade and subject (in German).",
+        "learning_link": "Open the Digitale Lernhilfe",
     },
 }
 
@@ -100,6 +106,7 @@ _CSS = (
     "h1{font-size:1.5rem;color:#00549f}p{font-size:1.05rem}"
     "button,.button{display:block;width:100%;padding:1rem;font-size:1.15rem;border:0;"
     "border-radius:.5rem;background:#00549f;color:#fff;text-align:center;text-decoration:none}"
+    ".alt{background:#fff;color:#00549f;border:2px solid #00549f}"
     ".lang{float:right}.terms{background:#fff;border:1px solid #ccc;padding:.75rem;"
     "border-radius:.5rem;font-size:.95rem}"
 )
@@ -190,6 +197,9 @@ def create_portal_app(wlan: WlanGateway) -> FastAPI:
             f'value="{lg}">{hidden}<p><button type="submit" name="accept" value="yes">'
             f"{t['accept']}</button></p></form>"
         )
+        if wlan.config.learning_url:  # in the walled garden: reachable before accepting
+            body += (f"<p>{t['learning']}</p><p><a class=\"button alt\" "
+                     f'href="{html.escape(wlan.config.learning_url)}">{t["learning_link"]}</a></p>')
         return HTMLResponse(_page(lg, t["title"], body), headers={"Cache-Control": "no-store"})
 
     def _online(lg: Lang, seconds: int | None, next_url: str | None) -> str:

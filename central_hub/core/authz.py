@@ -134,6 +134,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", f"{_LEARNING}/items"): PUBLIC,
     ("GET", f"{_LEARNING}/items/{{item_id}}"): PUBLIC,
     ("GET", f"{_LEARNING}/items/{{item_id}}/amb"): PUBLIC,
+    ("GET", f"{_LEARNING}/items/{{item_id}}/offline"): PUBLIC,
     ("POST", f"{_LEARNING}/exercises/{{exercise_id}}/check"): PUBLIC,
     # -- learning platform: volunteers write, others review (four eyes, in the service) --
     ("POST", f"{_LEARNING}/import"): LEARNING_AUTHOR,

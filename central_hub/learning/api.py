@@ -27,6 +27,7 @@ from central_hub.learning.bodies import (
     CheckIn,
     ImportOut,
     ItemOut,
+    OfflineOut,
     PageOut,
     QueueEntryOut,
     ReviewIn,
@@ -36,6 +37,7 @@ from central_hub.learning.bodies import (
     VerdictOut,
 )
 from central_hub.learning.domain.amb import DEFAULT_LICENSE
+from central_hub.learning.domain.offline import offline_rules
 from central_hub.learning.errors import (
     ConflictError,
     ForbiddenError,
@@ -120,6 +122,15 @@ def create_learning_router() -> APIRouter:
         """A published item with its exercises (without answers or solutions)."""
         published = service.published(item_id)
         return ItemOut.of(published.item, published.revision, DEFAULT_LICENSE)
+
+    @router.get("/items/{item_id}/offline")
+    def offline(service: ServiceDep, item_id: ItemPath) -> OfflineOut:
+        """The rules that let the pupils' pages check the item's choices, orderings,
+        matchings and word answers without the hub (numbers, terms and quantities are
+        checked here only)."""
+        published = service.published(item_id)
+        return OfflineOut(item_id=item_id, revision=published.revision,
+                          **offline_rules(published.item))
 
     @router.get("/items/{item_id}/amb", response_class=JSONResponse,
                 responses={200: {"content": {"application/ld+json": {}}}})

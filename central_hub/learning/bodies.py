@@ -9,7 +9,7 @@ solution; prompts and options are the authors' Markdown rendered and sanitised
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -147,6 +147,18 @@ class ItemOut(_Out):
                    mastery=MasteryOut(correct=item.mastery.correct, of=item.mastery.of),
                    revision=revision,
                    exercises=[ExerciseOut.of(item, e) for e in item.exercises])
+
+
+class OfflineOut(_Out):
+    """What the pupils' pages need to check an item's exercises without the hub (only the
+    browser-checkable ones: choices, orderings, matchings, word answers)."""
+
+    item_id: str
+    revision: int
+    messages: dict[str, str]
+    typo_min_letters: int
+    max_answer_chars: int
+    exercises: dict[str, dict[str, Any]]
 
 
 class CheckIn(BaseModel):

@@ -408,6 +408,11 @@ class WlanConfig(ConfigModel):
     session_timeout_min: PositiveFloat = 240
     idle_timeout_min: PositiveFloat = 30
     walled_garden: list[IPv4Address] = Field(default_factory=list)
+    #: the learning platform (``http(s)://host[:port]/lernen/``), linked from the portal so a
+    #: passenger can practise before accepting the terms; its host must be in the walled
+    #: garden (checked here for an address, at deployment for a name)
+    learning_url: str | None = Field(default=None, max_length=200,
+                                     pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[^\s\"'<>]*$")
     #: ``POST /accept`` per passenger address: this many at once, then ``accept_per_minute``
     #: (429 with ``Retry-After`` beyond); a passenger needs one, a confused phone a few.
     accept_burst: Annotated[int, Field(ge=1)] = 10
@@ -425,6 +430,25 @@ class WlanConfig(ConfigModel):
                 f"[{a.min_kbps}, {a.max_kbps}]"
             )
         return self
+
+    @model_validator(mode="after")
+    def _learning_in_the_garden(self) -> WlanConfig:
+        host = learning_host(self.learning_url)
+        if host is not None and host not in self.walled_garden:
+            raise ValueError(f"learning_url's address {host} is not in the walled_garden: "
+                             "passengers could not reach it before accepting the terms")
+        return self
+
+
+def learning_host(url: str | None) -> IPv4Address | None:
+    """The IPv4 address a ``learning_url`` names, ``None`` for none or a host name."""
+    if url is None:
+        return None
+    host = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+    try:
+        return IPv4Address(host)
+    except ValueError:
+        return None
 
 
 SourceSpec = Annotated[str, Field(pattern=r"^(iface|pcap|sim|serial|file):.+$|^sim$")]

@@ -25,6 +25,7 @@ from edge_agent.contract.configs import (
     IntersectionConfig,
     MqttConfig,
     QueueConfig,
+    learning_host,
     load_config,
 )
 from edge_agent.health import HealthSampler
@@ -97,9 +98,18 @@ def controller_config(template: IntersectionConfig, *, device_id: str, name: str
     return IntersectionConfig.model_validate(data)
 
 
+def learning_url(opts: DemoOptions) -> str:
+    """The demo hub's learning pages, as a passenger on a bus would open them."""
+    host = "127.0.0.1" if opts.http_host in ("", "0.0.0.0") else opts.http_host
+    return f"http://{host}:{opts.http_port}/lernen/"
+
+
 def bus_config(bus: PlannedBus, trip: ScheduledTrip | None,
-               templates: list[IntersectionConfig], url: str, state_dir: Path) -> BusConfig:
-    """A planned bus on simulated WLAN, doors and GPS, with priority at its intersections."""
+               templates: list[IntersectionConfig], url: str, state_dir: Path, *,
+               learning: str | None = None) -> BusConfig:
+    """A planned bus on simulated WLAN, doors and GPS, with priority at its intersections;
+    ``learning`` (the hub's learning pages) is linked from its portal and, when given as an
+    address, in its walled garden."""
     points = []
     for p in bus.intersections:
         template = templates[p.template]
@@ -111,7 +121,9 @@ def bus_config(bus: PlannedBus, trip: ScheduledTrip | None,
         "kind": "bus",
         "vehicle": {"id": bus.vehicle_id, "capacity_seated": SEATS, "capacity_total": CAPACITY},
         "wlan": {"backend": "simulated", "interface": "sim0", "uplink": "sim1",
-                 "portal_port": free_port(), "per_client_kbps": 2000, "uplink_kbps": 20000},
+                 "portal_port": free_port(), "per_client_kbps": 2000, "uplink_kbps": 20000,
+                 "learning_url": learning,
+                 "walled_garden": [str(a) for a in (learning_host(learning),) if a]},
         "occupancy": {"door_counters": "sim"},
         "gps": {"source": "sim"},
         "route": {"route_id": bus.route_id, "trip_id": None if trip is None else trip.trip_id,

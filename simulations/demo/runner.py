@@ -54,6 +54,7 @@ from simulations.demo.device_configs import (
     controller_config,
     demo_health,
     hub_config,
+    learning_url,
     load_templates,
     route_stops,
 )
@@ -215,6 +216,8 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         progress(f"learning {learning.items} published items ({', '.join(learning.subjects)}); "
                  f"browse {base_url}{LEARNING_PREFIX}/items?grade=6&q=Brüche (docs/learning.md)")
         progress(f"learning a pupil's answer checked: {learning.checked}")
+        progress(f"learning pupils' pages {learning_url(opts)}, linked from every bus's WLAN "
+                 "portal before its terms are accepted (walled garden)")
 
         scheduler = TickScheduler()  # one timer ticks every controller on the 100 ms grid
         controllers = []
@@ -240,7 +243,8 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
             url = broker.url if link is None else f"mqtt://127.0.0.1:{await link.start()}"
             gps, doors = StreetGps(), StreetDoors()
             gateway = build_gateway(
-                bus_config(b, a.trip, templates, url, state), url, config_dir=workdir,
+                bus_config(b, a.trip, templates, url, state, learning=learning_url(opts)), url,
+                config_dir=workdir,
                 stops=[] if a.trip is None else route_stops(a.trip), clock=clock,
                 rng=random.Random(rng.random()),
                 gps=gps, doors=doors)

@@ -31,13 +31,27 @@ from central_hub.learning.domain.quantities import (
 from central_hub.learning.domain.text_answers import match_text
 from central_hub.learning.errors import AnswerShapeError
 
-__all__ = ["AnswerShapeError", "SampleFailure", "Verdict", "check", "check_typed",
+__all__ = ["MESSAGES", "AnswerShapeError", "SampleFailure", "Verdict", "check", "check_typed",
            "sample_failures"]
 
 Outcome = Literal["correct", "typo", "wrong", "hint", "form", "unreadable"]
 
-RIGHT = "Richtig!"
-WRONG = "Das stimmt leider noch nicht."
+#: what a pupil reads, by occasion; the pupils' pages check some exercises in the browser
+#: when offline with these same texts (:mod:`~.offline`), so they are written only here
+MESSAGES: dict[str, str] = {
+    "right": "Richtig!",
+    "wrong": "Das stimmt leider noch nicht.",
+    "typo": "Richtig! Achte noch auf die Schreibweise: „{intended}“.",
+    "too_long": "Diese Antwort ist zu lang.",
+    "one_choice": "Wähle genau eine Antwort.",
+    "missing_choices": "Richtig gewählt, aber es fehlen noch richtige Antworten.",
+    "order": "Die Reihenfolge stimmt noch nicht.",
+    "pairs": "{wrong} von {total} Zuordnungen stimmen noch nicht.",
+    "gap": "Lücke {gaps} stimmt noch nicht.",
+    "gaps": "Die Lücken {gaps} stimmen noch nicht.",
+}
+RIGHT = MESSAGES["right"]
+WRONG = MESSAGES["wrong"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +131,13 @@ def _unit_hint(spec: AnswerSpec, given_text: str) -> str | None:
 def check_typed(spec: AnswerSpec, answer: str, hints: tuple[tuple[str, str], ...] = ()) -> Verdict:
     """One typed answer against its spec; ``hints`` are (known wrong answer, feedback)."""
     if len(answer) > limits.MAX_ANSWER_CHARS:
-        return _wrong("Diese Antwort ist zu lang.", "unreadable")
+        return _wrong(MESSAGES["too_long"], "unreadable")
     if spec.kind == "text":
         accepted = (spec.value, *spec.alternatives)
         found = match_text(answer, accepted, case_sensitive=spec.case_sensitive,
                            typo_tolerance=spec.typo_tolerance)
         if found.matched and found.typo:
-            return _right("typo", f"Richtig! Achte noch auf die Schreibweise: „{found.intended}“.")
+            return _right("typo", MESSAGES["typo"].format(intended=found.intended))
         if found.matched:
             return _right()
         for wrong, feedback in hints:
@@ -214,8 +228,7 @@ def check(exercise: Exercise, answer: Answer) -> Verdict:
             return Verdict(False, hinted.feedback, "hint", gaps)
         wrong = [str(n) for n, ok in enumerate(gaps, 1) if not ok]
         unreadable = next((r for r in results if r.outcome == "unreadable"), None)
-        feedback = (f"Lücke {', '.join(wrong)} stimmt noch nicht." if len(wrong) == 1 else
-                    f"Die Lücken {', '.join(wrong)} stimmen noch nicht.")
+        feedback = MESSAGES["gap" if len(wrong) == 1 else "gaps"].format(gaps=", ".join(wrong))
         if unreadable is not None:
             feedback += " " + unreadable.feedback
         return Verdict(False, feedback, "wrong", gaps)
@@ -230,20 +243,19 @@ def check(exercise: Exercise, answer: Answer) -> Verdict:
         if not mismatched:
             return _right()
         return _hint_for(exercise, chosen, as_set=False) or _wrong(
-            f"{mismatched} von {len(chosen)} Zuordnungen stimmen noch nicht.")
+            MESSAGES["pairs"].format(wrong=mismatched, total=len(chosen)))
     chosen = _ids(answer, {o.id for o in exercise.options}, exercise)
     if kind == "ordering":
         if sorted(chosen) != sorted(o.id for o in exercise.options):
             raise AnswerShapeError(f"exercise {exercise.id}: every option once")
         if chosen == tuple(o.id for o in exercise.options):
             return _right()
-        return _hint_for(exercise, chosen, as_set=False) or _wrong(
-            "Die Reihenfolge stimmt noch nicht.")
+        return _hint_for(exercise, chosen, as_set=False) or _wrong(MESSAGES["order"])
     if len(set(chosen)) != len(chosen):
         raise AnswerShapeError(f"exercise {exercise.id}: an option chosen twice")
     correct = {o.id for o in exercise.options if o.correct}
     if kind == "single_choice" and len(chosen) != 1:
-        return _wrong("Wähle genau eine Antwort.")
+        return _wrong(MESSAGES["one_choice"])
     # a single choice with several right options (Moodle's): any one of them is right
     if set(chosen) == correct or (kind == "single_choice" and chosen[0] in correct):
         return _right()
@@ -251,7 +263,7 @@ def check(exercise: Exercise, answer: Answer) -> Verdict:
     if hinted is not None:
         return hinted
     if kind == "multiple_choice" and set(chosen) < {o.id for o in exercise.options if o.correct}:
-        return _wrong("Richtig gewählt, aber es fehlen noch richtige Antworten.")
+        return _wrong(MESSAGES["missing_choices"])
     return _wrong()
 
 

@@ -2,13 +2,21 @@
 // the hub. Prompts, texts and options arrive as HTML the hub rendered and sanitised; every
 // other string is set as text. Maths ($…$ in the authors' Markdown, .math elements in the
 // HTML) is typeset by KaTeX as MathML: no inline styles, so the hub's strict policy holds.
-// Progress stays in this browser (localStorage).
+// Progress stays in this browser (localStorage); a code carries it to another device.
+// Offline (sw.js keeps what was opened): choices, orderings, matchings and word answers are
+// checked here by the hub's offline rules (lernen-check.js); other answers wait in a queue
+// and go to the hub when it answers again.
 
 import katex from "/static/vendor/katex/dist/katex.mjs";
+import { checkOffline } from "./lernen-check.js";
 
 const API = "/api/v1/learning";
 const main = document.getElementById("inhalt");
 const STORE = "lernhilfe.fortschritt";
+const QUEUE = "lernhilfe.warteschlange";
+const CODE_PREFIX = "LH1.";
+const ADDRESS = /^[a-z0-9][a-z0-9-]{0,79}\.[a-z0-9][a-z0-9-]{0,79}$/;
+const MAX_QUEUE = 200;
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -22,8 +30,24 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+class Offline extends Error {}
+
+// fetch, telling "the hub cannot be reached" (Offline) from an answer of the hub
+async function reach(url, options) {
+  try {
+    return await fetch(url, options);
+  } catch {
+    throw new Offline("Keine Verbindung zur Lernhilfe.");
+  }
+}
+
+// what this page read of the hub: asked again once sw.js controls the page, so an item
+// opened on the first visit (before the worker ran) is kept for offline use too
+const seen = new Set();
+
 async function get(path) {
-  const answer = await fetch(API + path, { headers: { Accept: "application/json" } });
+  seen.add(path);
+  const answer = await reach(API + path, { headers: { Accept: "application/json" } });
   if (!answer.ok) throw new Error(answer.status === 404 ? "Nicht gefunden." : "Fehler " + answer.status);
   return answer.json();
 }
@@ -188,28 +212,73 @@ function clozePrompt(exercise) {
   return prompt;
 }
 
-function exerciseCard(item, exercise, n) {
+function showVerdict(item, exercise, feedback, verdict, note = "") {
+  feedback.textContent = verdict.feedback + note;
+  feedback.className = "rueckmeldung " + (verdict.correct ? "richtig" : "falsch");
+  remember(exercise.id, verdict.correct);
+  if (item) status.textContent = mastered(item) ? "Geschafft: Diese Übung beherrschst du!" : "";
+}
+
+async function postCheck(address, answer) {
+  const reply = await reach(`${API}/exercises/${encodeURIComponent(address)}/check`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ answer }) });
+  if (!reply.ok) throw new Error(reply.status === 422 ? "Bitte beantworte die Aufgabe vollständig." : "Fehler " + reply.status);
+  return reply.json();
+}
+
+function queued() {
+  try { return JSON.parse(localStorage.getItem(QUEUE) || "[]"); } catch { return []; }
+}
+
+function enqueue(address, answer) {
+  const waiting = queued().filter((q) => q.exercise !== address).concat({ exercise: address, answer });
+  localStorage.setItem(QUEUE, JSON.stringify(waiting.slice(-MAX_QUEUE)));
+}
+
+// the queued answers to the hub, oldest first; stops at the first that cannot be sent
+let flushing = false;
+async function flush() {
+  if (flushing || !queued().length) return;
+  flushing = true;
+  try {
+    for (const entry of queued()) {
+      let verdict = null;
+      try {
+        verdict = await postCheck(entry.exercise, entry.answer);
+      } catch (error) {
+        if (error instanceof Offline) break;
+      }
+      localStorage.setItem(QUEUE, JSON.stringify(queued().filter((q) => q.exercise !== entry.exercise)));
+      const card = document.querySelector(`form[data-exercise="${CSS.escape(entry.exercise)}"]`);
+      if (verdict && card) showVerdict(card.item, { id: entry.exercise }, card.querySelector(".rueckmeldung"), verdict, " (nachgeprüft)");
+      else if (verdict) remember(entry.exercise, verdict.correct);
+    }
+  } finally {
+    flushing = false;
+  }
+}
+
+function exerciseCard(item, exercise, n, rules) {
   const feedback = el("p", { class: "rueckmeldung", role: "status", "aria-live": "polite" });
-  const form = el("form", { class: "karte", "aria-labelledby": `${exercise.id}-titel` },
+  const form = el("form", { class: "karte", "aria-labelledby": `${exercise.id}-titel`, "data-exercise": exercise.id },
     el("h2", { id: `${exercise.id}-titel`, text: `${n}. ${exercise.title}` }),
     exercise.type === "cloze" ? clozePrompt(exercise) : el("div", { html: exercise.prompt }),
     controls(exercise), el("button", { type: "submit", text: "Prüfen" }), feedback);
+  form.item = item;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     feedback.textContent = "Wird geprüft …";
     feedback.className = "rueckmeldung";
+    const answer = answerOf(exercise, form);
     try {
-      const answer = await fetch(`${API}/exercises/${exercise.id}/check`, {
-        method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ answer: answerOf(exercise, form) }) });
-      if (!answer.ok) throw new Error(answer.status === 422 ? "Bitte beantworte die Aufgabe vollständig." : "Fehler " + answer.status);
-      const verdict = await answer.json();
-      feedback.textContent = verdict.feedback;
-      feedback.className = "rueckmeldung " + (verdict.correct ? "richtig" : "falsch");
-      remember(exercise.id, verdict.correct);
-      status.textContent = mastered(item) ? "Geschafft: Diese Übung beherrschst du!" : "";
+      showVerdict(item, exercise, feedback, await postCheck(exercise.id, answer));
     } catch (error) {
-      feedback.textContent = error.message;
+      if (!(error instanceof Offline)) { feedback.textContent = error.message; return; }
+      const verdict = checkOffline(rules, exercise.id, answer);
+      if (verdict) { showVerdict(item, exercise, feedback, verdict, " (offline geprüft)"); return; }
+      enqueue(exercise.id, answer);
+      feedback.className = "rueckmeldung";
+      feedback.textContent = "Du bist offline. Deine Antwort ist gespeichert; die Lernhilfe prüft sie, sobald die Verbindung wieder da ist.";
     }
   });
   return form;
@@ -219,11 +288,77 @@ let status = el("p");
 
 async function item(id) {
   const it = await get(`/items/${encodeURIComponent(id)}`);
+  // the rules for checking offline; kept by sw.js with the item
+  const rules = await get(`/items/${encodeURIComponent(id)}/offline`).catch(() => null);
   status = el("p", { class: "rueckmeldung richtig", role: "status", "aria-live": "polite",
     text: it.kind === "exercises" && mastered(it) ? "Geschafft: Diese Übung beherrschst du!" : "" });
   show(it.title, el("p", { class: "meta", text: `Klasse ${it.grade_min}–${it.grade_max} · ${it.topic}` }),
     el("div", { html: it.body }), status,
-    ...it.exercises.map((e, n) => exerciseCard(it, e, n + 1)));
+    ...it.exercises.map((e, n) => exerciseCard(it, e, n + 1, rules)));
+}
+
+// -- progress: what this browser holds, and a code that carries it to another device --------
+
+function valid(all) {
+  return all && typeof all === "object" && !Array.isArray(all) && Object.entries(all).every(([k, v]) =>
+    ADDRESS.test(k) && Array.isArray(v) && v.length <= 10 && v.every((t) => t === 0 || t === 1));
+}
+
+async function squeeze(text, stream) {
+  const bytes = new Blob([text]).stream().pipeThrough(stream);
+  return new Uint8Array(await new Response(bytes).arrayBuffer());
+}
+
+export async function progressCode() {
+  const packed = await squeeze(JSON.stringify(progress()), new CompressionStream("deflate-raw"));
+  let binary = "";
+  for (const byte of packed) binary += String.fromCharCode(byte);
+  return CODE_PREFIX + btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export async function readProgressCode(code) {
+  const text = code.replace(/\s+/g, "");
+  if (!text.startsWith(CODE_PREFIX) || text.length > 200_000) throw new Error("Das ist kein Fortschritts-Code der Lernhilfe.");
+  try {
+    const binary = atob(text.slice(CODE_PREFIX.length).replace(/-/g, "+").replace(/_/g, "/"));
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    const all = JSON.parse(new TextDecoder().decode(await squeeze(bytes, new DecompressionStream("deflate-raw"))));
+    if (!valid(all)) throw new Error("shape");
+    return all;
+  } catch {
+    throw new Error("Dieser Code ist nicht vollständig oder verschrieben. Kopiere ihn bitte noch einmal.");
+  }
+}
+
+async function progressPage() {
+  const all = progress();
+  const tries = Object.values(all).flat();
+  const code = el("textarea", { id: "code-aus", rows: "4", readonly: "", "aria-describedby": "code-hilfe" });
+  code.value = await progressCode();
+  const input = el("textarea", { id: "code-ein", rows: "4", spellcheck: "false" });
+  const result = el("p", { class: "rueckmeldung", role: "status", "aria-live": "polite" });
+  const load = el("form", { class: "karte" }, el("h2", { text: "Fortschritt übernehmen" }),
+    el("label", { for: "code-ein", text: "Code von deinem anderen Gerät" }), input,
+    el("p", {}, el("button", { type: "submit", text: "Übernehmen" })), result);
+  load.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const imported = await readProgressCode(input.value);
+      localStorage.setItem(STORE, JSON.stringify({ ...progress(), ...imported }));
+      result.className = "rueckmeldung richtig";
+      result.textContent = `Übernommen: ${Object.keys(imported).length} Aufgaben.`;
+      code.value = await progressCode();
+    } catch (error) {
+      result.className = "rueckmeldung falsch";
+      result.textContent = error.message;
+    }
+  });
+  show("Dein Fortschritt",
+    el("p", { text: `${Object.keys(all).length} Aufgaben geübt, ${tries.filter((t) => t === 1).length} von ${tries.length} Versuchen richtig.` }),
+    el("section", { class: "karte" }, el("h2", { text: "Auf ein anderes Gerät mitnehmen" }),
+      el("label", { for: "code-aus", text: "Dein Fortschritts-Code" }), code,
+      el("p", { id: "code-hilfe", class: "meta", text: "Kopiere den Code und gib ihn auf dem anderen Gerät unter „Fortschritt“ ein. Er enthält nur, welche Aufgaben du wie gelöst hast, keinen Namen." })),
+    load);
 }
 
 async function route() {
@@ -234,6 +369,7 @@ async function route() {
     if (parts[0] === "fach" && parts[1]) await subject(parts[1], params);
     else if (parts[0] === "items" && parts[1]) await item(parts[1]);
     else if (parts[0] === "suche") await search(params);
+    else if (parts[0] === "fortschritt") await progressPage();
     else await home();
   } catch (error) {
     show("Das hat nicht geklappt", el("p", { text: error.message }), el("p", {}, el("a", { href: "#/", text: "Zur Startseite" })));
@@ -245,4 +381,12 @@ document.getElementById("suche").addEventListener("submit", (event) => {
   location.hash = `#/suche?q=${encodeURIComponent(document.getElementById("suchfeld").value)}`;
 });
 window.addEventListener("hashchange", route);
-route();
+window.addEventListener("online", flush);
+setInterval(flush, 5000); // the hub may come back without the browser noticing a change
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/lernen/sw.js", { scope: "/lernen/" }).catch(() => {});
+  navigator.serviceWorker.addEventListener("controllerchange", () => {
+    for (const path of seen) fetch(API + path).catch(() => {});
+  });
+}
+route().then(flush);

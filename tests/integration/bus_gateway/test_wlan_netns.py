@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.netlab import INTERNET_BROKER, INTERNET_WEB
+from testbed.netlab import INTERNET_BROKER, INTERNET_WEB, NetLab
 from tests.integration.bus_gateway.gatewaylab import (
     BULK,
     Gateway,
@@ -71,6 +71,37 @@ def test_portal_admission_isolation_and_broker_on_a_bridge(bridged: Gateway):
         assert not lab.tcp_connects(lab.pax[index], "10.77.0.1", 1883)
     # while the gateway itself is connected to that broker
     assert lab.tcp_connects(lab.gw, INTERNET_BROKER, 1883)
+
+
+#: the hub's web front in the lab's internet, in the walled garden
+GARDEN = "198.51.100.30"
+
+
+def _garden_server(lab: NetLab) -> None:
+    www = lab.tmp / "garden" / "lernen"
+    www.mkdir(parents=True)
+    (www / "index.html").write_text("Digitale Lernhilfe")
+    lab.ns(lab.inet, "ip", "addr", "add", f"{GARDEN}/32", "dev", "lo")
+    lab.spawn(lab.inet, sys.executable, "-m", "http.server", "80", "--bind", GARDEN,
+              "--directory", str(www.parent))
+
+
+def test_the_learning_platform_is_free_before_the_terms_are_accepted(tmp_path: Path):
+    learning = f"http://{GARDEN}/lernen/"
+    gw = Gateway(tmp_path, passengers=1, bridge=False, before_start=_garden_server,
+                 wlan_extra={"walled_garden": [GARDEN], "learning_url": learning})
+    try:
+        lab = gw.lab
+        lab.dhcp(0)
+        wait_for(lambda: lab.tcp_connects(lab.inet, GARDEN, 80), "the garden's server")
+        # the portal links the platform, which answers before acceptance; nothing else does
+        terms = lab.http(0, "http://10.77.0.1:8080/")
+        assert terms[0] == 200 and f'href="{learning}"' in terms[2]
+        assert lab.http(0, learning)[::2] == (200, "Digitale Lernhilfe")
+        assert lab.http(0, f"http://{INTERNET_WEB}/")[0] == 302
+        assert not lab.tcp_connects(lab.pax[0], INTERNET_WEB, 8081)
+    finally:
+        gw.close()
 
 
 def test_expired_session_is_blocked_again_on_a_plain_interface(tmp_path: Path):

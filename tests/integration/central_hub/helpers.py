@@ -143,12 +143,13 @@ def hub_config(tmp_path: Path, broker: MosquittoBroker, *, database: str | None 
 
 
 def start_hub(config: HubConfig, *, broker_url: str | None = None,
-              reload_broker: Reload | None = None, **settings: object) -> HubServer:
+              reload_broker: Reload | None = None, port: int | None = None,
+              **settings: object) -> HubServer:
     base: dict[str, object] = {"admin_token": ADMIN, "engineer_token": ENGINEER}
     base.update(settings)
     app = create_app(config, settings=HubSettings(**base),  # type: ignore[arg-type]
                      broker_url=broker_url, reload_broker=reload_broker)
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="on"))
     thread = threading.Thread(target=server.run, name="hub-uvicorn", daemon=True)

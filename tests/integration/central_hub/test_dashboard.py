@@ -298,7 +298,12 @@ def test_dashboard_is_a_traffic_management_view(broker: MosquittoBroker, tmp_pat
             assert plot.locator("circle.pt").count() == 1  # every row claims 80 %
             dot = plot.locator("circle.pt[data-bucket='80']")
             assert "claimed 80–89 %" in (dot.locator("title").text_content() or "")
-            assert plot.bounding_box() is not None
+            # the panel is rebuilt on every SPaT (10 Hz): measure it in one step of the page, as
+            # a locator's bounding box of a node replaced in between is None
+            size = page.evaluate("() => { const r = document.querySelector("
+                                 "'svg[data-testid=reliability]').getBoundingClientRect(); "
+                                 "return [r.width, r.height]; }")
+            assert size[0] > 0 and size[1] > 0, size
             cell = page.locator("#ix-table tr[data-ix='ks-0104'] [data-quality='le10s']")
             assert cell.inner_text().endswith(" s"), cell.inner_text()
             page.locator("#ix-table button[data-ix='ks-0101']").click()

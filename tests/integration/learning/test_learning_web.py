@@ -24,7 +24,7 @@ def submit_by_keyboard(page: Page, form: str) -> str:
     verdict = page.locator(f"{form} .rueckmeldung")
     verdict.filter(has_not_text="Wird geprüft").wait_for()
     page.wait_for_function(
-        "f => !document.querySelector(f + ' .rueckmeldung').textContent.includes('geprüft')"
+        "f => !document.querySelector(f + ' .rueckmeldung').textContent.includes('Wird geprüft')"
         " && document.querySelector(f + ' .rueckmeldung').textContent.length > 0", arg=form)
     return str(verdict.text_content())
 
@@ -99,7 +99,7 @@ AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.m
 PAGES = ["#/", "#/fach/mathematik?stufe=6", "#/suche?q=Brüche",
          "#/items/mathe-erklaerung-binomische-formeln", "#/items/mathe-dezimalzahlen",
          "#/items/deutsch-zeitformen", "#/items/deutsch-wortarten",
-         "#/items/englisch-vokabeln-schule-familie"]
+         "#/items/englisch-vokabeln-schule-familie", "#/fortschritt"]
 
 
 def test_axe_finds_no_violation_on_any_page_type(hub: HubServer) -> None:

@@ -277,3 +277,21 @@ def test_accept_is_rate_limited_per_passenger(wlan):
     assert [a.status_code for a in answers[:-1]] == [200] * burst
     assert answers[-1].status_code == 429 and int(answers[-1].headers["retry-after"]) >= 1
     assert stranger.post("/accept").status_code != 429  # another address: its own bucket
+
+
+def test_the_learning_platform_is_linked_before_accepting_when_configured():
+    learning = "http://10.0.0.5/lernen/"
+    cfg = WlanConfig(backend="simulated", interface="wlan0", uplink="wwan0",
+                     per_client_kbps=2000, uplink_kbps=3000, walled_garden=["10.0.0.5"],
+                     learning_url=learning)
+    dp = SimulatedDataplane()
+    dp.station_joined(PHONE_MAC, PHONE_IP)
+    phone = TestClient(create_portal_app(WlanGateway(cfg, dp, Clock())),
+                       base_url="http://10.77.0.1:8080", client=(PHONE_IP, 50000))
+    de, en = phone.get("/"), phone.get("/?lang=en")
+    assert f'href="{learning}"' in de.text and "Digitale Lernhilfe" in de.text
+    assert f'href="{learning}"' in en.text and "before you accept" in en.text
+
+
+def test_without_a_learning_url_the_portal_links_nothing(phone):
+    assert "Lernhilfe" not in phone.get("/").text

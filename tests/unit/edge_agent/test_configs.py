@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from edge_agent.cli import main
-from edge_agent.contract.configs import BusConfig, IntersectionConfig, load_config
+from edge_agent.contract.configs import (
+    BusConfig,
+    IntersectionConfig,
+    WlanConfig,
+    learning_host,
+    load_config,
+)
 from edge_agent.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -200,3 +208,28 @@ def test_every_shipped_config_outside_the_demo_uses_tls() -> None:
         cfg = load_config(path)
         assert cfg.mqtt.broker.startswith("mqtts://") != cfg.mqtt.insecure, path
         assert cfg.mqtt.insecure == path.name.startswith("demo-"), path
+
+
+def test_the_learning_url_must_be_in_the_walled_garden() -> None:
+    base = {"backend": "nftables", "interface": "wlan0", "uplink": "wwan0",
+            "per_client_kbps": 2000, "uplink_kbps": 20000}
+    with pytest.raises(ValidationError, match="not in the walled_garden"):
+        WlanConfig.model_validate({**base, "learning_url": "http://10.0.0.5/lernen/"})
+    with pytest.raises(ValidationError, match="learning_url"):
+        WlanConfig.model_validate({**base, "learning_url": "javascript:alert(1)"})
+    ok = WlanConfig.model_validate({**base, "walled_garden": ["10.0.0.5"],
+                                    "learning_url": "http://10.0.0.5:8000/lernen/"})
+    assert learning_host(ok.learning_url) == IPv4Address("10.0.0.5")
+    # a name cannot be checked here: its address is the deployment's to put in the garden
+    named = WlanConfig.model_validate({**base, "learning_url": "https://lernen.example/lernen/"})
+    assert learning_host(named.learning_url) is None
+
+
+def test_every_shipped_bus_links_the_learning_platform_from_its_garden() -> None:
+    for path in sorted((ROOT / "firmware_configs" / "buses").glob("*.yaml")):
+        config = load_config(path)
+        assert isinstance(config, BusConfig)
+        assert config.wlan.learning_url and config.wlan.walled_garden, path
+    demo = load_config(CONFIGS / "buses" / "demo-bus-0001.yaml")
+    assert isinstance(demo, BusConfig)
+    assert learning_host(demo.wlan.learning_url) in demo.wlan.walled_garden
