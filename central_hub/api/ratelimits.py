@@ -9,7 +9,8 @@ runs:
   whatever the identity code that answered it;
 * a Kita family's application writes (:data:`KITA_WRITE_ROUTES`);
 * for routes that need a limit of their own inside the app (the learning platform's answer
-  checks, not built yet): :data:`LearningAnswerDep`, a dependency that answers the same 429.
+  checks and class joins): :data:`LearningAnswerDep`, :data:`LearningJoinDep`, dependencies
+  that answer the same 429.
 """
 
 from __future__ import annotations
@@ -42,13 +43,14 @@ class HubLimiters:
     auth_failures: RateLimiter
     kita_writes: RateLimiter
     learning_answers: RateLimiter
+    learning_joins: RateLimiter
 
     @classmethod
     def of(cls, settings: RateLimitsSettings) -> HubLimiters:
         """Fresh limiters with the configured numbers."""
         n = settings.max_clients
         return cls(settings.auth_failures.limiter(n), settings.kita_writes.limiter(n),
-                   settings.learning_answers.limiter(n))
+                   settings.learning_answers.limiter(n), settings.learning_joins.limiter(n))
 
     def route_rules(self) -> list[RouteRule]:
         """The rules for :class:`~edge_agent.http_ratelimit.RateLimit`'s ``routes``."""
@@ -60,9 +62,8 @@ class HubLimiters:
         return [FailureRule(AUTH_FAILURE_STATUSES, self.auth_failures)]
 
 
-def _learning_answer(request: Request) -> None:
-    limiters: HubLimiters = request.app.state.limiters
-    wait = limiters.learning_answers.take(client_address(request.scope))
+def _take(limiter: RateLimiter, request: Request) -> None:
+    wait = limiter.take(client_address(request.scope))
     if wait > 0:
         seconds = retry_after(wait)
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
@@ -70,5 +71,17 @@ def _learning_answer(request: Request) -> None:
                             headers={"Retry-After": str(seconds)})
 
 
+def _learning_answer(request: Request) -> None:
+    limiters: HubLimiters = request.app.state.limiters
+    _take(limiters.learning_answers, request)
+
+
+def _learning_join(request: Request) -> None:
+    limiters: HubLimiters = request.app.state.limiters
+    _take(limiters.learning_joins, request)
+
+
 #: add ``_: LearningAnswerDep`` to a learning route's parameters to limit it per client.
 LearningAnswerDep = Annotated[None, Depends(_learning_answer)]
+#: the same for joining a class (``POST /classes/{code}/members``).
+LearningJoinDep = Annotated[None, Depends(_learning_join)]

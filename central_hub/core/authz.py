@@ -28,15 +28,16 @@ from central_hub.core.identity import Kind, Principal, Role
 @dataclass(frozen=True, slots=True)
 class Rule:
     """Who may call an operation: anyone (``public``), holders of any of ``roles``, and/or
-    families. Rules combine with ``|``."""
+    families, and/or pupils. Rules combine with ``|``."""
 
     public: bool = False
     roles: frozenset[Role] = frozenset()
     families: bool = False
+    pupils: bool = False
 
     def __or__(self, other: Rule) -> Rule:
         return Rule(self.public or other.public, self.roles | other.roles,
-                    self.families or other.families)
+                    self.families or other.families, self.pupils or other.pupils)
 
     def allows(self, principal: Principal | None) -> bool:
         """``principal`` (``None``: anonymous) may call the operation."""
@@ -46,18 +47,22 @@ class Rule:
             return False
         if principal.kind is Kind.FAMILY:
             return self.families
+        if principal.kind is Kind.PUPIL:
+            return self.pupils
         return principal.kind is Kind.STAFF and bool(self.roles & principal.roles)
 
     def describe(self) -> str:
         """For people: ``anyone``, ``engineer``, ``kita_staff or family``."""
         if self.public:
             return "anyone"
-        who = sorted(r.value for r in self.roles) + (["family"] if self.families else [])
+        who = sorted(r.value for r in self.roles) + (["family"] if self.families else []) + (
+            ["pupil"] if self.pupils else [])
         return " or ".join(who) if who else "nobody"
 
 
 PUBLIC = Rule(public=True)
 FAMILY = Rule(families=True)
+PUPIL = Rule(pupils=True)
 
 
 def roles(*granted: Role) -> Rule:
@@ -70,6 +75,7 @@ ADMIN = roles(Role.ADMIN)
 KITA_STAFF = roles(Role.KITA_STAFF)
 LEARNING_AUTHOR = roles(Role.LEARNING_AUTHOR)
 LEARNING_REVIEWER = roles(Role.LEARNING_REVIEWER)
+LEARNING_TEACHER = roles(Role.LEARNING_TEACHER)
 
 _KITA = "/api/v1/kita"
 _LEARNING = "/api/v1/learning"
@@ -142,6 +148,14 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", f"{_LEARNING}/items/{{item_id}}/export"): LEARNING_AUTHOR | LEARNING_REVIEWER,
     ("GET", f"{_LEARNING}/review-queue"): LEARNING_REVIEWER,
     ("POST", f"{_LEARNING}/items/{{item_id}}/review"): LEARNING_REVIEWER,
+    # -- learning platform: teachers' classes; pupils opt in under a drawn pseudonym --
+    ("POST", f"{_LEARNING}/classes"): LEARNING_TEACHER,
+    ("GET", f"{_LEARNING}/classes"): LEARNING_TEACHER,
+    ("GET", f"{_LEARNING}/classes/{{code}}/summary"): LEARNING_TEACHER,
+    ("DELETE", f"{_LEARNING}/classes/{{code}}"): LEARNING_TEACHER,
+    ("POST", f"{_LEARNING}/classes/{{code}}/members"): PUBLIC,
+    ("GET", f"{_LEARNING}/membership"): PUPIL,
+    ("DELETE", f"{_LEARNING}/membership"): PUPIL,
 }
 
 #: WebSocket routes (not in the OpenAPI document): the live feeds, public like their HTTP twins.
@@ -200,11 +214,12 @@ def decide(rule: Rule | None, principal: Principal | None) -> Decision:
     return Decision.UNAUTHENTICATED if principal is None else Decision.FORBIDDEN
 
 
-#: the columns of :func:`markdown_table`: anonymous, each role alone, a family.
+#: the columns of :func:`markdown_table`: anonymous, each role alone, a family, a pupil.
 COLUMNS: tuple[tuple[str, Principal | None], ...] = (
     ("anonymous", None),
     *((r.value, Principal.staff(r.value, {r})) for r in Role),
     ("family", Principal.family("F-0")),
+    ("pupil", Principal.pupil("M-0")),
 )
 
 

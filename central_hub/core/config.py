@@ -225,6 +225,14 @@ class LearningAnswerLimit(RateLimitSettings):
     per_minute: Annotated[float, Field(gt=0)] = 300.0
 
 
+class LearningJoinLimit(RateLimitSettings):
+    """Pupils joining a class with its code, per client: a class behind one school router joins
+    at once; guessing codes (31^8 of them) gets nowhere at this pace."""
+
+    burst: Annotated[int, Field(ge=1)] = 60
+    per_minute: Annotated[float, Field(gt=0)] = 30.0
+
+
 class RateLimitsSettings(BaseModel):
     """The hub's per-client rate limits (``docs/security.md``, *Web surfaces*); Kita family
     registration has its own (``KASSEL_HUB_KITA_REGISTRATION_BURST``, ``docs/kita.md``)."""
@@ -234,6 +242,7 @@ class RateLimitsSettings(BaseModel):
     auth_failures: AuthFailureLimit = AuthFailureLimit()
     kita_writes: KitaWriteLimit = KitaWriteLimit()
     learning_answers: LearningAnswerLimit = LearningAnswerLimit()
+    learning_joins: LearningJoinLimit = LearningJoinLimit()
     #: addresses each limiter remembers (least recently seen forgotten first): bounds memory.
     max_clients: Annotated[int, Field(ge=1)] = 100_000
 

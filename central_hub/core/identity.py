@@ -5,7 +5,8 @@ learning platform, the open-data portal and the mobility app). Each used to brin
 tokens and its own idea of a caller; a new service would have added another. Here a caller is
 a principal of one :class:`Kind` holding a *set* of :class:`Role` s, whether the credential was
 a static machine token, a token issued with ``kassel hub token issue``, an OpenID Connect JWT
-or a Kita family's token (:mod:`central_hub.core.resolver` turns each into a principal).
+a Kita family's token or a pupil's class membership (:mod:`central_hub.core.resolver` turns
+each into a principal).
 
 WHY sets, not a ladder: a Kita caseworker has no business with signal commands, and a traffic
 admin none with children's data. Roles are additive: ``admin`` does *not* imply ``engineer``
@@ -35,10 +36,12 @@ class Role(StrEnum):
     ADMIN = "admin"
     #: the city's Kita caseworkers: Kitas, deadline, claims, rounds, every application
     KITA_STAFF = "kita_staff"
-    #: authors of the learning platform (routes to come)
+    #: authors of the learning platform: import and export items, read their drafts
     LEARNING_AUTHOR = "learning_author"
-    #: reviewers of the learning platform (routes to come)
+    #: reviewers of the learning platform: the review queue, approving others' items
     LEARNING_REVIEWER = "learning_reviewer"
+    #: teachers on the learning platform: class codes and their classes' aggregates
+    LEARNING_TEACHER = "learning_teacher"
     #: publishers of the open-data portal (routes to come)
     OPENDATA_PUBLISHER = "opendata_publisher"
 
@@ -50,6 +53,9 @@ class Kind(StrEnum):
     STAFF = "staff"
     #: a family that registered for a Kita place: sees only its own applications
     FAMILY = "family"
+    #: a pupil who joined a class on the learning platform with its code: sends its own
+    #: progress under a pseudonym, and may leave (its token is its only identity)
+    PUPIL = "pupil"
     #: a bus or a controller; MQTT only (the broker's ACL), never an HTTP caller
     DEVICE = "device"
 
@@ -61,6 +67,7 @@ class CredentialSource(StrEnum):
     ISSUED = "issued"
     OIDC = "oidc"
     FAMILY = "family"
+    PUPIL = "pupil"
 
 
 def parse_roles(values: Iterable[str]) -> frozenset[Role]:
@@ -92,8 +99,8 @@ class Principal:
     def __post_init__(self) -> None:
         if (self.kind is Kind.FAMILY) != (self.family_id is not None):
             raise ValueError("a family principal, and only one, has a family_id")
-        if self.kind is Kind.FAMILY and self.roles:
-            raise ValueError("a family holds no staff roles")
+        if self.kind in (Kind.FAMILY, Kind.PUPIL) and self.roles:
+            raise ValueError(f"a {self.kind.value} holds no staff roles")
 
     def has(self, role: Role) -> bool:
         """The principal holds ``role`` (no role implies another)."""
@@ -109,6 +116,11 @@ class Principal:
     def family(cls, family_id: str) -> Principal:
         """A Kita family."""
         return cls(Kind.FAMILY, family_id, frozenset(), family_id, CredentialSource.FAMILY)
+
+    @classmethod
+    def pupil(cls, member_id: str) -> Principal:
+        """A pupil in a class of the learning platform, known only by its membership."""
+        return cls(Kind.PUPIL, member_id, frozenset(), None, CredentialSource.PUPIL)
 
 
 #: the roles of the static tokens from the settings. The admin token is the operator's and the

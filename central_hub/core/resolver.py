@@ -7,8 +7,9 @@ The resolver tries, in this order:
 1. the static tokens of the settings (machines, the demo): a digest compared in constant time;
 2. a JWT, when OpenID Connect is configured (:mod:`central_hub.core.oidc`);
 3. an issued token (``kh_...``) in the hub's database (:mod:`central_hub.core.tokens`);
-4. a family's token, through the lookups services register (:meth:`add_family_lookup`;
-   the Kita service keeps its families' token digests with its own data).
+4. a family's token or a pupil's membership token, through the lookups services register
+   (:meth:`add_family_lookup`, :meth:`add_pupil_lookup`; the Kita and learning services keep
+   their token digests with their own data).
 
 A credential that none of them accepts — unknown, expired, revoked, badly signed — resolves to
 ``None``, exactly like no credential: public operations stay open to it, every other one
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: a service's family lookup: a bearer token -> the family's id, or ``None``.
 FamilyLookup = Callable[[str], str | None]
+#: a service's pupil lookup: a bearer token -> the membership's id, or ``None``.
+PupilLookup = Callable[[str], str | None]
 
 #: longest credential looked at; anything longer is no token of ours (and not hashed).
 MAX_TOKEN_LENGTH = 8192
@@ -59,10 +62,15 @@ class IdentityResolver:
         self.issued = issued
         self.oidc = oidc
         self._families: list[FamilyLookup] = []
+        self._pupils: list[PupilLookup] = []
 
     def add_family_lookup(self, lookup: FamilyLookup) -> None:
         """Let a service's families be resolved here (the Kita service does at start)."""
         self._families.append(lookup)
+
+    def add_pupil_lookup(self, lookup: PupilLookup) -> None:
+        """Let a service's pupils be resolved here (the learning service does at start)."""
+        self._pupils.append(lookup)
 
     def resolve(self, token: str | None) -> Principal | None:
         """The principal a bearer token stands for; ``None`` for none, or one not accepted."""
@@ -87,4 +95,8 @@ class IdentityResolver:
             family_id = lookup(token)
             if family_id is not None:
                 return Principal.family(family_id)
+        for pupils in self._pupils:
+            member_id = pupils(token)
+            if member_id is not None:
+                return Principal.pupil(member_id)
         return None

@@ -33,7 +33,6 @@ counts. Errors and the status code each is answered with: :mod:`central_hub.kita
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import threading
@@ -45,6 +44,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from central_hub.core.ratelimit import RateLimiter, retry_after
+from central_hub.core.tokens import token_digest
 from central_hub.kita import store
 from central_hub.kita.allocation import (
     NO_HISTORY,
@@ -108,15 +108,6 @@ from central_hub.kita.model import (
 from central_hub.kita.settings import KitaSettings
 
 log = logging.getLogger(__name__)
-
-
-def token_digest(token: str) -> str:
-    """Hex SHA-256 of a bearer token: what is stored and compared, never the token.
-
-    Tokens carry 256 random bits, so an unsalted hash is enough to make a leaked table
-    useless without slowing every request down like a password hash would.
-    """
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _utc_now() -> datetime:

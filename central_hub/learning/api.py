@@ -21,12 +21,15 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from central_hub.api.deps import PrincipalDep, body_limit
-from central_hub.api.ratelimits import LearningAnswerDep
-from central_hub.core.identity import Principal
+from central_hub.api.ratelimits import LearningAnswerDep, LearningJoinDep
+from central_hub.core.identity import Kind, Principal
 from central_hub.learning.bodies import (
     CheckIn,
+    ClassIn,
+    ClassOut,
     ImportOut,
     ItemOut,
+    MembershipOut,
     OfflineOut,
     PageOut,
     QueueEntryOut,
@@ -34,6 +37,7 @@ from central_hub.learning.bodies import (
     ReviewOut,
     SkippedOut,
     SubjectOut,
+    SummaryOut,
     VerdictOut,
 )
 from central_hub.learning.domain.amb import DEFAULT_LICENSE
@@ -50,6 +54,8 @@ from central_hub.learning.tables import ID_LENGTH
 
 ItemPath = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
 ExercisePath = Annotated[str, Path(min_length=3, max_length=2 * ID_LENGTH + 1)]
+#: a class code as typed (``k7qf 3mzp``); read by the service
+CodePath = Annotated[str, Path(min_length=1, max_length=32)]
 
 _STATUS = ((NotFoundError, status.HTTP_404_NOT_FOUND),
            (ForbiddenError, status.HTTP_403_FORBIDDEN),
@@ -90,8 +96,10 @@ MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 
 def _caller(principal: Principal | None) -> str:
-    """Who is acting, as the identity resolved it (never a field of the body)."""
-    if principal is None:  # the matrix lets only staff with a learning role through
+    """Who is acting, as the identity resolved it (never a field of the body): staff with a
+    learning role, or a pupil on its own membership routes (the matrix lets no one else
+    through; a pupil's name is its membership id)."""
+    if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a token is required")
     return principal.name
 
@@ -195,11 +203,56 @@ def create_learning_router() -> APIRouter:
                         headers={"X-Skipped-Exercises": ",".join(skipped)})
 
     @router.post("/exercises/{exercise_id}/check")
-    async def check(service: ServiceDep, exercise_id: ExercisePath, body: CheckIn,
-                    _: LearningAnswerDep) -> VerdictOut:
+    async def check(service: ServiceDep, principal: PrincipalDep, exercise_id: ExercisePath,
+                    body: CheckIn, _: LearningAnswerDep) -> VerdictOut:
         """Check an answer: a string for an input, a list of option ids for choices and
-        orderings, of pair ids for a matching, of texts for a cloze's gaps."""
+        orderings, of pair ids for a matching, of texts for a cloze's gaps. With a pupil's
+        membership token the verdict also counts for the class (under the pseudonym)."""
         answer = body.answer if isinstance(body.answer, str) else tuple(body.answer)
-        return VerdictOut.of(await service.check(exercise_id, answer))
+        verdict = await service.check(exercise_id, answer)
+        if principal is not None and principal.kind is Kind.PUPIL:
+            await run_in_threadpool(service.record, principal.name, exercise_id,
+                                    verdict.correct)
+        return VerdictOut.of(verdict)
+
+    # -- classes ------------------------------------------------------------------------
+
+    @router.post("/classes", status_code=status.HTTP_201_CREATED)
+    def create_class(service: ServiceDep, principal: PrincipalDep, body: ClassIn) -> ClassOut:
+        """A new class of the calling teacher, with the code its pupils join with."""
+        return ClassOut.of(service.create_class(teacher=_caller(principal), title=body.title))
+
+    @router.get("/classes")
+    def classes(service: ServiceDep, principal: PrincipalDep) -> list[ClassOut]:
+        """The calling teacher's classes, newest first."""
+        return [ClassOut.of(c) for c in service.classes(_caller(principal))]
+
+    @router.get("/classes/{code}/summary")
+    def class_summary(service: ServiceDep, principal: PrincipalDep,
+                      code: CodePath) -> SummaryOut:
+        """The class's aggregates per exercise and per pseudonym (404 for another
+        teacher's class)."""
+        return SummaryOut.of(service.class_summary(teacher=_caller(principal), code=code))
+
+    @router.delete("/classes/{code}", status_code=status.HTTP_204_NO_CONTENT)
+    def close_class(service: ServiceDep, principal: PrincipalDep, code: CodePath) -> None:
+        """Close the class: its memberships and every attempt in it are deleted."""
+        service.close_class(teacher=_caller(principal), code=code)
+
+    @router.post("/classes/{code}/members", status_code=status.HTTP_201_CREATED)
+    def join_class(service: ServiceDep, code: CodePath, _: LearningJoinDep) -> MembershipOut:
+        """A pupil opts in: the answer holds the membership token (shown once) and the
+        pseudonym the platform drew; 404 for a code that is no class."""
+        return MembershipOut.of(service.join_class(code))
+
+    @router.get("/membership")
+    def membership(service: ServiceDep, principal: PrincipalDep) -> MembershipOut:
+        """The calling pupil's class and pseudonym."""
+        return MembershipOut.of(service.membership(_caller(principal)))
+
+    @router.delete("/membership", status_code=status.HTTP_204_NO_CONTENT)
+    def leave_class(service: ServiceDep, principal: PrincipalDep) -> None:
+        """The calling pupil leaves the class; its attempts are deleted."""
+        service.leave_class(_caller(principal))
 
     return router

@@ -18,7 +18,8 @@ from central_hub.learning.domain.catalogue import exercise_address, shuffled
 from central_hub.learning.domain.checking import Verdict
 from central_hub.learning.domain.exercises import Exercise, Item
 from central_hub.learning.domain.markup import render, render_inline
-from central_hub.learning.model import Entry, Page, Subject
+from central_hub.learning.model import ClassInfo, ClassSummary, Entry, Membership, Page, Subject
+from central_hub.learning.tables import TITLE_LENGTH
 
 AnswerText = Annotated[str, Field(max_length=limits.MAX_ANSWER_CHARS)]
 
@@ -222,3 +223,88 @@ class QueueEntryOut(_Out):
     author: str
     revision: int
     waiting_since: str
+
+
+class ClassIn(BaseModel):
+    """A teacher's new class: only its title (no pupil's name is ever asked for)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: Annotated[str, Field(min_length=1, max_length=TITLE_LENGTH)]
+
+
+class ClassOut(_Out):
+    """A teacher's class: the code pupils join with, and how many did."""
+
+    code: str
+    title: str
+    created_at: str
+    members: int
+
+    @classmethod
+    def of(cls, info: ClassInfo) -> ClassOut:
+        """From the service's record."""
+        return cls(code=info.code, title=info.title, created_at=info.created_at.isoformat(),
+                   members=info.members)
+
+
+class MembershipOut(_Out):
+    """A pupil's membership: the token (only when joining: shown once), the pseudonym the
+    teacher sees, the class."""
+
+    token: str | None = None
+    pseudonym: str
+    class_code: str
+    class_title: str
+
+    @classmethod
+    def of(cls, membership: Membership) -> MembershipOut:
+        """From the service's record."""
+        return cls(token=membership.token, pseudonym=membership.pseudonym,
+                   class_code=membership.class_code, class_title=membership.class_title)
+
+
+class ExerciseTallyOut(_Out):
+    """How the class did on one exercise."""
+
+    exercise: str
+    title: str
+    pupils: int
+    attempts: int
+    correct: int
+
+
+class PupilTallyOut(_Out):
+    """How one pseudonym did."""
+
+    pseudonym: str
+    attempts: int
+    correct: int
+    exercises: int
+    mastered: list[str]
+    last_at: str
+
+
+class SummaryOut(_Out):
+    """What a teacher sees of a class: aggregates per exercise and per pseudonym only."""
+
+    code: str
+    title: str
+    members: int
+    exercises: list[ExerciseTallyOut]
+    pupils: list[PupilTallyOut]
+
+    @classmethod
+    def of(cls, summary: ClassSummary) -> SummaryOut:
+        """From the service's summary."""
+        return cls(code=summary.info.code, title=summary.info.title,
+                   members=summary.info.members,
+                   exercises=[ExerciseTallyOut(exercise=e.exercise,
+                                               title=summary.titles.get(e.exercise, e.exercise),
+                                               pupils=e.pupils, attempts=e.attempts,
+                                               correct=e.correct) for e in summary.exercises],
+                   pupils=[PupilTallyOut(pseudonym=p.pseudonym, attempts=p.attempts,
+                                         correct=p.correct, exercises=p.exercises,
+                                         mastered=list(p.mastered),
+                                         last_at=p.last_at.isoformat())
+                           for p in summary.pupils])

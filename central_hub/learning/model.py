@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from central_hub.learning.domain.classes import ExerciseTally, PupilTally
 from central_hub.learning.domain.exercises import Item
 
 
@@ -58,3 +59,36 @@ class Published:
 
     item: Item
     revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClassInfo:
+    """A teacher's class: its code, title, when it was created, how many pupils joined."""
+
+    code: str
+    title: str
+    created_at: datetime
+    members: int
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A pupil's place in a class: the token (shown once; only its digest is kept), the
+    pseudonym the teacher sees, the class."""
+
+    token: str | None
+    member_id: str
+    pseudonym: str
+    class_code: str
+    class_title: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClassSummary:
+    """What a teacher sees of a class: aggregates per exercise and per pseudonym, and the
+    titles of the exercises named in them."""
+
+    info: ClassInfo
+    exercises: list[ExerciseTally]
+    pupils: list[PupilTally]
+    titles: dict[str, str]

@@ -46,6 +46,7 @@ async def open_learning(hub: Hub) -> AsyncIterator[LearningService]:
     try:
         await asyncio.to_thread(create_schema, engine)
         service = LearningService(engine, pool, public_url=settings.public_url)
+        hub.identity.add_pupil_lookup(service.member_of_token)
         if settings.seed_starter_content:
             await asyncio.to_thread(service.seed)
         await pool.start()

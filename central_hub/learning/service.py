@@ -13,15 +13,24 @@ import json
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from central_hub.core.tokens import token_digest
 from central_hub.learning import store
 from central_hub.learning.checker_pool import CheckerPool, needs_worker
 from central_hub.learning.domain.amb import amb_record
 from central_hub.learning.domain.catalogue import split_address
 from central_hub.learning.domain.checking import AnswerShapeError, Verdict, check, sample_failures
+from central_hub.learning.domain.classes import (
+    item_of,
+    new_class_code,
+    new_pseudonym,
+    read_class_code,
+    tally,
+)
 from central_hub.learning.domain.exercises import Answer, Exercise, Item, read_item
 from central_hub.learning.domain.gift import read_gift, write_gift
 from central_hub.learning.domain.moodle_xml import read_moodle_xml, write_moodle_xml
@@ -35,12 +44,24 @@ from central_hub.learning.errors import (
     InvalidError,
     NotFoundError,
 )
-from central_hub.learning.model import Page, Published, Subject, Waiting
+from central_hub.learning.model import (
+    ClassInfo,
+    ClassSummary,
+    Membership,
+    Page,
+    Published,
+    Subject,
+    Waiting,
+)
 from central_hub.learning.starter import STARTER_AUTHOR
 from central_hub.learning.starter import items as starter_items
 
 #: the largest page of a search
 MAX_PAGE = 100
+#: bounds of the classes' tables: per teacher, per class, per pupil
+MAX_CLASSES_PER_TEACHER = 100
+MAX_MEMBERS_PER_CLASS = 200
+MAX_ATTEMPTS_PER_MEMBER = 20_000
 #: who approved the starter content (reviewed in the repository, samples run in CI)
 STARTER_REVIEWER = "Startinhalte, im Repository geprüft"
 
@@ -228,6 +249,98 @@ class LearningService:
             return write_moodle_xml(document.get("exercises", []), category)
         raise InvalidError(f"unknown format {fmt!r} (gift, moodle-xml)")
 
+    # -- classes: teachers' codes, pupils under pseudonyms, aggregates ----------------------
+
+    def create_class(self, *, teacher: str, title: str) -> ClassInfo:
+        """A new class of ``teacher`` with a fresh code."""
+        with self.engine.begin() as conn:
+            if store.count_classes(conn, teacher) >= MAX_CLASSES_PER_TEACHER:
+                raise ConflictError(f"at most {MAX_CLASSES_PER_TEACHER} classes per teacher; "
+                                    "close one first")
+            code = new_class_code(secrets.randbelow)
+            while store.class_row(conn, code) is not None:  # 1 in 10^11 per class
+                code = new_class_code(secrets.randbelow)
+            now = datetime.now(UTC)
+            store.add_class(conn, code, teacher, title, now)
+        return ClassInfo(code, title, now, 0)
+
+    def classes(self, teacher: str) -> list[ClassInfo]:
+        """The teacher's classes, newest first."""
+        with self.engine.connect() as conn:
+            return store.classes_of(conn, teacher)
+
+    def class_summary(self, *, teacher: str, code: str) -> ClassSummary:
+        """The aggregates of the teacher's class (another teacher's class is not found)."""
+        with self.engine.connect() as conn:
+            info = _own_class(conn, teacher, code)
+            attempts = store.attempts_in(conn, info.code)
+        mastery, titles = {}, {}
+        for item_id in sorted({item_of(a.exercise) for a in attempts}):
+            try:
+                item = self.published(item_id).item
+            except NotFoundError:
+                continue  # withdrawn since: counted, shown by its address
+            mastery[item_id] = item.mastery
+            titles.update({f"{item.id}.{e.id}": f"{item.title}: {e.title}"
+                           for e in item.exercises})
+        exercises, pupils = tally(attempts, mastery)
+        return ClassSummary(info, exercises, pupils, titles)
+
+    def close_class(self, *, teacher: str, code: str) -> None:
+        """Delete the teacher's class with its members and their attempts."""
+        with self.engine.begin() as conn:
+            store.remove_class(conn, _own_class(conn, teacher, code).code)
+
+    def join_class(self, code_text: str) -> Membership:
+        """A pupil opts in: a membership with a fresh token and a drawn pseudonym."""
+        code = read_class_code(code_text)
+        if code is None:
+            raise NotFoundError("no class with this code")
+        token = secrets.token_urlsafe(32)
+        member_id = "M-" + secrets.token_hex(8)
+        with self.engine.begin() as conn:
+            row = store.class_row(conn, code)
+            if row is None:
+                raise NotFoundError("no class with this code")
+            taken = store.pseudonyms(conn, code)
+            if len(taken) >= MAX_MEMBERS_PER_CLASS:
+                raise ConflictError(f"this class is full ({MAX_MEMBERS_PER_CLASS} pupils)")
+            pseudonym = new_pseudonym(secrets.randbelow, taken)
+            store.add_member(conn, member_id, code, digest=token_digest(token),
+                             pseudonym=pseudonym, at=datetime.now(UTC))
+        return Membership(token, member_id, pseudonym, code, str(row["title"]))
+
+    def member_of_token(self, token: str) -> str | None:
+        """The membership a bearer token belongs to: the hub's identity resolver asks
+        (:meth:`central_hub.core.resolver.IdentityResolver.add_pupil_lookup`)."""
+        with self.engine.connect() as conn:
+            return store.member_of(conn, token_digest(token))
+
+    def membership(self, member_id: str) -> Membership:
+        """A pupil's membership, without its token."""
+        with self.engine.connect() as conn:
+            row = store.member_row(conn, member_id)
+        if row is None:
+            raise NotFoundError("not in a class")
+        return Membership(None, member_id, str(row["pseudonym"]), str(row["class_code"]),
+                          str(row["title"]))
+
+    def leave_class(self, member_id: str) -> None:
+        """A pupil leaves: the membership and every attempt of it are deleted."""
+        with self.engine.begin() as conn:
+            store.remove_member(conn, member_id)
+
+    def record(self, member_id: str, address: str, correct: bool) -> bool:
+        """Keep a class member's checked answer for the teacher's aggregates; ``False`` when
+        the membership is gone or holds :data:`MAX_ATTEMPTS_PER_MEMBER` already."""
+        with self.engine.begin() as conn:
+            row = store.member_row(conn, member_id)
+            if row is None or store.count_attempts(conn, member_id) >= MAX_ATTEMPTS_PER_MEMBER:
+                return False
+            store.add_attempt(conn, member_id, str(row["class_code"]), exercise=address,
+                              correct=correct, at=datetime.now(UTC))
+        return True
+
     async def check(self, address: str, answer: Answer) -> Verdict:
         """Check a pupil's answer to a published exercise; counts the outcome."""
         _, exercise = self.exercise(address)
@@ -251,6 +364,17 @@ class ImportResult:
     item_id: str
     imported: int
     skipped: list[tuple[str, str]]
+
+
+def _own_class(conn: Connection, teacher: str, code: str) -> ClassInfo:
+    """The teacher's class by a code as typed; another teacher's is not found (no hint that
+    the code exists)."""
+    written = read_class_code(code)
+    row = None if written is None else store.class_row(conn, written)
+    if row is None or row["teacher"] != teacher:
+        raise NotFoundError("no such class of yours")
+    return ClassInfo(str(row["code"]), str(row["title"]), cast(datetime, row["created_at"]),
+                     store.count_members(conn, str(row["code"])))
 
 
 def _category(path: str | None) -> str:

@@ -23,12 +23,16 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from central_hub.learning.domain.catalogue import searchable_text
+from central_hub.learning.domain.classes import Attempt
 from central_hub.learning.domain.exercises import Item
-from central_hub.learning.model import Entry, Page, Waiting
+from central_hub.learning.model import ClassInfo, Entry, Page, Waiting
 from central_hub.learning.search_text import fts_query, stems
 from central_hub.learning.tables import (
     FTS_TABLE,
+    attempts_table,
+    classes_table,
     items_table,
+    members_table,
     reviews_table,
     revisions_table,
     search_table,
@@ -191,3 +195,113 @@ def reviews_of(conn: Connection, item_id: str) -> list[dict[str, object]]:
                         .where(reviews_table.c.item_id == item_id)
                         .order_by(reviews_table.c.id)).all()
     return [dict(r._mapping) for r in rows]
+
+
+# -- classes ----------------------------------------------------------------------------------
+
+
+def add_class(conn: Connection, code: str, teacher: str, title: str, at: datetime) -> None:
+    """A teacher's new class."""
+    conn.execute(insert(classes_table).values(code=code, teacher=teacher, title=title,
+                                              created_at=at))
+
+
+def class_row(conn: Connection, code: str) -> dict[str, object] | None:
+    """A class by its code."""
+    row = conn.execute(select(classes_table).where(classes_table.c.code == code)).first()
+    return None if row is None else dict(row._mapping)
+
+
+def classes_of(conn: Connection, teacher: str) -> list[ClassInfo]:
+    """A teacher's classes with how many pupils joined, newest first."""
+    members = (select(members_table.c.class_code, func.count().label("n"))
+               .group_by(members_table.c.class_code).subquery())
+    rows = conn.execute(
+        select(classes_table.c.code, classes_table.c.title, classes_table.c.created_at,
+               func.coalesce(members.c.n, 0).label("members"))
+        .select_from(classes_table.outerjoin(members,
+                                             members.c.class_code == classes_table.c.code))
+        .where(classes_table.c.teacher == teacher)
+        .order_by(classes_table.c.created_at.desc(), classes_table.c.code)).all()
+    return [ClassInfo(r.code, r.title, r.created_at, int(r.members)) for r in rows]
+
+
+def count_classes(conn: Connection, teacher: str) -> int:
+    """How many classes a teacher has."""
+    return int(conn.execute(select(func.count()).select_from(classes_table)
+                            .where(classes_table.c.teacher == teacher)).scalar_one())
+
+
+def count_members(conn: Connection, code: str) -> int:
+    """How many pupils joined a class."""
+    return int(conn.execute(select(func.count()).select_from(members_table)
+                            .where(members_table.c.class_code == code)).scalar_one())
+
+
+def pseudonyms(conn: Connection, code: str) -> list[str]:
+    """The pseudonyms taken in a class."""
+    return list(conn.execute(select(members_table.c.pseudonym)
+                             .where(members_table.c.class_code == code)).scalars())
+
+
+def add_member(conn: Connection, member_id: str, code: str, *, digest: str, pseudonym: str,
+               at: datetime) -> None:
+    """A pupil joined a class."""
+    conn.execute(insert(members_table).values(id=member_id, class_code=code,
+                                              token_digest=digest, pseudonym=pseudonym,
+                                              joined_at=at))
+
+
+def member_of(conn: Connection, digest: str) -> str | None:
+    """The membership a token's digest belongs to."""
+    return conn.execute(select(members_table.c.id)
+                        .where(members_table.c.token_digest == digest)).scalar()
+
+
+def member_row(conn: Connection, member_id: str) -> dict[str, object] | None:
+    """A membership with its class's title."""
+    row = conn.execute(
+        select(members_table.c.id, members_table.c.class_code, members_table.c.pseudonym,
+               classes_table.c.title)
+        .select_from(members_table.join(classes_table,
+                                        classes_table.c.code == members_table.c.class_code))
+        .where(members_table.c.id == member_id)).first()
+    return None if row is None else dict(row._mapping)
+
+
+def add_attempt(conn: Connection, member_id: str, code: str, *, exercise: str, correct: bool,
+                at: datetime) -> None:
+    """A checked answer of a class's pupil."""
+    conn.execute(insert(attempts_table).values(member_id=member_id, class_code=code,
+                                               exercise=exercise, correct=correct, at=at))
+
+
+def count_attempts(conn: Connection, member_id: str) -> int:
+    """How many attempts a membership holds."""
+    return int(conn.execute(select(func.count()).select_from(attempts_table)
+                            .where(attempts_table.c.member_id == member_id)).scalar_one())
+
+
+def attempts_in(conn: Connection, code: str) -> list[Attempt]:
+    """Every attempt in a class, with the pupil's pseudonym, oldest first."""
+    rows = conn.execute(
+        select(members_table.c.pseudonym, attempts_table.c.exercise,
+               attempts_table.c.correct, attempts_table.c.at)
+        .select_from(attempts_table.join(members_table,
+                                         members_table.c.id == attempts_table.c.member_id))
+        .where(attempts_table.c.class_code == code)
+        .order_by(attempts_table.c.at, attempts_table.c.id)).all()
+    return [Attempt(r.pseudonym, r.exercise, bool(r.correct), r.at) for r in rows]
+
+
+def remove_member(conn: Connection, member_id: str) -> None:
+    """A pupil left: the membership and its attempts are deleted."""
+    conn.execute(delete(attempts_table).where(attempts_table.c.member_id == member_id))
+    conn.execute(delete(members_table).where(members_table.c.id == member_id))
+
+
+def remove_class(conn: Connection, code: str) -> None:
+    """A class closed: its attempts, members and the class are deleted."""
+    conn.execute(delete(attempts_table).where(attempts_table.c.class_code == code))
+    conn.execute(delete(members_table).where(members_table.c.class_code == code))
+    conn.execute(delete(classes_table).where(classes_table.c.code == code))

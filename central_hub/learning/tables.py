@@ -11,6 +11,10 @@ service, never by a constructor.
 * ``learning_revisions`` — every revision of every item, the author's whole document as JSON,
   kept for ever: the review shows the diff between two of them.
 * ``learning_reviews`` — every review: revision, reviewer, decision and comment.
+* ``learning_classes``, ``learning_members``, ``learning_attempts`` — a teacher's class codes,
+  the pupils who joined one (a pseudonym and the digest of their token, nothing else), and
+  their checked answers (exercise, right or not, when). Leaving a class deletes the member's
+  attempts; closing a class deletes its members and attempts.
 * ``learning_search`` — one row per *published* item with its searchable text. PostgreSQL
   indexes it with a generated ``tsvector`` in the ``german`` configuration (GIN); SQLite with
   the FTS5 table ``learning_fts`` over German Snowball stems of the same text
@@ -22,6 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -39,6 +44,7 @@ from central_hub.storage.schema import AutoId
 
 ID_LENGTH = 80
 PERSON_LENGTH = 120
+TITLE_LENGTH = 120
 
 metadata = MetaData()
 
@@ -93,6 +99,35 @@ search_table = Table(
     Column("grade_min", Integer, nullable=False),
     Column("grade_max", Integer, nullable=False),
     Column("body", Text, nullable=False),
+)
+
+classes_table = Table(
+    "learning_classes", metadata,
+    Column("code", String(9), primary_key=True),
+    Column("teacher", String(PERSON_LENGTH), nullable=False, index=True),
+    Column("title", String(TITLE_LENGTH), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=_now),
+)
+
+members_table = Table(
+    "learning_members", metadata,
+    Column("id", String(20), primary_key=True),
+    Column("class_code", String(9), ForeignKey("learning_classes.code"), nullable=False,
+           index=True),
+    Column("token_digest", String(64), nullable=False, unique=True),
+    Column("pseudonym", String(40), nullable=False),
+    Column("joined_at", DateTime(timezone=True), nullable=False, default=_now),
+)
+
+attempts_table = Table(
+    "learning_attempts", metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("member_id", String(20), ForeignKey("learning_members.id"), nullable=False,
+           index=True),
+    Column("class_code", String(9), nullable=False, index=True),
+    Column("exercise", String(2 * ID_LENGTH + 1), nullable=False),
+    Column("correct", Boolean, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, default=_now),
 )
 
 #: SQLite: the full-text index over the stems of ``learning_search`` (rowid = its rowid)

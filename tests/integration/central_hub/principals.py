@@ -1,7 +1,8 @@
 """Every kind of caller of the hub, as bearer tokens for tests over real HTTP.
 
 Anonymous, a static admin token, each role alone (issued tokens in the hub's database), a Kita
-family (registered through the API), an expired and a revoked token. ``expected`` is what the
+family (registered through the API), a pupil in a class (joined through the API), an expired
+and a revoked token. ``expected`` is what the
 authorisation matrix promises for each; the tests check the hub keeps that promise.
 """
 
@@ -58,6 +59,16 @@ def callers(hub: HubServer) -> list[Caller]:
         registered.raise_for_status()
         body = registered.json()
     out.append(Caller("family", body["token"], Principal.family(body["family_id"])))
+    teacher = next(c.token for c in out if c.name == Role.LEARNING_TEACHER.value)
+    with httpx.Client(base_url=hub.url, timeout=10) as http:
+        made = http.post("/api/v1/learning/classes", json={"title": "Testklasse"},
+                         headers={"Authorization": f"Bearer {teacher}"})
+        made.raise_for_status()
+        member = http.post(f"/api/v1/learning/classes/{made.json()['code']}/members")
+        member.raise_for_status()
+    pupil = member.json()["token"]
+    out.append(Caller("pupil", pupil, Principal.pupil(hub.app.state.learning.member_of_token(
+        pupil))))
     two_days_ago = int(time.time() * 1000) - 2 * DAY_MS
     _, expired = TokenStore(engine, clock=lambda: two_days_ago).issue(
         "expired", set(Role), expires_days=1)

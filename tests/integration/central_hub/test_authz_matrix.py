@@ -49,6 +49,8 @@ def test_every_operation_with_every_caller(hub: HubServer) -> None:
     people = callers(hub)
     with httpx.Client(base_url=hub.url, timeout=30) as http:
         ops = operations(http.get("/openapi.json").json()) + sorted(UNDOCUMENTED)
+        # leaving the class ends the pupil's membership: last, so its token counts until then
+        ops.sort(key=lambda op: op == ("DELETE", "/api/v1/learning/membership"))
         wrong = []
         for method, path in ops:
             rule = rule_for(method, path)
