@@ -144,6 +144,8 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", f"{_LEARNING}/exercises/{{exercise_id}}/check"): PUBLIC,
     # -- learning platform: volunteers write, others review (four eyes, in the service) --
     ("POST", f"{_LEARNING}/import"): LEARNING_AUTHOR,
+    ("POST", f"{_LEARNING}/drafts"): LEARNING_AUTHOR,
+    ("PUT", f"{_LEARNING}/drafts/{{item_id}}"): LEARNING_AUTHOR,
     ("GET", f"{_LEARNING}/drafts/{{item_id}}"): LEARNING_AUTHOR | LEARNING_REVIEWER,
     ("GET", f"{_LEARNING}/items/{{item_id}}/export"): LEARNING_AUTHOR | LEARNING_REVIEWER,
     ("GET", f"{_LEARNING}/review-queue"): LEARNING_REVIEWER,

@@ -27,6 +27,7 @@ from central_hub.learning.bodies import (
     CheckIn,
     ClassIn,
     ClassOut,
+    DraftOut,
     ImportOut,
     ItemOut,
     MembershipOut,
@@ -40,6 +41,7 @@ from central_hub.learning.bodies import (
     SummaryOut,
     VerdictOut,
 )
+from central_hub.learning.documents import MAX_DOCUMENT_BYTES
 from central_hub.learning.domain.amb import DEFAULT_LICENSE
 from central_hub.learning.domain.offline import offline_rules
 from central_hub.learning.errors import (
@@ -168,6 +170,32 @@ def create_learning_router() -> APIRouter:
             grade=grade, title=title)
         return ImportOut(item_id=result.item_id, imported=result.imported,
                          skipped=[SkippedOut(question=q, reason=r) for q, r in result.skipped])
+
+    document_body = {**body_limit(MAX_DOCUMENT_BYTES), "requestBody": {
+        "required": True, "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+            "text/plain": {"schema": {"type": "string"}}}}}
+
+    @router.post("/drafts", status_code=status.HTTP_201_CREATED, openapi_extra=document_body)
+    async def new_draft(service: ServiceDep, principal: PrincipalDep,
+                        request: Request) -> DraftOut:
+        """A new item from the caller's document (YAML or JSON, as the starter content is
+        written), waiting for review; 409 when its id exists, 422 naming what is wrong."""
+        author = _caller(principal)
+        saved = await run_in_threadpool(service.save_draft, author=author,
+                                        raw=await request.body())
+        return DraftOut.of(saved)
+
+    @router.put("/drafts/{item_id}", openapi_extra=document_body)
+    async def edit_draft(service: ServiceDep, principal: PrincipalDep, item_id: ItemPath,
+                         request: Request) -> DraftOut:
+        """The item's next revision from the caller's document; the public keeps seeing the
+        published revision until a reviewer who wrote none of the new ones approves."""
+        author = _caller(principal)
+        saved = await run_in_threadpool(service.save_draft, author=author,
+                                        raw=await request.body(), item_id=item_id)
+        return DraftOut.of(saved)
 
     @router.get("/review-queue")
     def review_queue(service: ServiceDep) -> list[QueueEntryOut]:

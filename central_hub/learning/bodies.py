@@ -18,7 +18,15 @@ from central_hub.learning.domain.catalogue import exercise_address, shuffled
 from central_hub.learning.domain.checking import Verdict
 from central_hub.learning.domain.exercises import Exercise, Item
 from central_hub.learning.domain.markup import render, render_inline
-from central_hub.learning.model import ClassInfo, ClassSummary, Entry, Membership, Page, Subject
+from central_hub.learning.model import (
+    ClassInfo,
+    ClassSummary,
+    Entry,
+    Membership,
+    Page,
+    SavedDraft,
+    Subject,
+)
 from central_hub.learning.tables import TITLE_LENGTH
 
 AnswerText = Annotated[str, Field(max_length=limits.MAX_ANSWER_CHARS)]
@@ -308,3 +316,19 @@ class SummaryOut(_Out):
                                          mastered=list(p.mastered),
                                          last_at=p.last_at.isoformat())
                            for p in summary.pupils])
+
+
+class DraftOut(_Out):
+    """A saved revision: the item, its number, its state, the samples that fail (a revision
+    with failing samples is kept, but cannot be approved)."""
+
+    item_id: str
+    revision: int
+    status: str
+    failures: list[str]
+
+    @classmethod
+    def of(cls, saved: SavedDraft) -> DraftOut:
+        """From the service's record."""
+        return cls(item_id=saved.item_id, revision=saved.revision, status=saved.status,
+                   failures=saved.failures)

@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from central_hub.learning import starter
+from central_hub.learning.documents import load_document
 from central_hub.learning.domain.checking import sample_failures
 from central_hub.learning.domain.exercises import read_item
 from central_hub.learning.errors import ContentError
@@ -46,10 +45,7 @@ def _documents(files: list[Path]) -> Iterator[tuple[str, Any]]:
     for path in files:
         if path.stat().st_size > starter.MAX_FILE_BYTES:
             raise ContentError(f"{path}: larger than {starter.MAX_FILE_BYTES} bytes")
-        try:
-            yield str(path), yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ContentError(f"{path}: not YAML: {exc}") from None
+        yield str(path), load_document(path.read_bytes(), str(path))
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -92,3 +92,13 @@ class ClassSummary:
     exercises: list[ExerciseTally]
     pupils: list[PupilTally]
     titles: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SavedDraft:
+    """A saved revision: the item, its number, its state, and the samples that fail."""
+
+    item_id: str
+    revision: int
+    status: str
+    failures: list[str]

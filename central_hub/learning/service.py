@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from central_hub.core.tokens import token_digest
 from central_hub.learning import store
 from central_hub.learning.checker_pool import CheckerPool, needs_worker
+from central_hub.learning.documents import dump_document, load_document
 from central_hub.learning.domain.amb import amb_record
 from central_hub.learning.domain.catalogue import split_address
 from central_hub.learning.domain.checking import AnswerShapeError, Verdict, check, sample_failures
@@ -50,6 +51,7 @@ from central_hub.learning.model import (
     Membership,
     Page,
     Published,
+    SavedDraft,
     Subject,
     Waiting,
 )
@@ -186,6 +188,35 @@ class LearningService:
                               "draft")
         return ImportResult(item_id, len(imported.exercises), imported.skipped)
 
+    def save_draft(self, *, author: str, raw: bytes, item_id: str | None = None) -> SavedDraft:
+        """An author's document (YAML or JSON) as a new item (``item_id`` ``None``) or as the
+        next revision of ``item_id``, waiting for review; what the public sees does not
+        change until a reviewer approves. The samples that fail are returned (approval needs
+        none)."""
+        try:
+            document = load_document(raw, "document")
+            item = read_item(document, "document")
+        except ContentError as exc:
+            raise InvalidError(str(exc)) from None
+        if item.subject not in SUBJECTS:
+            raise InvalidError(f"unknown subject {item.subject!r}")
+        if item_id is not None and item.id != item_id:
+            raise InvalidError(f"the document's id {item.id!r} is not {item_id!r}")
+        stored = json.dumps(document, ensure_ascii=False)
+        with self.engine.begin() as conn:
+            row = store.item_row(conn, item.id)
+            if item_id is None:
+                if row is not None:
+                    raise ConflictError(f"an item {item.id!r} exists; edit it instead")
+                store.insert_item(conn, item, stored, author, "draft")
+                revision = 1
+            else:
+                if row is None:
+                    raise NotFoundError(f"no item {item_id!r}")
+                revision = store.add_revision(conn, item, stored, author)
+        failures = [str(f) for e in item.exercises for f in sample_failures(e)]
+        return SavedDraft(item.id, revision, "draft", failures)
+
     def review(self, *, reviewer: str, item_id: str, decision: str, comment: str) -> str:
         """Approve (publish) or reject an item's latest revision: never by its author (four
         eyes), and only when every exercise's samples pass. Returns the item's new state."""
@@ -196,12 +227,19 @@ class LearningService:
             if row["status"] not in ("draft", "in_review"):
                 raise ConflictError(f"item {item_id!r} is {row['status']}, not waiting for review")
             history = store.revisions(conn, item_id)
-            revision, author, document = history[-1]
-            if reviewer in (row["author"], author):
+            revision, _, document = history[-1]
+            # four eyes: not the item's author, nor an author of what changed since the
+            # published revision
+            published = cast(int | None, row["published_revision"]) or 0
+            authors = {row["author"]} | {a for r, a, _ in history if r > published}
+            if reviewer in authors:
                 raise ForbiddenError("an author cannot review their own item (four eyes)")
             if decision == "approve":
-                item = read_item(json.loads(document), item_id)
-                _require_samples(item)
+                try:
+                    item = read_item(json.loads(document), item_id)
+                    _require_samples(item)
+                except ContentError as exc:  # kept as written, not publishable as it is
+                    raise InvalidError(f"cannot be published: {exc}") from None
                 store.publish(conn, item, revision)
             store.add_review(conn, item_id, revision, reviewer=reviewer, decision=decision,
                              comment=comment)
@@ -228,8 +266,15 @@ class LearningService:
         base = next((d for r, _, d in history if r == row["published_revision"]), None)
         if base is None and len(history) > 1:
             base = history[-2][2]
+        parsed = json.loads(document)
+        try:
+            failures = [str(f) for e in read_item(parsed, item_id).exercises
+                        for f in sample_failures(e)]
+        except ContentError as exc:  # stored before a rule was tightened
+            failures = [str(exc)]
         return {"id": item_id, "status": row["status"], "author": row["author"],
-                "revision": revision, "document": json.loads(document),
+                "revision": revision, "document": parsed, "yaml": dump_document(parsed),
+                "failures": failures,
                 "revisions": [{"revision": r, "author": a} for r, a, _ in history],
                 "diff": _diff(base, document), "reviews": reviews}
 

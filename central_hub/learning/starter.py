@@ -13,17 +13,15 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from central_hub.learning.documents import MAX_DOCUMENT_BYTES, load_document
 from central_hub.learning.domain.exercises import Item, read_item
-from central_hub.learning.errors import ContentError
 
 #: who the starter content is by, in the catalogue and its metadata
 STARTER_AUTHOR = "Digitale Lernhilfe Kassel"
 #: the licence of every starter item
 STARTER_LICENSE = "https://creativecommons.org/licenses/by-sa/4.0/"
 #: the most bytes one content file may have
-MAX_FILE_BYTES = 512 * 1024
+MAX_FILE_BYTES = MAX_DOCUMENT_BYTES
 
 
 def documents() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -35,16 +33,8 @@ def documents() -> Iterator[tuple[str, dict[str, Any]]]:
         for path in sorted(subject.iterdir(), key=lambda p: p.name):
             if not path.name.endswith(".yaml"):
                 continue
-            raw = path.read_bytes()
             name = f"{subject.name}/{path.name}"
-            if len(raw) > MAX_FILE_BYTES:
-                raise ContentError(f"{name}: larger than {MAX_FILE_BYTES} bytes")
-            try:
-                document = yaml.safe_load(raw)
-            except yaml.YAMLError as exc:
-                raise ContentError(f"{name}: not YAML: {exc}") from None
-            if not isinstance(document, dict):
-                raise ContentError(f"{name}: not a mapping")
+            document = load_document(path.read_bytes(), name)
             yield name, document
 
 

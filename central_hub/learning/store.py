@@ -60,6 +60,20 @@ def insert_item(conn: Connection, item: Item, document: str, author: str, status
                                                 author=author, created_at=datetime.now(UTC)))
 
 
+def add_revision(conn: Connection, item: Item, document: str, author: str) -> int:
+    """The next revision of an item, waiting for review (its catalogue row shows the new
+    title for the queue; the published revision stays what the public sees)."""
+    latest = conn.execute(select(func.max(revisions_table.c.revision))
+                          .where(revisions_table.c.item_id == item.id)).scalar_one()
+    revision = int(latest or 0) + 1
+    conn.execute(insert(revisions_table).values(item_id=item.id, revision=revision,
+                                                document=document, author=author,
+                                                created_at=datetime.now(UTC)))
+    conn.execute(update(items_table).where(items_table.c.id == item.id).values(
+        status="draft", revision=revision, title=item.title, updated_at=datetime.now(UTC)))
+    return revision
+
+
 def add_review(conn: Connection, item_id: str, revision: int, *, reviewer: str, decision: str,
                comment: str) -> None:
     """Record a review."""

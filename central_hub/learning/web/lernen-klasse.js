@@ -1,17 +1,12 @@
 // Classes: a pupil opts into a teacher's class with its code and practises under a pseudonym
 // the hub draws ("Fuchs 17"); the teacher sees how the class does per exercise and per
 // pseudonym, never a name. The teacher's key (a token of the city's identity service with
-// the role learning_teacher) stays in this tab only (sessionStorage).
+// the role learning_teacher) stays in this tab only (lernen-seite.js).
 
 import { joined, left, membership } from "./lernen-fortschritt.js";
-import { call, el, show } from "./lernen-seite.js";
-
-const KEY = "lernhilfe.lehrkraft";
-
-function message(node, text, good) {
-  node.className = "rueckmeldung " + (good ? "richtig" : "falsch");
-  node.textContent = text;
-}
+import {
+  call, el, forgetKey, keyForm, message, show, signOut, staffKey, table,
+} from "./lernen-seite.js";
 
 // -- pupils: joining and leaving ------------------------------------------------------------
 
@@ -68,40 +63,6 @@ export async function classSection() {
 
 const percent = (right, all) => (all ? `${Math.round((100 * right) / all)} %` : "–");
 
-function table(caption, heads, rows) {
-  // a wide table scrolls on a phone: its region is focusable so the keyboard scrolls it too
-  return el("div", { class: "breit", tabindex: "0", role: "region", "aria-label": caption }, el("table", {}, el("caption", { text: caption }),
-    el("thead", {}, el("tr", {}, ...heads.map((h) => el("th", { scope: "col", text: h })))),
-    el("tbody", {}, ...rows.map((cells) => el("tr", {}, ...cells.map((c, n) =>
-      n === 0 ? el("th", { scope: "row" }, c) : el("td", {}, c)))))));
-}
-
-function keyForm() {
-  const key = el("input", { id: "schluessel", type: "password", autocomplete: "off" });
-  const result = el("p", { class: "rueckmeldung", role: "status", "aria-live": "polite" });
-  const form = el("form", { class: "karte" },
-    el("p", { text: "Lehrkräfte melden sich mit dem Zugangsschlüssel an, den sie von der Stadt erhalten." }),
-    el("div", { class: "reihe" }, el("label", { for: "schluessel", text: "Zugangsschlüssel" }), key),
-    el("p", {}, el("button", { type: "submit", text: "Anmelden" })), result);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      await call("GET", "/classes", { token: key.value.trim() });
-      sessionStorage.setItem(KEY, key.value.trim());
-      await teacherPage();
-    } catch (error) {
-      message(result, error.status === 401 ? "Dieser Schlüssel gilt nicht." : error.message, false);
-    }
-  });
-  return form;
-}
-
-function logout() {
-  return el("button", { type: "button", class: "leise", text: "Abmelden", onclick: () => {
-    sessionStorage.removeItem(KEY);
-    teacherPage();
-  } });
-}
 
 async function classList(token) {
   const classes = await call("GET", "/classes", { token });
@@ -120,7 +81,7 @@ async function classList(token) {
       message(result, error.message, false);
     }
   });
-  show("Meine Klassen", el("p", {}, logout()),
+  show("Meine Klassen", el("p", {}, signOut(teacherPage)),
     el("p", { id: "klassen-ergebnis", class: "rueckmeldung", role: "status", "aria-live": "polite" }),
     classes.length ? table("Klassen und ihre Codes", ["Klasse", "Code", "Kinder", ""], classes.map((c) => [
       c.title, el("code", { text: c.code }), String(c.members),
@@ -151,14 +112,14 @@ async function overview(token, code) {
 }
 
 export async function teacherPage(code) {
-  const token = sessionStorage.getItem(KEY);
-  if (!token) { show("Für Lehrkräfte", keyForm()); return; }
+  const token = staffKey();
+  if (!token) { keyForm("Für Lehrkräfte", ["learning_teacher"], () => teacherPage(code)); return; }
   try {
     if (code) await overview(token, code);
     else await classList(token);
   } catch (error) {
-    if (error.status !== 401) throw error;
-    sessionStorage.removeItem(KEY);
-    show("Für Lehrkräfte", keyForm());
+    if (error.status !== 401 && error.status !== 403) throw error;
+    forgetKey();
+    keyForm("Für Lehrkräfte", ["learning_teacher"], () => teacherPage(code));
   }
 }

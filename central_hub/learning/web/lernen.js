@@ -1,10 +1,12 @@
 // Digitale Lernhilfe: the pupils' pages and the router. Plain JS modules, no framework,
 // nothing from outside the hub. Progress stays in this browser (lernen-fortschritt.js); a code
 // carries it to another device, and a pupil may opt into a teacher's class (lernen-klasse.js).
+// Volunteers write and review items in the editorial pages (lernen-redaktion.js).
 // Offline, sw.js keeps what was opened and lernen-aufgaben.js judges what it can.
 
 import { exerciseCard, flush } from "./lernen-aufgaben.js";
 import { classSection, teacherPage } from "./lernen-klasse.js";
+import { editorialPage } from "./lernen-redaktion.js";
 import { mastered, progress, progressCode, takeProgressCode } from "./lernen-fortschritt.js";
 import { API, el, get, seen, show } from "./lernen-seite.js";
 
@@ -97,6 +99,7 @@ async function route() {
     else if (parts[0] === "suche") await search(params);
     else if (parts[0] === "fortschritt") await progressPage();
     else if (parts[0] === "lehrkraft") await teacherPage(parts[1] && decodeURIComponent(parts[1]));
+    else if (parts[0] === "redaktion") await editorialPage(parts[1] && decodeURIComponent(parts[1]));
     else await home();
   } catch (error) {
     show("Das hat nicht geklappt", el("p", { text: error.message }), el("p", {}, el("a", { href: "#/", text: "Zur Startseite" })));

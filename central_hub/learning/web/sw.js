@@ -8,7 +8,7 @@ const CACHE = "lernhilfe-v1";
 const SHELL = [
   "/lernen/", "/lernen/lernen.css", "/lernen/lernen.js", "/lernen/lernen-seite.js",
   "/lernen/lernen-aufgaben.js", "/lernen/lernen-check.js", "/lernen/lernen-fortschritt.js",
-  "/lernen/lernen-klasse.js",
+  "/lernen/lernen-klasse.js", "/lernen/lernen-redaktion.js",
   "/static/vendor/katex/dist/katex.mjs", "/static/favicon.svg", "/api/v1/learning/subjects",
 ];
 const KEPT = ["/lernen/", "/static/vendor/katex/", "/static/favicon.svg", "/api/v1/learning/"];

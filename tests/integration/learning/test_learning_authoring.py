@@ -206,3 +206,90 @@ def test_broken_and_oversized_files_keep_nothing(api: TestClient, engine: Engine
         "format": "gift", "subject": "mathematik", "grade": 6}).status_code == 401
     assert import_file(api, "bernd", GIFT.encode()).status_code == 403
     assert items(engine) == 0
+
+
+DOCUMENT = """id: zahlen-runden
+title: Zahlen runden
+kind: exercises
+subject: mathematik
+topic: Runden
+grade_min: 4
+grade_max: 5
+exercises:
+  - id: r1
+    type: input
+    title: Auf Zehner
+    prompt: Runde 47 auf Zehner.
+    solution: |
+      Die Einerziffer 7 ist 5 oder mehr: aufrunden.
+    answer: {kind: number, value: "50"}
+    samples: {accept: ["50"], reject: ["40"]}
+"""
+
+
+def test_authors_write_and_edit_drafts_that_others_publish(api: TestClient) -> None:
+    headers = {**bearer("anna"), "Content-Type": "application/yaml"}
+    saved = api.post("/drafts", content=DOCUMENT.encode(), headers=headers)
+    assert saved.status_code == 201, saved.text
+    assert saved.json() == {"item_id": "zahlen-runden", "revision": 1, "status": "draft",
+                            "failures": []}
+    assert api.post("/drafts", content=DOCUMENT.encode(), headers=headers).status_code == 409
+    assert api.get("/items/zahlen-runden").status_code == 404  # a draft is nobody's yet
+    draft = api.get("/drafts/zahlen-runden", headers=bearer("bernd")).json()
+    assert draft["yaml"].startswith("id: zahlen-runden\n") and draft["failures"] == []
+    assert api.post("/items/zahlen-runden/review", json={"decision": "approve"},
+                    headers=bearer("bernd")).json()["status"] == "published"
+
+    # clara edits the published item: a sample that fails is shown, and blocks approval
+    broken = DOCUMENT.replace('accept: ["50"]', 'accept: ["50", "45"]').replace(
+        "Zahlen runden", "Runden auf Zehner")
+    edited = api.put("/drafts/zahlen-runden", content=broken.encode(),
+                     headers={**bearer("clara"), "Content-Type": "application/yaml"})
+    assert edited.status_code == 200, edited.text
+    body = edited.json()
+    assert (body["revision"], body["status"]) == (2, "draft")
+    assert body["failures"] == ["exercise r1: '45' should be accepted, got wrong: "
+                                "Das stimmt leider noch nicht."]
+    assert api.get("/items/zahlen-runden").json()["title"] == "Zahlen runden"  # still rev 1
+    refused = api.post("/items/zahlen-runden/review", json={"decision": "approve"},
+                       headers=bearer("bernd"))
+    assert refused.status_code == 422 and "45" in refused.text
+    fixed = broken.replace('accept: ["50", "45"]', 'accept: ["50"]')
+    assert api.put("/drafts/zahlen-runden", content=fixed.encode(),
+                   headers=bearer("clara")).json()["revision"] == 3
+    # four eyes: clara wrote revisions since the published one, anna wrote the item
+    for who in ("clara", "anna"):
+        assert api.post("/items/zahlen-runden/review", json={"decision": "approve"},
+                        headers=bearer(who)).status_code == 403
+    draft = api.get("/drafts/zahlen-runden", headers=bearer("bernd")).json()
+    assert [r["author"] for r in draft["revisions"]] == ["anna", "clara", "clara"]
+    assert '- "title": "Zahlen runden",' in draft["diff"].splitlines()
+    assert api.post("/items/zahlen-runden/review", json={"decision": "approve"},
+                    headers=bearer("bernd")).json()["status"] == "published"
+    assert api.get("/items/zahlen-runden").json()["title"] == "Runden auf Zehner"
+
+
+@pytest.mark.parametrize(("document", "status", "words"), [
+    (DOCUMENT.replace("grade_max: 5\n", "grade_max: [5\n"), 422, "line 8"),
+    ("a: &a [1, 1, 1, 1]\nb: [*a, *a, *a, *a]\n", 422, "aliases"),
+    ("- eine\n- Liste\n", 422, "mapping"),
+    (DOCUMENT.replace("subject: mathematik", "subject: alchemie"), 422, "subject"),
+    (DOCUMENT.replace("kind: number", "kind: zauber"), 422, "zauber"),
+    ("x" * (512 * 1024 + 1), 413, ""),
+])
+def test_broken_documents_are_refused_with_their_reason(api: TestClient, engine: Engine,
+                                                        document: str, status: int,
+                                                        words: str) -> None:
+    before = items(engine)
+    refused = api.post("/drafts", content=document.encode(), headers=bearer("anna"))
+    assert refused.status_code == status and words in refused.text
+    assert items(engine) == before
+    assert api.put("/drafts/zahlen-runden", content=DOCUMENT.encode(),
+                   headers=bearer("anna")).status_code == 404
+    other = DOCUMENT.replace("id: zahlen-runden", "id: anders")
+    assert api.post("/drafts", content=DOCUMENT.encode(), headers=bearer("anna")).status_code \
+        == 201
+    assert api.put("/drafts/zahlen-runden", content=other.encode(),
+                   headers=bearer("anna")).status_code == 422
+    assert api.post("/drafts", content=DOCUMENT.encode(),
+                    headers=bearer("bernd")).status_code == 403  # a reviewer writes nothing

@@ -57,7 +57,7 @@ def test_an_authors_files(tmp_path: Path) -> None:
     not_an_item = tmp_path / "list.yaml"
     not_an_item.write_text("- 1\n- 2\n", encoding="utf-8")
     done = run(str(not_an_item))
-    assert done.returncode == 2 and "an item must be a mapping" in done.stderr
+    assert done.returncode == 2 and "an item document is a mapping" in done.stderr
     not_yaml = tmp_path / "bad.yaml"
     not_yaml.write_text("id: [unclosed\n", encoding="utf-8")
     done = run(str(not_yaml))
