@@ -34,12 +34,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from bus_gateway.clock import WallClock
 from bus_gateway.wiring import build_gateway
 from central_hub.app import create_app
 from central_hub.broker import MosquittoBroker, port_is_free
 from central_hub.core.config import KITA_STAFF_TOKEN_ENV as STAFF_TOKEN_ENV
+from central_hub.core.identity import Role
+from central_hub.core.tokens import TokenStore
 from central_hub.gtfs_static import load_schedule
 from edge_agent.mqtt import BrokerAddress
 from signal_controller.heads import FakeSignalHeads
@@ -65,7 +68,7 @@ from simulations.demo.domain.timetable import Dispatcher, ScheduledTrip
 from simulations.demo.kita_seed import PREFIX as KITA_PREFIX
 from simulations.demo.kita_seed import seed_kita_round
 from simulations.demo.learning_tour import PREFIX as LEARNING_PREFIX
-from simulations.demo.learning_tour import tour_learning
+from simulations.demo.learning_tour import seed_class, seed_draft, tour_learning
 from simulations.demo.options import DemoError, DemoOptions
 from simulations.demo.session import (
     DemoCity,
@@ -97,6 +100,9 @@ TIMEZONE = ZoneInfo("Europe/Berlin")
 DAY_S = 24 * 3600
 #: the file in the demo's state folder that holds the Kita staff token.
 KITA_TOKEN_FILE = "kita-staff-token"
+#: the demo's learning teacher-and-reviewer key, and its volunteer author's
+LEARNING_TOKEN_FILE = "learning-teacher-token"
+LEARNING_AUTHOR_FILE = "learning-author-token"
 
 
 def _timetable(gtfs: Path) -> tuple[dict[str, list[LineStop]], list[ScheduledTrip]]:
@@ -131,11 +137,27 @@ def _kita_staff_token(state: Path) -> str:
         token = secrets.token_urlsafe(32)
         os.environ[STAFF_TOKEN_ENV] = token
     state.mkdir(parents=True, exist_ok=True)
-    path = state / KITA_TOKEN_FILE
+    _secret_file(state / KITA_TOKEN_FILE, token)
+    return token
+
+
+def _secret_file(path: Path, token: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(token + "\n")
-    return token
+
+
+def _learning_staff_tokens(app: FastAPI, state: Path) -> tuple[str, str]:
+    """The demo's learning staff, as issued tokens in the hub's database, each in a file only
+    the owner may read: a teacher who also reviews, and a volunteer author (two people, so
+    the review queue has an item the reviewer may approve)."""
+    tokens = TokenStore(app.state.hub.engine)
+    _, teacher = tokens.issue("demo-lehrkraft", {Role.LEARNING_TEACHER, Role.LEARNING_REVIEWER},
+                              expires_days=30)
+    _, author = tokens.issue("demo-autorin", {Role.LEARNING_AUTHOR}, expires_days=30)
+    _secret_file(state / LEARNING_TOKEN_FILE, teacher)
+    _secret_file(state / LEARNING_AUTHOR_FILE, author)
+    return teacher, author
 
 
 async def _wait_http(url: str, timeout: float) -> None:
@@ -194,8 +216,9 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         state = workdir / "state"
         hub_cfg = hub_config(opts, workdir, gtfs, broker.url, state)
         kita_token = _kita_staff_token(state)
+        app = create_app(hub_cfg, broker_url=broker.url)
         server = uvicorn.Server(uvicorn.Config(
-            create_app(hub_cfg, broker_url=broker.url), host=opts.http_host,
+            app, host=opts.http_host,
             port=opts.http_port, log_level="warning", access_log=False))
         tasks.append(asyncio.create_task(server.serve(), name="hub"))
         base_url = f"http://{opts.http_host}:{opts.http_port}/"
@@ -218,6 +241,15 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         progress(f"learning a pupil's answer checked: {learning.checked}")
         progress(f"learning pupils' pages {learning_url(opts)}, linked from every bus's WLAN "
                  "portal before its terms are accepted (walled garden)")
+        teacher, author = await asyncio.to_thread(_learning_staff_tokens, app, state)
+        klass = await seed_class(base_url, teacher, opts.seed)
+        draft = await seed_draft(base_url, author)
+        progress(f"learning class {klass.title}: code {klass.code}, {len(klass.pseudonyms)} "
+                 f"pupils practised as {', '.join(klass.pseudonyms)}; draft {draft} waits for "
+                 "review")
+        progress(f"learning as a teacher and reviewer: key in {state / LEARNING_TOKEN_FILE}; "
+                 f"open {learning_url(opts)}#/lehrkraft or #/redaktion (the volunteer's key: "
+                 f"{state / LEARNING_AUTHOR_FILE})")
 
         scheduler = TickScheduler()  # one timer ticks every controller on the 100 ms grid
         controllers = []

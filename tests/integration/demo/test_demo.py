@@ -71,6 +71,8 @@ def test_demo_for_30_s_has_every_bus_and_intersection_live(tmp_path: Path) -> No
     assert "learning a pupil's answer checked: mathe-dezimalzahlen.d1 '6.150': Richtig!" in out
     assert (f"learning pupils' pages http://127.0.0.1:{port}/lernen/, linked from every bus's "
             "WLAN portal") in out
+    assert "learning class 6a (Demo): code " in out and "6 pupils practised as " in out
+    assert "draft demo-runden waits for review" in out
 
 
 def test_demo_refuses_a_taken_port(tmp_path: Path) -> None:
