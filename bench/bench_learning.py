@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import glob
 import itertools
 import json
@@ -191,11 +192,9 @@ def bench_checks(seconds: float) -> dict[str, Any]:
 # -- over HTTP ------------------------------------------------------------------------------
 
 
-def serve(db: str, port: int, workers: int) -> None:
-    """The server process of the ``http`` benchmark."""
-
-
-
+def serve(db: str, port: int, workers: int, freeze: bool) -> None:
+    """The server process of the ``http`` benchmark; ``freeze``: as ``kassel hub`` does once
+    started (:func:`gc.freeze`)."""
     settings = HubSettings.model_validate(
         {"rate_limits": {"learning_answers": {"burst": 10**6, "per_minute": 10**6}}})
     engine = make_engine(db, hub_schema=False)
@@ -207,6 +206,9 @@ def serve(db: str, port: int, workers: int) -> None:
         service = LearningService(engine, pool)
         service.seed()
         await pool.start()
+        if freeze:
+            gc.collect()
+            gc.freeze()
         app.state.learning = service
         app.state.identity = IdentityResolver(static_tokens(settings))
         app.state.limiters = HubLimiters.of(settings.rate_limits)
@@ -218,7 +220,7 @@ def serve(db: str, port: int, workers: int) -> None:
                        dependencies=[Depends(authorize)])
 
     @app.post("/floor/exercises/{exercise_id}/check")
-    def floor(exercise_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def floor(exercise_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """The floor: the same request through uvicorn and FastAPI, no check at all."""
         return {"correct": True, "feedback": exercise_id, "gaps": None}
 
@@ -310,11 +312,19 @@ async def load(port: int, seconds: float, clients: int, closed: bool) -> dict[st
 
 
 def bench_http(seconds: float, clients: int, workers: int) -> dict[str, Any]:
+    """The load against a server as the hub runs it (heap frozen once started) and, as the
+    baseline of the same run, one that leaves the heap to the collector."""
+    return {"frozen": _bench_http(seconds, clients, workers, freeze=True),
+            "thawed": _bench_http(seconds, clients, workers, freeze=False)}
+
+
+def _bench_http(seconds: float, clients: int, workers: int, *, freeze: bool) -> dict[str, Any]:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         server = subprocess.Popen([sys.executable, __file__, "serve", "--db",
                                    f"sqlite:///{tmp}/learning.db", "--port", str(port),
-                                   "--workers", str(workers)], cwd=ROOT)
+                                   "--workers", str(workers)] + (["--freeze"] if freeze else []),
+                                  cwd=ROOT)
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -353,7 +363,6 @@ def catalogue(count: int) -> Iterator[tuple[Item, dict[str, Any]]]:
 @contextmanager
 def postgres() -> Iterator[str]:
     """A private PostgreSQL cluster on a free port (as the tests start one)."""
-
     binary = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1].rsplit("/", 1)[0]
     root = Path(tempfile.mkdtemp(prefix="bench-pg-"))
     data = root / "data"
@@ -377,8 +386,6 @@ def postgres() -> Iterator[str]:
 
 
 def bench_search(count: int, repeats: int, databases: list[str]) -> dict[str, Any]:
-
-
     rows: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, postgres() as pg:
         for name, url in (("sqlite", f"sqlite:///{tmp}/search.db"), ("postgresql", pg)):
@@ -434,9 +441,10 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--db")
     parser.add_argument("--port", type=int)
+    parser.add_argument("--freeze", action="store_true")
     args = parser.parse_args()
     if args.what == "serve":
-        serve(args.db, args.port, args.workers)
+        serve(args.db, args.port, args.workers, args.freeze)
         return
     out: dict[str, Any] = {}
     if args.what in ("checks", "all"):

@@ -7,6 +7,7 @@ gets a fully wired app from :func:`create_app`.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -63,8 +64,14 @@ def route_body_limits(app: FastAPI) -> list[RouteLimit]:
 
 def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None = None,
                broker_url: str | None = None, engine: Engine | None = None,
-               reload_broker: Reload | None = None) -> FastAPI:
-    """Build the hub app; services start in the lifespan and stop with it."""
+               reload_broker: Reload | None = None, freeze_heap: bool = False) -> FastAPI:
+    """Build the hub app; services start in the lifespan and stop with it.
+
+    ``freeze_heap`` (``kassel hub``, one app per process): once every service has started,
+    what start-up built (sympy, pint, the schedule, the configs: about a million objects)
+    leaves the cyclic collector's full scans (:func:`gc.freeze`), whose pauses were the
+    longest waits of a request (BENCHMARKS.md). Not for processes that build many apps, such
+    as the tests: what an earlier app left would never be collected."""
     runtime = config if isinstance(config, HubRuntime) else resolve(config, settings, broker_url)
 
     @asynccontextmanager
@@ -78,6 +85,9 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
                     setattr(app.state, service.name,
                             await opened.enter_async_context(service.open(hub)))
                 await hub.start()
+                if freeze_heap:
+                    gc.collect()
+                    gc.freeze()
                 try:
                     yield
                 finally:

@@ -219,7 +219,7 @@ def _run_http(runtime: object, host: str, port: int, *, access_log: bool) -> int
     from edge_agent.http_logs import scrub_server_logs
 
     assert isinstance(runtime, HubRuntime)
-    app = create_app(runtime)
+    app = create_app(runtime, freeze_heap=True)
     print(f"kassel hub: http://{host}:{port}/", flush=True)
     config = uvicorn.Config(app, host=host, port=port, ws_ping_interval=20,
                             log_level="info" if access_log else "warning",

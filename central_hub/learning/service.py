@@ -11,9 +11,12 @@ from __future__ import annotations
 import difflib
 import json
 import secrets
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from math import inf
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine
@@ -60,6 +63,9 @@ from central_hub.learning.starter import items as starter_items
 
 #: the largest page of a search
 MAX_PAGE = 100
+#: how long the published revision of an item is believed without asking the database: a
+#: revision published by another hub process reaches this one's checks within this time
+PUBLISHED_FRESH_S = 2.0
 #: bounds of the classes' tables: per teacher, per class, per pupil
 MAX_CLASSES_PER_TEACHER = 100
 MAX_MEMBERS_PER_CLASS = 200
@@ -78,7 +84,10 @@ class LearningService:
     #: the public address of the hub for the items' metadata; ``None``: the caller's
     public_url: str | None = None
     counts: Counter[str] = field(default_factory=Counter)
+    #: monotonic seconds (a parameter for tests)
+    clock: Callable[[], float] = time.monotonic
     _published: dict[str, Published] = field(default_factory=dict)
+    _asked: dict[str, float] = field(default_factory=dict)
 
     # -- the starter content ----------------------------------------------------------------
 
@@ -119,18 +128,26 @@ class LearningService:
                                 limit=min(max(limit, 1), MAX_PAGE), offset=max(offset, 0))
 
     def published(self, item_id: str) -> Published:
-        """The published revision of an item, or :class:`NotFoundError` (drafts included)."""
+        """The published revision of an item, or :class:`NotFoundError` (drafts included).
+
+        Kept parsed per revision; which revision is published is asked of the database at
+        most every :data:`PUBLISHED_FRESH_S` per item (an answer check then touches no
+        database), and at once after a review in this process."""
+        now = self.clock()
+        cached = self._published.get(item_id)
+        if cached is not None and now - self._asked.get(item_id, -inf) < PUBLISHED_FRESH_S:
+            return cached
         with self.engine.connect() as conn:
             found = store.published_document(conn, item_id)
         if found is None:
+            self._published.pop(item_id, None)
             raise NotFoundError(f"no published item {item_id!r}")
         revision, document = found
-        cached = self._published.get(item_id)
-        if cached is not None and cached.revision == revision:
-            return cached
-        published = Published(read_item(json.loads(document), item_id), revision)
-        self._published[item_id] = published
-        return published
+        if cached is None or cached.revision != revision:
+            cached = Published(read_item(json.loads(document), item_id), revision)
+            self._published[item_id] = cached
+        self._asked[item_id] = now
+        return cached
 
     def amb(self, item_id: str, request_url: str) -> dict[str, Any]:
         """The AMB metadata (JSON-LD) of a published item; its address is on the public
@@ -245,6 +262,7 @@ class LearningService:
                              comment=comment)
             if decision != "approve":
                 store.set_status(conn, item_id, "rejected")
+        self._asked.pop(item_id, None)  # the next reader asks the database again
         return "published" if decision == "approve" else "rejected"
 
     def review_queue(self) -> list[Waiting]:

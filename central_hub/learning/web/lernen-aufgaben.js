@@ -105,7 +105,7 @@ function postCheck(address, answer) {
   const member = membership();
   return call("POST", `/exercises/${encodeURIComponent(address)}/check`,
     { body: { answer }, token: member ? member.token : undefined }).catch((error) => {
-    if (error.status === 422) throw new Error("Bitte beantworte die Aufgabe vollständig.");
+    if (error.status === 422) error.message = "Bitte beantworte die Aufgabe vollständig.";
     throw error;
   });
 }
@@ -121,7 +121,8 @@ export async function flush() {
       try {
         verdict = await postCheck(entry.exercise, entry.answer);
       } catch (error) {
-        if (error instanceof Offline) break;
+        // not reached, too many at once, or the hub failing: later; refused as it is: dropped
+        if (error instanceof Offline || error.status === 429 || !(error.status < 500)) break;
       }
       dropOldest(entry);
       if (!verdict || entry.counted) continue; // judged here already: only counted now

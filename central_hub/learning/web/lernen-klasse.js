@@ -14,7 +14,18 @@ export async function classSection() {
   const section = el("section", { class: "karte", "aria-labelledby": "klasse-titel" },
     el("h2", { id: "klasse-titel", text: "Mit deiner Klasse üben" }));
   const result = el("p", { class: "rueckmeldung", role: "status", "aria-live": "polite" });
-  const member = membership();
+  let member = membership();
+  if (member) {
+    try {
+      await call("GET", "/membership", { token: member.token });
+    } catch (error) {
+      if (error.status === 401) { // the class was closed: nothing of it is kept
+        left();
+        member = null;
+        message(result, "Deine Klasse wurde geschlossen; was über dich gespeichert war, ist gelöscht.", false);
+      }
+    }
+  }
   if (member) {
     const leave = el("button", { type: "button", class: "leise", text: "Klasse verlassen" });
     leave.addEventListener("click", async () => {

@@ -293,3 +293,21 @@ def test_broken_documents_are_refused_with_their_reason(api: TestClient, engine:
                    headers=bearer("anna")).status_code == 422
     assert api.post("/drafts", content=DOCUMENT.encode(),
                     headers=bearer("bernd")).status_code == 403  # a reviewer writes nothing
+
+
+def test_a_revision_published_elsewhere_reaches_the_checks_within_seconds(
+        engine: Engine) -> None:
+    now = [100.0]
+    here = LearningService(engine, clock=lambda: now[0])
+    there = LearningService(engine)  # another hub process on the same database
+    there.save_draft(author="anna", raw=DOCUMENT.encode())
+    there.review(reviewer="bernd", item_id="zahlen-runden", decision="approve", comment="")
+    assert here.published("zahlen-runden").revision == 1
+    there.save_draft(author="anna", raw=DOCUMENT.replace("Zahlen runden", "Runden").encode(),
+                     item_id="zahlen-runden")
+    there.review(reviewer="bernd", item_id="zahlen-runden", decision="approve", comment="")
+    assert there.published("zahlen-runden").item.title == "Runden"  # its own review: at once
+    now[0] += 1.0
+    assert here.published("zahlen-runden").revision == 1  # believed for PUBLISHED_FRESH_S
+    now[0] += 1.5
+    assert here.published("zahlen-runden").item.title == "Runden"
