@@ -56,14 +56,15 @@ class EntryOut(_Out):
     title: str
     kind: Literal["explanation", "exercises"]
     subject: str
+    topic: str
     grade_min: int
     grade_max: int
 
     @classmethod
     def of(cls, entry: Entry) -> EntryOut:
         """From the service's record."""
-        return cls(id=entry.id, title=entry.title, kind=entry.kind,
-                   subject=entry.subject, grade_min=entry.grade_min, grade_max=entry.grade_max)
+        return cls(id=entry.id, title=entry.title, kind=entry.kind, subject=entry.subject,
+                   topic=entry.topic, grade_min=entry.grade_min, grade_max=entry.grade_max)
 
 
 class PageOut(_Out):

@@ -32,6 +32,7 @@ class Entry:
     subject: str
     grade_min: int
     grade_max: int
+    topic: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -141,8 +141,10 @@ def search(conn: Connection, *, grade: int | None, subject: str | None, query: s
     if subject is not None:
         where.append(search_table.c.subject == subject)
     columns = (search_table.c.item_id, search_table.c.title, search_table.c.kind,
-               search_table.c.subject, search_table.c.grade_min, search_table.c.grade_max)
-    statement = select(*columns).where(*where)
+               search_table.c.subject, search_table.c.grade_min, search_table.c.grade_max,
+               items_table.c.topic)
+    statement = select(*columns).select_from(search_table.join(
+        items_table, items_table.c.id == search_table.c.item_id)).where(*where)
     order: list[ColumnElement[object] | TextClause] = [
         search_table.c.subject, search_table.c.grade_min, search_table.c.title]
     if query is not None and query.strip():
@@ -157,15 +159,16 @@ def search(conn: Connection, *, grade: int | None, subject: str | None, query: s
     total = conn.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     rows = conn.execute(statement.order_by(*order).limit(limit).offset(offset)).all()
     return Page(int(total), [Entry(r.item_id, r.title, r.kind, r.subject, r.grade_min,
-                                   r.grade_max) for r in rows])
+                                   r.grade_max, r.topic) for r in rows])
 
 
 #: SQLite: the full-text index drives (``CROSS JOIN`` fixes the order): its hits are joined to
 #: their rows, never the catalogue scanned by the filter index with a MATCH for every row
 _STEM_HITS = (f"FROM (SELECT rowid AS hit, bm25({FTS_TABLE}) AS rank FROM {FTS_TABLE} "
               f"WHERE {FTS_TABLE} MATCH :match) AS hits CROSS JOIN learning_search AS s "
-              "ON s.rowid = hits.hit WHERE (:grade IS NULL OR (s.grade_min <= :grade AND "
-              "s.grade_max >= :grade)) AND (:subject IS NULL OR s.subject = :subject)")
+              "ON s.rowid = hits.hit JOIN learning_items AS i ON i.id = s.item_id "
+              "WHERE (:grade IS NULL OR (s.grade_min <= :grade AND s.grade_max >= :grade)) "
+              "AND (:subject IS NULL OR s.subject = :subject)")
 
 
 def _search_stems(conn: Connection, *, grade: int | None, subject: str | None, query: str,
@@ -176,11 +179,11 @@ def _search_stems(conn: Connection, *, grade: int | None, subject: str | None, q
     values = {"match": match, "grade": grade, "subject": subject}
     total = conn.execute(text(f"SELECT count(*) {_STEM_HITS}"), values).scalar_one()
     rows = conn.execute(text(
-        "SELECT s.item_id, s.title, s.kind, s.subject, s.grade_min, s.grade_max "
+        "SELECT s.item_id, s.title, s.kind, s.subject, s.grade_min, s.grade_max, i.topic "
         f"{_STEM_HITS} ORDER BY hits.rank, s.title LIMIT :limit OFFSET :offset"),
         {**values, "limit": limit, "offset": offset}).all()
     return Page(int(total), [Entry(r.item_id, r.title, r.kind, r.subject, r.grade_min,
-                                   r.grade_max) for r in rows])
+                                   r.grade_max, r.topic) for r in rows])
 
 
 def revisions(conn: Connection, item_id: str) -> list[tuple[int, str, str]]:

@@ -34,12 +34,17 @@ function entries(items) {
       (i.kind === "exercises" ? "Übungen" : "Erklärung") }))));
 }
 
+// a subject's items at a grade, by topic (Fach → Klassenstufe → Thema → Eintrag)
 async function subject(id, params) {
   const grade = params.get("stufe");
   const page = await get(`/items?subject=${encodeURIComponent(id)}&limit=100` + (grade ? `&grade=${grade}` : ""));
   const names = Object.fromEntries((await get("/subjects")).map((s) => [s.id, s.name]));
+  const topics = new Map();
+  for (const i of page.items) topics.set(i.topic, (topics.get(i.topic) || []).concat(i));
+  const sections = [...topics].sort(([a], [b]) => a.localeCompare(b, "de")).map(([topic, items]) =>
+    el("section", {}, el("h2", { text: topic }), entries(items)));
   show(names[id] || id, el("p", { class: "meta", text: grade ? `Klassenstufe ${grade}` : "alle Klassenstufen" }),
-    entries(page.items));
+    ...(sections.length ? sections : [entries([])]));
 }
 
 async function search(params) {

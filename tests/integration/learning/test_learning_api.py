@@ -90,6 +90,10 @@ def test_catalogue_search_and_items(api: TestClient) -> None:
     assert grade6["total"] > 0
     assert all(i["grade_min"] <= 6 <= i["grade_max"] and i["subject"] == "mathematik"
                for i in grade6["items"])
+    # the topics the subject page groups by (Fach → Klassenstufe → Thema → Eintrag)
+    assert {i["topic"] for i in grade6["items"]} == {"Bruchrechnung", "Dezimalzahlen",
+                                                     "Teilbarkeit"}
+    assert {i["topic"] for i in get(api, "/items", q="Brüchen")["items"]} >= {"Bruchrechnung"}
     # German stemming: "Brüchen" finds the items about "Brüche" and "Bruchrechnung"
     fractions = get(api, "/items", q="Brüchen")
     assert fractions["total"] > 0

@@ -43,6 +43,12 @@ def test_pupils_play_every_exercise_type_by_keyboard(hub: HubServer) -> None:
         assert response.headers["content-security-policy"].startswith("default-src 'none'")
         page.get_by_role("link", name="Mathematik").wait_for()
 
+        # a subject at a grade: its items by topic
+        page.goto(hub.url + "/lernen/#/fach/mathematik?stufe=6")
+        page.get_by_role("heading", name="Bruchrechnung").wait_for()
+        assert page.locator("main h2").all_inner_texts() == ["Bruchrechnung", "Dezimalzahlen",
+                                                             "Teilbarkeit"]
+
         # search with the keyboard
         page.get_by_label("Suchen").focus()
         page.keyboard.type("Dezimalzahlen")
