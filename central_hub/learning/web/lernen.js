@@ -47,10 +47,27 @@ async function subject(id, params) {
     ...(sections.length ? sections : [entries([])]));
 }
 
+// a search, narrowed by subject and grade
 async function search(params) {
-  const q = params.get("q") || "";
-  const page = await get(`/items?q=${encodeURIComponent(q)}&limit=100`);
-  show(`Suche: ${q}`, el("p", { class: "meta", text: `${page.total} Treffer` }), entries(page.items));
+  const q = params.get("q") || "", fach = params.get("fach") || "", stufe = params.get("stufe") || "";
+  const query = new URLSearchParams({ q, limit: "100", ...(fach ? { subject: fach } : {}), ...(stufe ? { grade: stufe } : {}) });
+  const [page, subjects] = await Promise.all([get(`/items?${query}`), get("/subjects")]);
+  const subject = el("select", { id: "filter-fach" }, el("option", { value: "", text: "alle Fächer" }),
+    ...subjects.map((x) => el("option", { value: x.id, text: x.name })));
+  const grade = el("select", { id: "filter-stufe" }, el("option", { value: "", text: "alle Klassenstufen" }),
+    ...Array.from({ length: 13 }, (_, i) => el("option", { value: String(i + 1), text: `Klasse ${i + 1}` })));
+  subject.value = fach;
+  grade.value = stufe;
+  const narrow = el("form", { class: "reihe", "aria-label": "Suche eingrenzen" },
+    el("label", { for: "filter-fach", text: "Fach" }), subject,
+    el("label", { for: "filter-stufe", text: "Klassenstufe" }), grade,
+    el("button", { type: "submit", text: "Eingrenzen" }));
+  narrow.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams({ q, ...(subject.value ? { fach: subject.value } : {}), ...(grade.value ? { stufe: grade.value } : {}) });
+    location.hash = `#/suche?${next}`;
+  });
+  show(`Suche: ${q}`, narrow, el("p", { class: "meta", text: `${page.total} Treffer` }), entries(page.items));
 }
 
 async function item(id) {

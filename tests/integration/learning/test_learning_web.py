@@ -53,6 +53,14 @@ def test_pupils_play_every_exercise_type_by_keyboard(hub: HubServer) -> None:
         page.get_by_label("Suchen").focus()
         page.keyboard.type("Dezimalzahlen")
         page.keyboard.press("Enter")
+        # narrowed to a subject and grade where the word does not occur: nothing
+        page.get_by_label("Fach").select_option("deutsch")
+        page.get_by_role("button", name="Eingrenzen").click()
+        page.get_by_text("0 Treffer").wait_for()
+        page.get_by_label("Fach").select_option("mathematik")
+        page.get_by_label("Klassenstufe").select_option("6")
+        page.get_by_role("button", name="Eingrenzen").click()
+        page.wait_for_function("location.hash.includes('fach=mathematik')")
         page.get_by_role("link", name="Dezimalzahlen").first.click()
         first = "form[aria-labelledby='mathe-dezimalzahlen.d1-titel']"
         page.locator(first).wait_for()
