@@ -92,6 +92,19 @@ async def authorize(conn: HTTPConnection) -> None:
 PrincipalDep = Annotated[Principal | None, Depends(get_principal)]
 
 
+async def get_caller(conn: HTTPConnection) -> Principal | None:
+    """:func:`get_principal` for a public route that asks who calls: no thread without a
+    credential (most callers of a public route send none); a credential is looked up in the
+    thread pool (database, JWKS)."""
+    if "principal" in conn.scope or bearer_token(conn) is None:
+        return get_principal(conn)
+    return await run_in_threadpool(get_principal, conn)
+
+
+#: the caller of a public route that serves the anonymous and, with more, a known caller.
+MaybeCallerDep = Annotated[Principal | None, Depends(get_caller)]
+
+
 def require_principal(principal: PrincipalDep) -> Principal:
     """The caller of a non-public route (the matrix admitted it, so it is known)."""
     if principal is None:  # only when a route's rule is public but its handler needs a caller

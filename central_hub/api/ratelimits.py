@@ -71,12 +71,12 @@ def _take(limiter: RateLimiter, request: Request) -> None:
                             headers={"Retry-After": str(seconds)})
 
 
-def _learning_answer(request: Request) -> None:
+async def _learning_answer(request: Request) -> None:
     limiters: HubLimiters = request.app.state.limiters
     _take(limiters.learning_answers, request)
 
 
-def _learning_join(request: Request) -> None:
+async def _learning_join(request: Request) -> None:
     limiters: HubLimiters = request.app.state.limiters
     _take(limiters.learning_joins, request)
 

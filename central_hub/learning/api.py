@@ -20,7 +20,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from central_hub.api.deps import PrincipalDep, body_limit
+from central_hub.api.deps import MaybeCallerDep, PrincipalDep, body_limit
 from central_hub.api.ratelimits import LearningAnswerDep, LearningJoinDep
 from central_hub.core.identity import Kind, Principal
 from central_hub.learning.bodies import (
@@ -86,7 +86,7 @@ class _LearningRoute(APIRoute):
         return guarded
 
 
-def get_learning_service(request: Request) -> LearningService:
+async def get_learning_service(request: Request) -> LearningService:
     """The :class:`LearningService` the hub's lifespan put on ``app.state.learning``."""
     service: LearningService = request.app.state.learning
     return service
@@ -231,7 +231,7 @@ def create_learning_router() -> APIRouter:
                         headers={"X-Skipped-Exercises": ",".join(skipped)})
 
     @router.post("/exercises/{exercise_id}/check")
-    async def check(service: ServiceDep, principal: PrincipalDep, exercise_id: ExercisePath,
+    async def check(service: ServiceDep, principal: MaybeCallerDep, exercise_id: ExercisePath,
                     body: CheckIn, _: LearningAnswerDep) -> VerdictOut:
         """Check an answer: a string for an input, a list of option ids for choices and
         orderings, of pair ids for a matching, of texts for a cloze's gaps. With a pupil's

@@ -8,10 +8,13 @@ SQLite's FTS5 over Snowball stems (:mod:`central_hub.learning.tables`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Row,
     and_,
     delete,
     func,
@@ -141,10 +144,8 @@ def search(conn: Connection, *, grade: int | None, subject: str | None, query: s
     if subject is not None:
         where.append(search_table.c.subject == subject)
     columns = (search_table.c.item_id, search_table.c.title, search_table.c.kind,
-               search_table.c.subject, search_table.c.grade_min, search_table.c.grade_max,
-               items_table.c.topic)
-    statement = select(*columns).select_from(search_table.join(
-        items_table, items_table.c.id == search_table.c.item_id)).where(*where)
+               search_table.c.subject, search_table.c.grade_min, search_table.c.grade_max)
+    statement = select(*columns).where(*where)
     order: list[ColumnElement[object] | TextClause] = [
         search_table.c.subject, search_table.c.grade_min, search_table.c.title]
     if query is not None and query.strip():
@@ -158,15 +159,24 @@ def search(conn: Connection, *, grade: int | None, subject: str | None, query: s
                                  offset=offset)
     total = conn.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     rows = conn.execute(statement.order_by(*order).limit(limit).offset(offset)).all()
-    return Page(int(total), [Entry(r.item_id, r.title, r.kind, r.subject, r.grade_min,
-                                   r.grade_max, r.topic) for r in rows])
+    return Page(int(total), _entries(conn, rows))
+
+
+def _entries(conn: Connection, rows: Sequence[Row[Any, Any, Any, Any, Any, Any]]) -> list[Entry]:
+    """A page's rows with their items' topics (one lookup by key for the page, not a join in
+    the search: the count and the ranking stay on the search table)."""
+    ids = [r.item_id for r in rows]
+    topics = {r.id: r.topic for r in conn.execute(
+        select(items_table.c.id, items_table.c.topic).where(items_table.c.id.in_(ids)))}
+    return [Entry(r.item_id, r.title, r.kind, r.subject, r.grade_min, r.grade_max,
+                  topics.get(r.item_id, "")) for r in rows]
 
 
 #: SQLite: the full-text index drives (``CROSS JOIN`` fixes the order): its hits are joined to
 #: their rows, never the catalogue scanned by the filter index with a MATCH for every row
 _STEM_HITS = (f"FROM (SELECT rowid AS hit, bm25({FTS_TABLE}) AS rank FROM {FTS_TABLE} "
               f"WHERE {FTS_TABLE} MATCH :match) AS hits CROSS JOIN learning_search AS s "
-              "ON s.rowid = hits.hit JOIN learning_items AS i ON i.id = s.item_id "
+              "ON s.rowid = hits.hit "
               "WHERE (:grade IS NULL OR (s.grade_min <= :grade AND s.grade_max >= :grade)) "
               "AND (:subject IS NULL OR s.subject = :subject)")
 
@@ -179,11 +189,10 @@ def _search_stems(conn: Connection, *, grade: int | None, subject: str | None, q
     values = {"match": match, "grade": grade, "subject": subject}
     total = conn.execute(text(f"SELECT count(*) {_STEM_HITS}"), values).scalar_one()
     rows = conn.execute(text(
-        "SELECT s.item_id, s.title, s.kind, s.subject, s.grade_min, s.grade_max, i.topic "
+        "SELECT s.item_id, s.title, s.kind, s.subject, s.grade_min, s.grade_max "
         f"{_STEM_HITS} ORDER BY hits.rank, s.title LIMIT :limit OFFSET :offset"),
         {**values, "limit": limit, "offset": offset}).all()
-    return Page(int(total), [Entry(r.item_id, r.title, r.kind, r.subject, r.grade_min,
-                                   r.grade_max, r.topic) for r in rows])
+    return Page(int(total), _entries(conn, rows))
 
 
 def revisions(conn: Connection, item_id: str) -> list[tuple[int, str, str]]:
