@@ -21,7 +21,7 @@ def sign_in(page: Page, url: str, key: str) -> None:
     page.goto(url)
     page.get_by_label("Zugangsschlüssel").fill(key)
     page.get_by_role("button", name="Anmelden").click()
-    page.get_by_role("heading", name="Redaktion").wait_for()
+    page.get_by_role("button", name="Abmelden").wait_for()  # the desk, not the sign-in form
 
 
 def test_volunteers_write_import_and_review_in_the_pages(hub: HubServer, tmp_path: Path) -> None:
