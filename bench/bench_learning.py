@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import glob
 import itertools
 import json
@@ -59,6 +58,7 @@ from sympy.parsing.sympy_parser import (  # noqa: E402
 
 from central_hub.api.deps import authorize  # noqa: E402
 from central_hub.api.ratelimits import HubLimiters  # noqa: E402
+from central_hub.app import freeze_start_up_heap  # noqa: E402
 from central_hub.broker import free_port  # noqa: E402
 from central_hub.core.config import HubSettings  # noqa: E402
 from central_hub.core.resolver import IdentityResolver, static_tokens  # noqa: E402
@@ -207,8 +207,7 @@ def serve(db: str, port: int, workers: int, freeze: bool) -> None:
         service.seed()
         await pool.start()
         if freeze:
-            gc.collect()
-            gc.freeze()
+            freeze_start_up_heap()
         app.state.learning = service
         app.state.identity = IdentityResolver(static_tokens(settings))
         app.state.limiters = HubLimiters.of(settings.rate_limits)

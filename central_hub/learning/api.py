@@ -14,15 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from central_hub.api.deps import MaybeCallerDep, PrincipalDep, body_limit
+from central_hub.api.deps import CallerDep, MaybeCallerDep, body_limit
 from central_hub.api.ratelimits import LearningAnswerDep, LearningJoinDep
-from central_hub.core.identity import Kind, Principal
+from central_hub.core.identity import Kind
 from central_hub.learning.bodies import (
     CheckIn,
     ClassIn,
@@ -97,15 +97,6 @@ ServiceDep = Annotated[LearningService, Depends(get_learning_service)]
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 
-def _caller(principal: Principal | None) -> str:
-    """Who is acting, as the identity resolved it (never a field of the body): staff with a
-    learning role, or a pupil on its own membership routes (the matrix lets no one else
-    through; a pupil's name is its membership id)."""
-    if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a token is required")
-    return principal.name
-
-
 def create_learning_router() -> APIRouter:
     """The learning API's routes; mount with ``prefix="/api/v1/learning"``."""
     router = APIRouter(tags=["learning"], route_class=_LearningRoute)
@@ -155,7 +146,7 @@ def create_learning_router() -> APIRouter:
                          "text/plain": {"schema": {"type": "string"}},
                          "application/xml": {"schema": {"type": "string"}}}}})
     async def import_questions(
-            service: ServiceDep, principal: PrincipalDep, request: Request, *,
+            service: ServiceDep, caller: CallerDep, request: Request, *,
             fmt: Annotated[Literal["gift", "moodle-xml"], Query(alias="format")],
             subject: Annotated[str, Query(max_length=40)],
             grade: Annotated[int, Query(ge=1, le=13)],
@@ -163,7 +154,7 @@ def create_learning_router() -> APIRouter:
         """A GIFT or Moodle XML file (the body) as one draft item of the caller's; questions
         the platform cannot check are listed in ``skipped``; a syntax error is 422 naming
         the line, and nothing is kept."""
-        author = _caller(principal)
+        author = caller.name
         data = await request.body()
         result = await run_in_threadpool(
             service.import_questions, author=author, fmt=fmt, data=data, subject=subject,
@@ -178,21 +169,21 @@ def create_learning_router() -> APIRouter:
             "text/plain": {"schema": {"type": "string"}}}}}
 
     @router.post("/drafts", status_code=status.HTTP_201_CREATED, openapi_extra=document_body)
-    async def new_draft(service: ServiceDep, principal: PrincipalDep,
+    async def new_draft(service: ServiceDep, caller: CallerDep,
                         request: Request) -> DraftOut:
         """A new item from the caller's document (YAML or JSON, as the starter content is
         written), waiting for review; 409 when its id exists, 422 naming what is wrong."""
-        author = _caller(principal)
+        author = caller.name
         saved = await run_in_threadpool(service.save_draft, author=author,
                                         raw=await request.body())
         return DraftOut.of(saved)
 
     @router.put("/drafts/{item_id}", openapi_extra=document_body)
-    async def edit_draft(service: ServiceDep, principal: PrincipalDep, item_id: ItemPath,
+    async def edit_draft(service: ServiceDep, caller: CallerDep, item_id: ItemPath,
                          request: Request) -> DraftOut:
         """The item's next revision from the caller's document; the public keeps seeing the
         published revision until a reviewer who wrote none of the new ones approves."""
-        author = _caller(principal)
+        author = caller.name
         saved = await run_in_threadpool(service.save_draft, author=author,
                                         raw=await request.body(), item_id=item_id)
         return DraftOut.of(saved)
@@ -212,10 +203,10 @@ def create_learning_router() -> APIRouter:
         return shown
 
     @router.post("/items/{item_id}/review")
-    def review(service: ServiceDep, principal: PrincipalDep, item_id: ItemPath,
+    def review(service: ServiceDep, caller: CallerDep, item_id: ItemPath,
                body: ReviewIn) -> ReviewOut:
         """Approve (publish) or reject the item's latest revision; 403 for its author."""
-        state = service.review(reviewer=_caller(principal), item_id=item_id,
+        state = service.review(reviewer=caller.name, item_id=item_id,
                                decision=body.decision, comment=body.comment)
         return ReviewOut(item_id=item_id, status=state)
 
@@ -246,26 +237,26 @@ def create_learning_router() -> APIRouter:
     # -- classes ------------------------------------------------------------------------
 
     @router.post("/classes", status_code=status.HTTP_201_CREATED)
-    def create_class(service: ServiceDep, principal: PrincipalDep, body: ClassIn) -> ClassOut:
+    def create_class(service: ServiceDep, caller: CallerDep, body: ClassIn) -> ClassOut:
         """A new class of the calling teacher, with the code its pupils join with."""
-        return ClassOut.of(service.create_class(teacher=_caller(principal), title=body.title))
+        return ClassOut.of(service.create_class(teacher=caller.name, title=body.title))
 
     @router.get("/classes")
-    def classes(service: ServiceDep, principal: PrincipalDep) -> list[ClassOut]:
+    def classes(service: ServiceDep, caller: CallerDep) -> list[ClassOut]:
         """The calling teacher's classes, newest first."""
-        return [ClassOut.of(c) for c in service.classes(_caller(principal))]
+        return [ClassOut.of(c) for c in service.classes(caller.name)]
 
     @router.get("/classes/{code}/summary")
-    def class_summary(service: ServiceDep, principal: PrincipalDep,
+    def class_summary(service: ServiceDep, caller: CallerDep,
                       code: CodePath) -> SummaryOut:
         """The class's aggregates per exercise and per pseudonym (404 for another
         teacher's class)."""
-        return SummaryOut.of(service.class_summary(teacher=_caller(principal), code=code))
+        return SummaryOut.of(service.class_summary(teacher=caller.name, code=code))
 
     @router.delete("/classes/{code}", status_code=status.HTTP_204_NO_CONTENT)
-    def close_class(service: ServiceDep, principal: PrincipalDep, code: CodePath) -> None:
+    def close_class(service: ServiceDep, caller: CallerDep, code: CodePath) -> None:
         """Close the class: its memberships and every attempt in it are deleted."""
-        service.close_class(teacher=_caller(principal), code=code)
+        service.close_class(teacher=caller.name, code=code)
 
     @router.post("/classes/{code}/members", status_code=status.HTTP_201_CREATED)
     def join_class(service: ServiceDep, code: CodePath, _: LearningJoinDep) -> MembershipOut:
@@ -274,13 +265,13 @@ def create_learning_router() -> APIRouter:
         return MembershipOut.of(service.join_class(code))
 
     @router.get("/membership")
-    def membership(service: ServiceDep, principal: PrincipalDep) -> MembershipOut:
+    def membership(service: ServiceDep, caller: CallerDep) -> MembershipOut:
         """The calling pupil's class and pseudonym."""
-        return MembershipOut.of(service.membership(_caller(principal)))
+        return MembershipOut.of(service.membership(caller.name))
 
     @router.delete("/membership", status_code=status.HTTP_204_NO_CONTENT)
-    def leave_class(service: ServiceDep, principal: PrincipalDep) -> None:
+    def leave_class(service: ServiceDep, caller: CallerDep) -> None:
         """The calling pupil leaves the class; its attempts are deleted."""
-        service.leave_class(_caller(principal))
+        service.leave_class(caller.name)
 
     return router

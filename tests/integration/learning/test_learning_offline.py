@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from tests.integration.central_hub.helpers import (
     HubServer,
     hub_config,
     start_hub,
+    wait_for,
 )
 from tests.integration.learning.test_learning_web import submit_by_keyboard
 
@@ -122,14 +122,6 @@ def _rules_cached(page: Page, path: str) -> bool:
     return bool(page.evaluate("async (p) => !!(await caches.match(p))", path))
 
 
-def _wait(condition: Any, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_an_opened_exercise_set_works_with_the_hub_gone(broker: MosquittoBroker,
                                                          tmp_path: Path) -> None:
     port = free_port()
@@ -148,8 +140,9 @@ def test_an_opened_exercise_set_works_with_the_hub_gone(broker: MosquittoBroker,
             page.locator(form("k3")).wait_for()
             # the service worker took the page over and kept the item and its offline rules
             page.wait_for_function("navigator.serviceWorker.controller !== null")
-            _wait(lambda: _rules_cached(page, f"/api/v1/learning/items/{item}/offline") and
-                  _rules_cached(page, f"/api/v1/learning/items/{item}"), "the item's cache")
+            wait_for(lambda: _rules_cached(page, f"/api/v1/learning/items/{item}/offline") and
+                     _rules_cached(page, f"/api/v1/learning/items/{item}"),
+                     what="the item's cache")
 
             hub.stop()  # the cut: nothing answers on the hub's address any more
             try:
