@@ -139,7 +139,9 @@ def test_an_opened_exercise_set_works_with_the_hub_gone(broker: MosquittoBroker,
             page.goto(f"{hub.url}/lernen/#/items/{item}")
             page.locator(form("k3")).wait_for()
             # the service worker took the page over and kept the item and its offline rules
-            page.wait_for_function("navigator.serviceWorker.controller !== null")
+            # polled from here: the pages' policy forbids the eval a waiting function polls with
+            wait_for(lambda: page.evaluate("navigator.serviceWorker.controller !== null"),
+                     what="the service worker")
             wait_for(lambda: _rules_cached(page, f"/api/v1/learning/items/{item}/offline") and
                      _rules_cached(page, f"/api/v1/learning/items/{item}"),
                      what="the item's cache")
@@ -196,7 +198,7 @@ def test_progress_moves_to_another_browser_by_its_code(hub: HubServer) -> None:
         page.goto(f"{hub.url}/lernen/#/fortschritt")
         code = page.locator("#code-aus")
         code.wait_for()
-        page.wait_for_function("document.querySelector('#code-aus').value.startsWith('LH1.')")
+        wait_for(lambda: code.input_value().startswith("LH1."), what="the progress code")
         text = code.input_value()
 
         other = second.new_page()

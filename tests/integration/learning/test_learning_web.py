@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from tests.integration.central_hub.helpers import CHROMIUM, CHROMIUM_ARGS, HubServer
+from tests.integration.central_hub.helpers import CHROMIUM, CHROMIUM_ARGS, HubServer, wait_for
 
 
 def submit_by_keyboard(page: Page, form: str) -> str:
@@ -23,9 +23,12 @@ def submit_by_keyboard(page: Page, form: str) -> str:
     page.keyboard.press("Enter")
     verdict = page.locator(f"{form} .rueckmeldung")
     verdict.filter(has_not_text="Wird geprüft").wait_for()
-    page.wait_for_function(
-        "f => !document.querySelector(f + ' .rueckmeldung').textContent.includes('Wird geprüft')"
-        " && document.querySelector(f + ' .rueckmeldung').textContent.length > 0", arg=form)
+    # polled from here: the pages' policy forbids the eval a waiting function polls with
+    def answered() -> bool:
+        text = verdict.text_content() or ""
+        return bool(text) and "Wird geprüft" not in text
+
+    wait_for(answered, what="the verdict")
     return str(verdict.text_content())
 
 
@@ -60,7 +63,7 @@ def test_pupils_play_every_exercise_type_by_keyboard(hub: HubServer) -> None:
         page.get_by_label("Fach").select_option("mathematik")
         page.get_by_label("Klassenstufe").select_option("6")
         page.get_by_role("button", name="Eingrenzen").click()
-        page.wait_for_function("location.hash.includes('fach=mathematik')")
+        wait_for(lambda: "fach=mathematik" in page.evaluate("location.hash"), what="the filter")
         page.get_by_role("link", name="Dezimalzahlen").first.click()
         first = "form[aria-labelledby='mathe-dezimalzahlen.d1-titel']"
         page.locator(first).wait_for()
