@@ -36,6 +36,7 @@ from central_hub.core.services import HubService
 from central_hub.hub import Hub
 from central_hub.kita.mount import KITA
 from central_hub.learning.mount import LEARNING
+from central_hub.opendata.mount import OPENDATA
 from central_hub.registry import Reload
 from edge_agent.contract.configs import HubConfig
 from edge_agent.http_headers import SecurityHeaders
@@ -45,7 +46,7 @@ from edge_agent.http_ratelimit import RateLimit
 STATIC = Path(__file__).parent / "static"
 
 #: the citizen services the hub carries, each mounted the same way (central_hub/core/services.py)
-SERVICES: tuple[HubService, ...] = (KITA, LEARNING)
+SERVICES: tuple[HubService, ...] = (KITA, LEARNING, OPENDATA)
 
 
 def route_body_limits(app: FastAPI) -> list[RouteLimit]:
@@ -88,8 +89,9 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
         try:
             async with AsyncExitStack() as opened:
                 for service in SERVICES:
-                    setattr(app.state, service.name,
-                            await opened.enter_async_context(service.open(hub)))
+                    hub.services[service.name] = await opened.enter_async_context(
+                        service.open(hub))
+                    setattr(app.state, service.name, hub.services[service.name])
                 await hub.start()
                 if freeze_heap:
                     freeze_start_up_heap()
@@ -128,6 +130,8 @@ def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None =
         app.include_router(module.router)
     for service in SERVICES:
         app.include_router(service.create_router(), prefix=service.prefix)
+        if service.create_public_router is not None:
+            app.include_router(service.create_public_router())
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for service in SERVICES:
         for path, folder in service.pages:

@@ -107,6 +107,9 @@ class Hub:
         self.identity = IdentityResolver(
             self._static_tokens(), TokenStore(self.engine),
             OidcVerifier(s.oidc) if s.oidc.enabled else None)
+        #: the citizen services the app opened, by name (one service may read another's
+        #: public statistics through that service's mount, e.g. open data the Kita's)
+        self.services: dict[str, object] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     def _static_tokens(self) -> StaticTokens:

@@ -76,9 +76,11 @@ KITA_STAFF = roles(Role.KITA_STAFF)
 LEARNING_AUTHOR = roles(Role.LEARNING_AUTHOR)
 LEARNING_REVIEWER = roles(Role.LEARNING_REVIEWER)
 LEARNING_TEACHER = roles(Role.LEARNING_TEACHER)
+OPENDATA_PUBLISHER = roles(Role.OPENDATA_PUBLISHER)
 
 _KITA = "/api/v1/kita"
 _LEARNING = "/api/v1/learning"
+_OPENDATA = "/api/v1/opendata"
 
 #: (HTTP method, path template as in the OpenAPI document) -> who may call it.
 MATRIX: dict[tuple[str, str], Rule] = {
@@ -158,6 +160,21 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", f"{_LEARNING}/classes/{{code}}/members"): PUBLIC,
     ("GET", f"{_LEARNING}/membership"): PUPIL,
     ("DELETE", f"{_LEARNING}/membership"): PUPIL,
+    # -- open data: CKAN's Action API, the DCAT-AP.de catalogue and the files, for everyone --
+    ("GET", "/opendata/api/3/action/{name}"): PUBLIC,
+    ("POST", "/opendata/api/3/action/{name}"): PUBLIC,
+    ("GET", "/opendata/api/action/{name}"): PUBLIC,
+    ("POST", "/opendata/api/action/{name}"): PUBLIC,
+    ("GET", "/opendata/catalog.{fmt}"): PUBLIC,
+    ("GET", "/opendata/datasets/{dataset_id}/versions/{version}/{name}"): PUBLIC,
+    # -- open data: the publisher runs producers, reviews the gate's report, publishes --
+    ("GET", f"{_OPENDATA}/datasets"): OPENDATA_PUBLISHER,
+    ("GET", f"{_OPENDATA}/datasets/{{dataset_id}}/versions"): OPENDATA_PUBLISHER,
+    ("GET", f"{_OPENDATA}/datasets/{{dataset_id}}/versions/{{version}}"): OPENDATA_PUBLISHER,
+    ("POST", f"{_OPENDATA}/datasets/{{dataset_id}}/runs"): OPENDATA_PUBLISHER,
+    ("POST", f"{_OPENDATA}/datasets/{{dataset_id}}/versions/{{version}}/publish"):
+        OPENDATA_PUBLISHER,
+    ("POST", f"{_OPENDATA}/datasets/{{dataset_id}}/withdraw"): OPENDATA_PUBLISHER,
 }
 
 #: WebSocket routes (not in the OpenAPI document): the live feeds, public like their HTTP twins.

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from central_hub.core.identity import Role
 from central_hub.kita.settings import KitaSettings
 from central_hub.learning.settings import LearningSettings
+from central_hub.opendata.settings import OpendataSettings
 from edge_agent.contract.configs import HubConfig
 from edge_agent.errors import ConfigError
 from edge_agent.mqtt import BrokerAddress, check_transport
@@ -268,6 +269,7 @@ class HubSettings(BaseSettings):
     oidc: OidcSettings = OidcSettings()
     kita: KitaSettings = KitaSettings()
     learning: LearningSettings = LearningSettings()
+    opendata: OpendataSettings = OpendataSettings()
     #: static tokens for machines and the demo (central_hub/core/identity.py says which roles
     #: each grants); people get issued tokens (``kassel hub token issue``) or log in by OIDC
     admin_token: str | None = None

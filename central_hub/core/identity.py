@@ -42,7 +42,8 @@ class Role(StrEnum):
     LEARNING_REVIEWER = "learning_reviewer"
     #: teachers on the learning platform: class codes and their classes' aggregates
     LEARNING_TEACHER = "learning_teacher"
-    #: publishers of the open-data portal (routes to come)
+    #: publishers of the open-data portal: run producers, review the privacy gate's report,
+    #: publish and withdraw datasets
     OPENDATA_PUBLISHER = "opendata_publisher"
 
 

@@ -1,7 +1,7 @@
 """How the hub mounts a citizen service: one shape for every service it carries.
 
-WHY one shape: the hub carries several services for citizens (the Kita allocation and the
-learning platform today; open data and mobility next), each with its own data, rules and
+WHY one shape: the hub carries several services for citizens (the Kita allocation, the
+learning platform and open data today; mobility next), each with its own data, rules and
 users. A newcomer who knows one knows them all, and the hub mounts each the same way, so adding one
 changes one line of :mod:`central_hub.app`. A service lives in ``central_hub/<name>/``:
 
@@ -47,7 +47,8 @@ class HubService:
     segment (``/api/v1/<name>``). ``open(hub)`` runs in the hub's lifespan: it creates the
     service's tables, builds its use cases and yields the object the routes find on
     ``app.state.<name>``; leaving it releases what it opened. ``create_router()`` builds the
-    routes (nothing is built at import time). ``log_filters`` build filters for the HTTP
+    routes (nothing is built at import time); ``create_public_router()``, if any, the
+    routes it serves at paths of their own. ``log_filters`` build filters for the HTTP
     server's access log, for a service whose request paths carry personal data. ``pages``
     are its web pages (``/lernen`` and a folder), public like the hub's own static files.
     """
@@ -58,6 +59,9 @@ class HubService:
     log_filters: tuple[Callable[[], logging.Filter], ...] = ()
     #: static web pages of the service: (URL path, folder), served as they are
     pages: tuple[tuple[str, Path], ...] = ()
+    #: routes a service serves outside ``/api/v1/<name>``, at the paths its outside clients
+    #: expect (open data: CKAN's ``/opendata/api/3/action/...``), mounted at the root
+    create_public_router: Callable[[], APIRouter] | None = None
 
     @property
     def prefix(self) -> str:

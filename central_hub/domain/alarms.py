@@ -237,6 +237,16 @@ class AlarmEngine:
                          f"hub database unreachable: {error}" if down
                          else "hub database writable again", now=now)
 
+    def on_opendata_producer(self, dataset_id: str, error: str | None, *,
+                             now: int) -> list[AlarmChange]:
+        """An open-data producer's run (``error`` when it failed, ``None`` when it produced):
+        ``opendata_producer_failed`` (device ``opendata:<dataset>``) at a failure, cleared by
+        the next run that produces. The dataset keeps its previous version meanwhile."""
+        failed = error is not None
+        return self._set("opendata_producer_failed", f"opendata:{dataset_id}", failed,
+                         "warning", f"open-data producer {dataset_id} failed: {error}" if failed
+                         else f"open-data producer {dataset_id} produced again", now=now)
+
     def tick(self, now: int) -> list[AlarmChange]:
         """Periodic check: SPaT that has not arrived for ``spat_stale_ms``."""
         out: list[AlarmChange] = []

@@ -53,3 +53,14 @@ async def open_kita(hub: Hub) -> AsyncIterator[KitaService]:
 
 KITA = HubService(name="kita", create_router=create_kita_router, open=open_kita,
                   log_filters=(RedactChildIds,))
+
+
+def allocation_statistics(service: object) -> tuple[list[tuple[str, str, int, float, float]],
+                                                    list[tuple[str, str, int | None]]]:
+    """What the city's statistics (the open-data service) may read of the Kita allocation:
+    each Kita's places ``(kita_id, age group, capacity, lat, lon)`` and, per application, its
+    first choice, age group and the wish rank of its offer or place; no child's identity.
+    ``service`` is the object this service's mount yields (``hub.services["kita"]``)."""
+    assert isinstance(service, KitaService)
+    kitas, outcomes = service.statistics()
+    return [(k.kita_id, k.age_group, k.capacity, k.lat, k.lon) for k in kitas], outcomes

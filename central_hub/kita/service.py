@@ -100,6 +100,7 @@ from central_hub.kita.model import (
     Registration,
     RoundRow,
     Staff,
+    Status,
     StoredApplication,
     Verdict,
     Viewer,
@@ -505,6 +506,17 @@ class KitaService:
             )
             for app in apps
         ]
+
+    def statistics(self) -> tuple[list[KitaPlaces], list[tuple[str, str, int | None]]]:
+        """For the city's statistics (the open-data service): every Kita's places, and per
+        application only its first choice, age group and the wish rank of its current offer
+        or place (``None``: none). No child id, name, birth date or home leaves here."""
+        standing = {r.child_id: r.choice_rank for r in self.results()
+                    if r.status in (Status.OFFERED, Status.ACCEPTED)}
+        with self._engine.connect() as conn:
+            apps = store.load_applications(conn)
+        return self.kitas(), [(a.choices[0], a.age_group, standing.get(a.child_id))
+                              for a in apps if a.choices]
 
     def decide(self, viewer: Viewer, child_id: str, decision: Decision) -> ChildResult:
         """Record the answer to the child's offer in the latest round; answers are final."""
