@@ -16,6 +16,9 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import Engine
+
+from central_hub.opendata import store
 from central_hub.opendata.domain.rollup import (
     BERLIN,
     BusRollup,
@@ -23,6 +26,7 @@ from central_hub.opendata.domain.rollup import (
     StopHour,
     delay_bin,
 )
+from central_hub.opendata.statistics import WATERMARK
 
 #: passengers boarding per call at each hour of the day, relative to the peak
 RHYTHM = (0.05, 0.02, 0.01, 0.01, 0.03, 0.2, 0.55, 1.0, 0.9, 0.5, 0.4, 0.45, 0.55, 0.5, 0.55,
@@ -109,3 +113,23 @@ def signal_hour(hour_ms: int, signals: Mapping[str, Sequence[str]], *,
         out[iid] = d
     return out
 
+
+
+def seed_rollup(engine: Engine, lines: Mapping[str, Sequence[str]],
+                signals: Mapping[str, Sequence[str]], *, first: date, days: int, seed: int,
+                calls_per_hour: int = 3) -> int:
+    """Write ``days`` generated days from ``first`` into the roll-up at ``engine`` and move
+    the roll-up's watermark past them (the schedule then rolls up only what came after, and
+    never replaces a generated hour with the empty raw data of that hour); the hours written.
+    """
+    rng = random.Random(seed)
+    last = None
+    for hour in hours(first, days):
+        with engine.begin() as conn:
+            store.replace_hour(conn, hour, bus_hour(hour, lines, calls_per_hour=calls_per_hour,
+                                                    rng=rng), signal_hour(hour, signals, rng=rng))
+        last = hour
+    if last is not None:
+        with engine.begin() as conn:
+            store.set_watermark(conn, WATERMARK, last)
+    return days * 24

@@ -69,6 +69,7 @@ from simulations.demo.kita_seed import PREFIX as KITA_PREFIX
 from simulations.demo.kita_seed import seed_kita_round
 from simulations.demo.learning_tour import PREFIX as LEARNING_PREFIX
 from simulations.demo.learning_tour import seed_class, seed_draft, tour_learning
+from simulations.demo.opendata_seed import OPENDATA_TOKEN_FILE, seed_open_data
 from simulations.demo.options import DemoError, DemoOptions
 from simulations.demo.session import (
     DemoCity,
@@ -250,6 +251,20 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         progress(f"learning as a teacher and reviewer: key in {state / LEARNING_TOKEN_FILE}; "
                  f"open {learning_url(opts)}#/lehrkraft or #/redaktion (the volunteer's key: "
                  f"{state / LEARNING_AUTHOR_FILE})")
+
+        opendata = await asyncio.to_thread(
+            seed_open_data, app, lines, intersections=intersections, templates=templates,
+            state=state, base_url=base_url, seed=opts.seed)
+        published = sum(1 for v in opendata.states.values() if v == "published")
+        progress(f"opendata {published} of {len(opendata.states)} datasets published from "
+                 f"{opendata.hours} hours of city statistics and {opendata.applications} "
+                 f"Kita applications; portal {base_url}opendata/")
+        progress(f"opendata CKAN API {base_url}opendata/api/3/action/package_list, DCAT-AP.de "
+                 f"{base_url}opendata/catalog.ttl; publisher's key in "
+                 f"{state / OPENDATA_TOKEN_FILE} ({base_url}opendata/#/redaktion)")
+        for dataset, outcome in opendata.states.items():
+            if outcome != "published":
+                progress(f"opendata {dataset}: {outcome}")
 
         scheduler = TickScheduler()  # one timer ticks every controller on the 100 ms grid
         controllers = []

@@ -60,6 +60,9 @@ def test_demo_for_30_s_has_every_bus_and_intersection_live(tmp_path: Path) -> No
         assert httpx.get(f"{base}/").status_code == 200
         # the learning platform with its starter content
         assert httpx.get(f"{base}/api/v1/learning/items").json()["total"] >= 40
+        # open data: the six datasets published, harvestable through CKAN's API
+        listed = httpx.get(f"{base}/opendata/api/3/action/package_list").json()
+        assert listed["success"] is True and len(listed["result"]) == 6
         out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -73,6 +76,8 @@ def test_demo_for_30_s_has_every_bus_and_intersection_live(tmp_path: Path) -> No
             "WLAN portal") in out
     assert "learning class 6a (Demo): code " in out and "6 pupils practised as " in out
     assert "draft demo-runden waits for review" in out
+    assert "opendata 6 of 6 datasets published from 168 hours of city statistics" in out
+    assert f"portal http://127.0.0.1:{port}/opendata/" in out
 
 
 def test_demo_refuses_a_taken_port(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import pytest
 from central_hub.broker import MosquittoBroker
 from central_hub.core.identity import Role
 from central_hub.core.tokens import TokenStore
+from central_hub.kita.domain import KitaPlaces
 from central_hub.kita.model import ApplicationInput, Family
 from central_hub.kita.synthetic import kassel_instance
 from central_hub.opendata import store
@@ -70,28 +71,30 @@ def seed_rollup(service: OpendataService, *, days: int = 7, seed: int = 1) -> No
 
 
 def seed_kita(server: HubServer, *, children: int = 400, kitas: int = 30,
-              extra: tuple[tuple[str, str, float, float], ...] = ()) -> None:
+              lone: KitaPlaces | None = None) -> None:
     """A real Kita procedure on the hub's Kita service: Kitas, families, applications, the
-    deadline passed and round 1 run. ``extra``: more applications ``(name, age group, lat,
-    lon)`` whose only choice is the Kita nearest to (lat, lon)."""
+    deadline passed and round 1 run. ``lone``: one more Kita, and one child whose only
+    choice it is."""
     kita = server.app.state.kita
     places, apps = kassel_instance(children, kitas, seed=3)
-    for p in places:
+    for p in [*places, *([lone] if lone else [])]:
         kita.save_kita(p)
-    kita.set_deadline(datetime.now(UTC) + timedelta(seconds=3))
+    kita.set_deadline(datetime.now(UTC) + timedelta(hours=1))
     born = date.today() - timedelta(days=700)
     for i, a in enumerate(apps):
         family = kita.register_family()
         kita.submit(Family(family.family_id), ApplicationInput(
             f"Kind {i}", a.age_group, a.choices, None, False, a.lat, a.lon, born))
-    for j, (name, group, lat, lon) in enumerate(extra):
-        nearest = min((p for p in places if p.age_group == group),
-                      key=lambda p: (p.lat - lat) ** 2 + (p.lon - lon) ** 2)
+    if lone is not None:
         family = kita.register_family()
         kita.submit(Family(family.family_id), ApplicationInput(
-            name, group, (nearest.kita_id,), None, False, lat, lon,
-            born - timedelta(days=j + 1)))
-    time.sleep(max(0.0, (kita.period().deadline - datetime.now(UTC)).total_seconds() + 0.1))
+            "Einzelkind", lone.age_group, (lone.kita_id,), None, False, lone.lat, lone.lon,
+            born))
+    # every application is in: the period closes (staff may move the deadline before the
+    # first round), and once it has passed the round runs
+    closes = datetime.now(UTC) + timedelta(milliseconds=200)
+    kita.set_deadline(closes)
+    time.sleep(max(0.0, (closes - datetime.now(UTC)).total_seconds() + 0.05))
     kita.run_round(seed=42)
 
 
@@ -108,15 +111,14 @@ def publish_all(portal: Portal) -> None:
             assert done.status_code == 200, done.text
 
 
-def open_portal(tmp: Path, broker: MosquittoBroker,
-                extra: tuple[tuple[str, str, float, float], ...] = ()) -> Portal:
+def open_portal(tmp: Path, broker: MosquittoBroker, lone: KitaPlaces | None = None) -> Portal:
     """A hub with seeded data; nothing published yet."""
     server = start_hub(hub_config(tmp, broker, gtfs=str(GTFS)), opendata=QUIET)
     _, token = TokenStore(server.hub.engine).issue("publisher", {Role.OPENDATA_PUBLISHER},
                                                    expires_days=1)
     portal = Portal(server, token)
     seed_rollup(portal.service)
-    seed_kita(server, extra=extra)
+    seed_kita(server, lone=lone)
     return portal
 
 
