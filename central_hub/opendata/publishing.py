@@ -125,7 +125,9 @@ class Publisher:
         except Exception as exc:
             # whatever failed (a query, the gate's spec check, a file), the transaction was
             # rolled back: nothing is stored, the previous version stays
-            raise ProducerError(f"{dataset_id}: {type(exc).__name__}: {exc}") from exc
+            # the first line of the cause (a database error's next lines are its statement)
+            first_line = (str(exc).splitlines() or [""])[0][:300]
+            raise ProducerError(f"{dataset_id}: {type(exc).__name__}: {first_line}") from exc
 
     def _produce(self, spec: DatasetSpec, first: date, last: date, *, now_ms: int, by: str,
                  publish: bool, base_url: str) -> store.VersionRow:

@@ -276,6 +276,8 @@ def _extras(ds: PublishedDataset, org: Organisation) -> list[dict[str, object]]:
         "theme": json.dumps([_THEME_BASE + t for t in spec.themes]),
         "versions": json.dumps(list(ds.versions)),
     }
+    if spec.main_measure:  # the column the portal charts (none for an API-only dataset)
+        extras["main_measure"] = spec.main_measure
     if ds.temporal is not None:
         extras["temporal_start"] = ds.temporal[0].isoformat()
         extras["temporal_end"] = ds.temporal[1].isoformat()

@@ -163,6 +163,7 @@ def test_extras_carry_privacy_time_geocoding_and_themes_sorted_by_key() -> None:
     assert values["temporal_start"] == "2026-01-01"
     assert values["temporal_end"] == "2026-02-28"
     assert values["politicalGeocodingURI"] == KASSEL.geocoding
+    assert values["main_measure"] == OCCUPANCY.spec.main_measure  # the portal charts it
     assert values["politicalGeocodingLevelURI"] == KASSEL.geocoding_level
     assert json.loads(values["theme"]) == [
         "http://publications.europa.eu/resource/authority/data-theme/TRAN"]
