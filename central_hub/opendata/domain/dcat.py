@@ -18,11 +18,13 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, GEO, OWL, RDF, XSD
+from rdflib.term import Node
 
 from central_hub.opendata.domain.records import (
     LICENCE_URIS,
@@ -272,4 +274,48 @@ def serialise(graph: Graph, fmt: str) -> bytes:
         raise ValueError(f"unknown catalogue format {fmt!r}")
     if fmt == "jsonld":
         return graph.serialize(format="json-ld", encoding="utf-8", auto_compact=True)
+    if fmt == "ttl":
+        return turtle(graph)
     return graph.serialize(format=_RDFLIB_FORMATS[fmt], encoding="utf-8")
+
+
+#: a local name written after a prefix (a conservative subset of Turtle's PN_LOCAL)
+_LOCAL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def turtle(graph: Graph) -> bytes:
+    """The graph as Turtle: the bound prefixes, then one block per subject (sorted), its
+    predicates (``a`` first) each with its objects.
+
+    WHY not rdflib's Turtle serialiser: it looks up a prefixed name for every IRI in a trie of
+    every namespace it has seen, and every dataset's file IRIs open namespaces of their own,
+    so its time grows with the square of the catalogue (RDFLib issue #1752): 1,000 datasets
+    took 9.5 s against 0.25 s for N-Triples (BENCHMARKS.md, "Open data"). This writes IRIs
+    with a prefix only where a bound namespace and a plain local name make one, every other
+    term as rdflib writes it in N-Triples (``n3()``), so the output is Turtle any parser
+    reads back to the same graph (tests/unit/opendata/test_dcat.py).
+    """
+    bound = sorted(((str(p), str(ns)) for p, ns in graph.namespaces() if p),
+                   key=lambda b: -len(b[1]))
+
+    def term(node: object) -> str:
+        if isinstance(node, URIRef):
+            text = str(node)
+            for prefix, namespace in bound:
+                if text.startswith(namespace) and _LOCAL_NAME.fullmatch(text[len(namespace):]):
+                    return f"{prefix}:{text[len(namespace):]}"
+        n3: str = node.n3()  # type: ignore[attr-defined]
+        return n3
+
+    lines = [f"@prefix {p}: <{ns}> ." for p, ns in sorted(bound)]
+    lines.append("")
+    for subject in sorted(set(graph.subjects()), key=lambda n: (isinstance(n, BNode), str(n))):
+        objects: dict[Node, list[str]] = {}
+        for predicate, obj in graph.predicate_objects(subject):
+            objects.setdefault(predicate, []).append(term(obj))
+        parts = []
+        for predicate in sorted(objects, key=lambda p: (p != RDF.type, str(p))):
+            verb = "a" if predicate == RDF.type else term(predicate)
+            parts.append(f"{verb} {', '.join(sorted(objects[predicate]))}")
+        lines.append(f"{term(subject)} " + " ;\n    ".join(parts) + " .\n")
+    return "\n".join(lines).encode("utf-8")

@@ -15,12 +15,16 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pyshacl
 import pytest
-from rdflib import Graph, Literal, URIRef
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib import namespace as ns
 from rdflib.compare import isomorphic
+from rdflib.namespace import DCAT, DCTERMS
 
 from central_hub.opendata.domain.dcat import (
     CONTRIBUTORS,
@@ -29,6 +33,7 @@ from central_hub.opendata.domain.dcat import (
     catalogue_graph,
     page_url,
     serialise,
+    turtle,
 )
 from central_hub.opendata.domain.records import (
     ColumnSpec,
@@ -236,3 +241,28 @@ def test_every_serialisation_parses_back_to_the_same_graph(fmt: str, rdflib_form
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="format"):
         serialise(sample_catalogue(), "n3")
+
+
+_IRIS = st.sampled_from([
+    "http://www.w3.org/ns/dcat#Dataset", "http://purl.org/dc/terms/title",
+    "http://purl.org/dc/terms/", "http://purl.org/dc/terms/1st", "http://purl.org/dc/terms/a.b",
+    "http://purl.org/dc/terms/a-b_c", "https://hub.kassel.example/opendata/datasets/x/v1/d.csv",
+    "http://dcat-ap.de/def/licenses/dl-by-de/2.0", "urn:x:1", "http://e.example/ä#ö",
+])
+
+
+@given(st.lists(st.tuples(
+    _IRIS.map(URIRef) | st.sampled_from(["b1", "b2"]).map(BNode),
+    _IRIS.map(URIRef),
+    _IRIS.map(URIRef) | st.sampled_from(["b1", "b2"]).map(BNode)
+    | st.text(max_size=30).map(lambda t: Literal(t, lang="de"))
+    | st.integers().map(Literal) | st.text(max_size=30).map(Literal)), max_size=25))
+@settings(max_examples=150, deadline=None)
+def test_the_turtle_writer_round_trips_any_graph(triples: list[tuple[Any, Any, Any]]) -> None:
+    g = Graph(bind_namespaces="core")
+    g.bind("dcat", DCAT)
+    g.bind("dct", DCTERMS)
+    for t in triples:
+        g.add(t)
+    parsed = Graph().parse(data=turtle(g), format="turtle")
+    assert isomorphic(g, parsed)
