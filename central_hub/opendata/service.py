@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import Engine
 
@@ -40,6 +41,8 @@ from central_hub.opendata.settings import OpendataSettings
 from central_hub.opendata.statistics import StatisticsRollup
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
+V = TypeVar("V")
 
 #: datasets on a page of the catalogue (Hydra paging)
 CATALOGUE_PAGE = 100
@@ -109,7 +112,7 @@ class OpendataService:
                                         store.file_infos(conn, spec.id, current.version),
                                         base_url))
         with self._lock:
-            self._views[key] = out
+            _remember(self._views, key, out)
         return out
 
     def _public(self, dataset_id: str, current: store.VersionRow,
@@ -155,7 +158,7 @@ class OpendataService:
                                      contributor_id=self.settings.contributor_id)
         body = dcat.serialise(graph, fmt)
         with self._lock:
-            self._pages[key] = body
+            _remember(self._pages, key, body)
         return body
 
     def file(self, dataset_id: str, number: int, name: str
@@ -275,6 +278,18 @@ class OpendataService:
             except ProducerError as exc:
                 out[dataset_id] = f"failed: {exc}"
         return out
+
+
+#: the most views and catalogue pages kept per kind: the keys carry the request's address and
+#: page, which a client chooses, so the caches must not grow with what clients ask for
+CACHE_ENTRIES = 64
+
+
+def _remember(cache: dict[K, V], key: K, value: V) -> None:
+    """Keep ``value`` under ``key``, dropping the oldest entry beyond :data:`CACHE_ENTRIES`."""
+    cache[key] = value
+    while len(cache) > CACHE_ENTRIES:
+        del cache[next(iter(cache))]
 
 
 def _format(name: str) -> str:

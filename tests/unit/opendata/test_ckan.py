@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from central_hub.opendata.domain import ckan
 from central_hub.opendata.domain.ckan import (
@@ -445,3 +447,28 @@ def test_every_error_is_a_ckan_error() -> None:
         assert isinstance(err, CkanError)
         assert error_body(err, "package_search")["help"] == (
             "/api/3/action/help_show?name=package_search")
+
+
+_PARAM_VALUES = (st.text(max_size=40) | st.integers(-5, 5000).map(str) | st.integers()
+                 | st.none() | st.booleans() | st.lists(st.text(max_size=8), max_size=3)
+                 | st.sampled_from(["tags:ÖPNV", "groups:(a OR b)", 'title:"x', "name:*",
+                                    "metadata_modified:[2026-01-01T00:00:00Z TO *]",
+                                    "-tags:x AND +name:y", "score desc", "name asc, x",
+                                    '["tags"]', "[1]", "((((", "\\", ":", "*:*"]))
+
+
+@given(st.dictionaries(st.sampled_from(["q", "fq", "rows", "start", "sort", "facet.field",
+                                        "facet.limit", "facet.mincount", "fl", "fq_list",
+                                        "include_private", "bogus"]),
+                       _PARAM_VALUES, max_size=6))
+@settings(max_examples=400, deadline=None)
+def test_any_search_parameters_give_a_result_or_a_ckan_error(params: dict[str, object]) -> None:
+    # the parameters come from the internet: whatever they are, the answer is a result or
+    # one of CKAN's errors (400/409), never another exception
+    try:
+        result = run(params)
+    except CkanError as err:
+        assert err.http_status in (400, 404, 409)
+        assert err.error()["__type"]
+        return
+    assert isinstance(result["count"], int) and isinstance(result["results"], list)
