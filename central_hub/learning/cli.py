@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from central_hub.learning import starter
-from central_hub.learning.documents import load_document
-from central_hub.learning.domain.checking import sample_failures
-from central_hub.learning.domain.exercises import read_item
 from central_hub.learning.errors import ContentError
 from edge_agent.cli import EXIT_OK, EXIT_USAGE
+
+# The content and checker modules (sympy, pint: half a second) are imported by the command
+# only: every ``kassel`` process registers this command, and a controller or a bus gateway
+# must not pay for the learning platform's checker at its start.
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _documents(files: list[Path]) -> Iterator[tuple[str, Any]]:
+    from central_hub.learning import starter  # noqa: PLC0415
+    from central_hub.learning.documents import load_document  # noqa: PLC0415
+
     if not files:
         yield from starter.documents()
         return
@@ -49,6 +52,9 @@ def _documents(files: list[Path]) -> Iterator[tuple[str, Any]]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from central_hub.learning.domain.checking import sample_failures  # noqa: PLC0415
+    from central_hub.learning.domain.exercises import read_item  # noqa: PLC0415
+
     problems = items = exercises = 0
     try:
         for name, document in _documents(args.files):

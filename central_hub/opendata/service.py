@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from central_hub.opendata import store
 from central_hub.opendata.domain import dcat
-from central_hub.opendata.domain.datasets import BY_ID, DATASETS, GTFS
+from central_hub.opendata.domain.datasets import BY_ID, DATASETS, GTFS, KITA
 from central_hub.opendata.domain.records import (
     Organisation,
     PublishedDataset,
@@ -224,10 +224,13 @@ class OpendataService:
             columns, preview)
 
     def run(self, dataset_id: str, *, by: str, base_url: str, publish: bool = False,
-            at_ms: int | None = None) -> store.VersionRow:
-        """Run a producer now (a publisher's run waits for review unless ``publish``)."""
+            at_ms: int | None = None, roll_up: bool = True) -> store.VersionRow:
+        """Run a producer now (a publisher's run waits for review unless ``publish``); the
+        current hour is rolled up first unless ``roll_up`` is false (the caller did)."""
         now = now_ms() if at_ms is None else at_ms
         try:
+            if roll_up and dataset_id in BY_ID and BY_ID[dataset_id] not in (KITA, GTFS):
+                self._roll_current(dataset_id, now)
             row = self.publisher.produce(dataset_id, now_ms=now, by=by, publish=publish,
                                          base_url=base_url)
         except ProducerError as exc:
@@ -239,6 +242,16 @@ class OpendataService:
             self._on_producer(dataset_id, None)
         self._changed()
         return row
+
+    def _roll_current(self, dataset_id: str, now: int) -> None:
+        if self.rollup is None:
+            return
+        try:
+            self.rollup.roll_current(now)
+        except Exception as exc:
+            first_line = (str(exc).splitlines() or [""])[0][:300]
+            raise ProducerError(f"{dataset_id}: the roll-up of the current hour failed: "
+                                f"{type(exc).__name__}: {first_line}") from exc
 
     def publish(self, dataset_id: str, number: int) -> store.VersionRow:
         """Publish a reviewed version."""
@@ -270,10 +283,16 @@ class OpendataService:
         if self.rollup is not None:
             self.rollup.catch_up(now, first_ms=first_ms)
         out: dict[str, str] = {}
-        for dataset_id in self.due(now, every_ms):
+        due = self.due(now, every_ms)
+        if due and self.rollup is not None:
+            try:
+                self.rollup.roll_current(now)
+            except Exception:  # the producers then fail or miss the last minutes: both said
+                log.exception("open data: the roll-up of the current hour failed")
+        for dataset_id in due:
             try:
                 row = self.run(dataset_id, by="schedule", base_url=base_url,
-                               publish=self.settings.auto_publish, at_ms=now)
+                               publish=self.settings.auto_publish, at_ms=now, roll_up=False)
                 out[dataset_id] = row.state.value
             except ProducerError as exc:
                 out[dataset_id] = f"failed: {exc}"

@@ -3,8 +3,8 @@ folded (:mod:`.domain.rollup`) and written to the service's roll-up tables.
 
 WHY its own use case: it is the one part of the service that reads the hub's raw telemetry.
 It runs on the schedule (:mod:`.service`), hour by hour after a watermark, so a restarted hub
-continues where it stopped; the current, unfinished hour is rolled up again on every run, so
-a dataset produced now includes the last minutes. What only the live hub knows (minutes an
+continues where it stopped; the current, unfinished hour is rolled up right before a dataset
+is produced, so the dataset includes the last minutes. What only the live hub knows (minutes an
 intersection was in a fail-safe state, its prediction scorer's last hour) is sampled here
 from the live state and added to the hour it belongs to.
 """
@@ -170,7 +170,9 @@ class StatisticsRollup:
 
     def catch_up(self, now_ms: int, *, first_ms: int, max_hours: int = 48) -> int:
         """Roll up every complete hour after the watermark (at most ``max_hours``, from
-        ``first_ms`` on a first run), then the current hour; the number of hours rolled."""
+        ``first_ms`` on a first run); the number of hours rolled. The current hour is rolled
+        up only when a dataset is produced (:meth:`roll_current`): at Kassel scale an hour is
+        a million messages, read once when it is complete, not on every run."""
         current = now_ms // HOUR_MS * HOUR_MS
         with self._engine.connect() as conn:
             mark = store.watermark(conn, WATERMARK)
@@ -184,8 +186,12 @@ class StatisticsRollup:
             self._forget(hour)
             hour += HOUR_MS
             done += 1
-        self.roll_hour(current)
-        return done + 1
+        return done
+
+    def roll_current(self, now_ms: int) -> None:
+        """Roll up the hour ``now_ms`` is in, so far (a dataset produced now includes the last
+        minutes; the hour is rolled up again, whole, once it is complete)."""
+        self.roll_hour(now_ms // HOUR_MS * HOUR_MS)
 
     def _forget(self, hour_ms: int) -> None:
         for d in (self._failsafe, self._predictions):

@@ -37,14 +37,18 @@ FLOOD = 300 * MB
 DEVICE_JSON = b'{"device_id": "bus-9", "kind": "bus", "label": "'
 
 
-@pytest.fixture
-def hub(broker: MosquittoBroker, tmp_path: Path) -> Iterator[HubProcess]:
-    proc = HubProcess(tmp_path, broker.url, f"sqlite:///{tmp_path / 'hub.db'}",
-                      env={"KASSEL_HUB_ENGINEER_TOKEN": ENGINEER,
-                           "KASSEL_HUB_KITA_STAFF_TOKEN": "kita-staff-token"})
-    proc.start()
-    yield proc
-    proc.stop()
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """One hub process for the module: every test measures its RSS from just before its own
+    attack, and each ends with the hub serving normal requests again (what the next finds)."""
+    tmp = tmp_path_factory.mktemp("hub")
+    with MosquittoBroker(tmp / "mosquitto") as broker:
+        proc = HubProcess(tmp, broker.url, f"sqlite:///{tmp / 'hub.db'}",
+                          env={"KASSEL_HUB_ENGINEER_TOKEN": ENGINEER,
+                               "KASSEL_HUB_KITA_STAFF_TOKEN": "kita-staff-token"})
+        proc.start()
+        yield proc
+        proc.stop()
 
 
 @pytest.fixture

@@ -34,9 +34,20 @@ def _pg_bin(name: str) -> str:
     return found[-1]
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A private PostgreSQL cluster (initdb + pg_ctl) on a free port, for the whole session."""
+class _SharedCluster:
+    """The session's one PostgreSQL cluster and how many ``pg_url`` fixtures hold it.
+
+    Why: the Kita and learning conftests re-export ``pg_url``, and pytest makes each re-export
+    a session fixture of its own; without this, a full run would initdb and start a cluster
+    per directory. Every database a test uses is its own anyway (``pg_db``)."""
+
+    url = ""
+    users = 0
+    stop: tuple[str, ...] = ()
+    root: Path | None = None
+
+
+def _start_cluster() -> None:
     root = Path(tempfile.mkdtemp(prefix="hub-pg-"))
     data, sock = root / "data", root / "sock"
     sock.mkdir()
@@ -46,6 +57,9 @@ def pg_url() -> Iterator[str]:
         shutil.chown(root, "postgres")
         shutil.chown(sock, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
+    _SharedCluster.root = root
+    _SharedCluster.stop = (*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w",
+                           "stop")
     subprocess.run([*as_user, _pg_bin("initdb"), "-D", str(data), "-U", "hub", "-A", "trust",
                     "--no-sync"], check=True, capture_output=True)
     subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-l", str(root / "pg.log"),
@@ -53,12 +67,34 @@ def pg_url() -> Iterator[str]:
                     "-w", "start"], check=True, capture_output=True)
     subprocess.run([*as_user, _pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
                     "hub", "hub"], check=True, capture_output=True)
+    _SharedCluster.url = f"postgresql://hub@127.0.0.1:{port}/hub"
+
+
+def _stop_cluster() -> None:
+    if _SharedCluster.stop:
+        subprocess.run(_SharedCluster.stop, check=False, capture_output=True)
+    if _SharedCluster.root is not None:
+        shutil.rmtree(_SharedCluster.root, ignore_errors=True)
+    _SharedCluster.url, _SharedCluster.stop, _SharedCluster.root = "", (), None
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A private PostgreSQL cluster (initdb + pg_ctl) on a free port, for the whole session
+    (one for every directory that uses it: :class:`_SharedCluster`)."""
+    if _SharedCluster.users == 0:
+        try:
+            _start_cluster()
+        except BaseException:
+            _stop_cluster()
+            raise
+    _SharedCluster.users += 1
     try:
-        yield f"postgresql://hub@127.0.0.1:{port}/hub"
+        yield _SharedCluster.url
     finally:
-        subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w",
-                        "stop"], check=False, capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        _SharedCluster.users -= 1
+        if _SharedCluster.users == 0:
+            _stop_cluster()
 
 
 @pytest.fixture
