@@ -115,7 +115,9 @@ def catalogue_graph(
     if contributor_id is not None and not contributor_id.startswith(CONTRIBUTORS):
         raise ValueError(f"a contributor ID is an IRI under {CONTRIBUTORS}")
     base = base_url.rstrip("/")
-    g = Graph(bind_namespaces="core")
+    # SimpleMemory: a graph without named contexts, which this one never has (half the
+    # cost of adding a triple to rdflib's default store)
+    g = Graph(store="SimpleMemory", bind_namespaces="core")
     for prefix, namespace in (
         ("dcat", DCAT),
         ("dct", DCTERMS),
@@ -298,21 +300,29 @@ def turtle(graph: Graph) -> bytes:
     bound = sorted(((str(p), str(ns)) for p, ns in graph.namespaces() if p),
                    key=lambda b: -len(b[1]))
 
-    def term(node: object) -> str:
+    written: dict[Node, str] = {}  # predicates, classes, themes, licences recur: once each
+
+    def term(node: Node) -> str:
+        known = written.get(node)
+        if known is not None:
+            return known
+        out: str = node.n3()
         if isinstance(node, URIRef):
             text = str(node)
             for prefix, namespace in bound:
                 if text.startswith(namespace) and _LOCAL_NAME.fullmatch(text[len(namespace):]):
-                    return f"{prefix}:{text[len(namespace):]}"
-        n3: str = node.n3()  # type: ignore[attr-defined]
-        return n3
+                    out = f"{prefix}:{text[len(namespace):]}"
+                    break
+        written[node] = out
+        return out
 
     lines = [f"@prefix {p}: <{ns}> ." for p, ns in sorted(bound)]
     lines.append("")
-    for subject in sorted(set(graph.subjects()), key=lambda n: (isinstance(n, BNode), str(n))):
-        objects: dict[Node, list[str]] = {}
-        for predicate, obj in graph.predicate_objects(subject):
-            objects.setdefault(predicate, []).append(term(obj))
+    by_subject: dict[Node, dict[Node, list[str]]] = {}
+    for subject, predicate, obj in graph:  # one pass over the store, grouped here
+        by_subject.setdefault(subject, {}).setdefault(predicate, []).append(term(obj))
+    for subject in sorted(by_subject, key=lambda n: (isinstance(n, BNode), str(n))):
+        objects = by_subject[subject]
         parts = []
         for predicate in sorted(objects, key=lambda p: (p != RDF.type, str(p))):
             verb = "a" if predicate == RDF.type else term(predicate)

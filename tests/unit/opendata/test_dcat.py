@@ -81,8 +81,12 @@ def vocabularies() -> Graph:
 
 
 def validate(data: Graph) -> tuple[bool, Graph, str]:
+    # pyshacl works on a context-aware store; the catalogue is built on rdflib's lighter
+    # SimpleMemory, so its triples are copied over, as a harvester's parser would hold them
+    copy = Graph()
+    copy += data
     conforms, results, text = pyshacl.validate(
-        data,
+        copy,
         shacl_graph=shapes(),
         ont_graph=vocabularies(),
         inference="none",
