@@ -3,12 +3,13 @@
     KasselError
     └── OpendataError
         ├── ProducerError        a producer could not build its table (nothing published)
+        ├── GateError            a privacy spec or a table the gate cannot take (domain/gate.py)
+        ├── CkanError            CKAN's error types, with their statuses (domain/ckan.py)
         └── OpendataServiceError a use case refused a request
             ├── NotFoundError    404: no such dataset, version or file
             └── ConflictError    409: not in this state (publishing a refused version)
 
-The gate's own refusals are :class:`central_hub.opendata.domain.gate.GateError`; CKAN's error
-types (``Not Found Error``, ``Validation Error``) are built in :mod:`.domain.ckan`.
+The gate's and CKAN's errors are defined beside the rules that raise them, under this root.
 """
 
 from __future__ import annotations

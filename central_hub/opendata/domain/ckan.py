@@ -48,6 +48,8 @@ from typing import Any, ClassVar
 
 import snowballstemmer
 
+from central_hub.opendata.errors import OpendataError
+
 from .records import (
     LICENCE_TITLES,
     LICENCE_URIS,
@@ -89,7 +91,7 @@ _OPEN_LICENCES = frozenset(LICENCE_URIS)
 # --- errors ---------------------------------------------------------------------------------
 
 
-class CkanError(Exception):
+class CkanError(OpendataError):
     """An error of the Action API, with CKAN's ``__type`` and the HTTP status CKAN answers it
     with (``ckan/views/api.py``); the HTTP adapter turns it into :func:`error_body`.
 
