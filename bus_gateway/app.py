@@ -42,7 +42,6 @@ import uvicorn
 from bus_gateway.brokerguard import BrokerGuard
 from bus_gateway.clock import Clock, now_ms
 from bus_gateway.domain.geo import distance_m
-from bus_gateway.domain.glosa import GlosaAdvice, advise
 from bus_gateway.domain.nmea import GpsFix
 from bus_gateway.domain.occupancy import OccupancyEstimate, OccupancyFusion
 from bus_gateway.domain.priority import PriorityRequester, PriorityRules, SremAction
@@ -59,6 +58,7 @@ from edge_agent.contract.commands import SetDelayArgs, SetTripArgs, SetUplinkArg
 from edge_agent.contract.configs import BusConfig
 from edge_agent.contract.etsi.errors import ItsEncodeError
 from edge_agent.contract.etsi.srem import AccessPoint, SremTarget, encode_srem
+from edge_agent.contract.glosa import GlosaAdvice, advise
 from edge_agent.contract.payloads import PositionFields, Spat, SpatGroup, SremFields, Ssem
 from edge_agent.contract.topics import TopicRef
 

@@ -78,6 +78,9 @@ TEXTS: dict[Lang, dict[str, str]] = {
         "learning": "Schon vor dem Akzeptieren frei: die Digitale Lernhilfe, Übungen für die "
         "Schule nach Klassenstufe und Fach.",
         "learning_link": "Zur Digitalen Lernhilfe",
+        "app": "Auch ohne Akzeptieren: Verbindungen, Abfahrten in Echtzeit, wo Ihr Bus gerade "
+        "ist, und Ihre gekauften Fahrscheine.",
+        "app_link": "Zur Fahrgast-App",
     },
     "en": {
         "title": "Free WLAN on the bus",
@@ -97,6 +100,9 @@ TEXTS: dict[Lang, dict[str, str]] = {
         "learning": "Free even before you accept: the Digitale Lernhilfe, school exercises by "
         "grade and subject (in German).",
         "learning_link": "Open the Digitale Lernhilfe",
+        "app": "Also without accepting: journeys, real-time departures, where your bus is, and "
+        "the tickets you bought.",
+        "app_link": "Open the passenger app",
     },
 }
 
@@ -200,6 +206,9 @@ def create_portal_app(wlan: WlanGateway) -> FastAPI:
         if wlan.config.learning_url:  # in the walled garden: reachable before accepting
             body += (f"<p>{t['learning']}</p><p><a class=\"button alt\" "
                      f'href="{html.escape(wlan.config.learning_url)}">{t["learning_link"]}</a></p>')
+        if wlan.config.app_url:  # in the walled garden too: the passenger app
+            body += (f"<p>{t['app']}</p><p><a class=\"button alt\" "
+                     f'href="{html.escape(wlan.config.app_url)}">{t["app_link"]}</a></p>')
         return HTMLResponse(_page(lg, t["title"], body), headers={"Cache-Control": "no-store"})
 
     def _online(lg: Lang, seconds: int | None, next_url: str | None) -> str:

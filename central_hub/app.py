@@ -36,6 +36,7 @@ from central_hub.core.services import HubService
 from central_hub.hub import Hub
 from central_hub.kita.mount import KITA
 from central_hub.learning.mount import LEARNING
+from central_hub.mobility.mount import MOBILITY
 from central_hub.opendata.mount import OPENDATA
 from central_hub.registry import Reload
 from edge_agent.contract.configs import HubConfig
@@ -46,7 +47,7 @@ from edge_agent.http_ratelimit import RateLimit
 STATIC = Path(__file__).parent / "static"
 
 #: the citizen services the hub carries, each mounted the same way (central_hub/core/services.py)
-SERVICES: tuple[HubService, ...] = (KITA, LEARNING, OPENDATA)
+SERVICES: tuple[HubService, ...] = (KITA, LEARNING, OPENDATA, MOBILITY)
 
 
 def route_body_limits(app: FastAPI) -> list[RouteLimit]:

@@ -21,7 +21,7 @@ import csv
 import io
 import math
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +94,8 @@ def shifted_day(periods: Sequence[tuple[int, int]], shift_s: int) -> tuple[tuple
     return tuple(sorted(moved.items()))
 
 
-def _offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
+def offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
+    """The point ``north_m`` north and ``east_m`` east of (lat, lon), rounded to 6 digits."""
     dlat = north_m / 111_320.0
     dlon = east_m / (111_320.0 * math.cos(math.radians(lat)))
     return round(lat + dlat, 6), round(lon + dlon, 6)
@@ -109,18 +110,20 @@ def _stops(spec: RouteSpec) -> list[tuple[str, str, float, float]]:
     for i in range(spec.stops):
         d = -spec.length_m / 2 + spec.length_m * i / (spec.stops - 1)
         bend = 300.0 * math.sin(math.pi * i / (spec.stops - 1))  # lines are gently curved
-        lat, lon = _offset(*CENTER, d * math.cos(a) - bend * math.sin(a),
-                           d * math.sin(a) + bend * math.cos(a))
+        lat, lon = offset(*CENTER, d * math.cos(a) - bend * math.sin(a),
+                          d * math.sin(a) + bend * math.cos(a))
         out.append((f"S{spec.route_id}-{i + 1:02d}", f"Linie {spec.short_name} Halt {i + 1}",
                     lat, lon))
     return out
 
 
-def _hms(s: int) -> str:
+def hms(s: int) -> str:
+    """GTFS time text (hours may pass 24)."""
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def _csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+def csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GTFS file's CSV text."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -170,28 +173,28 @@ def feed_files(routes: Sequence[RouteSpec] = DEFAULT_ROUTES, *, first_s: int = 5
                                        round(lon + (lon2 - lon) * f, 6), n])
                         n += 1
             for start in starts:
-                trip_id = f"{spec.route_id}-{direction}-{_hms(start).replace(':', '')[:4]}"
+                trip_id = f"{spec.route_id}-{direction}-{hms(start).replace(':', '')[:4]}"
                 trips.append([spec.route_id, "daily", trip_id, direction, shape_id])
                 t = start
                 for i, (sid, _, _, _) in enumerate(seq):
                     arr = t
                     dep = t if i in (0, len(seq) - 1) else t + DWELL_S
-                    stop_times.append([trip_id, _hms(arr), _hms(dep), sid, i + 1])
+                    stop_times.append([trip_id, hms(arr), hms(dep), sid, i + 1])
                     t = dep + STOP_GAP_S
     return {
-        "agency.txt": _csv(["agency_id", "agency_name", "agency_url", "agency_timezone"],
+        "agency.txt": csv_text(["agency_id", "agency_name", "agency_url", "agency_timezone"],
                            [["KVG", "Kasseler Verkehrs-Gesellschaft (synthetic)",
                              "https://example.invalid/", "Europe/Berlin"]]),
-        "stops.txt": _csv(["stop_id", "stop_name", "stop_lat", "stop_lon"], stops),
-        "routes.txt": _csv(["route_id", "agency_id", "route_short_name", "route_long_name",
+        "stops.txt": csv_text(["stop_id", "stop_name", "stop_lat", "stop_lon"], stops),
+        "routes.txt": csv_text(["route_id", "agency_id", "route_short_name", "route_long_name",
                             "route_type", "route_color"], route_rows),
-        "trips.txt": _csv(["route_id", "service_id", "trip_id", "direction_id", "shape_id"],
+        "trips.txt": csv_text(["route_id", "service_id", "trip_id", "direction_id", "shape_id"],
                           trips),
-        "stop_times.txt": _csv(["trip_id", "arrival_time", "departure_time", "stop_id",
+        "stop_times.txt": csv_text(["trip_id", "arrival_time", "departure_time", "stop_id",
                                 "stop_sequence"], stop_times),
-        "shapes.txt": _csv(["shape_id", "shape_pt_lat", "shape_pt_lon", "shape_pt_sequence"],
+        "shapes.txt": csv_text(["shape_id", "shape_pt_lat", "shape_pt_lon", "shape_pt_sequence"],
                            shapes),
-        "calendar.txt": _csv(["service_id", "monday", "tuesday", "wednesday", "thursday",
+        "calendar.txt": csv_text(["service_id", "monday", "tuesday", "wednesday", "thursday",
                               "friday", "saturday", "sunday", "start_date", "end_date"],
                              [["daily", 1, 1, 1, 1, 1, 1, 1, start_date, end_date]]),
     }
@@ -200,9 +203,13 @@ def feed_files(routes: Sequence[RouteSpec] = DEFAULT_ROUTES, *, first_s: int = 5
 def write_feed(path: str | Path, routes: Sequence[RouteSpec] = DEFAULT_ROUTES,
                **kwargs: object) -> Path:
     """Write the feed as a GTFS zip (deterministic bytes) and return its path."""
+    return write_zip(path, feed_files(routes, **kwargs))  # type: ignore[arg-type]
+
+
+def write_zip(path: str | Path, files: Mapping[str, str]) -> Path:
+    """Write a feed's files as a GTFS zip with deterministic bytes; return its path."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    files = feed_files(routes, **kwargs)  # type: ignore[arg-type]
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))

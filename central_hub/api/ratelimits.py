@@ -44,13 +44,16 @@ class HubLimiters:
     kita_writes: RateLimiter
     learning_answers: RateLimiter
     learning_joins: RateLimiter
+    journeys: RateLimiter
+    bookings: RateLimiter
 
     @classmethod
     def of(cls, settings: RateLimitsSettings) -> HubLimiters:
         """Fresh limiters with the configured numbers."""
         n = settings.max_clients
         return cls(settings.auth_failures.limiter(n), settings.kita_writes.limiter(n),
-                   settings.learning_answers.limiter(n), settings.learning_joins.limiter(n))
+                   settings.learning_answers.limiter(n), settings.learning_joins.limiter(n),
+                   settings.journeys.limiter(n), settings.bookings.limiter(n))
 
     def route_rules(self) -> list[RouteRule]:
         """The rules for :class:`~edge_agent.http_ratelimit.RateLimit`'s ``routes``."""
@@ -81,7 +84,21 @@ async def _learning_join(request: Request) -> None:
     _take(limiters.learning_joins, request)
 
 
+async def _booking(request: Request) -> None:
+    limiters: HubLimiters = request.app.state.limiters
+    _take(limiters.bookings, request)
+
+
+async def _journey(request: Request) -> None:
+    limiters: HubLimiters = request.app.state.limiters
+    _take(limiters.journeys, request)
+
+
 #: add ``_: LearningAnswerDep`` to a learning route's parameters to limit it per client.
 LearningAnswerDep = Annotated[None, Depends(_learning_answer)]
 #: the same for joining a class (``POST /classes/{code}/members``).
 LearningJoinDep = Annotated[None, Depends(_learning_join)]
+#: the same for journey queries (``GET /api/v1/journeys``): each costs a search.
+JourneyDep = Annotated[None, Depends(_journey)]
+#: the same for new bookings (``POST /api/v1/bookings``): each holds a fare and a checkout.
+BookingDep = Annotated[None, Depends(_booking)]

@@ -28,16 +28,18 @@ from central_hub.core.identity import Kind, Principal, Role
 @dataclass(frozen=True, slots=True)
 class Rule:
     """Who may call an operation: anyone (``public``), holders of any of ``roles``, and/or
-    families, and/or pupils. Rules combine with ``|``."""
+    families, and/or pupils, and/or passengers. Rules combine with ``|``."""
 
     public: bool = False
     roles: frozenset[Role] = frozenset()
     families: bool = False
     pupils: bool = False
+    passengers: bool = False
 
     def __or__(self, other: Rule) -> Rule:
         return Rule(self.public or other.public, self.roles | other.roles,
-                    self.families or other.families, self.pupils or other.pupils)
+                    self.families or other.families, self.pupils or other.pupils,
+                    self.passengers or other.passengers)
 
     def allows(self, principal: Principal | None) -> bool:
         """``principal`` (``None``: anonymous) may call the operation."""
@@ -49,6 +51,8 @@ class Rule:
             return self.families
         if principal.kind is Kind.PUPIL:
             return self.pupils
+        if principal.kind is Kind.PASSENGER:
+            return self.passengers
         return principal.kind is Kind.STAFF and bool(self.roles & principal.roles)
 
     def describe(self) -> str:
@@ -56,13 +60,14 @@ class Rule:
         if self.public:
             return "anyone"
         who = sorted(r.value for r in self.roles) + (["family"] if self.families else []) + (
-            ["pupil"] if self.pupils else [])
+            ["pupil"] if self.pupils else []) + (["passenger"] if self.passengers else [])
         return " or ".join(who) if who else "nobody"
 
 
 PUBLIC = Rule(public=True)
 FAMILY = Rule(families=True)
 PUPIL = Rule(pupils=True)
+PASSENGER = Rule(passengers=True)
 
 
 def roles(*granted: Role) -> Rule:
@@ -77,6 +82,8 @@ LEARNING_AUTHOR = roles(Role.LEARNING_AUTHOR)
 LEARNING_REVIEWER = roles(Role.LEARNING_REVIEWER)
 LEARNING_TEACHER = roles(Role.LEARNING_TEACHER)
 OPENDATA_PUBLISHER = roles(Role.OPENDATA_PUBLISHER)
+#: any staff principal, whatever its role: a booking made with an account belongs to it
+ANY_STAFF = roles(*Role)
 
 _KITA = "/api/v1/kita"
 _LEARNING = "/api/v1/learning"
@@ -167,6 +174,24 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/opendata/api/action/{name}"): PUBLIC,
     ("GET", "/opendata/catalog.{fmt}"): PUBLIC,
     ("GET", "/opendata/datasets/{dataset_id}/versions/{version}/{name}"): PUBLIC,
+    # -- mobility: planning and departures, for everyone, without an account --
+    ("GET", "/api/v1/journeys"): PUBLIC,
+    ("GET", "/api/v1/stops/{stop_id}/departures"): PUBLIC,
+    ("GET", "/api/v1/mobility/network"): PUBLIC,
+    ("GET", "/api/v1/mobility/cyclist-advice"): PUBLIC,
+    # the passenger app: its page (its own policy) and what it is told about this hub
+    ("GET", "/app/"): PUBLIC,
+    ("GET", "/api/v1/mobility/app-config"): PUBLIC,
+    # -- mobility: tickets. Booking needs an e-mail (anonymous: a passenger token comes
+    # back) or an account; a booking is its owner's only (others get 404, in the service).
+    # The provider's webhook is signed, and the signature is its authentication.
+    ("POST", "/api/v1/bookings"): PUBLIC,
+    ("GET", "/api/v1/bookings/{booking_id}"): PASSENGER | ANY_STAFF,
+    ("POST", "/api/v1/bookings/{booking_id}/checkout"): PASSENGER | ANY_STAFF,
+    ("POST", "/api/v1/bookings/{booking_id}/events"): PASSENGER | ANY_STAFF,
+    ("GET", "/api/v1/bookings/{booking_id}/ticket"): PASSENGER | ANY_STAFF,
+    ("GET", "/api/v1/tickets/key"): PUBLIC,
+    ("POST", "/api/v1/payments/webhook"): PUBLIC,
     # -- open data: the publisher runs producers, reviews the gate's report, publishes --
     ("GET", f"{_OPENDATA}/datasets"): OPENDATA_PUBLISHER,
     ("GET", f"{_OPENDATA}/datasets/{{dataset_id}}/versions"): OPENDATA_PUBLISHER,
@@ -233,12 +258,14 @@ def decide(rule: Rule | None, principal: Principal | None) -> Decision:
     return Decision.UNAUTHENTICATED if principal is None else Decision.FORBIDDEN
 
 
-#: the columns of :func:`markdown_table`: anonymous, each role alone, a family, a pupil.
+#: the columns of :func:`markdown_table`: anonymous, each role alone, a family, a pupil, a
+#: passenger.
 COLUMNS: tuple[tuple[str, Principal | None], ...] = (
     ("anonymous", None),
     *((r.value, Principal.staff(r.value, {r})) for r in Role),
     ("family", Principal.family("F-0")),
     ("pupil", Principal.pupil("M-0")),
+    ("passenger", Principal.passenger("P-0")),
 )
 
 

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from central_hub.core.identity import Role
 from central_hub.kita.settings import KitaSettings
 from central_hub.learning.settings import LearningSettings
+from central_hub.mobility.settings import MobilitySettings
 from central_hub.opendata.settings import OpendataSettings
 from edge_agent.contract.configs import HubConfig
 from edge_agent.errors import ConfigError
@@ -234,6 +235,22 @@ class LearningJoinLimit(RateLimitSettings):
     per_minute: Annotated[float, Field(gt=0)] = 30.0
 
 
+class JourneyLimit(RateLimitSettings):
+    """Journey queries per client: a passenger app asks a few per trip; a bus's WLAN or a
+    school behind one address shares it, hence generous; each query costs a search."""
+
+    burst: Annotated[int, Field(ge=1)] = 120
+    per_minute: Annotated[float, Field(gt=0)] = 120.0
+
+
+class BookingLimit(RateLimitSettings):
+    """New ticket bookings per client: a passenger books a few a day; a bus's WLAN shares
+    one address; each booking holds a checkout at the payment provider."""
+
+    burst: Annotated[int, Field(ge=1)] = 20
+    per_minute: Annotated[float, Field(gt=0)] = 10.0
+
+
 class RateLimitsSettings(BaseModel):
     """The hub's per-client rate limits (``docs/security.md``, *Web surfaces*); Kita family
     registration has its own (``KASSEL_HUB_KITA_REGISTRATION_BURST``, ``docs/kita.md``)."""
@@ -244,6 +261,8 @@ class RateLimitsSettings(BaseModel):
     kita_writes: KitaWriteLimit = KitaWriteLimit()
     learning_answers: LearningAnswerLimit = LearningAnswerLimit()
     learning_joins: LearningJoinLimit = LearningJoinLimit()
+    journeys: JourneyLimit = JourneyLimit()
+    bookings: BookingLimit = BookingLimit()
     #: addresses each limiter remembers (least recently seen forgotten first): bounds memory.
     max_clients: Annotated[int, Field(ge=1)] = 100_000
 
@@ -270,6 +289,7 @@ class HubSettings(BaseSettings):
     kita: KitaSettings = KitaSettings()
     learning: LearningSettings = LearningSettings()
     opendata: OpendataSettings = OpendataSettings()
+    mobility: MobilitySettings = MobilitySettings()
     #: static tokens for machines and the demo (central_hub/core/identity.py says which roles
     #: each grants); people get issued tokens (``kassel hub token issue``) or log in by OIDC
     admin_token: str | None = None

@@ -5,8 +5,8 @@ learning platform, the open-data portal and the mobility app). Each used to brin
 tokens and its own idea of a caller; a new service would have added another. Here a caller is
 a principal of one :class:`Kind` holding a *set* of :class:`Role` s, whether the credential was
 a static machine token, a token issued with ``kassel hub token issue``, an OpenID Connect JWT
-a Kita family's token or a pupil's class membership (:mod:`central_hub.core.resolver` turns
-each into a principal).
+a Kita family's token, a pupil's class membership or a passenger's booking token
+(:mod:`central_hub.core.resolver` turns each into a principal).
 
 WHY sets, not a ladder: a Kita caseworker has no business with signal commands, and a traffic
 admin none with children's data. Roles are additive: ``admin`` does *not* imply ``engineer``
@@ -57,6 +57,9 @@ class Kind(StrEnum):
     #: a pupil who joined a class on the learning platform with its code: sends its own
     #: progress under a pseudonym, and may leave (its token is its only identity)
     PUPIL = "pupil"
+    #: a passenger who bought a ticket without an account: reads and changes only its own
+    #: bookings (the token the first booking returned is its only identity)
+    PASSENGER = "passenger"
     #: a bus or a controller; MQTT only (the broker's ACL), never an HTTP caller
     DEVICE = "device"
 
@@ -69,6 +72,7 @@ class CredentialSource(StrEnum):
     OIDC = "oidc"
     FAMILY = "family"
     PUPIL = "pupil"
+    PASSENGER = "passenger"
 
 
 def parse_roles(values: Iterable[str]) -> frozenset[Role]:
@@ -100,7 +104,7 @@ class Principal:
     def __post_init__(self) -> None:
         if (self.kind is Kind.FAMILY) != (self.family_id is not None):
             raise ValueError("a family principal, and only one, has a family_id")
-        if self.kind in (Kind.FAMILY, Kind.PUPIL) and self.roles:
+        if self.kind in (Kind.FAMILY, Kind.PUPIL, Kind.PASSENGER) and self.roles:
             raise ValueError(f"a {self.kind.value} holds no staff roles")
 
     def has(self, role: Role) -> bool:
@@ -122,6 +126,12 @@ class Principal:
     def pupil(cls, member_id: str) -> Principal:
         """A pupil in a class of the learning platform, known only by its membership."""
         return cls(Kind.PUPIL, member_id, frozenset(), None, CredentialSource.PUPIL)
+
+    @classmethod
+    def passenger(cls, passenger_id: str) -> Principal:
+        """A passenger of the mobility service, known only by the token of its booking."""
+        return cls(Kind.PASSENGER, passenger_id, frozenset(), None,
+                   CredentialSource.PASSENGER)
 
 
 #: the roles of the static tokens from the settings. The admin token is the operator's and the

@@ -7,9 +7,10 @@ The resolver tries, in this order:
 1. the static tokens of the settings (machines, the demo): a digest compared in constant time;
 2. a JWT, when OpenID Connect is configured (:mod:`central_hub.core.oidc`);
 3. an issued token (``kh_...``) in the hub's database (:mod:`central_hub.core.tokens`);
-4. a family's token or a pupil's membership token, through the lookups services register
-   (:meth:`add_family_lookup`, :meth:`add_pupil_lookup`; the Kita and learning services keep
-   their token digests with their own data).
+4. a family's token, a pupil's membership token or a passenger's booking token, through the
+   lookups services register (:meth:`add_family_lookup`, :meth:`add_pupil_lookup`,
+   :meth:`add_passenger_lookup`; the Kita, learning and mobility services keep their token
+   digests with their own data).
 
 A credential that none of them accepts — unknown, expired, revoked, badly signed — resolves to
 ``None``, exactly like no credential: public operations stay open to it, every other one
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 FamilyLookup = Callable[[str], str | None]
 #: a service's pupil lookup: a bearer token -> the membership's id, or ``None``.
 PupilLookup = Callable[[str], str | None]
+#: a service's passenger lookup: a bearer token -> the passenger's id, or ``None``.
+PassengerLookup = Callable[[str], str | None]
 
 #: longest credential looked at; anything longer is no token of ours (and not hashed).
 MAX_TOKEN_LENGTH = 8192
@@ -63,6 +66,7 @@ class IdentityResolver:
         self.oidc = oidc
         self._families: list[FamilyLookup] = []
         self._pupils: list[PupilLookup] = []
+        self._passengers: list[PassengerLookup] = []
 
     def add_family_lookup(self, lookup: FamilyLookup) -> None:
         """Let a service's families be resolved here (the Kita service does at start)."""
@@ -71,6 +75,10 @@ class IdentityResolver:
     def add_pupil_lookup(self, lookup: PupilLookup) -> None:
         """Let a service's pupils be resolved here (the learning service does at start)."""
         self._pupils.append(lookup)
+
+    def add_passenger_lookup(self, lookup: PassengerLookup) -> None:
+        """Let a service's passengers be resolved here (the mobility service does at start)."""
+        self._passengers.append(lookup)
 
     def resolve(self, token: str | None) -> Principal | None:
         """The principal a bearer token stands for; ``None`` for none, or one not accepted."""
@@ -99,4 +107,8 @@ class IdentityResolver:
             member_id = pupils(token)
             if member_id is not None:
                 return Principal.pupil(member_id)
+        for passengers in self._passengers:
+            passenger_id = passengers(token)
+            if passenger_id is not None:
+                return Principal.passenger(passenger_id)
         return None

@@ -247,6 +247,27 @@ class AlarmEngine:
                          "warning", f"open-data producer {dataset_id} failed: {error}" if failed
                          else f"open-data producer {dataset_id} produced again", now=now)
 
+    def on_sharing_feed(self, operator: str, error: str | None, *,
+                        now: int) -> list[AlarmChange]:
+        """A sharing operator's GBFS feed (``error`` when a file was refused, ``None`` when a
+        poll read every file due): ``sharing_feed_refused`` (device ``sharing:<operator>``)
+        at a refusal, cleared by the next good poll. The planner keeps the last good data."""
+        failed = error is not None
+        return self._set("sharing_feed_refused", f"sharing:{operator}", failed, "warning",
+                         f"sharing feed {operator} refused: {error}" if failed
+                         else f"sharing feed {operator} read again", now=now)
+
+    def on_realtime_feed(self, name: str, error: str | None, *,
+                         now: int) -> list[AlarmChange]:
+        """Another operator's GTFS-Realtime feed (``error`` when a fetch was refused, ``None``
+        when one was taken): ``realtime_feed_refused`` (device ``realtime:<name>``) at a
+        refusal, cleared by the next good fetch. The planner keeps the last good message
+        until it is too old."""
+        failed = error is not None
+        return self._set("realtime_feed_refused", f"realtime:{name}", failed, "warning",
+                         f"GTFS-Realtime feed {name} refused: {error}" if failed
+                         else f"GTFS-Realtime feed {name} read again", now=now)
+
     def tick(self, now: int) -> list[AlarmChange]:
         """Periodic check: SPaT that has not arrived for ``spat_stale_ms``."""
         out: list[AlarmChange] = []

@@ -33,6 +33,8 @@ class Stop:
     name: str
     lat: float
     lon: float
+    #: GTFS ``wheelchair_boarding``: 0 no information, 1 step-free, 2 not step-free
+    wheelchair: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,8 @@ class Trip:
     shape_id: str | None
     direction_id: int | None
     stop_times: tuple[StopTime, ...]
+    #: GTFS ``wheelchair_accessible``: 0 no information, 1 yes, 2 no
+    wheelchair: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,8 @@ class Route:
     short_name: str
     long_name: str
     color: str
+    #: GTFS ``route_type`` (0 tram, 1 subway, 2 rail, 3 bus, ...)
+    route_type: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +136,14 @@ def _rows(files: Mapping[str, str], name: str, required: bool = True) -> list[di
     return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
 
 
+def _flag(row: Mapping[str, str], name: str) -> int:
+    """A GTFS 0/1/2 accessibility field; empty or absent is 0 (no information)."""
+    value = int((row.get(name) or "0").strip() or "0")
+    if value not in (0, 1, 2):
+        raise ScheduleError(f"{name} must be 0, 1 or 2, not {value}")
+    return value
+
+
 def _date(text: str) -> date:
     return datetime.strptime(text.strip(), "%Y%m%d").date()
 
@@ -140,9 +154,11 @@ def parse(files: Mapping[str, str]) -> Schedule:
         agency = _rows(files, "agency.txt")
         tz = agency[0]["agency_timezone"] if agency else "Europe/Berlin"
         stops = {r["stop_id"]: Stop(r["stop_id"], r.get("stop_name", ""), float(r["stop_lat"]),
-                                    float(r["stop_lon"])) for r in _rows(files, "stops.txt")}
+                                    float(r["stop_lon"]), _flag(r, "wheelchair_boarding"))
+                 for r in _rows(files, "stops.txt")}
         routes = {r["route_id"]: Route(r["route_id"], r.get("route_short_name", ""),
-                                       r.get("route_long_name", ""), r.get("route_color", ""))
+                                       r.get("route_long_name", ""), r.get("route_color", ""),
+                                       int(r.get("route_type") or 3))
                   for r in _rows(files, "routes.txt")}
         calls: dict[str, list[StopTime]] = {}
         for r in _rows(files, "stop_times.txt"):
@@ -156,7 +172,8 @@ def parse(files: Mapping[str, str]) -> Schedule:
             direction = r.get("direction_id") or None
             trips[r["trip_id"]] = Trip(r["trip_id"], r["route_id"], r["service_id"],
                                        r.get("shape_id") or None,
-                                       int(direction) if direction is not None else None, st)
+                                       int(direction) if direction is not None else None, st,
+                                       _flag(r, "wheelchair_accessible"))
         pts: dict[str, list[tuple[int, float, float]]] = {}
         for r in _rows(files, "shapes.txt", required=False):
             pts.setdefault(r["shape_id"], []).append(

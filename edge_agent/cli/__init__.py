@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "central_hub.kita.cli",
     "central_hub.learning.cli",
     "central_hub.opendata.cli",
+    "central_hub.mobility.cli",
     "bus_gateway.cli",
     "signal_controller.cli",
     "edge_agent.cli.config",

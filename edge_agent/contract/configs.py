@@ -413,6 +413,11 @@ class WlanConfig(ConfigModel):
     #: garden (checked here for an address, at deployment for a name)
     learning_url: str | None = Field(default=None, max_length=200,
                                      pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[^\s\"'<>]*$")
+    #: the passenger app (``http(s)://host[:port]/app/``), linked from the portal so a
+    #: passenger plans, follows the bus and shows a bought ticket without accepting the terms;
+    #: its host must be in the walled garden too
+    app_url: str | None = Field(default=None, max_length=200,
+                                pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[^\s\"'<>]*$")
     #: ``POST /accept`` per passenger address: this many at once, then ``accept_per_minute``
     #: (429 with ``Retry-After`` beyond); a passenger needs one, a confused phone a few.
     accept_burst: Annotated[int, Field(ge=1)] = 10
@@ -433,10 +438,11 @@ class WlanConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _learning_in_the_garden(self) -> WlanConfig:
-        host = learning_host(self.learning_url)
-        if host is not None and host not in self.walled_garden:
-            raise ValueError(f"learning_url's address {host} is not in the walled_garden: "
-                             "passengers could not reach it before accepting the terms")
+        for name, url in (("learning_url", self.learning_url), ("app_url", self.app_url)):
+            host = learning_host(url)
+            if host is not None and host not in self.walled_garden:
+                raise ValueError(f"{name}'s address {host} is not in the walled_garden: "
+                                 "passengers could not reach it before accepting the terms")
         return self
 
 

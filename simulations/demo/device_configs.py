@@ -104,12 +104,17 @@ def learning_url(opts: DemoOptions) -> str:
     return f"http://{host}:{opts.http_port}/lernen/"
 
 
+def app_url(opts: DemoOptions) -> str:
+    """The demo hub's passenger app, as a passenger on a bus would open it."""
+    return learning_url(opts).removesuffix("/lernen/") + "/app/"
+
+
 def bus_config(bus: PlannedBus, trip: ScheduledTrip | None,
                templates: list[IntersectionConfig], url: str, state_dir: Path, *,
-               learning: str | None = None) -> BusConfig:
+               learning: str | None = None, app: str | None = None) -> BusConfig:
     """A planned bus on simulated WLAN, doors and GPS, with priority at its intersections;
-    ``learning`` (the hub's learning pages) is linked from its portal and, when given as an
-    address, in its walled garden."""
+    ``learning`` (the hub's learning pages) and ``app`` (its passenger app) are linked from
+    its portal and, when given as an address, in its walled garden."""
     points = []
     for p in bus.intersections:
         template = templates[p.template]
@@ -122,8 +127,9 @@ def bus_config(bus: PlannedBus, trip: ScheduledTrip | None,
         "vehicle": {"id": bus.vehicle_id, "capacity_seated": SEATS, "capacity_total": CAPACITY},
         "wlan": {"backend": "simulated", "interface": "sim0", "uplink": "sim1",
                  "portal_port": free_port(), "per_client_kbps": 2000, "uplink_kbps": 20000,
-                 "learning_url": learning,
-                 "walled_garden": [str(a) for a in (learning_host(learning),) if a]},
+                 "learning_url": learning, "app_url": app,
+                 "walled_garden": sorted({str(a) for a in (learning_host(learning),
+                                                           learning_host(app)) if a})},
         "occupancy": {"door_counters": "sim"},
         "gps": {"source": "sim"},
         "route": {"route_id": bus.route_id, "trip_id": None if trip is None else trip.trip_id,

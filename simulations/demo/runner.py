@@ -49,10 +49,12 @@ from signal_controller.heads import FakeSignalHeads
 from signal_controller.host import ControllerHost
 from signal_controller.scheduler import TickScheduler
 from signal_controller.wiring import build_controller
+from simulations.demo.bike_operator import BikeOperatorServer
 from simulations.demo.device_configs import (
     CAPACITY,
     SEATS,
     TEMPLATES_DIR,
+    app_url,
     bus_config,
     controller_config,
     demo_health,
@@ -69,8 +71,10 @@ from simulations.demo.kita_seed import PREFIX as KITA_PREFIX
 from simulations.demo.kita_seed import seed_kita_round
 from simulations.demo.learning_tour import PREFIX as LEARNING_PREFIX
 from simulations.demo.learning_tour import seed_class, seed_draft, tour_learning
+from simulations.demo.mobility_tour import demo_settings, tour_mobility
 from simulations.demo.opendata_seed import OPENDATA_TOKEN_FILE, seed_open_data
 from simulations.demo.options import DemoError, DemoOptions
+from simulations.demo.payment_provider import StripeStandIn
 from simulations.demo.session import (
     DemoCity,
     Session,
@@ -87,7 +91,8 @@ from simulations.demo.street_traffic import (
     drive,
     initial_delay,
 )
-from simulations.gtfs_synth import KASSEL_DAY, shifted_day, write_feed
+from simulations.fares_synth import write_feed_with_fares
+from simulations.gtfs_synth import KASSEL_DAY, shifted_day
 
 #: importable from here as before the demo's parts moved to modules of their own
 __all__ = [
@@ -194,6 +199,8 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
     city: DemoCity | None = None
     broker: MosquittoBroker | None = None
     host: ControllerHost | None = None
+    bikes: BikeOperatorServer | None = None
+    payments: StripeStandIn | None = None
     try:
         templates = load_templates()
         broker = MosquittoBroker(workdir / "mosquitto")
@@ -203,8 +210,8 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         now_s = time.time() - day0
         # --time: the timetable and the demand of that hour, moved to the clock the hub reads
         shift_s = 0 if opts.time_of_day_s is None else int(opts.time_of_day_s - now_s) % DAY_S
-        gtfs = write_feed(workdir / "gtfs" / "kassel-demo.zip", first_s=0, last_s=DAY_S,
-                          headway_s=shifted_day(KASSEL_DAY, shift_s))
+        gtfs = write_feed_with_fares(workdir / "gtfs" / "kassel-demo.zip", first_s=0,
+                                     last_s=DAY_S, headway_s=shifted_day(KASSEL_DAY, shift_s))
         lines, trips = _timetable(gtfs)
         intersections = plan_intersections(lines, opts.intersections,
                                            [t.device_id for t in templates])
@@ -217,12 +224,23 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
         state = workdir / "state"
         hub_cfg = hub_config(opts, workdir, gtfs, broker.url, state)
         kita_token = _kita_staff_token(state)
-        app = create_app(hub_cfg, broker_url=broker.url)
+        schedule = load_schedule(gtfs)
+        bikes = BikeOperatorServer([(s.stop_id, s.name, s.lat, s.lon)
+                                    for s in schedule.stops.values()],
+                                   seed=opts.seed, clock=time.monotonic).start()
+        progress(f"sharing  bike operator 'kasselrad': {len(bikes.fleet.stations)} stations "
+                 f"beside the stops, GBFS {bikes.discovery_url()} (and v2.3)")
+        base_url = f"http://{opts.http_host}:{opts.http_port}/"
+        payments = StripeStandIn(webhook_url=f"{base_url}api/v1/payments/webhook")
+        payments.start()
+        progress(f"payments the city's payment provider: a local Stripe stand-in at "
+                 f"{payments.base_url} (its hosted checkout page; signed webhooks)")
+        app = create_app(hub_cfg, settings=demo_settings(bikes.discovery_url(), payments),
+                         broker_url=broker.url)
         server = uvicorn.Server(uvicorn.Config(
             app, host=opts.http_host,
             port=opts.http_port, log_level="warning", access_log=False))
         tasks.append(asyncio.create_task(server.serve(), name="hub"))
-        base_url = f"http://{opts.http_host}:{opts.http_port}/"
         await _wait_http(base_url, 15.0)
         token_file = state / "hub-admin-token"
         progress(f"hub      {base_url} (SQLite {workdir / 'hub.db'}; admin token in "
@@ -252,6 +270,10 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
                  f"open {learning_url(opts)}#/lehrkraft or #/redaktion (the volunteer's key: "
                  f"{state / LEARNING_AUTHOR_FILE})")
 
+        tour = await tour_mobility(base_url, schedule)
+        progress(f"mobility {tour.summary}")
+        progress(f"mobility journeys {tour.url} (docs/mobility.md)")
+        progress(f"mobility {tour.ticket}")
         opendata = await asyncio.to_thread(
             seed_open_data, app, lines, intersections=intersections, templates=templates,
             state=state, base_url=base_url, seed=opts.seed)
@@ -290,7 +312,8 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
             url = broker.url if link is None else f"mqtt://127.0.0.1:{await link.start()}"
             gps, doors = StreetGps(), StreetDoors()
             gateway = build_gateway(
-                bus_config(b, a.trip, templates, url, state, learning=learning_url(opts)), url,
+                bus_config(b, a.trip, templates, url, state, learning=learning_url(opts),
+                           app=app_url(opts)), url,
                 config_dir=workdir,
                 stops=[] if a.trip is None else route_stops(a.trip), clock=clock,
                 rng=random.Random(rng.random()),
@@ -367,6 +390,10 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
             await asyncio.wait(hub, timeout=15)
         if broker is not None:
             await asyncio.to_thread(broker.stop)
+        if bikes is not None:
+            await asyncio.to_thread(bikes.close)
+        if payments is not None:
+            await asyncio.to_thread(payments.stop)
         if own_workdir:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
         progress("stopped")

@@ -8,7 +8,7 @@ with transit priority) and feeds its ``srem`` actions to the controller as
 :class:`~signal_controller.domain.priority.PriorityMessage`, (3) runs the unchanged pure
 transducer :func:`signal_controller.domain.controller.step` on its 100 ms tick grid, (4) shows
 the resulting lamps through :class:`TraciSignalHeads` (``setRedYellowGreenState``), (5) applies
-:func:`bus_gateway.domain.glosa.advise` to buses and, where the variant says so, to cyclists
+:func:`edge_agent.contract.glosa.advise` to buses and, where the variant says so, to cyclists
 (with their own speed range) through ``setSpeed``, and (6) records every lamp state for the
 safety audit, the SPaT predictions for their error, and each bus's and cyclist's delay and
 stops in signal zones. The baseline run (a) loads SUMO's own actuated programs and only
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from bus_gateway.domain.glosa import BICYCLE_LIMITS, BUS_LIMITS, GlosaLimits, advise
 from bus_gateway.domain.priority import PriorityRequester, PriorityRules
 from edge_agent.contract.configs import PriorityPoint
+from edge_agent.contract.glosa import BICYCLE_LIMITS, BUS_LIMITS, GlosaLimits, advise
 from edge_agent.contract.payloads import SsemRequest
 from signal_controller.domain.detectors import DetectorEvent
 from signal_controller.domain.intersection import TICK_MS, Intersection

@@ -14,16 +14,16 @@ import psycopg
 import pytest
 
 from central_hub.broker import MosquittoBroker, free_port
-from tests.integration.central_hub.helpers import HubServer, hub_config, start_hub
+from tests.integration.central_hub.helpers import HubServer, selling_hub
 
 
 @pytest.fixture
 def hub(broker: MosquittoBroker, tmp_path: Path) -> Iterator[HubServer]:
-    """A hub (SQLite, demo GTFS) on the test's private broker, served on a free port."""
+    """A hub (SQLite, demo GTFS, selling tickets) on the test's private broker, served on a
+    free port."""
     gtfs = Path(__file__).resolve().parents[3] / "firmware_configs/gtfs/kassel-demo.zip"
-    srv = start_hub(hub_config(tmp_path, broker, gtfs=str(gtfs)))
-    yield srv
-    srv.stop()
+    with selling_hub(tmp_path, broker, gtfs) as srv:
+        yield srv
 
 
 def _pg_bin(name: str) -> str:

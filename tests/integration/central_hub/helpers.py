@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from central_hub.app import create_app
 from central_hub.broker import MosquittoBroker, free_port
 from central_hub.core.config import HubSettings
 from central_hub.hub import Hub
+from central_hub.mobility.settings import BookingSettings, MobilitySettings
 from central_hub.registry import Reload
 from edge_agent.contract.configs import HubConfig
 from edge_agent.contract.payloads import (
@@ -32,6 +35,8 @@ from edge_agent.contract.payloads import (
     occupancy_status_for,
 )
 from edge_agent.contract.topics import Topics
+from simulations.demo.payment_provider import StripeStandIn
+from simulations.fares_synth import write_fares
 
 TOPICS = Topics()
 #: the browser of the page tests (Debian's chromium) and how they start it
@@ -163,3 +168,23 @@ def start_hub(config: HubConfig, *, broker_url: str | None = None,
         wait_for(lambda: srv.hub.ingest is not None and srv.hub.ingest.subscribed.is_set(),
                  what="hub ingest subscription")
     return srv
+
+
+@contextmanager
+def selling_hub(tmp_path: Path, broker: MosquittoBroker, gtfs: Path,
+                **settings: object) -> Iterator[HubServer]:
+    """A hub that sells tickets: the synthetic fare table (``simulations.fares_synth``) beside
+    ``gtfs``, and a local Stripe stand-in as its payment provider, so that the booking routes
+    answer as in production instead of 503."""
+    port = free_port()
+    with StripeStandIn(webhook_url=f"http://127.0.0.1:{port}/api/v1/payments/webhook") \
+            as stripe:
+        bookings = BookingSettings(
+            fares=str(write_fares(tmp_path / "fares.zip")), stripe_api_key=stripe.api_key,
+            stripe_webhook_secrets=(stripe.webhook_secret,), stripe_base_url=stripe.base_url)
+        srv = start_hub(hub_config(tmp_path, broker, gtfs=str(gtfs)), port=port,
+                        mobility=MobilitySettings(bookings=bookings), **settings)
+        try:
+            yield srv
+        finally:
+            srv.stop()

@@ -63,6 +63,12 @@ def test_demo_for_30_s_has_every_bus_and_intersection_live(tmp_path: Path) -> No
         # open data: the six datasets published, harvestable through CKAN's API
         listed = httpx.get(f"{base}/opendata/api/3/action/package_list").json()
         assert listed["success"] is True and len(listed["result"]) == 6
+        # mobility: journeys across town by bus and by the simulated operator's bikes
+        options = httpx.get(f"{base}/api/v1/journeys", params={
+            "from": "stop:S1-01", "to": "stop:S4-01",
+            "modes": "transit,walk,bike_sharing"}).json()["itineraries"]
+        modes = {leg["mode"] for it in options for leg in it["legs"]}
+        assert "BUS" in modes and "BIKE_SHARING" in modes
         out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -78,6 +84,9 @@ def test_demo_for_30_s_has_every_bus_and_intersection_live(tmp_path: Path) -> No
     assert "draft demo-runden waits for review" in out
     assert "opendata 6 of 6 datasets published from 168 hours of city statistics" in out
     assert f"portal http://127.0.0.1:{port}/opendata/" in out
+    assert "sharing  bike operator 'kasselrad': " in out
+    assert "mobility " in out and "options Bahnhof Wilhelmshöhe → Auestadion" in out
+    assert "mobility ticket B-" in out and ", confirmed, signed (EdDSA)" in out
 
 
 def test_demo_refuses_a_taken_port(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bus_gateway.domain.glosa import BICYCLE_LIMITS, BUS_LIMITS, GlosaLimits, advise
+from edge_agent.contract.glosa import BICYCLE_LIMITS, BUS_LIMITS, GlosaLimits, advise
 from edge_agent.contract.payloads import SpatGroup, SpatPrediction
 
 NOW = 1_767_225_600_000

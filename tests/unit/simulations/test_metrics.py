@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bus_gateway.domain.glosa import BICYCLE_LIMITS, advise
 from edge_agent.contract.configs import IntersectionConfig
+from edge_agent.contract.glosa import BICYCLE_LIMITS, advise
 from signal_controller.domain.intersection import Intersection
 from signal_controller.domain.lamps import Lamp
 from simulations.evaluation.domain.audit import LampAudit

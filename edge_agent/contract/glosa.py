@@ -26,6 +26,9 @@ display adapter and by the simulation.
 One rule for every vehicle: what differs between a bus and a cyclist is only the speed range
 the advice may use (:class:`GlosaLimits`; :data:`BUS_LIMITS`, :data:`BICYCLE_LIMITS`), so the
 cyclists of the SUMO evaluation get their advice from this function too, from the same SPaT.
+It lives beside the SPaT payload it reads, in the contract, because three packages read SPaT
+this way: the bus gateway (its driver's display), the hub (the passenger app's cyclist
+advice) and the simulations.
 """
 
 from __future__ import annotations
