@@ -18,6 +18,7 @@ from central_hub.app import create_app
 from central_hub.broker import MosquittoBroker, free_port
 from central_hub.core.config import HubSettings
 from central_hub.hub import Hub
+from central_hub.learning.settings import LearningSettings
 from central_hub.mobility.settings import BookingSettings, MobilitySettings
 from central_hub.registry import Reload
 from edge_agent.contract.configs import HubConfig
@@ -147,10 +148,17 @@ def hub_config(tmp_path: Path, broker: MosquittoBroker, *, database: str | None 
         "agent": {"state_dir": str(tmp_path / "state")}})
 
 
+#: the learning platform as hubs in tests start it unless a test asks for more: no starter
+#: content loaded and one checker process (loading 260 items and starting a checker per CPU
+#: cost every hub start and stop about 4 s; the learning tests start theirs as shipped)
+LIGHT_LEARNING = LearningSettings(seed_starter_content=False, check_workers=1)
+
+
 def start_hub(config: HubConfig, *, broker_url: str | None = None,
               reload_broker: Reload | None = None, port: int | None = None,
               **settings: object) -> HubServer:
-    base: dict[str, object] = {"admin_token": ADMIN, "engineer_token": ENGINEER}
+    base: dict[str, object] = {"admin_token": ADMIN, "engineer_token": ENGINEER,
+                               "learning": LIGHT_LEARNING}
     base.update(settings)
     app = create_app(config, settings=HubSettings(**base),  # type: ignore[arg-type]
                      broker_url=broker_url, reload_broker=reload_broker)

@@ -21,6 +21,7 @@ from central_hub.broker import MosquittoBroker, free_port
 from central_hub.learning.domain.checking import AnswerShapeError, check
 from central_hub.learning.domain.exercises import Answer, Exercise
 from central_hub.learning.domain.offline import browser_checkable
+from central_hub.learning.settings import LearningSettings
 from central_hub.learning.starter import items
 from tests.integration.central_hub.helpers import (
     CHROMIUM,
@@ -126,7 +127,7 @@ def test_an_opened_exercise_set_works_with_the_hub_gone(broker: MosquittoBroker,
                                                          tmp_path: Path) -> None:
     port = free_port()
     config = hub_config(tmp_path, broker)
-    hub = start_hub(config, port=port)
+    hub = start_hub(config, port=port, learning=LearningSettings())
     item = "deutsch-kommasetzung"
     form = "form[data-exercise='deutsch-kommasetzung.{}']".format
     try:
@@ -172,7 +173,7 @@ def test_an_opened_exercise_set_works_with_the_hub_gone(broker: MosquittoBroker,
             assert queue == [{"exercise": f"{item}.k6", "answer": "2"}]
 
             # the hub back on its address: the queued answer is checked there
-            hub = start_hub(config, port=port)
+            hub = start_hub(config, port=port, learning=LearningSettings())
             verdict = page.locator(f"{form('k6')} .rueckmeldung")
             verdict.filter(has_text="nachgeprüft").wait_for(timeout=20_000)
             assert verdict.inner_text() == "Richtig! (nachgeprüft)"
