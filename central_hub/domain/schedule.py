@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -73,6 +73,39 @@ class Route:
     route_type: int = 3
 
 
+#: service_id -> (weekday flags Mon..Sun, start, end), as ``calendar.txt`` says
+Calendar = Mapping[str, tuple[tuple[bool, ...], date, date]]
+#: (service_id, date) -> runs or not, as ``calendar_dates.txt`` says
+CalendarExceptions = Mapping[tuple[str, date], bool]
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def service_runs(calendar: Calendar, exceptions: CalendarExceptions, service_id: str,
+                 day: date) -> bool:
+    """Whether ``service_id`` runs on ``day``: a ``calendar_dates.txt`` exception first, else
+    the ``calendar.txt`` period and weekday (GTFS's rule, for the timetable and the fares)."""
+    exc = exceptions.get((service_id, day))
+    if exc is not None:
+        return exc
+    entry = calendar.get(service_id)
+    if entry is None:
+        return False
+    days, start, end = entry
+    return start <= day <= end and days[day.weekday()]
+
+
+def parse_calendar(calendar_rows: Iterable[Mapping[str, str]],
+                   date_rows: Iterable[Mapping[str, str]]) -> tuple[Calendar,
+                                                                     CalendarExceptions]:
+    """``calendar.txt`` and ``calendar_dates.txt`` rows as (calendar, exceptions)."""
+    calendar = {r["service_id"]: (tuple(r[d].strip() == "1" for d in WEEKDAYS),
+                                  _date(r["start_date"]), _date(r["end_date"]))
+                for r in calendar_rows}
+    exceptions = {(r["service_id"], _date(r["date"])): r["exception_type"].strip() == "1"
+                  for r in date_rows}
+    return calendar, exceptions
+
+
 @dataclass(frozen=True, slots=True)
 class Schedule:
     """The parts of a static GTFS feed the hub uses."""
@@ -82,20 +115,12 @@ class Schedule:
     routes: Mapping[str, Route]
     trips: Mapping[str, Trip]
     shapes: Mapping[str, tuple[tuple[float, float], ...]]
-    #: service_id -> (weekday flags Mon..Sun, start, end); calendar_dates exceptions below.
-    calendar: Mapping[str, tuple[tuple[bool, ...], date, date]] = field(default_factory=dict)
-    exceptions: Mapping[tuple[str, date], bool] = field(default_factory=dict)
+    calendar: Calendar = field(default_factory=dict)
+    exceptions: CalendarExceptions = field(default_factory=dict)
 
     def runs_on(self, service_id: str, day: date) -> bool:
         """Whether ``service_id`` runs on ``day`` (calendar plus calendar_dates)."""
-        exc = self.exceptions.get((service_id, day))
-        if exc is not None:
-            return exc
-        entry = self.calendar.get(service_id)
-        if entry is None:
-            return False
-        days, start, end = entry
-        return start <= day <= end and days[day.weekday()]
+        return service_runs(self.calendar, self.exceptions, service_id, day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,15 +204,9 @@ def parse(files: Mapping[str, str]) -> Schedule:
             pts.setdefault(r["shape_id"], []).append(
                 (int(r["shape_pt_sequence"]), float(r["shape_pt_lat"]), float(r["shape_pt_lon"])))
         shapes = {k: tuple((lat, lon) for _, lat, lon in sorted(v)) for k, v in pts.items()}
-        calendar = {
-            r["service_id"]: (
-                tuple(r[d] == "1" for d in ("monday", "tuesday", "wednesday", "thursday",
-                                            "friday", "saturday", "sunday")),
-                _date(r["start_date"]), _date(r["end_date"]))
-            for r in _rows(files, "calendar.txt", required=False)
-        }
-        exceptions = {(r["service_id"], _date(r["date"])): r["exception_type"].strip() == "1"
-                      for r in _rows(files, "calendar_dates.txt", required=False)}
+        calendar, exceptions = parse_calendar(
+            _rows(files, "calendar.txt", required=False),
+            _rows(files, "calendar_dates.txt", required=False))
     except (KeyError, ValueError, IndexError) as exc:
         if isinstance(exc, ScheduleError):
             raise

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import (
     APIRouter,
@@ -103,31 +103,35 @@ class _MobilityRoute(APIRoute):
         return guarded
 
 
+T = TypeVar("T")
+NO_TIMETABLE = "this hub has no timetable (gtfs.static)"
+
+
+def _running(value: T | None, missing: str) -> T:
+    """A part of the service as the lifespan wired it, or 503 saying what the hub lacks."""
+    if value is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, missing)
+    return value
+
+
+def _service(request: Request) -> MobilityService:
+    service: MobilityService = request.app.state.mobility
+    return service
+
+
 async def get_planner(request: Request) -> Planner:
     """The planner of the service on ``app.state.mobility``; 503 without a timetable."""
-    service: MobilityService = request.app.state.mobility
-    if service.planner is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            "this hub has no timetable (gtfs.static)")
-    return service.planner
+    return _running(_service(request).planner, NO_TIMETABLE)
 
 
 async def get_engine(request: Request) -> Engine:
     """The engine answering journey queries; 503 without one."""
-    service: MobilityService = request.app.state.mobility
-    if service.engine is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            "this hub has no timetable (gtfs.static)")
-    return service.engine
+    return _running(_service(request).engine, NO_TIMETABLE)
 
 
 async def get_cyclist_advice(request: Request) -> CyclistAdvice:
     """The cyclist advice of the service on ``app.state.mobility``; 503 when not wired."""
-    service: MobilityService = request.app.state.mobility
-    if service.cycling is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            "the cyclist advice is not running on this hub")
-    return service.cycling
+    return _running(_service(request).cycling, "the cyclist advice is not running on this hub")
 
 
 PlannerDep = Annotated[Planner, Depends(get_planner)]
@@ -156,7 +160,7 @@ def create_mobility_router() -> APIRouter:
         (none by default) and whether this hub sells tickets."""
         service: MobilityService = request.app.state.mobility
         return app_config(service.settings,
-                          tickets=getattr(service, "bookings", None) is not None)
+                          tickets=service.bookings is not None)
 
     @router.get("/cyclist-advice", response_model=CyclistAdviceOut,
                 responses={204: {"description": "no traffic light ahead within 400 m"},
@@ -274,12 +278,8 @@ class _BookingRoute(APIRoute):
 
 async def get_bookings(request: Request) -> BookingService:
     """The booking use case of the service; 503 when this hub sells no tickets."""
-    service: MobilityService = request.app.state.mobility
-    bookings: BookingService | None = getattr(service, "bookings", None)
-    if bookings is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            "this hub sells no tickets (fares, payment provider)")
-    return bookings
+    return _running(_service(request).bookings,
+                    "this hub sells no tickets (fares, payment provider)")
 
 
 BookingsDep = Annotated[BookingService, Depends(get_bookings)]

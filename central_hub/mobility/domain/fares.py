@@ -38,13 +38,17 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from central_hub.domain.schedule import (
+    Calendar,
+    CalendarExceptions,
+    parse_calendar,
+    service_runs,
+)
 from central_hub.mobility.errors import MobilityError
 
 #: ISO 4217 currencies whose minor unit is not 1/100 (the payment provider counts minor units)
 _MINOR_DIGITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "HUF": 2,
                  "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3}
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
 
 class FareError(MobilityError, ValueError):
     """The fare files are malformed (a missing column, a bad amount) or a leg lacks what a
@@ -148,19 +152,12 @@ class FareModel:
     timeframes: tuple[Timeframe, ...] = ()
     #: whether fare_leg_rules.txt has the rule_priority column (it changes what empty means)
     has_rule_priority: bool = False
-    calendar: Mapping[str, tuple[tuple[bool, ...], date, date]] = field(default_factory=dict)
-    exceptions: Mapping[tuple[str, date], bool] = field(default_factory=dict)
+    calendar: Calendar = field(default_factory=dict)
+    exceptions: CalendarExceptions = field(default_factory=dict)
 
     def runs_on(self, service_id: str, day: date) -> bool:
         """Whether ``service_id`` is in effect on ``day`` (calendar plus calendar_dates)."""
-        exc = self.exceptions.get((service_id, day))
-        if exc is not None:
-            return exc
-        entry = self.calendar.get(service_id)
-        if entry is None:
-            return False
-        days, start, end = entry
-        return start <= day <= end and days[day.weekday()]
+        return service_runs(self.calendar, self.exceptions, service_id, day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +225,6 @@ def _time_s(text: str, empty: int) -> int:
     return h * 3600 + m * 60 + s
 
 
-def _date(text: str) -> date:
-    return datetime.strptime(text, "%Y%m%d").date()
-
-
 def _header(files: Mapping[str, str], name: str) -> list[str]:
     text = files.get(name, "").lstrip("\ufeff")
     first = next(csv.reader(io.StringIO(text)), [])
@@ -274,6 +267,8 @@ def parse(files: Mapping[str, str], timezone: str | None = None) -> FareModel:
                           if r.get("network_id")}
         route_networks |= {r["route_id"]: r["network_id"]
                            for r in _rows(files, "route_networks.txt")}
+        calendar, exceptions = parse_calendar(_rows(files, "calendar.txt"),
+                                              _rows(files, "calendar_dates.txt"))
         model = FareModel(
             timezone=tz,
             products={k: tuple(v) for k, v in products.items()},
@@ -297,11 +292,7 @@ def parse(files: Mapping[str, str], timezone: str | None = None) -> FareModel:
                                        _time_s(r.get("end_time", ""), 86_400), r["service_id"])
                              for r in _rows(files, "timeframes.txt")),
             has_rule_priority=has_priority,
-            calendar={r["service_id"]: (tuple(r[d] == "1" for d in _WEEKDAYS),
-                                        _date(r["start_date"]), _date(r["end_date"]))
-                      for r in _rows(files, "calendar.txt")},
-            exceptions={(r["service_id"], _date(r["date"])): r["exception_type"] == "1"
-                        for r in _rows(files, "calendar_dates.txt")},
+            calendar=calendar, exceptions=exceptions,
         )
     except FareError:
         raise

@@ -12,7 +12,7 @@ call cannot be boarded or left; a ``CANCELED`` trip does not run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -175,7 +175,3 @@ def apply(change: TripChange | None, stop_ids: Sequence[str], sequences: Sequenc
         last = d
     return out_a, out_d, skipped
 
-
-def occupancy_of(realtime: Realtime, trip_ids: Iterable[str]) -> dict[str, str]:
-    """The reported occupancy of each of ``trip_ids`` that has one."""
-    return {t: realtime.occupancy[t] for t in trip_ids if t in realtime.occupancy}
