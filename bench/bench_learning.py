@@ -58,7 +58,6 @@ from sympy.parsing.sympy_parser import (  # noqa: E402
 
 from central_hub.api.deps import authorize  # noqa: E402
 from central_hub.api.ratelimits import HubLimiters  # noqa: E402
-from central_hub.app import freeze_start_up_heap  # noqa: E402
 from central_hub.broker import free_port  # noqa: E402
 from central_hub.core.config import HubSettings  # noqa: E402
 from central_hub.core.resolver import IdentityResolver, static_tokens  # noqa: E402
@@ -78,6 +77,7 @@ from central_hub.learning.domain.quantities import parse_quantity  # noqa: E402
 from central_hub.learning.service import LearningService  # noqa: E402
 from central_hub.learning.tables import create_schema  # noqa: E402
 from central_hub.storage.db import make_engine  # noqa: E402
+from edge_agent.heap import freeze_start_up_heap  # noqa: E402
 
 # -- the exercises of every checker type, with right and wrong answers ----------------------
 

@@ -18,6 +18,7 @@ from edge_agent.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from edge_agent.cli.common import add_device_arguments, load_device_config
 from edge_agent.contract.configs import BusConfig
 from edge_agent.errors import ConfigError, KasselError
+from edge_agent.heap import freeze_start_up_heap
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,6 +79,9 @@ def _run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         gateway = build_gateway(config, broker, config_dir=config_dir, stops=stops, clock=clock)
+        # start-up objects are never freed: keep them out of the collector's full scans,
+        # whose pause under a probe flood was the event loop's longest wait (edge_agent.heap)
+        freeze_start_up_heap()
         loop = asyncio.get_running_loop()
         import signal
 

@@ -7,7 +7,6 @@ gets a fully wired app from :func:`create_app`.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -40,6 +39,7 @@ from central_hub.mobility.mount import MOBILITY
 from central_hub.opendata.mount import OPENDATA
 from central_hub.registry import Reload
 from edge_agent.contract.configs import HubConfig
+from edge_agent.heap import freeze_start_up_heap
 from edge_agent.http_headers import SecurityHeaders
 from edge_agent.http_limits import BodyLimit, RouteLimit
 from edge_agent.http_ratelimit import RateLimit
@@ -62,12 +62,6 @@ def route_body_limits(app: FastAPI) -> list[RouteLimit]:
         for method, operation in operations.items()
         if BODY_LIMIT_EXTENSION in operation
     ]
-
-
-def freeze_start_up_heap() -> None:
-    """Collect once, then keep what exists now out of the collector's full scans."""
-    gc.collect()
-    gc.freeze()
 
 
 def create_app(config: HubConfig | HubRuntime, *, settings: HubSettings | None = None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import sys
 
@@ -17,6 +16,7 @@ from edge_agent.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from edge_agent.cli.common import add_device_arguments, load_device_config
 from edge_agent.contract.configs import IntersectionConfig
 from edge_agent.errors import ConfigError, KasselError
+from edge_agent.heap import freeze_start_up_heap
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,6 +56,5 @@ async def _serve(config: IntersectionConfig, url: str) -> None:
     controller.agent.install_signal_handlers()
     # Start-up objects (imports, config, models) are never freed: keep them out of the
     # collector's full scans, which otherwise pause the 10 Hz loop for tens of ms.
-    gc.collect()
-    gc.freeze()
+    freeze_start_up_heap()
     await controller.run()

@@ -77,12 +77,14 @@ def role_gateway(config_path: str, stops_path: str) -> None:
     from bus_gateway.domain.stops import RouteStop  # noqa: PLC0415
     from bus_gateway.wiring import build_gateway  # noqa: PLC0415
     from edge_agent.contract.configs import BusConfig  # noqa: PLC0415
+    from edge_agent.heap import freeze_start_up_heap  # noqa: PLC0415
 
     raw_config = json.loads(Path(config_path).read_text())
     broker = raw_config.pop("_broker")
     config = BusConfig.model_validate(raw_config)
     stops = [RouteStop(*s) for s in json.loads(Path(stops_path).read_text())]
     gateway = build_gateway(config, broker, config_dir=Path(config_path).parent, stops=stops)
+    freeze_start_up_heap()  # as ``kassel bus`` does
     me = psutil.Process()
     worst = [0.0]
     gc_worst = [0.0]

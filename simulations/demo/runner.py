@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import gc
 import logging
 import os
 import random
@@ -44,6 +43,7 @@ from central_hub.core.config import KITA_STAFF_TOKEN_ENV as STAFF_TOKEN_ENV
 from central_hub.core.identity import Role
 from central_hub.core.tokens import TokenStore
 from central_hub.gtfs_static import load_schedule
+from edge_agent.heap import freeze_start_up_heap
 from edge_agent.mqtt import BrokerAddress
 from signal_controller.heads import FakeSignalHeads
 from signal_controller.host import ControllerHost
@@ -323,8 +323,7 @@ async def run_demo(opts: DemoOptions, progress: Callable[[str], None]) -> None:
             city.street.append(StreetBus(gateway, run, gps, doors))
         # Start-up objects live as long as the demo: keep them out of the collector's full
         # scans, which would otherwise pause the controllers' 10 Hz loop.
-        gc.collect()
-        gc.freeze()
+        freeze_start_up_heap()
         host = ControllerHost(controllers)
         await asyncio.to_thread(host.start)
         progress(f"signals  {len(controllers)} controllers (actuated, SPaT 10 Hz): "
