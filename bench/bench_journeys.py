@@ -356,6 +356,61 @@ def bench_latency(k: Kassel, summary: Summary) -> None:
     print(f"queries with at least one journey: {found}/{len(k.queries)}")
 
 
+# --- (a') range queries ---------------------------------------------------------------------
+
+RANGE_WINDOW_S = 3600
+
+
+def bench_range(k: Kassel, n: int, summary: Summary) -> None:
+    """rRAPTOR over an hour against its baseline, one plain search per departure time in the
+    hour (what the labels it keeps save), on the same queries, interleaved."""
+    net = timetable.build(k.schedule, DAY, k.live)
+    queries = k.queries[:n]
+    print(f"\n== range queries: every option leaving in {RANGE_WINDOW_S // 60} minutes, "
+          f"{len(queries)} queries, real time applied")
+
+    def asked(q: Query) -> raptor.Search:
+        origin, destination, t = q
+        return raptor.Search(access(net, net.index[origin]),
+                             dict(access(net, net.index[destination])), t,
+                             max_rides=MAX_RIDES, walk_speed_mps=WALK_MPS, change_s=CHANGE_S)
+
+    def ranged(q: Query) -> int:
+        return len(raptor.range_search(net, asked(q), RANGE_WINDOW_S))
+
+    def repeated(q: Query) -> int:
+        a = asked(q)
+        times = {dep - w for s, w in a.origins for p, pos in net.stop_patterns[s]
+                 for dep in net.patterns[p].deps[pos] if a.time_s <= dep - w
+                 <= a.time_s + RANGE_WINDOW_S}
+        found = [j for t in sorted(times, reverse=True)
+                 for j in raptor.search(net, raptor.Search(
+                     a.origins, a.destinations, t, max_rides=MAX_RIDES,
+                     walk_speed_mps=WALK_MPS, change_s=CHANGE_S))]
+        return len(found)
+
+    for run in (ranged, repeated):
+        timed(run, k.warmup[:20])
+    times: dict[str, list[float]] = {"ranged": [], "repeated": []}
+    options = 0
+    gc.collect()
+    for m, q in enumerate(queries):
+        for name in ("ranged", "repeated") if m % 2 == 0 else ("repeated", "ranged"):
+            start = time.perf_counter()
+            got = (ranged if name == "ranged" else repeated)(q)
+            times[name].append(time.perf_counter() - start)
+            if name == "ranged":
+                options += got
+    r, b = Stats.of(times["ranged"]), Stats.of(times["repeated"])
+    print(f"{'raptor.range_search':28} {r}")
+    print(f"{'a search per departure':28} {b}")
+    print(f"rRAPTOR / repeated: p50 {r.p50 / b.p50:.2f}x, p99 {r.p99 / b.p99:.2f}x; "
+          f"{options / len(queries):.1f} options per query")
+    summary.add("range", "range_search p50 / p99 (1 h)", f"{r.p50:.1f} / {r.p99:.1f} ms",
+                f"repeated {b.p50:.1f} / {b.p99:.1f} ms",
+                f"{r.p50 / b.p50:.2f}x / {r.p99 / b.p99:.2f}x")
+
+
 # --- (b) peers ------------------------------------------------------------------------------
 
 NIGIRI_SCRIPT = r'''
@@ -813,7 +868,7 @@ def bench_http(k: Kassel, clients: int, seconds: float, summary: Summary) -> Non
 
 # --- main -----------------------------------------------------------------------------------
 
-SECTIONS = ("latency", "peers", "london", "http")
+SECTIONS = ("latency", "range", "peers", "london", "http")
 
 
 def main() -> None:
@@ -845,11 +900,14 @@ def main() -> None:
           f"{'quick' if quick else 'full'} run of {', '.join(only)}")
     summary = Summary()
     one_core = cpus()[-1] if cpus() else None
-    k = kassel(n_queries, n_warmup, args.seed) if {"latency", "peers", "http"} & set(only) \
+    k = kassel(n_queries, n_warmup, args.seed) \
+        if {"latency", "range", "peers", "http"} & set(only) \
         else None
     with pinned(one_core):
         if "latency" in only and k is not None:
             bench_latency(k, summary)
+        if "range" in only and k is not None:
+            bench_range(k, min(n_queries, 200), summary)
         if "peers" in only and k is not None:
             bench_peers(k, summary, args.pyraptor_seconds or (20.0 if quick else 120.0))
         if "london" in only:

@@ -73,7 +73,7 @@ from central_hub.mobility.errors import (
     QueryError,
     WebhookError,
 )
-from central_hub.mobility.model import MODES, JourneyQuery
+from central_hub.mobility.model import MAX_WINDOW_S, MODES, JourneyQuery
 from central_hub.mobility.payments import MAX_WEBHOOK_BYTES
 from central_hub.mobility.planner import Engine, Planner
 from central_hub.mobility.service import MobilityService
@@ -207,13 +207,19 @@ def create_public_router() -> APIRouter:
                        walk_speed: Annotated[float | None, Query(gt=0.3, le=3.0,
                                                                  description="m/s")] = None,
                        modes: Annotated[str, Query(max_length=100)] = "transit,walk",
+                       window: Annotated[int, Query(
+                           ge=0, le=MAX_WINDOW_S,
+                           description="seconds: every option leaving up to this long "
+                                       "after time (arriving up to this long before it, "
+                                       "arrive_by), not only the first")] = 0,
                        ) -> JourneysOut:
         """Options from ``from`` to ``to``: the Pareto set over arrival, transfers and
-        crowding, leaving at or after ``time`` (or arriving by it, ``arrive_by``)."""
+        crowding, leaving at or after ``time`` (or arriving by it, ``arrive_by``); with
+        ``window``, over departure too, for every option of that range."""
         wanted = frozenset(m.strip() for m in modes.split(",") if m.strip())
         at = planner.now_ms() if time is None else time
         query = JourneyQuery(from_, to, at, arrive_by, max_transfers, wheelchair,
-                             walk_speed, wanted or frozenset(MODES))
+                             walk_speed, wanted or frozenset(MODES), window)
         options = await run_in_threadpool(engine.plan, query)
         return JourneysOut(itineraries=[ItineraryOut.of(it) for it in options])
 

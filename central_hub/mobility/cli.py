@@ -20,7 +20,7 @@ from central_hub.gtfs_static import load_schedule
 from central_hub.mobility.bodies import DepartureOut, ItineraryOut
 from central_hub.mobility.domain.realtime import Realtime
 from central_hub.mobility.errors import MobilityServiceError
-from central_hub.mobility.model import JourneyQuery
+from central_hub.mobility.model import MAX_WINDOW_S, JourneyQuery
 from central_hub.mobility.planner import Planner
 from central_hub.mobility.settings import MobilitySettings
 from edge_agent.cli import EXIT_OK, EXIT_USAGE
@@ -43,6 +43,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan.add_argument("--max-transfers", type=int, choices=range(11), metavar="0-10",
                       help="at most this many changes (default: the hub's setting, 4)")
     plan.add_argument("--wheelchair", action="store_true", help="step-free only")
+    plan.add_argument("--window", type=int, default=0, choices=range(MAX_WINDOW_S // 60 + 1),
+                      metavar=f"0-{MAX_WINDOW_S // 60}",
+                      help="minutes: every option leaving up to this long after --at "
+                           "(arriving up to this long before it), not only the first")
     plan.add_argument("--json", action="store_true", help="as the API's JSON")
     plan.set_defaults(handler=_plan)
     board = cmds.add_parser("departures", help="the next departures from a stop",
@@ -79,7 +83,7 @@ def _plan(args: argparse.Namespace) -> int:
         planner = _planner(args.gtfs)
         options = planner.plan(JourneyQuery(
             args.origin, args.destination, _time_ms(planner, args.at), args.arrive_by,
-            args.max_transfers, args.wheelchair))
+            args.max_transfers, args.wheelchair, window_s=args.window * 60))
     except (ConfigError, MobilityServiceError) as exc:
         print(f"kassel mobility plan: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 #: the modes a journey query may name
 MODES = frozenset({"transit", "walk", "bike_sharing", "car_sharing"})
+#: the longest range of departures one query may ask for (two hours: a range search costs
+#: about one search per departure from the origin's stops in it)
+MAX_WINDOW_S = 7200
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +27,6 @@ class JourneyQuery:
     wheelchair: bool = False
     walk_speed_mps: float | None = None
     modes: frozenset[str] = frozenset({"transit", "walk"})
+    #: seconds after ``time_ms`` (before it, arrive-by) the options may leave (arrive): every
+    #: option of that range that no other beats, not only the first
+    window_s: int = 0

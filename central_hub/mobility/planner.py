@@ -42,7 +42,7 @@ from central_hub.mobility.domain.sharing import (
     pickups,
 )
 from central_hub.mobility.errors import NotFoundError, QueryError
-from central_hub.mobility.model import MODES, JourneyQuery
+from central_hub.mobility.model import MAX_WINDOW_S, MODES, JourneyQuery
 from central_hub.mobility.settings import MobilitySettings
 
 
@@ -225,11 +225,13 @@ class Planner:
         starts = self._access(net, start, speed)
         if first_mile is not None:  # by bike to a stop, then transit (depart-at queries)
             starts = [(s, ride.total_s) for s, ride in first_mile.items()]
-        found = raptor.search(net, raptor.Search(
+        asked = raptor.Search(
             starts, ends, -time_s if query.arrive_by else time_s,
             max_rides=transfers + 1,
             walk_speed_mps=speed, change_s=self.settings.change_s,
-            wheelchair=query.wheelchair, avoid=avoid))
+            wheelchair=query.wheelchair, avoid=avoid)
+        found = raptor.range_search(net, asked, query.window_s) if query.window_s \
+            else raptor.search(net, asked)
         if query.arrive_by:
             found = [raptor.unmirror(net, j) for j in found]
         return found
@@ -244,6 +246,9 @@ class Planner:
         if sharing and not self.settings.sharing_operators:
             raise QueryError(f"{', '.join(sorted(sharing))}: no sharing operator is "
                              "configured on this hub")
+        if not 0 <= query.window_s <= MAX_WINDOW_S:
+            raise QueryError(f"window must be 0 to {MAX_WINDOW_S} seconds, not "
+                             f"{query.window_s}")
         if "transit" not in query.modes:
             raise QueryError("modes must include transit: walking alone needs a street "
                              "network, which this hub does not have")
@@ -267,7 +272,7 @@ class Planner:
                         if it.arrival_s <= best + self.settings.crowding_slack_s]
         if sharing:
             options += self._sharing_options(query, origin, destination, forward, live)
-        return pareto(options)
+        return pareto(options, by_departure=query.window_s > 0)
 
     def _sharing_options(self, query: JourneyQuery, origin: Endpoint, destination: Endpoint,
                          forward: timetable.Network, live: Realtime) -> list[Itinerary]:

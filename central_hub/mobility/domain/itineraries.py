@@ -202,12 +202,15 @@ def itinerary(net: Network, schedule: Schedule, journey: Journey, *, origin: End
     return Itinerary(tuple(legs))
 
 
-def pareto(options: Sequence[Itinerary]) -> list[Itinerary]:
+def pareto(options: Sequence[Itinerary], *, by_departure: bool = False) -> list[Itinerary]:
     """The options no other option beats on arrival, transfers and crowding (and, among
     equals, the one that leaves latest), sorted by arrival. Options that ride a shared
-    vehicle are compared among themselves: a bike all the way does not hide the bus."""
-    def key(it: Itinerary) -> tuple[int, int, int]:
-        return it.arrival_s, it.transfers, int(it.crowded)
+    vehicle are compared among themselves: a bike all the way does not hide the bus.
+    ``by_departure`` (a range of departures was asked): leaving later is a fourth criterion,
+    so a later option is kept even when an earlier one arrives sooner."""
+    def key(it: Itinerary) -> tuple[int, ...]:
+        base = (it.arrival_s, it.transfers, int(it.crowded))
+        return (*base, -it.departure_s) if by_departure else base
 
     kept: list[Itinerary] = []
     for it in sorted(options, key=lambda i: (*key(i), -i.departure_s)):

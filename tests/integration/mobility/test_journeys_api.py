@@ -238,6 +238,24 @@ def test_arrive_by_leaves_as_late_as_it_can(scene: Scene) -> None:
 
 
 
+def test_a_window_gives_every_later_connection_of_the_hour(scene: Scene) -> None:
+    calls = scene.trip.stop_times
+    params = {"from": f"stop:{calls[0].stop_id}", "to": f"stop:{calls[5].stop_id}",
+              "time": scene.now}
+    first = _journeys(scene.http, **params)
+    ranged = _journeys(scene.http, **params, window=3600)
+    assert first.status_code == ranged.status_code == 200, ranged.text
+    options = ranged.json()["itineraries"]
+    departures = [it["departure"] for it in options]
+    # the line runs every 10 minutes: about six rides leave in the hour, each its own option
+    assert len(options) >= 5 and len(set(departures)) == len(departures)
+    assert all(scene.now <= d for d in departures)
+    assert sorted(departures) == departures  # sorted by arrival: on one line, by departure
+    assert first.json()["itineraries"][0]["departure"] == departures[0]
+    too_long = _journeys(scene.http, **params, window=7201)
+    assert too_long.status_code == 422
+
+
 def test_the_network_for_the_map_is_geojson(scene: Scene) -> None:
     r = scene.http.get("/api/v1/mobility/network")
     assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"

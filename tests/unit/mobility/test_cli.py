@@ -29,3 +29,13 @@ def test_departures_and_a_clear_error(capsys: pytest.CaptureFixture[str]) -> Non
     assert len(lines) == 3 and all(line.startswith("08:") for line in lines)
     assert main(["mobility", "plan", GTFS, "--from", "stop:NOPE", "--to", "stop:S1-08"]) == 2
     assert "unknown stop 'NOPE'" in capsys.readouterr().err
+
+
+def test_plan_with_a_window_lists_the_later_rides_too(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mobility", "plan", GTFS, "--from", "stop:S1-01", "--to", "stop:S1-08",
+                 "--at", "2026-12-07T08:00", "--window", "60"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if line.startswith("option")]
+    leaving = [line.split(": ")[1][:8] for line in lines]
+    assert len(leaving) >= 3 and leaving == sorted(set(leaving))
+    assert all("08:00:00" <= t <= "09:00:00" for t in leaving)

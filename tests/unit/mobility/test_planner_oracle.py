@@ -208,3 +208,82 @@ def test_with_trips_delayed_5_minutes_the_oracle_still_agrees_and_broken_transfe
     assert len(broken) >= 10
     for key in broken:
         assert plans[key][1] != static[key][1]
+
+
+WINDOW_S = 3600
+RANGE_QUERIES = 30
+
+
+def _range_queries() -> list[tuple[str, int, str]]:
+    rng = random.Random(SEED + 100)
+    return [(origin, t0, rng.choice(targets)) for origin, t0, targets in _queries(SEED + 100)
+            ][:RANGE_QUERIES]
+
+
+def _origins(net: timetable.Network, origin: str) -> list[tuple[int, int]]:
+    o = net.index[origin]
+    return [(o, 0)] + [(s, raptor.walk_seconds(m, SPEED)) for s, m in net.footpaths[o]]
+
+
+def test_range_search_gives_the_oracles_earliest_arrival_for_every_departure_in_the_hour():
+    """rRAPTOR's profile, asked once for an hour: for every time t a vehicle leaves the
+    origin's stops in it, the earliest arrival among the options leaving at t or later is
+    the oracle's earliest arrival leaving at t (when the oracle's best leaves inside the
+    hour; otherwise the profile cannot be better)."""
+    net = timetable.build(_schedule(), DAY, realtime.Realtime())
+    oracle = Oracle(_files(), {})
+    checked = options = 0
+    for origin, t0, target in _range_queries():
+        origins = _origins(net, origin)
+        profile = raptor.range_search(net, raptor.Search(
+            origins, {net.index[target]: 0}, t0, max_rides=10, change_s=CHANGE_S,
+            walk_speed_mps=SPEED), WINDOW_S)
+        options += len(profile)
+        # walking all the way can leave at any time: the profile names it once
+        walk_s = min((j.arrival_s - t0 for j in profile if j.rides == 0), default=INF)
+        leaving = [(raptor.departure_s(net, j), j.arrival_s) for j in profile if j.rides]
+        assert all(dep >= t0 for dep, _ in leaving)
+        after_window = oracle.earliest(origin, t0 + WINDOW_S + 1, [target]).get(target, INF)
+        times = {t0} | {dep for dep, _ in leaving} | {
+            dep - w for s, w in origins for p, pos in net.stop_patterns[s]
+            for dep in net.patterns[p].deps[pos] if t0 <= dep - w <= t0 + WINDOW_S}
+        for t in sorted(times):
+            want = oracle.earliest(origin, t, [target]).get(target, INF)
+            if want > t + HORIZON_S:
+                continue
+            got = min(min((arr for dep, arr in leaving if dep >= t), default=INF), t + walk_s)
+            if want < after_window:
+                assert got == want, (origin, target, t0, t, want, got)
+                checked += 1
+            else:
+                assert got >= want, (origin, target, t0, t, want, got)
+    assert checked > 1000 and options > RANGE_QUERIES
+
+
+def test_range_search_equals_one_search_per_departure_filtered_by_dominance():
+    """The profile over departure, arrival and rides is what one RAPTOR per departure time
+    gives (the oracle-checked search above), once dominated options are dropped: every
+    option of one is matched or beaten by an option of the other."""
+    net = timetable.build(_schedule(), DAY, realtime.Realtime())
+    for origin, t0, target in _range_queries()[:20]:
+        origins = _origins(net, origin)
+        asked = raptor.Search(origins, {net.index[target]: 0}, t0, max_rides=10,
+                              change_s=CHANGE_S, walk_speed_mps=SPEED)
+        profile = {(raptor.departure_s(net, j), j.arrival_s, j.rides)
+                   for j in raptor.range_search(net, asked, WINDOW_S)}
+        times = {dep - w for s, w in origins for p, pos in net.stop_patterns[s]
+                 for dep in net.patterns[p].deps[pos] if t0 <= dep - w <= t0 + WINDOW_S}
+        one_by_one = {(raptor.departure_s(net, j), j.arrival_s, j.rides)
+                      for t in times | {t0}
+                      for j in raptor.search(net, raptor.Search(
+                          origins, asked.destinations, t, max_rides=10, change_s=CHANGE_S,
+                          walk_speed_mps=SPEED))}
+        # walking all the way leaves at any time (the profile names it once, at t0)
+        profile = {e for e in profile if e[2]}
+        one_by_one = {e for e in one_by_one if e[2]}
+
+        def beaten(entry: tuple[int, int, int], by: set[tuple[int, int, int]]) -> bool:
+            return any(d >= entry[0] and a <= entry[1] and r <= entry[2] for d, a, r in by)
+
+        assert all(beaten(e, profile) for e in one_by_one), (origin, target, t0)
+        assert all(beaten(e, one_by_one) for e in profile), (origin, target, t0)
