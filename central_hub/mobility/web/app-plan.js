@@ -34,9 +34,13 @@ function queryOf(search) {
   return q.toString();
 }
 
+// the options of the hour after the time asked (before it, arriving): the passenger sees the
+// later (earlier) connections too, not only the first
+const WINDOW_S = 3600;
+
 function apiParams(search) {
   const params = { from: search.from, to: search.to, time: String(search.time),
-    modes: search.bike ? "transit,walk,bike_sharing" : "transit,walk" };
+    modes: search.bike ? "transit,walk,bike_sharing" : "transit,walk", window: String(WINDOW_S) };
   if (search.arriveBy) params.arrive_by = "true";
   if (search.wheelchair) params.wheelchair = "true";
   return params;
