@@ -86,11 +86,17 @@ from google.transit import gtfs_realtime_pb2 as rt  # noqa: E402
 
 from central_hub.broker import MosquittoBroker, free_port  # noqa: E402
 from central_hub.core.config import JourneyLimit, RateLimitsSettings  # noqa: E402
+from central_hub.domain.gtfs_rt import (  # noqa: E402
+    VehicleSnapshot,
+    trip_updates,
+    vehicle_positions,
+)
 from central_hub.domain.schedule import Schedule, parse  # noqa: E402
 from central_hub.mobility.domain import raptor, realtime, timetable  # noqa: E402
 from central_hub.mobility.model import JourneyQuery  # noqa: E402
 from central_hub.mobility.planner import Planner  # noqa: E402
 from central_hub.mobility.settings import MobilitySettings  # noqa: E402
+from edge_agent.contract.payloads import Position  # noqa: E402
 from simulations.city_network import KASSEL, LONDON, feed_files  # noqa: E402
 from simulations.gtfs_synth import write_zip  # noqa: E402
 from tests.integration.central_hub.helpers import hub_config, start_hub  # noqa: E402
@@ -354,6 +360,63 @@ def bench_latency(k: Kassel, summary: Summary) -> None:
         summary.add("latency", f"{label} p99", f"{st.p99:.2f} ms", f"goal {GOAL_P99_MS:.0f} ms",
                     f"{st.p99 / GOAL_P99_MS:.2f}x")
     print(f"queries with at least one journey: {found}/{len(k.queries)}")
+
+
+# --- (a'') reading live real time ----------------------------------------------------------
+
+LIVE_BUSES = 300
+
+
+def bench_live(k: Kassel, summary: Summary) -> None:
+    """What one reading of our own buses' real time costs (as ``live_realtime`` reads it:
+    TripUpdates and VehiclePositions from the live state, each bus matched to its trip,
+    merged), against a journey query: why one reading serves the queries of a second."""
+    s = k.schedule
+    at = midnight(DAY) + 8 * 3600
+    running = []
+    for trip in sorted(s.trips.values(), key=lambda t: t.trip_id):
+        calls = trip.stop_times
+        if len(calls) > 4 and calls[0].departure_s <= 8 * 3600 <= calls[-1].arrival_s:
+            running.append(trip)
+    rng = random.Random(1)
+    buses = []
+    for n, trip in enumerate(rng.sample(running, min(LIVE_BUSES, len(running)))):
+        call = next((c for c in trip.stop_times if c.departure_s >= 8 * 3600),
+                    trip.stop_times[-1])
+        stop = s.stops[call.stop_id]
+        pos = Position(ts=at * 1000, seq=1, vehicle_id=f"{1000 + n}", lat=stop.lat,
+                       lon=stop.lon, bearing=0.0, speed_mps=0.0, route_id=trip.route_id,
+                       trip_id=trip.trip_id, stop_id=call.stop_id, stop_status="STOPPED_AT")
+        buses.append(VehicleSnapshot(pos.vehicle_id, pos, None))
+
+    def read() -> realtime.Realtime:
+        now = at * 1000 + 500
+        return realtime.merge([trip_updates(buses, now, s), vehicle_positions(buses, now, s)])
+
+    read()
+    times = []
+    for _ in range(50):
+        start = time.perf_counter()
+        live = read()
+        times.append(time.perf_counter() - start)
+    st = Stats.of(times)
+    planner = Planner(s, MobilitySettings(), lambda: k.live)
+    for q in k.warmup:
+        planner.plan(JourneyQuery(f"stop:{q[0]}", f"stop:{q[1]}", q[2] * 1000))
+    plans = []
+    for q in k.queries[:200]:
+        start = time.perf_counter()
+        planner.plan(JourneyQuery(f"stop:{q[0]}", f"stop:{q[1]}", q[2] * 1000))
+        plans.append(time.perf_counter() - start)
+    plan = Stats.of(plans)
+    print(f"\n== reading live real time: {len(buses)} buses on their trips at 08:00, "
+          f"{len(live.changes)} trip updates")
+    print(f"{'one reading':28} {st}")
+    print(f"{'Planner.plan, same run':28} {plan}")
+    print(f"one reading / one query: p50 {st.p50 / plan.p50:.1f}x")
+    summary.add("live", f"reading real time of {len(buses)} buses p50",
+                f"{st.p50:.1f} ms", f"Planner.plan {plan.p50:.2f} ms",
+                f"{st.p50 / plan.p50:.1f}x")
 
 
 # --- (a') range queries ---------------------------------------------------------------------
@@ -868,7 +931,7 @@ def bench_http(k: Kassel, clients: int, seconds: float, summary: Summary) -> Non
 
 # --- main -----------------------------------------------------------------------------------
 
-SECTIONS = ("latency", "range", "peers", "london", "http")
+SECTIONS = ("latency", "live", "range", "peers", "london", "http")
 
 
 def main() -> None:
@@ -901,11 +964,13 @@ def main() -> None:
     summary = Summary()
     one_core = cpus()[-1] if cpus() else None
     k = kassel(n_queries, n_warmup, args.seed) \
-        if {"latency", "range", "peers", "http"} & set(only) \
+        if {"latency", "live", "range", "peers", "http"} & set(only) \
         else None
     with pinned(one_core):
         if "latency" in only and k is not None:
             bench_latency(k, summary)
+        if "live" in only and k is not None:
+            bench_live(k, summary)
         if "range" in only and k is not None:
             bench_range(k, min(n_queries, 200), summary)
         if "peers" in only and k is not None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from central_hub.core.services import HubService
 from central_hub.domain.gtfs_rt import VehicleSnapshot, trip_updates, vehicle_positions
@@ -34,9 +35,34 @@ log = logging.getLogger(__name__)
 WEB = Path(__file__).parent / "web"
 
 
+#: how long one reading of real time serves queries (our own feeds are built from the live
+#: state and every bus matched to its trip for it: milliseconds with a few hundred buses,
+#: more than the search itself; a position is at most this much older for the planner)
+REALTIME_REUSE_S = 1.0
+
+T = TypeVar("T")
+
+
+def reuse_for(seconds: float, read: Callable[[], T],
+              clock: Callable[[], float] = time.monotonic) -> Callable[[], T]:
+    """``read``, called at most once per ``seconds``; in between, its last answer. Queries
+    on several threads may both read at a boundary: harmless, the later answer stays."""
+    last: list[tuple[float, T]] = []
+
+    def cached() -> T:
+        now = clock()
+        if last and now - last[0][0] < seconds:
+            return last[0][1]
+        value = read()
+        last[:] = [(now, value)]
+        return value
+    return cached
+
+
 def live_realtime(hub: Hub, external: RealtimeFeeds) -> Callable[[], Realtime]:
     """Real time from other operators' feeds and the hub's live state, through the one
-    GTFS-Realtime reader; our own buses' word on a trip wins (they are read last)."""
+    GTFS-Realtime reader; our own buses' word on a trip wins (they are read last). One
+    reading serves every query of :data:`REALTIME_REUSE_S`."""
     def read() -> Realtime:
         schedule = hub.schedule
         if schedule is None:
@@ -46,7 +72,7 @@ def live_realtime(hub: Hub, external: RealtimeFeeds) -> Callable[[], Realtime]:
                     for v in list(hub.state.vehicles.values())]
         return merge([*external.messages(), trip_updates(vehicles, now, schedule),
                       vehicle_positions(vehicles, now, schedule)])
-    return read
+    return reuse_for(REALTIME_REUSE_S, read)
 
 
 async def refresh_loop(service: MobilityService) -> None:

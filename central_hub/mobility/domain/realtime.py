@@ -49,8 +49,10 @@ class TripChange:
     #: the trip-level delay, used when no call has an update
     delay: int | None = None
     stops: tuple[StopUpdate, ...] = ()
-    #: when the feed said it (epoch s): picks the service day when ``start_date`` is absent
-    timestamp: int = 0
+    #: when the feed said it (epoch s): picks the service day when ``start_date`` is absent.
+    #: Not compared: a bus that reports again with the same delay changes nothing, and the
+    #: planner rebuilds its timetable only when real time changed (``Planner.refresh``)
+    timestamp: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
