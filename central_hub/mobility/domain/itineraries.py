@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from central_hub.domain.schedule import Schedule
 from central_hub.mobility.domain.gbfs import RentalUris
-from central_hub.mobility.domain.raptor import Journey, Ride, Walk
+from central_hub.mobility.domain.raptor import Journey, Walk, departure_s
 from central_hub.mobility.domain.realtime import CROWDED
 from central_hub.mobility.domain.sharing import SharingRide
 from central_hub.mobility.domain.timetable import Network, mode_of
@@ -155,17 +155,8 @@ def itinerary(net: Network, schedule: Schedule, journey: Journey, *, origin: End
     """The passenger's view of a journey found on ``net`` (not a mirrored one); a first walk
     to a stop in ``first_mile`` was a sharing ride to it."""
     legs: list[Leg] = []
-    t = 0
-    items = journey.legs
-    first_ride = next((i for i, leg in enumerate(items) if isinstance(leg, Ride)), None)
-    if first_ride is not None:  # leave as late as the first vehicle allows
-        ride = items[first_ride]
-        assert isinstance(ride, Ride)
-        t = net.runs[ride.run].dep[ride.board] - sum(
-            leg.seconds for leg in items[:first_ride] if isinstance(leg, Walk))
-    else:
-        t = journey.arrival_s - sum(leg.seconds for leg in items if isinstance(leg, Walk))
-    for leg in items:
+    t = departure_s(net, journey)  # leave as late as the first vehicle allows
+    for leg in journey.legs:
         if isinstance(leg, Walk):
             if leg.from_stop is None and leg.to_stop is not None and first_mile \
                     and leg.to_stop in first_mile:

@@ -225,6 +225,14 @@ def _origins(net: timetable.Network, origin: str) -> list[tuple[int, int]]:
     return [(o, 0)] + [(s, raptor.walk_seconds(m, SPEED)) for s, m in net.footpaths[o]]
 
 
+def _leaving_in_window(net: timetable.Network, origins: list[tuple[int, int]],
+                      t0: int) -> set[int]:
+    """Every time one can leave the origin to catch a vehicle at one of its stops in the
+    window (the vehicle's departure less the walk to its stop)."""
+    return {dep - w for s, w in origins for p, pos in net.stop_patterns[s]
+            for dep in net.patterns[p].deps[pos] if t0 <= dep - w <= t0 + WINDOW_S}
+
+
 def test_range_search_gives_the_oracles_earliest_arrival_for_every_departure_in_the_hour():
     """rRAPTOR's profile, asked once for an hour: for every time t a vehicle leaves the
     origin's stops in it, the earliest arrival among the options leaving at t or later is
@@ -244,9 +252,7 @@ def test_range_search_gives_the_oracles_earliest_arrival_for_every_departure_in_
         leaving = [(raptor.departure_s(net, j), j.arrival_s) for j in profile if j.rides]
         assert all(dep >= t0 for dep, _ in leaving)
         after_window = oracle.earliest(origin, t0 + WINDOW_S + 1, [target]).get(target, INF)
-        times = {t0} | {dep for dep, _ in leaving} | {
-            dep - w for s, w in origins for p, pos in net.stop_patterns[s]
-            for dep in net.patterns[p].deps[pos] if t0 <= dep - w <= t0 + WINDOW_S}
+        times = {t0} | {dep for dep, _ in leaving} | _leaving_in_window(net, origins, t0)
         for t in sorted(times):
             want = oracle.earliest(origin, t, [target]).get(target, INF)
             if want > t + HORIZON_S:
@@ -271,8 +277,7 @@ def test_range_search_equals_one_search_per_departure_filtered_by_dominance():
                               change_s=CHANGE_S, walk_speed_mps=SPEED)
         profile = {(raptor.departure_s(net, j), j.arrival_s, j.rides)
                    for j in raptor.range_search(net, asked, WINDOW_S)}
-        times = {dep - w for s, w in origins for p, pos in net.stop_patterns[s]
-                 for dep in net.patterns[p].deps[pos] if t0 <= dep - w <= t0 + WINDOW_S}
+        times = _leaving_in_window(net, origins, t0)
         one_by_one = {(raptor.departure_s(net, j), j.arrival_s, j.rides)
                       for t in times | {t0}
                       for j in raptor.search(net, raptor.Search(
