@@ -4,6 +4,7 @@ and the quality of SPaT predictions under simulated actuated traffic.
     .venv/bin/python bench/bench_signal.py all            # everything (about 8 minutes)
     .venv/bin/python bench/bench_signal.py scale --counts 1 100 300 400 --seconds 20
     .venv/bin/python bench/bench_signal.py predict --hours 6 --seed 7 11
+    .venv/bin/python bench/bench_signal.py walk --minutes 30   # the red rows' later greens' cost
 
 ``scale`` runs N full controllers (domain + edge agent + MQTT, one TickScheduler) in one
 asyncio process against a private Mosquitto, publishing SPaT at 10 Hz each and with it the
@@ -54,10 +55,12 @@ from edge_agent.contract.etsi.spatem import encode_tick_spatem  # noqa: E402
 from edge_agent.contract.etsi.spatem_writer import SpatemWriter  # noqa: E402
 from edge_agent.contract.spat_wire import SpatTick  # noqa: E402
 from signal_controller.app import SignalController  # noqa: E402
+from signal_controller.domain.actuated import stage_min_end  # noqa: E402
 from signal_controller.domain.controller import initial_state, step  # noqa: E402
 from signal_controller.domain.detectors import DetectorEvent  # noqa: E402
 from signal_controller.domain.lamps import Lamp  # noqa: E402
-from signal_controller.domain.state import ControllerState, Inputs, Outputs  # noqa: E402
+from signal_controller.domain.sampled_walk import sampled_likely  # noqa: E402
+from signal_controller.domain.state import ActRun, ControllerState, Inputs, Outputs  # noqa: E402
 from signal_controller.scheduler import STAGGER_TICKS, TickScheduler  # noqa: E402
 from signal_controller.wiring import build_controller  # noqa: E402
 from testbed.signal_oracle import Oracle  # noqa: E402
@@ -666,6 +669,47 @@ def domain_speed(seconds: float = 600) -> float:
     return us
 
 
+def walk_cost(minutes: float = 30.0, seed: int = 7, passes: int = 5) -> float:
+    """The sampled walk's cost with and without walking on to the red groups' green after
+    their coming one (``green_end``/``next_green`` of a red row), over the states of one
+    controller in peak-hour traffic: each state's walk is timed both ways, alternating, so
+    both see the same machine. Returns the ratio with ÷ without."""
+    cfg = parse_config(yaml.safe_load(CONFIG.read_text(encoding="utf-8")), str(CONFIG))
+    assert isinstance(cfg, IntersectionConfig)
+    rnd = random.Random(seed)
+    start = 1_750_000_000_000 - 1_750_000_000_000 % 86_400_000 + 6 * 3_600_000  # 06:00 UTC
+    now = start
+    state = initial_state(cfg, now)
+    traffic = Traffic([Approach(d.id, d.sg, None) for d in cfg.detectors
+                       if d.kind == "loop" and not d.upstream],
+                      [d.id for d in cfg.detectors if d.kind == "button"], "realistic", start)
+    prev: Outputs | None = None
+    cases: list[tuple[ControllerState, ActRun, int, int]] = []
+    warm = start + 600_000  # the learners' first 10 minutes
+    for _ in range(int((10 + minutes) * 600)):
+        now += 100
+        events = traffic.events(prev.lamps if prev else {}, now, rnd)
+        state, prev = step(state, Inputs(detectors=events), now)
+        run = state.program
+        if now >= warm and now % 1_000 == 0 and isinstance(run, ActRun) \
+                and state.model.stage_kinds[run.stage] == "loops":
+            cases.append((state, run, now,
+                          max(stage_min_end(state.model, run, state.kernel), now + 100)))
+    took = {True: 0.0, False: 0.0}
+    for _ in range(passes):
+        for beyond in (False, True):
+            t0 = time.perf_counter()
+            for st, run, t, x_min in cases:
+                sampled_likely(st, run, t, x_min, beyond=beyond)
+            took[beyond] += time.perf_counter() - t0
+    n = passes * len(cases)
+    with_us, without_us = took[True] / n * 1e6, took[False] / n * 1e6
+    print(f"sampled walk ({len(cases)} states, {passes} passes): {with_us:.0f} µs per refresh "
+          f"with the red groups' later greens, {without_us:.0f} µs without: "
+          f"{with_us / without_us:.2f}x", flush=True)
+    return with_us / without_us
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="what", required=True)
@@ -706,11 +750,17 @@ def main() -> None:
                     "the control are identical (checked at every sample: for tuning the "
                     "predictor, whose changes do not move the floor)")
     sub.add_parser("speed")
+    w = sub.add_parser("walk", help="the sampled walk's cost with and without the red "
+                       "groups' later greens")
+    w.add_argument("--minutes", type=float, default=30.0,
+                   help="simulated minutes of peak-hour traffic after 10 of learning")
     a = sub.add_parser("all")
     a.add_argument("--seconds", type=float, default=20.0)
     args = p.parse_args()
     if args.what in ("speed", "all"):
         domain_speed()
+    if args.what in ("walk", "all"):
+        walk_cost(getattr(args, "minutes", 30.0))
     if args.what in ("predict", "all"):
         for seed in getattr(args, "seed", [7]):
             predict(getattr(args, "hours", 6.0), seed=seed,

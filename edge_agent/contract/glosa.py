@@ -15,6 +15,11 @@ at the red's end left most advised cyclists stopping a second short of the green
 the buses stops too). A green that even the top speed cannot make is not the end of the
 advice when the SPaT says when the group is green again (``next_green``): the vehicle glides
 to that green instead (it is the green's own start: nothing is added for a red-amber). The
+same holds one green earlier: during a red the SPaT also says when the coming green likely
+ends (``green_end``) and when the green after it begins (``next_green``), and a vehicle that
+would arrive after that end even at the top speed glides to the later green when a speed in
+the range reaches it (in the SUMO evaluation, riders who rode at full pace into a green that
+ended at its minimum just before them were half of the cyclists' remaining stops). The
 advice never leaves
 ``[min_speed_mps, max_speed_mps]`` and never asks to speed up beyond the limit. Amber means
 "prepare to stop". A SPaT whose ``prediction`` the controller calls ``stale`` (fail-safe,
@@ -127,6 +132,19 @@ def _arrive_after(distance_m: float, wait_s: float, limits: GlosaLimits,
     return GlosaAdvice("adjust", min(needed, hi), f"{why} green in {wait_s:.0f} s")
 
 
+def _past_coming_green(distance_m: float, group: SpatGroup, now_ms: int, limits: GlosaLimits
+                       ) -> GlosaAdvice | None:
+    """During a red: the glide to the green after the coming one when the SPaT says the coming
+    green likely ends (``green_end``) before even the top speed arrives, and a speed in the
+    range reaches that later green (``next_green``); else ``None`` (the red's own advice)."""
+    if (not limits.glide_to_next_green or group.green_end is None or group.next_green is None
+            or distance_m / limits.max_speed_mps <= (group.green_end - now_ms) / 1000):
+        return None
+    glide = _arrive_after(distance_m, (group.next_green - now_ms) / 1000, limits,
+                          "red: the coming green ends before arrival; next")
+    return glide if glide.kind == "adjust" else None
+
+
 def _why(prediction: SpatPrediction) -> str:
     return f" ({', '.join(prediction.reasons)})" if prediction.reasons else ""
 
@@ -156,6 +174,9 @@ def _advise(
             end = group.max_end if group.max_end is not None else group.likely_end
         if end is None:
             return GlosaAdvice("none", None, "red without a known end")
+        glide = _past_coming_green(distance_m, group, now_ms, limits)
+        if glide is not None:
+            return glide
         return _arrive_after(distance_m, (end - now_ms) / 1000 + limits.arrive_after_red_s,
                              limits, "red:")
     if group.state in _AMBER:

@@ -335,11 +335,18 @@ class SpatGroup(BaseModel):
     likely_end: TimestampMs | None
     confidence: Annotated[int, Field(ge=0, le=100)]
     #: contract addition (optional, absent when not reported): when a group green or amber
-    #: now is likely green again.
+    #: now is likely green again; for a red group, when the green after its coming one begins.
     next_green: TimestampMs | None = contract_addition(
-        "Optional (contract addition, only on a group that is green or amber now, absent "
-        "when the controller does not predict it): the most likely start of this group's "
-        "next green, for a rider who cannot make the current one (ms since the epoch).")
+        "Optional (contract addition, absent when the controller does not predict it): the "
+        "most likely start of this group's next green after the one showing (a group green "
+        "or amber now) or coming (a red group, sent with green_end), for a rider who cannot "
+        "make that green (ms since the epoch).")
+    #: contract addition: for a red group, when its coming green likely ends.
+    green_end: TimestampMs | None = contract_addition(
+        "Optional (contract addition, only on a red group, absent when the controller does "
+        "not predict it): the most likely end of the green that follows this red, so that a "
+        "rider who would arrive after it can ride for the green after (next_green) instead "
+        "(ms since the epoch).")
 
 
 #: ``ok``: the timings are the controller's full prediction; ``degraded``: still published

@@ -36,6 +36,8 @@ class SpatRow(Protocol):
     def confidence(self) -> int: ...
     @property
     def next_green(self) -> int | None: ...
+    @property
+    def green_end(self) -> int | None: ...
 
 
 class SpatPredictionRow(Protocol):
@@ -84,6 +86,8 @@ def _group_fields(g: SpatRow) -> dict[str, object]:
         "likely_end": g.likely_end, "confidence": g.confidence}
     if g.next_green is not None:
         out["next_green"] = g.next_green
+    if g.green_end is not None:
+        out["green_end"] = g.green_end
     return out
 
 
@@ -133,7 +137,8 @@ def _groups_json(rows: Sequence[SpatRow]) -> bytes:
         f'{{"sg":{json.dumps(g.sg)},"state":"{g.state}","min_end":{_json_int(g.min_end)},'
         f'"max_end":{_json_int(g.max_end)},"likely_end":{_json_int(g.likely_end)},'
         f'"confidence":{g.confidence}'
-        + ("}" if g.next_green is None else f',"next_green":{g.next_green}}}')
+        + ("" if g.next_green is None else f',"next_green":{g.next_green}')
+        + ("}" if g.green_end is None else f',"green_end":{g.green_end}}}')
         for g in rows
     ) + "]").encode()
 

@@ -331,7 +331,7 @@ def _finish(
         if late and cache is not None:  # an aspect changed: no walk (SAMPLED_LAG_LIMIT_MS)
             timings, bounds, alt, _ = predict(
                 state, now, late_bounds(state, now, cache), walk=False)
-            timings, nxt = carry_likely(timings, kernel, cache), cache.next_green
+            timings, nxt = carry_likely(timings, kernel, cache), cache.ahead
         else:
             fresh = cache is not None and same_b and not new_second
             timings, bounds, alt, nxt = predict(
@@ -344,7 +344,7 @@ def _finish(
         cache = SpatCache(bkey, lkey, now, bounds, timings, rows, valid_until, lamps, nxt, raw,
                           not late, shifts)
     elif floor > cache.rows_valid_until:
-        rows, valid_until = spat_rows(model, kernel, cache.timings, floor, cache.next_green)
+        rows, valid_until = spat_rows(model, kernel, cache.timings, floor, cache.ahead)
         cache = replace(cache, rows=rows, rows_valid_until=valid_until)
     if now - calibration.last_observed >= OBSERVE_EVERY_MS and cache.raw_conf:
         # the published rows as they stand at this tick, with their raw confidences: a

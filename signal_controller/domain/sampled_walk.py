@@ -229,34 +229,50 @@ def _discharge(queue: int, lam: float, headway: int, occ: int) -> float:
 
 
 def sampled_likely(
-    state: ControllerState, run: ActRun, now: int, x_min: int, samples: int = SAMPLES
-) -> tuple[dict[str, tuple[int | None, int]], dict[str, int]]:
-    """``(likely_end, confidence)`` of every red and green group, and the likely start of
-    the next green of every group green or amber now (its median over the same futures),
-    from ``samples`` futures."""
+    state: ControllerState, run: ActRun, now: int, x_min: int, samples: int = SAMPLES,
+    *, beyond: bool = True,
+) -> tuple[dict[str, tuple[int | None, int]], dict[str, int], dict[str, int]]:
+    """``(likely_end, confidence)`` of every red and green group; the likely start of the
+    next green after the one showing (a group green or amber now) or coming (a vehicle group
+    red now); and the likely end of that coming green of a red vehicle group (each the median
+    over the same ``samples`` futures). ``beyond=False`` leaves out the red groups' later
+    greens (and the walking they cost); what else is returned does not change with it."""
     model = state.model
     kernel = state.kernel
     live = [g.sg for g in model.groups if kernel.heads[g.sg].lamp in (Lamp.GREEN, Lamp.RED)]
     green = [g.sg for g in model.groups if kernel.heads[g.sg].lamp in NEXT_GREEN_LAMPS]
+    red = [g.sg for g in model.groups
+           if beyond and kernel.heads[g.sg].lamp is Lamp.RED and g.kind != "pedestrian"]
     amber = frozenset(sg for sg in green if kernel.heads[sg].lamp is Lamp.AMBER)
     ctx = _loops_now(model, state.detectors, run, now)
     first = _first_hops(state, run, x_min) if now >= run.start else {}
-    rnd = random.Random((zlib.crc32(model.id.encode()) << 32) ^ now)
+    seed = (zlib.crc32(model.id.encode()) << 32) ^ now
+    rnd = random.Random(seed)
+    later = random.Random(seed + 1)  # the draws beyond the last switch (see _draw)
     found: dict[str, list[int]] = {sg: [] for sg in live}
-    again: dict[str, list[int]] = {sg: [] for sg in green}
+    again: dict[str, list[int]] = {sg: [] for sg in green + red}
+    ends: dict[str, list[int]] = {sg: [] for sg in red}
     for _ in range(samples):
-        switch, next_green = _draw(state, run, now, x_min, ctx, first, rnd, green, amber)
+        switch, next_green, green_end = _draw(state, run, now, x_min, ctx, first,
+                                              (rnd, later), green, amber, red)
         for sg in live:
             found[sg].append(switch.get(sg, NEVER))
-        for sg in green:
-            again[sg].append(next_green.get(sg, NEVER))
+        for sg, times in again.items():
+            times.append(next_green.get(sg, NEVER))
+        for sg, times in ends.items():
+            times.append(green_end.get(sg, NEVER))
+    return _medians(found, samples), _median_of(again, samples), _median_of(ends, samples)
+
+
+def _median_of(draws: dict[str, list[int]], samples: int) -> dict[str, int]:
+    """Per group the median instant over the futures, where it is reached in most of them."""
     mid = (samples - 1) // 2
-    nxt = {}
-    for sg, times in again.items():
+    out = {}
+    for sg, times in draws.items():
         times.sort()
         if times[mid] < NEVER:
-            nxt[sg] = times[mid]
-    return _medians(found, samples), nxt
+            out[sg] = times[mid]
+    return out
 
 
 def _medians(found: dict[str, list[int]], samples: int) -> dict[str, tuple[int | None, int]]:
@@ -370,10 +386,18 @@ def _current_end(  # noqa: PLR0917 - one draw's view of the running stage
 def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
     state: ControllerState, run: ActRun, now: int, x_min: int, ctx: _Context,
     first: Mapping[int, tuple[dict[str, tuple[int, int]], tuple[str, ...], tuple[int, int]]],
-    rnd: random.Random, green: list[str], amber: frozenset[str],
-) -> tuple[dict[str, int], dict[str, int]]:
-    """One future: the switch instant of every red and green group (as far as reached), and
-    when each group green (or amber: those in ``amber``) now in ``green`` is green again."""
+    streams: tuple[random.Random, random.Random], green: list[str], amber: frozenset[str],
+    red: list[str],
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """One future: the switch instant of every red and green group (as far as reached); when
+    each group green (or amber: those in ``amber``) now in ``green`` is green again; and for
+    each group in ``red`` when its coming green ends and the green after it begins.
+
+    ``streams``: the draws up to the last switch and next green of the groups green now come
+    from the first, those beyond (walked only for the red groups' green after the coming one)
+    from the second, so the first is drawn exactly as if the walk stopped there: the switches
+    and next greens do not change with the red groups' later greens."""
+    rnd, later = streams
     model = ctx.model
     stages = model.stages
     n = len(stages)
@@ -385,6 +409,11 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
     #: the groups of ``green`` whose current green has ended (amber now, or ended in this
     #: future): the next entering of one of them is its next green
     ended = set(amber)
+    #: the groups of ``red`` whose coming green has begun in this future, and its end
+    red_now = frozenset(red)
+    entered = set(red_now & model.stages[run.stage].groups)  # their red-amber is due
+    green_end: dict[str, int] = {}
+    after: dict[str, int] = {}  # the green after the coming one of each group in ``red``
     #: per stage: vehicles at its loops at ``since`` (drawn once per future), the first
     #: arrival or press after ``since`` (drawn when needed), whether a latched call still holds.
     since = [now] * n
@@ -445,12 +474,19 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
             switch.setdefault(sg, t)
             if sg in green_now:
                 ended.add(sg)
+            elif sg in entered and sg not in green_end:
+                green_end[sg] = t
+                ended.add(sg)
         for sg, gs in entering.items():
             if sg in ended:
-                again.setdefault(sg, gs)
+                (after if sg in red_now else again).setdefault(sg, gs)
+            elif sg in red_now:
+                entered.add(sg)
             switch.setdefault(sg, gs - red_amber[sg])
         if len(switch) >= total and len(again) >= len(green):
-            break
+            if len(after) >= len(red):
+                break
+            rnd = later  # what follows is drawn from the second stream (see the docstring)
         # the green of y: its queues at the start, their discharge, then a gap
         q_at = queues[i]
         assert q_at is not None  # drawn by demand(i)
@@ -480,4 +516,4 @@ def _draw(  # noqa: PLR0917 - one future of the whole stage sequence
         rest = min((demand(j) for j in range(n) if j != i), default=float(NEVER))
         t = max(end, math.ceil(rest)) if rest < NEVER else end
         prev = i
-    return switch, again
+    return switch, again | after, green_end

@@ -31,11 +31,13 @@ from signal_controller.domain.safety import KernelState
 from signal_controller.domain.sampled_walk import sampled_likely
 from signal_controller.domain.state import (
     NEXT_GREEN_LAMPS,
+    NO_GREENS_AHEAD,
     ActRun,
     Bounds,
     Clearing,
     ControllerState,
     FixedRun,
+    GreensAhead,
     GroupTiming,
     Halted,
     SpatCache,
@@ -43,12 +45,10 @@ from signal_controller.domain.state import (
 )
 from signal_controller.domain.transitions import green_start, plan_transition
 
-_NONE: Mapping[str, int] = {}
-
 
 def spat_rows(
     model: Intersection, kernel: KernelState, timings: Mapping[str, Timing], floor: int,
-    next_green: Mapping[str, int] = _NONE,
+    ahead: GreensAhead = NO_GREENS_AHEAD,
 ) -> tuple[tuple[GroupTiming, ...], int]:
     """SPaT rows with bounds clamped to the future; valid until a clamp would change."""
     rows = []
@@ -63,10 +63,17 @@ def spat_rows(
         if likely is not None and likely >= floor:
             valid_until = min(valid_until, likely)
         likely = published_likely((lo, hi, likely, conf), floor)
-        nxt = next_green.get(g.sg) if head.lamp in NEXT_GREEN_LAMPS else None
+        nxt = ahead.next_green.get(g.sg)
+        end = None
+        if head.lamp is Lamp.RED:  # the coming green's end, then the green after it
+            end = ahead.green_end.get(g.sg)
+            end = end if end is not None and likely is not None and end > likely else None
+            nxt = nxt if end is not None and nxt is not None and nxt > end else None
+        elif head.lamp not in NEXT_GREEN_LAMPS:
+            nxt = None
         rows.append(GroupTiming(
             g.sg, head.lamp, phase_state(head.lamp, g.protected), lo, hi, likely, conf,
-            nxt if nxt is not None and nxt > floor else None,
+            nxt if nxt is not None and nxt > floor else None, end,
         ))
     return tuple(rows), valid_until
 
@@ -88,7 +95,7 @@ def predict(
     state: ControllerState, now: int, bounds: Mapping[str, Bounds] | None, *,
     sampled: bool = True, walk: bool = True,
 ) -> tuple[
-    dict[str, Timing], Mapping[str, Bounds], tuple[int, int] | None, Mapping[str, int]
+    dict[str, Timing], Mapping[str, Bounds], tuple[int, int] | None, GreensAhead
 ]:
     """Timing of every group, and the likely start of the next green of groups green now
     (from the sampled walk; empty otherwise); actuated bounds are reused from ``bounds``
@@ -106,7 +113,7 @@ def predict(
         elif head.lamp is Lamp.RED_AMBER:
             out[g.sg] = _exact(head.since + g.red_amber)
     if isinstance(program, Halted):
-        return {}, {}, None, {}
+        return {}, {}, None, NO_GREENS_AHEAD
     if isinstance(program, Clearing):
         for g in model.groups:
             head = kernel.heads[g.sg]
@@ -114,7 +121,7 @@ def predict(
                 out[g.sg] = _exact(max(head.since + g.min_green, now + TICK_MS))
             elif head.lamp is Lamp.RED:
                 out[g.sg] = (max(now, kernel.hold_red_until), None, None, 0)
-        return out, {}, None, {}
+        return out, {}, None, NO_GREENS_AHEAD
     if isinstance(program, FixedRun):
         plan = model.plan
         assert plan is not None  # FixedRun only exists with a plan
@@ -126,7 +133,7 @@ def predict(
             elif head.lamp is Lamp.RED:
                 nxt = fixed_time.next_green(plan, g, program.start, now)
                 out[g.sg] = _exact(nxt - g.red_amber) if nxt is not None else _UNKNOWN
-        return out, {}, None, {}
+        return out, {}, None, NO_GREENS_AHEAD
     x = model.stages[program.stage]
     for sg in x.groups:
         g = model.by_sg[sg]
@@ -134,13 +141,14 @@ def predict(
             out[sg] = _exact(program.entering.get(sg, program.start) - g.red_amber)
     if bounds is None:
         bounds = _actuated_bounds(state, program, now)
-    next_green: dict[str, int] = {}
+    ahead = NO_GREENS_AHEAD
     likely: Mapping[str, tuple[int | None, int]]
     if not walk:
         likely, alt = {}, None
     elif state.sampled and sampled and model.stage_kinds[program.stage] == "loops":
         x_min = max(stage_min_end(model, program, kernel), now + TICK_MS)
-        likely, next_green = sampled_likely(state, program, now, x_min)
+        likely, next_green, green_end = sampled_likely(state, program, now, x_min)
+        ahead = GreensAhead(next_green, green_end)
         alt = None
     else:
         likely, alt = _actuated_likely(state, program, now)
@@ -148,7 +156,7 @@ def predict(
         if sg not in out:
             li, conf = likely.get(sg, (None, 0))
             out[sg] = (lo, hi, li, conf)
-    return out, bounds, alt, next_green
+    return out, bounds, alt, ahead
 
 
 def carry_likely(

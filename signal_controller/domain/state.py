@@ -75,9 +75,25 @@ class GroupTiming:
     max_end: int | None
     likely_end: int | None
     confidence: int
-    #: for a green or amber group: the likely start of its next green (the sampled walk),
-    #: else None.
+    #: the likely start of this group's next green after the one showing (a green or amber
+    #: group) or coming (a red group), from the sampled walk; else None.
     next_green: int | None = None
+    #: for a red group: the likely end of its coming green (the sampled walk), else None.
+    green_end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GreensAhead:
+    """What the sampled walk says beyond the current aspect's end, per group: the start of
+    the next green after the one showing or coming (``next_green``), and for a red group the
+    end of its coming green (``green_end``). A rider who cannot make a green learns from these
+    which green to ride for instead."""
+
+    next_green: Mapping[str, int] = field(default_factory=dict)
+    green_end: Mapping[str, int] = field(default_factory=dict)
+
+
+NO_GREENS_AHEAD = GreensAhead()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +184,7 @@ class SpatCache:
     rows: tuple[GroupTiming, ...]
     rows_valid_until: int
     lamps: Mapping[str, Lamp]
-    next_green: Mapping[str, int] = field(default_factory=dict)
+    ahead: GreensAhead = NO_GREENS_AHEAD
     #: raw (uncalibrated) confidences of the calibrated rows, for the calibration's samples.
     raw_conf: Mapping[str, int] = field(default_factory=dict)
     #: whether computed on time (a late tick's walk is refreshed at the next tick on time).

@@ -99,7 +99,7 @@ class SimController:
             self.spat = {
                 g.sg: SpatGroup(sg=g.sg, state=g.state, min_end=g.min_end, max_end=g.max_end,
                                 likely_end=g.likely_end, confidence=g.confidence,
-                                next_green=g.next_green)
+                                next_green=g.next_green, green_end=g.green_end)
                 for g in out.groups
             }
             self.spat_at = out.now

@@ -22,6 +22,7 @@ class Row:
     likely_end: int | None
     confidence: int
     next_green: int | None = None
+    green_end: int | None = None
 
 
 @dataclass(frozen=True)

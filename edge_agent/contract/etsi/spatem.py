@@ -96,8 +96,9 @@ def _value(its: ItsIntersection, map_revision: int | None, *, label: str, now: i
         confidence = None if g.likely_end is None else interval_confidence(g.confidence)
         if confidence is not None:
             timing["confidence"] = confidence
-        if g.next_green is not None:
-            timing["nextTime"] = time_mark(g.next_green, now)
+        nxt = next_time(g)
+        if nxt is not None:
+            timing["nextTime"] = time_mark(nxt, now)
         states.append({"signalGroup": its_sg,
                        "state-time-speed": [{"eventState": g.state, "timing": timing}]})
     ref: dict[str, int] = {"id": its.intersection_id}
@@ -109,6 +110,14 @@ def _value(its: ItsIntersection, map_revision: int | None, *, label: str, now: i
                     "states": states}
     return {"header": header_for(MessageId.SPATEM, its.station_id).as_value(),
             "spat": {"intersections": [intersection]}}
+
+
+def next_time(g: SpatRow) -> int | None:
+    """The ``nextTime`` of a row's one MovementEvent (SAE J2735: when this phase occurs
+    again): a green or amber row's ``next_green``. A red row's ``next_green`` is the green
+    after its coming one (sent with ``green_end``), not when the red is shown again: the
+    SPATEM leaves it out (docs/c-its.md)."""
+    return g.next_green if g.green_end is None else None
 
 
 def encode_spatem(spat: Spat, its: ItsIntersection, map_revision: int | None = None) -> bytes:

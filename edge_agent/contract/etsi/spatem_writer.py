@@ -42,7 +42,7 @@ from typing import Final
 from edge_agent.contract.etsi.errors import ItsEncodeError
 from edge_agent.contract.etsi.header import PROTOCOL_VERSION, MessageId
 from edge_agent.contract.etsi.intersection_status import status_value
-from edge_agent.contract.etsi.spatem import MSG_COUNT_MODULO, ItsIntersection
+from edge_agent.contract.etsi.spatem import MSG_COUNT_MODULO, ItsIntersection, next_time
 from edge_agent.contract.etsi.timemark import (
     FAR,
     HOUR_TENTHS,
@@ -210,7 +210,7 @@ class SpatemWriter:
         first, last = -_FOREVER, _FOREVER
         for g in rows:
             key = (g.sg, g.state, g.min_end, g.likely_end, g.max_end, g.confidence,
-                   g.next_green)
+                   next_time(g))
             row = cache.get(key)
             if row is None or not row[3] <= tenth <= row[4]:
                 row = cache[key] = self._row(g, now, label)
@@ -231,7 +231,8 @@ class SpatemWriter:
             raise ItsEncodeError(f"{label}: {g.state!r} is no MovementPhaseState")
         tenth = now // MS_PER_TENTH
         confidence = None if g.likely_end is None else interval_confidence(g.confidence)
-        has_next = g.next_green is not None
+        nxt = next_time(g)
+        has_next = nxt is not None
         head = self._heads.get((its_sg, state, confidence, has_next))
         if head is None:
             head = self._heads[its_sg, state, confidence, has_next] = _head(
@@ -245,8 +246,8 @@ class SpatemWriter:
         if confidence is not None:
             v, mask = v << CONFIDENCE_BITS | confidence, mask << CONFIDENCE_BITS
             n += CONFIDENCE_BITS
-        if g.next_green is not None:  # nextTime
-            ahead, a, b = _ahead(g.next_green, tenth)
+        if nxt is not None:  # nextTime
+            ahead, a, b = _ahead(nxt, tenth)
             first, last = max(first, a), min(last, b)
             v, mask, n = _put_mark(v, mask, n, _wrap(ahead, tenth), now_mark)
         return v, mask, n, first, last

@@ -10,9 +10,11 @@ from edge_agent.contract.payloads import SpatGroup, SpatPrediction
 NOW = 1_767_225_600_000
 
 
-def group(state, min_end=None, max_end=None, likely_end=None, confidence=90, next_green=None):
+def group(state, min_end=None, max_end=None, likely_end=None, confidence=90, next_green=None,
+          green_end=None):
     return SpatGroup(sg="K1", state=state, min_end=min_end, max_end=max_end,
-                     likely_end=likely_end, confidence=confidence, next_green=next_green)
+                     likely_end=likely_end, confidence=confidence, next_green=next_green,
+                     green_end=green_end)
 
 
 def test_green_reachable_keeps_speed():
@@ -62,6 +64,29 @@ def test_a_bus_never_gives_up_a_green_its_priority_may_extend():
     g = group("protected-Movement-Allowed", min_end=NOW + 5_000, next_green=NOW + 40_000)
     assert advise(200, 10.0, g, NOW, BUS_LIMITS).kind == "stop"  # drive on as usual
     assert advise(200, 10.0, g, NOW, GlosaLimits()).kind == "adjust"  # a bus without priority
+
+
+def test_a_red_whose_coming_green_ends_before_arrival_glides_to_the_green_after():
+    # red for 5 s more, then 7 s of green; at 250 m even 25 km/h (6.9 m/s) arrives after
+    # 36 s: too late for that green. The green after it begins in 60 s: 15 km/h.
+    red = group("stop-And-Remain", min_end=NOW + 5_000, max_end=NOW + 20_000,
+                likely_end=NOW + 5_000, green_end=NOW + 12_000, next_green=NOW + 60_000)
+    a = advise(250, 5.0, red, NOW, BICYCLE_LIMITS)
+    assert a.kind == "adjust" and a.speed_mps == pytest.approx(250 / 60)
+    assert "coming green ends before arrival" in a.reason
+    # without what comes after the red: the red's own advice (its green begins before arrival)
+    plain = group("stop-And-Remain", min_end=NOW + 5_000, max_end=NOW + 20_000,
+                  likely_end=NOW + 5_000)
+    assert advise(250, 5.0, plain, NOW, BICYCLE_LIMITS).kind == "keep"
+    # near enough to make the coming green: the red's own advice
+    assert advise(60, 5.0, red, NOW, BICYCLE_LIMITS) == advise(60, 5.0, plain, NOW,
+                                                                BICYCLE_LIMITS)
+    # the green after is too far to glide to (12 km/h would need 300 s): the red's own advice
+    far = group("stop-And-Remain", min_end=NOW + 5_000, max_end=NOW + 20_000,
+                likely_end=NOW + 5_000, green_end=NOW + 12_000, next_green=NOW + 300_000)
+    assert advise(250, 5.0, far, NOW, BICYCLE_LIMITS).kind == "keep"
+    # a bus keeps riding for the coming green (its priority request may extend it)
+    assert advise(250, 5.0, red, NOW, BUS_LIMITS) == advise(250, 5.0, plain, NOW, BUS_LIMITS)
 
 
 def test_red_glide_to_arrive_at_green():

@@ -35,7 +35,7 @@ maybe_ts = st.none() | ts
 ids = st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z")
 rows = st.builds(Row, sg=ids, state=st.sampled_from(STATES), min_end=maybe_ts,
                  max_end=maybe_ts, likely_end=maybe_ts, confidence=st.integers(0, 100),
-                 next_green=maybe_ts)
+                 next_green=maybe_ts, green_end=maybe_ts)
 reasons = st.from_regex(r"\A[a-z_]{1,32}(:[A-Za-z0-9_-]{1,64})?\Z")
 predictions = st.none() | st.builds(
     Prediction, state=st.sampled_from(["ok", "degraded", "stale"]),
@@ -77,6 +77,18 @@ def test_the_next_green_is_sent_only_when_known() -> None:
     assert raw["groups"][0]["next_green"] == 40_000
     assert "next_green" not in raw["groups"][1]  # absent, not null: older receivers
     assert [g.next_green for g in decode(Spat, payload).groups] == [40_000, None]
+
+
+def test_a_red_row_says_when_its_coming_green_ends_and_the_next_begins() -> None:
+    enc = SpatEncoder("ks-1")
+    rows = (Row("K1", "stop-And-Remain", 1_000, 5_000, 3_000, 80, 60_000, 14_000),
+            Row("K2", "protected-Movement-Allowed", 1_000, 5_000, 3_000, 80))
+    payload = enc.encode(Tick(1, 1, "operational", rows), 1)
+    raw = json.loads(payload)
+    assert (raw["groups"][0]["green_end"], raw["groups"][0]["next_green"]) == (14_000, 60_000)
+    assert "green_end" not in raw["groups"][1]  # absent, not null: older receivers
+    assert [(g.green_end, g.next_green) for g in decode(Spat, payload).groups] == [
+        (14_000, 60_000), (None, None)]
 
 
 def test_new_rows_are_encoded_again_and_a_missing_seq_is_refused() -> None:

@@ -30,7 +30,9 @@ def spat_and_its(draw: st.DrawFn) -> tuple[Spat, ItsIntersection]:
                        "min_end": lo, "max_end": hi, "likely_end": likely,
                        "confidence": draw(st.integers(0, 100)),
                        "next_green": draw(st.none() | st.integers(ts - 3000,
-                                                                  ts + 2 * HOUR_MS))})
+                                                                  ts + 2 * HOUR_MS)),
+                       "green_end": draw(st.none() | st.integers(ts - 3000,
+                                                                 ts + 2 * HOUR_MS))})
     spat = Spat(ts=ts, seq=draw(st.integers(0, 2**40)), intersection_id="ks-0042",
                 revision=draw(st.integers(0, 10**6)),
                 status=draw(st.sampled_from(get_args(SignalStatus))), groups=groups)

@@ -48,7 +48,7 @@ def check_fields(spat: Spat, its: Any, map_revision: int | None, other: dict[str
         confidence = None if group.likely_end is None else interval_confidence(group.confidence)
         if confidence is not None:
             timing["confidence"] = confidence
-        if group.next_green is not None:
+        if group.next_green is not None and group.green_end is None:
             timing["nextTime"] = time_mark(group.next_green, spat.ts)
         assert event == {"eventState": group.state, "timing": timing}
 

@@ -69,8 +69,8 @@ def check_round_trip(spat: Spat, its: ItsIntersection, msg: Spatem,
         expected = None if group.likely_end is None else interval_confidence(group.confidence)
         assert timing.confidence == expected
         assert timing.start is None
-        if group.next_green is None:
-            assert timing.next is None
+        if group.next_green is None or group.green_end is not None:
+            assert timing.next is None  # a red row's next_green is no nextTime of its red
         else:
             assert timing.next is not None
             check_time(timing.next, group.next_green, spat.ts)

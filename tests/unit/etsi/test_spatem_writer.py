@@ -139,8 +139,10 @@ def ticks(draw: st.DrawFn, now: int | None = None, max_groups: int = 16
             known = sorted(t for t in (lo, likely, hi) if t is not None)
             lo, likely, hi = (t if t is None else known.pop(0) for t in (lo, likely, hi))
         nxt = draw(OFFSET)  # the next green: any time, or none (most rows)
+        end = draw(OFFSET)  # a red row's coming green's end (not in the SPATEM)
         rows.append(Row(f"K{i}", draw(st.sampled_from(STATES)), lo, hi, likely,
-                        draw(st.integers(0, 100)), None if nxt is None else now + nxt))
+                        draw(st.integers(0, 100)), None if nxt is None else now + nxt,
+                        None if end is None else now + end))
     tick = Tick(now, draw(st.integers(0, 10**6)), draw(st.sampled_from(STATUSES)), tuple(rows))
     its = ItsIntersection(station_id=draw(st.integers(0, 2**32 - 1)),
                           intersection_id=draw(st.integers(0, 65535)),
@@ -196,7 +198,7 @@ def test_one_writer_over_changing_rows_is_the_toolkit(data: st.DataObject) -> No
         now += data.draw(st.integers(0, 20_000))
         other, _ = data.draw(ticks(now=now, max_groups=len(its.signal_groups)))
         rows = [Row(f"K{i}", r.state, r.min_end, r.max_end, r.likely_end, r.confidence,
-                    r.next_green)
+                    r.next_green, r.green_end)
                 for i, r in enumerate(other.groups)]
         mixed = Tick(now, other.revision, other.status,
                      tuple(rows) + tuple(tick.groups[len(rows):]))

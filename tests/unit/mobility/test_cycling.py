@@ -78,12 +78,13 @@ def rider(east: float, north: float, heading: float, speed: float = 5.0,
 
 def group(sg: str, state: MovementPhaseState = RED, *, min_s: float | None = 5,
           likely_s: float | None = 20, max_s: float | None = 60, confidence: int = 60,
-          next_green_s: float | None = None, now: int = NOW) -> SpatGroup:
+          next_green_s: float | None = None, green_end_s: float | None = None,
+          now: int = NOW) -> SpatGroup:
     def ms(s: float | None) -> int | None:
         return None if s is None else now + round(s * 1000)
     return SpatGroup(sg=sg, state=state, min_end=ms(min_s), max_end=ms(max_s),
                      likely_end=ms(likely_s), confidence=confidence,
-                     next_green=ms(next_green_s))
+                     next_green=ms(next_green_s), green_end=ms(green_end_s))
 
 
 def spat(rows: Mapping[str, SpatGroup] | None = None, *, now: int = NOW,
@@ -242,6 +243,20 @@ def test_red_gives_the_speed_that_arrives_at_green_or_wait() -> None:
     found = light_ahead([junction(long)], rider(-8, 120, 180, 7.0), stale_ms=1000)
     assert found is not None and found.advice.kind == "stop"
     assert found.countdown is not None and found.countdown.seconds == 90.0
+
+
+def test_a_red_whose_coming_green_ends_too_soon_glides_to_the_one_after() -> None:
+    """The coming green (from 3 s to 10 s) ends before even 25 km/h covers the 108.5 m
+    (15.6 s): the advice glides to the green after it (30 s); the countdown is still the
+    red's, and its ``next_green`` (a green or amber group's) stays empty."""
+    red = spat({"K1": group("K1", min_s=3, likely_s=3, max_s=30, green_end_s=10,
+                            next_green_s=30)})
+    found = light_ahead([junction(red)], rider(-8, 120, 180, 5.0), stale_ms=1000)
+    assert found is not None and found.state == "red"
+    assert found.advice.kind == "adjust" and found.advice.speed_mps is not None
+    assert math.isclose(found.advice.speed_mps, 108.5 / 30)
+    c = found.countdown
+    assert c is not None and (c.basis, c.seconds, c.next_green_ms) == ("likely_end", 3.0, None)
 
 
 def test_a_reachable_green_says_keep_and_counts_to_its_earliest_end() -> None:

@@ -164,8 +164,8 @@ def test_the_sampled_walk_is_deterministic_and_grows_with_the_counted_queue() ->
         run = state.program
         assert isinstance(run, ActRun)
         x_min = max(stage_min_end(state.model, run, state.kernel), now + 100)
-        first, next_green = sampled_likely(state, run, now, x_min)
-        assert (first, next_green) == sampled_likely(state, run, now, x_min)  # seeded
+        first, next_green, green_end = sampled_likely(state, run, now, x_min)
+        assert (first, next_green, green_end) == sampled_likely(state, run, now, x_min)
         likely, conf = first["K1"]
         assert likely is not None and 0 <= conf <= 100
         assert likely >= x_min
@@ -173,11 +173,32 @@ def test_the_sampled_walk_is_deterministic_and_grows_with_the_counted_queue() ->
         assert red_likely is not None and red_likely > likely  # the side road comes after
         # the main road is green again after the side road's minimum green and intergreens
         assert next_green["K1"] > red_likely + 8_000
-        assert "K2" not in next_green  # only for groups green now
+        assert "K1" not in green_end  # only for groups red now
+        # the side road's coming green: its red-amber and at least its minimum green, then
+        # the main road's green and the intergreens before the side road is green again
+        k2 = state.model.by_sg["K2"]
+        assert green_end["K2"] >= red_likely + k2.red_amber + k2.min_green
+        assert next_green["K2"] > green_end["K2"] + 8_000
         ends.append(likely)
     # 4 more vehicles at a 2 s saturation headway: the green lasts about 8 s longer
     assert ends[0] < ends[1] < ends[2]
     assert 6_000 <= ends[2] - ends[1] <= 12_000
+
+
+def test_walking_on_for_the_red_groups_later_greens_changes_no_other_figure() -> None:
+    """The futures walk on past the last switch for a red group's green after its coming
+    one, from draws of their own: every switch, confidence and next green of a group green
+    now is what the walk without them gives."""
+    for queue in (0, 4, 8):
+        state, now = green_main_road(queue)
+        run = state.program
+        assert isinstance(run, ActRun)
+        x_min = max(stage_min_end(state.model, run, state.kernel), now + 100)
+        first, next_green, green_end = sampled_likely(state, run, now, x_min)
+        alone, next_alone, no_end = sampled_likely(state, run, now, x_min, beyond=False)
+        assert first == alone
+        assert next_alone == {sg: t for sg, t in next_green.items() if sg not in green_end}
+        assert no_end == {} and set(green_end) == {"K2"}
 
 
 # --- the calibration -------------------------------------------------------------------------
@@ -448,13 +469,15 @@ def test_a_group_in_amber_still_says_when_it_is_green_again() -> None:
         rows = {r.sg: r for r in out.groups}
     assert rows is not None
     amber, red = rows["K1"], rows["K2"]
-    assert amber.next_green is not None and red.next_green is None  # only green or amber
-    assert red.likely_end is not None
+    assert amber.next_green is not None and amber.green_end is None  # green_end: red only
+    assert red.likely_end is not None and red.green_end is not None
     # after the side road's green and the intergreens
     assert amber.next_green > red.likely_end + 8_000
+    assert red.likely_end < red.green_end <= amber.next_green
+    assert red.next_green is not None and red.next_green > amber.next_green  # the one after
     run = state.program
     assert isinstance(run, ActRun)
-    _, next_green = sampled_likely(state, run, now, now + 100)
+    _, next_green, _ = sampled_likely(state, run, now, now + 100)
     assert next_green["K1"] == amber.next_green
     # the red that follows says the same: its walk and the amber's see the side road's green
     # and both intergreens (the amber's walk once went from the lamps of the intergreen, as
