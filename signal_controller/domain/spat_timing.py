@@ -97,8 +97,8 @@ def predict(
 ) -> tuple[
     dict[str, Timing], Mapping[str, Bounds], tuple[int, int] | None, GreensAhead
 ]:
-    """Timing of every group, and the likely start of the next green of groups green now
-    (from the sampled walk; empty otherwise); actuated bounds are reused from ``bounds``
+    """Timing of every group, and what the sampled walk says beyond the current aspects
+    (:class:`GreensAhead`: empty without it); actuated bounds are reused from ``bounds``
     when given. ``sampled=False`` takes the cheap deterministic walk, as does a state with
     ``sampled`` off; ``walk=False`` (a late tick, see :func:`carry_likely`) leaves the likely
     ends of the actuated groups unknown and walks only for bounds not given."""
