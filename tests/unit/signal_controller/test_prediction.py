@@ -157,13 +157,19 @@ def green_main_road(queue: int) -> tuple[ControllerState, int]:
     return state, now
 
 
+def main_road_walk(queue: int) -> tuple[ControllerState, ActRun, int, int]:
+    """:func:`green_main_road`'s state with what the sampled walk takes besides: the running
+    stage, the instant and its earliest end."""
+    state, now = green_main_road(queue)
+    run = state.program
+    assert isinstance(run, ActRun)
+    return state, run, now, max(stage_min_end(state.model, run, state.kernel), now + 100)
+
+
 def test_the_sampled_walk_is_deterministic_and_grows_with_the_counted_queue() -> None:
     ends = []
     for queue in (0, 4, 8):
-        state, now = green_main_road(queue)
-        run = state.program
-        assert isinstance(run, ActRun)
-        x_min = max(stage_min_end(state.model, run, state.kernel), now + 100)
+        state, run, now, x_min = main_road_walk(queue)
         first, next_green, green_end = sampled_likely(state, run, now, x_min)
         assert (first, next_green, green_end) == sampled_likely(state, run, now, x_min)
         likely, conf = first["K1"]
@@ -190,10 +196,7 @@ def test_walking_on_for_the_red_groups_later_greens_changes_no_other_figure() ->
     one, from draws of their own: every switch, confidence and next green of a group green
     now is what the walk without them gives."""
     for queue in (0, 4, 8):
-        state, now = green_main_road(queue)
-        run = state.program
-        assert isinstance(run, ActRun)
-        x_min = max(stage_min_end(state.model, run, state.kernel), now + 100)
+        state, run, now, x_min = main_road_walk(queue)
         first, next_green, green_end = sampled_likely(state, run, now, x_min)
         alone, next_alone, no_end = sampled_likely(state, run, now, x_min, beyond=False)
         assert first == alone
