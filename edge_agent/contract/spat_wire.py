@@ -40,6 +40,14 @@ class SpatRow(Protocol):
     def green_end(self) -> int | None: ...
 
 
+def phase_next_green(g: SpatRow) -> int | None:
+    """When the group is green again after the phase its row shows: a green or amber row's
+    ``next_green``. A red row sends ``next_green`` with ``green_end``: then it is the green
+    after the coming one, which is no "next" of the red itself (J2735's ``nextTime`` of a red
+    would be the next red), so such a row has none."""
+    return g.next_green if g.green_end is None else None
+
+
 class SpatPredictionRow(Protocol):
     """What a ``SpatPrediction`` holds: the state and its (already bounded, valid) reasons."""
 

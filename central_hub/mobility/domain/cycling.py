@@ -59,6 +59,7 @@ from edge_agent.contract.payloads import (
     Spat,
     SpatGroup,
 )
+from edge_agent.contract.spat_wire import phase_next_green
 
 #: an intersection is "ahead" when the bearing to its centre is within this of the heading
 AHEAD_WITHIN_DEG = 45.0
@@ -455,11 +456,9 @@ def countdown(group: SpatGroup, now_ms: int, limits: GlosaLimits = BICYCLE_LIMIT
         return None
     if end is None:
         return None
-    # a red row's next_green is the green after its coming one: the countdown's is a green or
-    # amber group's (the advice reads the red row's own)
-    nxt = None if group.state in _RED else group.next_green
     return Countdown(basis, end, round(max(0.0, (end - now_ms) / 1000), 1), group.min_end,
-                     group.likely_end, group.max_end, group.confidence, nxt)
+                     group.likely_end, group.max_end, group.confidence,
+                     phase_next_green(group))
 
 
 # --- the answer -----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from edge_agent.contract.etsi.timemark import (
     time_marks,
 )
 from edge_agent.contract.payloads import MovementPhaseState, SignalStatus, Spat
-from edge_agent.contract.spat_wire import SpatRow, SpatTick
+from edge_agent.contract.spat_wire import SpatRow, SpatTick, phase_next_green
 
 if TYPE_CHECKING:
     from edge_agent.contract.configs import IntersectionConfig
@@ -96,7 +96,7 @@ def _value(its: ItsIntersection, map_revision: int | None, *, label: str, now: i
         confidence = None if g.likely_end is None else interval_confidence(g.confidence)
         if confidence is not None:
             timing["confidence"] = confidence
-        nxt = next_time(g)
+        nxt = phase_next_green(g)  # nextTime (docs/c-its.md)
         if nxt is not None:
             timing["nextTime"] = time_mark(nxt, now)
         states.append({"signalGroup": its_sg,
@@ -110,14 +110,6 @@ def _value(its: ItsIntersection, map_revision: int | None, *, label: str, now: i
                     "states": states}
     return {"header": header_for(MessageId.SPATEM, its.station_id).as_value(),
             "spat": {"intersections": [intersection]}}
-
-
-def next_time(g: SpatRow) -> int | None:
-    """The ``nextTime`` of a row's one MovementEvent (SAE J2735: when this phase occurs
-    again): a green or amber row's ``next_green``. A red row's ``next_green`` is the green
-    after its coming one (sent with ``green_end``), not when the red is shown again: the
-    SPATEM leaves it out (docs/c-its.md)."""
-    return g.next_green if g.green_end is None else None
 
 
 def encode_spatem(spat: Spat, its: ItsIntersection, map_revision: int | None = None) -> bytes:

@@ -42,7 +42,7 @@ from typing import Final
 from edge_agent.contract.etsi.errors import ItsEncodeError
 from edge_agent.contract.etsi.header import PROTOCOL_VERSION, MessageId
 from edge_agent.contract.etsi.intersection_status import status_value
-from edge_agent.contract.etsi.spatem import MSG_COUNT_MODULO, ItsIntersection, next_time
+from edge_agent.contract.etsi.spatem import MSG_COUNT_MODULO, ItsIntersection
 from edge_agent.contract.etsi.timemark import (
     FAR,
     HOUR_TENTHS,
@@ -52,7 +52,7 @@ from edge_agent.contract.etsi.timemark import (
     interval_confidence,
 )
 from edge_agent.contract.payloads import SignalStatus
-from edge_agent.contract.spat_wire import SpatRow, SpatTick
+from edge_agent.contract.spat_wire import SpatRow, SpatTick, phase_next_green
 
 # --- the widths of the fields (each pinned against the toolkit's types by the tests) --------
 
@@ -210,7 +210,7 @@ class SpatemWriter:
         first, last = -_FOREVER, _FOREVER
         for g in rows:
             key = (g.sg, g.state, g.min_end, g.likely_end, g.max_end, g.confidence,
-                   next_time(g))
+                   phase_next_green(g))
             row = cache.get(key)
             if row is None or not row[3] <= tenth <= row[4]:
                 row = cache[key] = self._row(g, now, label)
@@ -231,7 +231,7 @@ class SpatemWriter:
             raise ItsEncodeError(f"{label}: {g.state!r} is no MovementPhaseState")
         tenth = now // MS_PER_TENTH
         confidence = None if g.likely_end is None else interval_confidence(g.confidence)
-        nxt = next_time(g)
+        nxt = phase_next_green(g)
         has_next = nxt is not None
         head = self._heads.get((its_sg, state, confidence, has_next))
         if head is None:
