@@ -410,6 +410,24 @@ def _demand(profile: str, sg: str, hour: float) -> float:
     return PEAK.get(sg, PEAK["K1"]) * _shape(hour)
 
 
+def peak_street(profile: str = "realistic", layout: str = "upstream"
+                ) -> tuple[IntersectionConfig, int, Traffic]:
+    """The shipped junction's config, the start of the day's traffic (06:00 UTC) and the
+    street around it, its loops as ``layout`` says (``stop-line``: the shipped upstream loops
+    see no traffic)."""
+    cfg = parse_config(yaml.safe_load(CONFIG.read_text(encoding="utf-8")), str(CONFIG))
+    assert isinstance(cfg, IntersectionConfig)
+    start = 1_750_000_000_000 - 1_750_000_000_000 % 86_400_000 + 6 * 3_600_000
+    detectors = [d for d in cfg.detectors if layout != "stop-line" or not d.upstream]
+    up = {d.sg: d.id for d in detectors if d.upstream}
+    traffic = Traffic(
+        [Approach(d.id, d.sg, up.get(d.sg)) for d in detectors
+         if d.kind == "loop" and not d.upstream],
+        [d.id for d in detectors if d.kind == "button"], profile, start,
+    )
+    return cfg, start, traffic
+
+
 def predict(
     hours: float, seed: int = 7, warmup_h: float = 0.5, profile: str = "realistic",
     oracle_every_s: float = 0, rollouts: int = 20, oracle_cache: Path | None = None,
@@ -426,20 +444,10 @@ def predict(
             cached = {int(k): (v[0], v[1]) for k, v in
                       json.loads(cache_file.read_text(encoding="utf-8")).items()}
     fresh: dict[int, tuple[str, dict[str, int]]] = {}
-    cfg = parse_config(yaml.safe_load(CONFIG.read_text(encoding="utf-8")), str(CONFIG))
-    assert isinstance(cfg, IntersectionConfig)
-    start = 1_750_000_000_000 - 1_750_000_000_000 % 86_400_000 + 6 * 3_600_000  # 06:00 UTC
+    cfg, start, traffic = peak_street(profile, layout)
     now = start
     state = replace(initial_state(cfg, now), sampled=sampled)
     oracle = Oracle(cfg)
-    if layout == "stop-line":  # the shipped upstream loops taken out
-        cfg = cfg.model_copy(update={"detectors": [d for d in cfg.detectors if not d.upstream]})
-    up = {d.sg: d.id for d in cfg.detectors if d.upstream}
-    traffic = Traffic(
-        [Approach(d.id, d.sg, up.get(d.sg)) for d in cfg.detectors
-         if d.kind == "loop" and not d.upstream],
-        [d.id for d in cfg.detectors if d.kind == "button"], profile, start,
-    )
     pending: dict[str, list[tuple[int, str, int, int | None, int]]] = {
         g.sg: [] for g in cfg.signal_groups
     }
@@ -674,15 +682,10 @@ def walk_cost(minutes: float = 30.0, seed: int = 7, passes: int = 5) -> float:
     their coming one (``green_end``/``next_green`` of a red row), over the states of one
     controller in peak-hour traffic: each state's walk is timed both ways, alternating, so
     both see the same machine. Returns the ratio with ÷ without."""
-    cfg = parse_config(yaml.safe_load(CONFIG.read_text(encoding="utf-8")), str(CONFIG))
-    assert isinstance(cfg, IntersectionConfig)
+    cfg, start, traffic = peak_street()
     rnd = random.Random(seed)
-    start = 1_750_000_000_000 - 1_750_000_000_000 % 86_400_000 + 6 * 3_600_000  # 06:00 UTC
     now = start
     state = initial_state(cfg, now)
-    traffic = Traffic([Approach(d.id, d.sg, None) for d in cfg.detectors
-                       if d.kind == "loop" and not d.upstream],
-                      [d.id for d in cfg.detectors if d.kind == "button"], "realistic", start)
     prev: Outputs | None = None
     cases: list[tuple[ControllerState, ActRun, int, int]] = []
     warm = start + 600_000  # the learners' first 10 minutes
